@@ -1,0 +1,81 @@
+// nunatak — the command-line program. Subcommands live in command_*.cpp; this
+// file sets up logging, parses the command line and turns errors into one
+// message and a non-zero exit status.
+
+#include "commands.hpp"
+
+#include "nunatak/core/error.hpp"
+#include "nunatak/core/version.hpp"
+
+#include <mpi.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+namespace nunatak::app {
+
+core::Runtime& Context::runtime() {
+  if (!m_runtime) m_runtime = std::make_unique<core::Runtime>();
+  return *m_runtime;
+}
+
+namespace {
+
+/// The command line as one string, shell-quoted where needed (for `history`).
+std::string join_command_line(int argc, char** argv) {
+  std::string line;
+  for (int i = 0; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.find_first_of(" \t'\"$") != std::string::npos) arg = "'" + arg + "'";
+    line += (i ? " " : "") + arg;
+  }
+  return line;
+}
+
+int world_rank() {
+  int ready = 0, rank = 0;
+  MPI_Initialized(&ready);
+  if (ready) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  return rank;
+}
+
+} // namespace
+} // namespace nunatak::app
+
+int main(int argc, char** argv) {
+  using namespace nunatak;
+  auto logger = spdlog::stderr_color_mt("nunatak");
+  logger->set_pattern("%^%l%$: %v");
+  spdlog::set_default_logger(logger);
+
+  app::Context context(app::join_command_line(argc, argv));
+  CLI::App cli{"nunatak: hybrid ice-sheet modelling (SIA/Blatter-Pattyn solvers, neural "
+               "emulator, super-resolution, inversion)"};
+  cli.set_version_flag("--version", std::string("nunatak ") + nunatak::version + " (git " +
+                                        nunatak::git_revision + ")");
+  std::string log_level = "info";
+  cli.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  bool quiet = false;
+  cli.add_flag("-q,--quiet", quiet, "only warnings and errors");
+  cli.require_subcommand(1);
+  app::add_info_command(cli, context);
+  app::add_config_command(cli, context);
+  app::add_plot_command(cli, context);
+  app::add_bootstrap_command(cli, context);
+  cli.parse_complete_callback([&] {
+    spdlog::set_level(quiet ? spdlog::level::warn : spdlog::level::from_str(log_level));
+  });
+
+  int status = 0;
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    status = cli.exit(e);
+  } catch (const std::exception& e) {
+    if (app::world_rank() == 0) std::cerr << "nunatak: error: " << e.what() << "\n";
+    status = 1;
+  }
+  return status;
+}

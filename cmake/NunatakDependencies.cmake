@@ -1,0 +1,37 @@
+# Every third-party dependency of nunatak, found once and exposed as an imported
+# target `nunatak::<name>`. All of them come from Debian 12 packages (setup.sh
+# installs them). Debian's quirks are hidden here and nowhere else.
+
+find_package(MPI REQUIRED COMPONENTS C CXX)
+find_package(PkgConfig REQUIRED)
+
+# PETSc 3.18 (petsc-dev) ships a pkg-config file only.
+pkg_check_modules(PETSC REQUIRED IMPORTED_TARGET GLOBAL PETSc>=3.18)
+add_library(nunatak::petsc ALIAS PkgConfig::PETSC)
+
+# Kokkos 3.4.1 (libtrilinos-kokkos-dev): Debian's KokkosConfig.cmake points at
+# a non-existent /usr/lib/include, so use the TriBITS `KokkosCore` package and
+# add the real header folder ourselves. The build is Serial-only.
+find_package(KokkosCore REQUIRED)
+find_path(NUNATAK_KOKKOS_INCLUDE_DIR Kokkos_Core.hpp
+          HINTS ${KokkosCore_INCLUDE_DIRS} /usr/include/trilinos REQUIRED)
+add_library(nunatak_kokkos INTERFACE)
+target_include_directories(nunatak_kokkos SYSTEM INTERFACE ${NUNATAK_KOKKOS_INCLUDE_DIR})
+target_link_libraries(nunatak_kokkos INTERFACE trilinos_kokkoscore)
+add_library(nunatak::kokkos ALIAS nunatak_kokkos)
+
+pkg_check_modules(NETCDF REQUIRED IMPORTED_TARGET GLOBAL netcdf)
+add_library(nunatak::netcdf ALIAS PkgConfig::NETCDF)
+pkg_check_modules(UDUNITS REQUIRED IMPORTED_TARGET GLOBAL udunits)
+add_library(nunatak::udunits ALIAS PkgConfig::UDUNITS)
+pkg_check_modules(CAIRO REQUIRED IMPORTED_TARGET GLOBAL cairo)
+add_library(nunatak::cairo ALIAS PkgConfig::CAIRO)
+
+find_package(yaml-cpp REQUIRED)
+find_package(CLI11 REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(fmt REQUIRED)
+
+if(NUNATAK_ENABLE_TESTS)
+  find_package(GTest REQUIRED)
+endif()

@@ -1,0 +1,235 @@
+#include "nunatak/core/parallel_grid.hpp"
+
+#include "nunatak/core/error.hpp"
+#include "nunatak/core/field.hpp"
+#include "nunatak/core/petsc_check.hpp"
+
+#include <petscdmda.h>
+
+#include <cmath>
+#include <limits>
+
+namespace nunatak::core {
+
+std::shared_ptr<const ParallelGrid> ParallelGrid::create(MPI_Comm comm, const Grid& grid,
+                                                         const DecompositionOptions& options) {
+  return std::shared_ptr<const ParallelGrid>(new ParallelGrid(comm, grid, options));
+}
+
+ParallelGrid::ParallelGrid(MPI_Comm comm, const Grid& grid, const DecompositionOptions& options)
+    : m_grid(grid), m_options(options), m_comm(comm) {
+  MPI_Comm_rank(comm, &m_rank);
+  MPI_Comm_size(comm, &m_size);
+  if (options.stencil_width < 0) throw Error("grid decomposition: negative stencil width");
+  const DMBoundaryType bx = options.periodic_x ? DM_BOUNDARY_PERIODIC : DM_BOUNDARY_GHOSTED;
+  const DMBoundaryType by = options.periodic_y ? DM_BOUNDARY_PERIODIC : DM_BOUNDARY_GHOSTED;
+  NUNATAK_PETSC(DMDACreate2d(comm, bx, by, DMDA_STENCIL_BOX, grid.nx(), grid.ny(), PETSC_DECIDE,
+                             PETSC_DECIDE, 1, options.stencil_width, nullptr, nullptr, &m_dm));
+  NUNATAK_PETSC(DMSetUp(m_dm));
+  NUNATAK_PETSC(DMDASetUniformCoordinates(m_dm, grid.x(0), grid.x(grid.nx() - 1), grid.y(0),
+                                          grid.y(grid.ny() - 1), 0.0, 0.0));
+  PetscInt xs, ys, xm, ym, gxs, gys, gxm, gym;
+  NUNATAK_PETSC(DMDAGetCorners(m_dm, &xs, &ys, nullptr, &xm, &ym, nullptr));
+  NUNATAK_PETSC(DMDAGetGhostCorners(m_dm, &gxs, &gys, nullptr, &gxm, &gym, nullptr));
+  m_box = LocalBox{int(xs), int(ys), int(xm), int(ym), int(gxs), int(gys), int(gxm), int(gym)};
+}
+
+ParallelGrid::~ParallelGrid() {
+  if (m_dm) DMDestroy(&m_dm);
+}
+
+namespace {
+
+/// A host copy of a field's data (the View itself when it is host memory).
+auto host_view(const Field2D& field) {
+  auto host = Kokkos::create_mirror_view(field.view());
+  Kokkos::deep_copy(host, field.view());
+  return host;
+}
+
+/// A DMDA local vector whose storage is `data` (the ghosted box) for its lifetime.
+class PlacedLocalVec {
+public:
+  PlacedLocalVec(DM dm, double* data) : m_dm(dm) {
+    NUNATAK_PETSC(DMGetLocalVector(dm, &m_vec));
+    NUNATAK_PETSC(VecPlaceArray(m_vec, data));
+  }
+  ~PlacedLocalVec() {
+    VecResetArray(m_vec);
+    DMRestoreLocalVector(m_dm, &m_vec);
+  }
+  PlacedLocalVec(const PlacedLocalVec&) = delete;
+  PlacedLocalVec& operator=(const PlacedLocalVec&) = delete;
+  Vec get() const { return m_vec; }
+
+private:
+  DM m_dm;
+  Vec m_vec = nullptr;
+};
+
+/// A DMDA global vector borrowed from the DM for the lifetime of this object.
+class BorrowedGlobalVec {
+public:
+  explicit BorrowedGlobalVec(DM dm) : m_dm(dm) { NUNATAK_PETSC(DMGetGlobalVector(dm, &m_vec)); }
+  ~BorrowedGlobalVec() { DMRestoreGlobalVector(m_dm, &m_vec); }
+  BorrowedGlobalVec(const BorrowedGlobalVec&) = delete;
+  BorrowedGlobalVec& operator=(const BorrowedGlobalVec&) = delete;
+  Vec get() const { return m_vec; }
+
+private:
+  DM m_dm;
+  Vec m_vec = nullptr;
+};
+
+/// Owning wrappers for the natural-ordering vector and the scatter to rank 0.
+struct NaturalToZero {
+  Vec natural = nullptr, on_zero = nullptr;
+  VecScatter scatter = nullptr;
+  explicit NaturalToZero(DM dm) {
+    NUNATAK_PETSC(DMDACreateNaturalVector(dm, &natural));
+    NUNATAK_PETSC(VecScatterCreateToZero(natural, &scatter, &on_zero));
+  }
+  ~NaturalToZero() {
+    VecScatterDestroy(&scatter);
+    VecDestroy(&on_zero);
+    VecDestroy(&natural);
+  }
+  NaturalToZero(const NaturalToZero&) = delete;
+  NaturalToZero& operator=(const NaturalToZero&) = delete;
+};
+
+void check_same_grid(const ParallelGrid& grid, const Field2D& field) {
+  if (&field.grid() != &grid)
+    throw Error("field '" + field.info().name + "' lives on another grid");
+}
+
+} // namespace
+
+void ParallelGrid::update_ghosts(Field2D& field) const {
+  check_same_grid(*this, field);
+  auto host = host_view(field);
+  {
+    PlacedLocalVec local(m_dm, host.data());
+    BorrowedGlobalVec global(m_dm);
+    NUNATAK_PETSC(DMLocalToGlobal(m_dm, local.get(), INSERT_VALUES, global.get()));
+    NUNATAK_PETSC(DMGlobalToLocal(m_dm, global.get(), INSERT_VALUES, local.get()));
+  }
+  Kokkos::deep_copy(field.view(), host);
+}
+
+std::vector<double> ParallelGrid::gather_to_zero(const Field2D& field) const {
+  check_same_grid(*this, field);
+  auto host = host_view(field);
+  PlacedLocalVec local(m_dm, host.data());
+  BorrowedGlobalVec global(m_dm);
+  NUNATAK_PETSC(DMLocalToGlobal(m_dm, local.get(), INSERT_VALUES, global.get()));
+  NaturalToZero nat(m_dm);
+  NUNATAK_PETSC(DMDAGlobalToNaturalBegin(m_dm, global.get(), INSERT_VALUES, nat.natural));
+  NUNATAK_PETSC(DMDAGlobalToNaturalEnd(m_dm, global.get(), INSERT_VALUES, nat.natural));
+  NUNATAK_PETSC(
+      VecScatterBegin(nat.scatter, nat.natural, nat.on_zero, INSERT_VALUES, SCATTER_FORWARD));
+  NUNATAK_PETSC(
+      VecScatterEnd(nat.scatter, nat.natural, nat.on_zero, INSERT_VALUES, SCATTER_FORWARD));
+  std::vector<double> result;
+  if (m_rank == 0) {
+    const PetscScalar* a = nullptr;
+    NUNATAK_PETSC(VecGetArrayRead(nat.on_zero, &a));
+    result.assign(a, a + m_grid.size());
+    NUNATAK_PETSC(VecRestoreArrayRead(nat.on_zero, &a));
+  }
+  return result;
+}
+
+void ParallelGrid::scatter_from_zero(const std::vector<double>& global_data, Field2D& field) const {
+  check_same_grid(*this, field);
+  int ok = (m_rank != 0 || static_cast<long long>(global_data.size()) == m_grid.size()) ? 1 : 0;
+  MPI_Bcast(&ok, 1, MPI_INT, 0, m_comm);
+  if (!ok) throw Error("scatter of field '" + field.info().name + "': wrong number of values");
+  NaturalToZero nat(m_dm);
+  if (m_rank == 0) {
+    PetscScalar* a = nullptr;
+    NUNATAK_PETSC(VecGetArray(nat.on_zero, &a));
+    std::copy(global_data.begin(), global_data.end(), a);
+    NUNATAK_PETSC(VecRestoreArray(nat.on_zero, &a));
+  }
+  NUNATAK_PETSC(
+      VecScatterBegin(nat.scatter, nat.on_zero, nat.natural, INSERT_VALUES, SCATTER_REVERSE));
+  NUNATAK_PETSC(
+      VecScatterEnd(nat.scatter, nat.on_zero, nat.natural, INSERT_VALUES, SCATTER_REVERSE));
+  BorrowedGlobalVec global(m_dm);
+  NUNATAK_PETSC(DMDANaturalToGlobalBegin(m_dm, nat.natural, INSERT_VALUES, global.get()));
+  NUNATAK_PETSC(DMDANaturalToGlobalEnd(m_dm, nat.natural, INSERT_VALUES, global.get()));
+  auto host = host_view(field);
+  {
+    PlacedLocalVec local(m_dm, host.data());
+    NUNATAK_PETSC(DMGlobalToLocal(m_dm, global.get(), INSERT_VALUES, local.get()));
+  }
+  Kokkos::deep_copy(field.view(), host);
+}
+
+namespace {
+
+/// Reduces `op` over the owned, non-NaN cells of `field` on this rank.
+template <class Reducer, class Value>
+Value local_reduce(const Field2D& field, Value init, const char* label) {
+  const LocalBox b = field.grid().box();
+  const View2D v = field.view();
+  const int oy = b.ys - b.gys, ox = b.xs - b.gxs;
+  Value result = init;
+  Kokkos::parallel_reduce(
+      label, Kokkos::MDRangePolicy<Kokkos::Rank<2>>({oy, ox}, {oy + b.ym, ox + b.xm}),
+      KOKKOS_LAMBDA(int j, int i, Value& acc) {
+        const double value = v(j, i);
+        if (value == value) Reducer::join_value(acc, value);
+      },
+      typename Reducer::template kokkos_reducer<Value>(result));
+  return result;
+}
+
+struct SumOp {
+  template <class V> using kokkos_reducer = Kokkos::Sum<V>;
+  KOKKOS_INLINE_FUNCTION static void join_value(double& a, double v) { a += v; }
+  KOKKOS_INLINE_FUNCTION static void join_value(long long& a, double) { a += 1; }
+};
+struct MinOp {
+  template <class V> using kokkos_reducer = Kokkos::Min<V>;
+  KOKKOS_INLINE_FUNCTION static void join_value(double& a, double v) { a = v < a ? v : a; }
+};
+struct MaxOp {
+  template <class V> using kokkos_reducer = Kokkos::Max<V>;
+  KOKKOS_INLINE_FUNCTION static void join_value(double& a, double v) { a = v > a ? v : a; }
+};
+
+} // namespace
+
+double ParallelGrid::sum(const Field2D& field) const {
+  check_same_grid(*this, field);
+  double local = local_reduce<SumOp>(field, 0.0, "core::field_sum"), total = 0.0;
+  MPI_Allreduce(&local, &total, 1, MPI_DOUBLE, MPI_SUM, m_comm);
+  return total;
+}
+
+long long ParallelGrid::count_valid(const Field2D& field) const {
+  check_same_grid(*this, field);
+  long long local = local_reduce<SumOp>(field, 0LL, "core::field_count"), total = 0;
+  MPI_Allreduce(&local, &total, 1, MPI_LONG_LONG, MPI_SUM, m_comm);
+  return total;
+}
+
+double ParallelGrid::min(const Field2D& field) const {
+  check_same_grid(*this, field);
+  const double inf = std::numeric_limits<double>::infinity();
+  double local = local_reduce<MinOp>(field, inf, "core::field_min"), total = inf;
+  MPI_Allreduce(&local, &total, 1, MPI_DOUBLE, MPI_MIN, m_comm);
+  return total;
+}
+
+double ParallelGrid::max(const Field2D& field) const {
+  check_same_grid(*this, field);
+  const double inf = std::numeric_limits<double>::infinity();
+  double local = local_reduce<MaxOp>(field, -inf, "core::field_max"), total = -inf;
+  MPI_Allreduce(&local, &total, 1, MPI_DOUBLE, MPI_MAX, m_comm);
+  return total;
+}
+
+} // namespace nunatak::core

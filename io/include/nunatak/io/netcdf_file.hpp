@@ -1,0 +1,85 @@
+#pragma once
+/// \file netcdf_file.hpp
+/// A thin RAII wrapper over the NetCDF-C API: every call is checked and a
+/// failure throws nunatak::Error naming the file and variable.
+
+#include "nunatak/core/grid.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace nunatak::io {
+
+/// A dimension of a variable.
+struct Dimension {
+  std::string name;
+  size_t length = 0;
+  bool unlimited = false;
+};
+
+/// An open NetCDF file (read-only, or newly created as NetCDF-4).
+class NcFile {
+public:
+  /// Opens `path` for reading. Throws if it is missing or not NetCDF.
+  static NcFile open(const std::string& path);
+  /// Creates `path` as NetCDF-4 (HDF5), overwriting any file there.
+  static NcFile create(const std::string& path);
+  ~NcFile();
+  NcFile(NcFile&& other) noexcept;
+  NcFile& operator=(NcFile&& other) noexcept;
+  NcFile(const NcFile&) = delete;
+  NcFile& operator=(const NcFile&) = delete;
+
+  const std::string& path() const { return m_path; }
+  int id() const { return m_id; }
+  /// Closes the file now (checked); the destructor closes silently otherwise.
+  void close();
+
+  /// Throws nunatak::Error for a non-zero NetCDF status, naming the file,
+  /// `what` (e.g. "reading variable 'thk'") and NetCDF's message.
+  void check(int status, const std::string& what) const;
+
+  std::vector<std::string> variable_names() const;
+  std::optional<int> find_variable(const std::string& name) const;
+  /// The id of `name`; throws "variable 'name' not found in FILE".
+  int variable(const std::string& name) const;
+  std::string variable_name(int varid) const;
+  std::vector<Dimension> dimensions(int varid) const;
+  /// The NetCDF type of a variable (NC_FLOAT, ...).
+  int type(int varid) const;
+
+  /// Text attribute of a variable (varid = NC_GLOBAL for global ones).
+  std::optional<std::string> text_attribute(int varid, const std::string& name) const;
+  /// Numeric attribute as doubles.
+  std::optional<std::vector<double>> number_attribute(int varid, const std::string& name) const;
+  /// All attributes of a variable (text or numbers), in file order.
+  std::vector<core::Attribute> attributes(int varid) const;
+
+  /// Reads a hyperslab as doubles (NetCDF converts the type).
+  std::vector<double> read(int varid, const std::vector<size_t>& start,
+                           const std::vector<size_t>& count) const;
+  /// Reads a whole variable as doubles.
+  std::vector<double> read_all(int varid) const;
+
+  // --- writing (files from `create`) ---
+  int define_dimension(const std::string& name, size_t length /* 0 = unlimited */);
+  int define_variable(const std::string& name, int nc_type, const std::vector<int>& dimids);
+  void put_attribute(int varid, const std::string& name, const std::string& text);
+  void put_attribute(int varid, const std::string& name, const std::vector<double>& values);
+  void put_attribute(int varid, const std::string& name, const std::vector<int>& values);
+  void put_attribute(int varid, const core::Attribute& attribute);
+  /// Chunk sizes and deflate level (0 = none) for a variable.
+  void set_compression(int varid, const std::vector<size_t>& chunks, int deflate_level);
+  void end_definitions();
+  void redefine();
+  void write(int varid, const std::vector<size_t>& start, const std::vector<size_t>& count,
+             const double* values);
+
+private:
+  NcFile(std::string path, int id) : m_path(std::move(path)), m_id(id) {}
+  std::string m_path;
+  int m_id = -1;
+};
+
+} // namespace nunatak::io

@@ -1,0 +1,74 @@
+#pragma once
+/// \file output_file.hpp
+/// CF-1.8 NetCDF-4 output of fields on a ParallelGrid.
+///
+/// Layout: dimensions (time, y, x), time unlimited; variables named as PISM
+/// names them, in their output units (velocities in m year-1); coordinates x,
+/// y in metres; the input's grid_mapping copied; provenance (`history` with
+/// the command line, `source` with version and git revision) and the whole
+/// effective configuration (`nunatak_config` variable attributes and the
+/// `nunatak_config_yaml` global attribute). Deflate-compressed, chunked one
+/// record at a time.
+///
+/// The file is written under a temporary name beside the target and renamed
+/// by `commit()`; if the writer is destroyed before that (an error, a crash in
+/// a later step), the temporary is removed, so a complete-looking file is
+/// always a complete file. Rank 0 writes; fields are gathered to it.
+
+#include "nunatak/core/field.hpp"
+#include "nunatak/io/config.hpp"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace nunatak::io {
+
+class NcFile;
+
+/// Who made an output, and how.
+struct Provenance {
+  std::string command_line;       ///< the full command, for `history`
+  const Config* config = nullptr; ///< the effective configuration, if any
+  std::string title;              ///< global `title`
+};
+
+/// Collective writer of one output file.
+class OutputFile {
+public:
+  /// Collective: rank 0 creates the folders and `PATH.tmp.PID`, and writes the
+  /// grid, coordinates and metadata.
+  OutputFile(std::shared_ptr<const core::ParallelGrid> grid, const std::string& path,
+             const Provenance& provenance, int deflate_level = 1);
+  ~OutputFile();
+  OutputFile(const OutputFile&) = delete;
+  OutputFile& operator=(const OutputFile&) = delete;
+
+  /// Collective: appends one time record (time in seconds) with `fields`.
+  /// Every record must hold the same fields.
+  void write_record(double time_seconds, const std::vector<const core::Field2D*>& fields);
+  /// Collective: closes the file and renames it to its final path.
+  void commit();
+  const std::string& path() const { return m_path; }
+
+private:
+  std::shared_ptr<const core::ParallelGrid> m_grid;
+  std::string m_path, m_temporary;
+  int m_deflate_level;
+  std::unique_ptr<NcFile> m_file; // rank 0 only
+  int m_time_var = -1;
+  size_t m_records = 0;
+  std::map<std::string, int> m_vars;
+  bool m_committed = false;
+};
+
+/// The time axis units of nunatak outputs.
+inline constexpr const char* time_units = "seconds since 0001-01-01 00:00:00";
+
+/// Runs `work` on rank 0 of `comm`; if it throws there, every rank throws the
+/// same nunatak::Error. Collective.
+void on_rank_zero(MPI_Comm comm, const std::function<void()>& work);
+
+} // namespace nunatak::io

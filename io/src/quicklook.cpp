@@ -1,0 +1,100 @@
+#include "nunatak/io/quicklook.hpp"
+
+#include "nunatak/core/error.hpp"
+#include "nunatak/io/input_file.hpp"
+#include "nunatak/io/units.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+
+namespace nunatak::io {
+
+std::string quicklook_path(const std::string& nc_path, const std::string& var) {
+  const std::filesystem::path p(nc_path);
+  return (p.parent_path() / (p.stem().string() + "_" + var + ".png")).string();
+}
+
+void write_quicklook(const std::string& nc_path, const std::string& var,
+                     const std::string& png_path, const QuicklookOptions& options) {
+  const InputFile file(nc_path);
+  if (!file.nc().find_variable(var))
+    throw Error("variable '" + var + "' not found in '" + nc_path + "'");
+  if (!file.is_map_field(var))
+    throw Error("variable '" + var + "' in '" + nc_path + "' is not a map-plane field (it lacks the " +
+                file.x_dimension() + "/" + file.y_dimension() + " dimensions)");
+  const int id = file.nc().variable(var);
+  MapData map;
+  map.nx = file.grid().nx();
+  map.ny = file.grid().ny();
+  map.x = file.grid().x_coords();
+  map.y = file.grid().y_coords();
+  map.values = file.read_raw(var, options.time_index);
+  map.units = file.nc().text_attribute(id, "units").value_or("");
+  const std::string long_name = file.nc().text_attribute(id, "long_name").value_or("");
+  const std::string standard_name = file.nc().text_attribute(id, "standard_name").value_or("");
+  map.title = long_name.empty() ? var : var + ": " + long_name;
+  map.subtitle = std::filesystem::path(nc_path).filename().string();
+  if (auto t = file.nc().find_variable("time")) {
+    const auto times = file.nc().read_all(*t);
+    const std::string t_units = file.nc().text_attribute(*t, "units").value_or("");
+    if (!times.empty() && t_units.rfind("seconds since", 0) == 0) {
+      const size_t k = options.time_index < 0 ? times.size() - 1 : size_t(options.time_index);
+      if (k < times.size())
+        map.subtitle += "    t = " + std::to_string(long(std::lround(times[k] / seconds_per_year()))) +
+                        " years";
+    }
+  }
+
+  const bool is_speed_like = !map.units.empty() && units_convertible(map.units, "m s-1");
+  if (is_speed_like) {
+    const UnitConversion c = unit_conversion(map.units, "m year-1", "variable '" + var + "'");
+    for (double& v : map.values)
+      if (!std::isnan(v)) v = c(v);
+    map.units = "m/yr";
+  }
+  // Zero thickness means no ice: show it as masked.
+  if (standard_name == "land_ice_thickness" || var == "thk")
+    for (double& v : map.values)
+      if (v == 0.0) v = std::numeric_limits<double>::quiet_NaN();
+
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  for (double v : map.values)
+    if (!std::isnan(v)) {
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+  PlotOptions plot;
+  plot.vmin = options.vmin;
+  plot.vmax = options.vmax;
+  plot.width_px = options.width_px;
+  const bool has_flags = file.nc().number_attribute(id, "flag_values").has_value();
+  if (options.scale)
+    plot.scale = *options.scale;
+  else if (has_flags)
+    plot.scale = ColourScale::linear;
+  else if (lo < 0.0 && hi > 0.0)
+    plot.scale = ColourScale::diverging;
+  else if (is_speed_like && hi > 0.0)
+    plot.scale = ColourScale::log;
+  if (plot.scale == ColourScale::log) {
+    // No ice motion is "no data" on a log scale; the default lower limit is the
+    // 2nd percentile of the positive values, so a few near-zero cells do not
+    // stretch the colour bar over many empty decades.
+    std::vector<double> positive;
+    for (double& v : map.values) {
+      if (v <= 0.0) v = std::numeric_limits<double>::quiet_NaN();
+      if (v > 0.0) positive.push_back(v);
+    }
+    if (!plot.vmin && positive.size() > 50) {
+      const size_t k = positive.size() / 50;
+      std::nth_element(positive.begin(), positive.begin() + long(k), positive.end());
+      plot.vmin = positive[k];
+      if (plot.vmax && *plot.vmin >= *plot.vmax) plot.vmin.reset();
+    }
+  }
+  write_map_png(map, plot, png_path);
+}
+
+} // namespace nunatak::io
