@@ -5,6 +5,7 @@
 #include "commands.hpp"
 #include "progress.hpp"
 
+#include "nunatak/core/error.hpp"
 #include "nunatak/io/config.hpp"
 #include "nunatak/io/model_inputs.hpp"
 #include "nunatak/io/output_file.hpp"
@@ -39,12 +40,24 @@ void add_bootstrap_command(CLI::App& app, Context& context) {
     progress.update(0, "reading inputs");
     const io::ModelInputs inputs = io::read_model_inputs(config, runtime.comm());
     for (const auto& note : inputs.notes) spdlog::debug("{}", note);
+    const auto fields = io::all_fields(inputs);
+    for (const auto& name : quicklook) {
+      std::string available;
+      bool found = false;
+      for (const auto* f : fields) {
+        found = found || f->info().name == name;
+        available += (available.empty() ? "" : ", ") + f->info().name;
+      }
+      if (!found)
+        throw Error("output.quicklook: '" + name + "' is not among the fields written (" +
+                    available + ")");
+    }
     progress.update(1, "writing output");
 
     const std::string path = config.get_string("output.file");
     io::Provenance provenance{context.command_line(), &config, config.get_string("experiment.name")};
     io::OutputFile out(inputs.grid, path, provenance, int(config.get_int("output.compression_level")));
-    out.write_record(config.get_real("time.start") * io::seconds_per_year(), io::all_fields(inputs));
+    out.write_record(config.get_real("time.start") * io::seconds_per_year(), fields);
     out.commit();
     progress.update(2, "quick-look maps");
 

@@ -81,6 +81,18 @@ private:
   Vec m_vec = nullptr;
 };
 
+/// Copies the owned cells of a ghosted-box array into a DMDA global vector.
+/// (DMLocalToGlobal with INSERT_VALUES is not supported on periodic DMDAs.)
+void copy_owned_to_global(const LocalBox& b, const double* ghosted, Vec global) {
+  PetscScalar* g = nullptr;
+  NUNATAK_PETSC(VecGetArray(global, &g));
+  for (int j = 0; j < b.ym; ++j)
+    for (int i = 0; i < b.xm; ++i)
+      g[size_t(j) * b.xm + i] =
+          ghosted[size_t(j + b.ys - b.gys) * b.gxm + size_t(i + b.xs - b.gxs)];
+  NUNATAK_PETSC(VecRestoreArray(global, &g));
+}
+
 /// Owning wrappers for the natural-ordering vector and the scatter to rank 0.
 struct NaturalToZero {
   Vec natural = nullptr, on_zero = nullptr;
@@ -109,9 +121,9 @@ void ParallelGrid::update_ghosts(Field2D& field) const {
   check_same_grid(*this, field);
   auto host = host_view(field);
   {
-    PlacedLocalVec local(m_dm, host.data());
     BorrowedGlobalVec global(m_dm);
-    NUNATAK_PETSC(DMLocalToGlobal(m_dm, local.get(), INSERT_VALUES, global.get()));
+    copy_owned_to_global(m_box, host.data(), global.get());
+    PlacedLocalVec local(m_dm, host.data());
     NUNATAK_PETSC(DMGlobalToLocal(m_dm, global.get(), INSERT_VALUES, local.get()));
   }
   Kokkos::deep_copy(field.view(), host);
@@ -120,9 +132,8 @@ void ParallelGrid::update_ghosts(Field2D& field) const {
 std::vector<double> ParallelGrid::gather_to_zero(const Field2D& field) const {
   check_same_grid(*this, field);
   auto host = host_view(field);
-  PlacedLocalVec local(m_dm, host.data());
   BorrowedGlobalVec global(m_dm);
-  NUNATAK_PETSC(DMLocalToGlobal(m_dm, local.get(), INSERT_VALUES, global.get()));
+  copy_owned_to_global(m_box, host.data(), global.get());
   NaturalToZero nat(m_dm);
   NUNATAK_PETSC(DMDAGlobalToNaturalBegin(m_dm, global.get(), INSERT_VALUES, nat.natural));
   NUNATAK_PETSC(DMDAGlobalToNaturalEnd(m_dm, global.get(), INSERT_VALUES, nat.natural));

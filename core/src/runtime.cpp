@@ -37,6 +37,9 @@ Runtime::Runtime(MPI_Comm comm, const std::vector<std::string>& petsc_options) :
     // through `petsc_options` (and the PETSC_OPTIONS environment variable).
     if (PetscInitializeNoArguments() != 0) throw Error("PETSc failed to initialise");
     m_owns_petsc = true;
+    // Errors come back as codes that nunatak turns into exceptions with
+    // PETSc's message, instead of PETSc printing a traceback.
+    PetscPushErrorHandler(PetscReturnErrorHandler, nullptr);
   }
   for (const auto& option : petsc_options)
     NUNATAK_PETSC(PetscOptionsInsertString(nullptr, option.c_str()));

@@ -1,0 +1,67 @@
+#pragma once
+/// \file test_files.hpp
+/// Small synthetic NetCDF files for tests, written with the raw NetCDF-C API
+/// (not nunatak's writer, so that readers are tested against an independent
+/// producer), and a temporary folder that cleans itself up.
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace nunatak::test {
+
+/// One variable of a test file.
+struct TestVar {
+  std::string name;
+  std::vector<std::string> dims;
+  std::vector<double> values; ///< in file order
+  std::map<std::string, std::string> text;
+  std::map<std::string, double> numbers;
+  int nc_type = 6; ///< NC_DOUBLE
+};
+
+/// A test file: dimensions (0 = unlimited, written with values' length) and variables.
+struct TestFile {
+  std::vector<std::pair<std::string, size_t>> dims;
+  std::vector<TestVar> vars;
+  /// The variable called `name` (must exist).
+  TestVar& var(const std::string& name);
+};
+
+/// Writes `file` to `path` (NetCDF-4).
+void write_test_file(const std::string& path, const TestFile& file);
+
+/// A grid with coordinate variables x(x), y(y) in metres (or `coord_units`),
+/// cell centres at x0 + i dx, y0 + j dy.
+TestFile grid_file(int nx, int ny, double dx, double dy, double x0 = 0, double y0 = 0,
+                   const std::string& coord_units = "m");
+
+/// Adds a (y, x) variable filled by `f(i, j)`.
+void add_field(TestFile& file, const std::string& name, const std::string& units,
+               double (*f)(int i, int j));
+void add_field(TestFile& file, const std::string& name, const std::string& units,
+               const std::vector<double>& values);
+
+/// A uniquely named temporary folder, removed with its contents on destruction.
+class TempDir {
+public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return m_path; }
+  /// path()/name
+  std::string file(const std::string& name) const { return m_path + "/" + name; }
+
+private:
+  std::string m_path;
+};
+
+/// Writes `text` to `path`.
+void write_text(const std::string& path, const std::string& text);
+
+/// Folder of the shared real data sets (../shared/data beside the repository).
+std::string shared_data_dir();
+
+} // namespace nunatak::test

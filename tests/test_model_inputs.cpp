@@ -1,0 +1,259 @@
+// Reading model inputs from synthetic files: name recognition, unit
+// conversion, derived geometry, layouts, and one clear error per bad input.
+#include "nunatak/core/error.hpp"
+#include "nunatak/io/model_inputs.hpp"
+#include "nunatak/io/quantities.hpp"
+#include "nunatak/io/units.hpp"
+#include "test_files.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+using namespace nunatak;
+using test::TempDir;
+using test::TestFile;
+
+namespace {
+
+const int nx = 6, ny = 5;
+const double dx = 1000.0;
+
+double bed(int i, int) { return -500.0 + 200.0 * i; }  // ocean on the left, land on the right
+double ice(int i, int j) { return i == 5 ? 0.0 : 300.0 + 10.0 * j; }
+
+TestFile geometry() {
+  TestFile f = test::grid_file(nx, ny, dx, dx);
+  test::add_field(f, "thk", "m", ice);
+  test::add_field(f, "topg", "m", bed);
+  return f;
+}
+
+/// The whole field on rank 0 (empty elsewhere).
+std::vector<double> all(const std::optional<core::Field2D>& field) {
+  return field->grid().gather_to_zero(*field);
+}
+
+bool root() {
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  return rank == 0;
+}
+
+/// Reads inputs with the given geometry file and overrides; returns the error text or "".
+std::string read_error(const std::string& geometry_path, std::vector<std::string> overrides = {}) {
+  io::Config c;
+  c.set("input.geometry.file", "'" + geometry_path + "'", "test");
+  for (const auto& o : overrides) c.set_override(o);
+  try {
+    io::read_model_inputs(c, MPI_COMM_WORLD);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+io::ModelInputs read(const std::string& geometry_path, std::vector<std::string> overrides = {}) {
+  io::Config c;
+  c.set("input.geometry.file", "'" + geometry_path + "'", "test");
+  for (const auto& o : overrides) c.set_override(o);
+  return io::read_model_inputs(c, MPI_COMM_WORLD);
+}
+
+#define EXPECT_CONTAINS(text, part) \
+  EXPECT_NE(std::string(text).find(part), std::string::npos) << "message: " << (text)
+
+} // namespace
+
+TEST(ModelInputs, SurfaceAndMaskDerivedWithFloatation) {
+  TempDir dir;
+  test::write_test_file(dir.file("g.nc"), geometry());
+  const io::ModelInputs in = read(dir.file("g.nc"));
+  ASSERT_TRUE(in.geometry.usurf && in.geometry.mask);
+  const auto s = all(in.geometry.usurf), m = all(in.geometry.mask);
+  if (!root()) return;
+  const double rho_i = 910, rho_w = 1028;
+  for (int j = 0; j < ny; ++j)
+    for (int i = 0; i < nx; ++i) {
+      const size_t k = size_t(j * nx + i);
+      const double H = ice(i, j), b = bed(i, j);
+      const bool floating = rho_i * H < rho_w * (0.0 - b);
+      EXPECT_NEAR(s[k], floating ? (1 - rho_i / rho_w) * H : b + H, 1e-9) << i << "," << j;
+      const int expected = H > 0 ? (floating ? io::floating_ice : io::grounded_ice)
+                                 : (b < 0 ? io::ice_free_ocean : io::ice_free_bedrock);
+      EXPECT_EQ(int(m[k]), expected) << i << "," << j;
+    }
+  // The geometry has both floating (i = 0: bed -500, H 300) and grounded cells.
+  EXPECT_EQ(int(m[0]), io::floating_ice);
+  EXPECT_EQ(int(m[3]), io::grounded_ice);
+}
+
+TEST(ModelInputs, ThicknessDerivedFromSurfaceAndBed) {
+  TempDir dir;
+  TestFile f = test::grid_file(nx, ny, dx, dx);
+  test::add_field(f, "z_srf", "m", [](int i, int j) { return std::max(bed(i, j) + ice(i, j), 0.1 * ice(i, j)); });
+  test::add_field(f, "z_bed", "m", bed);
+  test::write_test_file(dir.file("g.nc"), f);
+  const io::ModelInputs in = read(dir.file("g.nc"), {"constants.sea_water.density=1011.1111111111111"});
+  const auto H = all(in.geometry.thk);
+  if (!root()) return;
+  for (int j = 0; j < ny; ++j)
+    for (int i = 0; i < nx; ++i) EXPECT_NEAR(H[size_t(j * nx + i)], ice(i, j), 1e-6) << i << "," << j;
+}
+
+TEST(ModelInputs, GlacierOutlineWithoutThickness) {
+  TempDir dir;
+  TestFile f = test::grid_file(nx, ny, 100.0, 100.0);
+  test::add_field(f, "usurf", "m", [](int i, int j) { return 3000.0 - 10 * i - j; });
+  test::add_field(f, "icemask", "no unit", [](int i, int) { return i < 3 ? 1.0 : 0.0; });
+  test::add_field(f, "uvelsurfobs", "m/y", [](int i, int) { return i < 3 ? 100.0 : NAN; });
+  test::add_field(f, "vvelsurfobs", "m/y", [](int i, int) { return i < 3 ? -100.0 : NAN; });
+  test::add_field(f, "thkobs", "m", [](int i, int j) { return i == 1 && j == 2 ? 250.0 : NAN; });
+  test::write_test_file(dir.file("a.nc"), f);
+  const io::ModelInputs in = read(dir.file("a.nc"));
+  EXPECT_FALSE(in.geometry.thk);
+  EXPECT_FALSE(in.geometry.topg);
+  ASSERT_TRUE(in.geometry.mask && in.observations.velsurfobs_mag && in.observations.thkobs);
+  const auto m = all(in.geometry.mask), speed = all(in.observations.velsurfobs_mag);
+  EXPECT_EQ(in.grid->count_valid(*in.observations.thkobs), 1);
+  EXPECT_EQ(in.grid->count_valid(*in.observations.velsurfobs_mag), 3 * ny);
+  if (!root()) return;
+  const double spy = io::seconds_per_year();
+  EXPECT_EQ(int(m[0]), io::grounded_ice);
+  EXPECT_EQ(int(m[4]), io::ice_free_bedrock);
+  EXPECT_NEAR(speed[0] * spy, std::hypot(100.0, 100.0), 1e-9);
+  EXPECT_TRUE(std::isnan(speed[5]));
+}
+
+TEST(ModelInputs, KilometreCoordinatesDecreasingYAndTransposedStorage) {
+  TempDir dir;
+  // y decreasing (as BedMachine stores it), coordinates in km, data stored (x, y).
+  TestFile f = test::grid_file(nx, ny, 2.0, -2.0, 100.0, 50.0, "km");
+  std::vector<double> thk_xy;
+  for (int i = 0; i < nx; ++i)
+    for (int j = 0; j < ny; ++j) thk_xy.push_back(100.0 * i + j); // file row j = northernmost first
+  test::TestVar v{"thk", {"x", "y"}, thk_xy, {{"units", "m"}}, {}};
+  f.vars.push_back(v);
+  test::add_field(f, "topg", "m", [](int, int) { return 10.0; });
+  test::write_test_file(dir.file("t.nc"), f);
+  const io::ModelInputs in = read(dir.file("t.nc"));
+  const core::Grid& g = in.grid->grid();
+  EXPECT_DOUBLE_EQ(g.dx(), 2000.0);
+  EXPECT_DOUBLE_EQ(g.dy(), 2000.0);
+  EXPECT_DOUBLE_EQ(g.x0(), 100000.0);
+  EXPECT_DOUBLE_EQ(g.y0(), 50000.0 - 2000.0 * (ny - 1));
+  const auto H = all(in.geometry.thk);
+  if (!root()) return;
+  for (int j = 0; j < ny; ++j)
+    for (int i = 0; i < nx; ++i) // our row j (from the south) is file row ny-1-j
+      EXPECT_EQ(H[size_t(j * nx + i)], 100.0 * i + (ny - 1 - j));
+}
+
+TEST(ModelInputs, TimeRecordsAndMassBalanceUnits) {
+  TempDir dir;
+  TestFile f = geometry();
+  f.dims.insert(f.dims.begin(), {"time", 0});
+  std::vector<double> smb;
+  for (int t = 0; t < 2; ++t)
+    for (int k = 0; k < nx * ny; ++k) smb.push_back(t == 0 ? 1000.0 : -500.0);
+  f.vars.push_back({"smb", {"time", "y", "x"}, smb, {{"units", "mm a**-1"}}, {}});
+  test::write_test_file(dir.file("f.nc"), f);
+  const double spy = io::seconds_per_year();
+  {
+    const io::ModelInputs in = read(dir.file("f.nc"));
+    EXPECT_NEAR(in.grid->max(*in.forcing.climatic_mass_balance) * spy, -500.0, 1e-9); // last record
+  }
+  {
+    const io::ModelInputs in = read(dir.file("f.nc"), {"input.time_index=0"});
+    EXPECT_NEAR(in.grid->max(*in.forcing.climatic_mass_balance) * spy, 1000.0, 1e-9); // 1 m w.e. = 1000 kg m-2
+  }
+  {
+    const io::ModelInputs in = read(dir.file("f.nc"), {"input.time_index=0",
+                                                       "input.smb_length_rate_is=ice_equivalent"});
+    EXPECT_NEAR(in.grid->max(*in.forcing.climatic_mass_balance) * spy, 910.0, 1e-9);
+  }
+  EXPECT_CONTAINS(read_error(dir.file("f.nc"), {"input.time_index=5"}), "time index 5 is out of range");
+}
+
+TEST(ModelInputs, BadThicknessIsOneClearError) {
+  TempDir dir;
+  TestFile nan_file = geometry();
+  nan_file.var("thk").values[7] = NAN;
+  test::write_test_file(dir.file("nan.nc"), nan_file);
+  const std::string nan_msg = read_error(dir.file("nan.nc"));
+  EXPECT_CONTAINS(nan_msg, "'thk' in '" + dir.file("nan.nc") + "'");
+  EXPECT_CONTAINS(nan_msg, "1 cells without data");
+  EXPECT_CONTAINS(nan_msg, "i = 1, j = 1");
+
+  TestFile fill_file = geometry();
+  fill_file.var("thk").numbers["_FillValue"] = -9999.0;
+  fill_file.var("thk").values[0] = -9999.0;
+  test::write_test_file(dir.file("fill.nc"), fill_file);
+  EXPECT_CONTAINS(read_error(dir.file("fill.nc")), "cells without data");
+
+  TestFile negative = geometry();
+  negative.var("thk").values[3] = -2.0;
+  test::write_test_file(dir.file("neg.nc"), negative);
+  EXPECT_CONTAINS(read_error(dir.file("neg.nc")), "is negative (-2.000000 m)");
+}
+
+TEST(ModelInputs, MissingFilesVariablesAndWrongLayouts) {
+  TempDir dir;
+  EXPECT_CONTAINS(read_error(dir.file("absent.nc")), "'" + dir.file("absent.nc") + "' does not exist");
+  EXPECT_CONTAINS(read_error(""), "'input.geometry.file' is not set");
+
+  test::write_test_file(dir.file("g.nc"), geometry());
+  EXPECT_CONTAINS(read_error(dir.file("g.nc"), {"input.names.thk=H_missing"}),
+                  "variable 'H_missing' (configured for thk) not found");
+
+  test::write_text(dir.file("text.nc"), "not a netcdf file");
+  EXPECT_CONTAINS(read_error(dir.file("text.nc")), "cannot open");
+
+  TestFile monthly = test::grid_file(nx, ny, dx, dx);
+  monthly.dims.insert(monthly.dims.begin(), {"month", 12});
+  monthly.vars.push_back({"thk", {"month", "y", "x"}, std::vector<double>(12 * nx * ny, 1.0), {{"units", "m"}}, {}});
+  test::add_field(monthly, "topg", "m", bed);
+  test::write_test_file(dir.file("month.nc"), monthly);
+  EXPECT_CONTAINS(read_error(dir.file("month.nc")), "has dimension 'month' of length 12");
+
+  TestFile no_coords;
+  no_coords.dims = {{"y", size_t(ny)}, {"x", size_t(nx)}};
+  test::add_field(no_coords, "thk", "m", ice);
+  test::write_test_file(dir.file("nocoord.nc"), no_coords);
+  EXPECT_CONTAINS(read_error(dir.file("nocoord.nc")), "no x/y coordinate variables");
+
+  TestFile uneven = geometry();
+  uneven.var("x").values[2] += 100.0;
+  test::write_test_file(dir.file("uneven.nc"), uneven);
+  EXPECT_CONTAINS(read_error(dir.file("uneven.nc")), "'x' is not evenly spaced");
+
+  TestFile nothing = test::grid_file(nx, ny, dx, dx);
+  test::add_field(nothing, "temperature", "K", bed);
+  test::write_test_file(dir.file("nothing.nc"), nothing);
+  EXPECT_CONTAINS(read_error(dir.file("nothing.nc")), "neither ice thickness nor surface elevation");
+}
+
+TEST(ModelInputs, MismatchedGridsAndWrongUnits) {
+  TempDir dir;
+  test::write_test_file(dir.file("g.nc"), geometry());
+  TestFile coarse = test::grid_file(nx, ny, 2 * dx, 2 * dx);
+  test::add_field(coarse, "smb", "kg m-2 s-1", bed);
+  test::write_test_file(dir.file("coarse.nc"), coarse);
+  const std::string grid_msg = read_error(dir.file("g.nc"), {"input.forcing.file=" + dir.file("coarse.nc")});
+  EXPECT_CONTAINS(grid_msg, "grids do not match");
+  EXPECT_CONTAINS(grid_msg, dir.file("coarse.nc"));
+
+  TestFile obs = test::grid_file(nx, ny, dx, dx);
+  test::add_field(obs, "vx", "kg", bed);
+  test::add_field(obs, "vy", "m/a", bed);
+  test::write_test_file(dir.file("obs.nc"), obs);
+  const std::string units_msg = read_error(dir.file("g.nc"), {"input.observations.file=" + dir.file("obs.nc")});
+  EXPECT_CONTAINS(units_msg, "units 'kg' cannot be converted to 'm s-1'");
+  EXPECT_CONTAINS(units_msg, "variable 'vx'");
+
+  TestFile unitless = test::grid_file(nx, ny, dx, dx);
+  test::add_field(unitless, "smb", "", bed);
+  test::write_test_file(dir.file("unitless.nc"), unitless);
+  EXPECT_CONTAINS(read_error(dir.file("g.nc"), {"input.forcing.file=" + dir.file("unitless.nc")}),
+                  "has no 'units' attribute");
+}

@@ -1,0 +1,112 @@
+// The grid, its PETSc DMDA decomposition, ghost exchange, gather/scatter and
+// reductions; run at 1 and 2 MPI ranks.
+#include "nunatak/core/error.hpp"
+#include "nunatak/core/field.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+using namespace nunatak::core;
+
+namespace {
+
+double f(int i, int j) { return 1000.0 * j + i; }
+
+/// Sets the owned cells of `field` to f(i, j) and its ghosts to -1.
+void fill_owned(Field2D& field) {
+  const LocalBox b = field.grid().box();
+  auto v = Kokkos::create_mirror_view(field.view());
+  for (int j = b.gys; j < b.gys + b.gym; ++j)
+    for (int i = b.gxs; i < b.gxs + b.gxm; ++i) {
+      const bool owned = i >= b.xs && i < b.xs + b.xm && j >= b.ys && j < b.ys + b.ym;
+      v(b.lj(j), b.li(i)) = owned ? f(i, j) : -1.0;
+    }
+  Kokkos::deep_copy(field.view(), v);
+}
+
+} // namespace
+
+TEST(Grid, ValidatesAndDescribes) {
+  EXPECT_THROW(Grid(0, 5, 1.0, 1.0, 0.0, 0.0), nunatak::Error);
+  EXPECT_THROW(Grid(5, 5, 0.0, 1.0, 0.0, 0.0), nunatak::Error);
+  EXPECT_THROW(Grid(5, 5, 1.0, -2.0, 0.0, 0.0), nunatak::Error);
+  const Grid g(106, 181, 16000.0, 16000.0, -720000.0, -3450000.0);
+  EXPECT_DOUBLE_EQ(g.x(105), 960000.0);
+  EXPECT_DOUBLE_EQ(g.y(180), -570000.0);
+  EXPECT_NE(g.describe().find("106 x 181 cells, dx = 16 km"), std::string::npos) << g.describe();
+  EXPECT_TRUE(g.matches(Grid(106, 181, 16000.0, 16000.0, -720000.0 + 1e-3, -3450000.0)));
+  EXPECT_FALSE(g.matches(Grid(106, 181, 16000.0, 16000.0, -712000.0, -3450000.0)));
+  EXPECT_FALSE(g.matches(Grid(106, 180, 16000.0, 16000.0, -720000.0, -3450000.0)));
+}
+
+TEST(ParallelGrid, GhostsHoldTheNeighboursValues) {
+  auto grid = ParallelGrid::create(MPI_COMM_WORLD, Grid(13, 9, 100.0, 100.0, 0.0, 0.0));
+  Field2D field(grid, FieldInfo{"test", "", "", "1", "1", {}, ""});
+  fill_owned(field);
+  grid->update_ghosts(field);
+  const LocalBox b = grid->box();
+  auto v = Kokkos::create_mirror_view(field.view());
+  Kokkos::deep_copy(v, field.view());
+  for (int j = b.gys; j < b.gys + b.gym; ++j)
+    for (int i = b.gxs; i < b.gxs + b.gxm; ++i) {
+      const bool inside = i >= 0 && i < 13 && j >= 0 && j < 9;
+      if (inside) {
+        EXPECT_EQ(v(b.lj(j), b.li(i)), f(i, j)) << i << "," << j;
+      }
+    }
+  // Every rank owns something, and the owned boxes tile the grid.
+  long long owned = (long long)b.xm * b.ym, total = 0;
+  MPI_Allreduce(&owned, &total, 1, MPI_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
+  EXPECT_EQ(total, 13 * 9);
+  EXPECT_GT(owned, 0);
+}
+
+TEST(ParallelGrid, PeriodicGhostsWrapAround) {
+  DecompositionOptions o;
+  o.periodic_x = o.periodic_y = true;
+  auto grid = ParallelGrid::create(MPI_COMM_WORLD, Grid(8, 6, 1.0, 1.0, 0.0, 0.0), o);
+  Field2D field(grid, FieldInfo{"p", "", "", "1", "1", {}, ""});
+  fill_owned(field);
+  grid->update_ghosts(field);
+  const LocalBox b = grid->box();
+  auto v = Kokkos::create_mirror_view(field.view());
+  Kokkos::deep_copy(v, field.view());
+  for (int j = b.gys; j < b.gys + b.gym; ++j)
+    for (int i = b.gxs; i < b.gxs + b.gxm; ++i)
+      EXPECT_EQ(v(b.lj(j), b.li(i)), f((i + 8) % 8, (j + 6) % 6)) << i << "," << j;
+}
+
+TEST(ParallelGrid, GatherScatterAndReductions) {
+  const int nx = 11, ny = 7;
+  auto grid = ParallelGrid::create(MPI_COMM_WORLD, Grid(nx, ny, 1.0, 1.0, 0.0, 0.0));
+  Field2D field(grid, FieldInfo{"g", "", "", "1", "1", {}, ""});
+  fill_owned(field);
+  std::vector<double> all = grid->gather_to_zero(field);
+  if (grid->rank() == 0) {
+    ASSERT_EQ(all.size(), size_t(nx * ny));
+    for (int j = 0; j < ny; ++j)
+      for (int i = 0; i < nx; ++i) EXPECT_EQ(all[size_t(j * nx + i)], f(i, j));
+    all[5] = std::nan(""); // one cell without data
+  } else {
+    EXPECT_TRUE(all.empty());
+  }
+  Field2D copy(grid, FieldInfo{"h", "", "", "1", "1", {}, ""});
+  grid->scatter_from_zero(all, copy);
+  double expected_sum = 0;
+  for (int j = 0; j < ny; ++j)
+    for (int i = 0; i < nx; ++i) expected_sum += (j * nx + i == 5) ? 0.0 : f(i, j);
+  EXPECT_DOUBLE_EQ(grid->sum(copy), expected_sum);
+  EXPECT_EQ(grid->count_valid(copy), nx * ny - 1);
+  EXPECT_DOUBLE_EQ(grid->min(copy), 0.0);
+  EXPECT_DOUBLE_EQ(grid->max(copy), f(nx - 1, ny - 1));
+  // Scatter fills ghosts too.
+  const LocalBox b = grid->box();
+  auto v = Kokkos::create_mirror_view(copy.view());
+  Kokkos::deep_copy(v, copy.view());
+  for (int j = std::max(b.gys, 0); j < std::min(b.gys + b.gym, ny); ++j)
+    for (int i = std::max(b.gxs, 0); i < std::min(b.gxs + b.gxm, nx); ++i)
+      if (j * nx + i != 5) {
+        EXPECT_EQ(v(b.lj(j), b.li(i)), f(i, j));
+      }
+}

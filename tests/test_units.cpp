@@ -1,0 +1,53 @@
+// Unit conversion through UDUNITS-2, including glaciology's spellings of "per year".
+#include "nunatak/core/error.hpp"
+#include "nunatak/io/units.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace nunatak::io;
+
+namespace {
+const double year = 3.15569259747e7; // UDUNITS' year (365.242198781 days), s
+}
+
+TEST(Units, YearSpellingsAllMeanOneYear) {
+  EXPECT_NEAR(seconds_per_year(), year, 1e-4);
+  EXPECT_NEAR(seconds_per_year() / 86400.0, 365.242198781, 1e-9);
+  for (const char* u : {"m/a", "m/y", "m yr-1", "m year-1", "m a-1", "m/yr", "m a**-1", "m.a-1"}) {
+    const UnitConversion c = unit_conversion(u, "m s-1");
+    EXPECT_NEAR(c(year), 1.0, 1e-12) << u;
+    EXPECT_DOUBLE_EQ(c.offset, 0.0) << u;
+  }
+}
+
+TEST(Units, NormalisationLeavesOtherUnitsAlone) {
+  EXPECT_EQ(normalise_units("m/a"), "m/year");
+  EXPECT_EQ(normalise_units("mm a**-1"), "mm year**-1");
+  EXPECT_EQ(normalise_units("kg m-2 s-1"), "kg m-2 s-1");
+  EXPECT_EQ(normalise_units("km"), "km");
+  EXPECT_EQ(normalise_units("day"), "day"); // words containing 'a' or 'y' are not touched
+}
+
+TEST(Units, LengthsMassFluxAndTemperature) {
+  EXPECT_DOUBLE_EQ(unit_conversion("km", "m")(16.0), 16000.0);
+  EXPECT_DOUBLE_EQ(unit_conversion("kilometers", "m")(1.5), 1500.0);
+  EXPECT_NEAR(unit_conversion("kg m-2 year-1", "kg m-2 s-1")(year), 1.0, 1e-12);
+  EXPECT_NEAR(unit_conversion("degC", "K")(0.0), 273.15, 1e-9);
+  EXPECT_NEAR(unit_conversion("mm a**-1", "m s-1")(1000.0 * year), 1.0, 1e-12);
+}
+
+TEST(Units, IncompatibleOrUnknownUnitsAreErrors) {
+  EXPECT_FALSE(units_convertible("m", "m s-1"));
+  EXPECT_TRUE(units_convertible("m/a", "m s-1"));
+  EXPECT_FALSE(units_parse("(0 - 3)"));
+  try {
+    unit_conversion("kg", "m s-1", "variable 'u' in f.nc");
+    FAIL() << "no error";
+  } catch (const nunatak::Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("'kg' cannot be converted to 'm s-1'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("variable 'u' in f.nc"), std::string::npos) << msg;
+  }
+  EXPECT_NEAR(unit_conversion("furlongs per fortnight", "m s-1")(1.0), 201.168 / 1209600.0, 1e-9); // survey furlong
+  EXPECT_THROW(unit_conversion("bananas per fortnight", "m s-1"), nunatak::Error);
+}
