@@ -61,19 +61,23 @@ void write_geometry(const std::string& path, double (*thk)(int, int)) {
   test::write_test_file(path, f);
 }
 
-double good_thickness(int i, int j) { return 100.0 * (i + j); }
+double good_thickness(int i, int j) {
+  return 100.0 * (i + j);
+}
 
 /// A bad run: non-zero exit, exactly one error line containing `expected`, no outputs.
-void expect_clean_failure(const TempDir& dir, const std::string& args, const std::string& expected) {
+void expect_clean_failure(const TempDir& dir, const std::string& args,
+                          const std::string& expected) {
   const Result r = run_nunatak(dir, args);
   EXPECT_NE(r.status, 0) << args;
   EXPECT_NE(r.err.find(expected), std::string::npos) << "stderr: " << r.err;
   size_t error_lines = 0;
   std::istringstream lines(r.err);
-  for (std::string line; std::getline(lines, line);) error_lines += line.find("error") != std::string::npos;
+  for (std::string line; std::getline(lines, line);)
+    error_lines += line.find("error") != std::string::npos;
   EXPECT_EQ(error_lines, 1u) << "stderr: " << r.err;
-  EXPECT_TRUE(outputs_in(dir.path()).empty()) << "a failed run left output behind: "
-                                              << outputs_in(dir.path()).front();
+  EXPECT_TRUE(outputs_in(dir.path()).empty())
+      << "a failed run left output behind: " << outputs_in(dir.path()).front();
 }
 
 } // namespace
@@ -90,8 +94,15 @@ TEST(Cli, VersionHelpAndConfigList) {
   }
   r = run_nunatak(dir, "config --list");
   EXPECT_EQ(r.status, 0);
-  EXPECT_NE(r.out.find("output.compression_level\n    integer, default 1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("output.compression_level\n    integer, default 1"), std::string::npos)
+      << r.out;
   EXPECT_NE(run_nunatak(dir, "no-such-command").status, 0);
+
+  // docs/configuration.md is the program's own table.
+  r = run_nunatak(dir, "config --markdown");
+  const std::string doc = slurp(std::string(NUNATAK_SOURCE_DIR) + "/docs/configuration.md");
+  EXPECT_NE(doc.find(r.out), std::string::npos)
+      << "docs/configuration.md is out of date: regenerate it with 'nunatak config --markdown'";
 }
 
 TEST(Cli, BootstrapWritesCompleteOutputAndPictures) {
@@ -105,9 +116,12 @@ TEST(Cli, BootstrapWritesCompleteOutputAndPictures) {
   EXPECT_TRUE(fs::exists(dir.file("out/run_thk.png")));
   EXPECT_TRUE(fs::exists(dir.file("out/run_usurf.png")));
   io::NcFile f = io::NcFile::open(dir.file("out/run.nc"));
-  EXPECT_NE(f.text_attribute(NC_GLOBAL, "history").value_or("").find("bootstrap input.yaml --set experiment.name=cli-test"),
+  EXPECT_NE(f.text_attribute(NC_GLOBAL, "history")
+                .value_or("")
+                .find("bootstrap input.yaml --set experiment.name=cli-test"),
             std::string::npos);
-  EXPECT_EQ(f.text_attribute(f.variable("nunatak_config"), "experiment.name").value_or(""), "cli-test");
+  EXPECT_EQ(f.text_attribute(f.variable("nunatak_config"), "experiment.name").value_or(""),
+            "cli-test");
   const auto s = f.read_all(f.variable("usurf"));
   EXPECT_DOUBLE_EQ(s[8 * 2 + 3], 100.0 * 3 + 100.0 * (3 + 2)); // topg + thk at i = 3, j = 2
 
@@ -122,14 +136,16 @@ TEST(Cli, BootstrapWritesCompleteOutputAndPictures) {
 TEST(Cli, BadInputFailsCleanly) {
   TempDir dir;
   write_geometry(dir.file("input_geometry.nc"), good_thickness);
-  write_geometry(dir.file("input_nan.nc"), [](int i, int j) { return i == 2 && j == 1 ? NAN : 10.0; });
+  write_geometry(dir.file("input_nan.nc"),
+                 [](int i, int j) { return i == 2 && j == 1 ? NAN : 10.0; });
   write_geometry(dir.file("input_negative.nc"), [](int i, int) { return i == 4 ? -1.0 : 10.0; });
   test::TestFile other = test::grid_file(8, 6, 2000.0, 2000.0);
   test::add_field(other, "smb", "kg m-2 s-1", good_thickness);
   test::write_test_file(dir.file("input_coarse.nc"), other);
   test::TestFile monthly = test::grid_file(8, 6, 1000.0, 1000.0);
   monthly.dims.insert(monthly.dims.begin(), {"month", 12});
-  monthly.vars.push_back({"thk", {"month", "y", "x"}, std::vector<double>(12 * 48, 1.0), {{"units", "m"}}, {}});
+  monthly.vars.push_back(
+      {"thk", {"month", "y", "x"}, std::vector<double>(12 * 48, 1.0), {{"units", "m"}}, {}});
   test::write_test_file(dir.file("input_monthly.nc"), monthly);
 
   auto config = [&](const std::string& name, const std::string& text) {
@@ -139,26 +155,37 @@ TEST(Cli, BadInputFailsCleanly) {
   const std::string ok = "input.geometry.file: input_geometry.nc";
 
   expect_clean_failure(dir, "info input_none.nc", "input file 'input_none.nc' does not exist");
-  expect_clean_failure(dir, "bootstrap input_none.yaml", "cannot open configuration file 'input_none.yaml'");
+  expect_clean_failure(dir, "bootstrap input_none.yaml",
+                       "cannot open configuration file 'input_none.yaml'");
   expect_clean_failure(dir, "bootstrap " + config("input_malformed.yaml", "input: [geometry"),
                        "malformed YAML");
-  expect_clean_failure(dir, "bootstrap " + config("input_unknown.yaml", ok + "\noutput.compresion_level: 3"),
-                       "did you mean 'output.compression_level'?");
-  expect_clean_failure(dir, "bootstrap " + config("input_type.yaml", ok + "\nconstants.ice.density: dense"),
-                       "key 'constants.ice.density' expects a number");
-  expect_clean_failure(dir, "bootstrap " + config("input_nanthk.yaml", "input.geometry.file: input_nan.nc"),
-                       "cells without data");
-  expect_clean_failure(dir, "bootstrap " + config("input_negthk.yaml", "input.geometry.file: input_negative.nc"),
-                       "ice thickness must be >= 0");
-  expect_clean_failure(dir, "bootstrap " + config("input_missingvar.yaml", ok + "\ninput.names.topg: bedrock_z"),
-                       "variable 'bedrock_z' (configured for topg) not found in 'input_geometry.nc'");
-  expect_clean_failure(dir, "bootstrap " + config("input_grids.yaml", ok + "\ninput.forcing.file: input_coarse.nc"),
-                       "grids do not match");
-  expect_clean_failure(dir, "bootstrap " + config("input_dims.yaml", "input.geometry.file: input_monthly.nc"),
-                       "has dimension 'month' of length 12");
-  expect_clean_failure(dir, "bootstrap " + config("input_quicklook.yaml", ok + "\noutput.quicklook: [velsurf]"),
-                       "output.quicklook");
-  expect_clean_failure(dir, "bootstrap " + config("input_ok.yaml", ok) + " --set output.compression_level=42",
-                       "above its maximum 9");
-  expect_clean_failure(dir, "plot input_geometry.nc nothing -o x.png", "variable 'nothing' not found");
+  expect_clean_failure(
+      dir, "bootstrap " + config("input_unknown.yaml", ok + "\noutput.compresion_level: 3"),
+      "did you mean 'output.compression_level'?");
+  expect_clean_failure(
+      dir, "bootstrap " + config("input_type.yaml", ok + "\nconstants.ice.density: dense"),
+      "key 'constants.ice.density' expects a number");
+  expect_clean_failure(
+      dir, "bootstrap " + config("input_nanthk.yaml", "input.geometry.file: input_nan.nc"),
+      "cells without data");
+  expect_clean_failure(
+      dir, "bootstrap " + config("input_negthk.yaml", "input.geometry.file: input_negative.nc"),
+      "ice thickness must be >= 0");
+  expect_clean_failure(
+      dir, "bootstrap " + config("input_missingvar.yaml", ok + "\ninput.names.topg: bedrock_z"),
+      "variable 'bedrock_z' (configured for topg) not found in 'input_geometry.nc'");
+  expect_clean_failure(
+      dir, "bootstrap " + config("input_grids.yaml", ok + "\ninput.forcing.file: input_coarse.nc"),
+      "grids do not match");
+  expect_clean_failure(
+      dir, "bootstrap " + config("input_dims.yaml", "input.geometry.file: input_monthly.nc"),
+      "has dimension 'month' of length 12");
+  expect_clean_failure(
+      dir, "bootstrap " + config("input_quicklook.yaml", ok + "\noutput.quicklook: [velsurf]"),
+      "output.quicklook");
+  expect_clean_failure(
+      dir, "bootstrap " + config("input_ok.yaml", ok) + " --set output.compression_level=42",
+      "above its maximum 9");
+  expect_clean_failure(dir, "plot input_geometry.nc nothing -o x.png",
+                       "variable 'nothing' not found");
 }

@@ -13,7 +13,8 @@ using nunatak::test::write_text;
 namespace {
 
 /// The message of the nunatak::Error thrown by `f`, or "" if none.
-template <class F> std::string error_of(F&& f) {
+template <class F>
+std::string error_of(F&& f) {
   try {
     f();
   } catch (const Error& e) {
@@ -51,7 +52,8 @@ TEST(Config, NestedAndDottedKeysAndOrigins) {
 
 TEST(Config, UnknownKeyNamesFileLineAndClosestKey) {
   TempDir dir;
-  write_text(dir.file("c.yaml"), "input:\n  geometry:\n    file: a.nc\n  geomtry:\n    file: b.nc\n");
+  write_text(dir.file("c.yaml"),
+             "input:\n  geometry:\n    file: a.nc\n  geomtry:\n    file: b.nc\n");
   const std::string msg = error_of([&] { Config::from_file(dir.file("c.yaml")); });
   EXPECT_NE(msg.find(dir.file("c.yaml") + ":4"), std::string::npos) << msg;
   EXPECT_NE(msg.find("unknown configuration key 'input.geomtry'"), std::string::npos) << msg;
@@ -65,7 +67,8 @@ TEST(Config, TypeAndRangeErrorsNameTheKey) {
   TempDir dir;
   write_text(dir.file("t.yaml"), "constants.ice.density: heavy\n");
   std::string msg = error_of([&] { Config::from_file(dir.file("t.yaml")); });
-  EXPECT_NE(msg.find("key 'constants.ice.density' expects a number, got 'heavy'"), std::string::npos)
+  EXPECT_NE(msg.find("key 'constants.ice.density' expects a number, got 'heavy'"),
+            std::string::npos)
       << msg;
   write_text(dir.file("r.yaml"), "output.compression_level: 12\n");
   msg = error_of([&] { Config::from_file(dir.file("r.yaml")); });
@@ -103,8 +106,9 @@ TEST(Config, CommandLineOverrides) {
   EXPECT_EQ(c.origin("constants.ice.density"), "--set constants.ice.density");
   c.set_override("output.quicklook=[usurf, mask]");
   EXPECT_EQ(c.get_list("output.quicklook"), (std::vector<std::string>{"usurf", "mask"}));
-  EXPECT_NE(error_of([&] { c.set_override("constants.ice.densty=1"); }).find(
-                "did you mean 'constants.ice.density'"),
+  EXPECT_NE(error_of([&] {
+              c.set_override("constants.ice.densty=1");
+            }).find("did you mean 'constants.ice.density'"),
             std::string::npos);
   EXPECT_NE(error_of([&] { c.set_override("no-equals-sign"); }).find("expected key=value"),
             std::string::npos);
@@ -120,7 +124,8 @@ TEST(Config, EffectiveYamlReadsBackIdentically) {
   c.set_override("output.quicklook=[]");
   write_text(dir.file("eff.yaml"), c.to_yaml());
   Config back = Config::from_file(dir.file("eff.yaml"));
-  for (const auto& k : nunatak::io::config_schema()) EXPECT_EQ(back.text(k.name), c.text(k.name)) << k.name;
+  for (const auto& k : nunatak::io::config_schema())
+    EXPECT_EQ(back.text(k.name), c.text(k.name)) << k.name;
   EXPECT_TRUE(back.get_list("output.quicklook").empty());
 }
 

@@ -19,8 +19,12 @@ namespace {
 const int nx = 6, ny = 5;
 const double dx = 1000.0;
 
-double bed(int i, int) { return -500.0 + 200.0 * i; }  // ocean on the left, land on the right
-double ice(int i, int j) { return i == 5 ? 0.0 : 300.0 + 10.0 * j; }
+double bed(int i, int) {
+  return -500.0 + 200.0 * i;
+} // ocean on the left, land on the right
+double ice(int i, int j) {
+  return i == 5 ? 0.0 : 300.0 + 10.0 * j;
+}
 
 TestFile geometry() {
   TestFile f = test::grid_file(nx, ny, dx, dx);
@@ -60,7 +64,7 @@ io::ModelInputs read(const std::string& geometry_path, std::vector<std::string> 
   return io::read_model_inputs(c, MPI_COMM_WORLD);
 }
 
-#define EXPECT_CONTAINS(text, part) \
+#define EXPECT_CONTAINS(text, part)                                                                \
   EXPECT_NE(std::string(text).find(part), std::string::npos) << "message: " << (text)
 
 } // namespace
@@ -91,14 +95,17 @@ TEST(ModelInputs, SurfaceAndMaskDerivedWithFloatation) {
 TEST(ModelInputs, ThicknessDerivedFromSurfaceAndBed) {
   TempDir dir;
   TestFile f = test::grid_file(nx, ny, dx, dx);
-  test::add_field(f, "z_srf", "m", [](int i, int j) { return std::max(bed(i, j) + ice(i, j), 0.1 * ice(i, j)); });
+  test::add_field(f, "z_srf", "m",
+                  [](int i, int j) { return std::max(bed(i, j) + ice(i, j), 0.1 * ice(i, j)); });
   test::add_field(f, "z_bed", "m", bed);
   test::write_test_file(dir.file("g.nc"), f);
-  const io::ModelInputs in = read(dir.file("g.nc"), {"constants.sea_water.density=1011.1111111111111"});
+  const io::ModelInputs in =
+      read(dir.file("g.nc"), {"constants.sea_water.density=1011.1111111111111"});
   const auto H = all(in.geometry.thk);
   if (!root()) return;
   for (int j = 0; j < ny; ++j)
-    for (int i = 0; i < nx; ++i) EXPECT_NEAR(H[size_t(j * nx + i)], ice(i, j), 1e-6) << i << "," << j;
+    for (int i = 0; i < nx; ++i)
+      EXPECT_NEAR(H[size_t(j * nx + i)], ice(i, j), 1e-6) << i << "," << j;
 }
 
 TEST(ModelInputs, GlacierOutlineWithoutThickness) {
@@ -165,14 +172,16 @@ TEST(ModelInputs, TimeRecordsAndMassBalanceUnits) {
   }
   {
     const io::ModelInputs in = read(dir.file("f.nc"), {"input.time_index=0"});
-    EXPECT_NEAR(in.grid->max(*in.forcing.climatic_mass_balance) * spy, 1000.0, 1e-9); // 1 m w.e. = 1000 kg m-2
+    EXPECT_NEAR(in.grid->max(*in.forcing.climatic_mass_balance) * spy, 1000.0,
+                1e-9); // 1 m w.e. = 1000 kg m-2
   }
   {
-    const io::ModelInputs in = read(dir.file("f.nc"), {"input.time_index=0",
-                                                       "input.smb_length_rate_is=ice_equivalent"});
+    const io::ModelInputs in =
+        read(dir.file("f.nc"), {"input.time_index=0", "input.smb_length_rate_is=ice_equivalent"});
     EXPECT_NEAR(in.grid->max(*in.forcing.climatic_mass_balance) * spy, 910.0, 1e-9);
   }
-  EXPECT_CONTAINS(read_error(dir.file("f.nc"), {"input.time_index=5"}), "time index 5 is out of range");
+  EXPECT_CONTAINS(read_error(dir.file("f.nc"), {"input.time_index=5"}),
+                  "time index 5 is out of range");
 }
 
 TEST(ModelInputs, BadThicknessIsOneClearError) {
@@ -199,7 +208,8 @@ TEST(ModelInputs, BadThicknessIsOneClearError) {
 
 TEST(ModelInputs, MissingFilesVariablesAndWrongLayouts) {
   TempDir dir;
-  EXPECT_CONTAINS(read_error(dir.file("absent.nc")), "'" + dir.file("absent.nc") + "' does not exist");
+  EXPECT_CONTAINS(read_error(dir.file("absent.nc")),
+                  "'" + dir.file("absent.nc") + "' does not exist");
   EXPECT_CONTAINS(read_error(""), "'input.geometry.file' is not set");
 
   test::write_test_file(dir.file("g.nc"), geometry());
@@ -211,7 +221,8 @@ TEST(ModelInputs, MissingFilesVariablesAndWrongLayouts) {
 
   TestFile monthly = test::grid_file(nx, ny, dx, dx);
   monthly.dims.insert(monthly.dims.begin(), {"month", 12});
-  monthly.vars.push_back({"thk", {"month", "y", "x"}, std::vector<double>(12 * nx * ny, 1.0), {{"units", "m"}}, {}});
+  monthly.vars.push_back(
+      {"thk", {"month", "y", "x"}, std::vector<double>(12 * nx * ny, 1.0), {{"units", "m"}}, {}});
   test::add_field(monthly, "topg", "m", bed);
   test::write_test_file(dir.file("month.nc"), monthly);
   EXPECT_CONTAINS(read_error(dir.file("month.nc")), "has dimension 'month' of length 12");
@@ -230,7 +241,8 @@ TEST(ModelInputs, MissingFilesVariablesAndWrongLayouts) {
   TestFile nothing = test::grid_file(nx, ny, dx, dx);
   test::add_field(nothing, "temperature", "K", bed);
   test::write_test_file(dir.file("nothing.nc"), nothing);
-  EXPECT_CONTAINS(read_error(dir.file("nothing.nc")), "neither ice thickness nor surface elevation");
+  EXPECT_CONTAINS(read_error(dir.file("nothing.nc")),
+                  "neither ice thickness nor surface elevation");
 }
 
 TEST(ModelInputs, MismatchedGridsAndWrongUnits) {
@@ -239,7 +251,8 @@ TEST(ModelInputs, MismatchedGridsAndWrongUnits) {
   TestFile coarse = test::grid_file(nx, ny, 2 * dx, 2 * dx);
   test::add_field(coarse, "smb", "kg m-2 s-1", bed);
   test::write_test_file(dir.file("coarse.nc"), coarse);
-  const std::string grid_msg = read_error(dir.file("g.nc"), {"input.forcing.file=" + dir.file("coarse.nc")});
+  const std::string grid_msg =
+      read_error(dir.file("g.nc"), {"input.forcing.file=" + dir.file("coarse.nc")});
   EXPECT_CONTAINS(grid_msg, "grids do not match");
   EXPECT_CONTAINS(grid_msg, dir.file("coarse.nc"));
 
@@ -247,7 +260,8 @@ TEST(ModelInputs, MismatchedGridsAndWrongUnits) {
   test::add_field(obs, "vx", "kg", bed);
   test::add_field(obs, "vy", "m/a", bed);
   test::write_test_file(dir.file("obs.nc"), obs);
-  const std::string units_msg = read_error(dir.file("g.nc"), {"input.observations.file=" + dir.file("obs.nc")});
+  const std::string units_msg =
+      read_error(dir.file("g.nc"), {"input.observations.file=" + dir.file("obs.nc")});
   EXPECT_CONTAINS(units_msg, "units 'kg' cannot be converted to 'm s-1'");
   EXPECT_CONTAINS(units_msg, "variable 'vx'");
 

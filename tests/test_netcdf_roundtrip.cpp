@@ -32,8 +32,12 @@ core::Grid test_grid() {
   return g;
 }
 
-double thickness(int i, int j) { return 10.0 * i + 3.0 * j; }
-double speed(int i, int j) { return (i - j) * 1e-6; } // m s-1, signed
+double thickness(int i, int j) {
+  return 10.0 * i + 3.0 * j;
+}
+double speed(int i, int j) {
+  return (i - j) * 1e-6;
+} // m s-1, signed
 
 void fill(core::Field2D& field, double (*f)(int, int)) {
   const core::LocalBox b = field.grid().box();
@@ -128,7 +132,8 @@ TEST(NetcdfRoundTrip, ValuesUnitsAndMetadata) {
   EXPECT_NE(f.text_attribute(NC_GLOBAL, "history").value_or("").find("nunatak test --flag"),
             std::string::npos);
   EXPECT_NE(f.text_attribute(NC_GLOBAL, "source").value_or("").find("nunatak "), std::string::npos);
-  EXPECT_EQ(f.text_attribute(f.variable("thk"), "standard_name").value_or(""), "land_ice_thickness");
+  EXPECT_EQ(f.text_attribute(f.variable("thk"), "standard_name").value_or(""),
+            "land_ice_thickness");
   EXPECT_EQ(f.text_attribute(f.variable("thk"), "grid_mapping").value_or(""), "mapping");
   EXPECT_EQ(f.text_attribute(f.variable("uvelsurfobs"), "units").value_or(""), "m year-1");
   EXPECT_EQ(f.text_attribute(f.variable("mask"), "flag_meanings").value_or(""),
@@ -138,8 +143,9 @@ TEST(NetcdfRoundTrip, ValuesUnitsAndMetadata) {
   ASSERT_EQ(times.size(), 2u);
   EXPECT_NEAR(times[1], 10.0 * io::seconds_per_year(), 1e-3);
   const int config_var = f.variable("nunatak_config");
-  EXPECT_EQ(f.number_attribute(config_var, "constants.ice.density").value_or(std::vector<double>{0})[0],
-            910.0);
+  EXPECT_EQ(
+      f.number_attribute(config_var, "constants.ice.density").value_or(std::vector<double>{0})[0],
+      910.0);
   EXPECT_EQ(f.text_attribute(config_var, "experiment.name").value_or(""), "round trip");
   EXPECT_NE(f.text_attribute(NC_GLOBAL, "nunatak_config_yaml").value_or("").find("density: 910"),
             std::string::npos);

@@ -11,7 +11,9 @@ using namespace nunatak::core;
 
 namespace {
 
-double f(int i, int j) { return 1000.0 * j + i; }
+double f(int i, int j) {
+  return 1000.0 * j + i;
+}
 
 /// Sets the owned cells of `field` to f(i, j) and its ghosts to -1.
 void fill_owned(Field2D& field) {

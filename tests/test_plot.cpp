@@ -47,7 +47,8 @@ struct TempDir {
   }
   std::string file(const std::string& name) const { return (path / name).string(); }
   std::size_t entries() const {
-    return static_cast<std::size_t>(std::distance(fs::directory_iterator(path), fs::directory_iterator()));
+    return static_cast<std::size_t>(
+        std::distance(fs::directory_iterator(path), fs::directory_iterator()));
   }
 };
 
@@ -67,13 +68,16 @@ struct Image {
       for (int y = 0; y < height; ++y)
         for (int x = 0; x < width; ++x) {
           std::uint32_t p;
-          std::memcpy(&p, data + static_cast<std::size_t>(y) * stride + 4 * static_cast<std::size_t>(x), 4);
+          std::memcpy(
+              &p, data + static_cast<std::size_t>(y) * stride + 4 * static_cast<std::size_t>(x), 4);
           rgb.push_back({int(p >> 16 & 0xff), int(p >> 8 & 0xff), int(p & 0xff)});
         }
     }
     cairo_surface_destroy(s);
   }
-  const std::array<int, 3>& at(int x, int y) const { return rgb.at(static_cast<std::size_t>(y) * width + x); }
+  const std::array<int, 3>& at(int x, int y) const {
+    return rgb.at(static_cast<std::size_t>(y) * width + x);
+  }
 };
 
 bool near(const std::array<int, 3>& p, const std::array<double, 3>& c, int tol = 3) {
@@ -158,8 +162,8 @@ TEST(Plot, ColourMapAnchors) {
   expect_colour(viridis(1), hex(0xfde725));
   expect_colour(viridis(-3), viridis(0));
   expect_colour(viridis(7), viridis(1));
-  expect_colour(diverging_colour(0), hex(0x2166ac));
-  expect_colour(diverging_colour(1), hex(0xb2182b));
+  expect_colour(diverging_colour(0), hex(0xb2182b));
+  expect_colour(diverging_colour(1), hex(0x2166ac));
   for (double c : diverging_colour(0.5)) EXPECT_GT(c, 0.95);
   // Halfway between two anchors is their mean.
   const auto a = hex(0x440154), b = hex(0x472d7b), m = viridis(0.0625);
@@ -232,8 +236,9 @@ TEST(Plot, TallAllMaskedDomain) {
 TEST(Plot, LogScale) {
   TempDir tmp;
   const int nx = 40, ny = 30;
-  MapData d = grid(nx, ny, 1e3, 1e3, [&](int i, int) { return std::pow(10.0, 3.0 * i / (nx - 1)); });
-  d.values[0] = -5;  // non-positive: lowest colour
+  MapData d =
+      grid(nx, ny, 1e3, 1e3, [&](int i, int) { return std::pow(10.0, 3.0 * i / (nx - 1)); });
+  d.values[0] = -5;    // non-positive: lowest colour
   d.values[1] = k_nan; // masked
   PlotOptions o;
   o.scale = ColourScale::log;

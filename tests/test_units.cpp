@@ -48,6 +48,7 @@ TEST(Units, IncompatibleOrUnknownUnitsAreErrors) {
     EXPECT_NE(msg.find("'kg' cannot be converted to 'm s-1'"), std::string::npos) << msg;
     EXPECT_NE(msg.find("variable 'u' in f.nc"), std::string::npos) << msg;
   }
-  EXPECT_NEAR(unit_conversion("furlongs per fortnight", "m s-1")(1.0), 201.168 / 1209600.0, 1e-9); // survey furlong
+  EXPECT_NEAR(unit_conversion("furlongs per fortnight", "m s-1")(1.0), 201.168 / 1209600.0,
+              1e-9); // survey furlong
   EXPECT_THROW(unit_conversion("bananas per fortnight", "m s-1"), nunatak::Error);
 }

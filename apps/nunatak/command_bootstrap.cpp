@@ -26,7 +26,8 @@ void add_bootstrap_command(CLI::App& app, Context& context) {
   };
   auto o = std::make_shared<Options>();
   cmd->add_option("CONFIG", o->config_file, "YAML configuration")->required();
-  cmd->add_option("--set", o->overrides, "override a key: --set key=value")->allow_extra_args(false);
+  cmd->add_option("--set", o->overrides, "override a key: --set key=value")
+      ->allow_extra_args(false);
   cmd->add_option("-o,--output", o->output, "output file (overrides output.file)");
   cmd->callback([o, &context] {
     io::Config config = io::Config::from_file(o->config_file);
@@ -55,8 +56,10 @@ void add_bootstrap_command(CLI::App& app, Context& context) {
     progress.update(1, "writing output");
 
     const std::string path = config.get_string("output.file");
-    io::Provenance provenance{context.command_line(), &config, config.get_string("experiment.name")};
-    io::OutputFile out(inputs.grid, path, provenance, int(config.get_int("output.compression_level")));
+    io::Provenance provenance{context.command_line(), &config,
+                              config.get_string("experiment.name")};
+    io::OutputFile out(inputs.grid, path, provenance,
+                       int(config.get_int("output.compression_level")));
     out.write_record(config.get_real("time.start") * io::seconds_per_year(), fields);
     out.commit();
     progress.update(2, "quick-look maps");

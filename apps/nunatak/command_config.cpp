@@ -52,7 +52,8 @@ void add_config_command(CLI::App& app, Context&) {
   cmd->add_flag("--markdown", o->markdown, "with --list: as a Markdown table");
   cmd->add_flag("--origins", o->origins, "show where each value came from");
   cmd->add_option("FILE", o->file, "YAML configuration to check");
-  cmd->add_option("--set", o->overrides, "override a key: --set key=value")->allow_extra_args(false);
+  cmd->add_option("--set", o->overrides, "override a key: --set key=value")
+      ->allow_extra_args(false);
   cmd->callback([o] {
     if (o->list || o->markdown) {
       print_schema(o->markdown);

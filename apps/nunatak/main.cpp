@@ -60,13 +60,13 @@ int main(int argc, char** argv) {
   bool quiet = false;
   cli.add_flag("-q,--quiet", quiet, "only warnings and errors");
   cli.require_subcommand(1);
+  cli.fallthrough(); // global options (-q, --log-level) may also follow the subcommand
   app::add_info_command(cli, context);
   app::add_config_command(cli, context);
   app::add_plot_command(cli, context);
   app::add_bootstrap_command(cli, context);
-  cli.parse_complete_callback([&] {
-    spdlog::set_level(quiet ? spdlog::level::warn : spdlog::level::from_str(log_level));
-  });
+  cli.parse_complete_callback(
+      [&] { spdlog::set_level(quiet ? spdlog::level::warn : spdlog::level::from_str(log_level)); });
 
   int status = 0;
   try {

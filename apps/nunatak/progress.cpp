@@ -12,7 +12,9 @@ ProgressBar::ProgressBar(std::string label, double total, bool enabled)
     : m_label(std::move(label)), m_total(total > 0 ? total : 1.0), m_enabled(enabled),
       m_tty(isatty(fileno(stderr)) != 0), m_start(std::chrono::steady_clock::now()) {}
 
-ProgressBar::~ProgressBar() { finish(); }
+ProgressBar::~ProgressBar() {
+  finish();
+}
 
 void ProgressBar::update(double done, const std::string& status) {
   if (!m_enabled || m_finished) return;
@@ -23,8 +25,8 @@ void ProgressBar::update(double done, const std::string& status) {
     const int width = 30, filled = int(fraction * width + 0.5);
     std::string bar(size_t(filled), '#');
     bar.resize(size_t(width), '.');
-    fmt::print(stderr, "\r{} [{}] {:3.0f}% {:.1f}s {}\033[K", m_label, bar, 100 * fraction,
-               elapsed, status);
+    fmt::print(stderr, "\r{} [{}] {:3.0f}% {:.1f}s {}\033[K", m_label, bar, 100 * fraction, elapsed,
+               status);
     std::fflush(stderr);
   } else {
     // In logs: a line per 10 %, and only for work that takes a while.

@@ -38,8 +38,7 @@ Grid::Grid(int nx, int ny, double dx, double dy, double x0, double y0)
   if (!(dx > 0.0) || !(dy > 0.0) || !std::isfinite(dx) || !std::isfinite(dy))
     throw Error("grid: dx and dy must be positive and finite, got dx = " + std::to_string(dx) +
                 " m, dy = " + std::to_string(dy) + " m");
-  if (!std::isfinite(x0) || !std::isfinite(y0))
-    throw Error("grid: the origin must be finite");
+  if (!std::isfinite(x0) || !std::isfinite(y0)) throw Error("grid: the origin must be finite");
 }
 
 std::vector<double> Grid::x_coords() const {

@@ -198,16 +198,19 @@ Value local_reduce(const Field2D& field, Value init, const char* label) {
 }
 
 struct SumOp {
-  template <class V> using kokkos_reducer = Kokkos::Sum<V>;
+  template <class V>
+  using kokkos_reducer = Kokkos::Sum<V>;
   KOKKOS_INLINE_FUNCTION static void join_value(double& a, double v) { a += v; }
   KOKKOS_INLINE_FUNCTION static void join_value(long long& a, double) { a += 1; }
 };
 struct MinOp {
-  template <class V> using kokkos_reducer = Kokkos::Min<V>;
+  template <class V>
+  using kokkos_reducer = Kokkos::Min<V>;
   KOKKOS_INLINE_FUNCTION static void join_value(double& a, double v) { a = v < a ? v : a; }
 };
 struct MaxOp {
-  template <class V> using kokkos_reducer = Kokkos::Max<V>;
+  template <class V>
+  using kokkos_reducer = Kokkos::Max<V>;
   KOKKOS_INLINE_FUNCTION static void join_value(double& a, double v) { a = v > a ? v : a; }
 };
 

@@ -15,11 +15,16 @@ namespace {
 
 std::string type_name(KeyType type) {
   switch (type) {
-  case KeyType::boolean: return "a boolean (true/false)";
-  case KeyType::integer: return "an integer";
-  case KeyType::real: return "a number";
-  case KeyType::string: return "a string";
-  case KeyType::string_list: return "a list of strings";
+  case KeyType::boolean:
+    return "a boolean (true/false)";
+  case KeyType::integer:
+    return "an integer";
+  case KeyType::real:
+    return "a number";
+  case KeyType::string:
+    return "a string";
+  case KeyType::string_list:
+    return "a list of strings";
   }
   return "?";
 }
@@ -130,7 +135,8 @@ ConfigValue convert(const KeySpec& spec, const YAML::Node& node, const std::stri
       throw Error(where + ": '" + s + "' is not one of: " + allowed);
     }
     return s;
-  default: break;
+  default:
+    break;
   }
   const std::string units = spec.units.empty() ? "" : " " + spec.units;
   if (spec.min && number < *spec.min) {
@@ -158,8 +164,8 @@ YAML::Node parse_yaml_text(const std::string& text, const std::string& origin) {
 
 const KeySpec* find_key(const std::string& key) {
   const auto& schema = config_schema();
-  auto it = std::find_if(schema.begin(), schema.end(),
-                         [&](const KeySpec& s) { return s.name == key; });
+  auto it =
+      std::find_if(schema.begin(), schema.end(), [&](const KeySpec& s) { return s.name == key; });
   return it == schema.end() ? nullptr : &*it;
 }
 
@@ -214,7 +220,8 @@ Config Config::from_file(const std::string& path) {
     for (auto it = node.begin(); it != node.end(); ++it) {
       const std::string origin = path + ":" + std::to_string(it->first.Mark().line + 1);
       if (!it->first.IsScalar()) throw Error(origin + ": keys must be plain names");
-      const std::string key = prefix.empty() ? it->first.Scalar() : prefix + "." + it->first.Scalar();
+      const std::string key =
+          prefix.empty() ? it->first.Scalar() : prefix + "." + it->first.Scalar();
       const YAML::Node value = it->second;
       if (const KeySpec* spec = find_key(key)) {
         config.m_values[key] = convert(*spec, value, origin);
@@ -247,20 +254,28 @@ void Config::set_override(const std::string& assignment) {
 
 const ConfigValue& Config::value(const std::string& key) const {
   auto it = m_values.find(key);
-  if (it == m_values.end()) throw Error("internal: configuration key '" + key + "' is not declared");
+  if (it == m_values.end())
+    throw Error("internal: configuration key '" + key + "' is not declared");
   return it->second;
 }
 
 namespace {
-template <class T> const T& typed(const ConfigValue& v, const std::string& key) {
+template <class T>
+const T& typed(const ConfigValue& v, const std::string& key) {
   if (auto p = std::get_if<T>(&v)) return *p;
   throw Error("internal: configuration key '" + key + "' read with the wrong type");
 }
 } // namespace
 
-bool Config::get_bool(const std::string& key) const { return typed<bool>(value(key), key); }
-long long Config::get_int(const std::string& key) const { return typed<long long>(value(key), key); }
-double Config::get_real(const std::string& key) const { return typed<double>(value(key), key); }
+bool Config::get_bool(const std::string& key) const {
+  return typed<bool>(value(key), key);
+}
+long long Config::get_int(const std::string& key) const {
+  return typed<long long>(value(key), key);
+}
+double Config::get_real(const std::string& key) const {
+  return typed<double>(value(key), key);
+}
 const std::string& Config::get_string(const std::string& key) const {
   return typed<std::string>(value(key), key);
 }

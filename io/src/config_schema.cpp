@@ -12,14 +12,20 @@ namespace {
 
 KeySpec str(std::string name, std::string def, std::string doc,
             std::vector<std::string> choices = {}) {
-  return {std::move(name), KeyType::string, std::move(def), "", std::move(doc), {}, {},
+  return {std::move(name),   KeyType::string, std::move(def), "", std::move(doc), {}, {},
           std::move(choices)};
 }
 
 KeySpec real(std::string name, std::string def, std::string units, std::string doc,
              std::optional<double> min = {}, std::optional<double> max = {}) {
-  return {std::move(name), KeyType::real, std::move(def), std::move(units), std::move(doc), min,
-          max, {}};
+  return {std::move(name),
+          KeyType::real,
+          std::move(def),
+          std::move(units),
+          std::move(doc),
+          min,
+          max,
+          {}};
 }
 
 KeySpec integer(std::string name, std::string def, std::string doc, std::optional<double> min = {},

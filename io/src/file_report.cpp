@@ -169,8 +169,9 @@ std::string format_report(const FileReport& r) {
                        " (map-plane cell areas)\n",
                        r.thickness_variable, r.ice_cells, r.ice_area / 1e12, r.ice_volume / 1e15);
   if (!r.velocity_variables.empty())
-    out += fmt::format("surface speed ({}): {} cells with data, max {:.1f} m/yr, mean {:.1f} m/yr\n",
-                       r.velocity_variables, r.velocity_cells, r.max_speed, r.mean_speed);
+    out +=
+        fmt::format("surface speed ({}): {} cells with data, max {:.1f} m/yr, mean {:.1f} m/yr\n",
+                    r.velocity_variables, r.velocity_cells, r.max_speed, r.mean_speed);
   if (!r.radar_variable.empty())
     out += fmt::format("radar thickness ({}): {} observed cells, [{:.1f}, {:.1f}] m\n",
                        r.radar_variable, r.radar_cells, r.radar_min, r.radar_max);

@@ -89,9 +89,11 @@ core::GridMapping find_mapping(const NcFile& f) {
 } // namespace
 
 MissingValues::MissingValues(const NcFile& f, int id)
-    : m_lo(-std::numeric_limits<double>::infinity()), m_hi(std::numeric_limits<double>::infinity()) {
+    : m_lo(-std::numeric_limits<double>::infinity()),
+      m_hi(std::numeric_limits<double>::infinity()) {
   for (const char* att : {"_FillValue", "missing_value"})
-    if (auto v = f.number_attribute(id, att)) m_missing.insert(m_missing.end(), v->begin(), v->end());
+    if (auto v = f.number_attribute(id, att))
+      m_missing.insert(m_missing.end(), v->begin(), v->end());
   if (auto r = f.number_attribute(id, "valid_range"); r && r->size() == 2) {
     m_lo = (*r)[0];
     m_hi = (*r)[1];
@@ -213,8 +215,8 @@ std::vector<double> InputFile::read(const std::string& var, const QuantitySpec& 
   std::string units = m_file.text_attribute(m_file.variable(var), "units").value_or("");
   if (units.empty()) {
     if (spec.kind != QuantityKind::length)
-      throw Error(where + " has no 'units' attribute; nunatak needs one to read " +
-                  spec.info.name + " (e.g. '" + spec.info.output_units + "')");
+      throw Error(where + " has no 'units' attribute; nunatak needs one to read " + spec.info.name +
+                  " (e.g. '" + spec.info.output_units + "')");
     spdlog::warn("{} has no units; assuming metres", where);
     units = "m";
   }

@@ -55,8 +55,8 @@ void require_complete(const HostField& v, const core::Grid& g, const std::string
 void require_non_negative(const HostField& v, const core::Grid& g, const std::string& what) {
   for (size_t k = 0; k < v.size(); ++k)
     if (v[k] < 0.0)
-      throw Error(what + " is negative (" + std::to_string(v[k]) + " m) at " +
-                  cell_location(g, k) + "; ice thickness must be >= 0");
+      throw Error(what + " is negative (" + std::to_string(v[k]) + " m) at " + cell_location(g, k) +
+                  "; ice thickness must be >= 0");
 }
 
 /// A quantity found in a file: where, and the values in SI units.
@@ -88,7 +88,7 @@ void check_same_grid(const InputFile& a, const InputFile& b) {
 /// Ice / no ice from an input mask in any common convention.
 HostField cell_type_from_input_mask(const HostField& raw) {
   const double top = *std::max_element(raw.begin(), raw.end());
-  const bool binary = top <= 1.0;                                  // IGM icemask, 0/1
+  const bool binary = top <= 1.0;                                        // IGM icemask, 0/1
   const bool pism = std::find(raw.begin(), raw.end(), 4.0) != raw.end(); // PISM has 4 = ocean
   HostField out(raw.size());
   for (size_t k = 0; k < raw.size(); ++k) {
@@ -242,7 +242,8 @@ ModelInputs read_model_inputs(const Config& config, MPI_Comm comm) {
         std::tuple{&in.observations.velsurfobs_mag, "velsurfobs_mag", &speed},
         std::tuple{&in.observations.thkobs, "thkobs", &radar}})
     if (*found) {
-      if ((*found)->file != "derived") note("read " + std::string(name) + " from " + (*found)->describe());
+      if ((*found)->file != "derived")
+        note("read " + std::string(name) + " from " + (*found)->describe());
       add(*slot, name, **found);
     }
   if (!obs_path.empty() && !u && !v && !speed && !radar)

@@ -80,7 +80,8 @@ std::string NcFile::variable_name(int varid) const {
 
 std::vector<Dimension> NcFile::dimensions(int varid) const {
   int ndims = 0;
-  check(nc_inq_varndims(m_id, varid, &ndims), "reading dimensions of '" + variable_name(varid) + "'");
+  check(nc_inq_varndims(m_id, varid, &ndims),
+        "reading dimensions of '" + variable_name(varid) + "'");
   std::vector<int> ids(ndims);
   check(nc_inq_vardimid(m_id, varid, ids.data()), "reading dimensions");
   int nunlim = 0;
@@ -209,9 +210,13 @@ void NcFile::set_compression(int varid, const std::vector<size_t>& chunks, int d
     check(nc_def_var_deflate(m_id, varid, 1, 1, deflate_level), "setting compression");
 }
 
-void NcFile::end_definitions() { check(nc_enddef(m_id), "ending the definitions"); }
+void NcFile::end_definitions() {
+  check(nc_enddef(m_id), "ending the definitions");
+}
 
-void NcFile::redefine() { check(nc_redef(m_id), "re-entering define mode"); }
+void NcFile::redefine() {
+  check(nc_redef(m_id), "re-entering define mode");
+}
 
 void NcFile::write(int varid, const std::vector<size_t>& start, const std::vector<size_t>& count,
                    const double* values) {

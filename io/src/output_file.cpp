@@ -55,8 +55,8 @@ void write_coordinate(NcFile& f, int dim, const std::string& name, const std::ve
   f.put_attribute(var, "axis", std::string(is_x ? "X" : "Y"));
   f.put_attribute(var, "standard_name",
                   std::string(is_x ? "projection_x_coordinate" : "projection_y_coordinate"));
-  f.put_attribute(var, "long_name", std::string(is_x ? "x coordinate of projection"
-                                                     : "y coordinate of projection"));
+  f.put_attribute(var, "long_name",
+                  std::string(is_x ? "x coordinate of projection" : "y coordinate of projection"));
   f.end_definitions();
   f.write(var, {0}, {c.size()}, c.data());
   f.redefine();
@@ -66,12 +66,15 @@ void write_coordinate(NcFile& f, int dim, const std::string& name, const std::ve
 /// variable (numbers as numbers, everything else as YAML text), as PISM does.
 void write_config(NcFile& f, const Config& config) {
   const int var = f.define_variable("nunatak_config", NC_BYTE, {});
-  f.put_attribute(var, "long_name", std::string("nunatak configuration: every key's effective value"));
+  f.put_attribute(var, "long_name",
+                  std::string("nunatak configuration: every key's effective value"));
   for (const auto& spec : config_schema()) {
     if (spec.type == KeyType::real)
       f.put_attribute(var, spec.name, std::vector<double>{config.get_real(spec.name)});
     else if (spec.type == KeyType::integer)
       f.put_attribute(var, spec.name, std::vector<double>{double(config.get_int(spec.name))});
+    else if (spec.type == KeyType::string)
+      f.put_attribute(var, spec.name, config.get_string(spec.name));
     else
       f.put_attribute(var, spec.name, config.text(spec.name));
   }
@@ -114,8 +117,9 @@ OutputFile::OutputFile(std::shared_ptr<const core::ParallelGrid> grid, const std
     f.put_attribute(NC_GLOBAL, "title",
                     provenance.title.empty() ? std::string("nunatak output") : provenance.title);
     f.put_attribute(NC_GLOBAL, "institution", std::string("nunatak users"));
-    f.put_attribute(NC_GLOBAL, "source", std::string("nunatak ") + nunatak::version + " (git " +
-                                             nunatak::git_revision + ")");
+    f.put_attribute(NC_GLOBAL, "source",
+                    std::string("nunatak ") + nunatak::version + " (git " + nunatak::git_revision +
+                        ")");
     f.put_attribute(NC_GLOBAL, "history", utc_now() + ": " + provenance.command_line + "\n");
     f.put_attribute(NC_GLOBAL, "nunatak_command", provenance.command_line);
     if (provenance.config) write_config(f, *provenance.config);
@@ -130,7 +134,8 @@ OutputFile::~OutputFile() {
   fs::remove(m_temporary, ignored);
 }
 
-void OutputFile::write_record(double time_seconds, const std::vector<const core::Field2D*>& fields) {
+void OutputFile::write_record(double time_seconds,
+                              const std::vector<const core::Field2D*>& fields) {
   // Gathering is collective; only rank 0 gets data.
   std::vector<std::vector<double>> gathered;
   for (const auto* field : fields) gathered.push_back(m_grid->gather_to_zero(*field));
@@ -151,11 +156,10 @@ void OutputFile::write_record(double time_seconds, const std::vector<const core:
       f.check(nc_inq_dimid(f.id(), "time", &dims[0]), "looking up dimension time");
       f.check(nc_inq_dimid(f.id(), "y", &dims[1]), "looking up dimension y");
       f.check(nc_inq_dimid(f.id(), "x", &dims[2]), "looking up dimension x");
-      const int var = f.define_variable(info.name, is_flag ? NC_BYTE : NC_DOUBLE,
-                                        {dims[0], dims[1], dims[2]});
+      const int var =
+          f.define_variable(info.name, is_flag ? NC_BYTE : NC_DOUBLE, {dims[0], dims[1], dims[2]});
       f.set_compression(var, {1, ny, nx}, m_deflate_level);
-      if (!is_flag)
-        f.check(nc_def_var_fill(f.id(), var, 0, &fill_value), "setting _FillValue");
+      if (!is_flag) f.check(nc_def_var_fill(f.id(), var, 0, &fill_value), "setting _FillValue");
       f.put_attribute(var, "long_name", info.long_name);
       if (!info.standard_name.empty()) f.put_attribute(var, "standard_name", info.standard_name);
       if (is_flag) {

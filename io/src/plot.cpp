@@ -38,7 +38,8 @@ Rgb interpolate(const std::array<std::uint32_t, N>& anchors, double t) {
   Rgb c{};
   for (int k = 0; k < 3; ++k) {
     const unsigned shift = 16 - 8 * k;
-    c[k] = ((1.0 - f) * (anchors[i] >> shift & 0xffu) + f * (anchors[i + 1] >> shift & 0xffu)) / 255.0;
+    c[k] =
+        ((1.0 - f) * (anchors[i] >> shift & 0xffu) + f * (anchors[i + 1] >> shift & 0xffu)) / 255.0;
   }
   return c;
 }
@@ -61,7 +62,8 @@ struct Ticks {
 Ticks linear_ticks(double lo, double hi, int target) {
   Ticks t;
   const double span = hi - lo;
-  if (!(span > 0) || std::max(std::fabs(lo), std::fabs(hi)) > 1e12 * span) return t; // no usable step
+  if (!(span > 0) || std::max(std::fabs(lo), std::fabs(hi)) > 1e12 * span)
+    return t; // no usable step
   const double raw = span / std::max(target, 1);
   const double mag = std::pow(10.0, std::floor(std::log10(raw)));
   const double f = raw / mag;
@@ -75,7 +77,8 @@ Ticks linear_ticks(double lo, double hi, int target) {
     char buf[40];
     if (max_abs >= 1e5 || max_abs < 1e-3) { // very large or small: significant digits
       const int digits = std::clamp(
-          static_cast<int>(std::floor(std::log10(max_abs)) - std::floor(std::log10(step))) + 1, 1, 15);
+          static_cast<int>(std::floor(std::log10(max_abs)) - std::floor(std::log10(step))) + 1, 1,
+          15);
       std::snprintf(buf, sizeof buf, "%.*g", digits, v);
     } else { // fixed point with just enough decimals for the step
       const int decimals = std::max(0, static_cast<int>(std::ceil(-std::log10(step) - 1e-9)));
@@ -101,8 +104,10 @@ Ticks log_ticks(double lo, double hi, int target) {
         const double v = m * std::pow(10.0, e);
         if ((!fine && m != 1) || v < lo * (1 - 1e-9) || v > hi * (1 + 1e-9)) continue;
         char buf[32];
-        if (e >= -3 && e <= 3) std::snprintf(buf, sizeof buf, "%g", v);
-        else std::snprintf(buf, sizeof buf, "%de%d", m, e);
+        if (e >= -3 && e <= 3)
+          std::snprintf(buf, sizeof buf, "%g", v);
+        else
+          std::snprintf(buf, sizeof buf, "%de%d", m, e);
         t.at.push_back(v);
         t.label.push_back(buf);
       }
@@ -130,7 +135,8 @@ double text_width(cairo_t* cr, const std::string& s) {
 // Draws `s` anchored at (x, y): ax = 0 / 0.5 / 1 for left / centre / right; ay = 0 / 0.5 / 1
 // for the top / middle / baseline of the digit height, so labels in a row share a baseline.
 // `up`: rotated to read bottom-to-top, centred on y, with the top of the text facing left at x.
-void draw_text(cairo_t* cr, const std::string& s, double x, double y, double ax, double ay, bool up = false) {
+void draw_text(cairo_t* cr, const std::string& s, double x, double y, double ax, double ay,
+               bool up = false) {
   cairo_save(cr);
   cairo_translate(cr, x, y);
   if (up) cairo_rotate(cr, -std::acos(-1.0) / 2);
@@ -154,7 +160,8 @@ std::vector<double> edges(const std::vector<double>& c, double fallback_spacing)
 // Index of the cell containing `v` given its edges (clamped to valid cells).
 int cell_of(const std::vector<double>& e, double v) {
   const auto i = std::upper_bound(e.begin(), e.end(), v) - e.begin() - 1;
-  return static_cast<int>(std::clamp<std::ptrdiff_t>(i, 0, static_cast<std::ptrdiff_t>(e.size()) - 2));
+  return static_cast<int>(
+      std::clamp<std::ptrdiff_t>(i, 0, static_cast<std::ptrdiff_t>(e.size()) - 2));
 }
 
 std::string num(double v) {
@@ -164,12 +171,15 @@ std::string num(double v) {
 }
 
 // Throws if the grid, the options or the output folder are unusable.
-void check_input(const MapData& d, const PlotOptions& o, const std::string& path, const std::string& where) {
+void check_input(const MapData& d, const PlotOptions& o, const std::string& path,
+                 const std::string& where) {
   const auto str = [](auto n) { return std::to_string(n); };
   if (d.nx <= 0 || d.ny <= 0)
-    throw Error(where + "grid size nx = " + str(d.nx) + ", ny = " + str(d.ny) + " must be positive");
+    throw Error(where + "grid size nx = " + str(d.nx) + ", ny = " + str(d.ny) +
+                " must be positive");
   if (d.values.size() != static_cast<std::size_t>(d.nx) * static_cast<std::size_t>(d.ny))
-    throw Error(where + str(d.values.size()) + " values for a " + str(d.nx) + " x " + str(d.ny) + " grid");
+    throw Error(where + str(d.values.size()) + " values for a " + str(d.nx) + " x " + str(d.ny) +
+                " grid");
   if (d.x.size() != static_cast<std::size_t>(d.nx) || d.y.size() != static_cast<std::size_t>(d.ny))
     throw Error(where + "coordinate sizes x: " + str(d.x.size()) + ", y: " + str(d.y.size()) +
                 " do not match nx = " + str(d.nx) + ", ny = " + str(d.ny));
@@ -182,7 +192,8 @@ void check_input(const MapData& d, const PlotOptions& o, const std::string& path
   for (const auto& lim : {o.vmin, o.vmax})
     if (lim && !std::isfinite(*lim)) throw Error(where + "colour limits must be finite");
   if (o.vmin && o.vmax && !(*o.vmin < *o.vmax))
-    throw Error(where + "colour limits vmin = " + num(*o.vmin) + " must be less than vmax = " + num(*o.vmax));
+    throw Error(where + "colour limits vmin = " + num(*o.vmin) +
+                " must be less than vmax = " + num(*o.vmax));
   if (o.scale == ColourScale::log && o.vmin && *o.vmin <= 0)
     throw Error(where + "log colour scale needs vmin > 0, got vmin = " + num(*o.vmin));
   const std::filesystem::path dir = std::filesystem::path(path).parent_path();
@@ -202,7 +213,9 @@ struct ValueScale {
       return std::clamp(v > 0 ? std::log10(v / lo) / std::log10(hi / lo) : 0.0, 0.0, 1.0);
     return std::clamp((v - lo) / (hi - lo), 0.0, 1.0);
   }
-  Rgb colour(double t) const { return kind == ColourScale::diverging ? diverging_colour(t) : viridis(t); }
+  Rgb colour(double t) const {
+    return kind == ColourScale::diverging ? diverging_colour(t) : viridis(t);
+  }
 };
 
 // Colour limits from the options, defaulting to the finite data (NaN is masked).
@@ -224,7 +237,8 @@ ValueScale value_scale(const MapData& d, const PlotOptions& o, const std::string
     if (!(dmax > 0)) throw Error(where + "log colour scale but the field has no positive value");
     s.lo = o.vmin.value_or(min_pos);
     s.hi = o.vmax.value_or(dmax);
-  } else if (o.scale == ColourScale::diverging) { // symmetric about zero unless both limits are given
+  } else if (o.scale ==
+             ColourScale::diverging) { // symmetric about zero unless both limits are given
     s.hi = o.vmax ? *o.vmax : o.vmin ? -*o.vmin : max_abs;
     s.lo = o.vmin ? *o.vmin : -s.hi;
   } else {
@@ -232,7 +246,8 @@ ValueScale value_scale(const MapData& d, const PlotOptions& o, const std::string
     s.hi = o.vmax.value_or(dmax);
   }
   if (s.lo > s.hi)
-    throw Error(where + "colour limits vmin = " + num(s.lo) + " must be less than vmax = " + num(s.hi));
+    throw Error(where + "colour limits vmin = " + num(s.lo) +
+                " must be less than vmax = " + num(s.hi));
   if (s.lo == s.hi) { // constant field: widen around the value
     const double w = s.lo != 0 ? 0.1 * std::fabs(s.lo) : 1.0;
     s.lo = is_log ? s.lo / 2 : s.lo - w;
@@ -242,7 +257,8 @@ ValueScale value_scale(const MapData& d, const PlotOptions& o, const std::string
 }
 
 // Writes `surface` to `<path>.tmp.<pid>` and renames it to `path`; removes it on failure.
-void write_png_atomically(cairo_surface_t* surface, const std::string& path, const std::string& where) {
+void write_png_atomically(cairo_surface_t* surface, const std::string& path,
+                          const std::string& where) {
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   const cairo_status_t st = cairo_surface_write_to_png(surface, tmp.c_str());
   if (st != CAIRO_STATUS_SUCCESS) {
@@ -260,11 +276,12 @@ void write_png_atomically(cairo_surface_t* surface, const std::string& path, con
 
 Rgb viridis(double t) {
   return interpolate<9>(
-      {0x440154, 0x472d7b, 0x3b528b, 0x2c728e, 0x21918c, 0x28ae80, 0x5ec962, 0xaddc30, 0xfde725}, t);
+      {0x440154, 0x472d7b, 0x3b528b, 0x2c728e, 0x21918c, 0x28ae80, 0x5ec962, 0xaddc30, 0xfde725},
+      t);
 }
 
 Rgb diverging_colour(double t) {
-  return interpolate<7>({0x2166ac, 0x67a9cf, 0xd1e5f0, 0xf7f7f7, 0xfddbc7, 0xef8a62, 0xb2182b}, t);
+  return interpolate<7>({0xb2182b, 0xef8a62, 0xfddbc7, 0xf7f7f7, 0xd1e5f0, 0x67a9cf, 0x2166ac}, t);
 }
 
 void write_map_png(const MapData& d, const PlotOptions& o, const std::string& path) {
@@ -295,8 +312,9 @@ void write_map_png(const MapData& d, const PlotOptions& o, const std::string& pa
   // Right of the panel: gap 18, bar 18, tick 4 + gap 4, labels, gap 8 + units 14, margin 10;
   // or the note instead of the bar.
   const int bar_gap = 18, bar_w = 18;
-  const double right_w = vs.has_data ? bar_gap + bar_w + 8 + cbar_label_w + (d.units.empty() ? 0 : 22) + 10
-                                  : bar_gap + text_width(m.get(), note) + 10;
+  const double right_w = vs.has_data
+                             ? bar_gap + bar_w + 8 + cbar_label_w + (d.units.empty() ? 0 : 22) + 10
+                             : bar_gap + text_width(m.get(), note) + 10;
   const int right = static_cast<int>(std::ceil(right_w));
   // Above: title (16 px bold) and subtitle (12 px) lines, then 14 px so the top labels fit.
   const int top = 8 + (d.title.empty() ? 0 : 22) + (d.subtitle.empty() ? 0 : 18) + 14;
@@ -307,7 +325,8 @@ void write_map_png(const MapData& d, const PlotOptions& o, const std::string& pa
   Ticks yt;
   for (int pass = 0; pass < 3; ++pass) { // the left margin depends on the y labels and vice versa
     pw = width - left - right;
-    if (pw < 60) throw Error(where + "width_px = " + std::to_string(width) + " is too small for the labels");
+    if (pw < 60)
+      throw Error(where + "width_px = " + std::to_string(width) + " is too small for the labels");
     ph = std::max(1, static_cast<int>(std::lround(pw * aspect)));
     if (top + ph + bottom > max_height) { // tall domain: limit the height, narrow the panel
       ph = max_height - top - bottom;
@@ -322,16 +341,18 @@ void write_map_png(const MapData& d, const PlotOptions& o, const std::string& pa
   const int bar_h = std::max(ph, 80);
   if (bar_h < 180) cbar = bar_ticks(std::max(2, bar_h / 30)); // short bar: fewer labels
   const int height = top + bar_h + bottom;
-  const int px = std::max(0, (width - left - pw - right) / 2) + left, py = top; // centre panel + bar
+  const int px = std::max(0, (width - left - pw - right) / 2) + left,
+            py = top; // centre panel + bar
   const int bx = px + pw + bar_gap, by = py;
   const Ticks xt = linear_ticks(ex.front() / 1000, ex.back() / 1000, std::clamp(pw / 100, 2, 8));
 
-  Surface surface(cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height), &cairo_surface_destroy);
+  Surface surface(cairo_image_surface_create(CAIRO_FORMAT_RGB24, width, height),
+                  &cairo_surface_destroy);
   Context cr(cairo_create(surface.get()), &cairo_destroy);
   cairo_t* g = cr.get();
   if (cairo_status(g) != CAIRO_STATUS_SUCCESS)
-    throw Error(where + "cannot create a " + std::to_string(width) + " x " + std::to_string(height) +
-                " image: " + cairo_status_to_string(cairo_status(g)));
+    throw Error(where + "cannot create a " + std::to_string(width) + " x " +
+                std::to_string(height) + " image: " + cairo_status_to_string(cairo_status(g)));
   cairo_set_source_rgb(g, 1, 1, 1);
   cairo_paint(g);
 
@@ -342,7 +363,8 @@ void write_map_png(const MapData& d, const PlotOptions& o, const std::string& pa
   auto put = [&](int X, int Y, const Rgb& c) {
     auto byte = [](double v) { return static_cast<std::uint32_t>(std::lround(v * 255)); };
     const std::uint32_t xrgb = 0xff000000u | byte(c[0]) << 16 | byte(c[1]) << 8 | byte(c[2]);
-    std::memcpy(pixels + static_cast<std::size_t>(Y) * stride + 4 * static_cast<std::size_t>(X), &xrgb, 4);
+    std::memcpy(pixels + static_cast<std::size_t>(Y) * stride + 4 * static_cast<std::size_t>(X),
+                &xrgb, 4);
   };
   std::vector<int> col(pw);
   for (int c = 0; c < pw; ++c) col[c] = cell_of(ex, ex.front() + (c + 0.5) / pw * extent_x);
@@ -350,7 +372,8 @@ void write_map_png(const MapData& d, const PlotOptions& o, const std::string& pa
     const int iy = cell_of(ey, ey.back() - (r + 0.5) / ph * extent_y); // row 0 of the image = north
     for (int c = 0; c < pw; ++c) {
       const double v = d.values[static_cast<std::size_t>(iy) * d.nx + col[c]];
-      put(px + c, py + r, (!vs.has_data || std::isnan(v)) ? k_mask_grey : vs.colour(vs.fraction(v)));
+      put(px + c, py + r,
+          (!vs.has_data || std::isnan(v)) ? k_mask_grey : vs.colour(vs.fraction(v)));
     }
   }
   if (vs.has_data)
@@ -388,9 +411,11 @@ void write_map_png(const MapData& d, const PlotOptions& o, const std::string& pa
   set_font(g, 12);
   draw_text(g, "x (km)", px + pw / 2.0, py + ph + 29, 0.5, 0);
   draw_text(g, "y (km)", px - left + 10, py + ph / 2.0, 0.5, 0, true);
-  if (vs.has_data) draw_text(g, d.units, bx + bar_w + 16 + cbar_label_w, by + bar_h / 2.0, 0.5, 0, true);
+  if (vs.has_data)
+    draw_text(g, d.units, bx + bar_w + 16 + cbar_label_w, by + bar_h / 2.0, 0.5, 0, true);
   if (!vs.has_data) draw_text(g, note, bx, by + ph / 2.0, 0, 0.5);
-  // Title block, centred (baselines at 26 and 46 px); a line wider than the image gets a smaller font.
+  // Title block, centred (baselines at 26 and 46 px); a line wider than the image gets a smaller
+  // font.
   auto title_line = [&](const std::string& s, double size, bool bold, double baseline) {
     set_font(g, size, bold);
     const double w = text_width(g, s);

@@ -18,8 +18,8 @@ core::FieldInfo info(std::string name, std::string long_name, std::string standa
 }
 
 core::FieldInfo mask_info() {
-  core::FieldInfo i = info("mask", "ice-type (ice-free/grounded/floating/ocean) integer mask", "",
-                           "1", "1");
+  core::FieldInfo i =
+      info("mask", "ice-type (ice-free/grounded/floating/ocean) integer mask", "", "1", "1");
   i.flag_values = {ice_free_bedrock, grounded_ice, floating_ice, ice_free_ocean};
   i.flag_meanings = "ice_free_bedrock grounded_ice floating_ice ice_free_ocean";
   return i;

@@ -22,8 +22,9 @@ void write_quicklook(const std::string& nc_path, const std::string& var,
   if (!file.nc().find_variable(var))
     throw Error("variable '" + var + "' not found in '" + nc_path + "'");
   if (!file.is_map_field(var))
-    throw Error("variable '" + var + "' in '" + nc_path + "' is not a map-plane field (it lacks the " +
-                file.x_dimension() + "/" + file.y_dimension() + " dimensions)");
+    throw Error("variable '" + var + "' in '" + nc_path +
+                "' is not a map-plane field (it lacks the " + file.x_dimension() + "/" +
+                file.y_dimension() + " dimensions)");
   const int id = file.nc().variable(var);
   MapData map;
   map.nx = file.grid().nx();
@@ -42,8 +43,9 @@ void write_quicklook(const std::string& nc_path, const std::string& var,
     if (!times.empty() && t_units.rfind("seconds since", 0) == 0) {
       const size_t k = options.time_index < 0 ? times.size() - 1 : size_t(options.time_index);
       if (k < times.size())
-        map.subtitle += "    t = " + std::to_string(long(std::lround(times[k] / seconds_per_year()))) +
-                        " years";
+        map.subtitle +=
+            "    t = " + std::to_string(long(std::lround(times[k] / seconds_per_year()))) +
+            " years";
     }
   }
 
@@ -78,6 +80,22 @@ void write_quicklook(const std::string& nc_path, const std::string& var,
     plot.scale = ColourScale::diverging;
   else if (is_speed_like && hi > 0.0)
     plot.scale = ColourScale::log;
+  if (plot.scale == ColourScale::diverging && !plot.vmin && !plot.vmax) {
+    // Symmetric limits at the 98th percentile of |value|, so that a few
+    // extreme cells (outlet glaciers, ablation at the margin) do not wash out
+    // the rest of the map.
+    std::vector<double> magnitude;
+    for (double v : map.values)
+      if (!std::isnan(v)) magnitude.push_back(std::abs(v));
+    if (magnitude.size() > 50) {
+      const size_t k = magnitude.size() * 49 / 50;
+      std::nth_element(magnitude.begin(), magnitude.begin() + long(k), magnitude.end());
+      if (magnitude[k] > 0.0) {
+        plot.vmin = -magnitude[k];
+        plot.vmax = magnitude[k];
+      }
+    }
+  }
   if (plot.scale == ColourScale::log) {
     // No ice motion is "no data" on a log scale; the default lower limit is the
     // 2nd percentile of the positive values, so a few near-zero cells do not

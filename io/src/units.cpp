@@ -36,7 +36,9 @@ UnitPtr parse(const std::string& units) {
   return UnitPtr(ut_parse(unit_system(), text.c_str(), UT_ASCII));
 }
 
-bool is_word_char(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
+bool is_word_char(char c) {
+  return std::isalpha(static_cast<unsigned char>(c)) || c == '_';
+}
 
 } // namespace
 
@@ -60,7 +62,9 @@ std::string normalise_units(const std::string& units) {
   return out;
 }
 
-bool units_parse(const std::string& units) { return static_cast<bool>(parse(units)); }
+bool units_parse(const std::string& units) {
+  return static_cast<bool>(parse(units));
+}
 
 bool units_convertible(const std::string& from, const std::string& to) {
   UnitPtr a = parse(from), b = parse(to);

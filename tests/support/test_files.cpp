@@ -12,7 +12,8 @@ namespace nunatak::test {
 
 namespace {
 void nc(int status, const std::string& what) {
-  if (status != NC_NOERR) throw std::runtime_error("test file: " + what + ": " + nc_strerror(status));
+  if (status != NC_NOERR)
+    throw std::runtime_error("test file: " + what + ": " + nc_strerror(status));
 }
 } // namespace
 
@@ -36,11 +37,13 @@ void write_test_file(const std::string& path, const TestFile& file) {
     std::vector<int> dims;
     for (const auto& d : v.dims) dims.push_back(dim_ids.at(d));
     int var = -1;
-    nc(nc_def_var(id, v.name.c_str(), v.nc_type, int(dims.size()), dims.data(), &var), "var " + v.name);
+    nc(nc_def_var(id, v.name.c_str(), v.nc_type, int(dims.size()), dims.data(), &var),
+       "var " + v.name);
     for (const auto& [att, text] : v.text)
       nc(nc_put_att_text(id, var, att.c_str(), text.size(), text.c_str()), "att " + att);
     for (const auto& [att, value] : v.numbers)
-      nc(nc_put_att_double(id, var, att.c_str(), v.nc_type == NC_INT ? NC_INT : v.nc_type, 1, &value),
+      nc(nc_put_att_double(id, var, att.c_str(), v.nc_type == NC_INT ? NC_INT : v.nc_type, 1,
+                           &value),
          "att " + att);
     var_ids.push_back(var);
   }
@@ -112,6 +115,8 @@ void write_text(const std::string& path, const std::string& text) {
   out << text;
 }
 
-std::string shared_data_dir() { return NUNATAK_SHARED_DATA_DIR; }
+std::string shared_data_dir() {
+  return NUNATAK_SHARED_DATA_DIR;
+}
 
 } // namespace nunatak::test

@@ -62,7 +62,9 @@ public:
   std::string describe() const;
 
   /// The source's CRS, when it stated one.
-  const GridMapping* mapping() const { return m_mapping.variable_name.empty() ? nullptr : &m_mapping; }
+  const GridMapping* mapping() const {
+    return m_mapping.variable_name.empty() ? nullptr : &m_mapping;
+  }
   void set_mapping(GridMapping mapping) { m_mapping = std::move(mapping); }
 
 private:

@@ -31,9 +31,9 @@ struct LocalBox {
 
 /// Options for the decomposition.
 struct DecompositionOptions {
-  int stencil_width = 1;    ///< ghost width, cells
-  bool periodic_x = false;  ///< periodic in x (ISMIP-HOM); else ghosted edges
-  bool periodic_y = false;  ///< periodic in y
+  int stencil_width = 1;   ///< ghost width, cells
+  bool periodic_x = false; ///< periodic in x (ISMIP-HOM); else ghosted edges
+  bool periodic_y = false; ///< periodic in y
 };
 
 /// The grid, its communicator and the PETSc DMDA that distributes it.

@@ -21,7 +21,7 @@ enum class QuantityKind {
 
 /// One quantity: its field metadata and the names it goes by in the wild.
 struct QuantitySpec {
-  core::FieldInfo info;                    ///< name (PISM style), units (SI), output units, ...
+  core::FieldInfo info; ///< name (PISM style), units (SI), output units, ...
   QuantityKind kind;
   std::vector<std::string> names;          ///< variable names to look for, in order
   std::vector<std::string> standard_names; ///< CF standard names that identify it
