@@ -30,5 +30,6 @@ void add_info_command(CLI::App& app, Context& context);
 void add_config_command(CLI::App& app, Context& context);
 void add_plot_command(CLI::App& app, Context& context);
 void add_bootstrap_command(CLI::App& app, Context& context);
+void add_verify_command(CLI::App& app, Context& context);
 
 } // namespace nunatak::app

@@ -1,0 +1,112 @@
+#pragma once
+/// \file transient_model.hpp
+/// A transient ice-sheet model: a stress balance, mass transport and a surface
+/// mass balance, advanced by adaptive explicit time steps.
+///
+/// One step from time t, at most to `t_limit`:
+///  1. ghost exchange of H; outside a non-periodic domain H = 0 (ice leaves);
+///  2. surface s = max(b + H, z_sl + (1 - rho_i/rho_w) H) on the ghosted box;
+///  3. the stress balance computes face fluxes and its largest diffusivity D;
+///  4. dt = min(theta / (2 D (1/dx^2 + 1/dy^2)), max_dt, t_limit - t), the
+///     explicit diffusion limit scaled by theta (time.diffusivity_safety);
+///  5. the surface mass balance at time t; 6. the mass transport step;
+///  7. the mask and surface follow the new thickness.
+/// The state after a step depends only on the state before it and the
+/// parameters, so a run restarted from a checkpoint continues bit for bit.
+
+#include "nunatak/solver/mass_transport.hpp"
+#include "nunatak/solver/stress_balance.hpp"
+
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace nunatak::model {
+
+/// The evolving state (SI units). thk is the prognostic field; usurf and mask
+/// are derived from it and topg.
+struct ModelState {
+  core::Field2D thk, topg, usurf, mask, smb; ///< smb: kg m^-2 s^-1, current forcing
+  double time = 0.0;                         ///< s
+  long long steps = 0;
+};
+
+/// Surface mass balance as a function of time (kg m^-2 s^-1).
+class SurfaceForcing {
+public:
+  virtual ~SurfaceForcing() = default;
+  /// Sets `smb` (owned cells) for time `t` (s), given the current state.
+  virtual void update(double t, const ModelState& state, core::Field2D& smb) = 0;
+};
+
+/// A surface mass balance that does not change in time.
+class ConstantForcing final : public SurfaceForcing {
+public:
+  explicit ConstantForcing(core::Field2D smb) : m_smb(std::move(smb)) {}
+  void update(double, const ModelState&, core::Field2D& smb) override;
+
+private:
+  core::Field2D m_smb;
+};
+
+/// A surface mass balance given by a formula of time and position (x, y in m),
+/// evaluated on the host at every step (for exact-solution tests).
+class FormulaForcing final : public SurfaceForcing {
+public:
+  using Formula = std::function<double(double t, double x, double y)>;
+  explicit FormulaForcing(Formula f) : m_formula(std::move(f)) {}
+  void update(double t, const ModelState& state, core::Field2D& smb) override;
+
+private:
+  Formula m_formula;
+};
+
+/// Time-stepping and physics parameters.
+struct ModelParams {
+  solver::StressBalanceParams stress;
+  solver::TransportParams transport;
+  double diffusivity_safety = 0.5;    ///< theta in (0, 1]
+  double max_dt = 100.0 * 31556926.0; ///< s
+};
+
+/// What one step did.
+struct StepReport {
+  double dt = 0.0;             ///< s
+  solver::MassBudget budget;   ///< m^3 of ice
+  const char* limited_by = ""; ///< "diffusivity", "max_dt" or "target time"
+};
+
+/// The model. Collective on the grid's communicator.
+class TransientModel {
+public:
+  TransientModel(std::unique_ptr<solver::StressBalance> stress_balance,
+                 std::unique_ptr<SurfaceForcing> forcing, ModelState initial,
+                 const ModelParams& params);
+
+  /// Advances one adaptive step, never past `t_limit` (s).
+  StepReport step(double t_limit);
+  /// Steps until `t_end` (s); calls `after_step` after each step if given.
+  void run_until(double t_end, const std::function<void(const StepReport&)>& after_step = {});
+
+  const ModelState& state() const { return m_state; }
+  ModelState& state() { return m_state; }
+  const solver::StressBalance& stress_balance() const { return *m_stress; }
+  /// Recomputes the flow for the current state (for output) and returns it.
+  solver::Velocities velocities(const std::vector<double>& sigma);
+  /// Ice volume (m^3) and area (m^2) of the current state.
+  double volume() const;
+  double area() const;
+
+private:
+  void refresh_geometry();
+  std::unique_ptr<solver::StressBalance> m_stress;
+  std::unique_ptr<SurfaceForcing> m_forcing;
+  ModelState m_state;
+  ModelParams m_params;
+};
+
+/// Collective: sets the ghost cells of `field` from neighbours and, outside a
+/// non-periodic domain, to `outside`.
+void update_ghosts_with_edge(core::Field2D& field, double outside);
+
+} // namespace nunatak::model

@@ -1,0 +1,71 @@
+#pragma once
+/// \file stress_balance.hpp
+/// One interface for every ice-flow model: geometry (and parameters) in,
+/// velocities and mass fluxes out. SIA implements it now; Blatter-Pattyn and
+/// the neural emulator will. `make_stress_balance` is the only place that picks
+/// a model by name.
+
+#include "nunatak/core/field3d.hpp"
+#include "nunatak/solver/flow_law.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace nunatak::solver {
+
+/// What a stress balance reads. Fields must have up-to-date ghosts.
+struct StressBalanceInputs {
+  const core::Field2D& thk;   ///< m
+  const core::Field2D& usurf; ///< m
+};
+
+/// Horizontal ice flux through cell faces, m^2 s^-1, on the ghosted box:
+/// qx(j, i) crosses the face between cells i and i+1 (positive towards +x);
+/// qy(j, i) the face between cells j and j+1. Valid on the faces of owned cells.
+struct FaceFluxes {
+  core::View2D qx, qy;
+};
+
+/// Velocities at cell centres, m s^-1.
+struct Velocities {
+  core::Field2D uvelsurf, vvelsurf, uvelbase, vvelbase, ubar, vbar, velsurf_mag;
+  std::optional<core::Field3D> uvel, vvel; ///< on sigma levels, when levels were requested
+  /// The 2-D fields, in output order.
+  std::vector<const core::Field2D*> fields2d() const;
+};
+
+/// An ice-flow model.
+class StressBalance {
+public:
+  virtual ~StressBalance() = default;
+  /// The model's name, as in the configuration ("sia", ...).
+  virtual std::string name() const = 0;
+  /// Collective: computes the flow for `inputs`.
+  virtual void update(const StressBalanceInputs& inputs) = 0;
+  /// Mass fluxes through faces from the last update.
+  virtual const FaceFluxes& fluxes() const = 0;
+  /// Largest diffusivity (m^2 s^-1) of the last update, over all ranks, for
+  /// the explicit time-step limit; 0 for non-diffusive models.
+  virtual double max_diffusivity() const = 0;
+  /// Collective: velocities from the last update; 3-D ones on `sigma` levels
+  /// when `sigma` is not empty.
+  virtual Velocities velocities(const std::vector<double>& sigma) const = 0;
+};
+
+/// Parameters every stress balance may use.
+struct StressBalanceParams {
+  FlowLaw flow;
+  SlidingLaw sliding;
+};
+
+/// The stress balance called `name` on `grid`; throws nunatak::Error for an
+/// unknown name (listing the known ones).
+std::unique_ptr<StressBalance> make_stress_balance(const std::string& name,
+                                                   std::shared_ptr<const core::ParallelGrid> grid,
+                                                   const StressBalanceParams& params);
+
+/// Metadata of the velocity output fields ("uvelsurf", "ubar", "uvel", ...).
+core::FieldInfo velocity_info(const std::string& name);
+
+} // namespace nunatak::solver

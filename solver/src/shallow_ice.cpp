@@ -1,0 +1,159 @@
+#include "nunatak/solver/shallow_ice.hpp"
+
+#include <mpi.h>
+
+namespace nunatak::solver {
+
+namespace {
+
+core::View2D face_view(const char* label, const core::LocalBox& b) {
+  return core::View2D(std::string(label), b.gym, b.gxm);
+}
+
+} // namespace
+
+ShallowIce::ShallowIce(std::shared_ptr<const core::ParallelGrid> grid,
+                       const StressBalanceParams& params)
+    : m_grid(std::move(grid)), m_params(params) {
+  const core::LocalBox& b = m_grid->box();
+  m_thk_x = face_view("sia::thk_x", b);
+  m_thk_y = face_view("sia::thk_y", b);
+  m_slope_x = face_view("sia::slope_x", b);
+  m_slope_y = face_view("sia::slope_y", b);
+  m_ddef_x = face_view("sia::ddef_x", b);
+  m_ddef_y = face_view("sia::ddef_y", b);
+  m_dslide_x = face_view("sia::dslide_x", b);
+  m_dslide_y = face_view("sia::dslide_y", b);
+  m_fluxes.qx = face_view("sia::qx", b);
+  m_fluxes.qy = face_view("sia::qy", b);
+}
+
+void ShallowIce::update(const StressBalanceInputs& in) {
+  const core::LocalBox b = m_grid->box();
+  const double dx = m_grid->grid().dx(), dy = m_grid->grid().dy();
+  const double n = m_params.flow.n, gamma = sia_gamma(m_params.flow);
+  const double rho_g = m_params.flow.ice_density * m_params.flow.gravity;
+  const SlidingLaw sliding = m_params.sliding;
+  const core::View2D H = in.thk.view(), s = in.usurf.view();
+  const core::View2D Hx = m_thk_x, Hy = m_thk_y, Sx = m_slope_x, Sy = m_slope_y;
+  const core::View2D Dx = m_ddef_x, Dy = m_ddef_y, Bx = m_dslide_x, By = m_dslide_y;
+  const core::View2D qx = m_fluxes.qx, qy = m_fluxes.qy;
+  // Owned cells in local indices, and the faces around them.
+  const int i0 = b.xs - b.gxs, i1 = i0 + b.xm, j0 = b.ys - b.gys, j1 = j0 + b.ym;
+
+  double dmax_x = 0.0, dmax_y = 0.0;
+  // x faces between (i, j) and (i+1, j), for i = i0-1 .. i1-1.
+  Kokkos::parallel_reduce(
+      "sia::flux_x", Kokkos::MDRangePolicy<Kokkos::Rank<2>>({j0, i0 - 1}, {j1, i1}),
+      KOKKOS_LAMBDA(int j, int i, double& dmax) {
+        const double h = 0.5 * (H(j, i) + H(j, i + 1));
+        const double sx = (s(j, i + 1) - s(j, i)) / dx;
+        const double sy =
+            (s(j + 1, i) + s(j + 1, i + 1) - s(j - 1, i) - s(j - 1, i + 1)) / (4.0 * dy);
+        const double slope2 = sx * sx + sy * sy;
+        const double ddef = h > 0.0 ? sia_diffusivity(gamma, n, h, slope2) : 0.0;
+        const double dsl = sliding_diffusivity(sliding, rho_g, h, slope2);
+        Hx(j, i) = h;
+        Sx(j, i) = sx;
+        Dx(j, i) = ddef;
+        Bx(j, i) = dsl;
+        qx(j, i) = -(ddef + dsl) * sx;
+        dmax = ddef + dsl > dmax ? ddef + dsl : dmax;
+      },
+      Kokkos::Max<double>(dmax_x));
+  // y faces between (i, j) and (i, j+1), for j = j0-1 .. j1-1.
+  Kokkos::parallel_reduce(
+      "sia::flux_y", Kokkos::MDRangePolicy<Kokkos::Rank<2>>({j0 - 1, i0}, {j1, i1}),
+      KOKKOS_LAMBDA(int j, int i, double& dmax) {
+        const double h = 0.5 * (H(j, i) + H(j + 1, i));
+        const double sy = (s(j + 1, i) - s(j, i)) / dy;
+        const double sx =
+            (s(j, i + 1) + s(j + 1, i + 1) - s(j, i - 1) - s(j + 1, i - 1)) / (4.0 * dx);
+        const double slope2 = sx * sx + sy * sy;
+        const double ddef = h > 0.0 ? sia_diffusivity(gamma, n, h, slope2) : 0.0;
+        const double dsl = sliding_diffusivity(sliding, rho_g, h, slope2);
+        Hy(j, i) = h;
+        Sy(j, i) = sy;
+        Dy(j, i) = ddef;
+        By(j, i) = dsl;
+        qy(j, i) = -(ddef + dsl) * sy;
+        dmax = ddef + dsl > dmax ? ddef + dsl : dmax;
+      },
+      Kokkos::Max<double>(dmax_y));
+  double local = dmax_x > dmax_y ? dmax_x : dmax_y;
+  MPI_Allreduce(&local, &m_max_diffusivity, 1, MPI_DOUBLE, MPI_MAX, m_grid->comm());
+}
+
+Velocities ShallowIce::velocities(const std::vector<double>& sigma) const {
+  auto info = [](const char* name) { return velocity_info(name); };
+  Velocities out{core::Field2D(m_grid, info("uvelsurf")),
+                 core::Field2D(m_grid, info("vvelsurf")),
+                 core::Field2D(m_grid, info("uvelbase")),
+                 core::Field2D(m_grid, info("vvelbase")),
+                 core::Field2D(m_grid, info("ubar")),
+                 core::Field2D(m_grid, info("vbar")),
+                 core::Field2D(m_grid, info("velsurf_mag")),
+                 std::nullopt,
+                 std::nullopt};
+  const core::LocalBox b = m_grid->box();
+  const int i0 = b.xs - b.gxs, i1 = i0 + b.xm, j0 = b.ys - b.gys, j1 = j0 + b.ym;
+  const double n = m_params.flow.n;
+  const core::View2D Hx = m_thk_x, Hy = m_thk_y, Sx = m_slope_x, Sy = m_slope_y;
+  const core::View2D Dx = m_ddef_x, Dy = m_ddef_y, Bx = m_dslide_x, By = m_dslide_y;
+  const core::View2D us = out.uvelsurf.view(), vs = out.vvelsurf.view();
+  const core::View2D ub = out.uvelbase.view(), vb = out.vvelbase.view();
+  const core::View2D ua = out.ubar.view(), va = out.vbar.view(), speed = out.velsurf_mag.view();
+  const double surface_factor = (n + 2.0) / (n + 1.0); // u_s - u_b = (n+2)/(n+1) (ubar - u_b)
+
+  // Face velocities: ubar = -(D_def + D_b) ds / H, u_b = -D_b ds / H.
+  Kokkos::parallel_for(
+      "sia::velocities", Kokkos::MDRangePolicy<Kokkos::Rank<2>>({j0, i0}, {j1, i1}),
+      KOKKOS_LAMBDA(int j, int i) {
+        auto face = [](double h, double slope, double ddef, double dsl, double& bar, double& base,
+                       double& surf, double factor) {
+          if (h <= 0.0) {
+            bar = base = surf = 0.0;
+            return;
+          }
+          base = -dsl * slope / h;
+          const double deformation = -ddef * slope / h;
+          bar = base + deformation;
+          surf = base + factor * deformation;
+        };
+        double bw, bbw, sw, be, bbe, se, bs, bbs, ss, bn, bbn, sn;
+        face(Hx(j, i - 1), Sx(j, i - 1), Dx(j, i - 1), Bx(j, i - 1), bw, bbw, sw, surface_factor);
+        face(Hx(j, i), Sx(j, i), Dx(j, i), Bx(j, i), be, bbe, se, surface_factor);
+        face(Hy(j - 1, i), Sy(j - 1, i), Dy(j - 1, i), By(j - 1, i), bs, bbs, ss, surface_factor);
+        face(Hy(j, i), Sy(j, i), Dy(j, i), By(j, i), bn, bbn, sn, surface_factor);
+        ua(j, i) = 0.5 * (bw + be);
+        ub(j, i) = 0.5 * (bbw + bbe);
+        us(j, i) = 0.5 * (sw + se);
+        va(j, i) = 0.5 * (bs + bn);
+        vb(j, i) = 0.5 * (bbs + bbn);
+        vs(j, i) = 0.5 * (ss + sn);
+        speed(j, i) = sqrt(us(j, i) * us(j, i) + vs(j, i) * vs(j, i));
+      });
+
+  if (!sigma.empty()) {
+    out.uvel.emplace(m_grid, info("uvel"), sigma);
+    out.vvel.emplace(m_grid, info("vvel"), sigma);
+    const core::View3D u = out.uvel->view(), v = out.vvel->view();
+    Kokkos::View<double*> levels("sia::sigma", sigma.size());
+    auto host_levels = Kokkos::create_mirror_view(levels);
+    for (size_t k = 0; k < sigma.size(); ++k) host_levels(k) = sigma[k];
+    Kokkos::deep_copy(levels, host_levels);
+    const int nz = int(sigma.size());
+    Kokkos::parallel_for(
+        "sia::velocities_3d", Kokkos::MDRangePolicy<Kokkos::Rank<2>>({j0, i0}, {j1, i1}),
+        KOKKOS_LAMBDA(int j, int i) {
+          for (int k = 0; k < nz; ++k) {
+            const double p = sia_profile(n, levels(k));
+            u(j, i, k) = ub(j, i) + (us(j, i) - ub(j, i)) * p;
+            v(j, i, k) = vb(j, i) + (vs(j, i) - vb(j, i)) * p;
+          }
+        });
+  }
+  return out;
+}
+
+} // namespace nunatak::solver

@@ -1,0 +1,47 @@
+#include "nunatak/solver/stress_balance.hpp"
+
+#include "nunatak/core/error.hpp"
+#include "nunatak/solver/shallow_ice.hpp"
+
+namespace nunatak::solver {
+
+std::vector<const core::Field2D*> Velocities::fields2d() const {
+  return {&uvelsurf, &vvelsurf, &velsurf_mag, &uvelbase, &vvelbase, &ubar, &vbar};
+}
+
+std::unique_ptr<StressBalance> make_stress_balance(const std::string& name,
+                                                   std::shared_ptr<const core::ParallelGrid> grid,
+                                                   const StressBalanceParams& params) {
+  if (name == "sia") return std::make_unique<ShallowIce>(std::move(grid), params);
+  throw Error("unknown stress balance '" + name + "' (known: sia)");
+}
+
+core::FieldInfo velocity_info(const std::string& name) {
+  struct Entry {
+    const char *name, *long_name, *standard_name;
+  };
+  static const Entry entries[] = {
+      {"uvelsurf", "x-component of the horizontal velocity of ice at ice surface",
+       "land_ice_surface_x_velocity"},
+      {"vvelsurf", "y-component of the horizontal velocity of ice at ice surface",
+       "land_ice_surface_y_velocity"},
+      {"velsurf_mag", "magnitude of horizontal velocity of ice at ice surface",
+       "land_ice_surface_speed"},
+      {"uvelbase", "x-component of the horizontal velocity of ice at the base of ice",
+       "land_ice_basal_x_velocity"},
+      {"vvelbase", "y-component of the horizontal velocity of ice at the base of ice",
+       "land_ice_basal_y_velocity"},
+      {"ubar", "vertical mean of horizontal ice velocity in the x direction",
+       "land_ice_vertical_mean_x_velocity"},
+      {"vbar", "vertical mean of horizontal ice velocity in the y direction",
+       "land_ice_vertical_mean_y_velocity"},
+      {"uvel", "horizontal velocity of ice in the x direction", "land_ice_x_velocity"},
+      {"vvel", "horizontal velocity of ice in the y direction", "land_ice_y_velocity"},
+  };
+  for (const auto& e : entries)
+    if (name == e.name)
+      return core::FieldInfo{e.name, e.long_name, e.standard_name, "m s-1", "m year-1", {}, ""};
+  throw Error("internal: no velocity field called '" + name + "'");
+}
+
+} // namespace nunatak::solver
