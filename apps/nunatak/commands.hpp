@@ -31,5 +31,6 @@ void add_config_command(CLI::App& app, Context& context);
 void add_plot_command(CLI::App& app, Context& context);
 void add_bootstrap_command(CLI::App& app, Context& context);
 void add_verify_command(CLI::App& app, Context& context);
+void add_run_command(CLI::App& app, Context& context);
 
 } // namespace nunatak::app

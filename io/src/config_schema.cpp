@@ -80,7 +80,37 @@ std::vector<KeySpec> build_schema() {
       real("geometry.minimum_thickness", "0", "m",
            "thinner ice than this is treated as ice-free in the mask", 0.0),
 
-      real("time.start", "0", "year", "model time at the start, written to the time axis"),
+      real("time.start", "0", "year", "model time at the start of a run"),
+      real("time.end", "100", "year", "model time at the end of a run"),
+      real("time.max_step", "100", "year", "largest time step", 1e-9),
+      real("time.diffusivity_safety", "0.5", "",
+           "fraction of the explicit diffusion limit dx^2/(4 D) used as time step", 1e-6, 1.0),
+
+      str("stress_balance.model", "sia", "ice-flow model", {"sia"}),
+      real("flow_law.glen_exponent", "3", "", "Glen exponent n", 1.0, 10.0),
+      real("flow_law.softness", "1e-16", "Pa-n year-1",
+           "ice softness A in Glen's law (1e-16 Pa-3 a-1: EISMINT, ISMIP-HOM)", 1e-30),
+      real("flow_law.enhancement_factor", "1", "", "enhancement factor E multiplying A", 0.0),
+      str("sliding.law", "none", "basal sliding law of the SIA", {"none", "weertman"}),
+      real("sliding.coefficient", "0", "m year-1 Pa-m",
+           "Weertman coefficient C in u_b = -C |tau_d|^(m-1) tau_d", 0.0),
+      real("sliding.exponent", "1", "", "Weertman exponent m", 1.0, 10.0),
+      {"calving.remove_floating_ice", KeyType::boolean, "true", "",
+       "remove floating ice at once (the only calving rule so far)", {}, {}, {}},
+
+      real("output.interval", "0", "year",
+           "time between spatial output records; 0: only the start and the end", 0.0),
+      list("output.variables",
+           "[thk, usurf, topg, mask, velsurf_mag, uvelsurf, vvelsurf, ubar, vbar, "
+           "climatic_mass_balance]",
+           "fields written by 'run' (also uvelbase, vvelbase, uvel, vvel, and the observations "
+           "velsurfobs_mag, uvelsurfobs, vvelsurfobs, thkobs when read)"),
+      integer("output.levels", "11", "sigma levels of the 3-D output fields uvel, vvel", 2, 1001),
+      str("checkpoint.file", "\"\"",
+          "checkpoint written at checkpoint.interval and on SIGTERM/SIGINT/SIGUSR1; empty: "
+          "OUTPUT_checkpoint.nc beside output.file"),
+      real("checkpoint.interval", "0", "year", "time between checkpoints; 0: only on signals",
+           0.0),
 
       str("output.file", "output/nunatak.nc", "NetCDF output file (folders are created)"),
       integer("output.compression_level", "1", "NetCDF-4 deflate level (0: no compression)", 0, 9),

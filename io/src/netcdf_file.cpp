@@ -26,6 +26,14 @@ NcFile NcFile::create(const std::string& path) {
   return NcFile(path, id);
 }
 
+NcFile NcFile::open_for_writing(const std::string& path) {
+  int id = -1;
+  const int status = nc_open(path.c_str(), NC_WRITE, &id);
+  if (status != NC_NOERR)
+    throw Error("cannot open '" + path + "' for writing: " + nc_strerror(status));
+  return NcFile(path, id);
+}
+
 NcFile::~NcFile() {
   if (m_id >= 0) nc_close(m_id);
 }

@@ -127,6 +127,45 @@ OutputFile::OutputFile(std::shared_ptr<const core::ParallelGrid> grid, const std
   });
 }
 
+OutputFile::OutputFile(std::shared_ptr<const core::ParallelGrid> grid, const std::string& path,
+                       int deflate_level)
+    : m_grid(std::move(grid)), m_path(path), m_deflate_level(deflate_level) {}
+
+std::unique_ptr<OutputFile> OutputFile::append(std::shared_ptr<const core::ParallelGrid> grid,
+                                               const std::string& path,
+                                               const Provenance& provenance, double before_time,
+                                               int deflate_level) {
+  int exists = 0;
+  int rank = 0;
+  MPI_Comm_rank(grid->comm(), &rank);
+  if (rank == 0) exists = fs::exists(path) ? 1 : 0;
+  MPI_Bcast(&exists, 1, MPI_INT, 0, grid->comm());
+  if (!exists) return std::make_unique<OutputFile>(grid, path, provenance, deflate_level);
+  std::unique_ptr<OutputFile> out(new OutputFile(grid, path, deflate_level));
+  on_rank_zero(grid->comm(), [&] {
+    out->m_temporary = path + ".tmp." + std::to_string(::getpid());
+    fs::copy_file(path, out->m_temporary, fs::copy_options::overwrite_existing);
+    out->m_file = std::make_unique<NcFile>(NcFile::open_for_writing(out->m_temporary));
+    NcFile& f = *out->m_file;
+    out->m_time_var = f.variable("time");
+    const auto times = f.read_all(out->m_time_var);
+    while (out->m_records < times.size() && times[out->m_records] < before_time) ++out->m_records;
+    for (const auto& name : f.variable_names()) {
+      const auto dims = f.dimensions(f.variable(name));
+      if (!dims.empty() && dims[0].name == "time" && name != "time")
+        out->m_vars[name] = f.variable(name);
+    }
+    int z = -1;
+    if (nc_inq_dimid(f.id(), "z", &z) == NC_NOERR) out->m_z_dim = z;
+    const std::string history = f.text_attribute(NC_GLOBAL, "history").value_or("");
+    f.redefine();
+    f.put_attribute(NC_GLOBAL, "history",
+                    utc_now() + ": " + provenance.command_line + " (continued)\n" + history);
+    f.end_definitions();
+  });
+  return out;
+}
+
 OutputFile::~OutputFile() {
   if (m_committed || !m_file) return;
   m_file.reset(); // closes
@@ -134,55 +173,110 @@ OutputFile::~OutputFile() {
   fs::remove(m_temporary, ignored);
 }
 
-void OutputFile::write_record(double time_seconds,
-                              const std::vector<const core::Field2D*>& fields) {
-  // Gathering is collective; only rank 0 gets data.
+namespace {
+
+/// Defines a data variable with its CF attributes.
+int define_field(NcFile& f, const core::FieldInfo& info, const std::vector<int>& dims,
+                 const std::vector<size_t>& chunks, int deflate_level,
+                 const core::GridMapping* mapping) {
+  const bool is_flag = !info.flag_values.empty();
+  const int var = f.define_variable(info.name, is_flag ? NC_BYTE : NC_DOUBLE, dims);
+  f.set_compression(var, chunks, deflate_level);
+  if (!is_flag) f.check(nc_def_var_fill(f.id(), var, 0, &fill_value), "setting _FillValue");
+  f.put_attribute(var, "long_name", info.long_name);
+  if (!info.standard_name.empty()) f.put_attribute(var, "standard_name", info.standard_name);
+  if (is_flag) {
+    f.put_attribute(var, "flag_values", info.flag_values);
+    f.put_attribute(var, "flag_meanings", info.flag_meanings);
+  } else {
+    f.put_attribute(var, "units", info.output_units);
+  }
+  if (mapping) f.put_attribute(var, "grid_mapping", mapping->variable_name);
+  return var;
+}
+
+/// Converts SI values to the field's output units in place (NaN -> fill value).
+void to_output_units(const core::FieldInfo& info, std::vector<double>& values) {
+  if (!info.flag_values.empty()) return;
+  const UnitConversion c =
+      unit_conversion(info.units, info.output_units, "output variable '" + info.name + "'");
+  for (double& v : values) v = std::isnan(v) ? fill_value : c(v);
+}
+
+int dimension_id(const NcFile& f, const char* name) {
+  int id = -1;
+  f.check(nc_inq_dimid(f.id(), name, &id), std::string("looking up dimension ") + name);
+  return id;
+}
+
+} // namespace
+
+void OutputFile::write_record(double time_seconds, const std::vector<const core::Field2D*>& fields,
+                              const std::vector<const core::Field3D*>& fields3d) {
+  // Gathering is collective; only rank 0 gets data. 3-D fields go level by level.
   std::vector<std::vector<double>> gathered;
   for (const auto* field : fields) gathered.push_back(m_grid->gather_to_zero(*field));
+  std::vector<std::vector<double>> gathered3d;
+  for (const auto* field : fields3d) {
+    const size_t nz = size_t(field->levels()), n = size_t(m_grid->grid().size());
+    std::vector<double> column_major(m_grid->rank() == 0 ? n * nz : 0);
+    for (int k = 0; k < field->levels(); ++k) {
+      const std::vector<double> level = m_grid->gather_to_zero(field->level(k));
+      for (size_t c = 0; c < level.size(); ++c) column_major[c * nz + size_t(k)] = level[c];
+    }
+    gathered3d.push_back(std::move(column_major));
+  }
   on_rank_zero(m_grid->comm(), [&] {
     NcFile& f = *m_file;
     const core::Grid& g = m_grid->grid();
     const size_t nx = size_t(g.nx()), ny = size_t(g.ny());
     bool defining = false;
-    for (const auto* field : fields) {
-      const core::FieldInfo& info = field->info();
-      if (m_vars.count(info.name)) continue;
-      if (m_records > 0)
-        throw Error("output '" + m_path + "': field '" + info.name + "' appears after record 0");
+    auto begin_definitions = [&] {
+      if (m_records > 0 && !defining)
+        throw Error("output '" + m_path + "': new fields after the first record");
       if (!defining) f.redefine();
       defining = true;
-      const bool is_flag = !info.flag_values.empty();
-      int dims[3];
-      f.check(nc_inq_dimid(f.id(), "time", &dims[0]), "looking up dimension time");
-      f.check(nc_inq_dimid(f.id(), "y", &dims[1]), "looking up dimension y");
-      f.check(nc_inq_dimid(f.id(), "x", &dims[2]), "looking up dimension x");
-      const int var =
-          f.define_variable(info.name, is_flag ? NC_BYTE : NC_DOUBLE, {dims[0], dims[1], dims[2]});
-      f.set_compression(var, {1, ny, nx}, m_deflate_level);
-      if (!is_flag) f.check(nc_def_var_fill(f.id(), var, 0, &fill_value), "setting _FillValue");
-      f.put_attribute(var, "long_name", info.long_name);
-      if (!info.standard_name.empty()) f.put_attribute(var, "standard_name", info.standard_name);
-      if (is_flag) {
-        f.put_attribute(var, "flag_values", info.flag_values);
-        f.put_attribute(var, "flag_meanings", info.flag_meanings);
-      } else {
-        f.put_attribute(var, "units", info.output_units);
+    };
+    for (const auto* field : fields) {
+      if (m_vars.count(field->info().name)) continue;
+      begin_definitions();
+      m_vars[field->info().name] = define_field(
+          f, field->info(), {dimension_id(f, "time"), dimension_id(f, "y"), dimension_id(f, "x")},
+          {1, ny, nx}, m_deflate_level, g.mapping());
+    }
+    for (const auto* field : fields3d) {
+      if (m_vars.count(field->info().name)) continue;
+      begin_definitions();
+      const size_t nz = size_t(field->levels());
+      if (m_z_dim < 0) {
+        m_z_dim = f.define_dimension("z", nz);
+        const int z = f.define_variable("z", NC_DOUBLE, {m_z_dim});
+        f.put_attribute(z, "long_name", std::string("sigma = (height above the bed) / thickness"));
+        f.put_attribute(z, "standard_name", std::string("land_ice_sigma_coordinate"));
+        f.put_attribute(z, "units", std::string("1"));
+        f.put_attribute(z, "positive", std::string("up"));
+        f.put_attribute(z, "axis", std::string("Z"));
+        f.end_definitions();
+        f.write(z, {0}, {nz}, field->sigma().data());
+        f.redefine();
       }
-      if (const core::GridMapping* m = g.mapping())
-        f.put_attribute(var, "grid_mapping", m->variable_name);
-      m_vars[info.name] = var;
+      m_vars[field->info().name] = define_field(
+          f, field->info(),
+          {dimension_id(f, "time"), dimension_id(f, "y"), dimension_id(f, "x"), m_z_dim},
+          {1, ny, nx, nz}, m_deflate_level, g.mapping());
     }
     if (defining) f.end_definitions();
     f.write(m_time_var, {m_records}, {1}, &time_seconds);
     for (size_t k = 0; k < fields.size(); ++k) {
-      const core::FieldInfo& info = fields[k]->info();
-      std::vector<double>& values = gathered[k];
-      if (info.flag_values.empty()) {
-        const UnitConversion c =
-            unit_conversion(info.units, info.output_units, "output variable '" + info.name + "'");
-        for (double& v : values) v = std::isnan(v) ? fill_value : c(v);
-      }
-      f.write(m_vars.at(info.name), {m_records, 0, 0}, {1, ny, nx}, values.data());
+      to_output_units(fields[k]->info(), gathered[k]);
+      f.write(m_vars.at(fields[k]->info().name), {m_records, 0, 0}, {1, ny, nx},
+              gathered[k].data());
+    }
+    for (size_t k = 0; k < fields3d.size(); ++k) {
+      to_output_units(fields3d[k]->info(), gathered3d[k]);
+      const size_t nz = size_t(fields3d[k]->levels());
+      f.write(m_vars.at(fields3d[k]->info().name), {m_records, 0, 0, 0}, {1, ny, nx, nz},
+              gathered3d[k].data());
     }
     ++m_records;
   });

@@ -113,6 +113,24 @@ solver::Velocities TransientModel::velocities(const std::vector<double>& sigma) 
   return m_stress->velocities(sigma);
 }
 
+void TransientModel::restore(const std::vector<double>& thk, double time, long long steps) {
+  const core::ParallelGrid& grid = m_state.thk.grid();
+  if (static_cast<long long>(thk.size()) != grid.grid().size())
+    throw Error("restart: the checkpoint's thickness has " + std::to_string(thk.size()) +
+                " cells, the grid " + std::to_string(grid.grid().size()));
+  const core::LocalBox b = grid.box();
+  const int nx = grid.grid().nx();
+  auto host = Kokkos::create_mirror_view(m_state.thk.view());
+  Kokkos::deep_copy(host, m_state.thk.view());
+  for (int j = b.ys; j < b.ys + b.ym; ++j)
+    for (int i = b.xs; i < b.xs + b.xm; ++i)
+      host(b.lj(j), b.li(i)) = thk[static_cast<size_t>(j) * nx + i];
+  Kokkos::deep_copy(m_state.thk.view(), host);
+  m_state.time = time;
+  m_state.steps = steps;
+  refresh_geometry();
+}
+
 double TransientModel::volume() const {
   return m_state.thk.grid().sum(m_state.thk) * m_state.thk.grid().grid().cell_area();
 }

@@ -25,6 +25,8 @@ public:
   static NcFile open(const std::string& path);
   /// Creates `path` as NetCDF-4 (HDF5), overwriting any file there.
   static NcFile create(const std::string& path);
+  /// Opens an existing `path` for writing (appending records).
+  static NcFile open_for_writing(const std::string& path);
   ~NcFile();
   NcFile(NcFile&& other) noexcept;
   NcFile& operator=(NcFile&& other) noexcept;

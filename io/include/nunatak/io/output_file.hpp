@@ -15,7 +15,7 @@
 /// a later step), the temporary is removed, so a complete-looking file is
 /// always a complete file. Rank 0 writes; fields are gathered to it.
 
-#include "nunatak/core/field.hpp"
+#include "nunatak/core/field3d.hpp"
 #include "nunatak/io/config.hpp"
 
 #include <functional>
@@ -42,18 +42,29 @@ public:
   /// grid, coordinates and metadata.
   OutputFile(std::shared_ptr<const core::ParallelGrid> grid, const std::string& path,
              const Provenance& provenance, int deflate_level = 1);
+  /// Collective: continues an existing output (a restarted run): copies it to
+  /// the temporary name, keeps its records before `before_time` (s) and
+  /// appends after them; `history` gains a line. Creates a new file if there
+  /// is none at `path`.
+  static std::unique_ptr<OutputFile> append(std::shared_ptr<const core::ParallelGrid> grid,
+                                            const std::string& path, const Provenance& provenance,
+                                            double before_time, int deflate_level = 1);
   ~OutputFile();
   OutputFile(const OutputFile&) = delete;
   OutputFile& operator=(const OutputFile&) = delete;
 
-  /// Collective: appends one time record (time in seconds) with `fields`.
-  /// Every record must hold the same fields.
-  void write_record(double time_seconds, const std::vector<const core::Field2D*>& fields);
+  /// Collective: appends one time record (time in seconds) with `fields` and
+  /// 3-D `fields3d` (dimensions (time, y, x, z), z = sigma levels). Every
+  /// record must hold the same fields.
+  void write_record(double time_seconds, const std::vector<const core::Field2D*>& fields,
+                    const std::vector<const core::Field3D*>& fields3d = {});
   /// Collective: closes the file and renames it to its final path.
   void commit();
   const std::string& path() const { return m_path; }
 
 private:
+  OutputFile(std::shared_ptr<const core::ParallelGrid> grid, const std::string& path,
+             int deflate_level);
   std::shared_ptr<const core::ParallelGrid> m_grid;
   std::string m_path, m_temporary;
   int m_deflate_level;
@@ -61,6 +72,7 @@ private:
   int m_time_var = -1;
   size_t m_records = 0;
   std::map<std::string, int> m_vars;
+  int m_z_dim = -1;
   bool m_committed = false;
 };
 

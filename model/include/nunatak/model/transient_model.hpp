@@ -93,6 +93,9 @@ public:
   const solver::StressBalance& stress_balance() const { return *m_stress; }
   /// Recomputes the flow for the current state (for output) and returns it.
   solver::Velocities velocities(const std::vector<double>& sigma);
+  /// Replaces the thickness (whole grid, row-major [y][x], m), the time (s)
+  /// and the step count, as when restarting from a checkpoint.
+  void restore(const std::vector<double>& thk, double time, long long steps);
   /// Ice volume (m^3) and area (m^2) of the current state.
   double volume() const;
   double area() const;

@@ -36,6 +36,10 @@ KOKKOS_INLINE_FUNCTION double sia_gamma(const FlowLaw& f) {
 /// SIA deformation diffusivity D = Gamma H^(n+2) |grad s|^(n-1), m^2 s^-1,
 /// from the squared slope (dimensionless).
 KOKKOS_INLINE_FUNCTION double sia_diffusivity(double gamma, double n, double H, double slope2) {
+  if (n == 3.0) { // the usual case, without pow(): H^5 |grad s|^2
+    const double H2 = H * H;
+    return gamma * H2 * H2 * H * slope2;
+  }
   return gamma * pow(H, n + 2.0) * pow(slope2, 0.5 * (n - 1.0));
 }
 

@@ -1,0 +1,120 @@
+// `nunatak run CONFIG`: a transient simulation with output, time series and
+// checkpoints. SIGTERM/SIGINT write a checkpoint and stop (exit status 75,
+// "try again": restart with --restart); SIGUSR1 writes a checkpoint and goes on.
+
+#include "commands.hpp"
+#include "progress.hpp"
+
+#include "nunatak/io/config.hpp"
+#include "nunatak/io/units.hpp"
+#include "nunatak/model/simulation.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+
+namespace nunatak::app {
+
+namespace {
+
+model::RunSignals* active_signals = nullptr;
+
+extern "C" void on_stop_signal(int) {
+  if (active_signals) active_signals->stop = 1;
+}
+extern "C" void on_checkpoint_signal(int) {
+  if (active_signals) active_signals->checkpoint = 1;
+}
+
+/// Installs the run's signal handlers for its lifetime.
+class SignalScope {
+public:
+  explicit SignalScope(model::RunSignals& signals) {
+    active_signals = &signals;
+    m_term = std::signal(SIGTERM, on_stop_signal);
+    m_int = std::signal(SIGINT, on_stop_signal);
+    m_usr1 = std::signal(SIGUSR1, on_checkpoint_signal);
+  }
+  ~SignalScope() {
+    std::signal(SIGTERM, m_term);
+    std::signal(SIGINT, m_int);
+    std::signal(SIGUSR1, m_usr1);
+    active_signals = nullptr;
+  }
+  SignalScope(const SignalScope&) = delete;
+  SignalScope& operator=(const SignalScope&) = delete;
+
+private:
+  void (*m_term)(int), (*m_int)(int), (*m_usr1)(int);
+};
+
+} // namespace
+
+/// Exit status of a run stopped by a signal after writing its checkpoint.
+constexpr int exit_interrupted = 75;
+
+void add_run_command(CLI::App& app, Context& context) {
+  auto* cmd = app.add_subcommand(
+      "run", "Run a transient simulation (stress balance + mass transport + surface mass "
+             "balance) with NetCDF output, a mass-budget time series and checkpoints");
+  struct Options {
+    std::string config_file, restart;
+    std::vector<std::string> overrides;
+  };
+  auto o = std::make_shared<Options>();
+  cmd->add_option("CONFIG", o->config_file, "YAML configuration")->required();
+  cmd->add_option("--set", o->overrides, "override a key: --set key=value")
+      ->allow_extra_args(false);
+  cmd->add_option("--restart", o->restart, "continue from this checkpoint file");
+  cmd->callback([o, &context] {
+    io::Config config = io::Config::from_file(o->config_file);
+    for (const auto& s : o->overrides) config.set_override(s);
+    core::Runtime& runtime = context.runtime();
+    const bool root = runtime.rank() == 0;
+    model::Simulation simulation(config, runtime.comm(), context.command_line());
+    if (!o->restart.empty()) simulation.restart_from(o->restart);
+
+    const double year = io::seconds_per_year();
+    const double start = simulation.model().state().time, end = simulation.end_time();
+    ProgressBar bar("run", (end - start) / year, root);
+    double last_wall = -1.0;
+    auto progress = [&](double t, long long steps, double wall) {
+      if (wall - last_wall < 0.2 && t < end) return; // redraw at most 5 times a second
+      last_wall = wall;
+      const double years_per_hour = wall > 0 ? (t - start) / year / wall * 3600.0 : 0.0;
+      bar.update((t - start) / year, fmt::format("t = {:.1f} a, {} steps, {:.3g} model years/hour",
+                                                 t / year, steps, years_per_hour));
+    };
+    model::RunSignals signals;
+    model::RunSummary summary;
+    {
+      SignalScope scope(signals);
+      summary = simulation.run(signals, progress);
+    }
+    bar.finish();
+    if (root) {
+      spdlog::info("{} at year {:.2f} after {} steps in {:.1f} s",
+                   summary.completed ? "finished" : "stopped", summary.time / year, summary.steps,
+                   summary.wall_seconds);
+      spdlog::info("ice volume {:.6g} -> {:.6g} km3; mass budget residual {:.3g} m3 over the run",
+                   summary.volume_start / 1e9, summary.volume_end / 1e9, summary.budget_residual);
+      if (summary.compared_cells > 0)
+        spdlog::info("surface speed vs observed on {} ice cells: model mean {:.1f} m/yr, observed "
+                     "mean {:.1f} m/yr, RMS difference {:.1f} m/yr",
+                     summary.compared_cells, summary.speed_mean_model, summary.speed_mean_observed,
+                     summary.speed_rms_misfit);
+      spdlog::info("wrote {}", summary.output);
+      spdlog::info("wrote {}", summary.timeseries);
+      if (!summary.checkpoint.empty()) spdlog::info("wrote checkpoint {}", summary.checkpoint);
+    }
+    if (!summary.completed) {
+      if (root)
+        spdlog::warn("interrupted: continue with 'nunatak run {} --restart {}'", o->config_file,
+                     summary.checkpoint);
+      throw CLI::RuntimeError(exit_interrupted);
+    }
+  });
+}
+
+} // namespace nunatak::app

@@ -1,0 +1,441 @@
+#include "nunatak/model/simulation.hpp"
+
+#include "nunatak/core/error.hpp"
+#include "nunatak/io/model_inputs.hpp"
+#include "nunatak/io/netcdf_file.hpp"
+#include "nunatak/io/output_file.hpp"
+#include "nunatak/io/quantities.hpp"
+#include "nunatak/io/units.hpp"
+
+#include <netcdf.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <set>
+
+namespace nunatak::model {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+core::Field2D clone(const core::Field2D& f) {
+  core::Field2D copy(f.grid_ptr(), f.info());
+  Kokkos::deep_copy(copy.view(), f.view());
+  return copy;
+}
+
+/// The first time start + k * interval (k >= 1) after t; `end` if interval is 0.
+double next_scheduled(double t, double start, double interval, double end) {
+  if (interval <= 0.0) return end;
+  double k = std::floor((t - start) / interval + 1e-9) + 1.0;
+  double next = start + k * interval;
+  while (next <= t) next = start + (++k) * interval;
+  return std::min(next, end);
+}
+
+std::string stem_path(const std::string& output, const std::string& suffix) {
+  const fs::path p(output);
+  return (p.parent_path() / (p.stem().string() + suffix)).string();
+}
+
+const char* series_names[] = {"dt",
+                              "ice_volume",
+                              "ice_area",
+                              "smb_volume",
+                              "edge_outflow_volume",
+                              "clipped_volume",
+                              "calved_volume",
+                              "budget_residual"};
+const char* series_units[] = {"s", "m3", "m2", "m3", "m3", "m3", "m3", "m3"};
+const char* series_docs[] = {"time step ending at this time",
+                             "ice volume",
+                             "ice-covered area",
+                             "surface mass balance added during the step (negative: ablation)",
+                             "ice that left the domain through its edge during the step",
+                             "ice added to keep the thickness non-negative during the step",
+                             "floating ice removed (calved) during the step",
+                             "smb + clipped - edge_outflow - calved - volume change (round-off)"};
+
+double series_value(const TimeSeriesRecord& r, int k) {
+  const double v[] = {r.dt,           r.volume,  r.area,   r.smb,
+                      r.edge_outflow, r.clipped, r.calved, r.residual};
+  return v[k];
+}
+
+void set_series_value(TimeSeriesRecord& r, int k, double value) {
+  double* v[] = {&r.dt,           &r.volume,  &r.area,   &r.smb,
+                 &r.edge_outflow, &r.clipped, &r.calved, &r.residual};
+  *v[k] = value;
+}
+
+/// Defines the series variables along dimension `dim` of `f`.
+std::vector<int> define_series(io::NcFile& f, int dim) {
+  std::vector<int> ids;
+  for (int k = 0; k < 8; ++k) {
+    const int id = f.define_variable(series_names[k], NC_DOUBLE, {dim});
+    f.put_attribute(id, "units", std::string(series_units[k]));
+    f.put_attribute(id, "long_name", std::string(series_docs[k]));
+    ids.push_back(id);
+  }
+  return ids;
+}
+
+void write_series_values(io::NcFile& f, int time_var, const std::vector<int>& ids,
+                         const std::vector<TimeSeriesRecord>& series) {
+  const size_t n = series.size();
+  if (n == 0) return;
+  std::vector<double> column(n);
+  for (size_t r = 0; r < n; ++r) column[r] = series[r].time;
+  f.write(time_var, {0}, {n}, column.data());
+  for (int k = 0; k < 8; ++k) {
+    for (size_t r = 0; r < n; ++r) column[r] = series_value(series[r], k);
+    f.write(ids[size_t(k)], {0}, {n}, column.data());
+  }
+}
+
+/// Writes the time series file (rank 0), under a temporary name then renamed.
+void write_timeseries(const std::string& path, const std::vector<TimeSeriesRecord>& series,
+                      const std::string& command_line) {
+  if (fs::path(path).has_parent_path()) fs::create_directories(fs::path(path).parent_path());
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  try {
+    io::NcFile f = io::NcFile::create(tmp);
+    const int dim = f.define_dimension("time", 0);
+    const int time_var = f.define_variable("time", NC_DOUBLE, {dim});
+    f.put_attribute(time_var, "units", std::string(io::time_units));
+    f.put_attribute(time_var, "calendar", std::string("proleptic_gregorian"));
+    f.put_attribute(time_var, "axis", std::string("T"));
+    const auto ids = define_series(f, dim);
+    f.put_attribute(NC_GLOBAL, "Conventions", std::string("CF-1.8"));
+    f.put_attribute(NC_GLOBAL, "title",
+                    std::string("nunatak time series: ice volume, area, mass budget per step"));
+    f.put_attribute(NC_GLOBAL, "history", command_line + "\n");
+    f.end_definitions();
+    write_series_values(f, time_var, ids, series);
+    f.close();
+    fs::rename(tmp, path);
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove(tmp, ignored);
+    throw;
+  }
+}
+
+} // namespace
+
+Checkpoint read_checkpoint(const std::string& path) {
+  io::NcFile f = io::NcFile::open(path);
+  Checkpoint c;
+  if (!f.find_variable("thk") || !f.find_variable("model_time"))
+    throw Error("'" + path + "' is not a nunatak checkpoint (no thk or model_time)");
+  c.thk = f.read_all(f.variable("thk"));
+  c.time = f.read_all(f.variable("model_time")).at(0);
+  c.steps = static_cast<long long>(
+      f.number_attribute(f.variable("model_time"), "steps").value_or(std::vector<double>{0})[0]);
+  if (auto t = f.find_variable("series_time")) {
+    const auto times = f.read_all(*t);
+    c.series.resize(times.size());
+    for (size_t r = 0; r < times.size(); ++r) c.series[r].time = times[r];
+    for (int k = 0; k < 8; ++k) {
+      const auto values = f.read_all(f.variable(series_names[k]));
+      for (size_t r = 0; r < times.size(); ++r) set_series_value(c.series[r], k, values[r]);
+    }
+  }
+  return c;
+}
+
+struct Simulation::Impl {
+  io::Config config;
+  std::string command_line;
+  io::ModelInputs inputs;
+  std::vector<std::string> variables;
+  std::vector<double> sigma;
+  std::string output, timeseries, checkpoint;
+  double output_interval = 0, checkpoint_interval = 0;
+  std::vector<TimeSeriesRecord> series;
+  bool restarted = false;
+};
+
+namespace {
+
+/// The fields a run can write, besides velocities.
+std::set<std::string> known_variables(const io::ModelInputs& in) {
+  std::set<std::string> names = {
+      "thk",         "usurf",    "topg",     "mask",     "climatic_mass_balance",
+      "velsurf_mag", "uvelsurf", "vvelsurf", "uvelbase", "vvelbase",
+      "ubar",        "vbar",     "uvel",     "vvel"};
+  const auto& o = in.observations;
+  if (o.velsurfobs_mag) names.insert("velsurfobs_mag");
+  if (o.uvelsurfobs) names.insert("uvelsurfobs");
+  if (o.vvelsurfobs) names.insert("vvelsurfobs");
+  if (o.thkobs) names.insert("thkobs");
+  return names;
+}
+
+} // namespace
+
+Simulation::Simulation(const io::Config& config, MPI_Comm comm, std::string command_line)
+    : m_impl(std::make_unique<Impl>(
+          Impl{config, std::move(command_line), {}, {}, {}, {}, {}, {}, 0, 0, {}, false})) {
+  Impl& s = *m_impl;
+  const double year = io::seconds_per_year();
+  m_start = config.get_real("time.start") * year;
+  m_end = config.get_real("time.end") * year;
+  if (!(m_end > m_start))
+    throw Error("time.end (" + config.text("time.end") + " year) must be after time.start (" +
+                config.text("time.start") + " year)");
+  s.inputs = io::read_model_inputs(config, comm);
+  if (!s.inputs.geometry.thk || !s.inputs.geometry.topg)
+    throw Error("a transient run needs ice thickness and bed elevation; '" +
+                config.get_string("input.geometry.file") + "' does not provide both");
+
+  s.variables = config.get_list("output.variables");
+  const auto known = known_variables(s.inputs);
+  for (const auto& v : s.variables)
+    if (!known.count(v)) {
+      std::string list;
+      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+      throw Error("output.variables: '" + v + "' cannot be written by this run (known: " + list +
+                  ")");
+    }
+  s.sigma = core::uniform_sigma(int(config.get_int("output.levels")));
+  s.output = config.get_string("output.file");
+  s.timeseries = stem_path(s.output, "_ts.nc");
+  s.checkpoint = config.get_string("checkpoint.file");
+  if (s.checkpoint.empty()) s.checkpoint = stem_path(s.output, "_checkpoint.nc");
+  s.output_interval = config.get_real("output.interval") * year;
+  s.checkpoint_interval = config.get_real("checkpoint.interval") * year;
+
+  ModelParams params;
+  params.stress.flow.n = config.get_real("flow_law.glen_exponent");
+  params.stress.flow.softness = config.get_real("flow_law.softness") / year;
+  params.stress.flow.enhancement = config.get_real("flow_law.enhancement_factor");
+  params.stress.flow.ice_density = config.get_real("constants.ice.density");
+  params.stress.flow.gravity = config.get_real("constants.standard_gravity");
+  if (config.get_string("sliding.law") == "weertman") {
+    params.stress.sliding.coefficient = config.get_real("sliding.coefficient") / year;
+    params.stress.sliding.exponent = config.get_real("sliding.exponent");
+  }
+  params.transport.ice_density = params.stress.flow.ice_density;
+  params.transport.sea_water_density = config.get_real("constants.sea_water.density");
+  params.transport.sea_level = config.get_real("geometry.sea_level");
+  params.transport.calve_floating_ice = config.get_bool("calving.remove_floating_ice");
+  params.diffusivity_safety = config.get_real("time.diffusivity_safety");
+  params.max_dt = config.get_real("time.max_step") * year;
+
+  const auto& geometry = s.inputs.geometry;
+  auto grid = s.inputs.grid;
+  core::Field2D smb = s.inputs.forcing.climatic_mass_balance
+                          ? clone(*s.inputs.forcing.climatic_mass_balance)
+                          : core::Field2D(grid, io::quantity("climatic_mass_balance").info, 0.0);
+  ModelState state{clone(*geometry.thk),
+                   clone(*geometry.topg),
+                   core::Field2D(grid, io::quantity("usurf").info),
+                   core::Field2D(grid, io::quantity("mask").info),
+                   clone(smb),
+                   m_start,
+                   0};
+  m_model = std::make_unique<TransientModel>(
+      solver::make_stress_balance(config.get_string("stress_balance.model"), grid, params.stress),
+      std::make_unique<ConstantForcing>(std::move(smb)), std::move(state), params);
+}
+
+Simulation::~Simulation() = default;
+
+void Simulation::restart_from(const std::string& path) {
+  Checkpoint c;
+  io::on_rank_zero(m_model->state().thk.grid().comm(), [&] { c = read_checkpoint(path); });
+  // Every rank needs the data: read it there too (small, and identical).
+  if (m_model->state().thk.grid().rank() != 0) c = read_checkpoint(path);
+  if (!(c.time >= m_start) || !(c.time < m_end))
+    throw Error("restart: the checkpoint '" + path + "' is at year " +
+                std::to_string(c.time / io::seconds_per_year()) +
+                ", outside this run's time.start .. time.end");
+  m_model->restore(c.thk, c.time, c.steps);
+  m_impl->series = std::move(c.series);
+  m_impl->restarted = true;
+}
+
+void Simulation::write_checkpoint(const std::string& path) const {
+  const core::ParallelGrid& grid = m_model->state().thk.grid();
+  const std::vector<double> thk = grid.gather_to_zero(m_model->state().thk);
+  const Impl& s = *m_impl;
+  const ModelState& st = m_model->state();
+  io::on_rank_zero(grid.comm(), [&] {
+    if (fs::path(path).has_parent_path()) fs::create_directories(fs::path(path).parent_path());
+    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+    try {
+      io::NcFile f = io::NcFile::create(tmp);
+      const core::Grid& g = grid.grid();
+      const int y = f.define_dimension("y", size_t(g.ny()));
+      const int x = f.define_dimension("x", size_t(g.nx()));
+      const int n = f.define_dimension("series", 0);
+      const int xv = f.define_variable("x", NC_DOUBLE, {x});
+      const int yv = f.define_variable("y", NC_DOUBLE, {y});
+      f.put_attribute(xv, "units", std::string("m"));
+      f.put_attribute(xv, "axis", std::string("X"));
+      f.put_attribute(yv, "units", std::string("m"));
+      f.put_attribute(yv, "axis", std::string("Y"));
+      const int thk_var = f.define_variable("thk", NC_DOUBLE, {y, x});
+      f.put_attribute(thk_var, "units", std::string("m"));
+      f.put_attribute(thk_var, "standard_name", std::string("land_ice_thickness"));
+      const int time_var = f.define_variable("model_time", NC_DOUBLE, {});
+      f.put_attribute(time_var, "units", std::string("s"));
+      f.put_attribute(time_var, "steps", std::vector<double>{double(st.steps)});
+      const int series_time = f.define_variable("series_time", NC_DOUBLE, {n});
+      f.put_attribute(series_time, "units", std::string(io::time_units));
+      const auto ids = define_series(f, n);
+      f.put_attribute(NC_GLOBAL, "title", std::string("nunatak checkpoint"));
+      f.put_attribute(NC_GLOBAL, "history", s.command_line + "\n");
+      f.put_attribute(NC_GLOBAL, "nunatak_config_yaml", s.config.to_yaml());
+      f.end_definitions();
+      f.write(xv, {0}, {size_t(g.nx())}, g.x_coords().data());
+      f.write(yv, {0}, {size_t(g.ny())}, g.y_coords().data());
+      f.write(thk_var, {0, 0}, {size_t(g.ny()), size_t(g.nx())}, thk.data());
+      f.write(time_var, {}, {}, &st.time);
+      write_series_values(f, series_time, ids, s.series);
+      f.close();
+      fs::rename(tmp, path);
+    } catch (...) {
+      std::error_code ignored;
+      fs::remove(tmp, ignored);
+      throw;
+    }
+  });
+}
+
+RunSummary Simulation::run(RunSignals& signals, const ProgressCallback& progress) {
+  Impl& s = *m_impl;
+  TransientModel& model = *m_model;
+  const auto grid = s.inputs.grid;
+  const auto start_wall = std::chrono::steady_clock::now();
+  auto wall = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_wall).count();
+  };
+
+  io::Provenance provenance{s.command_line, &s.config, s.config.get_string("experiment.name")};
+  const int deflate = int(s.config.get_int("output.compression_level"));
+  std::unique_ptr<io::OutputFile> out =
+      s.restarted ? io::OutputFile::append(grid, s.output, provenance, model.state().time, deflate)
+                  : std::make_unique<io::OutputFile>(grid, s.output, provenance, deflate);
+
+  auto write_output = [&] {
+    const bool wants_3d = std::count(s.variables.begin(), s.variables.end(), "uvel") +
+                              std::count(s.variables.begin(), s.variables.end(), "vvel") >
+                          0;
+    const solver::Velocities v = model.velocities(wants_3d ? s.sigma : std::vector<double>{});
+    const ModelState& st = model.state();
+    std::vector<const core::Field2D*> fields;
+    std::vector<const core::Field3D*> fields3d;
+    const auto& obs = s.inputs.observations;
+    for (const auto& name : s.variables) {
+      const core::Field2D* f = nullptr;
+      if (name == "thk") f = &st.thk;
+      if (name == "usurf") f = &st.usurf;
+      if (name == "topg") f = &st.topg;
+      if (name == "mask") f = &st.mask;
+      if (name == "climatic_mass_balance") f = &st.smb;
+      for (const auto* vf : v.fields2d())
+        if (vf->info().name == name) f = vf;
+      if (name == "velsurfobs_mag") f = &*obs.velsurfobs_mag;
+      if (name == "uvelsurfobs") f = &*obs.uvelsurfobs;
+      if (name == "vvelsurfobs") f = &*obs.vvelsurfobs;
+      if (name == "thkobs") f = &*obs.thkobs;
+      if (f) fields.push_back(f);
+      if (name == "uvel") fields3d.push_back(&*v.uvel);
+      if (name == "vvel") fields3d.push_back(&*v.vvel);
+    }
+    out->write_record(st.time, fields, fields3d);
+  };
+
+  RunSummary summary;
+  summary.volume_start = model.volume();
+  if (!s.restarted) write_output();
+  const double year = io::seconds_per_year();
+  while (model.state().time < m_end) {
+    const double t = model.state().time;
+    const double next_output = next_scheduled(t, m_start, s.output_interval, m_end);
+    const double next_checkpoint =
+        next_scheduled(t, m_start, s.checkpoint_interval > 0 ? s.checkpoint_interval : 0.0, m_end);
+    const double target =
+        std::min(next_output, s.checkpoint_interval > 0 ? next_checkpoint : m_end);
+    const StepReport r = model.step(target);
+    const double now = model.state().time;
+    TimeSeriesRecord rec;
+    rec.time = now;
+    rec.dt = r.dt;
+    rec.volume = model.volume();
+    rec.area = model.area();
+    rec.smb = r.budget.smb;
+    rec.edge_outflow = r.budget.edge_outflow;
+    rec.clipped = r.budget.clipped;
+    rec.calved = r.budget.calved;
+    rec.residual = r.budget.residual();
+    s.series.push_back(rec);
+    summary.budget_residual += rec.residual;
+    if (now == next_output) write_output();
+    if (s.checkpoint_interval > 0 && now == next_checkpoint && now < m_end)
+      write_checkpoint(s.checkpoint);
+    // All ranks act on a signal together.
+    int local[2] = {signals.stop.load(), signals.checkpoint.load()}, global[2] = {0, 0};
+    MPI_Allreduce(local, global, 2, MPI_INT, MPI_MAX, grid->comm());
+    if (global[1]) {
+      write_checkpoint(s.checkpoint);
+      signals.checkpoint = 0;
+      summary.checkpoint = s.checkpoint;
+    }
+    if (progress) progress(now, model.state().steps, wall());
+    if (global[0] && now < m_end) {
+      write_checkpoint(s.checkpoint);
+      summary.checkpoint = s.checkpoint;
+      break;
+    }
+  }
+  out->commit();
+  summary.output = s.output;
+  io::on_rank_zero(grid->comm(), [&] { write_timeseries(s.timeseries, s.series, s.command_line); });
+  summary.timeseries = s.timeseries;
+  summary.completed = model.state().time >= m_end;
+  summary.time = model.state().time;
+  summary.steps = model.state().steps;
+  summary.volume_end = model.volume();
+  if (s.checkpoint_interval > 0) summary.checkpoint = s.checkpoint;
+
+  // Surface speed against observations, on ice-covered cells with data.
+  if (s.inputs.observations.velsurfobs_mag) {
+    const solver::Velocities v = model.velocities({});
+    const core::LocalBox b = grid->box();
+    auto model_speed = Kokkos::create_mirror_view(v.velsurf_mag.view());
+    auto obs_speed = Kokkos::create_mirror_view(s.inputs.observations.velsurfobs_mag->view());
+    auto thk = Kokkos::create_mirror_view(model.state().thk.view());
+    Kokkos::deep_copy(model_speed, v.velsurf_mag.view());
+    Kokkos::deep_copy(obs_speed, s.inputs.observations.velsurfobs_mag->view());
+    Kokkos::deep_copy(thk, model.state().thk.view());
+    double sums[4] = {0, 0, 0, 0}; // n, sum (m-o)^2, sum m, sum o
+    for (int j = b.ys; j < b.ys + b.ym; ++j)
+      for (int i = b.xs; i < b.xs + b.xm; ++i) {
+        const double m = model_speed(b.lj(j), b.li(i)) * year,
+                     o = obs_speed(b.lj(j), b.li(i)) * year;
+        if (std::isnan(o) || !(thk(b.lj(j), b.li(i)) > 0.0)) continue;
+        sums[0] += 1;
+        sums[1] += (m - o) * (m - o);
+        sums[2] += m;
+        sums[3] += o;
+      }
+    double total[4];
+    MPI_Allreduce(sums, total, 4, MPI_DOUBLE, MPI_SUM, grid->comm());
+    summary.compared_cells = static_cast<long long>(total[0]);
+    if (total[0] > 0) {
+      summary.speed_rms_misfit = std::sqrt(total[1] / total[0]);
+      summary.speed_mean_model = total[2] / total[0];
+      summary.speed_mean_observed = total[3] / total[0];
+    }
+  }
+  summary.wall_seconds = wall();
+  return summary;
+}
+
+} // namespace nunatak::model
