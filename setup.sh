@@ -3,7 +3,7 @@
 # runs the main job or the tests. Safe to run again: set-up is a no-op when
 # everything is installed and built.
 #
-#   ./setup.sh run     install, build, run the default experiment (Greenland 16 km)
+#   ./setup.sh run     install, build, run the main job: Greenland 16 km, 5000 years of SIA
 #   ./setup.sh test    install, build, run the whole test suite
 #   ./setup.sh build   install and build only
 set -euo pipefail
@@ -42,8 +42,8 @@ cmake --build build -j "$jobs"
 
 case "$action" in
   run)
-    build/bin/nunatak bootstrap experiments/greenland/bootstrap.yaml
-    echo "setup: done. Inspect the output with: build/bin/nunatak info output/greenland/greenland_16km.nc"
+    build/bin/nunatak run experiments/greenland/greenland.yaml
+    echo "setup: done. Inspect the output with: build/bin/nunatak info output/greenland/greenland_16km_sia.nc"
     ;;
   test)
     ctest --test-dir build --output-on-failure -j "$jobs"

@@ -1,5 +1,6 @@
 // The `nunatak` program end to end: good runs write complete outputs; bad
 // input gives one clear error line, a non-zero exit status and no output file.
+#include "cli_support.hpp"
 #include "nunatak/io/netcdf_file.hpp"
 #include "test_files.hpp"
 
@@ -13,46 +14,10 @@
 #include <sstream>
 
 using namespace nunatak;
-using test::TempDir;
+using namespace nunatak::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct Result {
-  int status = -1;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-/// Runs `nunatak ARGS` in `dir`, capturing stdout and stderr.
-Result run_nunatak(const TempDir& dir, const std::string& args) {
-  const std::string cmd = "cd '" + dir.path() + "' && " + NUNATAK_BINARY + " " + args + " >'" +
-                          dir.file("stdout.txt") + "' 2>'" + dir.file("stderr.txt") + "'";
-  const int raw = std::system(cmd.c_str());
-  Result r;
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128;
-  r.out = slurp(dir.file("stdout.txt"));
-  r.err = slurp(dir.file("stderr.txt"));
-  fs::remove(dir.file("stdout.txt"));
-  fs::remove(dir.file("stderr.txt"));
-  return r;
-}
-
-/// Files in `dir` other than the test's own inputs.
-std::vector<std::string> outputs_in(const std::string& dir) {
-  std::vector<std::string> found;
-  for (const auto& e : fs::recursive_directory_iterator(dir)) {
-    const std::string name = e.path().filename().string();
-    if (e.is_regular_file() && name.rfind("input", 0) != 0) found.push_back(name);
-  }
-  return found;
-}
 
 void write_geometry(const std::string& path, double (*thk)(int, int)) {
   test::TestFile f = test::grid_file(8, 6, 1000.0, 1000.0);
@@ -63,21 +28,6 @@ void write_geometry(const std::string& path, double (*thk)(int, int)) {
 
 double good_thickness(int i, int j) {
   return 100.0 * (i + j);
-}
-
-/// A bad run: non-zero exit, exactly one error line containing `expected`, no outputs.
-void expect_clean_failure(const TempDir& dir, const std::string& args,
-                          const std::string& expected) {
-  const Result r = run_nunatak(dir, args);
-  EXPECT_NE(r.status, 0) << args;
-  EXPECT_NE(r.err.find(expected), std::string::npos) << "stderr: " << r.err;
-  size_t error_lines = 0;
-  std::istringstream lines(r.err);
-  for (std::string line; std::getline(lines, line);)
-    error_lines += line.find("error") != std::string::npos;
-  EXPECT_EQ(error_lines, 1u) << "stderr: " << r.err;
-  EXPECT_TRUE(outputs_in(dir.path()).empty())
-      << "a failed run left output behind: " << outputs_in(dir.path()).front();
 }
 
 } // namespace

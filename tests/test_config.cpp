@@ -99,6 +99,13 @@ TEST(Config, MalformedYamlAndMissingFile) {
   EXPECT_NE(msg.find("must be a map"), std::string::npos) << msg;
 }
 
+TEST(Config, KeySetTwiceIsAnError) {
+  TempDir dir;
+  write_text(dir.file("twice.yaml"), "time: {start: 0, end: 3000}\ntime.end: 10\n");
+  const std::string msg = error_of([&] { Config::from_file(dir.file("twice.yaml")); });
+  EXPECT_NE(msg.find("key 'time.end' is set twice"), std::string::npos) << msg;
+}
+
 TEST(Config, CommandLineOverrides) {
   Config c;
   c.set_override("constants.ice.density=900");

@@ -37,7 +37,8 @@ void add_bootstrap_command(CLI::App& app, Context& context) {
     const bool root = runtime.rank() == 0;
 
     const auto quicklook = config.get_list("output.quicklook");
-    ProgressBar progress("bootstrap", 2.0 + double(quicklook.size()), root);
+    ProgressBar progress("bootstrap", 2.0 + double(quicklook.size()),
+                         root && spdlog::get_level() <= spdlog::level::info);
     progress.update(0, "reading inputs");
     const io::ModelInputs inputs = io::read_model_inputs(config, runtime.comm());
     for (const auto& note : inputs.notes) spdlog::debug("{}", note);

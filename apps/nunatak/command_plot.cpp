@@ -1,4 +1,5 @@
-// `nunatak plot FILE VAR`: a quick-look PNG map of one variable.
+// `nunatak plot FILE VAR`: a quick-look PNG map of one variable, or a line chart of a
+// time series.
 
 #include "commands.hpp"
 
@@ -13,7 +14,8 @@ namespace nunatak::app {
 void add_plot_command(CLI::App& app, Context&) {
   auto* cmd = app.add_subcommand(
       "plot", "Draw a map of a 2-D variable with a colour bar (log scale for speeds, diverging "
-              "for signed fields, masked cells grey) to a PNG");
+              "for signed fields, masked cells grey), or a line chart of a variable along time "
+              "(e.g. ice_volume in the _ts.nc file of a run), to a PNG");
   struct Options {
     std::string file, var, output, scale;
     io::QuicklookOptions look;

@@ -5,13 +5,17 @@
 #include "commands.hpp"
 #include "progress.hpp"
 
+#include "nunatak/core/error.hpp"
 #include "nunatak/io/config.hpp"
+#include "nunatak/io/output_file.hpp"
+#include "nunatak/io/quicklook.hpp"
 #include "nunatak/io/units.hpp"
 #include "nunatak/model/simulation.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <csignal>
 
 namespace nunatak::app {
@@ -72,12 +76,22 @@ void add_run_command(CLI::App& app, Context& context) {
     for (const auto& s : o->overrides) config.set_override(s);
     core::Runtime& runtime = context.runtime();
     const bool root = runtime.rank() == 0;
+    // Quick-look names are checked before the run, not after it.
+    const auto quicklook = config.get_list("output.quicklook");
+    const auto variables = config.get_list("output.variables");
+    for (const auto& q : quicklook)
+      if (std::find(variables.begin(), variables.end(), q) == variables.end() &&
+          !model::is_timeseries_variable(q))
+        throw Error("output.quicklook: '" + q +
+                    "' is neither in output.variables nor a time-series variable (" +
+                    model::timeseries_variable_list() + ")");
     model::Simulation simulation(config, runtime.comm(), context.command_line());
     if (!o->restart.empty()) simulation.restart_from(o->restart);
 
     const double year = io::seconds_per_year();
     const double start = simulation.model().state().time, end = simulation.end_time();
-    ProgressBar bar("run", (end - start) / year, root);
+    ProgressBar bar("run", (end - start) / year,
+                    root && spdlog::get_level() <= spdlog::level::info);
     double last_wall = -1.0;
     auto progress = [&](double t, long long steps, double wall) {
       if (wall - last_wall < 0.2 && t < end) return; // redraw at most 5 times a second
@@ -107,6 +121,17 @@ void add_run_command(CLI::App& app, Context& context) {
       spdlog::info("wrote {}", summary.output);
       spdlog::info("wrote {}", summary.timeseries);
       if (!summary.checkpoint.empty()) spdlog::info("wrote checkpoint {}", summary.checkpoint);
+    }
+    if (summary.completed) {
+      io::on_rank_zero(runtime.comm(), [&] {
+        for (const auto& q : quicklook) {
+          const bool series = model::is_timeseries_variable(q);
+          const std::string source = series ? summary.timeseries : summary.output;
+          const std::string png = io::quicklook_path(source, q);
+          io::write_quicklook(source, q, png);
+          spdlog::info("wrote {}", png);
+        }
+      });
     }
     if (!summary.completed) {
       if (root)

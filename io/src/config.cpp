@@ -224,6 +224,9 @@ Config Config::from_file(const std::string& path) {
           prefix.empty() ? it->first.Scalar() : prefix + "." + it->first.Scalar();
       const YAML::Node value = it->second;
       if (const KeySpec* spec = find_key(key)) {
+        if (config.m_origins[key] != "default")
+          throw Error(origin + ": key '" + key + "' is set twice (also at " +
+                      config.m_origins[key] + ")");
         config.m_values[key] = convert(*spec, value, origin);
         config.m_origins[key] = origin;
       } else if (is_section(key)) {

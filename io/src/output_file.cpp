@@ -133,7 +133,7 @@ OutputFile::OutputFile(std::shared_ptr<const core::ParallelGrid> grid, const std
 
 std::unique_ptr<OutputFile> OutputFile::append(std::shared_ptr<const core::ParallelGrid> grid,
                                                const std::string& path,
-                                               const Provenance& provenance, double before_time,
+                                               const Provenance& provenance, double up_to_time,
                                                int deflate_level) {
   int exists = 0;
   int rank = 0;
@@ -149,7 +149,7 @@ std::unique_ptr<OutputFile> OutputFile::append(std::shared_ptr<const core::Paral
     NcFile& f = *out->m_file;
     out->m_time_var = f.variable("time");
     const auto times = f.read_all(out->m_time_var);
-    while (out->m_records < times.size() && times[out->m_records] < before_time) ++out->m_records;
+    while (out->m_records < times.size() && times[out->m_records] <= up_to_time) ++out->m_records;
     for (const auto& name : f.variable_names()) {
       const auto dims = f.dimensions(f.variable(name));
       if (!dims.empty() && dims[0].name == "time" && name != "time")

@@ -2,14 +2,83 @@
 
 #include "nunatak/core/error.hpp"
 #include "nunatak/io/input_file.hpp"
+#include "nunatak/io/line_plot.hpp"
+#include "nunatak/io/netcdf_file.hpp"
 #include "nunatak/io/units.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <utility>
 
 namespace nunatak::io {
+namespace {
+
+constexpr double k_nan = std::numeric_limits<double>::quiet_NaN();
+
+// True if `id` is a time series: exactly one dimension, named "time".
+bool is_time_series(const NcFile& f, int id) {
+  const auto dims = f.dimensions(id);
+  return dims.size() == 1 && dims[0].name == "time";
+}
+
+// Times of the `time` coordinate in years when its units are "<unit> since <date>" with a
+// unit of time, else as stored; without a usable `time` variable, the record numbers.
+void time_axis(const NcFile& f, std::size_t n, Series& s, std::string& label) {
+  s.x.resize(n);
+  for (std::size_t i = 0; i < n; ++i) s.x[i] = double(i);
+  label = "record";
+  const auto t = f.find_variable("time");
+  if (!t || !is_time_series(f, *t) || f.dimensions(*t)[0].length != n) return;
+  s.x = f.read_all(*t);
+  const MissingValues is_missing(f, *t);
+  for (double& v : s.x)
+    if (is_missing(v)) v = k_nan;
+  const std::string units = f.text_attribute(*t, "units").value_or("");
+  const auto since = units.find(" since ");
+  const std::string unit = units.substr(0, since);
+  if (since != std::string::npos && unit == "seconds") {
+    for (double& v : s.x) v /= seconds_per_year();
+    label = "time (years)";
+  } else if (since != std::string::npos && units_convertible(unit, "year")) {
+    const UnitConversion c = unit_conversion(unit, "year", "time in '" + f.path() + "'");
+    for (double& v : s.x) v = c(v);
+    label = "time (years)";
+  } else {
+    label = units.empty() ? "time" : "time (" + units + ")";
+  }
+}
+
+// Draws the time series `var` (variable `id` of `f`) as a line chart against time.
+void write_time_series(const NcFile& f, int id, const std::string& var, const std::string& png_path,
+                       const QuicklookOptions& options) {
+  const std::size_t n = f.dimensions(id)[0].length;
+  if (n == 0) throw Error("variable '" + var + "' in '" + f.path() + "' has no records");
+  Series s;
+  s.y = f.read_all(id);
+  const MissingValues is_missing(f, id);
+  for (double& v : s.y)
+    if (is_missing(v)) v = k_nan;
+  std::string units = f.text_attribute(id, "units").value_or("");
+  if (!units.empty() && units_convertible(units, "m s-1")) { // speeds in m/yr, as on maps
+    const UnitConversion c = unit_conversion(units, "m year-1", "variable '" + var + "'");
+    for (double& v : s.y) v = c(v);
+    units = "m/yr";
+  }
+  const std::string long_name = f.text_attribute(id, "long_name").value_or("");
+  LineChart chart;
+  chart.title = long_name.empty() ? var : var + ": " + long_name;
+  chart.subtitle = std::filesystem::path(f.path()).filename().string();
+  chart.y_label = (long_name.empty() ? var : long_name) + (units.empty() ? "" : " (" + units + ")");
+  time_axis(f, n, s, chart.x_label);
+  s.label = var;
+  chart.series.push_back(std::move(s));
+  const int height = static_cast<int>(std::lround(options.width_px * 5.0 / 9.0));
+  write_line_png(chart, png_path, options.width_px, std::max(height, 200));
+}
+
+} // namespace
 
 std::string quicklook_path(const std::string& nc_path, const std::string& var) {
   const std::filesystem::path p(nc_path);
@@ -18,6 +87,16 @@ std::string quicklook_path(const std::string& nc_path, const std::string& var) {
 
 void write_quicklook(const std::string& nc_path, const std::string& var,
                      const std::string& png_path, const QuicklookOptions& options) {
+  { // A 1-D variable along time (e.g. the time-series file of a run): a line chart. Such
+    // files have no x/y coordinates, so they are opened without InputFile.
+    const NcFile f = NcFile::open(nc_path);
+    const auto id = f.find_variable(var);
+    if (!id) throw Error("variable '" + var + "' not found in '" + nc_path + "'");
+    if (is_time_series(f, *id)) {
+      write_time_series(f, *id, var, png_path, options);
+      return;
+    }
+  }
   const InputFile file(nc_path);
   if (!file.nc().find_variable(var))
     throw Error("variable '" + var + "' not found in '" + nc_path + "'");

@@ -126,6 +126,18 @@ void write_timeseries(const std::string& path, const std::vector<TimeSeriesRecor
 
 } // namespace
 
+bool is_timeseries_variable(const std::string& name) {
+  for (const char* s : series_names)
+    if (name == s) return true;
+  return false;
+}
+
+std::string timeseries_variable_list() {
+  std::string list;
+  for (const char* s : series_names) list += (list.empty() ? "" : ", ") + std::string(s);
+  return list;
+}
+
 Checkpoint read_checkpoint(const std::string& path) {
   io::NcFile f = io::NcFile::open(path);
   Checkpoint c;

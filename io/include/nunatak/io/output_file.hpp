@@ -43,12 +43,12 @@ public:
   OutputFile(std::shared_ptr<const core::ParallelGrid> grid, const std::string& path,
              const Provenance& provenance, int deflate_level = 1);
   /// Collective: continues an existing output (a restarted run): copies it to
-  /// the temporary name, keeps its records before `before_time` (s) and
-  /// appends after them; `history` gains a line. Creates a new file if there
+  /// the temporary name, keeps its records up to and including `up_to_time`
+  /// (s) and appends after them; `history` gains a line. Creates a new file if there
   /// is none at `path`.
   static std::unique_ptr<OutputFile> append(std::shared_ptr<const core::ParallelGrid> grid,
                                             const std::string& path, const Provenance& provenance,
-                                            double before_time, int deflate_level = 1);
+                                            double up_to_time, int deflate_level = 1);
   ~OutputFile();
   OutputFile(const OutputFile&) = delete;
   OutputFile& operator=(const OutputFile&) = delete;

@@ -1,6 +1,7 @@
 #pragma once
 /// \file quicklook.hpp
-/// Quick-look PNG maps of variables in NetCDF files (`nunatak plot`).
+/// Quick-look PNGs of variables in NetCDF files (`nunatak plot`): maps of 2-D fields,
+/// line charts of time series.
 
 #include "nunatak/io/plot.hpp"
 
@@ -20,7 +21,10 @@ struct QuicklookOptions {
 };
 
 /// Draws variable `var` of `nc_path` to `png_path`. Velocities are shown in
-/// m/yr; zero ice thickness is shown as ice-free (masked). Throws nunatak::Error.
+/// m/yr; zero ice thickness is shown as ice-free (masked). A 1-D variable along
+/// the `time` dimension (as in the time-series file of a run) is drawn as a line
+/// chart against time in years (width_px wide, 5/9 as high; the other options do not
+/// apply). Throws nunatak::Error.
 void write_quicklook(const std::string& nc_path, const std::string& var,
                      const std::string& png_path, const QuicklookOptions& options = {});
 

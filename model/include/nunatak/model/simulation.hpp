@@ -80,6 +80,11 @@ private:
   double m_start = 0, m_end = 0;
 };
 
+/// True if `name` is a variable of the time-series file (ice_volume, ...).
+bool is_timeseries_variable(const std::string& name);
+/// The time-series variables, comma-separated.
+std::string timeseries_variable_list();
+
 /// Reads the thickness and time series of a checkpoint written by Simulation.
 /// Exposed for tests; Simulation::restart_from uses it.
 struct Checkpoint {
