@@ -11,7 +11,7 @@ mpirun="mpirun --allow-run-as-root --oversubscribe"
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
 $mpirun -n 1 "$bench" "$@" | tee /tmp/nunatak_bench_np1.txt
 echo
-$mpirun -n 2 "$bench" --quick | tee /tmp/nunatak_bench_np2.txt
+$mpirun -n 2 "$bench" "$@" | tee /tmp/nunatak_bench_np2.txt
 echo
 echo "parallel efficiency (throughput at 2 ranks / (2 x throughput at 1 rank)):"
 awk 'FNR==NR && $1 ~ /^[0-9]+$/ && NF==5 {t1[$1]=$5; next}
