@@ -1,6 +1,7 @@
 #include "nunatak/model/simulation.hpp"
 
 #include "nunatak/core/error.hpp"
+#include "nunatak/core/version.hpp"
 #include "nunatak/io/model_inputs.hpp"
 #include "nunatak/io/netcdf_file.hpp"
 #include "nunatak/io/output_file.hpp"
@@ -98,7 +99,7 @@ void write_series_values(io::NcFile& f, int time_var, const std::vector<int>& id
 
 /// Writes the time series file (rank 0), under a temporary name then renamed.
 void write_timeseries(const std::string& path, const std::vector<TimeSeriesRecord>& series,
-                      const std::string& command_line) {
+                      const std::string& command_line, const io::Config& config) {
   if (fs::path(path).has_parent_path()) fs::create_directories(fs::path(path).parent_path());
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   try {
@@ -113,6 +114,9 @@ void write_timeseries(const std::string& path, const std::vector<TimeSeriesRecor
     f.put_attribute(NC_GLOBAL, "title",
                     std::string("nunatak time series: ice volume, area, mass budget per step"));
     f.put_attribute(NC_GLOBAL, "history", command_line + "\n");
+    f.put_attribute(NC_GLOBAL, "source", std::string("nunatak ") + nunatak::version + " (git " +
+                                             nunatak::git_revision + ")");
+    f.put_attribute(NC_GLOBAL, "nunatak_config_yaml", config.to_yaml());
     f.end_definitions();
     write_series_values(f, time_var, ids, series);
     f.close();
@@ -408,7 +412,7 @@ RunSummary Simulation::run(RunSignals& signals, const ProgressCallback& progress
   }
   out->commit();
   summary.output = s.output;
-  io::on_rank_zero(grid->comm(), [&] { write_timeseries(s.timeseries, s.series, s.command_line); });
+  io::on_rank_zero(grid->comm(), [&] { write_timeseries(s.timeseries, s.series, s.command_line, s.config); });
   summary.timeseries = s.timeseries;
   summary.completed = model.state().time >= m_end;
   summary.time = model.state().time;
