@@ -32,5 +32,6 @@ void add_plot_command(CLI::App& app, Context& context);
 void add_bootstrap_command(CLI::App& app, Context& context);
 void add_verify_command(CLI::App& app, Context& context);
 void add_run_command(CLI::App& app, Context& context);
+void add_ismip_hom_command(CLI::App& app, Context& context);
 
 } // namespace nunatak::app

@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
   app::add_bootstrap_command(cli, context);
   app::add_verify_command(cli, context);
   app::add_run_command(cli, context);
+  app::add_ismip_hom_command(cli, context);
   cli.parse_complete_callback(
       [&] { spdlog::set_level(quiet ? spdlog::level::warn : spdlog::level::from_str(log_level)); });
 

@@ -114,8 +114,9 @@ void write_timeseries(const std::string& path, const std::vector<TimeSeriesRecor
     f.put_attribute(NC_GLOBAL, "title",
                     std::string("nunatak time series: ice volume, area, mass budget per step"));
     f.put_attribute(NC_GLOBAL, "history", command_line + "\n");
-    f.put_attribute(NC_GLOBAL, "source", std::string("nunatak ") + nunatak::version + " (git " +
-                                             nunatak::git_revision + ")");
+    f.put_attribute(NC_GLOBAL, "source",
+                    std::string("nunatak ") + nunatak::version + " (git " + nunatak::git_revision +
+                        ")");
     f.put_attribute(NC_GLOBAL, "nunatak_config_yaml", config.to_yaml());
     f.end_definitions();
     write_series_values(f, time_var, ids, series);
@@ -412,7 +413,8 @@ RunSummary Simulation::run(RunSignals& signals, const ProgressCallback& progress
   }
   out->commit();
   summary.output = s.output;
-  io::on_rank_zero(grid->comm(), [&] { write_timeseries(s.timeseries, s.series, s.command_line, s.config); });
+  io::on_rank_zero(grid->comm(),
+                   [&] { write_timeseries(s.timeseries, s.series, s.command_line, s.config); });
   summary.timeseries = s.timeseries;
   summary.completed = model.state().time >= m_end;
   summary.time = model.state().time;

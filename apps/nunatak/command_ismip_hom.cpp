@@ -1,0 +1,60 @@
+// `nunatak ismip-hom EXP --length L_KM`: ISMIP-HOM experiments with the
+// Blatter-Pattyn solver.
+
+#include "commands.hpp"
+
+#include "nunatak/core/error.hpp"
+#include "nunatak/model/ismip_hom.hpp"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+
+namespace nunatak::app {
+
+void add_ismip_hom_command(CLI::App& app, Context& context) {
+  auto* cmd = app.add_subcommand(
+      "ismip-hom", "Run ISMIP-HOM experiment A, B, C or D (Pattyn et al. 2008) with the "
+                   "Blatter-Pattyn solver and print the surface velocity along y = L/4");
+  struct Options {
+    std::string experiment, grid = "16x16x9", output;
+    double length_km = 10.0;
+    bool profile = false;
+  };
+  auto o = std::make_shared<Options>();
+  cmd->add_option("EXP", o->experiment, "experiment: A, B, C or D")
+      ->required()
+      ->check(CLI::IsMember({"A", "B", "C", "D", "a", "b", "c", "d"}));
+  cmd->add_option("--length", o->length_km, "domain length L in km (5, 10, 20, 40, 80, 160)")
+      ->capture_default_str();
+  cmd->add_option("--grid", o->grid, "nodes NXxNYxNZ (NY a multiple of 4 for A and C)")
+      ->capture_default_str();
+  cmd->add_option("-o,--output", o->output, "write surface and 3-D velocities to this NetCDF file");
+  cmd->add_flag("--profile", o->profile, "print the whole profile x/L, vx");
+  cmd->callback([o, &context] {
+    model::IsmipHomCase c;
+    c.experiment = char(std::toupper(o->experiment[0]));
+    c.length_km = o->length_km;
+    if (std::sscanf(o->grid.c_str(), "%dx%dx%d", &c.nx, &c.ny, &c.nz) != 3)
+      throw Error("--grid '" + o->grid + "': expected NXxNYxNZ, e.g. 32x32x9");
+    c.output = o->output;
+    c.command_line = context.command_line();
+    core::Runtime& runtime = context.runtime();
+    const model::IsmipHomResult r = model::run_ismip_hom(c, runtime.comm());
+    if (runtime.rank() != 0) return;
+    fmt::print("ISMIP-HOM {} L = {:g} km, grid {}x{}x{}, {} rank(s)\n", c.experiment, c.length_km,
+               c.nx, c.ny, c.nz, runtime.size());
+    fmt::print("surface vx along {}: max {:.3f} m/a, min {:.3f} m/a, mean {:.3f} m/a\n",
+               (c.experiment == 'A' || c.experiment == 'C') ? "y = L/4" : "the flowline", r.max,
+               r.min, r.mean);
+    fmt::print("Newton {} iterations, {} Krylov iterations, residual {:.3e} -> {:.3e} ({}), "
+               "{:.2f} s\n",
+               r.report.newton_iterations, r.report.krylov_iterations, r.report.initial_residual,
+               r.report.final_residual, r.report.reason, r.wall_seconds);
+    if (o->profile)
+      for (size_t k = 0; k < r.x_over_L.size(); ++k)
+        fmt::print("{:.4f} {:.4f}\n", r.x_over_L[k], r.vx_surface[k]);
+  });
+}
+
+} // namespace nunatak::app

@@ -1,0 +1,129 @@
+#pragma once
+/// \file blatter_pattyn.hpp
+/// The Blatter-Pattyn (first-order Stokes) stress balance on PETSc.
+///
+/// Equations for the horizontal velocity (u, v), with effective viscosity
+/// eta = (B/2) (e2 + reg^2)^((1-n)/(2n)), B = (E A)^(-1/n), and
+/// e2 = u_x^2 + v_y^2 + u_x v_y + (u_y + v_x)^2/4 + u_z^2/4 + v_z^2/4:
+///
+///   -(2 eta (2 u_x + v_y))_x - (eta (u_y + v_x))_y - (eta u_z)_z + rho g s_x = 0
+///   -(2 eta (2 v_y + u_x))_y - (eta (u_y + v_x))_x - (eta v_z)_z + rho g s_y = 0
+///
+/// They are the Euler-Lagrange equations of the energy
+///
+///   E(u, v) = int_ice [ (2n/(n+1)) B (e2 + reg^2)^((n+1)/(2n)) + rho g grad(s).(u, v) ] dV
+///           + int_bed beta^2/(q+1) (|u|^2 + ureg^2)^((q+1)/2) dA,
+///
+/// whose discrete form is computed by `energy`; `residual` is its gradient and
+/// `jacobian` its Hessian (tested with finite differences).
+///
+/// Boundary conditions: stress-free surface (natural); at the bed either no
+/// slip (u = v = 0) or the friction law above (q = 1: linear sliding with
+/// beta^2, q = 1/m: Weertman); laterally periodic (ISMIP-HOM) or, at the edges
+/// of a non-periodic domain, stress-free (natural); ice-free columns (thinner
+/// than the minimum thickness) are excluded: their nodes are fixed at u = v = 0,
+/// and elements are built on max(H, H_min) so that they stay well shaped.
+///
+/// Units and scaling: lengths in m, velocities in m/a, time in years, stresses
+/// in Pa; the residual and energy are divided by rho g so that they are O(1)
+/// for O(1) velocity gradients (as in PETSc's ex48).
+///
+/// Discretisation: Q1 hexahedra on terrain-following levels (sigma uniform),
+/// 2x2x2 Gauss points, 2x2 on the bed; a PETSc 3-D DMDA whose first (fastest)
+/// dimension is the vertical, held by one rank, so that columns are never split
+/// and contiguous in memory ([y][x][z][u,v]). Nodes sit at the 2-D grid's cell
+/// centres and the DMDA has the 2-D grid's decomposition. Element kernels are
+/// labelled Kokkos loops; the Jacobian is assembled with MatSetValuesCOO.
+/// Newton (SNES, options prefix -bp_) with line search; the linear solver and
+/// preconditioner come from the PETSc options database.
+
+#include "nunatak/core/field3d.hpp"
+#include "nunatak/solver/stress_balance.hpp"
+
+#include <petscsnes.h>
+
+#include <memory>
+#include <string>
+
+namespace nunatak::solver {
+
+/// Parameters of the Blatter-Pattyn solver.
+struct BPParams {
+  FlowLaw flow;                             ///< n, A (SI), E, rho, g
+  int levels = 9;                           ///< nodes per column
+  double minimum_thickness = 10.0;          ///< m
+  double strain_rate_regularisation = 1e-5; ///< a^-1
+  bool no_slip = true;                      ///< else friction with beta^2 and q
+  double friction_exponent = 1.0;           ///< q (1: linear)
+  double sliding_regularisation = 1e-3;     ///< m/a, in the friction law
+  double surface_trend_x = 0.0;       ///< extra ds/dx added to the geometry (ISMIP-HOM slopes)
+  std::string options_prefix = "bp_"; ///< PETSc options prefix
+};
+
+/// Outcome of one nonlinear solve.
+struct BPSolveReport {
+  bool converged = false;
+  int newton_iterations = 0;
+  int krylov_iterations = 0;
+  double initial_residual = 0, final_residual = 0;
+  std::string reason; ///< SNES converged reason
+};
+
+/// Blatter-Pattyn solver on a 2-D ParallelGrid (map plane) times `levels`.
+class BlatterPattyn final : public StressBalance {
+public:
+  BlatterPattyn(std::shared_ptr<const core::ParallelGrid> grid, const BPParams& params);
+  ~BlatterPattyn() override;
+  BlatterPattyn(const BlatterPattyn&) = delete;
+  BlatterPattyn& operator=(const BlatterPattyn&) = delete;
+
+  std::string name() const override { return "bp"; }
+  /// Sets the geometry from thk and usurf (bed = usurf - thk) and solves,
+  /// starting from the previous solution.
+  void update(const StressBalanceInputs& inputs) override;
+  const FaceFluxes& fluxes() const override { return m_fluxes; }
+  double max_diffusivity() const override { return 0.0; }
+  Velocities velocities(const std::vector<double>& sigma) const override;
+
+  /// Sets thickness and bed (m; ghosts up to date) and, for sliding, beta^2
+  /// (Pa a m^-1; may be null for no-slip). Collective.
+  void set_geometry(const core::Field2D& thk, const core::Field2D& bed,
+                    const core::Field2D* beta2 = nullptr);
+  /// Collective: Newton solve from the current velocity (from the shallow-ice
+  /// velocity when the current one is zero).
+  BPSolveReport solve();
+  /// Sets the solution to the local shallow-ice velocity of the geometry.
+  void set_sia_initial_guess();
+
+  /// The discrete energy at `x` (global vector of (u, v) in m/a), divided by rho g.
+  double energy(Vec x) const;
+  /// Gradient of the energy (and u - 0 rows at fixed nodes), into `f`.
+  void residual(Vec x, Vec f) const;
+  /// Hessian of the energy into `J` (assembled with MatSetValuesCOO).
+  void jacobian(Vec x, Mat J) const;
+
+  /// The solution vector (u, v in m/a), the 3-D DMDA, the Jacobian matrix.
+  Vec solution() const { return m_solution; }
+  DM dm() const { return m_dm; }
+  Mat matrix() const { return m_matrix; }
+  SNES snes() const { return m_snes; }
+  /// True where dof `index` (local, owned) is fixed by a Dirichlet condition.
+  bool is_fixed(PetscInt owned_index) const;
+  /// Number of nodes per column.
+  int levels() const { return m_params.levels; }
+  const BPSolveReport& last_report() const { return m_report; }
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> m_impl;
+  std::shared_ptr<const core::ParallelGrid> m_grid;
+  BPParams m_params;
+  DM m_dm = nullptr;
+  Mat m_matrix = nullptr;
+  SNES m_snes = nullptr;
+  Vec m_solution = nullptr;
+  FaceFluxes m_fluxes;
+  BPSolveReport m_report;
+};
+
+} // namespace nunatak::solver

@@ -1,0 +1,750 @@
+#include "nunatak/solver/blatter_pattyn.hpp"
+
+#include "bp_element.hpp"
+#include "nunatak/core/error.hpp"
+#include "nunatak/core/petsc_check.hpp"
+
+#include <petscdmda.h>
+
+#include <cmath>
+#include <vector>
+
+namespace nunatak::solver {
+
+namespace {
+
+const double seconds_per_year = 31556925.9747; // UDUNITS' year, as everywhere in nunatak
+
+/// Unmanaged 4-D view of a DMDA local vector: [y][x][z][u,v].
+using NodeView = Kokkos::View<double****, Kokkos::LayoutRight, Kokkos::HostSpace,
+                              Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+using ConstNodeView = Kokkos::View<const double****, Kokkos::LayoutRight, Kokkos::HostSpace,
+                                   Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+
+/// A DMDA local vector, borrowed for the lifetime of this object.
+class LocalVec {
+public:
+  explicit LocalVec(DM dm) : m_dm(dm) { NUNATAK_PETSC(DMGetLocalVector(dm, &m_vec)); }
+  ~LocalVec() { DMRestoreLocalVector(m_dm, &m_vec); }
+  LocalVec(const LocalVec&) = delete;
+  LocalVec& operator=(const LocalVec&) = delete;
+  Vec get() const { return m_vec; }
+
+private:
+  DM m_dm;
+  Vec m_vec = nullptr;
+};
+
+} // namespace
+
+/// Geometry and bookkeeping on the rank's ghosted box.
+struct BlatterPattyn::Impl {
+  // 3-D DMDA boxes in map-plane indices (PETSc's y = map x, z = map y).
+  int mx = 0, my = 0, mz = 0;
+  int xs = 0, ys = 0, xm = 0, ym = 0, gxs = 0, gys = 0, gxm = 0, gym = 0;
+  bool periodic_x = false, periodic_y = false;
+  double dx = 1, dy = 1;
+  bp::Rheology rheology{3, 1, 0};
+  bp::Friction friction{1, 0};
+  // Column data on the ghosted box [gy][gx]:
+  core::View2D thickness_eff{"bp::thickness_eff", 0, 0}; // max(H, H_min)
+  core::View2D bed{"bp::bed", 0, 0};                     // bed incl. trend
+  core::View2D surface{"bp::surface", 0, 0};             // bed + H, for the driving stress
+  core::View2D beta2{"bp::beta2", 0, 0};
+  core::View2D dirichlet_scale{"bp::dirichlet_scale", 0, 0};
+  Kokkos::View<int**, Kokkos::LayoutRight> active{"bp::active", 0, 0};
+  std::vector<double> sigma;
+  Kokkos::View<double*> sigma_view{"bp::sigma", 0};
+  // Elements of this rank: those whose lowest-index corner column is owned.
+  int ex0 = 0, ex1 = 0, ey0 = 0, ey1 = 0; // local column ranges of element corners
+  PetscCount coo_count = 0;
+  Kokkos::View<double*> coo_values{"bp::coo_values", 0};
+  // Depth-averaged velocity (m/a) on the ghosted box, for fluxes.
+  core::View2D ubar{"bp::ubar", 0, 0}, vbar{"bp::vbar", 0, 0};
+
+  int local_index(int jl, int il, int k, int c) const { return ((jl * gxm + il) * mz + k) * 2 + c; }
+  bool fixed(int jl, int il, int k, bool no_slip) const {
+    return !active(jl, il) || (no_slip && k == 0);
+  }
+};
+
+namespace {
+
+/// Element-local data gathered from the ghosted arrays.
+struct ElementData {
+  double z[8], u[8], v[8], s[4], beta2[4];
+  bool fixed[8];
+};
+
+} // namespace
+
+BlatterPattyn::BlatterPattyn(std::shared_ptr<const core::ParallelGrid> grid, const BPParams& p)
+    : m_impl(std::make_unique<Impl>()), m_grid(std::move(grid)), m_params(p) {
+  if (p.levels < 2) throw Error("bp: need at least 2 nodes per column");
+  if (!(p.flow.softness > 0.0)) throw Error("bp: the ice softness must be positive");
+  Impl& m = *m_impl;
+  const core::Grid& g = m_grid->grid();
+  m.mx = g.nx();
+  m.my = g.ny();
+  m.mz = p.levels;
+  m.dx = g.dx();
+  m.dy = g.dy();
+  m.periodic_x = m_grid->options().periodic_x;
+  m.periodic_y = m_grid->options().periodic_y;
+
+  // The 3-D DMDA: PETSc x = vertical (one rank, no ghosts needed), PETSc y =
+  // map x, PETSc z = map y, with the 2-D grid's ownership ranges.
+  PetscInt m2 = 0, n2 = 0;
+  NUNATAK_PETSC(DMDAGetInfo(m_grid->dm(), nullptr, nullptr, nullptr, nullptr, &m2, &n2, nullptr,
+                            nullptr, nullptr, nullptr, nullptr, nullptr, nullptr));
+  const PetscInt *lx2 = nullptr, *ly2 = nullptr;
+  NUNATAK_PETSC(DMDAGetOwnershipRanges(m_grid->dm(), &lx2, &ly2, nullptr));
+  const PetscInt lz[1] = {m.mz};
+  NUNATAK_PETSC(DMDACreate3d(
+      m_grid->comm(), DM_BOUNDARY_NONE, m.periodic_x ? DM_BOUNDARY_PERIODIC : DM_BOUNDARY_NONE,
+      m.periodic_y ? DM_BOUNDARY_PERIODIC : DM_BOUNDARY_NONE, DMDA_STENCIL_BOX, m.mz, m.mx, m.my, 1,
+      m2, n2, 2, 1, lz, lx2, ly2, &m_dm));
+  NUNATAK_PETSC(DMSetOptionsPrefix(m_dm, p.options_prefix.c_str()));
+  NUNATAK_PETSC(DMSetFromOptions(m_dm));
+  NUNATAK_PETSC(DMSetUp(m_dm));
+  NUNATAK_PETSC(DMDASetFieldName(m_dm, 0, "u"));
+  NUNATAK_PETSC(DMDASetFieldName(m_dm, 1, "v"));
+  PetscInt zs, ys, xs, zm, ym, xm, gzs, gys, gxs, gzm, gym, gxm;
+  NUNATAK_PETSC(DMDAGetCorners(m_dm, &zs, &xs, &ys, &zm, &xm, &ym));
+  NUNATAK_PETSC(DMDAGetGhostCorners(m_dm, &gzs, &gxs, &gys, &gzm, &gxm, &gym));
+  if (zm != m.mz || gzm != m.mz) throw Error("bp: a column was split between ranks");
+  m.xs = int(xs);
+  m.ys = int(ys);
+  m.xm = int(xm);
+  m.ym = int(ym);
+  m.gxs = int(gxs);
+  m.gys = int(gys);
+  m.gxm = int(gxm);
+  m.gym = int(gym);
+
+  const double A_per_year = p.flow.enhancement * p.flow.softness * seconds_per_year;
+  m.rheology = bp::Rheology{p.flow.n, std::pow(A_per_year, -1.0 / p.flow.n),
+                            p.strain_rate_regularisation * p.strain_rate_regularisation};
+  m.friction =
+      bp::Friction{p.friction_exponent, p.sliding_regularisation * p.sliding_regularisation};
+  m.sigma = core::uniform_sigma(m.mz);
+  m.sigma_view = Kokkos::View<double*>("bp::sigma", m.mz);
+  auto sigma_host = Kokkos::create_mirror_view(m.sigma_view);
+  for (int k = 0; k < m.mz; ++k) sigma_host(k) = m.sigma[size_t(k)];
+  Kokkos::deep_copy(m.sigma_view, sigma_host);
+
+  const std::string label = "bp::";
+  m.thickness_eff = core::View2D(label + "thickness_eff", m.gym, m.gxm);
+  m.bed = core::View2D(label + "bed", m.gym, m.gxm);
+  m.surface = core::View2D(label + "surface", m.gym, m.gxm);
+  m.beta2 = core::View2D(label + "beta2", m.gym, m.gxm);
+  m.dirichlet_scale = core::View2D(label + "dirichlet_scale", m.gym, m.gxm);
+  m.active = Kokkos::View<int**, Kokkos::LayoutRight>(label + "active", m.gym, m.gxm);
+  m.ubar = core::View2D(label + "ubar", m.gym, m.gxm);
+  m.vbar = core::View2D(label + "vbar", m.gym, m.gxm);
+  m_fluxes.qx = core::View2D(label + "qx", m.gym, m.gxm);
+  m_fluxes.qy = core::View2D(label + "qy", m.gym, m.gxm);
+
+  // Elements: corner column (i, j) owned; non-periodic: i + 1 < mx.
+  m.ex0 = m.xs - m.gxs;
+  m.ex1 = m.ex0 + m.xm - ((!m.periodic_x && m.xs + m.xm == m.mx) ? 1 : 0);
+  m.ey0 = m.ys - m.gys;
+  m.ey1 = m.ey0 + m.ym - ((!m.periodic_y && m.ys + m.ym == m.my) ? 1 : 0);
+
+  // Jacobian: DM-created matrix, COO pattern of every element (16 x 16) plus
+  // the diagonal of every owned dof (used by fixed dofs).
+  NUNATAK_PETSC(DMSetMatType(m_dm, MATAIJ));
+  NUNATAK_PETSC(DMCreateMatrix(m_dm, &m_matrix));
+  const PetscCount elements = PetscCount(m.ex1 - m.ex0) * (m.ey1 - m.ey0) * (m.mz - 1);
+  const PetscCount owned_dofs = PetscCount(m.xm) * m.ym * m.mz * 2;
+  m.coo_count = elements * 256 + owned_dofs;
+  std::vector<PetscInt> rows(size_t(m.coo_count)), cols(size_t(m.coo_count));
+  size_t e = 0;
+  for (int jl = m.ey0; jl < m.ey1; ++jl)
+    for (int il = m.ex0; il < m.ex1; ++il)
+      for (int k = 0; k < m.mz - 1; ++k) {
+        PetscInt dofs[16];
+        for (int a = 0; a < 8; ++a)
+          for (int c = 0; c < 2; ++c)
+            dofs[a * 2 + c] =
+                m.local_index(jl + bp::node_dj(a), il + bp::node_di(a), k + bp::node_dk(a), c);
+        for (int r = 0; r < 16; ++r)
+          for (int s = 0; s < 16; ++s) {
+            rows[e] = dofs[r];
+            cols[e] = dofs[s];
+            ++e;
+          }
+      }
+  for (int jl = m.ys - m.gys; jl < m.ys - m.gys + m.ym; ++jl)
+    for (int il = m.xs - m.gxs; il < m.xs - m.gxs + m.xm; ++il)
+      for (int k = 0; k < m.mz; ++k)
+        for (int c = 0; c < 2; ++c) {
+          rows[e] = cols[e] = m.local_index(jl, il, k, c);
+          ++e;
+        }
+  NUNATAK_PETSC(MatSetPreallocationCOOLocal(m_matrix, m.coo_count, rows.data(), cols.data()));
+  m.coo_values = Kokkos::View<double*>("bp::coo_values", size_t(m.coo_count));
+
+  NUNATAK_PETSC(DMCreateGlobalVector(m_dm, &m_solution));
+  NUNATAK_PETSC(VecSet(m_solution, 0.0));
+
+  NUNATAK_PETSC(SNESCreate(m_grid->comm(), &m_snes));
+  NUNATAK_PETSC(SNESSetOptionsPrefix(m_snes, p.options_prefix.c_str()));
+  NUNATAK_PETSC(SNESSetDM(m_snes, m_dm));
+  Vec r = nullptr;
+  NUNATAK_PETSC(VecDuplicate(m_solution, &r));
+  auto function = [](SNES, Vec x, Vec f, void* ctx) -> PetscErrorCode {
+    try {
+      static_cast<BlatterPattyn*>(ctx)->residual(x, f);
+      return 0;
+    } catch (...) {
+      return PETSC_ERR_LIB;
+    }
+  };
+  auto jacobian = [](SNES, Vec x, Mat J, Mat, void* ctx) -> PetscErrorCode {
+    try {
+      static_cast<BlatterPattyn*>(ctx)->jacobian(x, J);
+      return 0;
+    } catch (...) {
+      return PETSC_ERR_LIB;
+    }
+  };
+  NUNATAK_PETSC(SNESSetFunction(m_snes, r, function, this));
+  NUNATAK_PETSC(VecDestroy(&r));
+  NUNATAK_PETSC(SNESSetJacobian(m_snes, m_matrix, m_matrix, jacobian, this));
+  // The residual is the gradient of the energy: the line search minimises it.
+  auto objective = [](SNES, Vec x, PetscReal* value, void* ctx) -> PetscErrorCode {
+    try {
+      *value = static_cast<BlatterPattyn*>(ctx)->energy(x);
+      return 0;
+    } catch (...) {
+      return PETSC_ERR_LIB;
+    }
+  };
+  NUNATAK_PETSC(SNESSetObjective(m_snes, objective, this));
+  NUNATAK_PETSC(SNESSetTolerances(m_snes, 0.0, 1e-8, 0.0, 50, 10000));
+  // Eisenstat-Walker (version 3, linear tolerance at most 1e-2): inexact
+  // Newton steps that are still good enough to keep the iteration count low.
+  NUNATAK_PETSC(SNESKSPSetUseEW(m_snes, PETSC_TRUE));
+  NUNATAK_PETSC(SNESKSPSetParametersEW(m_snes, 3, 1e-2, 1e-2, PETSC_DEFAULT, PETSC_DEFAULT,
+                                       PETSC_DEFAULT, PETSC_DEFAULT));
+  NUNATAK_PETSC(SNESSetFromOptions(m_snes));
+}
+
+BlatterPattyn::~BlatterPattyn() {
+  if (m_snes) SNESDestroy(&m_snes);
+  if (m_solution) VecDestroy(&m_solution);
+  if (m_matrix) MatDestroy(&m_matrix);
+  if (m_dm) DMDestroy(&m_dm);
+}
+
+bool BlatterPattyn::is_fixed(PetscInt owned_index) const {
+  const Impl& m = *m_impl;
+  const int c = int(owned_index % 2), node = int(owned_index / 2);
+  const int k = node % m.mz, column = node / m.mz;
+  const int il = column % m.xm + (m.xs - m.gxs), jl = column / m.xm + (m.ys - m.gys);
+  (void)c;
+  return m.fixed(jl, il, k, m_params.no_slip);
+}
+
+void BlatterPattyn::set_geometry(const core::Field2D& thk, const core::Field2D& bed,
+                                 const core::Field2D* beta2) {
+  Impl& m = *m_impl;
+  const core::LocalBox b2 = m_grid->box();
+  const int oi = m.gxs - b2.gxs, oj = m.gys - b2.gys; // 3-D ghost box inside the 2-D one
+  if (oi < 0 || oj < 0 || m.gxm + oi > b2.gxm || m.gym + oj > b2.gym)
+    throw Error("bp: the 2-D grid's ghost width is too small for the 3-D solver");
+  if (!m_params.no_slip && !beta2) throw Error("bp: sliding needs beta^2 (or set no-slip)");
+  auto H = Kokkos::create_mirror_view(thk.view());
+  auto B = Kokkos::create_mirror_view(bed.view());
+  Kokkos::deep_copy(H, thk.view());
+  Kokkos::deep_copy(B, bed.view());
+  decltype(H) beta_host;
+  if (beta2) {
+    beta_host = Kokkos::create_mirror_view(beta2->view());
+    Kokkos::deep_copy(beta_host, beta2->view());
+  }
+  const double H_min = m_params.minimum_thickness, trend = m_params.surface_trend_x;
+  const core::Grid& g = m_grid->grid();
+  const double rho_g = m_params.flow.ice_density * m_params.flow.gravity;
+  // Reference viscosity for the Dirichlet rows: strain rate 1e-3 per year.
+  const double eta_ref = bp::viscosity(m.rheology, 1e-6);
+  for (int jl = 0; jl < m.gym; ++jl)
+    for (int il = 0; il < m.gxm; ++il) {
+      const double h = H(jl + oj, il + oi), z_b = B(jl + oj, il + oi);
+      const double x = g.x(m.gxs + il); // unwrapped: periodic ghosts continue the trend
+      const double bed_total = z_b + trend * (x - g.x(0));
+      m.active(jl, il) = h >= H_min ? 1 : 0;
+      m.thickness_eff(jl, il) = std::max(h, H_min);
+      m.bed(jl, il) = bed_total;
+      m.surface(jl, il) = bed_total + h;
+      m.beta2(jl, il) = beta2 ? beta_host(jl + oj, il + oi) : 0.0;
+      const double hz = m.thickness_eff(jl, il) / (m.mz - 1);
+      m.dirichlet_scale(jl, il) =
+          2.0 * eta_ref / rho_g * (m.dx * m.dy / hz + m.dx * hz / m.dy + m.dy * hz / m.dx);
+    }
+}
+
+namespace {
+
+/// Gathers element (jl, il, k) from the ghosted arrays.
+template <class Impl, class X>
+void gather(const Impl& m, const X& x, int jl, int il, int k, bool no_slip, ElementData& e) {
+  for (int a = 0; a < 8; ++a) {
+    const int j = jl + bp::node_dj(a), i = il + bp::node_di(a), kk = k + bp::node_dk(a);
+    e.z[a] = m.bed(j, i) + m.sigma_view(kk) * m.thickness_eff(j, i);
+    // Fixed nodes take their prescribed value (0), whatever the iterate holds,
+    // so free rows do not depend on them and the Jacobian's zeroed columns are exact.
+    e.fixed[a] = m.fixed(j, i, kk, no_slip);
+    e.u[a] = e.fixed[a] ? 0.0 : x(j, i, kk, 0);
+    e.v[a] = e.fixed[a] ? 0.0 : x(j, i, kk, 1);
+    if (a < 4) {
+      e.s[a] = m.surface(j, i);
+      e.beta2[a] = m.beta2(j, i);
+    }
+  }
+}
+
+/// Surface gradient at (xi, eta) from the 4 corner surface values (bilinear).
+void surface_gradient(const double s[4], double xi, double eta, double dx, double dy,
+                      double ds[2]) {
+  ds[0] = ((s[1] - s[0]) * (1 - eta) + (s[3] - s[2]) * (1 + eta)) * 0.25 * 2.0 / dx;
+  ds[1] = ((s[2] - s[0]) * (1 - xi) + (s[3] - s[1]) * (1 + xi)) * 0.25 * 2.0 / dy;
+}
+
+} // namespace
+
+double BlatterPattyn::energy(Vec x_global) const {
+  const Impl& m = *m_impl;
+  LocalVec xl(m_dm);
+  NUNATAK_PETSC(DMGlobalToLocal(m_dm, x_global, INSERT_VALUES, xl.get()));
+  const PetscScalar* xa = nullptr;
+  NUNATAK_PETSC(VecGetArrayRead(xl.get(), &xa));
+  const ConstNodeView x(xa, m.gym, m.gxm, m.mz, 2);
+  const double rho_g = m_params.flow.ice_density * m_params.flow.gravity;
+  const bool no_slip = m_params.no_slip;
+  double local = 0.0;
+  Kokkos::parallel_reduce(
+      "bp::energy",
+      Kokkos::MDRangePolicy<Kokkos::Rank<3>>({m.ey0, m.ex0, 0}, {m.ey1, m.ex1, m.mz - 1}),
+      [&](int jl, int il, int k, double& sum) {
+        if (!m.active(jl, il) && !m.active(jl, il + 1) && !m.active(jl + 1, il) &&
+            !m.active(jl + 1, il + 1))
+          return;
+        ElementData e;
+        gather(m, x, jl, il, k, no_slip, e);
+        for (int q = 0; q < 8; ++q) {
+          const double xi = bp::gauss(q & 1), eta = bp::gauss((q >> 1) & 1),
+                       zeta = bp::gauss(q >> 2);
+          double phi[8], dphi[8][3], grad[8][3];
+          bp::shape(xi, eta, zeta, phi, dphi);
+          const double w = bp::physical_gradients(dphi, e.z, m.dx, m.dy, grad);
+          double du[3] = {0, 0, 0}, dv[3] = {0, 0, 0}, u = 0, v = 0;
+          for (int a = 0; a < 8; ++a) {
+            for (int d = 0; d < 3; ++d) {
+              du[d] += e.u[a] * grad[a][d];
+              dv[d] += e.v[a] * grad[a][d];
+            }
+            u += e.u[a] * phi[a];
+            v += e.v[a] * phi[a];
+          }
+          double ds[2];
+          surface_gradient(e.s, xi, eta, m.dx, m.dy, ds);
+          sum += w * (bp::viscous_density(m.rheology, bp::strain_rate2(du, dv)) / rho_g +
+                      ds[0] * u + ds[1] * v);
+        }
+        if (k == 0 && !no_slip) {
+          for (int q = 0; q < 4; ++q) {
+            const double xi = bp::gauss(q & 1), eta = bp::gauss(q >> 1);
+            double phi[8], dphi[8][3];
+            bp::shape(xi, eta, -1.0, phi, dphi);
+            double u = 0, v = 0, beta2 = 0;
+            for (int a = 0; a < 4; ++a) {
+              u += e.u[a] * phi[a];
+              v += e.v[a] * phi[a];
+              beta2 += e.beta2[a] * phi[a];
+            }
+            sum += 0.25 * m.dx * m.dy * bp::friction_density(m.friction, beta2, u, v) / rho_g;
+          }
+        }
+      },
+      local);
+  NUNATAK_PETSC(VecRestoreArrayRead(xl.get(), &xa));
+  double total = 0.0;
+  MPI_Allreduce(&local, &total, 1, MPI_DOUBLE, MPI_SUM, m_grid->comm());
+  return total;
+}
+
+void BlatterPattyn::residual(Vec x_global, Vec f_global) const {
+  const Impl& m = *m_impl;
+  LocalVec xl(m_dm), fl(m_dm);
+  NUNATAK_PETSC(DMGlobalToLocal(m_dm, x_global, INSERT_VALUES, xl.get()));
+  NUNATAK_PETSC(VecSet(fl.get(), 0.0));
+  const PetscScalar* xa = nullptr;
+  PetscScalar* fa = nullptr;
+  NUNATAK_PETSC(VecGetArrayRead(xl.get(), &xa));
+  NUNATAK_PETSC(VecGetArray(fl.get(), &fa));
+  const ConstNodeView x(xa, m.gym, m.gxm, m.mz, 2);
+  const NodeView f(fa, m.gym, m.gxm, m.mz, 2);
+  const double rho_g = m_params.flow.ice_density * m_params.flow.gravity;
+  const bool no_slip = m_params.no_slip;
+  Kokkos::parallel_for(
+      "bp::residual",
+      Kokkos::MDRangePolicy<Kokkos::Rank<3>>({m.ey0, m.ex0, 0}, {m.ey1, m.ex1, m.mz - 1}),
+      [&](int jl, int il, int k) {
+        if (!m.active(jl, il) && !m.active(jl, il + 1) && !m.active(jl + 1, il) &&
+            !m.active(jl + 1, il + 1))
+          return;
+        ElementData e;
+        gather(m, x, jl, il, k, no_slip, e);
+        double ru[8] = {0}, rv[8] = {0};
+        for (int q = 0; q < 8; ++q) {
+          const double xi = bp::gauss(q & 1), eta = bp::gauss((q >> 1) & 1),
+                       zeta = bp::gauss(q >> 2);
+          double phi[8], dphi[8][3], grad[8][3];
+          bp::shape(xi, eta, zeta, phi, dphi);
+          const double w = bp::physical_gradients(dphi, e.z, m.dx, m.dy, grad);
+          double du[3] = {0, 0, 0}, dv[3] = {0, 0, 0};
+          for (int a = 0; a < 8; ++a)
+            for (int d = 0; d < 3; ++d) {
+              du[d] += e.u[a] * grad[a][d];
+              dv[d] += e.v[a] * grad[a][d];
+            }
+          const double eta2 = 2.0 * bp::viscosity(m.rheology, bp::strain_rate2(du, dv)) / rho_g;
+          double ds[2];
+          surface_gradient(e.s, xi, eta, m.dx, m.dy, ds);
+          const double shear = 0.5 * (du[1] + dv[0]);
+          for (int a = 0; a < 8; ++a) {
+            const double* g = grad[a];
+            ru[a] += w * (eta2 * ((2 * du[0] + dv[1]) * g[0] + shear * g[1] + 0.5 * du[2] * g[2]) +
+                          ds[0] * phi[a]);
+            rv[a] += w * (eta2 * ((2 * dv[1] + du[0]) * g[1] + shear * g[0] + 0.5 * dv[2] * g[2]) +
+                          ds[1] * phi[a]);
+          }
+        }
+        if (k == 0 && !no_slip) {
+          for (int q = 0; q < 4; ++q) {
+            const double xi = bp::gauss(q & 1), eta = bp::gauss(q >> 1);
+            double phi[8], dphi[8][3];
+            bp::shape(xi, eta, -1.0, phi, dphi);
+            double u = 0, v = 0, beta2 = 0;
+            for (int a = 0; a < 4; ++a) {
+              u += e.u[a] * phi[a];
+              v += e.v[a] * phi[a];
+              beta2 += e.beta2[a] * phi[a];
+            }
+            const double c =
+                0.25 * m.dx * m.dy * bp::friction_coefficient(m.friction, beta2, u, v) / rho_g;
+            for (int a = 0; a < 4; ++a) {
+              ru[a] += c * u * phi[a];
+              rv[a] += c * v * phi[a];
+            }
+          }
+        }
+        for (int a = 0; a < 8; ++a) {
+          if (e.fixed[a]) continue;
+          const int j = jl + bp::node_dj(a), i = il + bp::node_di(a), kk = k + bp::node_dk(a);
+          Kokkos::atomic_add(&f(j, i, kk, 0), ru[a]);
+          Kokkos::atomic_add(&f(j, i, kk, 1), rv[a]);
+        }
+      });
+  NUNATAK_PETSC(VecRestoreArray(fl.get(), &fa));
+  NUNATAK_PETSC(VecRestoreArrayRead(xl.get(), &xa));
+  NUNATAK_PETSC(VecSet(f_global, 0.0));
+  NUNATAK_PETSC(DMLocalToGlobal(m_dm, fl.get(), ADD_VALUES, f_global));
+
+  // Fixed dofs: d (u - 0).
+  const PetscScalar* xg = nullptr;
+  PetscScalar* fg = nullptr;
+  NUNATAK_PETSC(VecGetArrayRead(x_global, &xg));
+  NUNATAK_PETSC(VecGetArray(f_global, &fg));
+  size_t n = 0;
+  for (int jl = m.ys - m.gys; jl < m.ys - m.gys + m.ym; ++jl)
+    for (int il = m.xs - m.gxs; il < m.xs - m.gxs + m.xm; ++il)
+      for (int k = 0; k < m.mz; ++k)
+        for (int c = 0; c < 2; ++c, ++n)
+          if (m.fixed(jl, il, k, no_slip)) fg[n] = m.dirichlet_scale(jl, il) * xg[n];
+  NUNATAK_PETSC(VecRestoreArray(f_global, &fg));
+  NUNATAK_PETSC(VecRestoreArrayRead(x_global, &xg));
+}
+
+void BlatterPattyn::jacobian(Vec x_global, Mat J) const {
+  const Impl& m = *m_impl;
+  LocalVec xl(m_dm);
+  NUNATAK_PETSC(DMGlobalToLocal(m_dm, x_global, INSERT_VALUES, xl.get()));
+  const PetscScalar* xa = nullptr;
+  NUNATAK_PETSC(VecGetArrayRead(xl.get(), &xa));
+  const ConstNodeView x(xa, m.gym, m.gxm, m.mz, 2);
+  const double rho_g = m_params.flow.ice_density * m_params.flow.gravity;
+  const bool no_slip = m_params.no_slip;
+  const double n_glen = m.rheology.n;
+  const auto values = m.coo_values;
+  const int nex = m.ex1 - m.ex0, nk = m.mz - 1;
+  Kokkos::parallel_for(
+      "bp::jacobian",
+      Kokkos::MDRangePolicy<Kokkos::Rank<3>>({m.ey0, m.ex0, 0}, {m.ey1, m.ex1, m.mz - 1}),
+      [&](int jl, int il, int k) {
+        double* K = &values(size_t(((jl - m.ey0) * nex + (il - m.ex0)) * nk + k) * 256);
+        for (int r = 0; r < 256; ++r) K[r] = 0.0;
+        if (!m.active(jl, il) && !m.active(jl, il + 1) && !m.active(jl + 1, il) &&
+            !m.active(jl + 1, il + 1))
+          return;
+        ElementData e;
+        gather(m, x, jl, il, k, no_slip, e);
+        for (int q = 0; q < 8; ++q) {
+          const double xi = bp::gauss(q & 1), eta = bp::gauss((q >> 1) & 1),
+                       zeta = bp::gauss(q >> 2);
+          double phi[8], dphi[8][3], grad[8][3];
+          bp::shape(xi, eta, zeta, phi, dphi);
+          const double w = bp::physical_gradients(dphi, e.z, m.dx, m.dy, grad);
+          double du[3] = {0, 0, 0}, dv[3] = {0, 0, 0};
+          for (int a = 0; a < 8; ++a)
+            for (int d = 0; d < 3; ++d) {
+              du[d] += e.u[a] * grad[a][d];
+              dv[d] += e.v[a] * grad[a][d];
+            }
+          const double e2 = bp::strain_rate2(du, dv);
+          const double eta_v = bp::viscosity(m.rheology, e2);
+          const double c1 = w * 2.0 * eta_v / rho_g; // 2 eta
+          // 2 d(eta)/d(e2) = 2 eta (1-n)/(2n (e2 + reg2))
+          const double c2 =
+              w * 2.0 * eta_v * (1.0 - n_glen) / (2.0 * n_glen * (e2 + m.rheology.reg2)) / rho_g;
+          const double shear = 0.5 * (du[1] + dv[0]);
+          double gu[8], gv[8];
+          for (int a = 0; a < 8; ++a) {
+            const double* g = grad[a];
+            gu[a] = (2 * du[0] + dv[1]) * g[0] + shear * g[1] + 0.5 * du[2] * g[2];
+            gv[a] = (2 * dv[1] + du[0]) * g[1] + shear * g[0] + 0.5 * dv[2] * g[2];
+          }
+          for (int a = 0; a < 8; ++a) {
+            const double* ga = grad[a];
+            for (int b = 0; b < 8; ++b) {
+              const double* gb = grad[b];
+              const double uu = 2 * ga[0] * gb[0] + 0.5 * ga[1] * gb[1] + 0.5 * ga[2] * gb[2];
+              const double vv = 2 * ga[1] * gb[1] + 0.5 * ga[0] * gb[0] + 0.5 * ga[2] * gb[2];
+              const double uv = ga[0] * gb[1] + 0.5 * ga[1] * gb[0];
+              const double vu = ga[1] * gb[0] + 0.5 * ga[0] * gb[1];
+              K[(a * 2 + 0) * 16 + b * 2 + 0] += c1 * uu + c2 * gu[a] * gu[b];
+              K[(a * 2 + 0) * 16 + b * 2 + 1] += c1 * uv + c2 * gu[a] * gv[b];
+              K[(a * 2 + 1) * 16 + b * 2 + 0] += c1 * vu + c2 * gv[a] * gu[b];
+              K[(a * 2 + 1) * 16 + b * 2 + 1] += c1 * vv + c2 * gv[a] * gv[b];
+            }
+          }
+        }
+        if (k == 0 && !no_slip) {
+          const double q_exp = m.friction.q;
+          for (int q = 0; q < 4; ++q) {
+            const double xi = bp::gauss(q & 1), eta = bp::gauss(q >> 1);
+            double phi[8], dphi[8][3];
+            bp::shape(xi, eta, -1.0, phi, dphi);
+            double u = 0, v = 0, beta2 = 0;
+            for (int a = 0; a < 4; ++a) {
+              u += e.u[a] * phi[a];
+              v += e.v[a] * phi[a];
+              beta2 += e.beta2[a] * phi[a];
+            }
+            const double area = 0.25 * m.dx * m.dy / rho_g;
+            const double c = bp::friction_coefficient(m.friction, beta2, u, v);
+            const double s2 = u * u + v * v + m.friction.reg2;
+            const double d = (q_exp - 1.0) * c / s2; // derivative of the coefficient part
+            const double H[2][2] = {{c + d * u * u, d * u * v}, {d * v * u, c + d * v * v}};
+            for (int a = 0; a < 4; ++a)
+              for (int b = 0; b < 4; ++b)
+                for (int r = 0; r < 2; ++r)
+                  for (int s = 0; s < 2; ++s)
+                    K[(a * 2 + r) * 16 + b * 2 + s] += area * H[r][s] * phi[a] * phi[b];
+          }
+        }
+        for (int a = 0; a < 8; ++a)
+          if (e.fixed[a])
+            for (int r = 0; r < 16; ++r) {
+              K[(a * 2 + 0) * 16 + r] = K[(a * 2 + 1) * 16 + r] = 0.0;
+              K[r * 16 + a * 2 + 0] = K[r * 16 + a * 2 + 1] = 0.0;
+            }
+      });
+  NUNATAK_PETSC(VecRestoreArrayRead(xl.get(), &xa));
+  // Diagonal entries of owned dofs: d for fixed dofs, 0 otherwise.
+  size_t n = size_t(nex) * (m.ey1 - m.ey0) * nk * 256;
+  for (int jl = m.ys - m.gys; jl < m.ys - m.gys + m.ym; ++jl)
+    for (int il = m.xs - m.gxs; il < m.xs - m.gxs + m.xm; ++il)
+      for (int k = 0; k < m.mz; ++k)
+        for (int c = 0; c < 2; ++c, ++n)
+          values(n) = m.fixed(jl, il, k, no_slip) ? m.dirichlet_scale(jl, il) : 0.0;
+  NUNATAK_PETSC(MatSetValuesCOO(J, values.data(), INSERT_VALUES));
+}
+
+void BlatterPattyn::set_sia_initial_guess() {
+  // u(sigma) = u_s (1 - (1 - sigma)^(n+1)), u_s = 2 A (rho g)^n |grad s|^(n-1) grad s H^(n+1) /
+  // (n+1), with centred surface slopes: the shallow-ice velocity, a good first Newton iterate.
+  Impl& m = *m_impl;
+  const double n = m.rheology.n, rho_g = m_params.flow.ice_density * m_params.flow.gravity;
+  const double A = std::pow(m.rheology.hardness, -n); // Pa^-n a^-1
+  PetscScalar* xa = nullptr;
+  NUNATAK_PETSC(VecGetArray(m_solution, &xa));
+  size_t k0 = 0;
+  for (int jl = m.ys - m.gys; jl < m.ys - m.gys + m.ym; ++jl)
+    for (int il = m.xs - m.gxs; il < m.xs - m.gxs + m.xm; ++il, k0 += size_t(m.mz) * 2) {
+      const double sx =
+          (m.surface(jl, std::min(il + 1, m.gxm - 1)) - m.surface(jl, std::max(il - 1, 0))) /
+          (m.dx * (std::min(il + 1, m.gxm - 1) - std::max(il - 1, 0)));
+      const double sy =
+          (m.surface(std::min(jl + 1, m.gym - 1), il) - m.surface(std::max(jl - 1, 0), il)) /
+          (m.dy * (std::min(jl + 1, m.gym - 1) - std::max(jl - 1, 0)));
+      const double slope = std::hypot(sx, sy), H = m.thickness_eff(jl, il);
+      const double factor =
+          -2.0 * A * std::pow(rho_g * slope, n - 1.0) * rho_g * std::pow(H, n + 1.0) / (n + 1.0);
+      for (int k = 0; k < m.mz; ++k) {
+        const double p = m.active(jl, il) ? 1.0 - std::pow(1.0 - m.sigma[size_t(k)], n + 1.0) : 0.0;
+        xa[k0 + size_t(k) * 2 + 0] = factor * sx * p;
+        xa[k0 + size_t(k) * 2 + 1] = factor * sy * p;
+      }
+    }
+  NUNATAK_PETSC(VecRestoreArray(m_solution, &xa));
+}
+
+BPSolveReport BlatterPattyn::solve() {
+  PetscReal current = 0;
+  NUNATAK_PETSC(VecNorm(m_solution, NORM_INFINITY, &current));
+  if (current == 0.0) set_sia_initial_guess();
+  BPSolveReport r;
+  Vec f = nullptr;
+  NUNATAK_PETSC(VecDuplicate(m_solution, &f));
+  residual(m_solution, f);
+  PetscReal norm0 = 0;
+  NUNATAK_PETSC(VecNorm(f, NORM_2, &norm0));
+  NUNATAK_PETSC(VecDestroy(&f));
+  r.initial_residual = norm0;
+  NUNATAK_PETSC(SNESSolve(m_snes, nullptr, m_solution));
+  SNESConvergedReason reason;
+  NUNATAK_PETSC(SNESGetConvergedReason(m_snes, &reason));
+  PetscInt its = 0, lits = 0;
+  NUNATAK_PETSC(SNESGetIterationNumber(m_snes, &its));
+  NUNATAK_PETSC(SNESGetLinearSolveIterations(m_snes, &lits));
+  PetscReal fnorm = 0;
+  NUNATAK_PETSC(SNESGetFunctionNorm(m_snes, &fnorm));
+  r.converged = reason > 0;
+  r.newton_iterations = int(its);
+  r.krylov_iterations = int(lits);
+  r.final_residual = fnorm;
+  r.reason = SNESConvergedReasons[reason];
+  m_report = r;
+  return r;
+}
+
+void BlatterPattyn::update(const StressBalanceInputs& in) {
+  // bed = usurf - thk (grounded ice); floating ice is removed by mass transport.
+  core::Field2D bed(in.thk.grid_ptr(), in.usurf.info());
+  const core::View2D s = in.usurf.view(), H = in.thk.view(), b = bed.view();
+  Kokkos::parallel_for(
+      "bp::bed_from_surface",
+      Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {int(b.extent(0)), int(b.extent(1))}),
+      KOKKOS_LAMBDA(int j, int i) { b(j, i) = s(j, i) - H(j, i); });
+  set_geometry(in.thk, bed, nullptr);
+  const BPSolveReport r = solve();
+  if (!r.converged)
+    throw Error("bp: Newton did not converge (" + r.reason + ", residual " +
+                std::to_string(r.initial_residual) + " -> " + std::to_string(r.final_residual) +
+                ")");
+  // Depth-averaged velocity on the ghosted box and upwind face fluxes.
+  Impl& m = *m_impl;
+  LocalVec xl(m_dm);
+  NUNATAK_PETSC(DMGlobalToLocal(m_dm, m_solution, INSERT_VALUES, xl.get()));
+  const PetscScalar* xa = nullptr;
+  NUNATAK_PETSC(VecGetArrayRead(xl.get(), &xa));
+  const ConstNodeView x(xa, m.gym, m.gxm, m.mz, 2);
+  for (int j = 0; j < m.gym; ++j)
+    for (int i = 0; i < m.gxm; ++i) {
+      double u = 0, v = 0;
+      for (int k = 0; k < m.mz - 1; ++k) { // trapezoid rule on uniform sigma
+        u += 0.5 * (x(j, i, k, 0) + x(j, i, k + 1, 0));
+        v += 0.5 * (x(j, i, k, 1) + x(j, i, k + 1, 1));
+      }
+      m.ubar(j, i) = u / (m.mz - 1);
+      m.vbar(j, i) = v / (m.mz - 1);
+    }
+  NUNATAK_PETSC(VecRestoreArrayRead(xl.get(), &xa));
+  const core::LocalBox b2 = m_grid->box();
+  const int oi = m.gxs - b2.gxs, oj = m.gys - b2.gys;
+  auto Hh = Kokkos::create_mirror_view(in.thk.view());
+  Kokkos::deep_copy(Hh, in.thk.view());
+  for (int j = 0; j < m.gym; ++j)
+    for (int i = 0; i < m.gxm; ++i) {
+      const bool has_east = i + 1 < m.gxm, has_north = j + 1 < m.gym;
+      if (has_east) {
+        const double u = 0.5 * (m.ubar(j, i) + m.ubar(j, i + 1)) / seconds_per_year;
+        m_fluxes.qx(j + oj, i + oi) = u * (u > 0 ? Hh(j + oj, i + oi) : Hh(j + oj, i + oi + 1));
+      }
+      if (has_north) {
+        const double v = 0.5 * (m.vbar(j, i) + m.vbar(j + 1, i)) / seconds_per_year;
+        m_fluxes.qy(j + oj, i + oi) = v * (v > 0 ? Hh(j + oj, i + oi) : Hh(j + oj + 1, i + oi));
+      }
+    }
+}
+
+Velocities BlatterPattyn::velocities(const std::vector<double>& sigma) const {
+  auto info = [](const char* name) { return velocity_info(name); };
+  Velocities out{core::Field2D(m_grid, info("uvelsurf")),
+                 core::Field2D(m_grid, info("vvelsurf")),
+                 core::Field2D(m_grid, info("uvelbase")),
+                 core::Field2D(m_grid, info("vvelbase")),
+                 core::Field2D(m_grid, info("ubar")),
+                 core::Field2D(m_grid, info("vbar")),
+                 core::Field2D(m_grid, info("velsurf_mag")),
+                 std::nullopt,
+                 std::nullopt};
+  const Impl& m = *m_impl;
+  LocalVec xl(m_dm);
+  NUNATAK_PETSC(DMGlobalToLocal(m_dm, m_solution, INSERT_VALUES, xl.get()));
+  const PetscScalar* xa = nullptr;
+  NUNATAK_PETSC(VecGetArrayRead(xl.get(), &xa));
+  const ConstNodeView x(xa, m.gym, m.gxm, m.mz, 2);
+  const core::LocalBox b2 = m_grid->box();
+  const int oi = m.gxs - b2.gxs, oj = m.gys - b2.gys;
+  auto host = [](const core::Field2D& f) { return Kokkos::create_mirror_view(f.view()); };
+  auto us = host(out.uvelsurf), vs = host(out.vvelsurf), ub = host(out.uvelbase),
+       vb = host(out.vvelbase), ua = host(out.ubar), va = host(out.vbar),
+       sp = host(out.velsurf_mag);
+  if (!sigma.empty()) {
+    out.uvel.emplace(m_grid, info("uvel"), sigma);
+    out.vvel.emplace(m_grid, info("vvel"), sigma);
+  }
+  const int top = m.mz - 1;
+  for (int j = m.ys - m.gys; j < m.ys - m.gys + m.ym; ++j)
+    for (int i = m.xs - m.gxs; i < m.xs - m.gxs + m.xm; ++i) {
+      const int J = j + oj, I = i + oi;
+      const double to_si = 1.0 / seconds_per_year;
+      us(J, I) = x(j, i, top, 0) * to_si;
+      vs(J, I) = x(j, i, top, 1) * to_si;
+      ub(J, I) = x(j, i, 0, 0) * to_si;
+      vb(J, I) = x(j, i, 0, 1) * to_si;
+      double u = 0, v = 0;
+      for (int k = 0; k < top; ++k) {
+        u += 0.5 * (x(j, i, k, 0) + x(j, i, k + 1, 0));
+        v += 0.5 * (x(j, i, k, 1) + x(j, i, k + 1, 1));
+      }
+      ua(J, I) = u / top * to_si;
+      va(J, I) = v / top * to_si;
+      sp(J, I) = std::hypot(us(J, I), vs(J, I));
+      if (!sigma.empty()) {
+        auto U = out.uvel->view(), V = out.vvel->view();
+        for (size_t l = 0; l < sigma.size(); ++l) {
+          const double pos = sigma[l] * top;
+          const int k = std::min(int(pos), top - 1);
+          const double t = pos - k;
+          U(J, I, l) = ((1 - t) * x(j, i, k, 0) + t * x(j, i, k + 1, 0)) * to_si;
+          V(J, I, l) = ((1 - t) * x(j, i, k, 1) + t * x(j, i, k + 1, 1)) * to_si;
+        }
+      }
+    }
+  NUNATAK_PETSC(VecRestoreArrayRead(xl.get(), &xa));
+  Kokkos::deep_copy(out.uvelsurf.view(), us);
+  Kokkos::deep_copy(out.vvelsurf.view(), vs);
+  Kokkos::deep_copy(out.uvelbase.view(), ub);
+  Kokkos::deep_copy(out.vvelbase.view(), vb);
+  Kokkos::deep_copy(out.ubar.view(), ua);
+  Kokkos::deep_copy(out.vbar.view(), va);
+  Kokkos::deep_copy(out.velsurf_mag.view(), sp);
+  return out;
+}
+
+} // namespace nunatak::solver

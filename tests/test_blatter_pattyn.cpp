@@ -1,0 +1,192 @@
+// The Blatter-Pattyn solver: residual = gradient of the discrete energy,
+// Jacobian = derivative of the residual (finite differences), ISMIP-HOM A
+// against the published full-Stokes ensemble, and 1 rank = 2 ranks.
+#include "nunatak/core/error.hpp"
+#include "nunatak/model/ismip_hom.hpp"
+#include "nunatak/solver/blatter_pattyn.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+using namespace nunatak;
+
+namespace {
+
+/// A random direction on the free dofs (zero on fixed ones), same on every rank count.
+void random_direction(const solver::BlatterPattyn& bp, Vec d, unsigned seed) {
+  PetscInt lo = 0, hi = 0;
+  VecGetOwnershipRange(d, &lo, &hi);
+  PetscScalar* a = nullptr;
+  VecGetArray(d, &a);
+  for (PetscInt k = lo; k < hi; ++k) {
+    std::mt19937 rng(seed + unsigned(k));
+    std::uniform_real_distribution<double> uniform(-1.0, 1.0);
+    a[k - lo] = bp.is_fixed(k - lo) ? 0.0 : uniform(rng);
+  }
+  VecRestoreArray(d, &a);
+}
+
+/// Moves the solution away from the SIA guess so that the test point is generic.
+void perturb_solution(solver::BlatterPattyn& bp, double amplitude) {
+  bp.set_sia_initial_guess();
+  Vec d = nullptr;
+  VecDuplicate(bp.solution(), &d);
+  random_direction(bp, d, 17);
+  VecAXPY(bp.solution(), amplitude, d);
+  VecDestroy(&d);
+}
+
+struct Problem {
+  model::IsmipHomSetup setup;
+  std::unique_ptr<solver::BlatterPattyn> bp;
+};
+
+Problem make_problem(char experiment, double friction_exponent = 1.0) {
+  model::IsmipHomCase c;
+  c.experiment = experiment;
+  c.length_km = 10;
+  c.nx = c.ny = 8;
+  c.nz = 5;
+  Problem p{model::make_ismip_hom(c, MPI_COMM_WORLD), nullptr};
+  p.setup.params.friction_exponent = friction_exponent;
+  p.bp = std::make_unique<solver::BlatterPattyn>(p.setup.grid, p.setup.params);
+  p.bp->set_geometry(p.setup.thk, p.setup.bed, p.setup.params.no_slip ? nullptr : &p.setup.beta2);
+  perturb_solution(*p.bp, 5.0);
+  return p;
+}
+
+/// |(E(x + h d) - E(x - h d)) / 2h - R(x).d| / |R(x).d| over random directions d.
+double gradient_error(solver::BlatterPattyn& bp, double h) {
+  Vec x = bp.solution(), r = nullptr, d = nullptr, xp = nullptr;
+  VecDuplicate(x, &r);
+  VecDuplicate(x, &d);
+  VecDuplicate(x, &xp);
+  bp.residual(x, r);
+  double worst = 0;
+  for (unsigned seed = 1; seed <= 3; ++seed) {
+    random_direction(bp, d, 1000 * seed);
+    PetscScalar rd = 0;
+    VecDot(r, d, &rd);
+    VecWAXPY(xp, h, d, x);
+    const double ep = bp.energy(xp);
+    VecWAXPY(xp, -h, d, x);
+    const double em = bp.energy(xp);
+    worst = std::max(worst, std::abs((ep - em) / (2 * h) - rd) / std::abs(rd));
+  }
+  VecDestroy(&r);
+  VecDestroy(&d);
+  VecDestroy(&xp);
+  return worst;
+}
+
+/// ||(R(x + h d) - R(x - h d)) / 2h - J(x) d|| / ||J(x) d|| over random directions d.
+double jacobian_error(solver::BlatterPattyn& bp, double h) {
+  Vec x = bp.solution(), rp = nullptr, rm = nullptr, d = nullptr, xp = nullptr, jd = nullptr;
+  for (Vec* v : {&rp, &rm, &d, &xp, &jd}) VecDuplicate(x, v);
+  bp.jacobian(x, bp.matrix());
+  double worst = 0;
+  for (unsigned seed = 1; seed <= 3; ++seed) {
+    random_direction(bp, d, 7000 * seed);
+    MatMult(bp.matrix(), d, jd);
+    VecWAXPY(xp, h, d, x);
+    bp.residual(xp, rp);
+    VecWAXPY(xp, -h, d, x);
+    bp.residual(xp, rm);
+    VecAXPY(rp, -1.0, rm);
+    VecScale(rp, 1.0 / (2 * h));
+    PetscReal norm_jd = 0, norm_diff = 0;
+    VecNorm(jd, NORM_2, &norm_jd);
+    VecAXPY(rp, -1.0, jd);
+    VecNorm(rp, NORM_2, &norm_diff);
+    worst = std::max(worst, double(norm_diff / norm_jd));
+  }
+  for (Vec* v : {&rp, &rm, &d, &xp, &jd}) VecDestroy(v);
+  return worst;
+}
+
+} // namespace
+
+// Central differences with h = 1e-4 m/a on velocities of O(10) m/a: truncation
+// error O(h^2) ~ 1e-8 relative; the tolerance 1e-6 leaves room for round-off.
+TEST(BlatterPattyn, ResidualIsTheGradientOfTheEnergy) {
+  for (auto [experiment, q] :
+       {std::pair{'A', 1.0}, std::pair{'C', 1.0}, std::pair{'C', 1.0 / 3.0}}) {
+    Problem p = make_problem(experiment, q);
+    EXPECT_LT(gradient_error(*p.bp, 1e-4), 1e-6) << experiment << " q = " << q;
+  }
+}
+
+TEST(BlatterPattyn, JacobianIsTheDerivativeOfTheResidual) {
+  for (auto [experiment, q] :
+       {std::pair{'A', 1.0}, std::pair{'C', 1.0}, std::pair{'C', 1.0 / 3.0}}) {
+    Problem p = make_problem(experiment, q);
+    EXPECT_LT(jacobian_error(*p.bp, 1e-4), 1e-6) << experiment << " q = " << q;
+  }
+}
+
+TEST(BlatterPattyn, JacobianIsSymmetric) {
+  Problem p = make_problem('C', 1.0 / 3.0);
+  p.bp->jacobian(p.bp->solution(), p.bp->matrix());
+  // ||J - J^T|| / ||J|| at round-off: the Hessian of an energy is symmetric.
+  Mat Jt = nullptr;
+  MatTranspose(p.bp->matrix(), MAT_INITIAL_MATRIX, &Jt);
+  PetscReal norm = 0, asym = 0;
+  MatNorm(p.bp->matrix(), NORM_FROBENIUS, &norm);
+  MatAXPY(Jt, -1.0, p.bp->matrix(), DIFFERENT_NONZERO_PATTERN);
+  MatNorm(Jt, NORM_FROBENIUS, &asym);
+  MatDestroy(&Jt);
+  EXPECT_LT(asym / norm, 1e-12);
+  EXPECT_GT(norm, 0.0);
+}
+
+// ISMIP-HOM A (Pattyn et al. 2008): surface vx along y = L/4, full-Stokes
+// ensemble max 24.38 +- 0.45 (L = 10 km) and 87.31 +- 3.84 (L = 80 km), mean
+// 20.10 and 37.25. First-order models sit slightly above full Stokes at small
+// L; a 16 x 16 x 9 grid is coarse, so allow 2 standard deviations for the max
+// and 5 % for the mean.
+TEST(BlatterPattyn, IsmipHomAWithinTheFullStokesEnsemble) {
+  for (auto [L, max_ref, sd, mean_ref] :
+       {std::tuple{10.0, 24.38, 0.45, 20.10}, std::tuple{80.0, 87.31, 3.84, 37.25}}) {
+    model::IsmipHomCase c;
+    c.length_km = L;
+    c.nx = c.ny = 16;
+    c.nz = 9;
+    const model::IsmipHomResult r = model::run_ismip_hom(c, MPI_COMM_WORLD);
+    EXPECT_TRUE(r.report.converged);
+    EXPECT_NEAR(r.max, max_ref, 2 * sd) << "L = " << L;
+    EXPECT_NEAR(r.mean, mean_ref, 0.05 * mean_ref) << "L = " << L;
+    EXPECT_GT(r.min, 0.0);
+    EXPECT_LT(r.report.newton_iterations, 20);
+  }
+}
+
+// The same problem on all ranks and on rank 0 alone agree to solver tolerance.
+TEST(BlatterPattyn, AnyRankCountGivesTheSameSolution) {
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  model::IsmipHomCase c;
+  c.nx = c.ny = 16;
+  c.nz = 5;
+  const model::IsmipHomResult all = model::run_ismip_hom(c, MPI_COMM_WORLD);
+  if (rank != 0) return;
+  const model::IsmipHomResult one = model::run_ismip_hom(c, MPI_COMM_SELF);
+  ASSERT_EQ(all.vx_surface.size(), one.vx_surface.size());
+  for (size_t k = 0; k < one.vx_surface.size(); ++k)
+    EXPECT_NEAR(all.vx_surface[k], one.vx_surface[k], 1e-5 * std::abs(one.vx_surface[k]));
+}
+
+TEST(BlatterPattyn, BadParametersAreErrors) {
+  model::IsmipHomCase c;
+  c.nx = c.ny = 8;
+  model::IsmipHomSetup s = model::make_ismip_hom(c, MPI_COMM_WORLD);
+  solver::BPParams p = s.params;
+  p.levels = 1;
+  EXPECT_THROW(solver::BlatterPattyn(s.grid, p), Error);
+  p = s.params;
+  p.flow.softness = -1.0;
+  EXPECT_THROW(solver::BlatterPattyn(s.grid, p), Error);
+  c.experiment = 'F';
+  EXPECT_THROW(model::run_ismip_hom(c, MPI_COMM_WORLD), Error);
+}
