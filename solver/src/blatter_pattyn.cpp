@@ -43,7 +43,7 @@ struct BlatterPattyn::Impl {
   int mx = 0, my = 0, mz = 0;
   int xs = 0, ys = 0, xm = 0, ym = 0, gxs = 0, gys = 0, gxm = 0, gym = 0;
   bool periodic_x = false, periodic_y = false;
-  double dx = 1, dy = 1;
+  double dx = 1, dy = 1, x0 = 0, y0 = 0;
   bp::Rheology rheology{3, 1, 0};
   bp::Friction friction{1, 0};
   // Column data on the ghosted box [gy][gx]:
@@ -59,6 +59,7 @@ struct BlatterPattyn::Impl {
   int ex0 = 0, ex1 = 0, ey0 = 0, ey1 = 0; // local column ranges of element corners
   PetscCount coo_count = 0;
   Kokkos::View<double*> coo_values{"bp::coo_values", 0};
+  BlatterPattyn::BodyForce body_force;
   // Depth-averaged velocity (m/a) on the ghosted box, for fluxes.
   core::View2D ubar{"bp::ubar", 0, 0}, vbar{"bp::vbar", 0, 0};
 
@@ -89,6 +90,8 @@ BlatterPattyn::BlatterPattyn(std::shared_ptr<const core::ParallelGrid> grid, con
   m.mz = p.levels;
   m.dx = g.dx();
   m.dy = g.dy();
+  m.x0 = g.x0();
+  m.y0 = g.y0();
   m.periodic_x = m_grid->options().periodic_x;
   m.periodic_y = m_grid->options().periodic_y;
 
@@ -247,6 +250,10 @@ bool BlatterPattyn::is_fixed(PetscInt owned_index) const {
   return m.fixed(jl, il, k, m_params.no_slip);
 }
 
+void BlatterPattyn::set_body_force(BodyForce force) {
+  m_impl->body_force = std::move(force);
+}
+
 void BlatterPattyn::set_geometry(const core::Field2D& thk, const core::Field2D& bed,
                                  const core::Field2D* beta2) {
   Impl& m = *m_impl;
@@ -305,6 +312,19 @@ void gather(const Impl& m, const X& x, int jl, int il, int k, bool no_slip, Elem
   }
 }
 
+/// The body force at a quadrature point with shape values phi (host only).
+template <class Impl>
+std::array<double, 2> body_force_at(const Impl& m, const ElementData& e, int jl, int il,
+                                    const double phi[8]) {
+  double x = 0, y = 0, z = 0;
+  for (int a = 0; a < 8; ++a) {
+    x += phi[a] * (m.x0 + (m.gxs + il + bp::node_di(a)) * m.dx);
+    y += phi[a] * (m.y0 + (m.gys + jl + bp::node_dj(a)) * m.dy);
+    z += phi[a] * e.z[a];
+  }
+  return m.body_force(x, y, z);
+}
+
 /// Surface gradient at (xi, eta) from the 4 corner surface values (bilinear).
 void surface_gradient(const double s[4], double xi, double eta, double dx, double dy,
                       double ds[2]) {
@@ -352,6 +372,10 @@ double BlatterPattyn::energy(Vec x_global) const {
           surface_gradient(e.s, xi, eta, m.dx, m.dy, ds);
           sum += w * (bp::viscous_density(m.rheology, bp::strain_rate2(du, dv)) / rho_g +
                       ds[0] * u + ds[1] * v);
+          if (m.body_force) {
+            const auto f = body_force_at(m, e, jl, il, phi);
+            sum -= w * (f[0] * u + f[1] * v) / rho_g;
+          }
         }
         if (k == 0 && !no_slip) {
           for (int q = 0; q < 4; ++q) {
@@ -414,7 +438,11 @@ void BlatterPattyn::residual(Vec x_global, Vec f_global) const {
           double ds[2];
           surface_gradient(e.s, xi, eta, m.dx, m.dy, ds);
           const double shear = 0.5 * (du[1] + dv[0]);
+          std::array<double, 2> force{0.0, 0.0};
+          if (m.body_force) force = body_force_at(m, e, jl, il, phi);
           for (int a = 0; a < 8; ++a) {
+            ru[a] -= w * force[0] * phi[a] / rho_g;
+            rv[a] -= w * force[1] * phi[a] / rho_g;
             const double* g = grad[a];
             ru[a] += w * (eta2 * ((2 * du[0] + dv[1]) * g[0] + shear * g[1] + 0.5 * du[2] * g[2]) +
                           ds[0] * phi[a]);

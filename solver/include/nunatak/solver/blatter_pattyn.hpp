@@ -42,6 +42,8 @@
 
 #include <petscsnes.h>
 
+#include <array>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -89,6 +91,12 @@ public:
   /// (Pa a m^-1; may be null for no-slip). Collective.
   void set_geometry(const core::Field2D& thk, const core::Field2D& bed,
                     const core::Field2D* beta2 = nullptr);
+  /// A body force f(x, y, z) (Pa/m) added to the momentum balance, i.e. the
+  /// energy gains -int f.(u, v) dV. For manufactured-solution tests; evaluated
+  /// on the host at every quadrature point. An empty function removes it.
+  using BodyForce = std::function<std::array<double, 2>(double x, double y, double z)>;
+  void set_body_force(BodyForce force);
+
   /// Collective: Newton solve from the current velocity (from the shallow-ice
   /// velocity when the current one is zero).
   BPSolveReport solve();
