@@ -33,5 +33,6 @@ void add_bootstrap_command(CLI::App& app, Context& context);
 void add_verify_command(CLI::App& app, Context& context);
 void add_run_command(CLI::App& app, Context& context);
 void add_ismip_hom_command(CLI::App& app, Context& context);
+void add_solve_command(CLI::App& app, Context& context);
 
 } // namespace nunatak::app

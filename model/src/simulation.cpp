@@ -241,6 +241,10 @@ Simulation::Simulation(const io::Config& config, MPI_Comm comm, std::string comm
   params.transport.sea_level = config.get_real("geometry.sea_level");
   params.transport.calve_floating_ice = config.get_bool("calving.remove_floating_ice");
   params.diffusivity_safety = config.get_real("time.diffusivity_safety");
+  params.cfl = config.get_real("time.cfl");
+  params.stress.bp_levels = int(config.get_int("bp.levels"));
+  params.stress.bp_minimum_thickness = config.get_real("bp.minimum_thickness");
+  params.stress.bp_regularisation = config.get_real("bp.regularisation");
   params.max_dt = config.get_real("time.max_step") * year;
 
   const auto& geometry = s.inputs.geometry;
@@ -339,39 +343,9 @@ RunSummary Simulation::run(RunSignals& signals, const ProgressCallback& progress
       s.restarted ? io::OutputFile::append(grid, s.output, provenance, model.state().time, deflate)
                   : std::make_unique<io::OutputFile>(grid, s.output, provenance, deflate);
 
-  auto write_output = [&] {
-    const bool wants_3d = std::count(s.variables.begin(), s.variables.end(), "uvel") +
-                              std::count(s.variables.begin(), s.variables.end(), "vvel") >
-                          0;
-    const solver::Velocities v = model.velocities(wants_3d ? s.sigma : std::vector<double>{});
-    const ModelState& st = model.state();
-    std::vector<const core::Field2D*> fields;
-    std::vector<const core::Field3D*> fields3d;
-    const auto& obs = s.inputs.observations;
-    for (const auto& name : s.variables) {
-      const core::Field2D* f = nullptr;
-      if (name == "thk") f = &st.thk;
-      if (name == "usurf") f = &st.usurf;
-      if (name == "topg") f = &st.topg;
-      if (name == "mask") f = &st.mask;
-      if (name == "climatic_mass_balance") f = &st.smb;
-      for (const auto* vf : v.fields2d())
-        if (vf->info().name == name) f = vf;
-      if (name == "velsurfobs_mag") f = &*obs.velsurfobs_mag;
-      if (name == "uvelsurfobs") f = &*obs.uvelsurfobs;
-      if (name == "vvelsurfobs") f = &*obs.vvelsurfobs;
-      if (name == "thkobs") f = &*obs.thkobs;
-      if (f) fields.push_back(f);
-      if (name == "uvel") fields3d.push_back(&*v.uvel);
-      if (name == "vvel") fields3d.push_back(&*v.vvel);
-    }
-    out->write_record(st.time, fields, fields3d);
-  };
-
   RunSummary summary;
   summary.volume_start = model.volume();
-  if (!s.restarted) write_output();
-  const double year = io::seconds_per_year();
+  if (!s.restarted) write_output(*out);
   while (model.state().time < m_end) {
     const double t = model.state().time;
     const double next_output = next_scheduled(t, m_start, s.output_interval, m_end);
@@ -393,7 +367,7 @@ RunSummary Simulation::run(RunSignals& signals, const ProgressCallback& progress
     rec.residual = r.budget.residual();
     s.series.push_back(rec);
     summary.budget_residual += rec.residual;
-    if (now == next_output) write_output();
+    if (now == next_output) write_output(*out);
     if (s.checkpoint_interval > 0 && now == next_checkpoint && now < m_end)
       write_checkpoint(s.checkpoint);
     // All ranks act on a signal together.
@@ -422,9 +396,51 @@ RunSummary Simulation::run(RunSignals& signals, const ProgressCallback& progress
   summary.volume_end = model.volume();
   if (s.checkpoint_interval > 0) summary.checkpoint = s.checkpoint;
 
-  // Surface speed against observations, on ice-covered cells with data.
+  compare_with_observations(summary);
+  summary.wall_seconds = wall();
+  return summary;
+}
+
+void Simulation::write_output(io::OutputFile& out) {
+  const Impl& s = *m_impl;
+  TransientModel& model = *m_model;
+  const bool wants_3d = std::count(s.variables.begin(), s.variables.end(), "uvel") +
+                            std::count(s.variables.begin(), s.variables.end(), "vvel") >
+                        0;
+  const solver::Velocities v = model.velocities(wants_3d ? s.sigma : std::vector<double>{});
+  const ModelState& st = model.state();
+  std::vector<const core::Field2D*> fields;
+  std::vector<const core::Field3D*> fields3d;
+  const auto& obs = s.inputs.observations;
+  for (const auto& name : s.variables) {
+    const core::Field2D* f = nullptr;
+    if (name == "thk") f = &st.thk;
+    if (name == "usurf") f = &st.usurf;
+    if (name == "topg") f = &st.topg;
+    if (name == "mask") f = &st.mask;
+    if (name == "climatic_mass_balance") f = &st.smb;
+    for (const auto* vf : v.fields2d())
+      if (vf->info().name == name) f = vf;
+    if (name == "velsurfobs_mag") f = &*obs.velsurfobs_mag;
+    if (name == "uvelsurfobs") f = &*obs.uvelsurfobs;
+    if (name == "vvelsurfobs") f = &*obs.vvelsurfobs;
+    if (name == "thkobs") f = &*obs.thkobs;
+    if (f) fields.push_back(f);
+    if (name == "uvel") fields3d.push_back(&*v.uvel);
+    if (name == "vvel") fields3d.push_back(&*v.vvel);
+  }
+  out.write_record(st.time, fields, fields3d);
+}
+
+void Simulation::compare_with_observations(RunSummary& summary) {
+  const Impl& s = *m_impl;
+  TransientModel& model = *m_model;
+  const auto grid = s.inputs.grid;
+  const double year = io::seconds_per_year();
   if (s.inputs.observations.velsurfobs_mag) {
-    const solver::Velocities v = model.velocities({});
+    // The flow of the last output (always the current state: the end of a run
+    // and a diagnostic solve are output times), without solving again.
+    const solver::Velocities v = model.stress_balance().velocities({});
     const core::LocalBox b = grid->box();
     auto model_speed = Kokkos::create_mirror_view(v.velsurf_mag.view());
     auto obs_speed = Kokkos::create_mirror_view(s.inputs.observations.velsurfobs_mag->view());
@@ -452,7 +468,25 @@ RunSummary Simulation::run(RunSignals& signals, const ProgressCallback& progress
       summary.speed_mean_observed = total[3] / total[0];
     }
   }
-  summary.wall_seconds = wall();
+}
+
+RunSummary Simulation::diagnose() {
+  Impl& s = *m_impl;
+  const auto start_wall = std::chrono::steady_clock::now();
+  io::Provenance provenance{s.command_line, &s.config, s.config.get_string("experiment.name")};
+  io::OutputFile out(s.inputs.grid, s.output, provenance,
+                     int(s.config.get_int("output.compression_level")));
+  write_output(out);
+  out.commit();
+  RunSummary summary;
+  summary.completed = true;
+  summary.output = s.output;
+  summary.time = m_model->state().time;
+  summary.volume_start = summary.volume_end = m_model->volume();
+  compare_with_observations(summary);
+  summary.solver = m_model->stress_balance().last_solve_summary();
+  summary.wall_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_wall).count();
   return summary;
 }
 

@@ -44,6 +44,7 @@ TransientModel::TransientModel(std::unique_ptr<solver::StressBalance> stress_bal
   if (!(params.diffusivity_safety > 0.0 && params.diffusivity_safety <= 1.0))
     throw Error("time.diffusivity_safety must be in (0, 1]");
   if (!(params.max_dt > 0.0)) throw Error("time.max_step must be positive");
+  if (!(params.cfl > 0.0 && params.cfl <= 1.0)) throw Error("time.cfl must be in (0, 1]");
   refresh_geometry();
 }
 
@@ -85,6 +86,11 @@ StepReport TransientModel::step(double t_limit) {
       dt = dt_diffusion;
       report.limited_by = "diffusivity";
     }
+  }
+  const double rate = m_stress->max_advection_rate();
+  if (rate > 0.0 && m_params.cfl / rate < dt) {
+    dt = m_params.cfl / rate;
+    report.limited_by = "cfl";
   }
   if (t + dt >= t_limit) {
     dt = t_limit - t;

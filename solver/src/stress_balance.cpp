@@ -1,7 +1,10 @@
 #include "nunatak/solver/stress_balance.hpp"
 
 #include "nunatak/core/error.hpp"
+#include "nunatak/solver/blatter_pattyn.hpp"
 #include "nunatak/solver/shallow_ice.hpp"
+
+#include <cmath>
 
 namespace nunatak::solver {
 
@@ -13,7 +16,23 @@ std::unique_ptr<StressBalance> make_stress_balance(const std::string& name,
                                                    std::shared_ptr<const core::ParallelGrid> grid,
                                                    const StressBalanceParams& params) {
   if (name == "sia") return std::make_unique<ShallowIce>(std::move(grid), params);
-  throw Error("unknown stress balance '" + name + "' (known: sia)");
+  if (name == "bp") {
+    BPParams p;
+    p.flow = params.flow;
+    p.levels = params.bp_levels;
+    p.minimum_thickness = params.bp_minimum_thickness;
+    p.strain_rate_regularisation = params.bp_regularisation;
+    // Weertman sliding u_b = -C |tau|^(m-1) tau, i.e. tau = -C^(-1/m) |u|^(1/m-1) u:
+    // beta^2 = C^(-1/m) in Pa (m/a)^(-1/m), exponent q = 1/m.
+    if (params.sliding.coefficient > 0.0) {
+      p.no_slip = false;
+      p.friction_exponent = 1.0 / params.sliding.exponent;
+      p.uniform_beta2 =
+          std::pow(params.sliding.coefficient * 31556925.9747, -1.0 / params.sliding.exponent);
+    }
+    return std::make_unique<BlatterPattyn>(std::move(grid), p);
+  }
+  throw Error("unknown stress balance '" + name + "' (known: sia, bp)");
 }
 
 core::FieldInfo velocity_info(const std::string& name) {

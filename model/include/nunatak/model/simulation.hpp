@@ -16,6 +16,7 @@
 /// checkpoint times (counted from time.start).
 
 #include "nunatak/io/config.hpp"
+#include "nunatak/io/output_file.hpp"
 #include "nunatak/model/transient_model.hpp"
 
 #include <atomic>
@@ -51,6 +52,7 @@ struct RunSummary {
   long long compared_cells = 0;
   double speed_rms_misfit = 0;                          ///< m/yr
   double speed_mean_model = 0, speed_mean_observed = 0; ///< m/yr
+  std::string solver; ///< the stress balance's account of its last solve ("" for SIA)
 };
 
 /// Progress report: time (s), steps, wall seconds.
@@ -67,6 +69,9 @@ public:
   void restart_from(const std::string& checkpoint);
   /// Runs to time.end, or until signals.stop (then writes a checkpoint).
   RunSummary run(RunSignals& signals, const ProgressCallback& progress = {});
+  /// Diagnostic solve: the flow of the initial state, written to output.file
+  /// (one record) and compared with the observed surface speed.
+  RunSummary diagnose();
   /// Writes a checkpoint of the current state to `path` (collective).
   void write_checkpoint(const std::string& path) const;
 
@@ -74,6 +79,8 @@ public:
   double end_time() const { return m_end; }
 
 private:
+  void write_output(io::OutputFile& out);
+  void compare_with_observations(RunSummary& summary);
   struct Impl;
   std::unique_ptr<Impl> m_impl;
   std::unique_ptr<TransientModel> m_model;

@@ -7,8 +7,10 @@
 ///  1. ghost exchange of H; outside a non-periodic domain H = 0 (ice leaves);
 ///  2. surface s = max(b + H, z_sl + (1 - rho_i/rho_w) H) on the ghosted box;
 ///  3. the stress balance computes face fluxes and its largest diffusivity D;
-///  4. dt = min(theta / (2 D (1/dx^2 + 1/dy^2)), max_dt, t_limit - t), the
-///     explicit diffusion limit scaled by theta (time.diffusivity_safety);
+///  4. dt = min(theta / (2 D (1/dx^2 + 1/dy^2)), c / max(|u|/dx + |v|/dy),
+///     max_dt, t_limit - t): the explicit diffusion limit scaled by theta
+///     (time.diffusivity_safety) and the CFL limit with Courant number c
+///     (time.cfl) for the advective fluxes of non-shallow models;
 ///  5. the surface mass balance at time t; 6. the mass transport step;
 ///  7. the mask and surface follow the new thickness.
 /// The state after a step depends only on the state before it and the
@@ -66,6 +68,7 @@ struct ModelParams {
   solver::StressBalanceParams stress;
   solver::TransportParams transport;
   double diffusivity_safety = 0.5;    ///< theta in (0, 1]
+  double cfl = 0.5;                   ///< Courant number for advective fluxes, in (0, 1]
   double max_dt = 100.0 * 31556926.0; ///< s
 };
 
@@ -73,7 +76,7 @@ struct ModelParams {
 struct StepReport {
   double dt = 0.0;             ///< s
   solver::MassBudget budget;   ///< m^3 of ice
-  const char* limited_by = ""; ///< "diffusivity", "max_dt" or "target time"
+  const char* limited_by = ""; ///< "diffusivity", "cfl", "max_dt" or "target time"
 };
 
 /// The model. Collective on the grid's communicator.

@@ -59,6 +59,7 @@ struct BPParams {
   double friction_exponent = 1.0;           ///< q (1: linear)
   double sliding_regularisation = 1e-3;     ///< m/a, in the friction law
   double surface_trend_x = 0.0;       ///< extra ds/dx added to the geometry (ISMIP-HOM slopes)
+  double uniform_beta2 = 0.0;         ///< beta^2 used by update() when sliding (Pa (m/a)^-q)
   std::string options_prefix = "bp_"; ///< PETSc options prefix
 };
 
@@ -85,6 +86,8 @@ public:
   void update(const StressBalanceInputs& inputs) override;
   const FaceFluxes& fluxes() const override { return m_fluxes; }
   double max_diffusivity() const override { return 0.0; }
+  double max_advection_rate() const override { return m_max_advection_rate; }
+  std::string last_solve_summary() const override;
   Velocities velocities(const std::vector<double>& sigma) const override;
 
   /// Sets thickness and bed (m; ghosts up to date) and, for sliding, beta^2
@@ -131,6 +134,7 @@ private:
   SNES m_snes = nullptr;
   Vec m_solution = nullptr;
   FaceFluxes m_fluxes;
+  double m_max_advection_rate = 0.0;
   BPSolveReport m_report;
 };
 

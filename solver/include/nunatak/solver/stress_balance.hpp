@@ -48,6 +48,12 @@ public:
   /// Largest diffusivity (m^2 s^-1) of the last update, over all ranks, for
   /// the explicit time-step limit; 0 for non-diffusive models.
   virtual double max_diffusivity() const = 0;
+  /// Largest |u|/dx + |v|/dy (s^-1) of the depth-averaged velocity that the
+  /// fluxes advect, over all ranks, for the CFL limit; 0 for diffusive models.
+  virtual double max_advection_rate() const { return 0.0; }
+  /// One line about the last solve (iterations, residuals) for iterative
+  /// solvers; "" otherwise.
+  virtual std::string last_solve_summary() const { return ""; }
   /// Collective: velocities from the last update; 3-D ones on `sigma` levels
   /// when `sigma` is not empty.
   virtual Velocities velocities(const std::vector<double>& sigma) const = 0;
@@ -57,6 +63,9 @@ public:
 struct StressBalanceParams {
   FlowLaw flow;
   SlidingLaw sliding;
+  int bp_levels = 9;                  ///< Blatter-Pattyn: nodes per column
+  double bp_minimum_thickness = 10.0; ///< m: thinner columns are excluded
+  double bp_regularisation = 1e-5;    ///< a^-1: strain-rate regularisation
 };
 
 /// The stress balance called `name` on `grid`; throws nunatak::Error for an

@@ -1,0 +1,58 @@
+// `nunatak solve CONFIG`: a diagnostic solve — the configured stress balance
+// on the input geometry, written out and compared with observed speeds.
+
+#include "commands.hpp"
+
+#include "nunatak/io/config.hpp"
+#include "nunatak/io/output_file.hpp"
+#include "nunatak/io/quicklook.hpp"
+#include "nunatak/model/simulation.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace nunatak::app {
+
+void add_solve_command(CLI::App& app, Context& context) {
+  auto* cmd = app.add_subcommand(
+      "solve", "Diagnostic solve: the configured stress balance (sia or bp) on the input "
+               "geometry; writes the velocities and compares them with observed surface speed");
+  struct Options {
+    std::string config_file;
+    std::vector<std::string> overrides;
+  };
+  auto o = std::make_shared<Options>();
+  cmd->add_option("CONFIG", o->config_file, "YAML configuration")->required();
+  cmd->add_option("--set", o->overrides, "override a key: --set key=value")
+      ->allow_extra_args(false);
+  cmd->callback([o, &context] {
+    io::Config config = io::Config::from_file(o->config_file);
+    for (const auto& s : o->overrides) config.set_override(s);
+    core::Runtime& runtime = context.runtime();
+    model::Simulation simulation(config, runtime.comm(), context.command_line());
+    const model::RunSummary summary = simulation.diagnose();
+    const auto quicklook = config.get_list("output.quicklook");
+    const auto variables = config.get_list("output.variables");
+    std::vector<std::string> pictures;
+    io::on_rank_zero(runtime.comm(), [&] {
+      for (const auto& q : quicklook)
+        if (std::find(variables.begin(), variables.end(), q) != variables.end()) {
+          pictures.push_back(io::quicklook_path(summary.output, q));
+          io::write_quicklook(summary.output, q, pictures.back());
+        }
+    });
+    if (runtime.rank() != 0) return;
+    spdlog::info("{} diagnostic solve in {:.1f} s{}", config.get_string("stress_balance.model"),
+                 summary.wall_seconds, summary.solver.empty() ? "" : ": " + summary.solver);
+    if (summary.compared_cells > 0)
+      spdlog::info("surface speed vs observed on {} ice cells: model mean {:.1f} m/yr, observed "
+                   "mean {:.1f} m/yr, RMS difference {:.1f} m/yr",
+                   summary.compared_cells, summary.speed_mean_model, summary.speed_mean_observed,
+                   summary.speed_rms_misfit);
+    spdlog::info("wrote {}", summary.output);
+    for (const auto& p : pictures) spdlog::info("wrote {}", p);
+  });
+}
+
+} // namespace nunatak::app
