@@ -198,12 +198,16 @@ TEST(BlatterPattyn, BadParametersAreErrors) {
 TEST(BlatterPattyn, TransientRunConservesMass) {
   const int n = 21;
   const double dx = 10000.0;
-  auto grid = core::ParallelGrid::create(MPI_COMM_WORLD,
-                                         core::Grid(n, n, dx, dx, -100000.0, -100000.0));
+  auto grid =
+      core::ParallelGrid::create(MPI_COMM_WORLD, core::Grid(n, n, dx, dx, -100000.0, -100000.0));
   core::FieldInfo info{"f", "", "", "m", "m", {}, ""};
-  model::ModelState state{core::Field2D(grid, info), core::Field2D(grid, info),
-                          core::Field2D(grid, info), core::Field2D(grid, info),
-                          core::Field2D(grid, info), 0.0, 0};
+  model::ModelState state{core::Field2D(grid, info),
+                          core::Field2D(grid, info),
+                          core::Field2D(grid, info),
+                          core::Field2D(grid, info),
+                          core::Field2D(grid, info),
+                          0.0,
+                          0};
   core::Field2D smb(grid, info);
   const core::LocalBox b = grid->box();
   auto H = Kokkos::create_mirror_view(state.thk.view());
@@ -242,4 +246,53 @@ TEST(BlatterPattyn, TransientRunConservesMass) {
   EXPECT_GT(clipped, 0.0); // ablation beyond the margin meets no ice
   // The ice moves: the BP flow of the cap is non-zero.
   EXPECT_GT(model.stress_balance().max_advection_rate(), 0.0);
+}
+
+// A wild starting velocity makes plain Newton fail; the robustness ladder
+// (restart from the shallow-ice velocity, regularisation continuation) still
+// reaches the ISMIP-HOM A solution.
+TEST(BlatterPattyn, RobustnessLadderRecoversFromABadStart) {
+  model::IsmipHomCase c;
+  c.nx = c.ny = 16;
+  c.nz = 5;
+  model::IsmipHomSetup s = model::make_ismip_hom(c, MPI_COMM_WORLD);
+  solver::BlatterPattyn reference(s.grid, s.params);
+  reference.set_geometry(s.thk, s.bed);
+  ASSERT_TRUE(reference.solve().converged);
+
+  solver::BPParams p = s.params;
+  solver::BlatterPattyn bp(s.grid, p);
+  bp.set_geometry(s.thk, s.bed);
+  random_direction(bp, bp.solution(), 99);
+  VecScale(bp.solution(), 1e7); // 10 000 km/a, in random directions
+  PetscOptionsSetValue(nullptr, "-bp_snes_max_it", "8");
+  SNESSetFromOptions(bp.snes());
+  const solver::BPSolveReport r = bp.solve();
+  PetscOptionsClearValue(nullptr, "-bp_snes_max_it");
+  EXPECT_GT(r.continuation_stages, 0) << "plain Newton should have failed from this start";
+  EXPECT_TRUE(r.converged) << r.reason;
+  Vec diff = nullptr;
+  VecDuplicate(bp.solution(), &diff);
+  VecWAXPY(diff, -1.0, reference.solution(), bp.solution());
+  PetscReal err = 0, ref = 0;
+  VecNorm(diff, NORM_INFINITY, &err);
+  VecNorm(reference.solution(), NORM_INFINITY, &ref);
+  VecDestroy(&diff);
+  EXPECT_LT(err / ref, 1e-5);
+}
+
+// Bad geometry gives one clear error, not a hang or NaN velocities.
+TEST(BlatterPattyn, NonFiniteGeometryIsAnError) {
+  model::IsmipHomCase c;
+  c.nx = c.ny = 8;
+  model::IsmipHomSetup s = model::make_ismip_hom(c, MPI_COMM_WORLD);
+  Kokkos::deep_copy(s.thk.view(), std::nan(""));
+  solver::BlatterPattyn bp(s.grid, s.params);
+  try {
+    bp.set_geometry(s.thk, s.bed);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("not a finite, non-negative number"), std::string::npos)
+        << e.what();
+  }
 }

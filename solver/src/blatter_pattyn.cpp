@@ -274,6 +274,9 @@ void BlatterPattyn::set_geometry(const core::Field2D& thk, const core::Field2D& 
   for (int jl = 0; jl < m.gym; ++jl)
     for (int il = 0; il < m.gxm; ++il) {
       const double h = H(jl + oj, il + oi), z_b = B(jl + oj, il + oi);
+      if (!std::isfinite(h) || !std::isfinite(z_b) || h < 0.0)
+        throw Error("bp: thickness or bed is not a finite, non-negative number at cell (i = " +
+                    std::to_string(m.gxs + il) + ", j = " + std::to_string(m.gys + jl) + ")");
       const double x = g.x(m.gxs + il); // unwrapped: periodic ghosts continue the trend
       const double bed_total = z_b + trend * (x - g.x(0));
       m.active(jl, il) = h >= H_min ? 1 : 0;
@@ -669,19 +672,38 @@ BPSolveReport BlatterPattyn::solve() {
   NUNATAK_PETSC(VecNorm(f, NORM_2, &norm0));
   NUNATAK_PETSC(VecDestroy(&f));
   r.initial_residual = norm0;
-  NUNATAK_PETSC(SNESSolve(m_snes, nullptr, m_solution));
-  SNESConvergedReason reason;
-  NUNATAK_PETSC(SNESGetConvergedReason(m_snes, &reason));
-  PetscInt its = 0, lits = 0;
-  NUNATAK_PETSC(SNESGetIterationNumber(m_snes, &its));
-  NUNATAK_PETSC(SNESGetLinearSolveIterations(m_snes, &lits));
-  PetscReal fnorm = 0;
-  NUNATAK_PETSC(SNESGetFunctionNorm(m_snes, &fnorm));
-  r.converged = reason > 0;
-  r.newton_iterations = int(its);
-  r.krylov_iterations = int(lits);
-  r.final_residual = fnorm;
-  r.reason = SNESConvergedReasons[reason];
+  auto attempt = [&] {
+    NUNATAK_PETSC(SNESSolve(m_snes, nullptr, m_solution));
+    SNESConvergedReason reason;
+    NUNATAK_PETSC(SNESGetConvergedReason(m_snes, &reason));
+    PetscInt its = 0, lits = 0;
+    NUNATAK_PETSC(SNESGetIterationNumber(m_snes, &its));
+    NUNATAK_PETSC(SNESGetLinearSolveIterations(m_snes, &lits));
+    PetscReal fnorm = 0;
+    NUNATAK_PETSC(SNESGetFunctionNorm(m_snes, &fnorm));
+    r.converged = reason > 0;
+    r.newton_iterations += int(its);
+    r.krylov_iterations += int(lits);
+    r.final_residual = fnorm;
+    r.reason = SNESConvergedReasons[reason];
+  };
+  attempt();
+  if (!r.converged) {
+    // Robustness ladder: restart from the shallow-ice velocity and follow a
+    // continuation in the strain-rate regularisation, from a viscosity that is
+    // nearly linear (regularisation x 1000) down to the requested one. Each
+    // stage is a bounded Newton solve, so a hopeless problem fails, not hangs.
+    Impl& m = *m_impl;
+    const double target = m.rheology.reg2;
+    set_sia_initial_guess();
+    for (double factor : {1e6, 1e4, 1e2, 1.0}) {
+      m.rheology.reg2 = target * factor;
+      ++r.continuation_stages;
+      attempt();
+      if (!r.converged) break;
+    }
+    m.rheology.reg2 = target;
+  }
   m_report = r;
   return r;
 }
@@ -689,10 +711,10 @@ BPSolveReport BlatterPattyn::solve() {
 std::string BlatterPattyn::last_solve_summary() const {
   const BPSolveReport& r = m_report;
   char text[256];
-  std::snprintf(text, sizeof text,
-                "Newton %d iterations, %d Krylov iterations, residual %.3e -> %.3e (%s)",
-                r.newton_iterations, r.krylov_iterations, r.initial_residual, r.final_residual,
-                r.reason.c_str());
+  std::snprintf(
+      text, sizeof text, "Newton %d iterations, %d Krylov iterations, residual %.3e -> %.3e (%s)%s",
+      r.newton_iterations, r.krylov_iterations, r.initial_residual, r.final_residual,
+      r.reason.c_str(), r.continuation_stages > 0 ? ", after regularisation continuation" : "");
   return text;
 }
 

@@ -34,8 +34,11 @@
 /// and contiguous in memory ([y][x][z][u,v]). Nodes sit at the 2-D grid's cell
 /// centres and the DMDA has the 2-D grid's decomposition. Element kernels are
 /// labelled Kokkos loops; the Jacobian is assembled with MatSetValuesCOO.
-/// Newton (SNES, options prefix -bp_) with line search; the linear solver and
-/// preconditioner come from the PETSc options database.
+/// Newton (SNES, options prefix -bp_) with line search, Eisenstat-Walker and
+/// an absolute tolerance of 1e-8 of the driving-stress residual; the linear
+/// solver and preconditioner come from the PETSc options database. If Newton
+/// fails, a robustness ladder restarts from the shallow-ice velocity and
+/// continues in the strain-rate regularisation (x 1e3, 1e2, 10, 1).
 
 #include "nunatak/core/field3d.hpp"
 #include "nunatak/solver/stress_balance.hpp"
@@ -69,7 +72,8 @@ struct BPSolveReport {
   int newton_iterations = 0;
   int krylov_iterations = 0;
   double initial_residual = 0, final_residual = 0;
-  std::string reason; ///< SNES converged reason
+  std::string reason;          ///< SNES converged reason
+  int continuation_stages = 0; ///< robustness ladder stages used (0: plain Newton converged)
 };
 
 /// Blatter-Pattyn solver on a 2-D ParallelGrid (map plane) times `levels`.
