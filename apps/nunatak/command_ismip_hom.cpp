@@ -4,6 +4,7 @@
 #include "commands.hpp"
 
 #include "nunatak/core/error.hpp"
+#include "nunatak/io/line_plot.hpp"
 #include "nunatak/model/ismip_hom.hpp"
 
 #include <fmt/format.h>
@@ -17,7 +18,7 @@ void add_ismip_hom_command(CLI::App& app, Context& context) {
       "ismip-hom", "Run ISMIP-HOM experiment A, B, C or D (Pattyn et al. 2008) with the "
                    "Blatter-Pattyn solver and print the surface velocity along y = L/4");
   struct Options {
-    std::string experiment, grid = "16x16x9", output;
+    std::string experiment, grid = "16x16x9", output, plot;
     double length_km = 10.0;
     bool profile = false;
   };
@@ -31,6 +32,7 @@ void add_ismip_hom_command(CLI::App& app, Context& context) {
       ->capture_default_str();
   cmd->add_option("-o,--output", o->output, "write surface and 3-D velocities to this NetCDF file");
   cmd->add_flag("--profile", o->profile, "print the whole profile x/L, vx");
+  cmd->add_option("--plot", o->plot, "draw the surface vx profile to this PNG");
   cmd->callback([o, &context] {
     model::IsmipHomCase c;
     c.experiment = char(std::toupper(o->experiment[0]));
@@ -51,6 +53,23 @@ void add_ismip_hom_command(CLI::App& app, Context& context) {
                "{:.2f} s\n",
                r.report.newton_iterations, r.report.krylov_iterations, r.report.initial_residual,
                r.report.final_residual, r.report.reason, r.wall_seconds);
+    if (!o->plot.empty()) {
+      io::LineChart chart;
+      chart.title = fmt::format("ISMIP-HOM {}, L = {:g} km: surface velocity", c.experiment,
+                                c.length_km);
+      chart.subtitle = fmt::format("nunatak Blatter-Pattyn, {}x{}x{} nodes, {}", c.nx, c.ny, c.nz,
+                                   (c.experiment == 'A' || c.experiment == 'C') ? "y = L/4"
+                                                                                 : "flowline");
+      chart.x_label = "x / L";
+      chart.y_label = "surface vx (m/a)";
+      io::Series profile{r.x_over_L, r.vx_surface, "nunatak"};
+      // Close the periodic profile at x/L = 1.
+      profile.x.push_back(1.0);
+      profile.y.push_back(r.vx_surface.front());
+      chart.series.push_back(profile);
+      io::write_line_png(chart, o->plot);
+      fmt::print("wrote {}\n", o->plot);
+    }
     if (o->profile)
       for (size_t k = 0; k < r.x_over_L.size(); ++k)
         fmt::print("{:.4f} {:.4f}\n", r.x_over_L[k], r.vx_surface[k]);
