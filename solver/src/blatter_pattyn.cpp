@@ -323,6 +323,49 @@ std::array<double, 2> body_force_at(const Impl& m, const ElementData& e, int jl,
   return m.body_force(x, y, z);
 }
 
+/// What the element integrals need at volume quadrature point q (2x2x2 Gauss).
+struct QuadraturePoint {
+  double xi, eta, w; ///< reference position (map plane) and weight det J
+  double phi[8], grad[8][3];
+  double du[3], dv[3], u, v; ///< velocity gradients (a^-1) and values (m/a)
+};
+
+template <class Impl>
+void evaluate_point(const Impl& m, const ElementData& e, int q, QuadraturePoint& p) {
+  p.xi = bp::gauss(q & 1);
+  p.eta = bp::gauss((q >> 1) & 1);
+  double dphi[8][3];
+  bp::shape(p.xi, p.eta, bp::gauss(q >> 2), p.phi, dphi);
+  p.w = bp::physical_gradients(dphi, e.z, m.dx, m.dy, p.grad);
+  p.u = p.v = 0.0;
+  for (int d = 0; d < 3; ++d) p.du[d] = p.dv[d] = 0.0;
+  for (int a = 0; a < 8; ++a) {
+    for (int d = 0; d < 3; ++d) {
+      p.du[d] += e.u[a] * p.grad[a][d];
+      p.dv[d] += e.v[a] * p.grad[a][d];
+    }
+    p.u += e.u[a] * p.phi[a];
+    p.v += e.v[a] * p.phi[a];
+  }
+}
+
+/// Values at bed quadrature point q (2x2 Gauss on the bottom face).
+struct BasalPoint {
+  double phi[8];
+  double u, v, beta2;
+};
+
+inline void evaluate_basal_point(const ElementData& e, int q, BasalPoint& p) {
+  double dphi[8][3];
+  bp::shape(bp::gauss(q & 1), bp::gauss(q >> 1), -1.0, p.phi, dphi);
+  p.u = p.v = p.beta2 = 0.0;
+  for (int a = 0; a < 4; ++a) {
+    p.u += e.u[a] * p.phi[a];
+    p.v += e.v[a] * p.phi[a];
+    p.beta2 += e.beta2[a] * p.phi[a];
+  }
+}
+
 /// Surface gradient at (xi, eta) from the 4 corner surface values (bilinear).
 void surface_gradient(const double s[4], double xi, double eta, double dx, double dy,
                       double ds[2]) {
@@ -352,41 +395,22 @@ double BlatterPattyn::energy(Vec x_global) const {
         ElementData e;
         gather(m, x, jl, il, k, no_slip, e);
         for (int q = 0; q < 8; ++q) {
-          const double xi = bp::gauss(q & 1), eta = bp::gauss((q >> 1) & 1),
-                       zeta = bp::gauss(q >> 2);
-          double phi[8], dphi[8][3], grad[8][3];
-          bp::shape(xi, eta, zeta, phi, dphi);
-          const double w = bp::physical_gradients(dphi, e.z, m.dx, m.dy, grad);
-          double du[3] = {0, 0, 0}, dv[3] = {0, 0, 0}, u = 0, v = 0;
-          for (int a = 0; a < 8; ++a) {
-            for (int d = 0; d < 3; ++d) {
-              du[d] += e.u[a] * grad[a][d];
-              dv[d] += e.v[a] * grad[a][d];
-            }
-            u += e.u[a] * phi[a];
-            v += e.v[a] * phi[a];
-          }
+          QuadraturePoint p;
+          evaluate_point(m, e, q, p);
           double ds[2];
-          surface_gradient(e.s, xi, eta, m.dx, m.dy, ds);
-          sum += w * (bp::viscous_density(m.rheology, bp::strain_rate2(du, dv)) / rho_g +
-                      ds[0] * u + ds[1] * v);
+          surface_gradient(e.s, p.xi, p.eta, m.dx, m.dy, ds);
+          sum += p.w * (bp::viscous_density(m.rheology, bp::strain_rate2(p.du, p.dv)) / rho_g +
+                        ds[0] * p.u + ds[1] * p.v);
           if (m.body_force) {
-            const auto f = body_force_at(m, e, jl, il, phi);
-            sum -= w * (f[0] * u + f[1] * v) / rho_g;
+            const auto f = body_force_at(m, e, jl, il, p.phi);
+            sum -= p.w * (f[0] * p.u + f[1] * p.v) / rho_g;
           }
         }
         if (k == 0 && !no_slip) {
           for (int q = 0; q < 4; ++q) {
-            const double xi = bp::gauss(q & 1), eta = bp::gauss(q >> 1);
-            double phi[8], dphi[8][3];
-            bp::shape(xi, eta, -1.0, phi, dphi);
-            double u = 0, v = 0, beta2 = 0;
-            for (int a = 0; a < 4; ++a) {
-              u += e.u[a] * phi[a];
-              v += e.v[a] * phi[a];
-              beta2 += e.beta2[a] * phi[a];
-            }
-            sum += 0.25 * m.dx * m.dy * bp::friction_density(m.friction, beta2, u, v) / rho_g;
+            BasalPoint b;
+            evaluate_basal_point(e, q, b);
+            sum += 0.25 * m.dx * m.dy * bp::friction_density(m.friction, b.beta2, b.u, b.v) / rho_g;
           }
         }
       },
@@ -421,17 +445,12 @@ void BlatterPattyn::residual(Vec x_global, Vec f_global) const {
         gather(m, x, jl, il, k, no_slip, e);
         double ru[8] = {0}, rv[8] = {0};
         for (int q = 0; q < 8; ++q) {
-          const double xi = bp::gauss(q & 1), eta = bp::gauss((q >> 1) & 1),
-                       zeta = bp::gauss(q >> 2);
-          double phi[8], dphi[8][3], grad[8][3];
-          bp::shape(xi, eta, zeta, phi, dphi);
-          const double w = bp::physical_gradients(dphi, e.z, m.dx, m.dy, grad);
-          double du[3] = {0, 0, 0}, dv[3] = {0, 0, 0};
-          for (int a = 0; a < 8; ++a)
-            for (int d = 0; d < 3; ++d) {
-              du[d] += e.u[a] * grad[a][d];
-              dv[d] += e.v[a] * grad[a][d];
-            }
+          QuadraturePoint p;
+          evaluate_point(m, e, q, p);
+          const double xi = p.xi, eta = p.eta, w = p.w;
+          const double* phi = p.phi;
+          const double(&grad)[8][3] = p.grad;
+          const double *du = p.du, *dv = p.dv;
           const double eta2 = 2.0 * bp::viscosity(m.rheology, bp::strain_rate2(du, dv)) / rho_g;
           double ds[2];
           surface_gradient(e.s, xi, eta, m.dx, m.dy, ds);
@@ -450,15 +469,10 @@ void BlatterPattyn::residual(Vec x_global, Vec f_global) const {
         }
         if (k == 0 && !no_slip) {
           for (int q = 0; q < 4; ++q) {
-            const double xi = bp::gauss(q & 1), eta = bp::gauss(q >> 1);
-            double phi[8], dphi[8][3];
-            bp::shape(xi, eta, -1.0, phi, dphi);
-            double u = 0, v = 0, beta2 = 0;
-            for (int a = 0; a < 4; ++a) {
-              u += e.u[a] * phi[a];
-              v += e.v[a] * phi[a];
-              beta2 += e.beta2[a] * phi[a];
-            }
+            BasalPoint bq;
+            evaluate_basal_point(e, q, bq);
+            const double u = bq.u, v = bq.v, beta2 = bq.beta2;
+            const double* phi = bq.phi;
             const double c =
                 0.25 * m.dx * m.dy * bp::friction_coefficient(m.friction, beta2, u, v) / rho_g;
             for (int a = 0; a < 4; ++a) {
@@ -518,17 +532,11 @@ void BlatterPattyn::jacobian(Vec x_global, Mat J) const {
         ElementData e;
         gather(m, x, jl, il, k, no_slip, e);
         for (int q = 0; q < 8; ++q) {
-          const double xi = bp::gauss(q & 1), eta = bp::gauss((q >> 1) & 1),
-                       zeta = bp::gauss(q >> 2);
-          double phi[8], dphi[8][3], grad[8][3];
-          bp::shape(xi, eta, zeta, phi, dphi);
-          const double w = bp::physical_gradients(dphi, e.z, m.dx, m.dy, grad);
-          double du[3] = {0, 0, 0}, dv[3] = {0, 0, 0};
-          for (int a = 0; a < 8; ++a)
-            for (int d = 0; d < 3; ++d) {
-              du[d] += e.u[a] * grad[a][d];
-              dv[d] += e.v[a] * grad[a][d];
-            }
+          QuadraturePoint p;
+          evaluate_point(m, e, q, p);
+          const double w = p.w;
+          const double(&grad)[8][3] = p.grad;
+          const double *du = p.du, *dv = p.dv;
           const double e2 = bp::strain_rate2(du, dv);
           const double eta_v = bp::viscosity(m.rheology, e2);
           const double c1 = w * 2.0 * eta_v / rho_g; // 2 eta
@@ -560,15 +568,10 @@ void BlatterPattyn::jacobian(Vec x_global, Mat J) const {
         if (k == 0 && !no_slip) {
           const double q_exp = m.friction.q;
           for (int q = 0; q < 4; ++q) {
-            const double xi = bp::gauss(q & 1), eta = bp::gauss(q >> 1);
-            double phi[8], dphi[8][3];
-            bp::shape(xi, eta, -1.0, phi, dphi);
-            double u = 0, v = 0, beta2 = 0;
-            for (int a = 0; a < 4; ++a) {
-              u += e.u[a] * phi[a];
-              v += e.v[a] * phi[a];
-              beta2 += e.beta2[a] * phi[a];
-            }
+            BasalPoint bq;
+            evaluate_basal_point(e, q, bq);
+            const double u = bq.u, v = bq.v, beta2 = bq.beta2;
+            const double* phi = bq.phi;
             const double area = 0.25 * m.dx * m.dy / rho_g;
             const double c = bp::friction_coefficient(m.friction, beta2, u, v);
             const double s2 = u * u + v * v + m.friction.reg2;
@@ -631,8 +634,11 @@ void BlatterPattyn::set_sia_initial_guess() {
 BPSolveReport BlatterPattyn::solve() {
   // Absolute tolerance: 1e-8 of the residual at zero velocity (the driving
   // stress), so that a warm-started solve stops where a cold one would,
-  // above the round-off floor of a large ice sheet.
-  {
+  // above the round-off floor of a large ice sheet; -bp_snes_atol wins.
+  PetscBool user_atol = PETSC_FALSE;
+  NUNATAK_PETSC(
+      PetscOptionsHasName(nullptr, m_params.options_prefix.c_str(), "-snes_atol", &user_atol));
+  if (!user_atol) {
     Vec zero = nullptr, f0 = nullptr;
     NUNATAK_PETSC(VecDuplicate(m_solution, &zero));
     NUNATAK_PETSC(VecDuplicate(m_solution, &f0));
