@@ -55,11 +55,11 @@ void add_ismip_hom_command(CLI::App& app, Context& context) {
                r.report.final_residual, r.report.reason, r.wall_seconds);
     if (!o->plot.empty()) {
       io::LineChart chart;
-      chart.title = fmt::format("ISMIP-HOM {}, L = {:g} km: surface velocity", c.experiment,
-                                c.length_km);
-      chart.subtitle = fmt::format("nunatak Blatter-Pattyn, {}x{}x{} nodes, {}", c.nx, c.ny, c.nz,
-                                   (c.experiment == 'A' || c.experiment == 'C') ? "y = L/4"
-                                                                                 : "flowline");
+      chart.title =
+          fmt::format("ISMIP-HOM {}, L = {:g} km: surface velocity", c.experiment, c.length_km);
+      chart.subtitle =
+          fmt::format("nunatak Blatter-Pattyn, {}x{}x{} nodes, {}", c.nx, c.ny, c.nz,
+                      (c.experiment == 'A' || c.experiment == 'C') ? "y = L/4" : "flowline");
       chart.x_label = "x / L";
       chart.y_label = "surface vx (m/a)";
       io::Series profile{r.x_over_L, r.vx_surface, "nunatak"};

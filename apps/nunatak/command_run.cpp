@@ -4,6 +4,7 @@
 
 #include "commands.hpp"
 #include "progress.hpp"
+#include "report.hpp"
 
 #include "nunatak/core/error.hpp"
 #include "nunatak/io/config.hpp"
@@ -113,11 +114,7 @@ void add_run_command(CLI::App& app, Context& context) {
                    summary.wall_seconds);
       spdlog::info("ice volume {:.6g} -> {:.6g} km3; mass budget residual {:.3g} m3 over the run",
                    summary.volume_start / 1e9, summary.volume_end / 1e9, summary.budget_residual);
-      if (summary.compared_cells > 0)
-        spdlog::info("surface speed vs observed on {} ice cells: model mean {:.1f} m/yr, observed "
-                     "mean {:.1f} m/yr, RMS difference {:.1f} m/yr",
-                     summary.compared_cells, summary.speed_mean_model, summary.speed_mean_observed,
-                     summary.speed_rms_misfit);
+      log_speed_comparison(summary);
       spdlog::info("wrote {}", summary.output);
       spdlog::info("wrote {}", summary.timeseries);
       if (!summary.checkpoint.empty()) spdlog::info("wrote checkpoint {}", summary.checkpoint);

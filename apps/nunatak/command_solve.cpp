@@ -2,6 +2,7 @@
 // on the input geometry, written out and compared with observed speeds.
 
 #include "commands.hpp"
+#include "report.hpp"
 
 #include "nunatak/io/config.hpp"
 #include "nunatak/io/output_file.hpp"
@@ -45,11 +46,7 @@ void add_solve_command(CLI::App& app, Context& context) {
     if (runtime.rank() != 0) return;
     spdlog::info("{} diagnostic solve in {:.1f} s{}", config.get_string("stress_balance.model"),
                  summary.wall_seconds, summary.solver.empty() ? "" : ": " + summary.solver);
-    if (summary.compared_cells > 0)
-      spdlog::info("surface speed vs observed on {} ice cells: model mean {:.1f} m/yr, observed "
-                   "mean {:.1f} m/yr, RMS difference {:.1f} m/yr",
-                   summary.compared_cells, summary.speed_mean_model, summary.speed_mean_observed,
-                   summary.speed_rms_misfit);
+    log_speed_comparison(summary);
     spdlog::info("wrote {}", summary.output);
     for (const auto& p : pictures) spdlog::info("wrote {}", p);
   });

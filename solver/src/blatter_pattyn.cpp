@@ -323,6 +323,13 @@ std::array<double, 2> body_force_at(const Impl& m, const ElementData& e, int jl,
   return m.body_force(x, y, z);
 }
 
+/// True if none of the element's four columns holds ice: it contributes nothing.
+template <class Impl>
+bool element_is_ice_free(const Impl& m, int jl, int il) {
+  return !m.active(jl, il) && !m.active(jl, il + 1) && !m.active(jl + 1, il) &&
+         !m.active(jl + 1, il + 1);
+}
+
 /// What the element integrals need at volume quadrature point q (2x2x2 Gauss).
 struct QuadraturePoint {
   double xi, eta, w; ///< reference position (map plane) and weight det J
@@ -389,9 +396,7 @@ double BlatterPattyn::energy(Vec x_global) const {
       "bp::energy",
       Kokkos::MDRangePolicy<Kokkos::Rank<3>>({m.ey0, m.ex0, 0}, {m.ey1, m.ex1, m.mz - 1}),
       [&](int jl, int il, int k, double& sum) {
-        if (!m.active(jl, il) && !m.active(jl, il + 1) && !m.active(jl + 1, il) &&
-            !m.active(jl + 1, il + 1))
-          return;
+        if (element_is_ice_free(m, jl, il)) return;
         ElementData e;
         gather(m, x, jl, il, k, no_slip, e);
         for (int q = 0; q < 8; ++q) {
@@ -438,9 +443,7 @@ void BlatterPattyn::residual(Vec x_global, Vec f_global) const {
       "bp::residual",
       Kokkos::MDRangePolicy<Kokkos::Rank<3>>({m.ey0, m.ex0, 0}, {m.ey1, m.ex1, m.mz - 1}),
       [&](int jl, int il, int k) {
-        if (!m.active(jl, il) && !m.active(jl, il + 1) && !m.active(jl + 1, il) &&
-            !m.active(jl + 1, il + 1))
-          return;
+        if (element_is_ice_free(m, jl, il)) return;
         ElementData e;
         gather(m, x, jl, il, k, no_slip, e);
         double ru[8] = {0}, rv[8] = {0};
@@ -526,9 +529,7 @@ void BlatterPattyn::jacobian(Vec x_global, Mat J) const {
       [&](int jl, int il, int k) {
         double* K = &values(size_t(((jl - m.ey0) * nex + (il - m.ex0)) * nk + k) * 256);
         for (int r = 0; r < 256; ++r) K[r] = 0.0;
-        if (!m.active(jl, il) && !m.active(jl, il + 1) && !m.active(jl + 1, il) &&
-            !m.active(jl + 1, il + 1))
-          return;
+        if (element_is_ice_free(m, jl, il)) return;
         ElementData e;
         gather(m, x, jl, il, k, no_slip, e);
         for (int q = 0; q < 8; ++q) {
@@ -784,16 +785,7 @@ void BlatterPattyn::update(const StressBalanceInputs& in) {
 }
 
 Velocities BlatterPattyn::velocities(const std::vector<double>& sigma) const {
-  auto info = [](const char* name) { return velocity_info(name); };
-  Velocities out{core::Field2D(m_grid, info("uvelsurf")),
-                 core::Field2D(m_grid, info("vvelsurf")),
-                 core::Field2D(m_grid, info("uvelbase")),
-                 core::Field2D(m_grid, info("vvelbase")),
-                 core::Field2D(m_grid, info("ubar")),
-                 core::Field2D(m_grid, info("vbar")),
-                 core::Field2D(m_grid, info("velsurf_mag")),
-                 std::nullopt,
-                 std::nullopt};
+  Velocities out = make_velocities(m_grid);
   const Impl& m = *m_impl;
   LocalVec xl(m_dm);
   NUNATAK_PETSC(DMGlobalToLocal(m_dm, m_solution, INSERT_VALUES, xl.get()));
@@ -807,8 +799,8 @@ Velocities BlatterPattyn::velocities(const std::vector<double>& sigma) const {
        vb = host(out.vvelbase), ua = host(out.ubar), va = host(out.vbar),
        sp = host(out.velsurf_mag);
   if (!sigma.empty()) {
-    out.uvel.emplace(m_grid, info("uvel"), sigma);
-    out.vvel.emplace(m_grid, info("vvel"), sigma);
+    out.uvel.emplace(m_grid, velocity_info("uvel"), sigma);
+    out.vvel.emplace(m_grid, velocity_info("vvel"), sigma);
   }
   const int top = m.mz - 1;
   for (int j = m.ys - m.gys; j < m.ys - m.gys + m.ym; ++j)

@@ -85,16 +85,7 @@ void ShallowIce::update(const StressBalanceInputs& in) {
 }
 
 Velocities ShallowIce::velocities(const std::vector<double>& sigma) const {
-  auto info = [](const char* name) { return velocity_info(name); };
-  Velocities out{core::Field2D(m_grid, info("uvelsurf")),
-                 core::Field2D(m_grid, info("vvelsurf")),
-                 core::Field2D(m_grid, info("uvelbase")),
-                 core::Field2D(m_grid, info("vvelbase")),
-                 core::Field2D(m_grid, info("ubar")),
-                 core::Field2D(m_grid, info("vbar")),
-                 core::Field2D(m_grid, info("velsurf_mag")),
-                 std::nullopt,
-                 std::nullopt};
+  Velocities out = make_velocities(m_grid);
   const core::LocalBox b = m_grid->box();
   const int i0 = b.xs - b.gxs, i1 = i0 + b.xm, j0 = b.ys - b.gys, j1 = j0 + b.ym;
   const double n = m_params.flow.n;
@@ -135,8 +126,8 @@ Velocities ShallowIce::velocities(const std::vector<double>& sigma) const {
       });
 
   if (!sigma.empty()) {
-    out.uvel.emplace(m_grid, info("uvel"), sigma);
-    out.vvel.emplace(m_grid, info("vvel"), sigma);
+    out.uvel.emplace(m_grid, velocity_info("uvel"), sigma);
+    out.vvel.emplace(m_grid, velocity_info("vvel"), sigma);
     const core::View3D u = out.uvel->view(), v = out.vvel->view();
     Kokkos::View<double*> levels("sia::sigma", sigma.size());
     auto host_levels = Kokkos::create_mirror_view(levels);

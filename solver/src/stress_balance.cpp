@@ -35,6 +35,13 @@ std::unique_ptr<StressBalance> make_stress_balance(const std::string& name,
   throw Error("unknown stress balance '" + name + "' (known: sia, bp)");
 }
 
+Velocities make_velocities(std::shared_ptr<const core::ParallelGrid> grid) {
+  auto field = [&](const char* name) { return core::Field2D(grid, velocity_info(name)); };
+  return Velocities{field("uvelsurf"),    field("vvelsurf"), field("uvelbase"),
+                    field("vvelbase"),    field("ubar"),     field("vbar"),
+                    field("velsurf_mag"), std::nullopt,      std::nullopt};
+}
+
 core::FieldInfo velocity_info(const std::string& name) {
   struct Entry {
     const char *name, *long_name, *standard_name;

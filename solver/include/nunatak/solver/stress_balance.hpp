@@ -74,6 +74,9 @@ std::unique_ptr<StressBalance> make_stress_balance(const std::string& name,
                                                    std::shared_ptr<const core::ParallelGrid> grid,
                                                    const StressBalanceParams& params);
 
+/// The 2-D velocity fields on `grid`, zero, with their metadata (no 3-D fields).
+Velocities make_velocities(std::shared_ptr<const core::ParallelGrid> grid);
+
 /// Metadata of the velocity output fields ("uvelsurf", "ubar", "uvel", ...).
 core::FieldInfo velocity_info(const std::string& name);
 
