@@ -226,7 +226,61 @@ BlatterPattyn::BlatterPattyn(std::shared_ptr<const core::ParallelGrid> grid, con
   NUNATAK_PETSC(SNESKSPSetUseEW(m_snes, PETSC_TRUE));
   NUNATAK_PETSC(SNESKSPSetParametersEW(m_snes, 3, 1e-2, 1e-2, PETSC_DEFAULT, PETSC_DEFAULT,
                                        PETSC_DEFAULT, PETSC_DEFAULT));
+  configure_default_multigrid();
   NUNATAK_PETSC(SNESSetFromOptions(m_snes));
+}
+
+namespace {
+
+/// Levels of full (factor 2) coarsening the node counts allow, keeping the
+/// coarsest grid at least 4 nodes across and 3 deep.
+int coarsening_levels(int mx, int my, int mz, bool px, bool py) {
+  auto coarsenable = [](int m, bool periodic, int factor) {
+    const int intervals = periodic ? m : m - 1;
+    return intervals % factor == 0 && intervals / factor >= (periodic ? 4 : 3);
+  };
+  int levels = 1;
+  while (levels < 8) {
+    const int f = 1 << levels;
+    if (!coarsenable(mx, px, f) || !coarsenable(my, py, f) || (mz - 1) % f != 0 || (mz - 1) / f < 2)
+      break;
+    ++levels;
+  }
+  return levels;
+}
+
+} // namespace
+
+void BlatterPattyn::configure_default_multigrid() {
+  // Where the grid coarsens by 2 in all directions, the default linear solver
+  // is FGMRES with full geometric multigrid on the DMDA (Galerkin coarse
+  // operators; one GMRES iteration of block-Jacobi/ILU(0) as smoother) and the
+  // critical-point line search, as in PETSc's ex48. Otherwise PETSc's default
+  // (GMRES + block-Jacobi/ILU) stays. Command-line options override both.
+  const Impl& m = *m_impl;
+  const int levels = coarsening_levels(m.mx, m.my, m.mz, m.periodic_x, m.periodic_y);
+  if (levels < 2) return;
+  KSP ksp = nullptr;
+  PC pc = nullptr;
+  NUNATAK_PETSC(SNESGetKSP(m_snes, &ksp));
+  NUNATAK_PETSC(KSPSetType(ksp, KSPFGMRES));
+  NUNATAK_PETSC(KSPGetPC(ksp, &pc));
+  NUNATAK_PETSC(PCSetType(pc, PCMG));
+  NUNATAK_PETSC(PCMGSetLevels(pc, levels, nullptr));
+  NUNATAK_PETSC(PCMGSetGalerkin(pc, PC_MG_GALERKIN_BOTH));
+  NUNATAK_PETSC(PCMGSetType(pc, PC_MG_FULL));
+  for (int l = 1; l < levels; ++l) {
+    KSP smoother = nullptr;
+    PC smoother_pc = nullptr;
+    NUNATAK_PETSC(PCMGGetSmoother(pc, l, &smoother));
+    NUNATAK_PETSC(KSPSetType(smoother, KSPGMRES));
+    NUNATAK_PETSC(KSPSetTolerances(smoother, PETSC_DEFAULT, PETSC_DEFAULT, PETSC_DEFAULT, 1));
+    NUNATAK_PETSC(KSPGetPC(smoother, &smoother_pc));
+    NUNATAK_PETSC(PCSetType(smoother_pc, PCBJACOBI));
+  }
+  SNESLineSearch line_search = nullptr;
+  NUNATAK_PETSC(SNESGetLineSearch(m_snes, &line_search));
+  NUNATAK_PETSC(SNESLineSearchSetType(line_search, SNESLINESEARCHCP));
 }
 
 BlatterPattyn::~BlatterPattyn() {

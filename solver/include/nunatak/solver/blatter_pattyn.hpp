@@ -36,7 +36,9 @@
 /// labelled Kokkos loops; the Jacobian is assembled with MatSetValuesCOO.
 /// Newton (SNES, options prefix -bp_) with line search, Eisenstat-Walker and
 /// an absolute tolerance of 1e-8 of the driving-stress residual; the linear
-/// solver and preconditioner come from the PETSc options database. If Newton
+/// solver and preconditioner default to FGMRES + full geometric multigrid
+/// (Galerkin) where the grid coarsens by 2 in every direction, PETSc's
+/// GMRES + block-Jacobi/ILU elsewhere, and options override them. If Newton
 /// fails, a robustness ladder restarts from the shallow-ice velocity and
 /// continues in the strain-rate regularisation (x 1e3, 1e2, 10, 1).
 
@@ -129,6 +131,7 @@ public:
   const BPSolveReport& last_report() const { return m_report; }
 
 private:
+  void configure_default_multigrid();
   struct Impl;
   std::unique_ptr<Impl> m_impl;
   std::shared_ptr<const core::ParallelGrid> m_grid;
