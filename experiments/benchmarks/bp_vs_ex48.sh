@@ -40,13 +40,15 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 # Recommended nunatak options (stated explicitly, so that the figures do not depend on the
 # code's defaults): FGMRES preconditioned by full geometric multigrid on the DMDA with
 # Galerkin coarse operators (the solver provides no coarse-level callbacks), one GMRES
-# iteration of block-Jacobi/ILU(0) as smoother (ex48's solver, with ILU instead of ICC:
-# ICC(0) stagnates on Greenland), PETSc's backtracking line search on the residual norm.
-# -bp_snes_linesearch_type cp saves 3 of 10 Newton iterations on ISMIP-HOM A but fails
-# on Greenland; try it with --options.
+# iteration of block-Jacobi/ICC(0) as smoother (ex48's solver), ICC without its default
+# positive-definite shift (with the shift, the smoother stagnates on Greenland, whose
+# Jacobian has negative ICC(0) pivots; ILU(0) works too but its factorisation costs 5x
+# more at 128x128x33), and PETSc's backtracking line search on the residual norm.
+# -bp_snes_linesearch_type cp saves 3 to 4 of 10 to 11 Newton iterations on ISMIP-HOM A
+# but does not converge on Greenland (16 km); try it with --options.
 recommended="-bp_snes_linesearch_type bt -bp_ksp_type fgmres -bp_pc_type mg -bp_pc_mg_galerkin both \
 -bp_pc_mg_type full -bp_mg_levels_ksp_type gmres -bp_mg_levels_ksp_max_it 1 \
--bp_mg_levels_pc_type bjacobi -bp_mg_levels_sub_pc_type ilu"
+-bp_mg_levels_pc_type bjacobi -bp_mg_levels_sub_pc_type icc -bp_mg_levels_sub_pc_factor_shift_type none"
 
 grids="32x32x9 64x64x17"
 large=0 repeat=1 run_ex48=1 run_np2=1 keep=0
