@@ -6,6 +6,8 @@
 
 #include "nunatak/core/error.hpp"
 
+#include "png_image.hpp"
+
 #include <cairo.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -27,6 +29,9 @@ using nunatak::io::PlotOptions;
 using nunatak::io::write_map_png;
 
 namespace {
+
+using nunatak::test::Image;
+using nunatak::test::near;
 
 constexpr double k_nan = std::numeric_limits<double>::quiet_NaN();
 constexpr std::array<double, 3> mask_grey{0.85, 0.85, 0.85};
@@ -51,40 +56,6 @@ struct TempDir {
         std::distance(fs::directory_iterator(path), fs::directory_iterator()));
   }
 };
-
-/// A PNG read back into memory, with pixel access as 0..255 RGB.
-struct Image {
-  int width = 0, height = 0;
-  std::vector<std::array<int, 3>> rgb;
-  explicit Image(const std::string& file) {
-    cairo_surface_t* s = cairo_image_surface_create_from_png(file.c_str());
-    EXPECT_EQ(cairo_surface_status(s), CAIRO_STATUS_SUCCESS) << file;
-    if (cairo_surface_status(s) == CAIRO_STATUS_SUCCESS) {
-      cairo_surface_flush(s);
-      width = cairo_image_surface_get_width(s);
-      height = cairo_image_surface_get_height(s);
-      const int stride = cairo_image_surface_get_stride(s);
-      const unsigned char* data = cairo_image_surface_get_data(s);
-      for (int y = 0; y < height; ++y)
-        for (int x = 0; x < width; ++x) {
-          std::uint32_t p;
-          std::memcpy(
-              &p, data + static_cast<std::size_t>(y) * stride + 4 * static_cast<std::size_t>(x), 4);
-          rgb.push_back({int(p >> 16 & 0xff), int(p >> 8 & 0xff), int(p & 0xff)});
-        }
-    }
-    cairo_surface_destroy(s);
-  }
-  const std::array<int, 3>& at(int x, int y) const {
-    return rgb.at(static_cast<std::size_t>(y) * width + x);
-  }
-};
-
-bool near(const std::array<int, 3>& p, const std::array<double, 3>& c, int tol = 3) {
-  for (int k = 0; k < 3; ++k)
-    if (std::abs(p[k] - static_cast<int>(std::lround(c[k] * 255))) > tol) return false;
-  return true;
-}
 
 bool contains(const Image& im, const std::array<double, 3>& c) {
   return std::any_of(im.rgb.begin(), im.rgb.end(), [&](const auto& p) { return near(p, c, 2); });
