@@ -19,6 +19,7 @@ packages=(
   libnetcdf-dev libhdf5-dev netcdf-bin libudunits2-dev
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev libcairo2-dev fonts-dejavu-core
   libgtest-dev libgmock-dev libbenchmark-dev
+  libpetsc3.18-dev-examples time
 )
 missing=()
 for p in "${packages[@]}"; do
