@@ -245,6 +245,9 @@ Simulation::Simulation(const io::Config& config, MPI_Comm comm, std::string comm
   params.stress.bp_levels = int(config.get_int("bp.levels"));
   params.stress.bp_minimum_thickness = config.get_real("bp.minimum_thickness");
   params.stress.bp_regularisation = config.get_real("bp.regularisation");
+  params.stress.bp_ocean_pressure = config.get_bool("bp.ocean_pressure");
+  params.stress.sea_level = params.transport.sea_level;
+  params.stress.sea_water_density = params.transport.sea_water_density;
   params.max_dt = config.get_real("time.max_step") * year;
 
   const auto& geometry = s.inputs.geometry;

@@ -54,7 +54,13 @@ struct BlatterPattyn::Impl {
   core::View2D surface{"bp::surface", 0, 0};             // bed + H, for the driving stress
   core::View2D beta2{"bp::beta2", 0, 0};
   core::View2D dirichlet_scale{"bp::dirichlet_scale", 0, 0};
-  Kokkos::View<int**, Kokkos::LayoutRight> active{"bp::active", 0, 0};
+  Kokkos::View<int**, Kokkos::LayoutRight> active{"bp::active", 0, 0}; // H >= H_min
+  // 1 where the column touches an ice-filled element (its nodes are unknowns).
+  Kokkos::View<int**, Kokkos::LayoutRight> node_free{"bp::node_free", 0, 0};
+  // Faces of the element with lowest corner (jl, il) under ocean pressure:
+  // bit f set for face f (0: x-, 1: x+, 2: y-, 3: y+).
+  Kokkos::View<int**, Kokkos::LayoutRight> front_faces{"bp::front_faces", 0, 0};
+  double sea_level = 0.0, water_ratio = 1028.0 / 910.0; // z_sl (m), rho_w / rho_i
   std::vector<double> sigma;
   Kokkos::View<double*> sigma_view{"bp::sigma", 0};
   // Elements of this rank: those whose lowest-index corner column is owned.
@@ -67,7 +73,7 @@ struct BlatterPattyn::Impl {
 
   int local_index(int jl, int il, int k, int c) const { return ((jl * gxm + il) * mz + k) * 2 + c; }
   bool fixed(int jl, int il, int k, bool no_slip) const {
-    return !active(jl, il) || (no_slip && k == 0);
+    return !node_free(jl, il) || (no_slip && k == 0);
   }
 };
 
@@ -145,6 +151,10 @@ BlatterPattyn::BlatterPattyn(std::shared_ptr<const core::ParallelGrid> grid, con
   m.beta2 = core::View2D(label + "beta2", m.gym, m.gxm);
   m.dirichlet_scale = core::View2D(label + "dirichlet_scale", m.gym, m.gxm);
   m.active = Kokkos::View<int**, Kokkos::LayoutRight>(label + "active", m.gym, m.gxm);
+  m.node_free = Kokkos::View<int**, Kokkos::LayoutRight>(label + "node_free", m.gym, m.gxm);
+  m.front_faces = Kokkos::View<int**, Kokkos::LayoutRight>(label + "front_faces", m.gym, m.gxm);
+  m.sea_level = p.sea_level;
+  m.water_ratio = p.sea_water_density / p.flow.ice_density;
   m.ubar = core::View2D(label + "ubar", m.gym, m.gxm);
   m.vbar = core::View2D(label + "vbar", m.gym, m.gxm);
   // Face fluxes live on the 2-D grid's ghosted box, as the transport expects.
@@ -226,6 +236,12 @@ BlatterPattyn::BlatterPattyn(std::shared_ptr<const core::ParallelGrid> grid, con
   NUNATAK_PETSC(SNESKSPSetUseEW(m_snes, PETSC_TRUE));
   NUNATAK_PETSC(SNESKSPSetParametersEW(m_snes, 3, 1e-2, 1e-2, PETSC_DEFAULT, PETSC_DEFAULT,
                                        PETSC_DEFAULT, PETSC_DEFAULT));
+  // Line search on ||F||^2 by secant steps (l2): on real geometries (Greenland
+  // at 16 km, with calving fronts) the backtracking search stalls where l2
+  // converges; the multigrid default below replaces it with cp.
+  SNESLineSearch line_search = nullptr;
+  NUNATAK_PETSC(SNESGetLineSearch(m_snes, &line_search));
+  NUNATAK_PETSC(SNESLineSearchSetType(line_search, SNESLINESEARCHL2));
   configure_default_multigrid();
   NUNATAK_PETSC(SNESSetFromOptions(m_snes));
 }
@@ -303,6 +319,70 @@ void BlatterPattyn::set_body_force(BodyForce force) {
   m_impl->body_force = std::move(force);
 }
 
+namespace {
+
+/// Fills m.node_free and m.front_faces from the thickness H and bed on the
+/// 2-D grid's ghosted box (host views). Collective (ghost updates).
+template <class ImplT, class HostView>
+void classify_margins(ImplT& m, const std::shared_ptr<const core::ParallelGrid>& grid,
+                      const BPParams& p, const HostView& H, const HostView& bed) {
+  // Elements are named by their lowest corner. On the 2-D grid's owned cells:
+  // filled = the element's four columns are icy; wet = one of its columns is
+  // ice-free with its bed at or below sea level (ocean). Ghost updates then
+  // give every rank its neighbours' flags.
+  const core::LocalBox b2 = grid->box();
+  const int oi = m.gxs - b2.gxs, oj = m.gys - b2.gys;
+  const double H_min = p.minimum_thickness;
+  const core::FieldInfo info{"bp_element_flag", "", "", "1", "1", {}, ""};
+  core::Field2D filled(grid, info, 0.0), wet(grid, info, 0.0);
+  auto F = Kokkos::create_mirror_view(filled.view());
+  auto W = Kokkos::create_mirror_view(wet.view());
+  Kokkos::deep_copy(F, 0.0);
+  Kokkos::deep_copy(W, 0.0);
+  for (int j = b2.ys - b2.gys; j < b2.ys - b2.gys + b2.ym; ++j)
+    for (int i = b2.xs - b2.gxs; i < b2.xs - b2.gxs + b2.xm; ++i) {
+      const int I = b2.gxs + i, J = b2.gys + j; // global indices
+      if ((!m.periodic_x && I + 1 >= m.mx) || (!m.periodic_y && J + 1 >= m.my)) continue;
+      bool all_icy = true, ocean = false;
+      for (int c = 0; c < 4; ++c) {
+        const int jj = j + (c >> 1), ii = i + (c & 1);
+        const bool icy = H(jj, ii) >= H_min;
+        all_icy = all_icy && icy;
+        ocean = ocean || (!icy && bed(jj, ii) <= m.sea_level);
+      }
+      F(j, i) = all_icy ? 1.0 : 0.0;
+      W(j, i) = ocean ? 1.0 : 0.0;
+    }
+  Kokkos::deep_copy(filled.view(), F);
+  Kokkos::deep_copy(wet.view(), W);
+  grid->update_ghosts(filled);
+  grid->update_ghosts(wet);
+  Kokkos::deep_copy(F, filled.view());
+  Kokkos::deep_copy(W, wet.view());
+  auto flag = [&](const decltype(F)& view, int jl, int il) { // 3-D box -> 2-D box, 0 outside
+    const int j = jl + oj, i = il + oi;
+    return j >= 0 && i >= 0 && j < b2.gym && i < b2.gxm && view(j, i) > 0.5;
+  };
+  for (int jl = 0; jl < m.gym; ++jl)
+    for (int il = 0; il < m.gxm; ++il) {
+      m.node_free(jl, il) =
+          (flag(F, jl, il) || flag(F, jl, il - 1) || flag(F, jl - 1, il) || flag(F, jl - 1, il - 1))
+              ? 1
+              : 0;
+      int faces = 0;
+      if (p.ocean_pressure && flag(F, jl, il)) {
+        const int neighbour[4][2] = {{0, -1}, {0, 1}, {-1, 0}, {1, 0}}; // (dj, di) of faces 0-3
+        for (int f = 0; f < 4; ++f) {
+          const int nj = jl + neighbour[f][0], ni = il + neighbour[f][1];
+          if (!flag(F, nj, ni) && flag(W, nj, ni)) faces |= 1 << f;
+        }
+      }
+      m.front_faces(jl, il) = faces;
+    }
+}
+
+} // namespace
+
 void BlatterPattyn::set_geometry(const core::Field2D& thk, const core::Field2D& bed,
                                  const core::Field2D* beta2) {
   Impl& m = *m_impl;
@@ -342,6 +422,7 @@ void BlatterPattyn::set_geometry(const core::Field2D& thk, const core::Field2D& 
       m.dirichlet_scale(jl, il) =
           2.0 * eta_ref / rho_g * (m.dx * m.dy / hz + m.dx * hz / m.dy + m.dy * hz / m.dx);
     }
+  classify_margins(m, m_grid, m_params, H, B);
 }
 
 namespace {
@@ -377,11 +458,58 @@ std::array<double, 2> body_force_at(const Impl& m, const ElementData& e, int jl,
   return m.body_force(x, y, z);
 }
 
-/// True if none of the element's four columns holds ice: it contributes nothing.
+/// True if the element's four columns are icy (H >= H_min): only such
+/// ice-filled elements are integrated.
 template <class Impl>
-bool element_is_ice_free(const Impl& m, int jl, int il) {
-  return !m.active(jl, il) && !m.active(jl, il + 1) && !m.active(jl + 1, il) &&
-         !m.active(jl + 1, il + 1);
+bool element_is_filled(const Impl& m, int jl, int il) {
+  return m.active(jl, il) && m.active(jl, il + 1) && m.active(jl + 1, il) &&
+         m.active(jl + 1, il + 1);
+}
+
+/// Ocean-pressure loads of the element's calving-front faces (bits of
+/// `faces`: 0 x-, 1 x+, 2 y-, 3 y+): load[a][c] = int_face g(z) n_c phi_a dA
+/// with g = (s - z) - (rho_w/rho) max(z_sl - z, 0), in m^3 (divided by rho g).
+/// The residual gains -load and the energy -load.(u, v). Along the face:
+/// 3-point Gauss; in the vertical: 2-point Gauss on each side of sea level,
+/// exact for the piecewise-linear pressure.
+template <class Impl>
+void front_loads(const Impl& m, const ElementData& e, int faces, double load[8][2]) {
+  for (int a = 0; a < 8; ++a) load[a][0] = load[a][1] = 0.0;
+  const double t[3] = {-0.7745966692414834, 0.0, 0.7745966692414834};
+  const double w[3] = {5.0 / 9.0, 8.0 / 9.0, 5.0 / 9.0};
+  for (int f = 0; f < 4; ++f) {
+    if (!(faces & (1 << f))) continue;
+    const bool x_face = f < 2;
+    const double side = (f & 1) ? 1.0 : -1.0, length = x_face ? m.dy : m.dx;
+    for (int q = 0; q < 3; ++q) {
+      const double xi = x_face ? side : t[q], eta = x_face ? t[q] : side;
+      double phi[8], dphi[8][3], z_lo = 0, z_hi = 0, s = 0;
+      bp::shape(xi, eta, -1.0, phi, dphi);
+      for (int a = 0; a < 8; ++a) z_lo += e.z[a] * phi[a];
+      for (int a = 0; a < 4; ++a) s += e.s[a] * phi[a];
+      bp::shape(xi, eta, 1.0, phi, dphi);
+      for (int a = 0; a < 8; ++a) z_hi += e.z[a] * phi[a];
+      const double z_zeta = 0.5 * (z_hi - z_lo);
+      double cuts[3] = {-1.0, 1.0, 1.0};
+      int pieces = 1;
+      if (z_lo < m.sea_level && m.sea_level < z_hi) {
+        cuts[1] = -1.0 + 2.0 * (m.sea_level - z_lo) / (z_hi - z_lo);
+        pieces = 2;
+      }
+      for (int piece = 0; piece < pieces; ++piece) {
+        const double mid = 0.5 * (cuts[piece] + cuts[piece + 1]);
+        const double half = 0.5 * (cuts[piece + 1] - cuts[piece]);
+        for (int g = 0; g < 2; ++g) {
+          bp::shape(xi, eta, mid + half * bp::gauss(g), phi, dphi);
+          double z = 0;
+          for (int a = 0; a < 8; ++a) z += e.z[a] * phi[a];
+          const double pressure = (s - z) - m.water_ratio * std::max(m.sea_level - z, 0.0);
+          const double dA = 0.5 * length * z_zeta * w[q] * half;
+          for (int a = 0; a < 8; ++a) load[a][x_face ? 0 : 1] += side * pressure * phi[a] * dA;
+        }
+      }
+    }
+  }
 }
 
 /// What the element integrals need at volume quadrature point q (2x2x2 Gauss).
@@ -450,7 +578,7 @@ double BlatterPattyn::energy(Vec x_global) const {
       "bp::energy",
       Kokkos::MDRangePolicy<Kokkos::Rank<3>>({m.ey0, m.ex0, 0}, {m.ey1, m.ex1, m.mz - 1}),
       [&](int jl, int il, int k, double& sum) {
-        if (element_is_ice_free(m, jl, il)) return;
+        if (!element_is_filled(m, jl, il)) return;
         ElementData e;
         gather(m, x, jl, il, k, no_slip, e);
         for (int q = 0; q < 8; ++q) {
@@ -464,6 +592,11 @@ double BlatterPattyn::energy(Vec x_global) const {
             const auto f = body_force_at(m, e, jl, il, p.phi);
             sum -= p.w * (f[0] * p.u + f[1] * p.v) / rho_g;
           }
+        }
+        if (m.front_faces(jl, il)) {
+          double load[8][2];
+          front_loads(m, e, m.front_faces(jl, il), load);
+          for (int a = 0; a < 8; ++a) sum -= load[a][0] * e.u[a] + load[a][1] * e.v[a];
         }
         if (k == 0 && !no_slip) {
           for (int q = 0; q < 4; ++q) {
@@ -497,7 +630,7 @@ void BlatterPattyn::residual(Vec x_global, Vec f_global) const {
       "bp::residual",
       Kokkos::MDRangePolicy<Kokkos::Rank<3>>({m.ey0, m.ex0, 0}, {m.ey1, m.ex1, m.mz - 1}),
       [&](int jl, int il, int k) {
-        if (element_is_ice_free(m, jl, il)) return;
+        if (!element_is_filled(m, jl, il)) return;
         ElementData e;
         gather(m, x, jl, il, k, no_slip, e);
         double ru[8] = {0}, rv[8] = {0};
@@ -536,6 +669,14 @@ void BlatterPattyn::residual(Vec x_global, Vec f_global) const {
               ru[a] += c * u * phi[a];
               rv[a] += c * v * phi[a];
             }
+          }
+        }
+        if (m.front_faces(jl, il)) {
+          double load[8][2];
+          front_loads(m, e, m.front_faces(jl, il), load);
+          for (int a = 0; a < 8; ++a) {
+            ru[a] -= load[a][0];
+            rv[a] -= load[a][1];
           }
         }
         for (int a = 0; a < 8; ++a) {
@@ -583,7 +724,7 @@ void BlatterPattyn::jacobian(Vec x_global, Mat J) const {
       [&](int jl, int il, int k) {
         double* K = &values(size_t(((jl - m.ey0) * nex + (il - m.ex0)) * nk + k) * 256);
         for (int r = 0; r < 256; ++r) K[r] = 0.0;
-        if (element_is_ice_free(m, jl, il)) return;
+        if (!element_is_filled(m, jl, il)) return;
         ElementData e;
         gather(m, x, jl, il, k, no_slip, e);
         for (int q = 0; q < 8; ++q) {
@@ -678,7 +819,8 @@ void BlatterPattyn::set_sia_initial_guess() {
       const double factor =
           -2.0 * A * std::pow(rho_g * slope, n - 1.0) * rho_g * std::pow(H, n + 1.0) / (n + 1.0);
       for (int k = 0; k < m.mz; ++k) {
-        const double p = m.active(jl, il) ? 1.0 - std::pow(1.0 - m.sigma[size_t(k)], n + 1.0) : 0.0;
+        const double p =
+            m.node_free(jl, il) ? 1.0 - std::pow(1.0 - m.sigma[size_t(k)], n + 1.0) : 0.0;
         xa[k0 + size_t(k) * 2 + 0] = factor * sx * p;
         xa[k0 + size_t(k) * 2 + 1] = factor * sy * p;
       }
@@ -816,7 +958,7 @@ void BlatterPattyn::update(const StressBalanceInputs& in) {
   double rate = 0.0;
   for (int j = m.ys - m.gys; j < m.ys - m.gys + m.ym; ++j)
     for (int i = m.xs - m.gxs; i < m.xs - m.gxs + m.xm; ++i)
-      if (m.active(j, i))
+      if (m.node_free(j, i))
         rate = std::max(rate, (std::abs(m.ubar(j, i)) / m.dx + std::abs(m.vbar(j, i)) / m.dy) /
                                   seconds_per_year);
   MPI_Allreduce(&rate, &m_max_advection_rate, 1, MPI_DOUBLE, MPI_MAX, m_grid->comm());

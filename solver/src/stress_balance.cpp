@@ -22,6 +22,9 @@ std::unique_ptr<StressBalance> make_stress_balance(const std::string& name,
     p.levels = params.bp_levels;
     p.minimum_thickness = params.bp_minimum_thickness;
     p.strain_rate_regularisation = params.bp_regularisation;
+    p.ocean_pressure = params.bp_ocean_pressure;
+    p.sea_level = params.sea_level;
+    p.sea_water_density = params.sea_water_density;
     // Weertman sliding u_b = -C |tau|^(m-1) tau, i.e. tau = -C^(-1/m) |u|^(1/m-1) u:
     // beta^2 = C^(-1/m) in Pa (m/a)^(-1/m), exponent q = 1/m.
     if (params.sliding.coefficient > 0.0) {

@@ -20,9 +20,20 @@
 /// Boundary conditions: stress-free surface (natural); at the bed either no
 /// slip (u = v = 0) or the friction law above (q = 1: linear sliding with
 /// beta^2, q = 1/m: Weertman); laterally periodic (ISMIP-HOM) or, at the edges
-/// of a non-periodic domain, stress-free (natural); ice-free columns (thinner
-/// than the minimum thickness) are excluded: their nodes are fixed at u = v = 0,
-/// and elements are built on max(H, H_min) so that they stay well shaped.
+/// of a non-periodic domain, natural. Ice margins: a column is icy when
+/// H >= H_min; an element is ice-filled when its four columns are icy, and only
+/// ice-filled elements are integrated (as in PISM); nodes that touch no
+/// ice-filled element are fixed at u = v = 0. On the lateral faces of the
+/// ice-filled region the condition is natural (the reduced equations'
+/// traction-free condition, i.e. the ice outside pushes back with its
+/// cryostatic pressure) at land margins, and at marine fronts (the neighbouring
+/// element holds an ice-free column whose bed is at or below sea level) the
+/// ocean-pressure (calving-front) condition
+///
+///   2 eta (2 u_x + v_y, (u_y + v_x)/2) . n = [rho g (s - z) - rho_w g max(z_sl - z, 0)] n_x, ...
+///
+/// enters the energy as - int_front [(s - z) - (rho_w/rho) max(z_sl - z, 0)] n.(u, v) dA
+/// (divided by rho g; linear in the velocity, so it adds to the residual only).
 ///
 /// Units and scaling: lengths in m, velocities in m/a, time in years, stresses
 /// in Pa; the residual and energy are divided by rho g so that they are O(1)
@@ -65,6 +76,9 @@ struct BPParams {
   double sliding_regularisation = 1e-3;     ///< m/a, in the friction law
   double surface_trend_x = 0.0;       ///< extra ds/dx added to the geometry (ISMIP-HOM slopes)
   double uniform_beta2 = 0.0;         ///< beta^2 used by update() when sliding (Pa (m/a)^-q)
+  bool ocean_pressure = true;         ///< calving-front condition at marine fronts
+  double sea_level = 0.0;             ///< m, for the ocean pressure and marine fronts
+  double sea_water_density = 1028.0;  ///< kg m^-3
   std::string options_prefix = "bp_"; ///< PETSc options prefix
 };
 

@@ -66,6 +66,9 @@ struct StressBalanceParams {
   int bp_levels = 9;                  ///< Blatter-Pattyn: nodes per column
   double bp_minimum_thickness = 10.0; ///< m: thinner columns are excluded
   double bp_regularisation = 1e-5;    ///< a^-1: strain-rate regularisation
+  bool bp_ocean_pressure = true;      ///< Blatter-Pattyn: calving-front condition
+  double sea_level = 0.0;             ///< m
+  double sea_water_density = 1028.0;  ///< kg m^-3
 };
 
 /// The stress balance called `name` on `grid`; throws nunatak::Error for an
