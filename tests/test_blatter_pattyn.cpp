@@ -179,6 +179,54 @@ TEST(BlatterPattyn, AnyRankCountGivesTheSameSolution) {
     EXPECT_NEAR(all.vx_surface[k], one.vx_surface[k], 1e-5 * std::abs(one.vx_surface[k]));
 }
 
+// A parallel-sided slab on a slope with ice 5x softer at the bed than at the
+// surface, A(sigma) = A0 (1 + 4 (1 - sigma)), given per level: the surface speed
+// is 2 (rho g tan(alpha))^n int_0^H A(z) (H - z)^n dz = 2.1 A0 H^4 (rho g tan(alpha))^3.
+// A per cell (uniform 2 A0) doubles the speed of the uniform-A0 solution.
+TEST(BlatterPattyn, SoftnessPerLevelAndPerCell) {
+  const double year = 31556925.9747, A0 = 1e-16 / year, H = 1000.0, tan_alpha = 0.01;
+  core::DecompositionOptions options;
+  options.periodic_x = options.periodic_y = true;
+  auto grid = core::ParallelGrid::create(MPI_COMM_WORLD, core::Grid(8, 8, 5000.0, 5000.0, 0.0, 0.0),
+                                         options);
+  const core::FieldInfo info{"A", "", "", "Pa-3 s-1", "Pa-3 s-1", {}, ""};
+  core::Field2D thk(grid, info, H), bed(grid, info, 0.0);
+  solver::BPParams p;
+  p.flow.softness = A0;
+  p.levels = 17;
+  p.surface_trend_x = -tan_alpha;
+  auto surface_speed = [&](const core::Field3D* softness) {
+    solver::BlatterPattyn bp(grid, p);
+    bp.set_geometry(thk, bed);
+    if (softness) bp.set_softness(*softness);
+    EXPECT_TRUE(bp.solve().converged);
+    const auto v = bp.velocities({});
+    return Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), v.uvelsurf.view())(1, 1) * year;
+  };
+  const double rho_g_tan = p.flow.ice_density * p.flow.gravity * tan_alpha;
+  const double uniform = surface_speed(nullptr);
+  // Uniform A: u_s = 2 A (rho g tan(alpha))^3 H^4 / 4 (observed ratio 0.9973 on 17 levels).
+  EXPECT_NEAR(uniform / (0.5 * A0 * year * std::pow(H, 4) * std::pow(rho_g_tan, 3)), 1.0, 1e-2);
+
+  const std::vector<double> sigma = core::uniform_sigma(5);
+  core::Field3D per_level(grid, info, sigma);
+  auto A = Kokkos::create_mirror_view(per_level.view());
+  for (size_t j = 0; j < A.extent(0); ++j)
+    for (size_t i = 0; i < A.extent(1); ++i)
+      for (size_t k = 0; k < sigma.size(); ++k) A(j, i, k) = A0 * (1.0 + 4.0 * (1.0 - sigma[k]));
+  Kokkos::deep_copy(per_level.view(), A);
+  const double layered = surface_speed(&per_level);
+  // Observed ratio 0.9957 (uniform A in place of A(sigma) would give 0.48).
+  EXPECT_NEAR(layered / (2.1 * A0 * year * std::pow(H, 4) * std::pow(rho_g_tan, 3)), 1.0, 1e-2);
+
+  core::Field3D per_cell(grid, info, core::uniform_sigma(2), 2.0 * A0);
+  EXPECT_NEAR(surface_speed(&per_cell) / uniform, 2.0, 1e-4);
+
+  core::Field3D negative(grid, info, core::uniform_sigma(2), -A0);
+  solver::BlatterPattyn bp(grid, p);
+  EXPECT_THROW(bp.set_softness(negative), Error);
+}
+
 TEST(BlatterPattyn, BadParametersAreErrors) {
   model::IsmipHomCase c;
   c.nx = c.ny = 8;

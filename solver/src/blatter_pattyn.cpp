@@ -6,6 +6,7 @@
 
 #include <petscdmda.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <optional>
@@ -46,7 +47,8 @@ struct BlatterPattyn::Impl {
   int xs = 0, ys = 0, xm = 0, ym = 0, gxs = 0, gys = 0, gxm = 0, gym = 0;
   bool periodic_x = false, periodic_y = false;
   double dx = 1, dy = 1, x0 = 0, y0 = 0;
-  bp::Rheology rheology{3, 1, 0};
+  bp::Rheology rheology{3, 1, 0};                 // n, uniform hardness, reg^2
+  core::View3D hardness{"bp::hardness", 0, 0, 0}; // B at the nodes [gy][gx][z], Pa a^(1/n)
   bp::Friction friction{1, 0};
   // Column data on the ghosted box [gy][gx]:
   core::View2D thickness_eff{"bp::thickness_eff", 0, 0}; // max(H, H_min)
@@ -81,7 +83,7 @@ namespace {
 
 /// Element-local data gathered from the ghosted arrays.
 struct ElementData {
-  double z[8], u[8], v[8], s[4], beta2[4];
+  double z[8], u[8], v[8], s[4], beta2[4], hardness[8];
   bool fixed[8];
 };
 
@@ -150,6 +152,8 @@ BlatterPattyn::BlatterPattyn(std::shared_ptr<const core::ParallelGrid> grid, con
   m.surface = core::View2D(label + "surface", m.gym, m.gxm);
   m.beta2 = core::View2D(label + "beta2", m.gym, m.gxm);
   m.dirichlet_scale = core::View2D(label + "dirichlet_scale", m.gym, m.gxm);
+  m.hardness = core::View3D(label + "hardness", m.gym, m.gxm, m.mz);
+  Kokkos::deep_copy(m.hardness, m.rheology.hardness);
   m.active = Kokkos::View<int**, Kokkos::LayoutRight>(label + "active", m.gym, m.gxm);
   m.node_free = Kokkos::View<int**, Kokkos::LayoutRight>(label + "node_free", m.gym, m.gxm);
   m.front_faces = Kokkos::View<int**, Kokkos::LayoutRight>(label + "front_faces", m.gym, m.gxm);
@@ -315,6 +319,34 @@ bool BlatterPattyn::is_fixed(PetscInt owned_index) const {
   return m.fixed(jl, il, k, m_params.no_slip);
 }
 
+void BlatterPattyn::set_softness(const core::Field3D& softness) {
+  // B = (E A)^(-1/n) at every node of the rank's ghosted box, with A
+  // interpolated linearly in sigma from the field's levels.
+  Impl& m = *m_impl;
+  const core::LocalBox b2 = m_grid->box();
+  const int oi = m.gxs - b2.gxs, oj = m.gys - b2.gys;
+  auto A = Kokkos::create_mirror_view(softness.view());
+  Kokkos::deep_copy(A, softness.view());
+  auto B = Kokkos::create_mirror_view(m.hardness);
+  const std::vector<double>& levels = softness.sigma();
+  const double n = m_params.flow.n, E = m_params.flow.enhancement;
+  for (int jl = 0; jl < m.gym; ++jl)
+    for (int il = 0; il < m.gxm; ++il)
+      for (int k = 0; k < m.mz; ++k) {
+        const double sigma = m.sigma[size_t(k)];
+        size_t l = 0;
+        while (l + 2 < levels.size() && levels[l + 1] < sigma) ++l;
+        const double t = std::clamp((sigma - levels[l]) / (levels[l + 1] - levels[l]), 0.0, 1.0);
+        const double a = (1 - t) * A(jl + oj, il + oi, l) + t * A(jl + oj, il + oi, l + 1);
+        if (!(a > 0.0) || !std::isfinite(a))
+          throw Error("bp: ice softness '" + softness.info().name +
+                      "' is not a positive number at cell (i = " + std::to_string(m.gxs + il) +
+                      ", j = " + std::to_string(m.gys + jl) + ")");
+        B(jl, il, k) = std::pow(E * a * seconds_per_year, -1.0 / n);
+      }
+  Kokkos::deep_copy(m.hardness, B);
+}
+
 void BlatterPattyn::set_body_force(BodyForce force) {
   m_impl->body_force = std::move(force);
 }
@@ -433,6 +465,7 @@ void gather(const Impl& m, const X& x, int jl, int il, int k, bool no_slip, Elem
   for (int a = 0; a < 8; ++a) {
     const int j = jl + bp::node_dj(a), i = il + bp::node_di(a), kk = k + bp::node_dk(a);
     e.z[a] = m.bed(j, i) + m.sigma_view(kk) * m.thickness_eff(j, i);
+    e.hardness[a] = m.hardness(j, i, kk);
     // Fixed nodes take their prescribed value (0), whatever the iterate holds,
     // so free rows do not depend on them and the Jacobian's zeroed columns are exact.
     e.fixed[a] = m.fixed(j, i, kk, no_slip);
@@ -517,6 +550,7 @@ struct QuadraturePoint {
   double xi, eta, w; ///< reference position (map plane) and weight det J
   double phi[8], grad[8][3];
   double du[3], dv[3], u, v; ///< velocity gradients (a^-1) and values (m/a)
+  bp::Rheology rheology;     ///< with the hardness interpolated from the nodes
 };
 
 template <class Impl>
@@ -527,8 +561,11 @@ void evaluate_point(const Impl& m, const ElementData& e, int q, QuadraturePoint&
   bp::shape(p.xi, p.eta, bp::gauss(q >> 2), p.phi, dphi);
   p.w = bp::physical_gradients(dphi, e.z, m.dx, m.dy, p.grad);
   p.u = p.v = 0.0;
+  p.rheology = m.rheology;
+  p.rheology.hardness = 0.0;
   for (int d = 0; d < 3; ++d) p.du[d] = p.dv[d] = 0.0;
   for (int a = 0; a < 8; ++a) {
+    p.rheology.hardness += e.hardness[a] * p.phi[a];
     for (int d = 0; d < 3; ++d) {
       p.du[d] += e.u[a] * p.grad[a][d];
       p.dv[d] += e.v[a] * p.grad[a][d];
@@ -586,7 +623,7 @@ double BlatterPattyn::energy(Vec x_global) const {
           evaluate_point(m, e, q, p);
           double ds[2];
           surface_gradient(e.s, p.xi, p.eta, m.dx, m.dy, ds);
-          sum += p.w * (bp::viscous_density(m.rheology, bp::strain_rate2(p.du, p.dv)) / rho_g +
+          sum += p.w * (bp::viscous_density(p.rheology, bp::strain_rate2(p.du, p.dv)) / rho_g +
                         ds[0] * p.u + ds[1] * p.v);
           if (m.body_force) {
             const auto f = body_force_at(m, e, jl, il, p.phi);
@@ -641,7 +678,7 @@ void BlatterPattyn::residual(Vec x_global, Vec f_global) const {
           const double* phi = p.phi;
           const double(&grad)[8][3] = p.grad;
           const double *du = p.du, *dv = p.dv;
-          const double eta2 = 2.0 * bp::viscosity(m.rheology, bp::strain_rate2(du, dv)) / rho_g;
+          const double eta2 = 2.0 * bp::viscosity(p.rheology, bp::strain_rate2(du, dv)) / rho_g;
           double ds[2];
           surface_gradient(e.s, xi, eta, m.dx, m.dy, ds);
           const double shear = 0.5 * (du[1] + dv[0]);
@@ -734,7 +771,7 @@ void BlatterPattyn::jacobian(Vec x_global, Mat J) const {
           const double(&grad)[8][3] = p.grad;
           const double *du = p.du, *dv = p.dv;
           const double e2 = bp::strain_rate2(du, dv);
-          const double eta_v = bp::viscosity(m.rheology, e2);
+          const double eta_v = bp::viscosity(p.rheology, e2);
           const double c1 = w * 2.0 * eta_v / rho_g; // 2 eta
           // 2 d(eta)/d(e2) = 2 eta (1-n)/(2n (e2 + reg2))
           const double c2 =
@@ -803,7 +840,6 @@ void BlatterPattyn::set_sia_initial_guess() {
   // (n+1), with centred surface slopes: the shallow-ice velocity, a good first Newton iterate.
   Impl& m = *m_impl;
   const double n = m.rheology.n, rho_g = m_params.flow.ice_density * m_params.flow.gravity;
-  const double A = std::pow(m.rheology.hardness, -n); // Pa^-n a^-1
   PetscScalar* xa = nullptr;
   NUNATAK_PETSC(VecGetArray(m_solution, &xa));
   size_t k0 = 0;
@@ -816,6 +852,9 @@ void BlatterPattyn::set_sia_initial_guess() {
           (m.surface(std::min(jl + 1, m.gym - 1), il) - m.surface(std::max(jl - 1, 0), il)) /
           (m.dy * (std::min(jl + 1, m.gym - 1) - std::max(jl - 1, 0)));
       const double slope = std::hypot(sx, sy), H = m.thickness_eff(jl, il);
+      double B = 0.0; // column-mean hardness
+      for (int k = 0; k < m.mz; ++k) B += m.hardness(jl, il, k) / m.mz;
+      const double A = std::pow(B, -n); // Pa^-n a^-1
       const double factor =
           -2.0 * A * std::pow(rho_g * slope, n - 1.0) * rho_g * std::pow(H, n + 1.0) / (n + 1.0);
       for (int k = 0; k < m.mz; ++k) {

@@ -114,6 +114,12 @@ public:
   /// (Pa a m^-1; may be null for no-slip). Collective.
   void set_geometry(const core::Field2D& thk, const core::Field2D& bed,
                     const core::Field2D* beta2 = nullptr);
+  /// Ice softness A (Pa^-n s^-1) per cell and level, replacing the uniform
+  /// flow.softness: the field's sigma levels are interpolated linearly to the
+  /// solver's (two levels with equal values: A per cell; equal columns: A per
+  /// level). Ghosts must be up to date; the enhancement factor still applies.
+  /// Throws nunatak::Error where A is not a positive number.
+  void set_softness(const core::Field3D& softness);
   /// A body force f(x, y, z) (Pa/m) added to the momentum balance, i.e. the
   /// energy gains -int f.(u, v) dV. For manufactured-solution tests; evaluated
   /// on the host at every quadrature point. An empty function removes it.
