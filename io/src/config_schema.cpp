@@ -107,6 +107,10 @@ std::vector<KeySpec> build_schema() {
       real("flow_law.glen_exponent", "3", "", "Glen exponent n", 1.0, 10.0),
       real("flow_law.softness", "1e-16", "Pa-n year-1",
            "ice softness A in Glen's law (1e-16 Pa-3 a-1: EISMINT, ISMIP-HOM)", 1e-30),
+      real("flow_law.hardness", "0", "Pa year1/n",
+           "ice hardness B; if positive it replaces flow_law.softness by A = B^-n (e.g. 2.1e5 "
+           "Pa a1/3 is A = 1e-16 Pa-3 a-1)",
+           0.0),
       real("flow_law.enhancement_factor", "1", "", "enhancement factor E multiplying A", 0.0),
       str("sliding.law", "none", "basal sliding law of the SIA", {"none", "weertman"}),
       real("sliding.coefficient", "0", "m year-1 Pa-m",

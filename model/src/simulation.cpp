@@ -229,6 +229,8 @@ Simulation::Simulation(const io::Config& config, MPI_Comm comm, std::string comm
   ModelParams params;
   params.stress.flow.n = config.get_real("flow_law.glen_exponent");
   params.stress.flow.softness = config.get_real("flow_law.softness") / year;
+  if (const double B = config.get_real("flow_law.hardness"); B > 0.0)
+    params.stress.flow.softness = std::pow(B, -params.stress.flow.n) / year;
   params.stress.flow.enhancement = config.get_real("flow_law.enhancement_factor");
   params.stress.flow.ice_density = config.get_real("constants.ice.density");
   params.stress.flow.gravity = config.get_real("constants.standard_gravity");
