@@ -1,5 +1,7 @@
 #include "nunatak/solver/mass_transport.hpp"
 
+#include "nunatak/core/petsc_log.hpp"
+
 #include <mpi.h>
 
 namespace nunatak::solver {
@@ -38,6 +40,7 @@ namespace nunatak::solver {
 MassBudget transport_step(const core::ParallelGrid& grid, const TransportParams& p, double dt,
                           const FaceFluxes& fluxes, const core::Field2D& smb,
                           const core::Field2D& topg, core::Field2D& thk) {
+  const core::LogEventScope timer(core::log_event("MassTransport"));
   const core::LocalBox b = grid.box();
   const core::Grid& g = grid.grid();
   const double dx = g.dx(), dy = g.dy(), area = g.cell_area();

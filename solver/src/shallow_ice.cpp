@@ -1,5 +1,7 @@
 #include "nunatak/solver/shallow_ice.hpp"
 
+#include "nunatak/core/petsc_log.hpp"
+
 #include <mpi.h>
 
 namespace nunatak::solver {
@@ -29,6 +31,7 @@ ShallowIce::ShallowIce(std::shared_ptr<const core::ParallelGrid> grid,
 }
 
 void ShallowIce::update(const StressBalanceInputs& in) {
+  const core::LogEventScope timer(core::log_event("SIAUpdate"));
   const core::LocalBox b = m_grid->box();
   const double dx = m_grid->grid().dx(), dy = m_grid->grid().dy();
   const double n = m_params.flow.n, gamma = sia_gamma(m_params.flow);
