@@ -2,6 +2,7 @@
 
 #include "bp_element.hpp"
 #include "nunatak/core/error.hpp"
+#include "nunatak/core/parallel_grid.hpp"
 #include "nunatak/core/petsc_check.hpp"
 
 #include <petscdmda.h>
@@ -686,6 +687,153 @@ void BlatterPattyn::set_sia_initial_guess() {
   NUNATAK_PETSC(VecRestoreArray(m_solution, &xa));
 }
 
+namespace {
+
+/// True where grid sequencing may solve on the grid coarsened by 2 first: the
+/// grid coarsens as for multigrid (coarsening_levels) and the coarser grid
+/// keeps at least 16 node intervals across and 4 vertically (ex48's coarsest
+/// grid for ISMIP-HOM); every rank owns at least 4 columns each way.
+bool sequence_coarsens(DM dm, int mx, int my, int mz, bool px, bool py) {
+  if (coarsening_levels(mx, my, mz, px, py) < 2) return false;
+  const auto coarse_intervals = [](int m, bool periodic) { return (periodic ? m : m - 1) / 2; };
+  if (coarse_intervals(mx, px) < 16 || coarse_intervals(my, py) < 16 || (mz - 1) / 2 < 4)
+    return false;
+  PetscInt nx = 0, ny = 0;
+  const PetscInt *lx = nullptr, *ly = nullptr;
+  NUNATAK_PETSC(DMDAGetInfo(dm, nullptr, nullptr, nullptr, nullptr, nullptr, &nx, &ny, nullptr,
+                            nullptr, nullptr, nullptr, nullptr, nullptr));
+  NUNATAK_PETSC(DMDAGetOwnershipRanges(dm, nullptr, &lx, &ly));
+  for (PetscInt r = 0; r < nx; ++r)
+    if (lx[r] < 4) return false;
+  for (PetscInt r = 0; r < ny; ++r)
+    if (ly[r] < 4) return false;
+  return true;
+}
+
+/// A PETSc object released at the end of the scope.
+template <class T, PetscErrorCode (*Destroy)(T*)>
+class Owned {
+public:
+  Owned() = default;
+  ~Owned() {
+    if (m_handle) Destroy(&m_handle);
+  }
+  Owned(const Owned&) = delete;
+  Owned& operator=(const Owned&) = delete;
+  T* out() { return &m_handle; }
+  T get() const { return m_handle; }
+
+private:
+  T m_handle = nullptr;
+};
+
+} // namespace
+
+bool BlatterPattyn::start_from_coarser_grid(BPSolveReport& report) {
+  const Impl& m = *m_impl;
+  const char* prefix = m_params.options_prefix.c_str();
+  int allowed = m_coarser_grids_allowed;
+  if (allowed < 0) { // the finest grid: read the options
+    PetscInt n = -1;
+    PetscBool set = PETSC_FALSE;
+    NUNATAK_PETSC(PetscOptionsGetInt(nullptr, prefix, "-grid_sequence", &n, &set));
+    allowed = set ? int(n) : 1000;
+    // A level count given for the finest grid's multigrid does not fit the coarser ones.
+    PetscBool levels_given = PETSC_FALSE;
+    NUNATAK_PETSC(PetscOptionsHasName(nullptr, prefix, "-pc_mg_levels", &levels_given));
+    if (levels_given && !set) allowed = 0;
+  }
+  if (allowed <= 0 || !sequence_coarsens(m_dm, m.mx, m.my, m.mz, m.periodic_x, m.periodic_y))
+    return false;
+  const MPI_Comm comm = m_grid->comm();
+
+  // The coarse decomposition is PETSc's coarsening of this one, so that the
+  // interpolation between the two DMDAs is local up to the ghosts.
+  Owned<DM, DMDestroy> coarse_dm;
+  NUNATAK_PETSC(DMCoarsen(m_dm, comm, coarse_dm.out()));
+  PetscInt cmz = 0, cmx = 0, cmy = 0, px = 0, py = 0;
+  NUNATAK_PETSC(DMDAGetInfo(coarse_dm.get(), nullptr, &cmz, &cmx, &cmy, nullptr, &px, &py, nullptr,
+                            nullptr, nullptr, nullptr, nullptr, nullptr));
+  const PetscInt *lx = nullptr, *ly = nullptr;
+  NUNATAK_PETSC(DMDAGetOwnershipRanges(coarse_dm.get(), nullptr, &lx, &ly));
+  core::DecompositionOptions options = m_grid->options();
+  options.ownership_x.assign(lx, lx + px);
+  options.ownership_y.assign(ly, ly + py);
+  const core::Grid& g = m_grid->grid();
+  auto coarse_grid = core::ParallelGrid::create(
+      comm, core::Grid(int(cmx), int(cmy), 2.0 * g.dx(), 2.0 * g.dy(), g.x0(), g.y0()), options);
+  BPParams params = m_params;
+  params.levels = int(cmz);
+  BlatterPattyn coarse(coarse_grid, params);
+  coarse.m_coarse_stage = true;
+  coarse.m_coarser_grids_allowed = allowed - 1;
+  coarse.set_body_force(m.body_force);
+
+  // Geometry by injection (coarse node i = fine node 2i): thickness, bed
+  // (without the trend, which set_geometry adds on the coarse grid) and beta^2
+  // of the owned columns, packed into a solution-shaped vector (vertical
+  // nodes 0 and 2 of the fine column = 0 and 1 of the coarse one).
+  Owned<Vec, VecDestroy> packed_fine, packed_coarse;
+  NUNATAK_PETSC(DMCreateGlobalVector(m_dm, packed_fine.out()));
+  NUNATAK_PETSC(DMCreateGlobalVector(coarse.m_dm, packed_coarse.out()));
+  {
+    PetscScalar* a = nullptr;
+    NUNATAK_PETSC(VecGetArray(packed_fine.get(), &a));
+    const double trend = m_params.surface_trend_x;
+    size_t n = 0;
+    for (int jl = m.ys - m.gys; jl < m.ys - m.gys + m.ym; ++jl)
+      for (int il = m.xs - m.gxs; il < m.xs - m.gxs + m.xm; ++il, n += size_t(m.mz) * 2) {
+        a[n + 0] = m.surface(jl, il) - m.bed(jl, il);
+        a[n + 1] = m.bed(jl, il) - trend * (g.x(m.gxs + il) - g.x(0));
+        a[n + 4] = m.beta2(jl, il);
+      }
+    NUNATAK_PETSC(VecRestoreArray(packed_fine.get(), &a));
+  }
+  Owned<Mat, MatDestroy> injection;
+  NUNATAK_PETSC(DMCreateInjection(coarse.m_dm, m_dm, injection.out()));
+  NUNATAK_PETSC(MatMult(injection.get(), packed_fine.get(), packed_coarse.get()));
+  core::FieldInfo info{"bp_coarse_geometry", "", "", "", "", {}, ""};
+  core::Field2D thk(coarse_grid, info), bed(coarse_grid, info), beta2(coarse_grid, info);
+  {
+    const core::LocalBox b = coarse_grid->box();
+    auto H = Kokkos::create_mirror_view(thk.view()), B = Kokkos::create_mirror_view(bed.view()),
+         C = Kokkos::create_mirror_view(beta2.view());
+    const PetscScalar* a = nullptr;
+    NUNATAK_PETSC(VecGetArrayRead(packed_coarse.get(), &a));
+    size_t n = 0;
+    for (int j = b.ys; j < b.ys + b.ym; ++j)
+      for (int i = b.xs; i < b.xs + b.xm; ++i, n += size_t(cmz) * 2) {
+        H(b.lj(j), b.li(i)) = a[n + 0];
+        B(b.lj(j), b.li(i)) = a[n + 1];
+        C(b.lj(j), b.li(i)) = a[n + 2];
+      }
+    NUNATAK_PETSC(VecRestoreArrayRead(packed_coarse.get(), &a));
+    Kokkos::deep_copy(thk.view(), H);
+    Kokkos::deep_copy(bed.view(), B);
+    Kokkos::deep_copy(beta2.view(), C);
+  }
+  for (core::Field2D* f : {&thk, &bed, &beta2}) coarse_grid->update_ghosts(*f);
+  coarse.set_geometry(thk, bed, m_params.no_slip ? nullptr : &beta2);
+
+  // The coarse solution only has to be good to the coarse grid's
+  // discretisation error: a looser tolerance (-bp_grid_sequence_rtol).
+  PetscReal rtol = 1e-4;
+  NUNATAK_PETSC(PetscOptionsGetReal(nullptr, prefix, "-grid_sequence_rtol", &rtol, nullptr));
+  PetscReal atol, rtol0, stol;
+  PetscInt maxit, maxf;
+  NUNATAK_PETSC(SNESGetTolerances(coarse.m_snes, &atol, &rtol0, &stol, &maxit, &maxf));
+  NUNATAK_PETSC(SNESSetTolerances(coarse.m_snes, atol, rtol, stol, maxit, maxf));
+  const BPSolveReport c = coarse.solve();
+  if (!c.converged) return false;
+  report.coarse_grids = 1 + c.coarse_grids;
+  report.coarse_newton_iterations = c.newton_iterations + c.coarse_newton_iterations;
+  report.coarse_krylov_iterations = c.krylov_iterations + c.coarse_krylov_iterations;
+  Owned<Mat, MatDestroy> interpolation;
+  NUNATAK_PETSC(DMCreateInterpolation(coarse.m_dm, m_dm, interpolation.out(), nullptr));
+  NUNATAK_PETSC(MatInterpolate(interpolation.get(), coarse.m_solution, m_solution));
+  return true;
+}
+
 BPSolveReport BlatterPattyn::solve() {
   // Absolute tolerance: 1e-8 of the residual at zero velocity (the driving
   // stress), so that a warm-started solve stops where a cold one would,
@@ -710,7 +858,7 @@ BPSolveReport BlatterPattyn::solve() {
   }
   // Fixed dofs hold their prescribed value (columns that just became ice-free
   // would otherwise start with a large, artificial residual).
-  {
+  auto zero_fixed_dofs = [this] {
     const Impl& m = *m_impl;
     PetscScalar* xa = nullptr;
     NUNATAK_PETSC(VecGetArray(m_solution, &xa));
@@ -721,11 +869,19 @@ BPSolveReport BlatterPattyn::solve() {
           for (int c = 0; c < 2; ++c, ++n)
             if (m.fixed(jl, il, k, m_params.no_slip)) xa[n] = 0.0;
     NUNATAK_PETSC(VecRestoreArray(m_solution, &xa));
-  }
+  };
+  zero_fixed_dofs();
   PetscReal current = 0;
   NUNATAK_PETSC(VecNorm(m_solution, NORM_INFINITY, &current));
-  if (current == 0.0) set_sia_initial_guess();
   BPSolveReport r;
+  if (current == 0.0) {
+    // Cold start: from the coarser grid's solution where the grid coarsens,
+    // else from the shallow-ice velocity.
+    if (start_from_coarser_grid(r))
+      zero_fixed_dofs();
+    else
+      set_sia_initial_guess();
+  }
   Vec f = nullptr;
   NUNATAK_PETSC(VecDuplicate(m_solution, &f));
   residual(m_solution, f);
@@ -749,7 +905,7 @@ BPSolveReport BlatterPattyn::solve() {
     r.reason = SNESConvergedReasons[reason];
   };
   attempt();
-  if (!r.converged) {
+  if (!r.converged && !m_coarse_stage) {
     // Robustness ladder: restart from the shallow-ice velocity and follow a
     // continuation in the strain-rate regularisation, from a viscosity that is
     // nearly linear (regularisation x 1000) down to the requested one. Each
@@ -776,7 +932,14 @@ std::string BlatterPattyn::last_solve_summary() const {
       text, sizeof text, "Newton %d iterations, %d Krylov iterations, residual %.3e -> %.3e (%s)%s",
       r.newton_iterations, r.krylov_iterations, r.initial_residual, r.final_residual,
       r.reason.c_str(), r.continuation_stages > 0 ? ", after regularisation continuation" : "");
-  return text;
+  std::string summary = text;
+  if (r.coarse_grids > 0) {
+    std::snprintf(text, sizeof text,
+                  "; started from %d coarser grid(s): %d Newton, %d Krylov iterations there",
+                  r.coarse_grids, r.coarse_newton_iterations, r.coarse_krylov_iterations);
+    summary += text;
+  }
+  return summary;
 }
 
 void BlatterPattyn::update(const StressBalanceInputs& in) {
