@@ -60,13 +60,24 @@ struct BlatterPattyn::Impl {
   Kokkos::View<double*> sigma_view{"bp::sigma", 0};
   // Elements of this rank: those whose lowest-index corner column is owned.
   int ex0 = 0, ex1 = 0, ey0 = 0, ey1 = 0; // local column ranges of element corners
+  // Jacobian values in COO order: one entry per (node, component, neighbour
+  // node of the 27-point stencil, component) for the nodes of this rank's
+  // elements, the box [ey0, ey1] x [ex0, ex1] x [0, mz) ("coo nodes").
   PetscCount coo_count = 0;
+  int coo_ni = 0; // coo nodes along map x
   Kokkos::View<double*> coo_values{"bp::coo_values", 0};
   BlatterPattyn::BodyForce body_force;
   // Depth-averaged velocity (m/a) on the ghosted box, for fluxes.
   core::View2D ubar{"bp::ubar", 0, 0}, vbar{"bp::vbar", 0, 0};
 
   int local_index(int jl, int il, int k, int c) const { return ((jl * gxm + il) * mz + k) * 2 + c; }
+  /// COO position of the Jacobian entry (row: node (jl, il, k), component c;
+  /// column: the node offset by (dj, di, dk) in {-1, 0, 1}, component c2).
+  KOKKOS_INLINE_FUNCTION size_t coo_index(int jl, int il, int k, int c, int dj, int di, int dk,
+                                          int c2) const {
+    const size_t node = (size_t(jl - ey0) * coo_ni + size_t(il - ex0)) * mz + size_t(k);
+    return node * 108 + size_t((c * 27 + (dj + 1) * 9 + (di + 1) * 3 + (dk + 1)) * 2 + c2);
+  }
   bool fixed(int jl, int il, int k, bool no_slip) const {
     return !active(jl, il) || (no_slip && k == 0);
   }
@@ -158,37 +169,41 @@ BlatterPattyn::BlatterPattyn(std::shared_ptr<const core::ParallelGrid> grid, con
   m.ey0 = m.ys - m.gys;
   m.ey1 = m.ey0 + m.ym - ((!m.periodic_y && m.ys + m.ym == m.my) ? 1 : 0);
 
-  // Jacobian: DM-created matrix, COO pattern of every element (16 x 16) plus
-  // the diagonal of every owned dof (used by fixed dofs).
+  // Jacobian: DM-created matrix with the COO pattern of this rank's elements,
+  // one entry per nonzero (not per element contribution): the element
+  // matrices are summed into `coo_values` in jacobian(). A pair of nodes is an
+  // entry when a local element holds both (else its column is -1, which PETSc
+  // ignores); the diagonal of owned dofs (used by fixed dofs) always is.
   NUNATAK_PETSC(DMSetMatType(m_dm, MATAIJ));
   NUNATAK_PETSC(DMCreateMatrix(m_dm, &m_matrix));
-  const PetscCount elements = PetscCount(m.ex1 - m.ex0) * (m.ey1 - m.ey0) * (m.mz - 1);
-  const PetscCount owned_dofs = PetscCount(m.xm) * m.ym * m.mz * 2;
-  m.coo_count = elements * 256 + owned_dofs;
+  const int coo_nj = m.ey1 - m.ey0 + 1;
+  m.coo_ni = m.ex1 - m.ex0 + 1;
+  m.coo_count = PetscCount(coo_nj) * m.coo_ni * m.mz * 108;
   std::vector<PetscInt> rows(size_t(m.coo_count)), cols(size_t(m.coo_count));
-  size_t e = 0;
-  for (int jl = m.ey0; jl < m.ey1; ++jl)
-    for (int il = m.ex0; il < m.ex1; ++il)
-      for (int k = 0; k < m.mz - 1; ++k) {
-        PetscInt dofs[16];
-        for (int a = 0; a < 8; ++a)
-          for (int c = 0; c < 2; ++c)
-            dofs[a * 2 + c] =
-                m.local_index(jl + bp::node_dj(a), il + bp::node_di(a), k + bp::node_dk(a), c);
-        for (int r = 0; r < 16; ++r)
-          for (int s = 0; s < 16; ++s) {
-            rows[e] = dofs[r];
-            cols[e] = dofs[s];
-            ++e;
-          }
+  // True if an element e in [lo, hi) holds nodes a and b (e and e + 1) along one direction.
+  const auto share = [](int a, int b, int lo, int hi) {
+    return std::max(std::max(a, b) - 1, lo) <= std::min(std::min(a, b), hi - 1);
+  };
+  for (int jl = m.ey0; jl <= m.ey1; ++jl)
+    for (int il = m.ex0; il <= m.ex1; ++il)
+      for (int k = 0; k < m.mz; ++k) {
+        const bool owned = jl >= m.ys - m.gys && jl < m.ys - m.gys + m.ym && il >= m.xs - m.gxs &&
+                           il < m.xs - m.gxs + m.xm;
+        for (int c = 0; c < 2; ++c)
+          for (int dj = -1; dj <= 1; ++dj)
+            for (int di = -1; di <= 1; ++di)
+              for (int dk = -1; dk <= 1; ++dk)
+                for (int c2 = 0; c2 < 2; ++c2) {
+                  const size_t e = m.coo_index(jl, il, k, c, dj, di, dk, c2);
+                  const int j2 = jl + dj, i2 = il + di, k2 = k + dk;
+                  const bool diagonal = dj == 0 && di == 0 && dk == 0 && c2 == c;
+                  const bool entry = (diagonal && owned) ||
+                                     (k2 >= 0 && k2 < m.mz && share(jl, j2, m.ey0, m.ey1) &&
+                                      share(il, i2, m.ex0, m.ex1) && share(k, k2, 0, m.mz - 1));
+                  rows[e] = m.local_index(jl, il, k, c);
+                  cols[e] = entry ? m.local_index(j2, i2, k2, c2) : -1;
+                }
       }
-  for (int jl = m.ys - m.gys; jl < m.ys - m.gys + m.ym; ++jl)
-    for (int il = m.xs - m.gxs; il < m.xs - m.gxs + m.xm; ++il)
-      for (int k = 0; k < m.mz; ++k)
-        for (int c = 0; c < 2; ++c) {
-          rows[e] = cols[e] = m.local_index(jl, il, k, c);
-          ++e;
-        }
   NUNATAK_PETSC(MatSetPreallocationCOOLocal(m_matrix, m.coo_count, rows.data(), cols.data()));
   m.coo_values = Kokkos::View<double*>("bp::coo_values", size_t(m.coo_count));
 
@@ -361,6 +376,25 @@ void gather(const Impl& m, const X& x, int jl, int il, int k, bool no_slip, Elem
     if (a < 4) {
       e.s[a] = m.surface(j, i);
       e.beta2[a] = m.beta2(j, i);
+    }
+  }
+}
+
+/// Adds the element matrix K (16 x 16, dofs (node a, component c) = 2a + c)
+/// of element (jl, il, k) to the COO values of the nonzeros it touches.
+template <class Impl>
+void add_element_matrix(const Impl& m, int jl, int il, int k, const double K[256],
+                        const Kokkos::View<double*>& values) {
+  for (int a = 0; a < 8; ++a) {
+    const int ja = jl + bp::node_dj(a), ia = il + bp::node_di(a), ka = k + bp::node_dk(a);
+    for (int b = 0; b < 8; ++b) {
+      const int dj = bp::node_dj(b) - bp::node_dj(a), di = bp::node_di(b) - bp::node_di(a),
+                dk = bp::node_dk(b) - bp::node_dk(a);
+      for (int c = 0; c < 2; ++c) {
+        const size_t row = m.coo_index(ja, ia, ka, c, dj, di, dk, 0);
+        Kokkos::atomic_add(&values(row), K[(a * 2 + c) * 16 + b * 2]);
+        Kokkos::atomic_add(&values(row + 1), K[(a * 2 + c) * 16 + b * 2 + 1]);
+      }
     }
   }
 }
@@ -577,12 +611,12 @@ void BlatterPattyn::jacobian(Vec x_global, Mat J) const {
   const bool no_slip = m_params.no_slip;
   const double n_glen = m.rheology.n;
   const auto values = m.coo_values;
-  const int nex = m.ex1 - m.ex0, nk = m.mz - 1;
+  Kokkos::deep_copy(values, 0.0);
   Kokkos::parallel_for(
       "bp::jacobian",
       Kokkos::MDRangePolicy<Kokkos::Rank<3>>({m.ey0, m.ex0, 0}, {m.ey1, m.ex1, m.mz - 1}),
       [&](int jl, int il, int k) {
-        double* K = &values(size_t(((jl - m.ey0) * nex + (il - m.ex0)) * nk + k) * 256);
+        double K[256];
         for (int r = 0; r < 256; ++r) K[r] = 0.0;
         if (element_is_ice_free(m, jl, il)) return;
         ElementData e;
@@ -646,15 +680,16 @@ void BlatterPattyn::jacobian(Vec x_global, Mat J) const {
               K[(a * 2 + 0) * 16 + r] = K[(a * 2 + 1) * 16 + r] = 0.0;
               K[r * 16 + a * 2 + 0] = K[r * 16 + a * 2 + 1] = 0.0;
             }
+        add_element_matrix(m, jl, il, k, K, values);
       });
   NUNATAK_PETSC(VecRestoreArrayRead(xl.get(), &xa));
-  // Diagonal entries of owned dofs: d for fixed dofs, 0 otherwise.
-  size_t n = size_t(nex) * (m.ey1 - m.ey0) * nk * 256;
+  // Fixed dofs: d on the diagonal.
   for (int jl = m.ys - m.gys; jl < m.ys - m.gys + m.ym; ++jl)
     for (int il = m.xs - m.gxs; il < m.xs - m.gxs + m.xm; ++il)
       for (int k = 0; k < m.mz; ++k)
-        for (int c = 0; c < 2; ++c, ++n)
-          values(n) = m.fixed(jl, il, k, no_slip) ? m.dirichlet_scale(jl, il) : 0.0;
+        for (int c = 0; c < 2; ++c)
+          if (m.fixed(jl, il, k, no_slip))
+            values(m.coo_index(jl, il, k, c, 0, 0, 0, c)) += m.dirichlet_scale(jl, il);
   NUNATAK_PETSC(MatSetValuesCOO(J, values.data(), INSERT_VALUES));
 }
 
