@@ -116,7 +116,7 @@ public:
   /// coarsened by 2, interpolated (grid sequencing, recursively, down to about
   /// 16 nodes across and 5 levels; `-bp_grid_sequence N` allows at most N
   /// coarser grids, 0 none), or from the shallow-ice velocity where the grid
-  /// does not coarsen.
+  /// does not coarsen or has ice-free columns.
   BPSolveReport solve();
   /// Sets the solution to the local shallow-ice velocity of the geometry.
   void set_sia_initial_guess();
