@@ -50,9 +50,14 @@ void add_ismip_hom_command(CLI::App& app, Context& context) {
                (c.experiment == 'A' || c.experiment == 'C') ? "y = L/4" : "the flowline", r.max,
                r.min, r.mean);
     fmt::print("Newton {} iterations, {} Krylov iterations, residual {:.3e} -> {:.3e} ({}), "
-               "{:.2f} s\n",
+               "{:.2f} s (set-up and solve)\n",
                r.report.newton_iterations, r.report.krylov_iterations, r.report.initial_residual,
                r.report.final_residual, r.report.reason, r.wall_seconds);
+    if (r.report.coarse_grids > 0)
+      fmt::print(
+          "grid sequencing: {} coarser grid(s) first, {} Newton, {} Krylov iterations there\n",
+          r.report.coarse_grids, r.report.coarse_newton_iterations,
+          r.report.coarse_krylov_iterations);
     if (!o->plot.empty()) {
       io::LineChart chart;
       chart.title =

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <limits>
+#include <string>
 
 namespace nunatak::core {
 
@@ -23,8 +24,17 @@ ParallelGrid::ParallelGrid(MPI_Comm comm, const Grid& grid, const DecompositionO
   if (options.stencil_width < 0) throw Error("grid decomposition: negative stencil width");
   const DMBoundaryType bx = options.periodic_x ? DM_BOUNDARY_PERIODIC : DM_BOUNDARY_GHOSTED;
   const DMBoundaryType by = options.periodic_y ? DM_BOUNDARY_PERIODIC : DM_BOUNDARY_GHOSTED;
-  NUNATAK_PETSC(DMDACreate2d(comm, bx, by, DMDA_STENCIL_BOX, grid.nx(), grid.ny(), PETSC_DECIDE,
-                             PETSC_DECIDE, 1, options.stencil_width, nullptr, nullptr, &m_dm));
+  const bool given = !options.ownership_x.empty() || !options.ownership_y.empty();
+  std::vector<PetscInt> lx(options.ownership_x.begin(), options.ownership_x.end());
+  std::vector<PetscInt> ly(options.ownership_y.begin(), options.ownership_y.end());
+  if (given && (lx.empty() || ly.empty() || lx.size() * ly.size() != size_t(m_size)))
+    throw Error("grid decomposition: ownership ranges need " + std::to_string(m_size) +
+                " ranks in all, got " + std::to_string(lx.size()) + " x " +
+                std::to_string(ly.size()));
+  NUNATAK_PETSC(DMDACreate2d(comm, bx, by, DMDA_STENCIL_BOX, grid.nx(), grid.ny(),
+                             given ? PetscInt(lx.size()) : PETSC_DECIDE,
+                             given ? PetscInt(ly.size()) : PETSC_DECIDE, 1, options.stencil_width,
+                             given ? lx.data() : nullptr, given ? ly.data() : nullptr, &m_dm));
   NUNATAK_PETSC(DMSetUp(m_dm));
   NUNATAK_PETSC(DMDASetUniformCoordinates(m_dm, grid.x(0), grid.x(grid.nx() - 1), grid.y(0),
                                           grid.y(grid.ny() - 1), 0.0, 0.0));

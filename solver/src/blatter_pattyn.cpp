@@ -2,6 +2,7 @@
 
 #include "bp_element.hpp"
 #include "nunatak/core/error.hpp"
+#include "nunatak/core/parallel_grid.hpp"
 #include "nunatak/core/petsc_check.hpp"
 
 #include <petscdmda.h>
@@ -67,13 +68,24 @@ struct BlatterPattyn::Impl {
   Kokkos::View<double*> sigma_view{"bp::sigma", 0};
   // Elements of this rank: those whose lowest-index corner column is owned.
   int ex0 = 0, ex1 = 0, ey0 = 0, ey1 = 0; // local column ranges of element corners
+  // Jacobian values in COO order: one entry per (node, component, neighbour
+  // node of the 27-point stencil, component) for the nodes of this rank's
+  // elements, the box [ey0, ey1] x [ex0, ex1] x [0, mz) ("coo nodes").
   PetscCount coo_count = 0;
+  int coo_ni = 0; // coo nodes along map x
   Kokkos::View<double*> coo_values{"bp::coo_values", 0};
   BlatterPattyn::BodyForce body_force;
   // Depth-averaged velocity (m/a) on the ghosted box, for fluxes.
   core::View2D ubar{"bp::ubar", 0, 0}, vbar{"bp::vbar", 0, 0};
 
   int local_index(int jl, int il, int k, int c) const { return ((jl * gxm + il) * mz + k) * 2 + c; }
+  /// COO position of the Jacobian entry (row: node (jl, il, k), component c;
+  /// column: the node offset by (dj, di, dk) in {-1, 0, 1}, component c2).
+  KOKKOS_INLINE_FUNCTION size_t coo_index(int jl, int il, int k, int c, int dj, int di, int dk,
+                                          int c2) const {
+    const size_t node = (size_t(jl - ey0) * coo_ni + size_t(il - ex0)) * mz + size_t(k);
+    return node * 108 + size_t((c * 27 + (dj + 1) * 9 + (di + 1) * 3 + (dk + 1)) * 2 + c2);
+  }
   bool fixed(int jl, int il, int k, bool no_slip) const {
     return !node_free(jl, il) || (no_slip && k == 0);
   }
@@ -171,37 +183,56 @@ BlatterPattyn::BlatterPattyn(std::shared_ptr<const core::ParallelGrid> grid, con
   m.ey0 = m.ys - m.gys;
   m.ey1 = m.ey0 + m.ym - ((!m.periodic_y && m.ys + m.ym == m.my) ? 1 : 0);
 
-  // Jacobian: DM-created matrix, COO pattern of every element (16 x 16) plus
-  // the diagonal of every owned dof (used by fixed dofs).
-  NUNATAK_PETSC(DMSetMatType(m_dm, MATAIJ));
-  NUNATAK_PETSC(DMCreateMatrix(m_dm, &m_matrix));
-  const PetscCount elements = PetscCount(m.ex1 - m.ex0) * (m.ey1 - m.ey0) * (m.mz - 1);
-  const PetscCount owned_dofs = PetscCount(m.xm) * m.ym * m.mz * 2;
-  m.coo_count = elements * 256 + owned_dofs;
+  // Jacobian: DM-created matrix with the COO pattern of this rank's elements,
+  // one entry per nonzero (not per element contribution): the element
+  // matrices are summed into `coo_values` in jacobian(). A pair of nodes is an
+  // entry when a local element holds both (else its column is -1, which PETSc
+  // ignores); the diagonal of owned dofs (used by fixed dofs) always is.
+  // (A bare AIJ matrix: DMCreateMatrix's box-stencil preallocation would be
+  // replaced by the COO one anyway.)
+  {
+    Vec v = nullptr;
+    ISLocalToGlobalMapping ltog = nullptr;
+    PetscInt local = 0;
+    NUNATAK_PETSC(DMGetGlobalVector(m_dm, &v));
+    NUNATAK_PETSC(VecGetLocalSize(v, &local));
+    NUNATAK_PETSC(DMRestoreGlobalVector(m_dm, &v));
+    NUNATAK_PETSC(DMGetLocalToGlobalMapping(m_dm, &ltog));
+    NUNATAK_PETSC(MatCreate(m_grid->comm(), &m_matrix));
+    NUNATAK_PETSC(MatSetSizes(m_matrix, local, local, PETSC_DETERMINE, PETSC_DETERMINE));
+    NUNATAK_PETSC(MatSetBlockSize(m_matrix, 2));
+    NUNATAK_PETSC(MatSetType(m_matrix, MATAIJ));
+    NUNATAK_PETSC(MatSetLocalToGlobalMapping(m_matrix, ltog, ltog));
+    NUNATAK_PETSC(MatSetDM(m_matrix, m_dm));
+  }
+  const int coo_nj = m.ey1 - m.ey0 + 1;
+  m.coo_ni = m.ex1 - m.ex0 + 1;
+  m.coo_count = PetscCount(coo_nj) * m.coo_ni * m.mz * 108;
   std::vector<PetscInt> rows(size_t(m.coo_count)), cols(size_t(m.coo_count));
-  size_t e = 0;
-  for (int jl = m.ey0; jl < m.ey1; ++jl)
-    for (int il = m.ex0; il < m.ex1; ++il)
-      for (int k = 0; k < m.mz - 1; ++k) {
-        PetscInt dofs[16];
-        for (int a = 0; a < 8; ++a)
-          for (int c = 0; c < 2; ++c)
-            dofs[a * 2 + c] =
-                m.local_index(jl + bp::node_dj(a), il + bp::node_di(a), k + bp::node_dk(a), c);
-        for (int r = 0; r < 16; ++r)
-          for (int s = 0; s < 16; ++s) {
-            rows[e] = dofs[r];
-            cols[e] = dofs[s];
-            ++e;
-          }
+  // True if an element e in [lo, hi) holds nodes a and b (e and e + 1) along one direction.
+  const auto share = [](int a, int b, int lo, int hi) {
+    return std::max(std::max(a, b) - 1, lo) <= std::min(std::min(a, b), hi - 1);
+  };
+  for (int jl = m.ey0; jl <= m.ey1; ++jl)
+    for (int il = m.ex0; il <= m.ex1; ++il)
+      for (int k = 0; k < m.mz; ++k) {
+        const bool owned = jl >= m.ys - m.gys && jl < m.ys - m.gys + m.ym && il >= m.xs - m.gxs &&
+                           il < m.xs - m.gxs + m.xm;
+        for (int c = 0; c < 2; ++c)
+          for (int dj = -1; dj <= 1; ++dj)
+            for (int di = -1; di <= 1; ++di)
+              for (int dk = -1; dk <= 1; ++dk)
+                for (int c2 = 0; c2 < 2; ++c2) {
+                  const size_t e = m.coo_index(jl, il, k, c, dj, di, dk, c2);
+                  const int j2 = jl + dj, i2 = il + di, k2 = k + dk;
+                  const bool diagonal = dj == 0 && di == 0 && dk == 0 && c2 == c;
+                  const bool entry = (diagonal && owned) ||
+                                     (k2 >= 0 && k2 < m.mz && share(jl, j2, m.ey0, m.ey1) &&
+                                      share(il, i2, m.ex0, m.ex1) && share(k, k2, 0, m.mz - 1));
+                  rows[e] = m.local_index(jl, il, k, c);
+                  cols[e] = entry ? m.local_index(j2, i2, k2, c2) : -1;
+                }
       }
-  for (int jl = m.ys - m.gys; jl < m.ys - m.gys + m.ym; ++jl)
-    for (int il = m.xs - m.gxs; il < m.xs - m.gxs + m.xm; ++il)
-      for (int k = 0; k < m.mz; ++k)
-        for (int c = 0; c < 2; ++c) {
-          rows[e] = cols[e] = m.local_index(jl, il, k, c);
-          ++e;
-        }
   NUNATAK_PETSC(MatSetPreallocationCOOLocal(m_matrix, m.coo_count, rows.data(), cols.data()));
   m.coo_values = Kokkos::View<double*>("bp::coo_values", size_t(m.coo_count));
 
@@ -274,9 +305,11 @@ int coarsening_levels(int mx, int my, int mz, bool px, bool py) {
 void BlatterPattyn::configure_default_multigrid() {
   // Where the grid coarsens by 2 in all directions, the default linear solver
   // is FGMRES with full geometric multigrid on the DMDA (Galerkin coarse
-  // operators; one GMRES iteration of block-Jacobi/ILU(0) as smoother) and the
-  // critical-point line search, as in PETSc's ex48. Otherwise PETSc's default
-  // (GMRES + block-Jacobi/ILU) stays. Command-line options override both.
+  // operators; one GMRES iteration of block-Jacobi/ICC(0) as smoother), as in
+  // PETSc's ex48, with the backtracking line search (after grid sequencing the
+  // critical-point one saves no Newton steps, and it fails on Greenland).
+  // Otherwise PETSc's default (GMRES + block-Jacobi/ILU) stays. Command-line
+  // options override both.
   const Impl& m = *m_impl;
   const int levels = coarsening_levels(m.mx, m.my, m.mz, m.periodic_x, m.periodic_y);
   if (levels < 2) return;
@@ -298,9 +331,17 @@ void BlatterPattyn::configure_default_multigrid() {
     NUNATAK_PETSC(KSPGetPC(smoother, &smoother_pc));
     NUNATAK_PETSC(PCSetType(smoother_pc, PCBJACOBI));
   }
-  SNESLineSearch line_search = nullptr;
-  NUNATAK_PETSC(SNESGetLineSearch(m_snes, &line_search));
-  NUNATAK_PETSC(SNESLineSearchSetType(line_search, SNESLINESEARCHCP));
+  // The blocks: ICC(0) without PETSc's positive-definite shift (the Jacobian
+  // is symmetric; ICC factors in about a fifth of ILU's time at 128x128x33,
+  // and the shifted ICC stagnates on Greenland). The block solvers exist only
+  // after set-up, so these defaults go into the options database, where
+  // options given by the user win.
+  const std::string sub = "-" + m_params.options_prefix + "mg_levels_sub_";
+  for (auto [name, value] : {std::pair{"pc_type", "icc"}, {"pc_factor_shift_type", "none"}}) {
+    PetscBool given = PETSC_FALSE;
+    NUNATAK_PETSC(PetscOptionsHasName(nullptr, nullptr, (sub + name).c_str(), &given));
+    if (!given) NUNATAK_PETSC(PetscOptionsSetValue(nullptr, (sub + name).c_str(), value));
+  }
 }
 
 BlatterPattyn::~BlatterPattyn() {
@@ -474,6 +515,25 @@ void gather(const Impl& m, const X& x, int jl, int il, int k, bool no_slip, Elem
     if (a < 4) {
       e.s[a] = m.surface(j, i);
       e.beta2[a] = m.beta2(j, i);
+    }
+  }
+}
+
+/// Adds the element matrix K (16 x 16, dofs (node a, component c) = 2a + c)
+/// of element (jl, il, k) to the COO values of the nonzeros it touches.
+template <class Impl>
+void add_element_matrix(const Impl& m, int jl, int il, int k, const double K[256],
+                        const Kokkos::View<double*>& values) {
+  for (int a = 0; a < 8; ++a) {
+    const int ja = jl + bp::node_dj(a), ia = il + bp::node_di(a), ka = k + bp::node_dk(a);
+    for (int b = 0; b < 8; ++b) {
+      const int dj = bp::node_dj(b) - bp::node_dj(a), di = bp::node_di(b) - bp::node_di(a),
+                dk = bp::node_dk(b) - bp::node_dk(a);
+      for (int c = 0; c < 2; ++c) {
+        const size_t row = m.coo_index(ja, ia, ka, c, dj, di, dk, 0);
+        Kokkos::atomic_add(&values(row), K[(a * 2 + c) * 16 + b * 2]);
+        Kokkos::atomic_add(&values(row + 1), K[(a * 2 + c) * 16 + b * 2 + 1]);
+      }
     }
   }
 }
@@ -754,12 +814,12 @@ void BlatterPattyn::jacobian(Vec x_global, Mat J) const {
   const bool no_slip = m_params.no_slip;
   const double n_glen = m.rheology.n;
   const auto values = m.coo_values;
-  const int nex = m.ex1 - m.ex0, nk = m.mz - 1;
+  Kokkos::deep_copy(values, 0.0);
   Kokkos::parallel_for(
       "bp::jacobian",
       Kokkos::MDRangePolicy<Kokkos::Rank<3>>({m.ey0, m.ex0, 0}, {m.ey1, m.ex1, m.mz - 1}),
       [&](int jl, int il, int k) {
-        double* K = &values(size_t(((jl - m.ey0) * nex + (il - m.ex0)) * nk + k) * 256);
+        double K[256];
         for (int r = 0; r < 256; ++r) K[r] = 0.0;
         if (!element_is_filled(m, jl, il)) return;
         ElementData e;
@@ -823,15 +883,16 @@ void BlatterPattyn::jacobian(Vec x_global, Mat J) const {
               K[(a * 2 + 0) * 16 + r] = K[(a * 2 + 1) * 16 + r] = 0.0;
               K[r * 16 + a * 2 + 0] = K[r * 16 + a * 2 + 1] = 0.0;
             }
+        add_element_matrix(m, jl, il, k, K, values);
       });
   NUNATAK_PETSC(VecRestoreArrayRead(xl.get(), &xa));
-  // Diagonal entries of owned dofs: d for fixed dofs, 0 otherwise.
-  size_t n = size_t(nex) * (m.ey1 - m.ey0) * nk * 256;
+  // Fixed dofs: d on the diagonal.
   for (int jl = m.ys - m.gys; jl < m.ys - m.gys + m.ym; ++jl)
     for (int il = m.xs - m.gxs; il < m.xs - m.gxs + m.xm; ++il)
       for (int k = 0; k < m.mz; ++k)
-        for (int c = 0; c < 2; ++c, ++n)
-          values(n) = m.fixed(jl, il, k, no_slip) ? m.dirichlet_scale(jl, il) : 0.0;
+        for (int c = 0; c < 2; ++c)
+          if (m.fixed(jl, il, k, no_slip))
+            values(m.coo_index(jl, il, k, c, 0, 0, 0, c)) += m.dirichlet_scale(jl, il);
   NUNATAK_PETSC(MatSetValuesCOO(J, values.data(), INSERT_VALUES));
 }
 
@@ -867,6 +928,162 @@ void BlatterPattyn::set_sia_initial_guess() {
   NUNATAK_PETSC(VecRestoreArray(m_solution, &xa));
 }
 
+namespace {
+
+/// True where grid sequencing may solve on the grid coarsened by 2 first: the
+/// grid coarsens as for multigrid (coarsening_levels) and the coarser grid
+/// keeps at least 16 node intervals across and 4 vertically (ex48's coarsest
+/// grid for ISMIP-HOM); every rank owns at least 4 columns each way.
+bool sequence_coarsens(DM dm, int mx, int my, int mz, bool px, bool py) {
+  if (coarsening_levels(mx, my, mz, px, py) < 2) return false;
+  const auto coarse_intervals = [](int m, bool periodic) { return (periodic ? m : m - 1) / 2; };
+  if (coarse_intervals(mx, px) < 16 || coarse_intervals(my, py) < 16 || (mz - 1) / 2 < 4)
+    return false;
+  PetscInt nx = 0, ny = 0;
+  const PetscInt *lx = nullptr, *ly = nullptr;
+  NUNATAK_PETSC(DMDAGetInfo(dm, nullptr, nullptr, nullptr, nullptr, nullptr, &nx, &ny, nullptr,
+                            nullptr, nullptr, nullptr, nullptr, nullptr));
+  NUNATAK_PETSC(DMDAGetOwnershipRanges(dm, nullptr, &lx, &ly));
+  for (PetscInt r = 0; r < nx; ++r)
+    if (lx[r] < 4) return false;
+  for (PetscInt r = 0; r < ny; ++r)
+    if (ly[r] < 4) return false;
+  return true;
+}
+
+/// A PETSc object released at the end of the scope.
+template <class T, PetscErrorCode (*Destroy)(T*)>
+class Owned {
+public:
+  Owned() = default;
+  ~Owned() {
+    if (m_handle) Destroy(&m_handle);
+  }
+  Owned(const Owned&) = delete;
+  Owned& operator=(const Owned&) = delete;
+  T* out() { return &m_handle; }
+  T get() const { return m_handle; }
+
+private:
+  T m_handle = nullptr;
+};
+
+} // namespace
+
+bool BlatterPattyn::start_from_coarser_grid(BPSolveReport& report) {
+  const Impl& m = *m_impl;
+  const char* prefix = m_params.options_prefix.c_str();
+  int allowed = m_coarser_grids_allowed;
+  if (allowed < 0) { // the finest grid: read the options
+    PetscInt n = -1;
+    PetscBool set = PETSC_FALSE;
+    NUNATAK_PETSC(PetscOptionsGetInt(nullptr, prefix, "-grid_sequence", &n, &set));
+    allowed = set ? int(n) : 1000;
+    // A level count given for the finest grid's multigrid does not fit the coarser ones.
+    PetscBool levels_given = PETSC_FALSE;
+    NUNATAK_PETSC(PetscOptionsHasName(nullptr, prefix, "-pc_mg_levels", &levels_given));
+    if (levels_given && !set) allowed = 0;
+  }
+  if (allowed <= 0 || !sequence_coarsens(m_dm, m.mx, m.my, m.mz, m.periodic_x, m.periodic_y))
+    return false;
+  const MPI_Comm comm = m_grid->comm();
+  // Only where every column holds ice: at margins the injected coarse mask
+  // differs from the fine one, and the interpolated start cost Newton steps
+  // (an ice cap on 33 x 33 x 9 nodes: 16-17 instead of 13 on the finest grid).
+  int ice_free = 0;
+  for (int jl = m.ys - m.gys; jl < m.ys - m.gys + m.ym && !ice_free; ++jl)
+    for (int il = m.xs - m.gxs; il < m.xs - m.gxs + m.xm; ++il)
+      if (!m.active(jl, il)) ice_free = 1;
+  MPI_Allreduce(MPI_IN_PLACE, &ice_free, 1, MPI_INT, MPI_MAX, comm);
+  if (ice_free) return false;
+
+  // The coarse decomposition is PETSc's coarsening of this one, so that the
+  // interpolation between the two DMDAs is local up to the ghosts.
+  Owned<DM, DMDestroy> coarse_dm;
+  NUNATAK_PETSC(DMCoarsen(m_dm, comm, coarse_dm.out()));
+  PetscInt cmz = 0, cmx = 0, cmy = 0, px = 0, py = 0;
+  NUNATAK_PETSC(DMDAGetInfo(coarse_dm.get(), nullptr, &cmz, &cmx, &cmy, nullptr, &px, &py, nullptr,
+                            nullptr, nullptr, nullptr, nullptr, nullptr));
+  const PetscInt *lx = nullptr, *ly = nullptr;
+  NUNATAK_PETSC(DMDAGetOwnershipRanges(coarse_dm.get(), nullptr, &lx, &ly));
+  core::DecompositionOptions options = m_grid->options();
+  options.ownership_x.assign(lx, lx + px);
+  options.ownership_y.assign(ly, ly + py);
+  const core::Grid& g = m_grid->grid();
+  auto coarse_grid = core::ParallelGrid::create(
+      comm, core::Grid(int(cmx), int(cmy), 2.0 * g.dx(), 2.0 * g.dy(), g.x0(), g.y0()), options);
+  BPParams params = m_params;
+  params.levels = int(cmz);
+  BlatterPattyn coarse(coarse_grid, params);
+  coarse.m_coarse_stage = true;
+  coarse.m_coarser_grids_allowed = allowed - 1;
+  coarse.set_body_force(m.body_force);
+
+  // Geometry by injection (coarse node i = fine node 2i): thickness, bed
+  // (without the trend, which set_geometry adds on the coarse grid) and beta^2
+  // of the owned columns, packed into a solution-shaped vector (vertical
+  // nodes 0 and 2 of the fine column = 0 and 1 of the coarse one).
+  Owned<Vec, VecDestroy> packed_fine, packed_coarse;
+  NUNATAK_PETSC(DMCreateGlobalVector(m_dm, packed_fine.out()));
+  NUNATAK_PETSC(DMCreateGlobalVector(coarse.m_dm, packed_coarse.out()));
+  {
+    PetscScalar* a = nullptr;
+    NUNATAK_PETSC(VecGetArray(packed_fine.get(), &a));
+    const double trend = m_params.surface_trend_x;
+    size_t n = 0;
+    for (int jl = m.ys - m.gys; jl < m.ys - m.gys + m.ym; ++jl)
+      for (int il = m.xs - m.gxs; il < m.xs - m.gxs + m.xm; ++il, n += size_t(m.mz) * 2) {
+        a[n + 0] = m.surface(jl, il) - m.bed(jl, il);
+        a[n + 1] = m.bed(jl, il) - trend * (g.x(m.gxs + il) - g.x(0));
+        a[n + 4] = m.beta2(jl, il);
+      }
+    NUNATAK_PETSC(VecRestoreArray(packed_fine.get(), &a));
+  }
+  Owned<Mat, MatDestroy> injection;
+  NUNATAK_PETSC(DMCreateInjection(coarse.m_dm, m_dm, injection.out()));
+  NUNATAK_PETSC(MatMult(injection.get(), packed_fine.get(), packed_coarse.get()));
+  core::FieldInfo info{"bp_coarse_geometry", "", "", "", "", {}, ""};
+  core::Field2D thk(coarse_grid, info), bed(coarse_grid, info), beta2(coarse_grid, info);
+  {
+    const core::LocalBox b = coarse_grid->box();
+    auto H = Kokkos::create_mirror_view(thk.view()), B = Kokkos::create_mirror_view(bed.view()),
+         C = Kokkos::create_mirror_view(beta2.view());
+    const PetscScalar* a = nullptr;
+    NUNATAK_PETSC(VecGetArrayRead(packed_coarse.get(), &a));
+    size_t n = 0;
+    for (int j = b.ys; j < b.ys + b.ym; ++j)
+      for (int i = b.xs; i < b.xs + b.xm; ++i, n += size_t(cmz) * 2) {
+        H(b.lj(j), b.li(i)) = a[n + 0];
+        B(b.lj(j), b.li(i)) = a[n + 1];
+        C(b.lj(j), b.li(i)) = a[n + 2];
+      }
+    NUNATAK_PETSC(VecRestoreArrayRead(packed_coarse.get(), &a));
+    Kokkos::deep_copy(thk.view(), H);
+    Kokkos::deep_copy(bed.view(), B);
+    Kokkos::deep_copy(beta2.view(), C);
+  }
+  for (core::Field2D* f : {&thk, &bed, &beta2}) coarse_grid->update_ghosts(*f);
+  coarse.set_geometry(thk, bed, m_params.no_slip ? nullptr : &beta2);
+
+  // The coarse solution only has to be good to the coarse grid's
+  // discretisation error: a looser tolerance (-bp_grid_sequence_rtol).
+  PetscReal rtol = 1e-4;
+  NUNATAK_PETSC(PetscOptionsGetReal(nullptr, prefix, "-grid_sequence_rtol", &rtol, nullptr));
+  PetscReal atol, rtol0, stol;
+  PetscInt maxit, maxf;
+  NUNATAK_PETSC(SNESGetTolerances(coarse.m_snes, &atol, &rtol0, &stol, &maxit, &maxf));
+  NUNATAK_PETSC(SNESSetTolerances(coarse.m_snes, atol, rtol, stol, maxit, maxf));
+  const BPSolveReport c = coarse.solve();
+  if (!c.converged) return false;
+  report.coarse_grids = 1 + c.coarse_grids;
+  report.coarse_newton_iterations = c.newton_iterations + c.coarse_newton_iterations;
+  report.coarse_krylov_iterations = c.krylov_iterations + c.coarse_krylov_iterations;
+  Owned<Mat, MatDestroy> interpolation;
+  NUNATAK_PETSC(DMCreateInterpolation(coarse.m_dm, m_dm, interpolation.out(), nullptr));
+  NUNATAK_PETSC(MatInterpolate(interpolation.get(), coarse.m_solution, m_solution));
+  return true;
+}
+
 BPSolveReport BlatterPattyn::solve() {
   // Absolute tolerance: 1e-8 of the residual at zero velocity (the driving
   // stress), so that a warm-started solve stops where a cold one would,
@@ -891,7 +1108,7 @@ BPSolveReport BlatterPattyn::solve() {
   }
   // Fixed dofs hold their prescribed value (columns that just became ice-free
   // would otherwise start with a large, artificial residual).
-  {
+  auto zero_fixed_dofs = [this] {
     const Impl& m = *m_impl;
     PetscScalar* xa = nullptr;
     NUNATAK_PETSC(VecGetArray(m_solution, &xa));
@@ -902,11 +1119,19 @@ BPSolveReport BlatterPattyn::solve() {
           for (int c = 0; c < 2; ++c, ++n)
             if (m.fixed(jl, il, k, m_params.no_slip)) xa[n] = 0.0;
     NUNATAK_PETSC(VecRestoreArray(m_solution, &xa));
-  }
+  };
+  zero_fixed_dofs();
   PetscReal current = 0;
   NUNATAK_PETSC(VecNorm(m_solution, NORM_INFINITY, &current));
-  if (current == 0.0) set_sia_initial_guess();
   BPSolveReport r;
+  if (current == 0.0) {
+    // Cold start: from the coarser grid's solution where the grid coarsens,
+    // else from the shallow-ice velocity.
+    if (start_from_coarser_grid(r))
+      zero_fixed_dofs();
+    else
+      set_sia_initial_guess();
+  }
   Vec f = nullptr;
   NUNATAK_PETSC(VecDuplicate(m_solution, &f));
   residual(m_solution, f);
@@ -930,7 +1155,7 @@ BPSolveReport BlatterPattyn::solve() {
     r.reason = SNESConvergedReasons[reason];
   };
   attempt();
-  if (!r.converged) {
+  if (!r.converged && !m_coarse_stage) {
     // Robustness ladder: restart from the shallow-ice velocity and follow a
     // continuation in the strain-rate regularisation, from a viscosity that is
     // nearly linear (regularisation x 1000) down to the requested one. Each
@@ -957,7 +1182,14 @@ std::string BlatterPattyn::last_solve_summary() const {
       text, sizeof text, "Newton %d iterations, %d Krylov iterations, residual %.3e -> %.3e (%s)%s",
       r.newton_iterations, r.krylov_iterations, r.initial_residual, r.final_residual,
       r.reason.c_str(), r.continuation_stages > 0 ? ", after regularisation continuation" : "");
-  return text;
+  std::string summary = text;
+  if (r.coarse_grids > 0) {
+    std::snprintf(text, sizeof text,
+                  "; started from %d coarser grid(s): %d Newton, %d Krylov iterations there",
+                  r.coarse_grids, r.coarse_newton_iterations, r.coarse_krylov_iterations);
+    summary += text;
+  }
+  return summary;
 }
 
 void BlatterPattyn::update(const StressBalanceInputs& in) {

@@ -34,6 +34,10 @@ struct DecompositionOptions {
   int stencil_width = 1;   ///< ghost width, cells
   bool periodic_x = false; ///< periodic in x (ISMIP-HOM); else ghosted edges
   bool periodic_y = false; ///< periodic in y
+  /// Cells per rank along x and y (their products must match the communicator
+  /// size); empty: PETSc decides. Used for grids that must line up with
+  /// another decomposition (e.g. a coarser grid for multigrid or grid sequencing).
+  std::vector<int> ownership_x, ownership_y;
 };
 
 /// The grid, its communicator and the PETSc DMDA that distributes it.

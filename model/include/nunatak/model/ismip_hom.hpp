@@ -34,7 +34,7 @@ struct IsmipHomResult {
   std::vector<double> vx_surface;    ///< m/a
   double max = 0, min = 0, mean = 0; ///< of vx_surface, m/a
   solver::BPSolveReport report;
-  double wall_seconds = 0;
+  double wall_seconds = 0; ///< solver set-up and solve
 };
 
 /// The inputs of one experiment: grid (periodic), thickness, bed (periodic

@@ -90,6 +90,11 @@ struct BPSolveReport {
   double initial_residual = 0, final_residual = 0;
   std::string reason;          ///< SNES converged reason
   int continuation_stages = 0; ///< robustness ladder stages used (0: plain Newton converged)
+  /// Grid sequencing (cold starts on grids that coarsen by 2): coarser grids
+  /// solved first, and their Newton and Krylov iterations (all coarse grids
+  /// together; the counts above are the finest grid's).
+  int coarse_grids = 0;
+  int coarse_newton_iterations = 0, coarse_krylov_iterations = 0;
 };
 
 /// Blatter-Pattyn solver on a 2-D ParallelGrid (map plane) times `levels`.
@@ -126,8 +131,12 @@ public:
   using BodyForce = std::function<std::array<double, 2>(double x, double y, double z)>;
   void set_body_force(BodyForce force);
 
-  /// Collective: Newton solve from the current velocity (from the shallow-ice
-  /// velocity when the current one is zero).
+  /// Collective: Newton solve from the current velocity. When the current one
+  /// is zero (a cold start), Newton starts from the solution on the grid
+  /// coarsened by 2, interpolated (grid sequencing, recursively, down to about
+  /// 16 nodes across and 5 levels; `-bp_grid_sequence N` allows at most N
+  /// coarser grids, 0 none), or from the shallow-ice velocity where the grid
+  /// does not coarsen or has ice-free columns.
   BPSolveReport solve();
   /// Sets the solution to the local shallow-ice velocity of the geometry.
   void set_sia_initial_guess();
@@ -152,6 +161,12 @@ public:
 
 private:
   void configure_default_multigrid();
+  /// Grid sequencing: solves on the grid coarsened by 2 and interpolates that
+  /// solution into m_solution. False (m_solution untouched) where the grid does
+  /// not coarsen or the coarse solve failed.
+  bool start_from_coarser_grid(BPSolveReport& report);
+  int m_coarser_grids_allowed = -1; ///< grid sequencing depth left (-1: from options)
+  bool m_coarse_stage = false;      ///< a grid-sequencing stage: no robustness ladder
   struct Impl;
   std::unique_ptr<Impl> m_impl;
   std::shared_ptr<const core::ParallelGrid> m_grid;
