@@ -126,6 +126,9 @@ std::vector<KeySpec> build_schema() {
            "Blatter-Pattyn: thinner columns are ice-free (velocity fixed at 0)", 0.0),
       real("bp.regularisation", "1e-5", "year-1",
            "Blatter-Pattyn: strain-rate regularisation in the viscosity", 1e-12),
+      str("petsc.options", "\"\"",
+          "extra PETSc options for the solvers, e.g. '-bp_pc_type gamg -bp_ksp_type fgmres'; an "
+          "option also given in the PETSC_OPTIONS environment variable keeps that value"),
       real("time.cfl", "0.5", "", "Courant number for advective fluxes (bp)", 1e-6, 1.0),
       real("flow_law.glen_exponent", "3", "", "Glen exponent n", 1.0, 10.0),
       real("flow_law.softness", "1e-16", "Pa-n year-1",
