@@ -61,6 +61,12 @@ std::vector<KeySpec> build_schema() {
       str("input.smb_length_rate_is", "water_equivalent",
           "how to read a surface mass balance given as a length per time (e.g. 'mm a**-1')",
           {"water_equivalent", "ice_equivalent"}),
+      str("input.missing_thickness", "none",
+          "how to get ice thickness when the geometry has a surface and an ice mask but no "
+          "thickness or bed: none (thickness unknown, as for an inversion) or plastic (constant "
+          "basal shear stress from the smoothed surface slope, keys thickness_estimate.*; bed = "
+          "usurf - thk; docs/aletsch.md)",
+          {"none", "plastic"}),
       name_override("thk", "ice thickness"),
       name_override("topg", "bedrock elevation"),
       name_override("usurf", "ice surface elevation"),
@@ -79,6 +85,32 @@ std::vector<KeySpec> build_schema() {
       real("geometry.sea_level", "0", "m", "sea level elevation, for the floatation criterion"),
       real("geometry.minimum_thickness", "0", "m",
            "thinner ice than this is treated as ice-free in the mask", 0.0),
+
+      str("thickness_estimate.calibration", "radar",
+          "plastic thickness: radar (least-squares basal shear stress against the observed "
+          "thickness thkobs) or none (use thickness_estimate.basal_shear_stress)",
+          {"radar", "none"}),
+      real("thickness_estimate.basal_shear_stress", "1e5", "Pa",
+           "plastic thickness: basal shear stress tau_b when not calibrated", 1e3, 1e7),
+      real("thickness_estimate.shape_factor", "0.8", "",
+           "plastic thickness: valley shape factor f in tau_b = f rho g H |grad s| (1: ice sheet)",
+           0.05, 1.0),
+      real("thickness_estimate.minimum_slope", "0.02", "",
+           "plastic thickness: smallest surface slope used (caps the thickness where the surface "
+           "is flat)",
+           1e-4, 1.0),
+      real("thickness_estimate.smoothing_length", "400", "m",
+           "plastic thickness: standard deviation of the Gaussian average of the surface slope "
+           "over ice (a few ice thicknesses); 0: none",
+           0.0),
+      real("thickness_estimate.taper_length", "1000", "m",
+           "plastic thickness: the thickness tapers to zero at the outline over this distance "
+           "(parabolic valley side); 0: no taper",
+           0.0),
+      real("thickness_estimate.holdout_block_size", "2000", "m",
+           "plastic thickness: side of the checkerboard blocks of the hold-out check of the radar "
+           "calibration (calibrate on half, test on the other half); 0: no check",
+           0.0),
 
       real("time.start", "0", "year", "model time at the start of a run"),
       real("time.end", "100", "year", "model time at the end of a run"),
@@ -103,6 +135,9 @@ std::vector<KeySpec> build_schema() {
        {},
        {},
        {}},
+      str("petsc.options", "\"\"",
+          "extra PETSc options for the solvers, e.g. '-bp_pc_type gamg -bp_ksp_type fgmres'; an "
+          "option also given in the PETSC_OPTIONS environment variable keeps that value"),
       real("time.cfl", "0.5", "", "Courant number for advective fluxes (bp)", 1e-6, 1.0),
       real("flow_law.glen_exponent", "3", "", "Glen exponent n", 1.0, 10.0),
       real("flow_law.softness", "1e-16", "Pa-n year-1",

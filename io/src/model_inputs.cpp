@@ -105,6 +105,75 @@ HostField cell_type_from_input_mask(const HostField& raw) {
   return out;
 }
 
+int comm_rank(MPI_Comm comm) {
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  return rank;
+}
+
+/// The plastic thickness estimate as configured (keys thickness_estimate.*):
+/// calibrated against `radar` (whole grid, NaN = not observed) if asked.
+ThicknessEstimate estimate_thickness(const Config& config, const core::Grid& g,
+                                     const HostField& usurf, const HostField& cell_type,
+                                     const HostField* radar, const std::string& radar_file) {
+  ThicknessEstimate e;
+  e.params.ice_density = config.get_real("constants.ice.density");
+  e.params.gravity = config.get_real("constants.standard_gravity");
+  e.params.shape_factor = config.get_real("thickness_estimate.shape_factor");
+  e.params.minimum_slope = config.get_real("thickness_estimate.minimum_slope");
+  e.params.smoothing_length = config.get_real("thickness_estimate.smoothing_length");
+  e.params.taper_length = config.get_real("thickness_estimate.taper_length");
+  std::vector<std::uint8_t> ice(cell_type.size());
+  for (size_t k = 0; k < ice.size(); ++k)
+    ice[k] = cell_type[k] == grounded_ice || cell_type[k] == floating_ice;
+  if (std::count(ice.begin(), ice.end(), std::uint8_t(1)) == 0)
+    throw Error("input.missing_thickness = plastic: the ice mask has no ice cells");
+  e.shape = plastic_thickness_shape(g, usurf, ice, e.params);
+
+  long long radar_on_ice = 0;
+  if (radar)
+    for (size_t k = 0; k < ice.size(); ++k) radar_on_ice += ice[k] && !std::isnan((*radar)[k]);
+  if (config.get_string("thickness_estimate.calibration") == "radar") {
+    if (radar_on_ice == 0)
+      throw Error(std::string("thickness_estimate.calibration = radar needs observed thickness "
+                              "(thkobs) on ice cells, but '") +
+                  radar_file +
+                  (radar ? "' has none inside the ice mask" : "' has no radar thickness") +
+                  " (set input.names.thkobs or input.observations.file, or "
+                  "thickness_estimate.calibration: none to use "
+                  "thickness_estimate.basal_shear_stress)");
+    const std::vector<std::uint8_t> all(ice.size(), 1);
+    e.tau_b = calibrate_basal_shear_stress(e.shape, *radar, all).tau_b;
+    e.calibrated = true;
+    const double block = config.get_real("thickness_estimate.holdout_block_size");
+    if (block > 0.0) e.hold_out = hold_out_check(g, e.shape, *radar, block);
+  } else {
+    e.tau_b = config.get_real("thickness_estimate.basal_shear_stress");
+  }
+  if (radar_on_ice > 0)
+    e.radar = thickness_misfit(plastic_thickness(e.shape, e.tau_b), *radar, ice);
+  return e;
+}
+
+void log_thickness_estimate(const ThicknessEstimate& e) {
+  spdlog::info("thickness estimate (perfect plasticity, f = {}, slope_min = {}, slope smoothed "
+               "over {} m, taper {} m): tau_b = {:.1f} kPa{}",
+               e.params.shape_factor, e.params.minimum_slope, e.params.smoothing_length,
+               e.params.taper_length, e.tau_b / 1e3,
+               e.calibrated ? " (least squares against radar)" : " (configured)");
+  if (e.radar)
+    spdlog::info("  against radar thickness on {} cells: RMS {:.1f} m, bias {:+.1f} m (observed "
+                 "mean {:.1f} m)",
+                 e.radar->cells, e.radar->rms, e.radar->bias, e.radar->mean_observed);
+  if (e.hold_out)
+    for (int h = 0; h < 2; ++h)
+      spdlog::info("  hold-out {}: calibrated on {} cells (tau_b = {:.1f} kPa, RMS {:.1f} m), "
+                   "tested on the other {}: RMS {:.1f} m, bias {:+.1f} m",
+                   h + 1, e.hold_out->fit[h].misfit.cells, e.hold_out->fit[h].tau_b / 1e3,
+                   e.hold_out->fit[h].misfit.rms, e.hold_out->test[h].cells,
+                   e.hold_out->test[h].rms, e.hold_out->test[h].bias);
+}
+
 } // namespace
 
 ModelInputs read_model_inputs(const Config& config, MPI_Comm comm) {
@@ -159,31 +228,9 @@ ModelInputs read_model_inputs(const Config& config, MPI_Comm comm) {
                 "' has neither ice thickness nor surface elevation (looked for names such as "
                 "thk, H_ice, usurf, z_srf; set input.names.thk or input.names.usurf)");
 
-  HostField mask;
-  const double min_thk = config.get_real("geometry.minimum_thickness");
-  if (thk && topg) {
-    mask.resize(n);
-    for (size_t k = 0; k < n; ++k) {
-      const double H = thk->values[k], b = topg->values[k];
-      const bool floating = rho_i * H < rho_sw * (sea_level - b);
-      const bool ice = H > min_thk;
-      mask[k] = ice ? (floating ? floating_ice : grounded_ice)
-                    : (b < sea_level ? ice_free_ocean : ice_free_bedrock);
-    }
-    note("derived mask from thk, topg and the floatation criterion");
-  } else if (auto m = look_up(geometry_file, "mask", config)) {
-    require_complete(m->values, g, "ice mask " + m->describe());
-    mask = cell_type_from_input_mask(m->values);
-    note("read ice mask " + m->describe());
-  }
-
   auto add = [&](std::optional<core::Field2D>& slot, const std::string& name, const Found& f) {
     slot.emplace(make_field(in.grid, quantity(name).info, f.values));
   };
-  if (thk) add(in.geometry.thk, "thk", *thk);
-  if (topg) add(in.geometry.topg, "topg", *topg);
-  if (usurf) add(in.geometry.usurf, "usurf", *usurf);
-  if (!mask.empty()) add(in.geometry.mask, "mask", Found{"mask", "", mask});
 
   // --- forcing (own file, or the geometry file) ---
   const std::string forcing_path = config.get_string("input.forcing.file");
@@ -250,6 +297,51 @@ ModelInputs read_model_inputs(const Config& config, MPI_Comm comm) {
     throw Error("no observations found in '" + obs_path +
                 "' (looked for surface velocity such as uvelsurfobs/ux_srf/vx and radar thickness "
                 "such as thkobs; set input.names.*)");
+
+  // --- a missing thickness estimated from the surface and the outline ---
+  if (usurf && !thk && !topg && config.get_string("input.missing_thickness") == "plastic") {
+    auto m = look_up(geometry_file, "mask", config);
+    if (!m)
+      throw Error("input.missing_thickness = plastic needs an ice mask, but '" + geometry_path +
+                  "' has none (looked for mask, icemask, ice_mask; set input.names.mask)");
+    require_complete(m->values, g, "ice mask " + m->describe());
+    const std::string radar_file = obs_path.empty() ? geometry_path : obs_path;
+    in.thickness_estimate =
+        estimate_thickness(config, g, usurf->values, cell_type_from_input_mask(m->values),
+                           radar ? &radar->values : nullptr, radar_file);
+    thk = Found{"thk", "derived",
+                plastic_thickness(in.thickness_estimate->shape, in.thickness_estimate->tau_b)};
+    topg = Found{"topg", "derived", HostField(n)};
+    for (size_t k = 0; k < n; ++k) topg->values[k] = usurf->values[k] - thk->values[k];
+    note("estimated thk from the smoothed surface slope and the outline " + m->describe() +
+         " (perfect plasticity, tau_b = " + std::to_string(in.thickness_estimate->tau_b) +
+         " Pa); derived topg = usurf - thk");
+    if (comm_rank(comm) == 0) log_thickness_estimate(*in.thickness_estimate);
+  }
+
+  HostField mask;
+  const double min_thk = config.get_real("geometry.minimum_thickness");
+  if (thk && topg) {
+    mask.resize(n);
+    for (size_t k = 0; k < n; ++k) {
+      const double H = thk->values[k], b = topg->values[k];
+      const bool floating = rho_i * H < rho_sw * (sea_level - b);
+      const bool ice = H > min_thk;
+      mask[k] = ice ? (floating ? floating_ice : grounded_ice)
+                    : (b < sea_level ? ice_free_ocean : ice_free_bedrock);
+    }
+    note("derived mask from thk, topg and the floatation criterion");
+  } else if (auto m = look_up(geometry_file, "mask", config)) {
+    require_complete(m->values, g, "ice mask " + m->describe());
+    mask = cell_type_from_input_mask(m->values);
+    note("read ice mask " + m->describe());
+  }
+
+  if (thk) add(in.geometry.thk, "thk", *thk);
+  if (topg) add(in.geometry.topg, "topg", *topg);
+  if (usurf) add(in.geometry.usurf, "usurf", *usurf);
+  if (!mask.empty()) add(in.geometry.mask, "mask", Found{"mask", "", mask});
+
   return in;
 }
 

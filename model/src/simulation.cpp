@@ -1,6 +1,7 @@
 #include "nunatak/model/simulation.hpp"
 
 #include "nunatak/core/error.hpp"
+#include "nunatak/core/petsc_check.hpp"
 #include "nunatak/core/version.hpp"
 #include "nunatak/io/model_inputs.hpp"
 #include "nunatak/io/netcdf_file.hpp"
@@ -9,12 +10,16 @@
 #include "nunatak/io/units.hpp"
 
 #include <netcdf.h>
+#include <petscsys.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <iterator>
 #include <set>
+#include <sstream>
 
 namespace nunatak::model {
 
@@ -126,6 +131,31 @@ void write_timeseries(const std::string& path, const std::vector<TimeSeriesRecor
     std::error_code ignored;
     fs::remove(tmp, ignored);
     throw;
+  }
+}
+
+/// Inserts the options of `text` ("-name [value] ...") into PETSc's global
+/// options database, except those already set (PETSC_OPTIONS, the host
+/// program), so that the environment overrides the configuration.
+void insert_petsc_options(const std::string& text) {
+  std::istringstream in(text);
+  std::vector<std::string> tokens{std::istream_iterator<std::string>(in),
+                                  std::istream_iterator<std::string>()};
+  auto is_name = [](const std::string& t) {
+    return t.size() > 1 && t[0] == '-' && !std::isdigit(static_cast<unsigned char>(t[1])) &&
+           t[1] != '.';
+  };
+  for (size_t k = 0; k < tokens.size(); ++k) {
+    if (!is_name(tokens[k]))
+      throw Error("petsc.options: expected an option name starting with '-', got '" + tokens[k] +
+                  "'");
+    const bool has_value = k + 1 < tokens.size() && !is_name(tokens[k + 1]);
+    PetscBool set = PETSC_FALSE;
+    NUNATAK_PETSC(PetscOptionsHasName(nullptr, nullptr, tokens[k].c_str(), &set));
+    if (!set)
+      NUNATAK_PETSC(PetscOptionsSetValue(nullptr, tokens[k].c_str(),
+                                         has_value ? tokens[k + 1].c_str() : nullptr));
+    if (has_value) ++k;
   }
 }
 
@@ -251,6 +281,8 @@ Simulation::Simulation(const io::Config& config, MPI_Comm comm, std::string comm
   params.stress.sea_level = params.transport.sea_level;
   params.stress.sea_water_density = params.transport.sea_water_density;
   params.max_dt = config.get_real("time.max_step") * year;
+
+  insert_petsc_options(config.get_string("petsc.options"));
 
   const auto& geometry = s.inputs.geometry;
   auto grid = s.inputs.grid;
