@@ -88,8 +88,9 @@ struct BPSolveReport {
   int newton_iterations = 0;
   int krylov_iterations = 0;
   double initial_residual = 0, final_residual = 0;
-  std::string reason;          ///< SNES converged reason
-  int continuation_stages = 0; ///< robustness ladder stages used (0: plain Newton converged)
+  std::string reason;            ///< SNES converged reason
+  int continuation_stages = 0;   ///< robustness ladder stages used (0: plain Newton converged)
+  bool switched_to_gamg = false; ///< the ladder replaced GMRES/ILU by FGMRES/GAMG
   /// Grid sequencing (cold starts on grids that coarsen by 2): coarser grids
   /// solved first, and their Newton and Krylov iterations (all coarse grids
   /// together; the counts above are the finest grid's).
@@ -167,6 +168,7 @@ private:
   bool start_from_coarser_grid(BPSolveReport& report);
   int m_coarser_grids_allowed = -1; ///< grid sequencing depth left (-1: from options)
   bool m_coarse_stage = false;      ///< a grid-sequencing stage: no robustness ladder
+  bool m_default_ilu = false;       ///< default GMRES/ILU in use (no multigrid, no user choice)
   struct Impl;
   std::unique_ptr<Impl> m_impl;
   std::shared_ptr<const core::ParallelGrid> m_grid;
