@@ -48,10 +48,12 @@
 /// Newton (SNES, options prefix -bp_) with line search, Eisenstat-Walker and
 /// an absolute tolerance of 1e-8 of the driving-stress residual; the linear
 /// solver and preconditioner default to FGMRES + full geometric multigrid
-/// (Galerkin) where the grid coarsens by 2 in every direction, PETSc's
-/// GMRES + block-Jacobi/ILU elsewhere, and options override them. If Newton
-/// fails, a robustness ladder restarts from the shallow-ice velocity and
-/// continues in the strain-rate regularisation (x 1e3, 1e2, 10, 1).
+/// (Galerkin, ICC(0) smoother, grid sequencing on cold starts) where the grid
+/// coarsens by 2 in every direction, GMRES + block-Jacobi/ILU(0) elsewhere,
+/// and options override them. If Newton fails, a robustness ladder switches a
+/// stalled GMRES/ILU to FGMRES/GAMG, then restarts from the shallow-ice
+/// velocity and continues in the strain-rate regularisation (x 1e6, 1e4,
+/// 1e2, 1 on its square).
 
 #include "nunatak/core/field3d.hpp"
 #include "nunatak/solver/stress_balance.hpp"
