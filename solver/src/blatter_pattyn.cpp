@@ -283,6 +283,17 @@ BlatterPattyn::BlatterPattyn(std::shared_ptr<const core::ParallelGrid> grid, con
 
 namespace {
 
+/// Sets the Newton solver's Krylov method and preconditioner; returns the PC.
+PC use_linear_solver(SNES snes, KSPType ksp_type, PCType pc_type) {
+  KSP ksp = nullptr;
+  PC pc = nullptr;
+  NUNATAK_PETSC(SNESGetKSP(snes, &ksp));
+  NUNATAK_PETSC(KSPSetType(ksp, ksp_type));
+  NUNATAK_PETSC(KSPGetPC(ksp, &pc));
+  NUNATAK_PETSC(PCSetType(pc, pc_type));
+  return pc;
+}
+
 /// Levels of full (factor 2) coarsening the node counts allow, keeping the
 /// coarsest grid at least 4 nodes across and 3 deep.
 int coarsening_levels(int mx, int my, int mz, bool px, bool py) {
@@ -328,12 +339,7 @@ void BlatterPattyn::configure_default_multigrid() {
     NUNATAK_PETSC(KSPSetTolerances(ksp, PETSC_DEFAULT, PETSC_DEFAULT, PETSC_DEFAULT, 150));
     return;
   }
-  KSP ksp = nullptr;
-  PC pc = nullptr;
-  NUNATAK_PETSC(SNESGetKSP(m_snes, &ksp));
-  NUNATAK_PETSC(KSPSetType(ksp, KSPFGMRES));
-  NUNATAK_PETSC(KSPGetPC(ksp, &pc));
-  NUNATAK_PETSC(PCSetType(pc, PCMG));
+  PC pc = use_linear_solver(m_snes, KSPFGMRES, PCMG);
   NUNATAK_PETSC(PCMGSetLevels(pc, levels, nullptr));
   NUNATAK_PETSC(PCMGSetGalerkin(pc, PC_MG_GALERKIN_BOTH));
   NUNATAK_PETSC(PCMGSetType(pc, PC_MG_FULL));
@@ -1185,20 +1191,18 @@ BPSolveReport BlatterPattyn::solve() {
   };
   attempt();
   if (!r.converged && !m_coarse_stage) {
-    // Robustness ladder: restart from the shallow-ice velocity and follow a
+    // Robustness ladder: (1) a stalled default GMRES/ILU gives way to
+    // FGMRES/GAMG; (2) restart from the shallow-ice velocity and follow a
     // continuation in the strain-rate regularisation, from a viscosity that is
-    // nearly linear (regularisation x 1000) down to the requested one. Each
-    // stage is a bounded Newton solve, so a hopeless problem fails, not hangs.
+    // nearly linear (reg^2 x 1e6) down to the requested one. Each stage is a
+    // bounded Newton solve, so a hopeless problem fails, not hangs.
     Impl& m = *m_impl;
     if (m_default_ilu) {
       // First rung: a stronger linear solver (algebraic multigrid, true
       // residual norm) from the shallow-ice velocity.
+      use_linear_solver(m_snes, KSPFGMRES, PCGAMG);
       KSP ksp = nullptr;
-      PC pc = nullptr;
       NUNATAK_PETSC(SNESGetKSP(m_snes, &ksp));
-      NUNATAK_PETSC(KSPSetType(ksp, KSPFGMRES));
-      NUNATAK_PETSC(KSPGetPC(ksp, &pc));
-      NUNATAK_PETSC(PCSetType(pc, PCGAMG));
       NUNATAK_PETSC(KSPSetTolerances(ksp, PETSC_DEFAULT, PETSC_DEFAULT, PETSC_DEFAULT, 10000));
       NUNATAK_PETSC(KSPSetFromOptions(ksp));
       m_default_ilu = false;
