@@ -329,6 +329,40 @@ TEST(BlatterPattyn, RobustnessLadderRecoversFromABadStart) {
   EXPECT_LT(err / ref, 1e-5);
 }
 
+// On a grid without geometric multigrid, a GMRES/ILU that stalls (here: made
+// to, by allowing it 2 iterations per solve) gives way to FGMRES/GAMG, and the
+// solution is the one the plain solve finds.
+TEST(BlatterPattyn, StalledIluGivesWayToAlgebraicMultigrid) {
+  model::IsmipHomCase c;
+  c.nx = c.ny = 15; // periodic and odd: no geometric multigrid
+  c.nz = 5;
+  model::IsmipHomSetup s = model::make_ismip_hom(c, MPI_COMM_WORLD);
+  solver::BlatterPattyn reference(s.grid, s.params);
+  reference.set_geometry(s.thk, s.bed);
+  const solver::BPSolveReport plain = reference.solve();
+  ASSERT_TRUE(plain.converged);
+  EXPECT_FALSE(plain.switched_to_gamg);
+
+  solver::BPParams p = s.params;
+  p.options_prefix = "stall_";
+  PetscOptionsSetValue(nullptr, "-stall_ksp_max_it", "2");
+  solver::BlatterPattyn bp(s.grid, p);
+  bp.set_geometry(s.thk, s.bed);
+  const solver::BPSolveReport r = bp.solve();
+  PetscOptionsClearValue(nullptr, "-stall_ksp_max_it");
+  EXPECT_TRUE(r.switched_to_gamg);
+  EXPECT_EQ(r.continuation_stages, 0);
+  ASSERT_TRUE(r.converged) << r.reason;
+  Vec diff = nullptr;
+  VecDuplicate(bp.solution(), &diff);
+  VecWAXPY(diff, -1.0, reference.solution(), bp.solution());
+  PetscReal err = 0, ref = 0;
+  VecNorm(diff, NORM_INFINITY, &err);
+  VecNorm(reference.solution(), NORM_INFINITY, &ref);
+  VecDestroy(&diff);
+  EXPECT_LT(err / ref, 1e-5);
+}
+
 // Grid sequencing (cold starts on grids that coarsen by 2 solve a coarser grid
 // first) changes the starting point, not the solution: on periodic ISMIP-HOM A
 // and on a non-periodic ice-covered slab, the sequenced and the plain solve

@@ -1203,8 +1203,9 @@ BPSolveReport BlatterPattyn::solve() {
       use_linear_solver(m_snes, KSPFGMRES, PCGAMG);
       KSP ksp = nullptr;
       NUNATAK_PETSC(SNESGetKSP(m_snes, &ksp));
+      NUNATAK_PETSC(KSPSetFromOptions(ksp)); // e.g. -bp_pc_gamg_threshold
+      // The iteration cap (150, or -bp_ksp_max_it) was for GMRES/ILU.
       NUNATAK_PETSC(KSPSetTolerances(ksp, PETSC_DEFAULT, PETSC_DEFAULT, PETSC_DEFAULT, 10000));
-      NUNATAK_PETSC(KSPSetFromOptions(ksp));
       m_default_ilu = false;
       r.switched_to_gamg = true;
       set_sia_initial_guess();
