@@ -1,0 +1,37 @@
+# Installation and the exported CMake package: after `cmake --install build
+# --prefix P`, another project finds nunatak with
+#   find_package(nunatak REQUIRED)   # CMAKE_PREFIX_PATH=P
+#   target_link_libraries(app PRIVATE nunatak::model)   # or core, io, solver
+# tests/consumer is such a project; the test `consumer_project` builds it
+# against a fresh installation.
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+set_target_properties(nunatak_core PROPERTIES EXPORT_NAME core)
+set_target_properties(nunatak_io PROPERTIES EXPORT_NAME io)
+set_target_properties(nunatak_solver PROPERTIES EXPORT_NAME solver)
+set_target_properties(nunatak_model PROPERTIES EXPORT_NAME model)
+set_target_properties(nunatak_kokkos PROPERTIES EXPORT_NAME kokkos)
+
+install(TARGETS nunatak_core nunatak_io nunatak_solver nunatak_model nunatak_kokkos
+        EXPORT nunatakTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(TARGETS nunatak RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+foreach(library core io solver model)
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/${library}/include/
+          DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+endforeach()
+install(FILES ${CMAKE_BINARY_DIR}/generated/nunatak/core/version.hpp
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/nunatak/core)
+
+set(NUNATAK_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/nunatak)
+install(EXPORT nunatakTargets NAMESPACE nunatak:: DESTINATION ${NUNATAK_CMAKE_DIR})
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/nunatakConfig.cmake.in
+                              ${CMAKE_BINARY_DIR}/nunatakConfig.cmake
+                              INSTALL_DESTINATION ${NUNATAK_CMAKE_DIR})
+write_basic_package_version_file(${CMAKE_BINARY_DIR}/nunatakConfigVersion.cmake
+                                 COMPATIBILITY SameMinorVersion)
+install(FILES ${CMAKE_BINARY_DIR}/nunatakConfig.cmake ${CMAKE_BINARY_DIR}/nunatakConfigVersion.cmake
+        DESTINATION ${NUNATAK_CMAKE_DIR})
