@@ -41,8 +41,11 @@ private:
 
 } // namespace
 
-/// Geometry and bookkeeping on the rank's ghosted box.
-struct BlatterPattyn::Impl {
+namespace {
+
+/// What the element kernels read: sizes, constants and Views, nothing else,
+/// so that a kernel captures a copy by value (as a device kernel must).
+struct ElementKernelData {
   // 3-D DMDA boxes in map-plane indices (PETSc's y = map x, z = map y).
   int mx = 0, my = 0, mz = 0;
   int xs = 0, ys = 0, xm = 0, ym = 0, gxs = 0, gys = 0, gxm = 0, gym = 0;
@@ -64,21 +67,22 @@ struct BlatterPattyn::Impl {
   // bit f set for face f (0: x-, 1: x+, 2: y-, 3: y+).
   Kokkos::View<int**, Kokkos::LayoutRight> front_faces{"bp::front_faces", 0, 0};
   double sea_level = 0.0, water_ratio = 1028.0 / 910.0; // z_sl (m), rho_w / rho_i
-  std::vector<double> sigma;
   Kokkos::View<double*> sigma_view{"bp::sigma", 0};
   // Elements of this rank: those whose lowest-index corner column is owned.
   int ex0 = 0, ex1 = 0, ey0 = 0, ey1 = 0; // local column ranges of element corners
   // Jacobian values in COO order: one entry per (node, component, neighbour
   // node of the 27-point stencil, component) for the nodes of this rank's
   // elements, the box [ey0, ey1] x [ex0, ex1] x [0, mz) ("coo nodes").
-  PetscCount coo_count = 0;
   int coo_ni = 0; // coo nodes along map x
   Kokkos::View<double*> coo_values{"bp::coo_values", 0};
-  BlatterPattyn::BodyForce body_force;
-  // Depth-averaged velocity (m/a) on the ghosted box, for fluxes.
-  core::View2D ubar{"bp::ubar", 0, 0}, vbar{"bp::vbar", 0, 0};
+  // A body force tabulated at the volume quadrature points (Pa/m; index of
+  // body_force_index), for manufactured solutions.
+  bool has_body_force = false;
+  Kokkos::View<double*> body_force_q{"bp::body_force_q", 0};
 
-  int local_index(int jl, int il, int k, int c) const { return ((jl * gxm + il) * mz + k) * 2 + c; }
+  KOKKOS_INLINE_FUNCTION int local_index(int jl, int il, int k, int c) const {
+    return ((jl * gxm + il) * mz + k) * 2 + c;
+  }
   /// COO position of the Jacobian entry (row: node (jl, il, k), component c;
   /// column: the node offset by (dj, di, dk) in {-1, 0, 1}, component c2).
   KOKKOS_INLINE_FUNCTION size_t coo_index(int jl, int il, int k, int c, int dj, int di, int dk,
@@ -86,9 +90,28 @@ struct BlatterPattyn::Impl {
     const size_t node = (size_t(jl - ey0) * coo_ni + size_t(il - ex0)) * mz + size_t(k);
     return node * 108 + size_t((c * 27 + (dj + 1) * 9 + (di + 1) * 3 + (dk + 1)) * 2 + c2);
   }
-  bool fixed(int jl, int il, int k, bool no_slip) const {
+  /// Position of component 0 of the body force at quadrature point q of element (jl, il, k).
+  KOKKOS_INLINE_FUNCTION size_t body_force_index(int jl, int il, int k, int q) const {
+    return ((size_t(jl - ey0) * size_t(ex1 - ex0) + size_t(il - ex0)) * size_t(mz - 1) +
+            size_t(k)) *
+               16 +
+           size_t(q) * 2;
+  }
+  KOKKOS_INLINE_FUNCTION bool fixed(int jl, int il, int k, bool no_slip) const {
     return !node_free(jl, il) || (no_slip && k == 0);
   }
+};
+
+} // namespace
+
+/// Geometry and bookkeeping on the rank's ghosted box: the kernels' data plus
+/// what only the host uses.
+struct BlatterPattyn::Impl : ElementKernelData {
+  std::vector<double> sigma;
+  PetscCount coo_count = 0;
+  BlatterPattyn::BodyForce body_force;
+  // Depth-averaged velocity (m/a) on the ghosted box, for fluxes.
+  core::View2D ubar{"bp::ubar", 0, 0}, vbar{"bp::vbar", 0, 0};
 };
 
 namespace {
@@ -416,8 +439,45 @@ void BlatterPattyn::set_softness(const core::Field3D& softness) {
   Kokkos::deep_copy(m.hardness, B);
 }
 
+namespace {
+
+/// Tabulates m.body_force at the volume quadrature points of the rank's
+/// elements (on the host, where the function lives) for the kernels.
+template <class ImplT>
+void tabulate_body_force(ImplT& m) {
+  m.has_body_force = bool(m.body_force);
+  const size_t n =
+      m.has_body_force ? size_t(m.ey1 - m.ey0) * size_t(m.ex1 - m.ex0) * size_t(m.mz - 1) * 16 : 0;
+  m.body_force_q = Kokkos::View<double*>("bp::body_force_q", n);
+  if (!m.has_body_force) return;
+  auto F = Kokkos::create_mirror_view(m.body_force_q);
+  auto bed = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m.bed);
+  auto H = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), m.thickness_eff);
+  for (int jl = m.ey0; jl < m.ey1; ++jl)
+    for (int il = m.ex0; il < m.ex1; ++il)
+      for (int k = 0; k < m.mz - 1; ++k)
+        for (int q = 0; q < 8; ++q) {
+          double phi[8], dphi[8][3], x = 0, y = 0, z = 0;
+          bp::shape(bp::gauss(q & 1), bp::gauss((q >> 1) & 1), bp::gauss(q >> 2), phi, dphi);
+          for (int a = 0; a < 8; ++a) {
+            const int j = jl + bp::node_dj(a), i = il + bp::node_di(a), kk = k + bp::node_dk(a);
+            x += phi[a] * (m.x0 + (m.gxs + i) * m.dx);
+            y += phi[a] * (m.y0 + (m.gys + j) * m.dy);
+            z += phi[a] * (bed(j, i) + m.sigma[size_t(kk)] * H(j, i));
+          }
+          const std::array<double, 2> f = m.body_force(x, y, z);
+          const size_t b = m.body_force_index(jl, il, k, q);
+          F(b) = f[0];
+          F(b + 1) = f[1];
+        }
+  Kokkos::deep_copy(m.body_force_q, F);
+}
+
+} // namespace
+
 void BlatterPattyn::set_body_force(BodyForce force) {
   m_impl->body_force = std::move(force);
+  tabulate_body_force(*m_impl);
 }
 
 namespace {
@@ -524,13 +584,15 @@ void BlatterPattyn::set_geometry(const core::Field2D& thk, const core::Field2D& 
           2.0 * eta_ref / rho_g * (m.dx * m.dy / hz + m.dx * hz / m.dy + m.dy * hz / m.dx);
     }
   classify_margins(m, m_grid, m_params, H, B);
+  tabulate_body_force(m);
 }
 
 namespace {
 
 /// Gathers element (jl, il, k) from the ghosted arrays.
-template <class Impl, class X>
-void gather(const Impl& m, const X& x, int jl, int il, int k, bool no_slip, ElementData& e) {
+template <class X>
+KOKKOS_INLINE_FUNCTION void gather(const ElementKernelData& m, const X& x, int jl, int il, int k,
+                                   bool no_slip, ElementData& e) {
   for (int a = 0; a < 8; ++a) {
     const int j = jl + bp::node_dj(a), i = il + bp::node_di(a), kk = k + bp::node_dk(a);
     e.z[a] = m.bed(j, i) + m.sigma_view(kk) * m.thickness_eff(j, i);
@@ -549,9 +611,9 @@ void gather(const Impl& m, const X& x, int jl, int il, int k, bool no_slip, Elem
 
 /// Adds the element matrix K (16 x 16, dofs (node a, component c) = 2a + c)
 /// of element (jl, il, k) to the COO values of the nonzeros it touches.
-template <class Impl>
-void add_element_matrix(const Impl& m, int jl, int il, int k, const double K[256],
-                        const Kokkos::View<double*>& values) {
+KOKKOS_INLINE_FUNCTION void add_element_matrix(const ElementKernelData& m, int jl, int il, int k,
+                                               const double K[256],
+                                               const Kokkos::View<double*>& values) {
   for (int a = 0; a < 8; ++a) {
     const int ja = jl + bp::node_dj(a), ia = il + bp::node_di(a), ka = k + bp::node_dk(a);
     for (int b = 0; b < 8; ++b) {
@@ -566,23 +628,9 @@ void add_element_matrix(const Impl& m, int jl, int il, int k, const double K[256
   }
 }
 
-/// The body force at a quadrature point with shape values phi (host only).
-template <class Impl>
-std::array<double, 2> body_force_at(const Impl& m, const ElementData& e, int jl, int il,
-                                    const double phi[8]) {
-  double x = 0, y = 0, z = 0;
-  for (int a = 0; a < 8; ++a) {
-    x += phi[a] * (m.x0 + (m.gxs + il + bp::node_di(a)) * m.dx);
-    y += phi[a] * (m.y0 + (m.gys + jl + bp::node_dj(a)) * m.dy);
-    z += phi[a] * e.z[a];
-  }
-  return m.body_force(x, y, z);
-}
-
 /// True if the element's four columns are icy (H >= H_min): only such
 /// ice-filled elements are integrated.
-template <class Impl>
-bool element_is_filled(const Impl& m, int jl, int il) {
+KOKKOS_INLINE_FUNCTION bool element_is_filled(const ElementKernelData& m, int jl, int il) {
   return m.active(jl, il) && m.active(jl, il + 1) && m.active(jl + 1, il) &&
          m.active(jl + 1, il + 1);
 }
@@ -593,8 +641,8 @@ bool element_is_filled(const Impl& m, int jl, int il) {
 /// The residual gains -load and the energy -load.(u, v). Along the face:
 /// 3-point Gauss; in the vertical: 2-point Gauss on each side of sea level,
 /// exact for the piecewise-linear pressure.
-template <class Impl>
-void front_loads(const Impl& m, const ElementData& e, int faces, double load[8][2]) {
+KOKKOS_INLINE_FUNCTION void front_loads(const ElementKernelData& m, const ElementData& e, int faces,
+                                        double load[8][2]) {
   for (int a = 0; a < 8; ++a) load[a][0] = load[a][1] = 0.0;
   const double t[3] = {-0.7745966692414834, 0.0, 0.7745966692414834};
   const double w[3] = {5.0 / 9.0, 8.0 / 9.0, 5.0 / 9.0};
@@ -624,7 +672,8 @@ void front_loads(const Impl& m, const ElementData& e, int faces, double load[8][
           bp::shape(xi, eta, mid + half * bp::gauss(g), phi, dphi);
           double z = 0;
           for (int a = 0; a < 8; ++a) z += e.z[a] * phi[a];
-          const double pressure = (s - z) - m.water_ratio * std::max(m.sea_level - z, 0.0);
+          const double below = m.sea_level > z ? m.sea_level - z : 0.0;
+          const double pressure = (s - z) - m.water_ratio * below;
           const double dA = 0.5 * length * z_zeta * w[q] * half;
           for (int a = 0; a < 8; ++a) load[a][x_face ? 0 : 1] += side * pressure * phi[a] * dA;
         }
@@ -641,8 +690,8 @@ struct QuadraturePoint {
   bp::Rheology rheology;     ///< with the hardness interpolated from the nodes
 };
 
-template <class Impl>
-void evaluate_point(const Impl& m, const ElementData& e, int q, QuadraturePoint& p) {
+KOKKOS_INLINE_FUNCTION void evaluate_point(const ElementKernelData& m, const ElementData& e, int q,
+                                           QuadraturePoint& p) {
   p.xi = bp::gauss(q & 1);
   p.eta = bp::gauss((q >> 1) & 1);
   double dphi[8][3];
@@ -669,7 +718,7 @@ struct BasalPoint {
   double u, v, beta2;
 };
 
-inline void evaluate_basal_point(const ElementData& e, int q, BasalPoint& p) {
+KOKKOS_INLINE_FUNCTION void evaluate_basal_point(const ElementData& e, int q, BasalPoint& p) {
   double dphi[8][3];
   bp::shape(bp::gauss(q & 1), bp::gauss(q >> 1), -1.0, p.phi, dphi);
   p.u = p.v = p.beta2 = 0.0;
@@ -681,8 +730,8 @@ inline void evaluate_basal_point(const ElementData& e, int q, BasalPoint& p) {
 }
 
 /// Surface gradient at (xi, eta) from the 4 corner surface values (bilinear).
-void surface_gradient(const double s[4], double xi, double eta, double dx, double dy,
-                      double ds[2]) {
+KOKKOS_INLINE_FUNCTION void surface_gradient(const double s[4], double xi, double eta, double dx,
+                                             double dy, double ds[2]) {
   ds[0] = ((s[1] - s[0]) * (1 - eta) + (s[3] - s[2]) * (1 + eta)) * 0.25 * 2.0 / dx;
   ds[1] = ((s[2] - s[0]) * (1 - xi) + (s[3] - s[1]) * (1 + xi)) * 0.25 * 2.0 / dy;
 }
@@ -690,7 +739,7 @@ void surface_gradient(const double s[4], double xi, double eta, double dx, doubl
 } // namespace
 
 double BlatterPattyn::energy(Vec x_global) const {
-  const Impl& m = *m_impl;
+  const ElementKernelData m = *m_impl; // the kernels capture this copy
   LocalVec xl(m_dm);
   NUNATAK_PETSC(DMGlobalToLocal(m_dm, x_global, INSERT_VALUES, xl.get()));
   const PetscScalar* xa = nullptr;
@@ -702,7 +751,7 @@ double BlatterPattyn::energy(Vec x_global) const {
   Kokkos::parallel_reduce(
       "bp::energy",
       Kokkos::MDRangePolicy<Kokkos::Rank<3>>({m.ey0, m.ex0, 0}, {m.ey1, m.ex1, m.mz - 1}),
-      [&](int jl, int il, int k, double& sum) {
+      KOKKOS_LAMBDA(int jl, int il, int k, double& sum) {
         if (!element_is_filled(m, jl, il)) return;
         ElementData e;
         gather(m, x, jl, il, k, no_slip, e);
@@ -713,9 +762,9 @@ double BlatterPattyn::energy(Vec x_global) const {
           surface_gradient(e.s, p.xi, p.eta, m.dx, m.dy, ds);
           sum += p.w * (bp::viscous_density(p.rheology, bp::strain_rate2(p.du, p.dv)) / rho_g +
                         ds[0] * p.u + ds[1] * p.v);
-          if (m.body_force) {
-            const auto f = body_force_at(m, e, jl, il, p.phi);
-            sum -= p.w * (f[0] * p.u + f[1] * p.v) / rho_g;
+          if (m.has_body_force) {
+            const size_t b = m.body_force_index(jl, il, k, q);
+            sum -= p.w * (m.body_force_q(b) * p.u + m.body_force_q(b + 1) * p.v) / rho_g;
           }
         }
         if (m.front_faces(jl, il)) {
@@ -739,7 +788,7 @@ double BlatterPattyn::energy(Vec x_global) const {
 }
 
 void BlatterPattyn::residual(Vec x_global, Vec f_global) const {
-  const Impl& m = *m_impl;
+  const ElementKernelData m = *m_impl; // the kernels capture this copy
   LocalVec xl(m_dm), fl(m_dm);
   NUNATAK_PETSC(DMGlobalToLocal(m_dm, x_global, INSERT_VALUES, xl.get()));
   NUNATAK_PETSC(VecSet(fl.get(), 0.0));
@@ -754,7 +803,7 @@ void BlatterPattyn::residual(Vec x_global, Vec f_global) const {
   Kokkos::parallel_for(
       "bp::residual",
       Kokkos::MDRangePolicy<Kokkos::Rank<3>>({m.ey0, m.ex0, 0}, {m.ey1, m.ex1, m.mz - 1}),
-      [&](int jl, int il, int k) {
+      KOKKOS_LAMBDA(int jl, int il, int k) {
         if (!element_is_filled(m, jl, il)) return;
         ElementData e;
         gather(m, x, jl, il, k, no_slip, e);
@@ -770,8 +819,12 @@ void BlatterPattyn::residual(Vec x_global, Vec f_global) const {
           double ds[2];
           surface_gradient(e.s, xi, eta, m.dx, m.dy, ds);
           const double shear = 0.5 * (du[1] + dv[0]);
-          std::array<double, 2> force{0.0, 0.0};
-          if (m.body_force) force = body_force_at(m, e, jl, il, phi);
+          double force[2] = {0.0, 0.0};
+          if (m.has_body_force) {
+            const size_t b = m.body_force_index(jl, il, k, q);
+            force[0] = m.body_force_q(b);
+            force[1] = m.body_force_q(b + 1);
+          }
           for (int a = 0; a < 8; ++a) {
             ru[a] -= w * force[0] * phi[a] / rho_g;
             rv[a] -= w * force[1] * phi[a] / rho_g;
@@ -832,7 +885,7 @@ void BlatterPattyn::residual(Vec x_global, Vec f_global) const {
 }
 
 void BlatterPattyn::jacobian(Vec x_global, Mat J) const {
-  const Impl& m = *m_impl;
+  const ElementKernelData m = *m_impl; // the kernels capture this copy
   LocalVec xl(m_dm);
   NUNATAK_PETSC(DMGlobalToLocal(m_dm, x_global, INSERT_VALUES, xl.get()));
   const PetscScalar* xa = nullptr;
@@ -846,7 +899,7 @@ void BlatterPattyn::jacobian(Vec x_global, Mat J) const {
   Kokkos::parallel_for(
       "bp::jacobian",
       Kokkos::MDRangePolicy<Kokkos::Rank<3>>({m.ey0, m.ex0, 0}, {m.ey1, m.ex1, m.mz - 1}),
-      [&](int jl, int il, int k) {
+      KOKKOS_LAMBDA(int jl, int il, int k) {
         double K[256];
         for (int r = 0; r < 256; ++r) K[r] = 0.0;
         if (!element_is_filled(m, jl, il)) return;
