@@ -1106,6 +1106,8 @@ bool BlatterPattyn::start_from_coarser_grid(BPSolveReport& report) {
   coarse.m_coarse_stage = true;
   coarse.m_coarser_grids_allowed = allowed - 1;
   coarse.set_body_force(m.body_force);
+  // (A softness field from set_softness is not passed down: the coarse grid
+  // only provides the starting guess, with the uniform flow law.)
 
   // Geometry by injection (coarse node i = fine node 2i): thickness, bed
   // (without the trend, which set_geometry adds on the coarse grid) and beta^2
