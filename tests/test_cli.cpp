@@ -55,6 +55,25 @@ TEST(Cli, VersionHelpAndConfigList) {
       << "docs/configuration.md is out of date: regenerate it with 'nunatak config --markdown'";
 }
 
+// PETSc options follow "--": they reach the solver (-bp_snes_monitor prints the
+// Newton residuals) and override the configuration; nothing before "--"
+// changes meaning.
+TEST(Cli, PetscOptionsAfterDoubleDash) {
+  TempDir dir;
+  Result r = run_nunatak(dir, "ismip-hom A --length 10 --grid 16x16x5");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.find("SNES Function norm"), std::string::npos);
+  EXPECT_NE(r.out.find("max 23.969 m/a"), std::string::npos) << r.out;
+  r = run_nunatak(dir, "ismip-hom A --length 10 --grid 16x16x5 -- -bp_snes_monitor");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("SNES Function norm"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("max 23.969 m/a"), std::string::npos) << r.out; // the same solution
+  // A solver choice on the command line wins over the default multigrid.
+  r = run_nunatak(dir, "ismip-hom A --length 10 --grid 16x16x5 -- -bp_pc_type jacobi "
+                       "-bp_ksp_max_it 1 -bp_snes_max_it 1 -bp_grid_sequence 0");
+  EXPECT_NE(r.status, 0) << "one Jacobi iteration per Newton step cannot converge";
+}
+
 TEST(Cli, BootstrapWritesCompleteOutputAndPictures) {
   TempDir dir;
   write_geometry(dir.file("input_geometry.nc"), good_thickness);

@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace nunatak::app {
 
@@ -16,13 +17,16 @@ namespace nunatak::app {
 /// lazily created Runtime (MPI, PETSc, Kokkos).
 class Context {
 public:
-  explicit Context(std::string command_line) : m_command_line(std::move(command_line)) {}
+  /// `petsc_options`: what followed "--" on the command line.
+  Context(std::string command_line, std::vector<std::string> petsc_options)
+      : m_command_line(std::move(command_line)), m_petsc_options(std::move(petsc_options)) {}
   const std::string& command_line() const { return m_command_line; }
-  /// The Runtime, initialised on first use.
+  /// The Runtime, initialised on first use (with the command line's PETSc options).
   core::Runtime& runtime();
 
 private:
   std::string m_command_line;
+  std::vector<std::string> m_petsc_options;
   std::unique_ptr<core::Runtime> m_runtime;
 };
 

@@ -16,7 +16,7 @@
 namespace nunatak::app {
 
 core::Runtime& Context::runtime() {
-  if (!m_runtime) m_runtime = std::make_unique<core::Runtime>();
+  if (!m_runtime) m_runtime = std::make_unique<core::Runtime>(MPI_COMM_WORLD, m_petsc_options);
   return *m_runtime;
 }
 
@@ -49,7 +49,19 @@ int main(int argc, char** argv) {
   logger->set_pattern("%^%l%$: %v");
   spdlog::set_default_logger(logger);
 
-  app::Context context(app::join_command_line(argc, argv));
+  // Everything after "--" is for PETSc (e.g. -bp_snes_monitor); it overrides
+  // PETSC_OPTIONS, which overrides the configuration's petsc.options.
+  int own_argc = argc;
+  std::string petsc_options;
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--") {
+      own_argc = i;
+      for (int k = i + 1; k < argc; ++k) petsc_options += std::string(argv[k]) + " ";
+      break;
+    }
+  app::Context context(app::join_command_line(argc, argv),
+                       petsc_options.empty() ? std::vector<std::string>{}
+                                             : std::vector<std::string>{petsc_options});
   CLI::App cli{"nunatak: hybrid ice-sheet modelling (SIA/Blatter-Pattyn solvers, neural "
                "emulator, super-resolution, inversion)"};
   cli.set_version_flag("--version", std::string("nunatak ") + nunatak::version + " (git " +
@@ -61,6 +73,9 @@ int main(int argc, char** argv) {
   cli.add_flag("-q,--quiet", quiet, "only warnings and errors");
   cli.require_subcommand(1);
   cli.fallthrough(); // global options (-q, --log-level) may also follow the subcommand
+  cli.footer("PETSc options (solvers: -bp_*, e.g. -bp_snes_monitor -bp_ksp_type fgmres) follow "
+             "'--' at the end of the command line; they override the PETSC_OPTIONS environment "
+             "variable, which overrides the configuration's petsc.options.");
   app::add_info_command(cli, context);
   app::add_config_command(cli, context);
   app::add_plot_command(cli, context);
@@ -74,7 +89,7 @@ int main(int argc, char** argv) {
 
   int status = 0;
   try {
-    cli.parse(argc, argv);
+    cli.parse(own_argc, argv);
   } catch (const CLI::ParseError& e) {
     status = cli.exit(e);
   } catch (const std::exception& e) {
