@@ -446,6 +446,44 @@ TEST(BlatterPattyn, GridSequencingSkipsGridsWithMargins) {
 }
 
 // Bad geometry gives one clear error, not a hang or NaN velocities.
+// A problem the solver cannot solve within its bounds (here: one Newton step
+// of one Krylov iteration per attempt) ends, after every rung of the ladder,
+// with a non-converged report, and update() turns it into one clear error.
+TEST(BlatterPattyn, HopelessProblemFailsCleanly) {
+  model::IsmipHomCase c;
+  c.nx = c.ny = 8;
+  c.nz = 5;
+  model::IsmipHomSetup s = model::make_ismip_hom(c, MPI_COMM_WORLD);
+  solver::BPParams p = s.params;
+  p.options_prefix = "hopeless_";
+  PetscOptionsSetValue(nullptr, "-hopeless_snes_max_it", "1");
+  PetscOptionsSetValue(nullptr, "-hopeless_ksp_max_it", "1");
+  PetscOptionsSetValue(nullptr, "-hopeless_grid_sequence", "0");
+  solver::BlatterPattyn bp(s.grid, p);
+  bp.set_geometry(s.thk, s.bed);
+  const solver::BPSolveReport r = bp.solve();
+  EXPECT_FALSE(r.converged);
+  EXPECT_GE(r.continuation_stages, 1);
+  EXPECT_NE(r.reason.find("DIVERGED"), std::string::npos) << r.reason;
+  core::Field2D usurf(s.grid, s.thk.info());
+  Kokkos::deep_copy(usurf.view(), s.bed.view());
+  {
+    auto U = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), usurf.view());
+    auto H = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), s.thk.view());
+    for (size_t j = 0; j < U.extent(0); ++j)
+      for (size_t i = 0; i < U.extent(1); ++i) U(j, i) += H(j, i);
+    Kokkos::deep_copy(usurf.view(), U);
+  }
+  try {
+    bp.update(solver::StressBalanceInputs{s.thk, usurf});
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("Newton did not converge"), std::string::npos) << e.what();
+  }
+  for (const char* o : {"-hopeless_snes_max_it", "-hopeless_ksp_max_it", "-hopeless_grid_sequence"})
+    PetscOptionsClearValue(nullptr, o);
+}
+
 TEST(BlatterPattyn, NonFiniteGeometryIsAnError) {
   model::IsmipHomCase c;
   c.nx = c.ny = 8;
