@@ -39,6 +39,26 @@ private:
   Vec m_vec = nullptr;
 };
 
+/// The rank's ghosted nodes of a global vector, read-only, as [y][x][z][u,v],
+/// for the lifetime of this object.
+class LocalNodes {
+public:
+  LocalNodes(DM dm, Vec global, int gym, int gxm, int mz) : m_local(dm) {
+    NUNATAK_PETSC(DMGlobalToLocal(dm, global, INSERT_VALUES, m_local.get()));
+    NUNATAK_PETSC(VecGetArrayRead(m_local.get(), &m_array));
+    m_view = ConstNodeView(m_array, gym, gxm, mz, 2);
+  }
+  ~LocalNodes() { VecRestoreArrayRead(m_local.get(), &m_array); }
+  LocalNodes(const LocalNodes&) = delete;
+  LocalNodes& operator=(const LocalNodes&) = delete;
+  const ConstNodeView& view() const { return m_view; }
+
+private:
+  LocalVec m_local;
+  const PetscScalar* m_array = nullptr;
+  ConstNodeView m_view;
+};
+
 } // namespace
 
 namespace {
@@ -740,11 +760,8 @@ KOKKOS_INLINE_FUNCTION void surface_gradient(const double s[4], double xi, doubl
 
 double BlatterPattyn::energy(Vec x_global) const {
   const ElementKernelData m = *m_impl; // the kernels capture this copy
-  LocalVec xl(m_dm);
-  NUNATAK_PETSC(DMGlobalToLocal(m_dm, x_global, INSERT_VALUES, xl.get()));
-  const PetscScalar* xa = nullptr;
-  NUNATAK_PETSC(VecGetArrayRead(xl.get(), &xa));
-  const ConstNodeView x(xa, m.gym, m.gxm, m.mz, 2);
+  const LocalNodes nodes(m_dm, x_global, m.gym, m.gxm, m.mz);
+  const ConstNodeView x = nodes.view();
   const double rho_g = m_params.flow.ice_density * m_params.flow.gravity;
   const bool no_slip = m_params.no_slip;
   double local = 0.0;
@@ -781,7 +798,6 @@ double BlatterPattyn::energy(Vec x_global) const {
         }
       },
       local);
-  NUNATAK_PETSC(VecRestoreArrayRead(xl.get(), &xa));
   double total = 0.0;
   MPI_Allreduce(&local, &total, 1, MPI_DOUBLE, MPI_SUM, m_grid->comm());
   return total;
@@ -789,14 +805,12 @@ double BlatterPattyn::energy(Vec x_global) const {
 
 void BlatterPattyn::residual(Vec x_global, Vec f_global) const {
   const ElementKernelData m = *m_impl; // the kernels capture this copy
-  LocalVec xl(m_dm), fl(m_dm);
-  NUNATAK_PETSC(DMGlobalToLocal(m_dm, x_global, INSERT_VALUES, xl.get()));
+  const LocalNodes nodes(m_dm, x_global, m.gym, m.gxm, m.mz);
+  const ConstNodeView x = nodes.view();
+  LocalVec fl(m_dm);
   NUNATAK_PETSC(VecSet(fl.get(), 0.0));
-  const PetscScalar* xa = nullptr;
   PetscScalar* fa = nullptr;
-  NUNATAK_PETSC(VecGetArrayRead(xl.get(), &xa));
   NUNATAK_PETSC(VecGetArray(fl.get(), &fa));
-  const ConstNodeView x(xa, m.gym, m.gxm, m.mz, 2);
   const NodeView f(fa, m.gym, m.gxm, m.mz, 2);
   const double rho_g = m_params.flow.ice_density * m_params.flow.gravity;
   const bool no_slip = m_params.no_slip;
@@ -865,7 +879,6 @@ void BlatterPattyn::residual(Vec x_global, Vec f_global) const {
         }
       });
   NUNATAK_PETSC(VecRestoreArray(fl.get(), &fa));
-  NUNATAK_PETSC(VecRestoreArrayRead(xl.get(), &xa));
   NUNATAK_PETSC(VecSet(f_global, 0.0));
   NUNATAK_PETSC(DMLocalToGlobal(m_dm, fl.get(), ADD_VALUES, f_global));
 
@@ -886,11 +899,8 @@ void BlatterPattyn::residual(Vec x_global, Vec f_global) const {
 
 void BlatterPattyn::jacobian(Vec x_global, Mat J) const {
   const ElementKernelData m = *m_impl; // the kernels capture this copy
-  LocalVec xl(m_dm);
-  NUNATAK_PETSC(DMGlobalToLocal(m_dm, x_global, INSERT_VALUES, xl.get()));
-  const PetscScalar* xa = nullptr;
-  NUNATAK_PETSC(VecGetArrayRead(xl.get(), &xa));
-  const ConstNodeView x(xa, m.gym, m.gxm, m.mz, 2);
+  const LocalNodes nodes(m_dm, x_global, m.gym, m.gxm, m.mz);
+  const ConstNodeView x = nodes.view();
   const double rho_g = m_params.flow.ice_density * m_params.flow.gravity;
   const bool no_slip = m_params.no_slip;
   const double n_glen = m.rheology.n;
@@ -973,7 +983,6 @@ void BlatterPattyn::jacobian(Vec x_global, Mat J) const {
             }
         add_element_matrix(m, jl, il, k, K, values);
       });
-  NUNATAK_PETSC(VecRestoreArrayRead(xl.get(), &xa));
   // Fixed dofs: d on the diagonal.
   for (int jl = m.ys - m.gys; jl < m.ys - m.gys + m.ym; ++jl)
     for (int il = m.xs - m.gxs; il < m.xs - m.gxs + m.xm; ++il)
@@ -1318,11 +1327,8 @@ void BlatterPattyn::update(const StressBalanceInputs& in) {
                 ")");
   // Depth-averaged velocity on the ghosted box and upwind face fluxes.
   Impl& m = *m_impl;
-  LocalVec xl(m_dm);
-  NUNATAK_PETSC(DMGlobalToLocal(m_dm, m_solution, INSERT_VALUES, xl.get()));
-  const PetscScalar* xa = nullptr;
-  NUNATAK_PETSC(VecGetArrayRead(xl.get(), &xa));
-  const ConstNodeView x(xa, m.gym, m.gxm, m.mz, 2);
+  const LocalNodes nodes(m_dm, m_solution, m.gym, m.gxm, m.mz);
+  const ConstNodeView x = nodes.view();
   for (int j = 0; j < m.gym; ++j)
     for (int i = 0; i < m.gxm; ++i) {
       double u = 0, v = 0;
@@ -1333,7 +1339,6 @@ void BlatterPattyn::update(const StressBalanceInputs& in) {
       m.ubar(j, i) = u / (m.mz - 1);
       m.vbar(j, i) = v / (m.mz - 1);
     }
-  NUNATAK_PETSC(VecRestoreArrayRead(xl.get(), &xa));
   double rate = 0.0;
   for (int j = m.ys - m.gys; j < m.ys - m.gys + m.ym; ++j)
     for (int i = m.xs - m.gxs; i < m.xs - m.gxs + m.xm; ++i)
@@ -1362,11 +1367,8 @@ void BlatterPattyn::update(const StressBalanceInputs& in) {
 Velocities BlatterPattyn::velocities(const std::vector<double>& sigma) const {
   Velocities out = make_velocities(m_grid);
   const Impl& m = *m_impl;
-  LocalVec xl(m_dm);
-  NUNATAK_PETSC(DMGlobalToLocal(m_dm, m_solution, INSERT_VALUES, xl.get()));
-  const PetscScalar* xa = nullptr;
-  NUNATAK_PETSC(VecGetArrayRead(xl.get(), &xa));
-  const ConstNodeView x(xa, m.gym, m.gxm, m.mz, 2);
+  const LocalNodes nodes(m_dm, m_solution, m.gym, m.gxm, m.mz);
+  const ConstNodeView x = nodes.view();
   const core::LocalBox b2 = m_grid->box();
   const int oi = m.gxs - b2.gxs, oj = m.gys - b2.gys;
   auto host = [](const core::Field2D& f) { return Kokkos::create_mirror_view(f.view()); };
@@ -1405,7 +1407,6 @@ Velocities BlatterPattyn::velocities(const std::vector<double>& sigma) const {
         }
       }
     }
-  NUNATAK_PETSC(VecRestoreArrayRead(xl.get(), &xa));
   Kokkos::deep_copy(out.uvelsurf.view(), us);
   Kokkos::deep_copy(out.vvelsurf.view(), vs);
   Kokkos::deep_copy(out.uvelbase.view(), ub);
