@@ -362,8 +362,8 @@ void BlatterPattyn::configure_default_multigrid() {
   // operators; one GMRES iteration of block-Jacobi/ICC(0) as smoother), as in
   // PETSc's ex48, with the backtracking line search (after grid sequencing the
   // critical-point one saves no Newton steps, and it fails on Greenland).
-  // Otherwise PETSc's default (GMRES + block-Jacobi/ILU) stays. Command-line
-  // options override both.
+  // Otherwise GMRES + block-Jacobi/ILU(0), capped, with the ladder's GAMG
+  // fallback. Command-line options override both.
   const Impl& m = *m_impl;
   const int levels = coarsening_levels(m.mx, m.my, m.mz, m.periodic_x, m.periodic_y);
   if (levels < 2) {
