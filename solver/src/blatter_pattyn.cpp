@@ -648,6 +648,11 @@ KOKKOS_INLINE_FUNCTION void add_element_matrix(const ElementKernelData& m, int j
   }
 }
 
+/// The rank's elements (jl, il, k), named by their lowest corner.
+Kokkos::MDRangePolicy<Kokkos::Rank<3>> element_range(const ElementKernelData& m) {
+  return Kokkos::MDRangePolicy<Kokkos::Rank<3>>({m.ey0, m.ex0, 0}, {m.ey1, m.ex1, m.mz - 1});
+}
+
 /// True if the element's four columns are icy (H >= H_min): only such
 /// ice-filled elements are integrated.
 KOKKOS_INLINE_FUNCTION bool element_is_filled(const ElementKernelData& m, int jl, int il) {
@@ -766,8 +771,7 @@ double BlatterPattyn::energy(Vec x_global) const {
   const bool no_slip = m_params.no_slip;
   double local = 0.0;
   Kokkos::parallel_reduce(
-      "bp::energy",
-      Kokkos::MDRangePolicy<Kokkos::Rank<3>>({m.ey0, m.ex0, 0}, {m.ey1, m.ex1, m.mz - 1}),
+      "bp::energy", element_range(m),
       KOKKOS_LAMBDA(int jl, int il, int k, double& sum) {
         if (!element_is_filled(m, jl, il)) return;
         ElementData e;
@@ -815,9 +819,7 @@ void BlatterPattyn::residual(Vec x_global, Vec f_global) const {
   const double rho_g = m_params.flow.ice_density * m_params.flow.gravity;
   const bool no_slip = m_params.no_slip;
   Kokkos::parallel_for(
-      "bp::residual",
-      Kokkos::MDRangePolicy<Kokkos::Rank<3>>({m.ey0, m.ex0, 0}, {m.ey1, m.ex1, m.mz - 1}),
-      KOKKOS_LAMBDA(int jl, int il, int k) {
+      "bp::residual", element_range(m), KOKKOS_LAMBDA(int jl, int il, int k) {
         if (!element_is_filled(m, jl, il)) return;
         ElementData e;
         gather(m, x, jl, il, k, no_slip, e);
@@ -907,9 +909,7 @@ void BlatterPattyn::jacobian(Vec x_global, Mat J) const {
   const auto values = m.coo_values;
   Kokkos::deep_copy(values, 0.0);
   Kokkos::parallel_for(
-      "bp::jacobian",
-      Kokkos::MDRangePolicy<Kokkos::Rank<3>>({m.ey0, m.ex0, 0}, {m.ey1, m.ex1, m.mz - 1}),
-      KOKKOS_LAMBDA(int jl, int il, int k) {
+      "bp::jacobian", element_range(m), KOKKOS_LAMBDA(int jl, int il, int k) {
         double K[256];
         for (int r = 0; r < 256; ++r) K[r] = 0.0;
         if (!element_is_filled(m, jl, il)) return;
