@@ -2,6 +2,23 @@
 # target `nunatak::<name>`. All of them come from Debian 12 packages (setup.sh
 # installs them). Debian's quirks are hidden here and nowhere else.
 
+if(NUNATAK_ENABLE_EMULATOR)
+  # LibTorch: Debian's libtorch-dev (1.13, CPU), or any LibTorch found through
+  # CMAKE_PREFIX_PATH (e.g. PyTorch's, on a GPU machine: 2.x with CUDA).
+  find_package(Torch REQUIRED)
+  add_library(nunatak_torch INTERFACE)
+  target_link_libraries(nunatak_torch INTERFACE ${TORCH_LIBRARIES})
+  add_library(nunatak::torch ALIAS nunatak_torch)
+endif()
+
+if(NUNATAK_ENABLE_TESTS)
+  find_package(GTest REQUIRED)
+endif()
+
+if(NOT NUNATAK_ENABLE_SOLVERS)
+  return()
+endif()
+
 find_package(MPI REQUIRED COMPONENTS C CXX)
 find_package(PkgConfig REQUIRED)
 
@@ -31,7 +48,3 @@ find_package(yaml-cpp REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(fmt REQUIRED)
-
-if(NUNATAK_ENABLE_TESTS)
-  find_package(GTest REQUIRED)
-endif()

@@ -5,15 +5,19 @@
 # tests/consumer is such a project; the test `consumer_project` builds it
 # against a fresh installation.
 include(GNUInstallDirs)
+if(NOT NUNATAK_ENABLE_SOLVERS)
+  return() # a LibTorch-only build (GPU machines) is used in place, not installed
+endif()
 include(CMakePackageConfigHelpers)
 
+set_target_properties(nunatak_core_base PROPERTIES EXPORT_NAME core_base)
 set_target_properties(nunatak_core PROPERTIES EXPORT_NAME core)
 set_target_properties(nunatak_io PROPERTIES EXPORT_NAME io)
 set_target_properties(nunatak_solver PROPERTIES EXPORT_NAME solver)
 set_target_properties(nunatak_model PROPERTIES EXPORT_NAME model)
 set_target_properties(nunatak_kokkos PROPERTIES EXPORT_NAME kokkos)
 
-install(TARGETS nunatak_core nunatak_io nunatak_solver nunatak_model nunatak_kokkos
+install(TARGETS nunatak_core_base nunatak_core nunatak_io nunatak_solver nunatak_model nunatak_kokkos
         EXPORT nunatakTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
