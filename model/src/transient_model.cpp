@@ -70,11 +70,19 @@ void TransientModel::refresh_geometry() {
       });
 }
 
+solver::StressBalanceInputs TransientModel::stress_inputs() const {
+  core::Floatation floatation;
+  floatation.ice_density = m_params.transport.ice_density;
+  floatation.sea_water_density = m_params.transport.sea_water_density;
+  floatation.sea_level = m_params.transport.sea_level;
+  return {m_state.thk, m_state.topg, m_state.usurf, floatation};
+}
+
 StepReport TransientModel::step(double t_limit) {
   StepReport report;
   const double t = m_state.time;
   if (!(t_limit > t)) throw Error("internal: step to a time not after the current one");
-  m_stress->update({m_state.thk, m_state.usurf});
+  m_stress->update(stress_inputs());
   const core::Grid& g = m_state.thk.grid().grid();
   const double D = m_stress->max_diffusivity();
   double dt = m_params.max_dt;
@@ -115,7 +123,7 @@ void TransientModel::run_until(double t_end, const std::function<void(const Step
 }
 
 solver::Velocities TransientModel::velocities(const std::vector<double>& sigma) {
-  m_stress->update({m_state.thk, m_state.usurf});
+  m_stress->update(stress_inputs());
   return m_stress->velocities(sigma);
 }
 

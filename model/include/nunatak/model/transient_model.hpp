@@ -105,6 +105,8 @@ public:
 
 private:
   void refresh_geometry();
+  /// The stress balance's inputs from the current state.
+  solver::StressBalanceInputs stress_inputs() const;
   std::unique_ptr<solver::StressBalance> m_stress;
   std::unique_ptr<SurfaceForcing> m_forcing;
   ModelState m_state;

@@ -6,6 +6,7 @@
 /// a model by name.
 
 #include "nunatak/core/field3d.hpp"
+#include "nunatak/core/floatation.hpp"
 #include "nunatak/solver/flow_law.hpp"
 
 #include <memory>
@@ -14,10 +15,20 @@
 
 namespace nunatak::solver {
 
-/// What a stress balance reads. Fields must have up-to-date ghosts.
+/// What a stress balance reads (typed: every model gets the same fields and
+/// takes what it uses). Fields must have up-to-date ghosts.
 struct StressBalanceInputs {
-  const core::Field2D& thk;   ///< m
-  const core::Field2D& usurf; ///< m
+  const core::Field2D& thk;    ///< ice thickness H, m
+  const core::Field2D& topg;   ///< bed elevation b, m
+  const core::Field2D& usurf;  ///< surface elevation, m (floatation.surface(H, b))
+  core::Floatation floatation; ///< which ice floats: sea level, densities, minimum thickness
+  /// Basal friction coefficient beta^2 per cell, in the friction law
+  /// tau_b = beta^2 |u_b|^(q-1) u_b (q = 1/m, m = sliding.exponent), Pa (m/a)^-q;
+  /// null: the configured uniform sliding (or none). Not used under floating ice.
+  const core::Field2D* basal_friction = nullptr;
+  /// Ice softness A per cell and level (sigma levels of the field), Pa^-n s^-1;
+  /// null: the flow law's uniform A.
+  const core::Field3D* softness = nullptr;
 };
 
 /// Horizontal ice flux through cell faces, m^2 s^-1, on the ghosted box:
