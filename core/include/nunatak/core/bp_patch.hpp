@@ -1,12 +1,12 @@
 #pragma once
 /// \file bp_patch.hpp
 /// The data of the discrete Blatter-Pattyn problem on a patch of nodes: what
-/// the PETSc solver (solver::BPProblem), the LibTorch energy (emulator::
-/// TorchBPEnergy) and the inversion share, so that all of them integrate the
-/// same energy on the same nodes with the same masks. Plain arrays, no PETSc,
-/// no Kokkos (part of nunatak::core_base, which builds with the C++ standard
-/// library alone). The energy itself is stated in solver/bp_problem.hpp and
-/// docs/energy.md.
+/// the PETSc solver (solver::BPProblem), the LibTorch energy
+/// (emulator::bp_energy on an emulator::TorchBPPatch) and the inversion share,
+/// so that all of them integrate the same energy on the same nodes with the
+/// same masks. Plain arrays, no PETSc, no Kokkos (part of nunatak::core_base,
+/// which builds with the C++ standard library alone). The energy itself is
+/// stated in solver/bp_problem.hpp and docs/energy.md.
 ///
 /// Nodes. A patch is a box of nx x ny columns of nz nodes on uniform-spacing
 /// map-plane nodes (dx, dy) and terrain-following levels sigma in [0, 1]

@@ -1,0 +1,73 @@
+// Timing of the LibTorch Blatter-Pattyn energy and its velocity gradient on a
+// synthetic ice cap with a marine front and sliding (not a test):
+//   bp_energy_timing [nx ny nz [repetitions]]
+// prints the mean wall time of one energy + gradient evaluation in double and
+// single precision on the CPU (and on CUDA when LibTorch has it).
+#include "nunatak/emulator/bp_energy.hpp"
+
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+namespace {
+
+using nunatak::core::BPPatch;
+namespace emu = nunatak::emulator;
+
+/// A dome on a bed that dips below sea level on the east side.
+BPPatch ice_cap(int nx, int ny, int nz) {
+  const double dx = 2000.0, dy = 2000.0;
+  const size_t columns = size_t(nx) * size_t(ny);
+  std::vector<double> sigma(static_cast<size_t>(nz)), H(columns), b(columns), beta2(columns),
+      B(columns * size_t(nz), 2.0e5);
+  for (int k = 0; k < nz; ++k) sigma[size_t(k)] = double(k) / (nz - 1);
+  for (int j = 0; j < ny; ++j)
+    for (int i = 0; i < nx; ++i) {
+      const double x = double(i) / (nx - 1), y = double(j) / (ny - 1);
+      const double r2 = (x - 0.45) * (x - 0.45) + (y - 0.5) * (y - 0.5);
+      const size_t c = size_t(j * nx + i);
+      H[c] = std::max(0.0, 1500.0 * (1.0 - r2 / 0.2));
+      b[c] = 300.0 - 900.0 * x;
+      beta2[c] = 1.0e3 * (1.0 + 0.5 * std::sin(6.0 * x) * std::cos(5.0 * y));
+    }
+  nunatak::core::BPConstants constants;
+  constants.no_slip = false;
+  return nunatak::core::make_bp_patch(nx, ny, dx, dy, sigma, H, b, beta2, B, constants);
+}
+
+double seconds_per_evaluation(const BPPatch& patch, torch::Dtype dtype, torch::Device device,
+                              int repetitions) {
+  const auto p = emu::make_torch_bp_patch(patch, dtype, device);
+  const auto u = 50.0 * torch::ones({p.ny, p.nx, p.nz, 2}, p.options());
+  emu::bp_energy_gradient(p, u); // warm-up
+  if (device.is_cuda()) torch::cuda::synchronize();
+  const auto start = std::chrono::steady_clock::now();
+  for (int r = 0; r < repetitions; ++r) emu::bp_energy_gradient(p, u);
+  if (device.is_cuda()) torch::cuda::synchronize();
+  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+  return elapsed.count() / repetitions;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  const int nx = argc > 3 ? std::atoi(argv[1]) : 64, ny = argc > 3 ? std::atoi(argv[2]) : 64,
+            nz = argc > 3 ? std::atoi(argv[3]) : 17,
+            repetitions = argc > 4 ? std::atoi(argv[4]) : 20;
+  const BPPatch patch = ice_cap(nx, ny, nz);
+  std::printf("bp energy + gradient, %d x %d x %d nodes, %d threads\n", nx, ny, nz,
+              at::get_num_threads());
+  for (auto dtype : {torch::kFloat64, torch::kFloat32}) {
+    std::printf("  cpu  %s: %.2f ms\n", dtype == torch::kFloat64 ? "double" : "float ",
+                1e3 * seconds_per_evaluation(patch, dtype, torch::kCPU, repetitions));
+    if (torch::cuda::is_available())
+      std::printf("  cuda %s: %.3f ms\n", dtype == torch::kFloat64 ? "double" : "float ",
+                  1e3 * seconds_per_evaluation(patch, dtype, torch::kCUDA, repetitions));
+  }
+  return 0;
+}
