@@ -1,0 +1,239 @@
+#include "nunatak/io/bp_fixture.hpp"
+
+#include "nunatak/core/error.hpp"
+#include "nunatak/io/netcdf_file.hpp"
+
+#include <netcdf.h>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <utility>
+
+namespace nunatak::io {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* const fixture_kind = "bp_patch";
+const int fixture_version = 1;
+
+/// The integer attributes of the box, in core::BPPatch.
+std::vector<std::pair<const char*, int core::BPPatch::*>> box_attributes() {
+  return {{"i0", &core::BPPatch::i0},   {"j0", &core::BPPatch::j0},   {"xs", &core::BPPatch::xs},
+          {"ys", &core::BPPatch::ys},   {"xm", &core::BPPatch::xm},   {"ym", &core::BPPatch::ym},
+          {"ex0", &core::BPPatch::ex0}, {"ex1", &core::BPPatch::ex1}, {"ey0", &core::BPPatch::ey0},
+          {"ey1", &core::BPPatch::ey1}};
+}
+
+/// The floating-point constants, in core::BPConstants (no_slip is apart).
+std::vector<std::pair<const char*, double core::BPConstants::*>> constant_attributes() {
+  return {{"glen_exponent", &core::BPConstants::glen_exponent},
+          {"regularisation2", &core::BPConstants::regularisation2},
+          {"friction_exponent", &core::BPConstants::friction_exponent},
+          {"friction_regularisation2", &core::BPConstants::friction_regularisation2},
+          {"rho_g", &core::BPConstants::rho_g},
+          {"minimum_thickness", &core::BPConstants::minimum_thickness},
+          {"sea_level", &core::BPConstants::sea_level},
+          {"water_ratio", &core::BPConstants::water_ratio}};
+}
+
+std::vector<double> as_doubles(const std::vector<std::uint8_t>& flags) {
+  return std::vector<double>(flags.begin(), flags.end());
+}
+
+/// Defines a variable with `units` and `long_name`; returns its id.
+int define(NcFile& f, const std::string& name, int type, const std::vector<int>& dims,
+           const std::string& units, const std::string& long_name) {
+  const int id = f.define_variable(name, type, dims);
+  if (!units.empty()) f.put_attribute(id, "units", units);
+  f.put_attribute(id, "long_name", long_name);
+  return id;
+}
+
+void write_file(NcFile& f, const BPFixture& x) {
+  const core::BPPatch& p = x.patch;
+  const int y = f.define_dimension("y", size_t(p.ny));
+  const int xd = f.define_dimension("x", size_t(p.nx));
+  const int z = f.define_dimension("z", size_t(p.nz));
+  const int c = f.define_dimension("component", 2);
+
+  f.put_attribute(NC_GLOBAL, "nunatak_fixture", std::string(fixture_kind));
+  f.put_attribute(NC_GLOBAL, "nunatak_fixture_version", std::vector<int>{fixture_version});
+  f.put_attribute(NC_GLOBAL, "description", x.description);
+  f.put_attribute(NC_GLOBAL, "dx", std::vector<double>{p.dx});
+  f.put_attribute(NC_GLOBAL, "dy", std::vector<double>{p.dy});
+  for (const auto& [name, member] : box_attributes())
+    f.put_attribute(NC_GLOBAL, name, std::vector<int>{p.*member});
+  for (const auto& [name, member] : constant_attributes())
+    f.put_attribute(NC_GLOBAL, name, std::vector<double>{p.constants.*member});
+  f.put_attribute(NC_GLOBAL, "no_slip", std::vector<int>{p.constants.no_slip ? 1 : 0});
+
+  const int sigma = define(f, "sigma", NC_DOUBLE, {z}, "1", "terrain-following level");
+  const int thk = define(f, "thickness", NC_DOUBLE, {y, xd}, "m", "ice thickness H");
+  const int bed = define(f, "bed", NC_DOUBLE, {y, xd}, "m", "bed elevation z_b");
+  const int beta2 =
+      define(f, "beta2", NC_DOUBLE, {y, xd}, "Pa (m/a)^-q", "basal friction coefficient beta^2");
+  const int hardness =
+      define(f, "hardness", NC_DOUBLE, {y, xd, z}, "Pa a^(1/n)", "ice hardness B = (E A)^(-1/n)");
+  const int filled = define(f, "element_filled", NC_BYTE, {y, xd}, "",
+                            "1 where the element with this lowest corner column is ice-filled");
+  const int free = define(f, "node_free", NC_BYTE, {y, xd}, "",
+                          "1 where the column's nodes are unknowns, 0 where fixed at u = v = 0");
+  const int faces =
+      define(f, "front_faces", NC_BYTE, {y, xd}, "", "faces of the element under ocean pressure");
+  f.put_attribute(faces, "flag_masks", std::vector<int>{1, 2, 4, 8});
+  f.put_attribute(faces, "flag_meanings", std::string("west east south north"));
+  const int velocity = define(f, "velocity", NC_DOUBLE, {y, xd, z, c}, "m/a",
+                              "horizontal ice velocity (component 0: u along x, 1: v along y)");
+  const int gradient = define(f, "gradient", NC_DOUBLE, {y, xd, z, c}, "m^3",
+                              "patch-local gradient of the energy with respect to the velocity");
+  const int energy = define(f, "energy", NC_DOUBLE, {}, "m^4 a^-1",
+                            "Blatter-Pattyn energy of the patch, divided by rho g");
+  f.end_definitions();
+
+  const size_t ny = size_t(p.ny), nx = size_t(p.nx), nz = size_t(p.nz);
+  f.write(sigma, {0}, {nz}, p.sigma.data());
+  f.write(thk, {0, 0}, {ny, nx}, p.thickness.data());
+  f.write(bed, {0, 0}, {ny, nx}, p.bed.data());
+  f.write(beta2, {0, 0}, {ny, nx}, p.beta2.data());
+  f.write(hardness, {0, 0, 0}, {ny, nx, nz}, p.hardness.data());
+  f.write(filled, {0, 0}, {ny, nx}, as_doubles(p.element_filled).data());
+  f.write(free, {0, 0}, {ny, nx}, as_doubles(p.node_free).data());
+  f.write(faces, {0, 0}, {ny, nx}, as_doubles(p.front_faces).data());
+  f.write(velocity, {0, 0, 0, 0}, {ny, nx, nz, 2}, x.velocity.data());
+  f.write(gradient, {0, 0, 0, 0}, {ny, nx, nz, 2}, x.gradient.data());
+  f.write(energy, {}, {}, &x.energy);
+}
+
+/// Reads a fixture file (see the header); `where` names it in errors.
+class Reader {
+public:
+  explicit Reader(const std::string& path) : m_file(NcFile::open(path)), m_path(path) {}
+
+  std::string text(const std::string& name) const {
+    auto value = m_file.text_attribute(NC_GLOBAL, name);
+    if (!value) fail("global attribute '" + name + "' is missing or not text");
+    return *value;
+  }
+  double number(const std::string& name) const {
+    auto value = m_file.number_attribute(NC_GLOBAL, name);
+    if (!value || value->size() != 1) fail("global attribute '" + name + "' is missing");
+    return value->front();
+  }
+  int integer(const std::string& name) const {
+    const double value = number(name);
+    if (value != std::floor(value) || std::abs(value) > 1e9)
+      fail("global attribute '" + name + "' is not an integer");
+    return int(value);
+  }
+  /// A variable with exactly the dimensions `dims` (names and lengths).
+  std::vector<double> variable(const std::string& name,
+                               const std::vector<std::pair<std::string, size_t>>& dims) const {
+    const int id = m_file.variable(name);
+    const auto found = m_file.dimensions(id);
+    bool same = found.size() == dims.size();
+    for (size_t d = 0; same && d < dims.size(); ++d)
+      same = found[d].name == dims[d].first && found[d].length == dims[d].second;
+    if (!same) {
+      std::string want = "(";
+      for (size_t d = 0; d < dims.size(); ++d)
+        want += (d ? ", " : "") + dims[d].first + " = " + std::to_string(dims[d].second);
+      fail("variable '" + name + "' does not have the dimensions " + want + ")");
+    }
+    return m_file.read_all(id);
+  }
+  /// A byte flag variable (y, x) as uint8, checked to hold integers in [0, max].
+  std::vector<std::uint8_t> flags(const std::string& name, size_t ny, size_t nx, int max) const {
+    const auto values = variable(name, {{"y", ny}, {"x", nx}});
+    std::vector<std::uint8_t> result(values.size());
+    for (size_t n = 0; n < values.size(); ++n) {
+      if (!(values[n] >= 0.0 && values[n] <= max) || values[n] != std::floor(values[n]))
+        fail("variable '" + name + "' holds " + std::to_string(values[n]) + ", not a flag in [0, " +
+             std::to_string(max) + "]");
+      result[n] = std::uint8_t(values[n]);
+    }
+    return result;
+  }
+  size_t dimension(const std::string& name) const {
+    size_t length = 0;
+    int id = -1;
+    m_file.check(nc_inq_dimid(m_file.id(), name.c_str(), &id), "finding dimension '" + name + "'");
+    m_file.check(nc_inq_dimlen(m_file.id(), id, &length), "reading dimension '" + name + "'");
+    return length;
+  }
+  [[noreturn]] void fail(const std::string& what) const {
+    throw Error("bp fixture '" + m_path + "': " + what);
+  }
+
+private:
+  NcFile m_file;
+  std::string m_path;
+};
+
+} // namespace
+
+void write_bp_fixture(const std::string& path, const BPFixture& fixture) {
+  fixture.patch.check("bp fixture '" + path + "'");
+  const size_t n = fixture.patch.size();
+  if (fixture.velocity.size() != n || fixture.gradient.size() != n)
+    throw Error("bp fixture '" + path + "': velocity and gradient need " + std::to_string(n) +
+                " values ([ny][nx][nz][2]), got " + std::to_string(fixture.velocity.size()) +
+                " and " + std::to_string(fixture.gradient.size()));
+  const fs::path target(path);
+  if (target.has_parent_path()) fs::create_directories(target.parent_path());
+  const std::string temporary = path + ".tmp." + std::to_string(::getpid());
+  try {
+    NcFile f = NcFile::create(temporary);
+    write_file(f, fixture);
+    f.close();
+    fs::rename(temporary, path);
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove(temporary, ignored);
+    throw;
+  }
+}
+
+BPFixture read_bp_fixture(const std::string& path) {
+  const Reader r(path);
+  if (r.text("nunatak_fixture") != fixture_kind)
+    r.fail("not a Blatter-Pattyn patch fixture (nunatak_fixture is not 'bp_patch')");
+  if (r.integer("nunatak_fixture_version") != fixture_version)
+    r.fail("fixture version " + std::to_string(r.integer("nunatak_fixture_version")) +
+           " is not the supported version " + std::to_string(fixture_version));
+  BPFixture x;
+  core::BPPatch& p = x.patch;
+  const size_t ny = r.dimension("y"), nx = r.dimension("x"), nz = r.dimension("z");
+  if (r.dimension("component") != 2) r.fail("dimension 'component' must have length 2");
+  p.nx = int(nx);
+  p.ny = int(ny);
+  p.nz = int(nz);
+  p.dx = r.number("dx");
+  p.dy = r.number("dy");
+  for (const auto& [name, member] : box_attributes()) p.*member = r.integer(name);
+  for (const auto& [name, member] : constant_attributes()) p.constants.*member = r.number(name);
+  const int no_slip = r.integer("no_slip");
+  if (no_slip != 0 && no_slip != 1) r.fail("global attribute 'no_slip' must be 0 or 1");
+  p.constants.no_slip = no_slip == 1;
+  x.description = r.text("description");
+
+  p.sigma = r.variable("sigma", {{"z", nz}});
+  p.thickness = r.variable("thickness", {{"y", ny}, {"x", nx}});
+  p.bed = r.variable("bed", {{"y", ny}, {"x", nx}});
+  p.beta2 = r.variable("beta2", {{"y", ny}, {"x", nx}});
+  p.hardness = r.variable("hardness", {{"y", ny}, {"x", nx}, {"z", nz}});
+  p.element_filled = r.flags("element_filled", ny, nx, 1);
+  p.node_free = r.flags("node_free", ny, nx, 1);
+  p.front_faces = r.flags("front_faces", ny, nx, 15);
+  x.velocity = r.variable("velocity", {{"y", ny}, {"x", nx}, {"z", nz}, {"component", 2}});
+  x.gradient = r.variable("gradient", {{"y", ny}, {"x", nx}, {"z", nz}, {"component", 2}});
+  x.energy = r.variable("energy", {}).front();
+  p.check("bp fixture '" + path + "'");
+  return x;
+}
+
+} // namespace nunatak::io
