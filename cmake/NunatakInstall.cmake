@@ -1,7 +1,7 @@
 # Installation and the exported CMake package: after `cmake --install build
 # --prefix P`, another project finds nunatak with
 #   find_package(nunatak REQUIRED)   # CMAKE_PREFIX_PATH=P
-#   target_link_libraries(app PRIVATE nunatak::model)   # or core, io, solver
+#   target_link_libraries(app PRIVATE nunatak::model)   # or core, io, solver, inversion
 # tests/consumer is such a project; the test `consumer_project` builds it
 # against a fresh installation.
 include(GNUInstallDirs)
@@ -12,18 +12,20 @@ include(CMakePackageConfigHelpers)
 
 set_target_properties(nunatak_core_base PROPERTIES EXPORT_NAME core_base)
 set_target_properties(nunatak_core PROPERTIES EXPORT_NAME core)
+set_target_properties(nunatak_inversion PROPERTIES EXPORT_NAME inversion)
 set_target_properties(nunatak_io PROPERTIES EXPORT_NAME io)
 set_target_properties(nunatak_solver PROPERTIES EXPORT_NAME solver)
 set_target_properties(nunatak_model PROPERTIES EXPORT_NAME model)
 set_target_properties(nunatak_kokkos PROPERTIES EXPORT_NAME kokkos)
 
-install(TARGETS nunatak_core_base nunatak_core nunatak_io nunatak_solver nunatak_model nunatak_kokkos
+install(TARGETS nunatak_core_base nunatak_core nunatak_inversion nunatak_io nunatak_solver
+                nunatak_model nunatak_kokkos
         EXPORT nunatakTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS nunatak RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-foreach(library core io solver model)
+foreach(library core inversion io solver model)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${library}/include/
           DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 endforeach()

@@ -1,14 +1,16 @@
 // Reading model inputs from synthetic files: name recognition, unit
-// conversion, derived geometry, layouts, and one clear error per bad input.
+// conversion, derived geometry, layouts, a missing thickness estimated as
+// configured, and one clear error per bad input (at 1 and 2 ranks).
 #include "nunatak/core/error.hpp"
-#include "nunatak/io/model_inputs.hpp"
 #include "nunatak/io/quantities.hpp"
 #include "nunatak/io/units.hpp"
+#include "nunatak/model/model_inputs.hpp"
 #include "test_files.hpp"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 using namespace nunatak;
 using test::TempDir;
@@ -50,18 +52,18 @@ std::string read_error(const std::string& geometry_path, std::vector<std::string
   c.set("input.geometry.file", "'" + geometry_path + "'", "test");
   for (const auto& o : overrides) c.set_override(o);
   try {
-    io::read_model_inputs(c, MPI_COMM_WORLD);
+    model::read_model_inputs(c, MPI_COMM_WORLD);
   } catch (const Error& e) {
     return e.what();
   }
   return "";
 }
 
-io::ModelInputs read(const std::string& geometry_path, std::vector<std::string> overrides = {}) {
+model::ModelInputs read(const std::string& geometry_path, std::vector<std::string> overrides = {}) {
   io::Config c;
   c.set("input.geometry.file", "'" + geometry_path + "'", "test");
   for (const auto& o : overrides) c.set_override(o);
-  return io::read_model_inputs(c, MPI_COMM_WORLD);
+  return model::read_model_inputs(c, MPI_COMM_WORLD);
 }
 
 #define EXPECT_CONTAINS(text, part)                                                                \
@@ -72,7 +74,7 @@ io::ModelInputs read(const std::string& geometry_path, std::vector<std::string> 
 TEST(ModelInputs, SurfaceAndMaskDerivedWithFloatation) {
   TempDir dir;
   test::write_test_file(dir.file("g.nc"), geometry());
-  const io::ModelInputs in = read(dir.file("g.nc"));
+  const model::ModelInputs in = read(dir.file("g.nc"));
   ASSERT_TRUE(in.geometry.usurf && in.geometry.mask);
   const auto s = all(in.geometry.usurf), m = all(in.geometry.mask);
   if (!root()) return;
@@ -99,7 +101,7 @@ TEST(ModelInputs, ThicknessDerivedFromSurfaceAndBed) {
                   [](int i, int j) { return std::max(bed(i, j) + ice(i, j), 0.1 * ice(i, j)); });
   test::add_field(f, "z_bed", "m", bed);
   test::write_test_file(dir.file("g.nc"), f);
-  const io::ModelInputs in =
+  const model::ModelInputs in =
       read(dir.file("g.nc"), {"constants.sea_water.density=1011.1111111111111"});
   const auto H = all(in.geometry.thk);
   if (!root()) return;
@@ -117,7 +119,7 @@ TEST(ModelInputs, GlacierOutlineWithoutThickness) {
   test::add_field(f, "vvelsurfobs", "m/y", [](int i, int) { return i < 3 ? -100.0 : NAN; });
   test::add_field(f, "thkobs", "m", [](int i, int j) { return i == 1 && j == 2 ? 250.0 : NAN; });
   test::write_test_file(dir.file("a.nc"), f);
-  const io::ModelInputs in = read(dir.file("a.nc"));
+  const model::ModelInputs in = read(dir.file("a.nc"));
   EXPECT_FALSE(in.geometry.thk);
   EXPECT_FALSE(in.geometry.topg);
   ASSERT_TRUE(in.geometry.mask && in.observations.velsurfobs_mag && in.observations.thkobs);
@@ -143,7 +145,7 @@ TEST(ModelInputs, KilometreCoordinatesDecreasingYAndTransposedStorage) {
   f.vars.push_back(v);
   test::add_field(f, "topg", "m", [](int, int) { return 10.0; });
   test::write_test_file(dir.file("t.nc"), f);
-  const io::ModelInputs in = read(dir.file("t.nc"));
+  const model::ModelInputs in = read(dir.file("t.nc"));
   const core::Grid& g = in.grid->grid();
   EXPECT_DOUBLE_EQ(g.dx(), 2000.0);
   EXPECT_DOUBLE_EQ(g.dy(), 2000.0);
@@ -167,16 +169,16 @@ TEST(ModelInputs, TimeRecordsAndMassBalanceUnits) {
   test::write_test_file(dir.file("f.nc"), f);
   const double spy = io::seconds_per_year();
   {
-    const io::ModelInputs in = read(dir.file("f.nc"));
+    const model::ModelInputs in = read(dir.file("f.nc"));
     EXPECT_NEAR(in.grid->max(*in.forcing.climatic_mass_balance) * spy, -500.0, 1e-9); // last record
   }
   {
-    const io::ModelInputs in = read(dir.file("f.nc"), {"input.time_index=0"});
+    const model::ModelInputs in = read(dir.file("f.nc"), {"input.time_index=0"});
     EXPECT_NEAR(in.grid->max(*in.forcing.climatic_mass_balance) * spy, 1000.0,
                 1e-9); // 1 m w.e. = 1000 kg m-2
   }
   {
-    const io::ModelInputs in =
+    const model::ModelInputs in =
         read(dir.file("f.nc"), {"input.time_index=0", "input.smb_length_rate_is=ice_equivalent"});
     EXPECT_NEAR(in.grid->max(*in.forcing.climatic_mass_balance) * spy, 910.0, 1e-9);
   }
@@ -270,4 +272,127 @@ TEST(ModelInputs, MismatchedGridsAndWrongUnits) {
   test::write_test_file(dir.file("unitless.nc"), unitless);
   EXPECT_CONTAINS(read_error(dir.file("g.nc"), {"input.forcing.file=" + dir.file("unitless.nc")}),
                   "has no 'units' attribute");
+}
+
+// ---- a missing thickness estimated as configured (input.missing_thickness =
+// plastic, keys thickness_estimate.*): the model layer completes io's arrays ----
+
+namespace plastic {
+
+const int nx = 30, ny = 20;
+
+double surface(int i, int j) {
+  return 3000.0 - 5.0 * i - 2.0 * j;
+}
+double outline(int i, int j) {
+  return i >= 3 && i < 27 && j >= 3 && j < 17 ? 1.0 : 0.0;
+}
+double radar_on_ice(int i, int j) {
+  return j == 10 && i >= 5 && i < 25 ? 150.0 : std::numeric_limits<double>::quiet_NaN();
+}
+double radar_off_ice(int i, int j) {
+  return i == 1 && j == 1 ? 150.0 : std::numeric_limits<double>::quiet_NaN();
+}
+
+TestFile glacier(bool with_mask, double (*radar)(int, int)) {
+  TestFile file = test::grid_file(nx, ny, 100.0, 100.0);
+  test::add_field(file, "usurf", "m", surface);
+  if (with_mask) test::add_field(file, "icemask", "no unit", outline);
+  if (radar) test::add_field(file, "thkobs", "m", radar);
+  return file;
+}
+
+io::Config config(const std::string& path, std::vector<std::string> overrides) {
+  io::Config c;
+  c.set("input.geometry.file", "'" + path + "'", "test");
+  c.set_override("input.missing_thickness=plastic");
+  for (const auto& o : overrides) c.set_override(o);
+  return c;
+}
+
+std::string read_error(const std::string& path, std::vector<std::string> overrides = {}) {
+  try {
+    model::read_model_inputs(config(path, std::move(overrides)), MPI_COMM_WORLD);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+} // namespace plastic
+
+TEST(PlasticThicknessInputs, EstimatedThicknessAndBed) {
+  TempDir dir;
+  test::write_test_file(dir.file("g.nc"), plastic::glacier(true, plastic::radar_on_ice));
+  const model::ModelInputs in =
+      model::read_model_inputs(plastic::config(dir.file("g.nc"), {}), MPI_COMM_WORLD);
+  ASSERT_TRUE(in.geometry.thk && in.geometry.topg && in.geometry.mask && in.thickness_estimate);
+  const auto& e = *in.thickness_estimate;
+  EXPECT_TRUE(e.calibrated);
+  EXPECT_TRUE(e.radar && e.hold_out);
+  // Ice in the radar row is thick enough for a 150 m fit with a plausible tau.
+  EXPECT_GT(e.tau_b, 1e4);
+  EXPECT_LT(e.tau_b, 1e6);
+  EXPECT_EQ(e.radar->cells, 20);
+  const auto H = in.grid->gather_to_zero(*in.geometry.thk);
+  const auto b = in.grid->gather_to_zero(*in.geometry.topg);
+  const auto m = in.grid->gather_to_zero(*in.geometry.mask);
+  if (H.empty()) return; // not rank 0
+  for (int j = 0; j < plastic::ny; ++j)
+    for (int i = 0; i < plastic::nx; ++i) {
+      const size_t k = size_t(j) * plastic::nx + i;
+      EXPECT_EQ(H[k] > 0.0, plastic::outline(i, j) == 1.0);
+      EXPECT_EQ(m[k], plastic::outline(i, j) == 1.0 ? 2.0 : 0.0);
+      EXPECT_NEAR(b[k], plastic::surface(i, j) - H[k], 1e-9);
+    }
+}
+
+TEST(PlasticThicknessInputs, ConfiguredStressWithoutRadar) {
+  TempDir dir;
+  test::write_test_file(dir.file("g.nc"), plastic::glacier(true, nullptr));
+  const model::ModelInputs in = model::read_model_inputs(
+      plastic::config(dir.file("g.nc"), {"thickness_estimate.calibration=none",
+                                         "thickness_estimate.basal_shear_stress=150000"}),
+      MPI_COMM_WORLD);
+  ASSERT_TRUE(in.thickness_estimate);
+  EXPECT_FALSE(in.thickness_estimate->calibrated);
+  EXPECT_FALSE(in.thickness_estimate->radar);
+  EXPECT_EQ(in.thickness_estimate->tau_b, 1.5e5);
+}
+
+TEST(PlasticThicknessInputs, DefaultLeavesThicknessUnknown) {
+  TempDir dir;
+  test::write_test_file(dir.file("g.nc"), plastic::glacier(true, plastic::radar_on_ice));
+  const model::ModelInputs in = model::read_model_inputs(
+      plastic::config(dir.file("g.nc"), {"input.missing_thickness=none"}), MPI_COMM_WORLD);
+  EXPECT_FALSE(in.geometry.thk);
+  EXPECT_FALSE(in.thickness_estimate);
+}
+
+TEST(PlasticThicknessInputs, BadInputIsOneClearError) {
+  TempDir dir;
+  test::write_test_file(dir.file("no_mask.nc"), plastic::glacier(false, plastic::radar_on_ice));
+  const std::string no_mask = plastic::read_error(dir.file("no_mask.nc"));
+  EXPECT_CONTAINS(no_mask, "input.missing_thickness = plastic needs an ice mask");
+  EXPECT_CONTAINS(no_mask, "input.names.mask");
+
+  test::write_test_file(dir.file("no_radar.nc"), plastic::glacier(true, nullptr));
+  const std::string no_radar = plastic::read_error(dir.file("no_radar.nc"));
+  EXPECT_CONTAINS(no_radar, "thickness_estimate.calibration = radar");
+  EXPECT_CONTAINS(no_radar, "thkobs");
+  EXPECT_CONTAINS(no_radar, "has no radar thickness");
+
+  test::write_test_file(dir.file("radar_off_ice.nc"),
+                        plastic::glacier(true, plastic::radar_off_ice));
+  EXPECT_CONTAINS(plastic::read_error(dir.file("radar_off_ice.nc")),
+                  "has none inside the ice mask");
+
+  TestFile no_ice = plastic::glacier(false, plastic::radar_on_ice);
+  test::add_field(no_ice, "icemask", "no unit", [](int, int) { return 0.0; });
+  test::write_test_file(dir.file("no_ice.nc"), no_ice);
+  EXPECT_CONTAINS(plastic::read_error(dir.file("no_ice.nc")), "the ice mask has no ice cells");
+
+  test::write_test_file(dir.file("ok.nc"), plastic::glacier(true, plastic::radar_on_ice));
+  EXPECT_CONTAINS(plastic::read_error(dir.file("ok.nc"), {"thickness_estimate.shape_factor=0"}),
+                  "thickness_estimate.shape_factor");
 }

@@ -3,8 +3,8 @@
 // speeds, the Aletsch radar profiles), at 1 and 2 MPI ranks.
 #include "nunatak/io/file_report.hpp"
 #include "nunatak/io/input_file.hpp"
-#include "nunatak/io/model_inputs.hpp"
 #include "nunatak/io/units.hpp"
+#include "nunatak/model/model_inputs.hpp"
 #include "test_files.hpp"
 
 #include <gtest/gtest.h>
@@ -23,7 +23,7 @@ TEST(RealData, GreenlandGeometryForcingAndObservations) {
   c.set_override("input.geometry.file=" + greenland + "GRL-16KM_TOPO-M17.nc");
   c.set_override("input.forcing.file=" + greenland + "GRL-16KM_MARv3.11-ERA_annmean_1961-1990.nc");
   c.set_override("input.observations.file=" + greenland + "GRL-16KM_VEL-J18.nc");
-  const io::ModelInputs in = io::read_model_inputs(c, MPI_COMM_WORLD);
+  const model::ModelInputs in = model::read_model_inputs(c, MPI_COMM_WORLD);
   const core::Grid& g = in.grid->grid();
   EXPECT_EQ(g.nx(), 106);
   EXPECT_EQ(g.ny(), 181);
@@ -93,7 +93,7 @@ TEST(RealData, GreenlandReport) {
 TEST(RealData, AletschAsModelInputs) {
   io::Config c;
   c.set_override("input.geometry.file=" + aletsch);
-  const io::ModelInputs in = io::read_model_inputs(c, MPI_COMM_WORLD);
+  const model::ModelInputs in = model::read_model_inputs(c, MPI_COMM_WORLD);
   EXPECT_FALSE(in.geometry.thk); // unknown: the inversion's job
   ASSERT_TRUE(in.geometry.usurf && in.geometry.mask && in.observations.thkobs);
   EXPECT_EQ(in.grid->count_valid(*in.observations.thkobs), 544);

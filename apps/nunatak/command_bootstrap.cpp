@@ -7,10 +7,10 @@
 
 #include "nunatak/core/error.hpp"
 #include "nunatak/io/config.hpp"
-#include "nunatak/io/model_inputs.hpp"
 #include "nunatak/io/output_file.hpp"
 #include "nunatak/io/quicklook.hpp"
 #include "nunatak/io/units.hpp"
+#include "nunatak/model/model_inputs.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -40,7 +40,7 @@ void add_bootstrap_command(CLI::App& app, Context& context) {
     ProgressBar progress("bootstrap", 2.0 + double(quicklook.size()),
                          root && spdlog::get_level() <= spdlog::level::info);
     progress.update(0, "reading inputs");
-    const io::ModelInputs inputs = io::read_model_inputs(config, runtime.comm());
+    const model::ModelInputs inputs = model::read_model_inputs(config, runtime.comm());
     for (const auto& note : inputs.notes) spdlog::debug("{}", note);
     const auto fields = io::all_fields(inputs);
     for (const auto& name : quicklook) {

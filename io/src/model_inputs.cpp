@@ -1,6 +1,7 @@
 #include "nunatak/io/model_inputs.hpp"
 
 #include "nunatak/core/error.hpp"
+#include "nunatak/core/floatation.hpp"
 #include "nunatak/io/input_file.hpp"
 #include "nunatak/io/quantities.hpp"
 
@@ -59,15 +60,9 @@ void require_non_negative(const HostField& v, const core::Grid& g, const std::st
                   "; ice thickness must be >= 0");
 }
 
-/// A quantity found in a file: where, and the values in SI units.
-struct Found {
-  std::string var, file;
-  HostField values;
-  std::string describe() const { return "'" + var + "' in '" + file + "'"; }
-};
-
 /// Looks up quantity `name` in `file` (honouring input.names.<name>) and reads it.
-std::optional<Found> look_up(const InputFile& file, const std::string& name, const Config& config) {
+std::optional<InputArray> look_up(const InputFile& file, const std::string& name,
+                                  const Config& config) {
   const QuantitySpec& spec = quantity(name);
   auto var = file.find(spec, config.get_string("input.names." + name));
   if (!var) return std::nullopt;
@@ -75,8 +70,8 @@ std::optional<Found> look_up(const InputFile& file, const std::string& name, con
   mb.water_equivalent = config.get_string("input.smb_length_rate_is") == "water_equivalent";
   mb.fresh_water_density = config.get_real("constants.fresh_water.density");
   mb.ice_density = config.get_real("constants.ice.density");
-  return Found{*var, file.path(),
-               file.read(*var, spec, int(config.get_int("input.time_index")), mb)};
+  return InputArray{*var, file.path(),
+                    file.read(*var, spec, int(config.get_int("input.time_index")), mb)};
 }
 
 void check_same_grid(const InputFile& a, const InputFile& b) {
@@ -105,92 +100,36 @@ HostField cell_type_from_input_mask(const HostField& raw) {
   return out;
 }
 
-int comm_rank(MPI_Comm comm) {
-  int rank = 0;
-  MPI_Comm_rank(comm, &rank);
-  return rank;
-}
-
-/// The plastic thickness estimate as configured (keys thickness_estimate.*):
-/// calibrated against `radar` (whole grid, NaN = not observed) if asked.
-ThicknessEstimate estimate_thickness(const Config& config, const core::Grid& g,
-                                     const HostField& usurf, const HostField& cell_type,
-                                     const HostField* radar, const std::string& radar_file) {
-  ThicknessEstimate e;
-  e.params.ice_density = config.get_real("constants.ice.density");
-  e.params.gravity = config.get_real("constants.standard_gravity");
-  e.params.shape_factor = config.get_real("thickness_estimate.shape_factor");
-  e.params.minimum_slope = config.get_real("thickness_estimate.minimum_slope");
-  e.params.smoothing_length = config.get_real("thickness_estimate.smoothing_length");
-  e.params.taper_length = config.get_real("thickness_estimate.taper_length");
-  std::vector<std::uint8_t> ice(cell_type.size());
-  for (size_t k = 0; k < ice.size(); ++k)
-    ice[k] = cell_type[k] == grounded_ice || cell_type[k] == floating_ice;
-  if (std::count(ice.begin(), ice.end(), std::uint8_t(1)) == 0)
-    throw Error("input.missing_thickness = plastic: the ice mask has no ice cells");
-  e.shape = plastic_thickness_shape(g, usurf, ice, e.params);
-
-  long long radar_on_ice = 0;
-  if (radar)
-    for (size_t k = 0; k < ice.size(); ++k) radar_on_ice += ice[k] && !std::isnan((*radar)[k]);
-  if (config.get_string("thickness_estimate.calibration") == "radar") {
-    if (radar_on_ice == 0)
-      throw Error(std::string("thickness_estimate.calibration = radar needs observed thickness "
-                              "(thkobs) on ice cells, but '") +
-                  radar_file +
-                  (radar ? "' has none inside the ice mask" : "' has no radar thickness") +
-                  " (set input.names.thkobs or input.observations.file, or "
-                  "thickness_estimate.calibration: none to use "
-                  "thickness_estimate.basal_shear_stress)");
-    const std::vector<std::uint8_t> all(ice.size(), 1);
-    e.tau_b = calibrate_basal_shear_stress(e.shape, *radar, all).tau_b;
-    e.calibrated = true;
-    const double block = config.get_real("thickness_estimate.holdout_block_size");
-    if (block > 0.0) e.hold_out = hold_out_check(g, e.shape, *radar, block);
-  } else {
-    e.tau_b = config.get_real("thickness_estimate.basal_shear_stress");
-  }
-  if (radar_on_ice > 0)
-    e.radar = thickness_misfit(plastic_thickness(e.shape, e.tau_b), *radar, ice);
-  return e;
-}
-
-void log_thickness_estimate(const ThicknessEstimate& e) {
-  spdlog::info("thickness estimate (perfect plasticity, f = {}, slope_min = {}, slope smoothed "
-               "over {} m, taper {} m): tau_b = {:.1f} kPa{}",
-               e.params.shape_factor, e.params.minimum_slope, e.params.smoothing_length,
-               e.params.taper_length, e.tau_b / 1e3,
-               e.calibrated ? " (least squares against radar)" : " (configured)");
-  if (e.radar)
-    spdlog::info("  against radar thickness on {} cells: RMS {:.1f} m, bias {:+.1f} m (observed "
-                 "mean {:.1f} m)",
-                 e.radar->cells, e.radar->rms, e.radar->bias, e.radar->mean_observed);
-  if (e.hold_out)
-    for (int h = 0; h < 2; ++h)
-      spdlog::info("  hold-out {}: calibrated on {} cells (tau_b = {:.1f} kPa, RMS {:.1f} m), "
-                   "tested on the other {}: RMS {:.1f} m, bias {:+.1f} m",
-                   h + 1, e.hold_out->fit[h].misfit.cells, e.hold_out->fit[h].tau_b / 1e3,
-                   e.hold_out->fit[h].misfit.rms, e.hold_out->test[h].cells,
-                   e.hold_out->test[h].rms, e.hold_out->test[h].bias);
-}
-
 } // namespace
 
-ModelInputs read_model_inputs(const Config& config, MPI_Comm comm) {
+core::Floatation configured_floatation(const Config& config) {
+  core::Floatation f;
+  f.ice_density = config.get_real("constants.ice.density");
+  f.sea_water_density = config.get_real("constants.sea_water.density");
+  f.sea_level = config.get_real("geometry.sea_level");
+  f.minimum_thickness = config.get_real("geometry.minimum_thickness");
+  return f;
+}
+
+InputArrays read_input_arrays(const Config& config) {
   const std::string geometry_path = config.get_string("input.geometry.file");
   if (geometry_path.empty())
     throw Error("configuration key 'input.geometry.file' is not set: nunatak needs a geometry");
   const InputFile geometry_file(geometry_path);
   const core::Grid& g = geometry_file.grid();
 
-  ModelInputs in;
-  in.grid = core::ParallelGrid::create(comm, g);
+  InputArrays in;
+  in.grid = g;
+  in.geometry_file = geometry_path;
   auto note = [&](const std::string& text) { in.notes.push_back(text); };
 
   // --- geometry ---
-  auto thk = look_up(geometry_file, "thk", config);
-  auto topg = look_up(geometry_file, "topg", config);
-  auto usurf = look_up(geometry_file, "usurf", config);
+  auto& thk = in.thk;
+  auto& topg = in.topg;
+  auto& usurf = in.usurf;
+  thk = look_up(geometry_file, "thk", config);
+  topg = look_up(geometry_file, "topg", config);
+  usurf = look_up(geometry_file, "usurf", config);
   for (auto* f : {&thk, &topg, &usurf})
     if (*f) {
       require_complete((*f)->values, g, "variable " + (*f)->describe());
@@ -198,28 +137,20 @@ ModelInputs read_model_inputs(const Config& config, MPI_Comm comm) {
     }
   if (thk) require_non_negative(thk->values, g, "ice thickness " + thk->describe());
 
-  const double rho_i = config.get_real("constants.ice.density");
-  const double rho_sw = config.get_real("constants.sea_water.density");
-  const double sea_level = config.get_real("geometry.sea_level");
-  const double floating_fraction = 1.0 - rho_i / rho_sw; // freeboard / thickness of floating ice
+  const core::Floatation floatation = configured_floatation(config);
   const size_t n = size_t(g.size());
-
   if (thk && topg && !usurf) {
-    usurf = Found{"usurf", "derived", HostField(n)};
+    usurf = InputArray{"usurf", "derived", HostField(n)};
     for (size_t k = 0; k < n; ++k)
-      usurf->values[k] = std::max(topg->values[k] + thk->values[k],
-                                  sea_level + floating_fraction * thk->values[k]);
+      usurf->values[k] = floatation.surface(thk->values[k], topg->values[k]);
     note("derived usurf = max(topg + thk, sea_level + (1 - rho_i/rho_sw) thk)");
   } else if (usurf && topg && !thk) {
-    thk = Found{"thk", "derived", HostField(n)};
-    for (size_t k = 0; k < n; ++k) {
-      const double s = usurf->values[k], b = topg->values[k];
-      const double afloat = s > sea_level ? (s - sea_level) / floating_fraction : 0.0;
-      thk->values[k] = std::max(0.0, std::min(s - b, afloat));
-    }
+    thk = InputArray{"thk", "derived", HostField(n)};
+    for (size_t k = 0; k < n; ++k)
+      thk->values[k] = floatation.thickness(usurf->values[k], topg->values[k]);
     note("derived thk = min(usurf - topg, (usurf - sea_level) / (1 - rho_i/rho_sw)), >= 0");
   } else if (usurf && thk && !topg) {
-    topg = Found{"topg", "derived", HostField(n)};
+    topg = InputArray{"topg", "derived", HostField(n)};
     for (size_t k = 0; k < n; ++k) topg->values[k] = usurf->values[k] - thk->values[k];
     note("derived topg = usurf - thk (assumes grounded ice)");
   }
@@ -227,10 +158,12 @@ ModelInputs read_model_inputs(const Config& config, MPI_Comm comm) {
     throw Error("'" + geometry_path +
                 "' has neither ice thickness nor surface elevation (looked for names such as "
                 "thk, H_ice, usurf, z_srf; set input.names.thk or input.names.usurf)");
-
-  auto add = [&](std::optional<core::Field2D>& slot, const std::string& name, const Found& f) {
-    slot.emplace(make_field(in.grid, quantity(name).info, f.values));
-  };
+  if (!(thk && topg))
+    if (auto m = look_up(geometry_file, "mask", config)) {
+      require_complete(m->values, g, "ice mask " + m->describe());
+      m->values = cell_type_from_input_mask(m->values);
+      in.ice_mask = std::move(m);
+    }
 
   // --- forcing (own file, or the geometry file) ---
   const std::string forcing_path = config.get_string("input.forcing.file");
@@ -252,7 +185,7 @@ ModelInputs read_model_inputs(const Config& config, MPI_Comm comm) {
       spdlog::warn("{}: {} cells without data are set to zero mass balance", smb->describe(),
                    missing);
     note("read climatic_mass_balance from " + smb->describe());
-    add(in.forcing.climatic_mass_balance, "climatic_mass_balance", *smb);
+    in.climatic_mass_balance = std::move(smb);
   } else if (!forcing_path.empty()) {
     throw Error("no surface mass balance found in '" + forcing_path +
                 "' (looked for climatic_mass_balance, smb, acab, ...; set "
@@ -261,6 +194,7 @@ ModelInputs read_model_inputs(const Config& config, MPI_Comm comm) {
 
   // --- observations (own file, or the geometry file) ---
   const std::string obs_path = config.get_string("input.observations.file");
+  in.observations_file = obs_path.empty() ? geometry_path : obs_path;
   const InputFile* obs_file = &geometry_file;
   std::optional<InputFile> obs_storage;
   if (!obs_path.empty() && obs_path != geometry_path) {
@@ -268,10 +202,14 @@ ModelInputs read_model_inputs(const Config& config, MPI_Comm comm) {
     check_same_grid(geometry_file, *obs_storage);
     obs_file = &*obs_storage;
   }
-  auto u = look_up(*obs_file, "uvelsurfobs", config);
-  auto v = look_up(*obs_file, "vvelsurfobs", config);
-  auto speed = look_up(*obs_file, "velsurfobs_mag", config);
-  auto radar = look_up(*obs_file, "thkobs", config);
+  auto& u = in.uvelsurfobs;
+  auto& v = in.vvelsurfobs;
+  auto& speed = in.velsurfobs_mag;
+  auto& radar = in.thkobs;
+  u = look_up(*obs_file, "uvelsurfobs", config);
+  v = look_up(*obs_file, "vvelsurfobs", config);
+  speed = look_up(*obs_file, "velsurfobs_mag", config);
+  radar = look_up(*obs_file, "thkobs", config);
   if (radar) {
     for (size_t k = 0; k < n; ++k)
       if (radar->values[k] < 0.0)
@@ -279,69 +217,52 @@ ModelInputs read_model_inputs(const Config& config, MPI_Comm comm) {
                     cell_location(g, k));
   }
   if (u && v && !speed) {
-    speed = Found{"velsurfobs_mag", "derived", HostField(n)};
+    speed = InputArray{"velsurfobs_mag", "derived", HostField(n)};
     for (size_t k = 0; k < n; ++k) speed->values[k] = std::hypot(u->values[k], v->values[k]);
     note("derived velsurfobs_mag = |(uvelsurfobs, vvelsurfobs)|");
   }
-  for (auto [slot, name, found] :
-       {std::tuple{&in.observations.uvelsurfobs, "uvelsurfobs", &u},
-        std::tuple{&in.observations.vvelsurfobs, "vvelsurfobs", &v},
-        std::tuple{&in.observations.velsurfobs_mag, "velsurfobs_mag", &speed},
-        std::tuple{&in.observations.thkobs, "thkobs", &radar}})
-    if (*found) {
-      if ((*found)->file != "derived")
-        note("read " + std::string(name) + " from " + (*found)->describe());
-      add(*slot, name, **found);
-    }
+  for (auto [name, found] : {std::pair{"uvelsurfobs", &u}, std::pair{"vvelsurfobs", &v},
+                             std::pair{"velsurfobs_mag", &speed}, std::pair{"thkobs", &radar}})
+    if (*found && (*found)->file != "derived")
+      note("read " + std::string(name) + " from " + (*found)->describe());
   if (!obs_path.empty() && !u && !v && !speed && !radar)
     throw Error("no observations found in '" + obs_path +
                 "' (looked for surface velocity such as uvelsurfobs/ux_srf/vx and radar thickness "
                 "such as thkobs; set input.names.*)");
+  return in;
+}
 
-  // --- a missing thickness estimated from the surface and the outline ---
-  if (usurf && !thk && !topg && config.get_string("input.missing_thickness") == "plastic") {
-    auto m = look_up(geometry_file, "mask", config);
-    if (!m)
-      throw Error("input.missing_thickness = plastic needs an ice mask, but '" + geometry_path +
-                  "' has none (looked for mask, icemask, ice_mask; set input.names.mask)");
-    require_complete(m->values, g, "ice mask " + m->describe());
-    const std::string radar_file = obs_path.empty() ? geometry_path : obs_path;
-    in.thickness_estimate =
-        estimate_thickness(config, g, usurf->values, cell_type_from_input_mask(m->values),
-                           radar ? &radar->values : nullptr, radar_file);
-    thk = Found{"thk", "derived",
-                plastic_thickness(in.thickness_estimate->shape, in.thickness_estimate->tau_b)};
-    topg = Found{"topg", "derived", HostField(n)};
-    for (size_t k = 0; k < n; ++k) topg->values[k] = usurf->values[k] - thk->values[k];
-    note("estimated thk from the smoothed surface slope and the outline " + m->describe() +
-         " (perfect plasticity, tau_b = " + std::to_string(in.thickness_estimate->tau_b) +
-         " Pa); derived topg = usurf - thk");
-    if (comm_rank(comm) == 0) log_thickness_estimate(*in.thickness_estimate);
+ModelInputs distribute_inputs(const InputArrays& arrays, const Config& config, MPI_Comm comm) {
+  ModelInputs in;
+  in.grid = core::ParallelGrid::create(comm, arrays.grid);
+  in.notes = arrays.notes;
+  auto add = [&](std::optional<core::Field2D>& slot, const std::string& name,
+                 const std::optional<InputArray>& a) {
+    if (a) slot.emplace(make_field(in.grid, quantity(name).info, a->values));
+  };
+
+  std::optional<InputArray> mask;
+  if (arrays.thk && arrays.topg) {
+    const core::Floatation floatation = configured_floatation(config);
+    const size_t n = arrays.thk->values.size();
+    mask = InputArray{"mask", "derived", HostField(n)};
+    for (size_t k = 0; k < n; ++k)
+      mask->values[k] = floatation.cell_type(arrays.thk->values[k], arrays.topg->values[k]);
+    in.notes.push_back("derived mask from thk, topg and the floatation criterion");
+  } else if (arrays.ice_mask) {
+    mask = arrays.ice_mask;
+    in.notes.push_back("read ice mask " + arrays.ice_mask->describe());
   }
 
-  HostField mask;
-  const double min_thk = config.get_real("geometry.minimum_thickness");
-  if (thk && topg) {
-    mask.resize(n);
-    for (size_t k = 0; k < n; ++k) {
-      const double H = thk->values[k], b = topg->values[k];
-      const bool floating = rho_i * H < rho_sw * (sea_level - b);
-      const bool ice = H > min_thk;
-      mask[k] = ice ? (floating ? floating_ice : grounded_ice)
-                    : (b < sea_level ? ice_free_ocean : ice_free_bedrock);
-    }
-    note("derived mask from thk, topg and the floatation criterion");
-  } else if (auto m = look_up(geometry_file, "mask", config)) {
-    require_complete(m->values, g, "ice mask " + m->describe());
-    mask = cell_type_from_input_mask(m->values);
-    note("read ice mask " + m->describe());
-  }
-
-  if (thk) add(in.geometry.thk, "thk", *thk);
-  if (topg) add(in.geometry.topg, "topg", *topg);
-  if (usurf) add(in.geometry.usurf, "usurf", *usurf);
-  if (!mask.empty()) add(in.geometry.mask, "mask", Found{"mask", "", mask});
-
+  add(in.geometry.thk, "thk", arrays.thk);
+  add(in.geometry.topg, "topg", arrays.topg);
+  add(in.geometry.usurf, "usurf", arrays.usurf);
+  add(in.geometry.mask, "mask", mask);
+  add(in.forcing.climatic_mass_balance, "climatic_mass_balance", arrays.climatic_mass_balance);
+  add(in.observations.uvelsurfobs, "uvelsurfobs", arrays.uvelsurfobs);
+  add(in.observations.vvelsurfobs, "vvelsurfobs", arrays.vvelsurfobs);
+  add(in.observations.velsurfobs_mag, "velsurfobs_mag", arrays.velsurfobs_mag);
+  add(in.observations.thkobs, "thkobs", arrays.thkobs);
   return in;
 }
 

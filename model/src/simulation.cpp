@@ -3,11 +3,11 @@
 #include "nunatak/core/error.hpp"
 #include "nunatak/core/petsc_check.hpp"
 #include "nunatak/core/version.hpp"
-#include "nunatak/io/model_inputs.hpp"
 #include "nunatak/io/netcdf_file.hpp"
 #include "nunatak/io/output_file.hpp"
 #include "nunatak/io/quantities.hpp"
 #include "nunatak/io/units.hpp"
+#include "nunatak/model/model_inputs.hpp"
 
 #include <netcdf.h>
 #include <petscsys.h>
@@ -197,7 +197,7 @@ Checkpoint read_checkpoint(const std::string& path) {
 struct Simulation::Impl {
   io::Config config;
   std::string command_line;
-  io::ModelInputs inputs;
+  ModelInputs inputs;
   std::vector<std::string> variables;
   std::vector<double> sigma;
   std::string output, timeseries, checkpoint;
@@ -234,7 +234,7 @@ Simulation::Simulation(const io::Config& config, MPI_Comm comm, std::string comm
   if (!(m_end > m_start))
     throw Error("time.end (" + config.text("time.end") + " year) must be after time.start (" +
                 config.text("time.start") + " year)");
-  s.inputs = io::read_model_inputs(config, comm);
+  s.inputs = read_model_inputs(config, comm);
   if (!s.inputs.geometry.thk || !s.inputs.geometry.topg)
     throw Error("a transient run needs ice thickness and bed elevation; '" +
                 config.get_string("input.geometry.file") + "' does not provide both");

@@ -17,7 +17,8 @@
 /// floating ice has its surface at z_sl + (1 - rho_i/rho_w) H and its base at
 /// z_sl - (rho_i/rho_w) H; grounded ice has its base on the bed and its
 /// surface at b + H. An ice-free column is ocean where b < z_sl, bedrock
-/// elsewhere.
+/// elsewhere. A surface s and a bed b give the thickness back:
+/// H = min(s - b, (s - z_sl) / (1 - rho_i/rho_w)), at least 0.
 
 #if defined(__CUDACC__) || defined(__HIPCC__)
 #define NUNATAK_HOST_DEVICE __host__ __device__
@@ -51,6 +52,16 @@ struct Floatation {
   /// Surface elevation of the column (the bed where ice-free and above sea level).
   NUNATAK_HOST_DEVICE double surface(double H, double b) const {
     return floats(H, b) ? sea_level + (1.0 - ice_density / sea_water_density) * H : b + H;
+  }
+  /// The thickness whose surface is s on bed b (the inverse of surface()):
+  /// min(s - b, (s - z_sl) / (1 - rho_i/rho_w)), the second term 0 where s <= z_sl,
+  /// and at least 0.
+  NUNATAK_HOST_DEVICE double thickness(double s, double b) const {
+    const double grounded = s - b;
+    const double afloat =
+        s > sea_level ? (s - sea_level) / (1.0 - ice_density / sea_water_density) : 0.0;
+    const double H = grounded < afloat ? grounded : afloat;
+    return H > 0.0 ? H : 0.0;
   }
   /// Elevation of the ice base: the bed where grounded, z_sl - (rho_i/rho_w) H where floating.
   NUNATAK_HOST_DEVICE double ice_base(double H, double b) const {

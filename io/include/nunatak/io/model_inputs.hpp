@@ -1,20 +1,23 @@
 #pragma once
 /// \file model_inputs.hpp
-/// Reading a model's inputs (geometry, forcing, observations) as configured.
+/// Reading a model's inputs (geometry, forcing, observations) as configured,
+/// in two steps: `read_input_arrays` reads whole-grid host arrays and derives
+/// what the floatation rule gives; `distribute_inputs` makes the fields of
+/// the rank's part. Between the two, the model layer may complete the arrays
+/// (model::read_model_inputs estimates a missing thickness, keys
+/// input.missing_thickness and thickness_estimate.*): that is physics, not I/O.
 ///
 /// Geometry: two of thk, topg, usurf give the third (with floatation, see
 /// docs/io.md); or usurf with an ice mask (e.g. a glacier outline), where the
-/// thickness stays unknown or, with input.missing_thickness = plastic, is
-/// estimated from the surface slope (plastic_thickness.hpp) and topg = usurf -
-/// thk. Geometry fields must be complete (no missing cells) and thickness
-/// non-negative.
+/// thickness stays unknown unless the model layer estimates it. Geometry
+/// fields must be complete (no missing cells) and thickness non-negative.
 /// Forcing and observations may come from other files on the same grid.
 ///
 /// Every rank reads the (small) input arrays and keeps its own part.
 
+#include "nunatak/core/floatation.hpp"
 #include "nunatak/core/geometry.hpp"
 #include "nunatak/io/config.hpp"
-#include "nunatak/io/plastic_thickness.hpp"
 
 #include <memory>
 #include <optional>
@@ -23,29 +26,53 @@
 
 namespace nunatak::io {
 
-/// How a missing thickness was estimated (input.missing_thickness = plastic).
-struct ThicknessEstimate {
-  PlasticThicknessParams params;
-  PlasticThicknessShape shape;          ///< the estimate is plastic_thickness(shape, tau_b)
-  double tau_b = 0;                     ///< Pa, basal shear stress used
-  bool calibrated = false;              ///< tau_b fitted to radar thickness (else configured)
-  std::optional<ThicknessMisfit> radar; ///< against all radar cells on ice, if any
-  std::optional<HoldOutCheck> hold_out; ///< when calibrated and holdout_block_size > 0
+/// One quantity as read: the whole grid, row-major [y][x], SI units, NaN where
+/// there are no data.
+struct InputArray {
+  std::string variable; ///< variable name in `file` (the quantity's name if derived)
+  std::string file;     ///< where it was read, or "derived"
+  std::vector<double> values;
+  /// "'variable' in 'file'", for messages.
+  std::string describe() const { return "'" + variable + "' in '" + file + "'"; }
 };
 
-/// Everything read for a model run.
+/// Every input as whole-grid arrays, before distribution.
+struct InputArrays {
+  core::Grid grid{1, 1, 1.0, 1.0, 0.0, 0.0};
+  std::string geometry_file;
+  std::string observations_file; ///< where observations were looked for (may be geometry_file)
+  std::optional<InputArray> thk, topg, usurf;
+  /// The input's ice mask as PISM cell types (IGM 0/1, BedMachine/Yelmo and
+  /// PISM conventions are converted); read only when thk and topg are not both
+  /// known, and used as the mask only then.
+  std::optional<InputArray> ice_mask;
+  std::optional<InputArray> climatic_mass_balance;
+  std::optional<InputArray> uvelsurfobs, vvelsurfobs, velsurfobs_mag, thkobs;
+  std::vector<std::string> notes; ///< what was read from where, what was derived
+};
+
+/// Everything read for a model run: the rank's part of each field.
 struct ModelInputs {
   std::shared_ptr<const core::ParallelGrid> grid;
   core::Geometry geometry;
   core::Forcing forcing;
   core::Observations observations;
   std::vector<std::string> notes; ///< what was read from where, what was derived
-  std::optional<ThicknessEstimate> thickness_estimate; ///< set if the thickness was estimated
 };
 
-/// Collective on `comm`: reads the files named by `config` (keys input.*).
-/// Throws nunatak::Error naming the file, variable or key on bad input.
-ModelInputs read_model_inputs(const Config& config, MPI_Comm comm);
+/// Not collective: reads the files named by `config` (keys input.*) into
+/// whole-grid arrays and derives the geometry that two of thk, topg, usurf
+/// give. Throws nunatak::Error naming the file, variable or key on bad input.
+InputArrays read_input_arrays(const Config& config);
+
+/// Collective on `comm`: the grid and the rank's part of every array, and the
+/// mask (derived from thk and topg with the floatation rule when both are
+/// known, else the input's ice mask, if any).
+ModelInputs distribute_inputs(const InputArrays& arrays, const Config& config, MPI_Comm comm);
+
+/// The floatation rule as configured (constants.ice.density,
+/// constants.sea_water.density, geometry.sea_level, geometry.minimum_thickness).
+core::Floatation configured_floatation(const Config& config);
 
 /// Every field present in `inputs`, in a fixed order (geometry, forcing, observations).
 std::vector<const core::Field2D*> all_fields(const ModelInputs& inputs);

@@ -37,14 +37,17 @@
 /// f fixes how a fitted tau_b is to be read, not the estimate.
 ///
 /// All arrays are whole grids, row-major [y][x], SI units; the functions are
-/// pure (no I/O, no configuration).
+/// pure (no I/O, no configuration). `model::read_model_inputs` calls
+/// `estimate_thickness` as configured (input.missing_thickness = plastic, keys
+/// thickness_estimate.*).
 
 #include "nunatak/core/grid.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
-namespace nunatak::io {
+namespace nunatak::inversion {
 
 /// Parameters of the plastic thickness estimate.
 struct PlasticThicknessParams {
@@ -113,4 +116,39 @@ struct HoldOutCheck {
 HoldOutCheck hold_out_check(const core::Grid& grid, const PlasticThicknessShape& shape,
                             const std::vector<double>& thkobs, double block_size);
 
-} // namespace nunatak::io
+/// How to make a complete estimate.
+struct ThicknessEstimateOptions {
+  PlasticThicknessParams params;
+  bool calibrate = true;              ///< tau_b by least squares against radar (else the next)
+  double basal_shear_stress = 1e5;    ///< Pa, tau_b when not calibrated
+  double holdout_block_size = 2000.0; ///< m, hold-out check of a calibration; 0: none
+};
+
+/// A complete estimate: the thickness is plastic_thickness(shape, tau_b).
+struct ThicknessEstimate {
+  PlasticThicknessParams params;
+  PlasticThicknessShape shape;
+  double tau_b = 0;                     ///< Pa, basal shear stress used
+  bool calibrated = false;              ///< tau_b fitted to radar thickness (else configured)
+  std::optional<ThicknessMisfit> radar; ///< against all radar cells on ice, if any
+  std::optional<HoldOutCheck> hold_out; ///< when calibrated and holdout_block_size > 0
+  /// The estimated thickness, m.
+  std::vector<double> thickness() const { return plastic_thickness(shape, tau_b); }
+};
+
+/// Cells of `ice` with an observation in `thkobs` (not NaN); 0 if `thkobs` is null.
+long long observed_cells_on_ice(const std::vector<std::uint8_t>& ice,
+                                const std::vector<double>* thkobs);
+
+/// The estimate from the surface `usurf` and the outline `ice`; with
+/// options.calibrate, tau_b is the least-squares fit to `thkobs` over all ice
+/// cells (then checked on a hold-out checkerboard if holdout_block_size > 0);
+/// the misfit to `thkobs` is reported whenever it has cells on ice. `thkobs`
+/// may be null. Throws nunatak::Error if there is no ice, or if calibrating
+/// without an observation on ice.
+ThicknessEstimate estimate_thickness(const core::Grid& grid, const std::vector<double>& usurf,
+                                     const std::vector<std::uint8_t>& ice,
+                                     const std::vector<double>* thkobs,
+                                     const ThicknessEstimateOptions& options);
+
+} // namespace nunatak::inversion

@@ -1,7 +1,7 @@
 // Plastic (constant basal shear stress) thickness estimate: the formulas are
 // in plastic_thickness.hpp; this file discretises them on the grid.
 
-#include "nunatak/io/plastic_thickness.hpp"
+#include "nunatak/inversion/plastic_thickness.hpp"
 
 #include "nunatak/core/error.hpp"
 
@@ -10,7 +10,7 @@
 #include <limits>
 #include <string>
 
-namespace nunatak::io {
+namespace nunatak::inversion {
 
 namespace {
 
@@ -243,4 +243,34 @@ HoldOutCheck hold_out_check(const core::Grid& g, const PlasticThicknessShape& sh
   return check;
 }
 
-} // namespace nunatak::io
+long long observed_cells_on_ice(const Mask& ice, const std::vector<double>* thkobs) {
+  long long cells = 0;
+  if (thkobs)
+    for (size_t k = 0; k < ice.size() && k < thkobs->size(); ++k)
+      cells += ice[k] && !std::isnan((*thkobs)[k]);
+  return cells;
+}
+
+ThicknessEstimate estimate_thickness(const core::Grid& g, const std::vector<double>& usurf,
+                                     const Mask& ice, const std::vector<double>* thkobs,
+                                     const ThicknessEstimateOptions& options) {
+  ThicknessEstimate e;
+  e.params = options.params;
+  e.shape = plastic_thickness_shape(g, usurf, ice, e.params);
+  const long long observed = observed_cells_on_ice(ice, thkobs);
+  if (options.calibrate) {
+    if (observed == 0)
+      throw Error("plastic thickness estimate: calibration needs observed thickness on ice cells");
+    const Mask all(ice.size(), 1);
+    e.tau_b = calibrate_basal_shear_stress(e.shape, *thkobs, all).tau_b;
+    e.calibrated = true;
+    if (options.holdout_block_size > 0.0)
+      e.hold_out = hold_out_check(g, e.shape, *thkobs, options.holdout_block_size);
+  } else {
+    e.tau_b = options.basal_shear_stress;
+  }
+  if (observed > 0) e.radar = thickness_misfit(e.thickness(), *thkobs, ice);
+  return e;
+}
+
+} // namespace nunatak::inversion
