@@ -312,6 +312,19 @@ TEST(TorchBPEnergy, RejectsAVelocityOfTheWrongShapeOrType) {
   EXPECT_THROW(emu::velocity_tensor(t, std::vector<double>(5)), nunatak::Error);
 }
 
+TEST(TorchBPEnergy, AnIceFreePatchHasNoEnergy) {
+  // No ice-filled element: nothing is integrated, every node is fixed.
+  const BPPatch p = nunatak::core::make_bp_patch(
+      3, 3, 100.0, 100.0, levels({0.0, 1.0}), std::vector<double>(9, 5.0),
+      std::vector<double>(9, -50.0), std::vector<double>(9, 1.0), std::vector<double>(18, 2e5),
+      BPConstants());
+  const auto t = emu::make_torch_bp_patch(p);
+  EXPECT_EQ(t.element_columns.size(0), 0);
+  const auto u = torch::ones({3, 3, 2, 2}, t.options());
+  EXPECT_EQ(value(emu::bp_energy(t, u)), 0.0);
+  EXPECT_EQ(value(emu::bp_energy_gradient(t, u).abs().max()), 0.0);
+}
+
 // --- Exact integrals ---------------------------------------------------------
 
 /// A patch with a planar surface s = 1000 - a_x x - a_y y over a varying
