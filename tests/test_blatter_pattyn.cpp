@@ -468,7 +468,7 @@ TEST(BlatterPattyn, HopelessProblemFailsCleanly) {
     Kokkos::deep_copy(usurf.view(), U);
   }
   try {
-    bp.update(solver::StressBalanceInputs{s.thk, s.bed, usurf});
+    bp.update(solver::StressBalanceInputs{s.thk, s.bed, usurf, {}});
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("Newton did not converge"), std::string::npos) << e.what();

@@ -139,7 +139,7 @@ TEST(ShallowIce, SiaFluxHandComputed) {
   // (a) Uniform thickness H = 1000 m: q = -Gamma H^(n+2) |grad s|^(n-1) grad s.
   const double H = 1000.0;
   fill_with_ghosts(thk, [&](int, int) { return H; });
-  sia.update({thk, usurf, usurf}); // the SIA reads thk and usurf only
+  sia.update({thk, usurf, usurf, {}}); // the SIA reads thk and usurf only
   const double D = Gamma * std::pow(H, n + 2.0) * std::pow(slope, n - 1.0);
   check_faces([&](int, int) { return -D * a; }, [&](int, int) { return -D * bslope; }, "uniform H");
   // Hand values (exact rational arithmetic): qx = 1.8288e-3, qy = -7.620e-4 m^2/s.
@@ -152,7 +152,7 @@ TEST(ShallowIce, SiaFluxHandComputed) {
   // one; interior faces are unchanged.
   fill_owned(thk, [&](int, int) { return H; });
   model::update_ghosts_with_edge(thk, 0.0);
-  sia.update({thk, usurf, usurf}); // the SIA reads thk and usurf only
+  sia.update({thk, usurf, usurf, {}}); // the SIA reads thk and usurf only
   const double edge = std::pow(0.5, n + 2.0);
   check_faces([&](int i, int) { return (i == -1 || i == nx - 1 ? edge : 1.0) * -D * a; },
               [&](int, int j) { return (j == -1 || j == ny - 1 ? edge : 1.0) * -D * bslope; },
@@ -162,7 +162,7 @@ TEST(ShallowIce, SiaFluxHandComputed) {
   // i+1 carries the mean 675 + 150 i; a y face sees the column's own H_i.
   auto Hlin = [](int i) { return 600.0 + 150.0 * i; };
   fill_with_ghosts(thk, [&](int i, int) { return Hlin(i); });
-  sia.update({thk, usurf, usurf}); // the SIA reads thk and usurf only
+  sia.update({thk, usurf, usurf, {}}); // the SIA reads thk and usurf only
   auto qface = [&](double h, double ds) {
     return -Gamma * std::pow(h, n + 2.0) * std::pow(slope, n - 1.0) * ds;
   };
@@ -218,7 +218,7 @@ TEST(ShallowIce, SlabOnSlopeVelocityProfile) {
     const double u_s = u_b + u_def;
     auto sia = solver::make_stress_balance("sia", grid, params);
     ASSERT_EQ(sia->name(), "sia");
-    sia->update({thk, usurf, usurf}); // the SIA reads thk and usurf only
+    sia->update({thk, usurf, usurf, {}}); // the SIA reads thk and usurf only
     const solver::Velocities vel = sia->velocities(sigma);
     ASSERT_TRUE(vel.uvel.has_value());
     ASSERT_TRUE(vel.vvel.has_value());

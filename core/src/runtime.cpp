@@ -13,9 +13,12 @@ namespace nunatak::core {
 void check_petsc(PetscErrorCode code, const char* call) {
   if (code == 0) return;
   const char* text = nullptr;
-  PetscErrorMessage(code, &text, nullptr);
-  throw Error(std::string("PETSc error in ") + call + ": " + (text ? text : "unknown error") +
-              " (code " + std::to_string(static_cast<int>(code)) + ")");
+  char* specific = nullptr; // the message of the error raised (SETERRQ, PetscError), if any
+  PetscErrorMessage(code, &text, &specific);
+  std::string message =
+      std::string("PETSc error in ") + call + ": " + (text ? text : "unknown error");
+  if (specific && *specific) message += ": " + std::string(specific);
+  throw Error(message + " (code " + std::to_string(static_cast<int>(code)) + ")");
 }
 
 Runtime::Runtime(MPI_Comm comm, const std::vector<std::string>& petsc_options) : m_comm(comm) {

@@ -1,5 +1,6 @@
 #include "nunatak/solver/stress_balance.hpp"
 
+#include "nunatak/core/constants.hpp"
 #include "nunatak/core/error.hpp"
 #include "nunatak/solver/blatter_pattyn.hpp"
 #include "nunatak/solver/shallow_ice.hpp"
@@ -31,7 +32,7 @@ std::unique_ptr<StressBalance> make_stress_balance(const std::string& name,
       p.no_slip = false;
       p.friction_exponent = 1.0 / params.sliding.exponent;
       p.uniform_beta2 =
-          std::pow(params.sliding.coefficient * 31556925.9747, -1.0 / params.sliding.exponent);
+          std::pow(params.sliding.coefficient * core::seconds_per_year, -1.0 / params.sliding.exponent);
     }
     return std::make_unique<BlatterPattyn>(std::move(grid), p);
   }

@@ -11,10 +11,13 @@
 #include "nunatak/core/grid.hpp"
 
 #include <mpi.h>
-#include <petscdm.h>
 
 #include <memory>
 #include <vector>
+
+// PETSc's DM handle, declared as petscdm.h declares it, so that this header
+// (and field.hpp, which includes it) does not pull in PETSc.
+typedef struct _p_DM* DM;
 
 namespace nunatak::core {
 

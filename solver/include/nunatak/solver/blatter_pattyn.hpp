@@ -1,6 +1,8 @@
 #pragma once
 /// \file blatter_pattyn.hpp
-/// The Blatter-Pattyn (first-order Stokes) stress balance on PETSc.
+/// The Blatter-Pattyn (first-order Stokes) stress balance on PETSc: a thin
+/// driver of the discrete problem of bp_problem.hpp (energy, gradient,
+/// Hessian on a rank's patch of nodes).
 ///
 /// Equations for the horizontal velocity (u, v), with effective viscosity
 /// eta = (B/2) (e2 + reg^2)^((1-n)/(2n)), B = (E A)^(-1/n), and
@@ -12,58 +14,53 @@
 /// They are the Euler-Lagrange equations of the energy
 ///
 ///   E(u, v) = int_ice [ (2n/(n+1)) B (e2 + reg^2)^((n+1)/(2n)) + rho g grad(s).(u, v) ] dV
-///           + int_bed beta^2/(q+1) (|u|^2 + ureg^2)^((q+1)/2) dA,
+///           + int_bed beta^2/(q+1) (|u|^2 + ureg^2)^((q+1)/2) dA
+///           - int_front [rho g (s - z) - rho_w g max(z_sl - z, 0)] n.(u, v) dA,
 ///
-/// whose discrete form is computed by `energy`; `residual` is its gradient and
-/// `jacobian` its Hessian (tested with finite differences).
+/// whose discrete form (divided by rho g) BPProblem computes; the residual is
+/// its gradient and the Jacobian its Hessian.
 ///
 /// Boundary conditions: stress-free surface (natural); at the bed either no
-/// slip (u = v = 0) or the friction law above (q = 1: linear sliding with
-/// beta^2, q = 1/m: Weertman); laterally periodic (ISMIP-HOM) or, at the edges
-/// of a non-periodic domain, natural. Ice margins: a column is icy when
-/// H >= H_min; an element is ice-filled when its four columns are icy, and only
-/// ice-filled elements are integrated (as in PISM); nodes that touch no
-/// ice-filled element are fixed at u = v = 0. On the lateral faces of the
-/// ice-filled region the condition is natural (the reduced equations'
-/// traction-free condition, i.e. the ice outside pushes back with its
-/// cryostatic pressure) at land margins, and at marine fronts (the neighbouring
-/// element holds an ice-free column whose bed is at or below sea level) the
-/// ocean-pressure (calving-front) condition
-///
-///   2 eta (2 u_x + v_y, (u_y + v_x)/2) . n = [rho g (s - z) - rho_w g max(z_sl - z, 0)] n_x, ...
-///
-/// enters the energy as - int_front [(s - z) - (rho_w/rho) max(z_sl - z, 0)] n.(u, v) dA
-/// (divided by rho g; linear in the velocity, so it adds to the residual only).
+/// slip (u = v = 0) or the friction law tau = beta^2 (|u|^2 + ureg^2)^((q-1)/2) u
+/// (q = 1: linear, q = 1/m: Weertman), with beta^2 = 0 under floating ice;
+/// laterally periodic (ISMIP-HOM) or, at the edges of a non-periodic domain,
+/// natural. Ice margins: an element is ice-filled when its four columns have
+/// H >= H_min (bp.minimum_thickness) and only those are integrated (as in
+/// PISM); nodes that touch none are fixed at u = v = 0. Land margins are
+/// natural; marine fronts (the neighbouring element has an ice-free column
+/// with its bed at or below sea level) carry the ocean-pressure
+/// (calving-front) load, the last term of E. core/bp_patch.hpp states the rule.
 ///
 /// Units and scaling: lengths in m, velocities in m/a, time in years, stresses
-/// in Pa; the residual and energy are divided by rho g so that they are O(1)
-/// for O(1) velocity gradients (as in PETSc's ex48).
+/// in Pa; the residual and energy are divided by rho g (as in PETSc's ex48).
 ///
-/// Discretisation: Q1 hexahedra on terrain-following levels (sigma uniform),
-/// 2x2x2 Gauss points, 2x2 on the bed; a PETSc 3-D DMDA whose first (fastest)
-/// dimension is the vertical, held by one rank, so that columns are never split
-/// and contiguous in memory ([y][x][z][u,v]). Nodes sit at the 2-D grid's cell
-/// centres and the DMDA has the 2-D grid's decomposition. Element kernels are
-/// labelled Kokkos loops; the Jacobian is assembled with MatSetValuesCOO.
-/// Newton (SNES, options prefix -bp_) with line search, Eisenstat-Walker and
-/// an absolute tolerance of 1e-8 of the driving-stress residual; the linear
-/// solver and preconditioner default to FGMRES + full geometric multigrid
-/// (Galerkin, ICC(0) smoother, grid sequencing on cold starts) where the grid
-/// coarsens by 2 in every direction, GMRES + block-Jacobi/ILU(0) elsewhere,
-/// and options override them. If Newton fails, a robustness ladder switches a
-/// stalled GMRES/ILU to FGMRES/GAMG, then restarts from the shallow-ice
-/// velocity and continues in the strain-rate regularisation (x 1e6, 1e4,
-/// 1e2, 1 on its square).
+/// Discretisation: Q1 hexahedra on uniform sigma levels, 2x2x2 Gauss points
+/// (2x2 on the bed). A PETSc 3-D DMDA whose first (fastest) dimension is the
+/// vertical, held by one rank, so that columns are never split and contiguous
+/// in memory ([y][x][z][u,v]): its local arrays are exactly BPProblem's patch
+/// arrays. Nodes sit at the 2-D grid's cell centres and the DMDA has the 2-D
+/// grid's decomposition. Residual and Jacobian are DMDA local callbacks
+/// (DMDASNESSetFunctionLocal with ADD_VALUES, DMDASNESSetJacobianLocal, as in
+/// ex48); the Jacobian is assembled with MatSetValuesCOO.
+///
+/// Solver (bp_solve.cpp): Newton (SNES, options prefix -bp_) with a line
+/// search, Eisenstat-Walker and an absolute tolerance of 1e-8 of the
+/// driving-stress residual; FGMRES + full geometric multigrid (Galerkin,
+/// ICC(0) smoother) where the grid coarsens by 2 in every direction, with grid
+/// sequencing on cold starts (coarse geometry made by a DMCoarsenHook),
+/// GMRES + block-Jacobi/ILU(0) elsewhere; options override them. If Newton
+/// fails, a robustness ladder switches a stalled GMRES/ILU to FGMRES/GAMG, then
+/// restarts from the shallow-ice velocity and continues in the strain-rate
+/// regularisation (x 1e6, 1e4, 1e2, 1 on its square).
 
 #include "nunatak/core/field3d.hpp"
+#include "nunatak/core/petsc_handle.hpp"
+#include "nunatak/solver/bp_problem.hpp"
 #include "nunatak/solver/stress_balance.hpp"
 
-#include <petscsnes.h>
-
-#include <array>
-#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace nunatak::solver {
 
@@ -100,6 +97,17 @@ struct BPSolveReport {
   int coarse_newton_iterations = 0, coarse_krylov_iterations = 0;
 };
 
+/// This rank's share of the discrete problem at the current solution: its
+/// patch, its velocities (ghosts included), its energy and its un-assembled
+/// gradient (see BPProblem), for fixtures that tie other implementations of
+/// the energy (the LibTorch one) to the solver's.
+struct BPPatchState {
+  core::BPPatch patch;
+  std::vector<double> velocity; ///< [y][x][z][c], m/a
+  double energy = 0;            ///< this patch's elements, divided by rho g
+  std::vector<double> gradient; ///< [y][x][z][c]
+};
+
 /// Blatter-Pattyn solver on a 2-D ParallelGrid (map plane) times `levels`.
 class BlatterPattyn final : public StressBalance {
 public:
@@ -109,8 +117,10 @@ public:
   BlatterPattyn& operator=(const BlatterPattyn&) = delete;
 
   std::string name() const override { return "bp"; }
-  /// Sets the geometry from thk and usurf (bed = usurf - thk) and solves,
-  /// starting from the previous solution.
+  /// Sets the geometry from the typed inputs (ice base from the floatation
+  /// rule, beta^2 from the friction field or the uniform value, 0 under
+  /// floating ice; softness field if given) and solves, starting from the
+  /// previous solution. Collective; throws nunatak::Error if Newton fails.
   void update(const StressBalanceInputs& inputs) override;
   const FaceFluxes& fluxes() const override { return m_fluxes; }
   double max_diffusivity() const override { return 0.0; }
@@ -118,20 +128,20 @@ public:
   std::string last_solve_summary() const override;
   Velocities velocities(const std::vector<double>& sigma) const override;
 
-  /// Sets thickness and bed (m; ghosts up to date) and, for sliding, beta^2
-  /// (Pa a m^-1; may be null for no-slip). Collective.
-  void set_geometry(const core::Field2D& thk, const core::Field2D& bed,
+  /// Sets the thickness and the elevation of the ice base (m; ghosts up to
+  /// date) and, for sliding, beta^2 (Pa (m/a)^-q; may be null for no-slip).
+  /// Collective; an invalid value on any rank is an error on every rank.
+  void set_geometry(const core::Field2D& thk, const core::Field2D& base,
                     const core::Field2D* beta2 = nullptr);
   /// Ice softness A (Pa^-n s^-1) per cell and level, replacing the uniform
   /// flow.softness: the field's sigma levels are interpolated linearly to the
   /// solver's (two levels with equal values: A per cell; equal columns: A per
   /// level). Ghosts must be up to date; the enhancement factor still applies.
-  /// Throws nunatak::Error where A is not a positive number.
+  /// Collective; throws nunatak::Error where A is not a positive number.
   void set_softness(const core::Field3D& softness);
   /// A body force f(x, y, z) (Pa/m) added to the momentum balance, i.e. the
   /// energy gains -int f.(u, v) dV. For manufactured-solution tests; evaluated
   /// on the host at every quadrature point. An empty function removes it.
-  using BodyForce = std::function<std::array<double, 2>(double x, double y, double z)>;
   void set_body_force(BodyForce force);
 
   /// Collective: Newton solve from the current velocity. When the current one
@@ -144,13 +154,17 @@ public:
   /// Sets the solution to the local shallow-ice velocity of the geometry.
   void set_sia_initial_guess();
 
-  /// The discrete energy at `x` (global vector of (u, v) in m/a), divided by rho g.
+  /// The discrete energy at `x` (global vector of (u, v) in m/a), divided by rho g. Collective.
   double energy(Vec x) const;
-  /// Gradient of the energy (and u - 0 rows at fixed nodes), into `f`.
+  /// Gradient of the energy (and d (u - 0) rows at fixed nodes), into `f`. Collective.
   void residual(Vec x, Vec f) const;
-  /// Hessian of the energy into `J` (assembled with MatSetValuesCOO).
+  /// Hessian of the energy (d on the diagonal of fixed rows) into `J`. Collective.
   void jacobian(Vec x, Mat J) const;
+  /// This rank's patch, velocities, energy and gradient at the current solution. Collective.
+  BPPatchState patch_state() const;
 
+  /// The discrete problem on this rank's patch.
+  const BPProblem& problem() const { return *m_problem; }
   /// The solution vector (u, v in m/a), the 3-D DMDA, the Jacobian matrix.
   Vec solution() const { return m_solution; }
   DM dm() const { return m_dm; }
@@ -162,23 +176,56 @@ public:
   int levels() const { return m_params.levels; }
   const BPSolveReport& last_report() const { return m_report; }
 
+  /// Column geometry as given to set_geometry (bed without the imposed
+  /// trend), kept for the coarser grids of grid sequencing.
+  struct Columns;
+
 private:
+  friend struct BPCallbacks;
+  /// The residual on this rank's patch from local (ghosted) arrays: the
+  /// problem's gradient plus d u at owned fixed dofs (added to neighbours'
+  /// rows by the caller's local-to-global ADD).
+  void residual_local(const double* x, double* f) const;
+  /// The Jacobian from a local (ghosted) array into `P` (MatSetValuesCOO).
+  void jacobian_local(const double* x, Mat P) const;
+  /// A coarser level of grid sequencing: `dm` comes from DMCoarsen of a finer
+  /// level's DMDA, which attached the coarse geometry (coarsen hook).
+  BlatterPattyn(std::shared_ptr<const core::ParallelGrid> grid, const BPParams& params,
+                core::DMHandle dm);
+  void create_dm();
+  void set_up();
+  /// Reads (and registers, for -help) nunatak's own -bp_ options.
+  void read_options();
   void configure_default_multigrid();
   /// Grid sequencing: solves on the grid coarsened by 2 and interpolates that
   /// solution into m_solution. False (m_solution untouched) where the grid does
   /// not coarsen or the coarse solve failed.
   bool start_from_coarser_grid(BPSolveReport& report);
-  int m_coarser_grids_allowed = -1; ///< grid sequencing depth left (-1: from options)
-  bool m_coarse_stage = false;      ///< a grid-sequencing stage: no robustness ladder
-  bool m_default_ilu = false;       ///< default GMRES/ILU in use (no multigrid, no user choice)
-  struct Impl;
-  std::unique_ptr<Impl> m_impl;
+  /// Depth-averaged velocity and upwind face fluxes of thickness `thk` (after a solve).
+  void update_fluxes(const core::Field2D& thk);
+  /// The patch of this rank for the given columns (collective: margins need ghost updates).
+  core::BPPatch make_patch(const Columns& columns) const;
+
   std::shared_ptr<const core::ParallelGrid> m_grid;
   BPParams m_params;
-  DM m_dm = nullptr;
-  Mat m_matrix = nullptr;
-  SNES m_snes = nullptr;
-  Vec m_solution = nullptr;
+  core::DMHandle m_dm;
+  core::MatHandle m_matrix;
+  core::SNESHandle m_snes;
+  core::VecHandle m_solution;
+  std::unique_ptr<BPProblem> m_problem;
+  std::vector<double> m_hessian_values; ///< COO values of the Jacobian
+  std::shared_ptr<const Columns> m_columns;
+  std::vector<double> m_hardness; ///< B per node of the patch, Pa a^(1/n)
+  BodyForce m_body_force;
+  // The 3-D DMDA's boxes, in map-plane indices (PETSc's y = map x, z = map y).
+  int m_mx = 0, m_my = 0, m_mz = 0;
+  int m_xs = 0, m_ys = 0, m_xm = 0, m_ym = 0, m_gxs = 0, m_gys = 0, m_gxm = 0, m_gym = 0;
+  bool m_periodic_x = false, m_periodic_y = false;
+  int m_coarser_grids_allowed = 0;    ///< grid sequencing depth left (-bp_grid_sequence)
+  double m_grid_sequence_rtol = 1e-4; ///< coarser grids' Newton tolerance (-bp_grid_sequence_rtol)
+  bool m_coarse_stage = false;        ///< a grid-sequencing stage: no robustness ladder
+  bool m_default_ilu = false;         ///< default GMRES/ILU in use (no multigrid, no user choice)
+  double m_reg2 = 0;                  ///< requested strain-rate regularisation squared, a^-2
   FaceFluxes m_fluxes;
   double m_max_advection_rate = 0.0;
   BPSolveReport m_report;

@@ -1,0 +1,96 @@
+#pragma once
+/// \file bp_problem.hpp
+/// The discrete Blatter-Pattyn problem on a patch of nodes, without PETSc: the
+/// energy, its gradient and its Hessian (COO triplets), computed by Kokkos
+/// element kernels from a core::BPPatch and plain arrays of velocities. The
+/// PETSc solver (blatter_pattyn.hpp) drives it through DMDA local callbacks;
+/// the LibTorch twin (emulator/bp_energy.hpp) is tied to it by a test
+/// (tests/test_bp_energy_tie.cpp). docs/energy.md has the derivation.
+///
+/// Energy (velocities (u, v) in m/a, lengths in m, stresses in Pa; divided by rho g):
+///
+///   E(u, v) = sum over ice-filled elements of
+///       int_element [ (2n/(n+1)) B (e2 + reg^2)^((n+1)/(2n)) / (rho g) + grad(s).(u, v) ] dV
+///     + int_bed beta^2/(q+1) (|u|^2 + r^2)^((q+1)/2) / (rho g) dA          (when sliding)
+///     - int_front [(s - z) - (rho_w/rho) max(z_sl - z, 0)] n.(u, v) dA      (marine fronts)
+///     - int f.(u, v) / (rho g) dV                              (a body force, for tests)
+///
+/// with e2 = u_x^2 + v_y^2 + u_x v_y + (u_y + v_x)^2/4 + u_z^2/4 + v_z^2/4, the
+/// hardness B interpolated trilinearly from the nodes, the surface s = b + H
+/// bilinear on each element's four columns, beta^2 bilinear on its bed face.
+/// Discretisation: Q1 hexahedra, z = b + sigma max(H, H_min), 2x2x2 Gauss
+/// points (2x2 on the bed; 3 along a front face and 2 on each side of sea
+/// level vertically). Fixed nodes (BPPatch::fixed) take the value 0 whatever
+/// the input holds, so the gradient and Hessian rows and columns of fixed
+/// nodes are 0.
+
+#include "nunatak/core/bp_patch.hpp"
+
+#include <array>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace nunatak::solver {
+
+/// A body force f(x, y, z) (Pa/m) added to the momentum balance (the energy
+/// gains -int f.(u, v) dV); for manufactured-solution tests.
+using BodyForce = std::function<std::array<double, 2>(double x, double y, double z)>;
+
+/// The discrete Blatter-Pattyn problem on one patch (see the file comment).
+class BPProblem {
+public:
+  /// Checks `patch` (BPPatch::check) and copies it into the kernels' memory.
+  explicit BPProblem(core::BPPatch patch);
+  ~BPProblem();
+  BPProblem(BPProblem&&) noexcept;
+  BPProblem& operator=(BPProblem&&) noexcept;
+  BPProblem(const BPProblem&) = delete;
+  BPProblem& operator=(const BPProblem&) = delete;
+
+  /// Replaces geometry, parameters and masks. The box, owned columns and
+  /// element range must be those of the current patch (the Hessian's
+  /// pattern stays); throws nunatak::Error otherwise.
+  void set_patch(core::BPPatch patch);
+  const core::BPPatch& patch() const;
+
+  /// Tabulates a body force at the quadrature points; `x_first`, `y_first`
+  /// are the coordinates (m) of the box's first column. An empty function removes it.
+  void set_body_force(BodyForce force, double x_first, double y_first);
+  const BodyForce& body_force() const;
+
+  /// This patch's energy (its elements only) at velocities `x` (patch.size()
+  /// values, [y][x][z][c], m/a), divided by rho g (so in m^4 a^-1).
+  double energy(const double* x) const;
+  /// The gradient of energy() on the patch's nodes into `g` (patch.size()
+  /// values, overwritten; 0 at fixed nodes). Adding the patches' gradients at
+  /// shared nodes gives the global gradient.
+  void gradient(const double* x, double* g) const;
+
+  /// The Hessian's COO pattern in local dof numbering (dof = 2 node + c):
+  /// 108 entries per node of the box [ey0, ey1] x [ex0, ex1] x levels (the 27
+  /// neighbours of the stencil times 2 x 2 components); the column is -1 where
+  /// no element of the patch holds both nodes, except on the diagonal of owned
+  /// dofs, which is always an entry (the solver's fixed rows use it).
+  std::size_t hessian_size() const;
+  void hessian_pattern(std::vector<long long>& rows, std::vector<long long>& cols) const;
+  /// Position in the COO arrays of the entry (row: node (j, i, k) component
+  /// c; column: the node offset by (dj, di, dk) in {-1, 0, 1}, component c2).
+  std::size_t hessian_index(int j, int i, int k, int c, int dj, int di, int dk, int c2) const;
+  /// The Hessian of energy() at `x` into `values` (hessian_size() values,
+  /// overwritten; rows and columns of fixed nodes are 0).
+  void hessian(const double* x, double* values) const;
+
+  /// Scale of the fixed rows d (u - 0) = 0 that the solver adds for column
+  /// (j, i): 2 eta_ref / (rho g) (dx dy/hz + dx hz/dy + dy hz/dx), the
+  /// viscous diagonal for a strain rate of 1e-3 a^-1, so that fixed rows do
+  /// not spoil the conditioning (as in ex48).
+  double dirichlet_scale(int j, int i) const;
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> m_impl;
+};
+
+} // namespace nunatak::solver

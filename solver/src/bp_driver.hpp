@@ -1,0 +1,45 @@
+#pragma once
+// What the files of the Blatter-Pattyn PETSc driver share (blatter_pattyn.cpp:
+// DMDA, callbacks; bp_geometry.cpp: geometry, margins, coarse geometry;
+// bp_solve.cpp: solver strategy and ladder; bp_output.cpp: velocities and
+// fluxes). Internal to nunatak::solver.
+
+#include "nunatak/solver/blatter_pattyn.hpp"
+
+#include <optional>
+#include <string>
+
+namespace nunatak::solver {
+
+/// Column geometry as given to set_geometry: thickness, ice base without the
+/// imposed trend, beta^2 when sliding, on the 2-D grid (ghosts up to date).
+struct BlatterPattyn::Columns {
+  std::shared_ptr<const core::ParallelGrid> grid;
+  core::Field2D thk, base;
+  std::optional<core::Field2D> beta2;
+};
+
+namespace bp_driver {
+
+/// The solver whose DMDA is `dm` (composed on it by the solver); throws
+/// nunatak::Error if there is none (a coarse multigrid level, which has no
+/// re-discretisation: the multigrid must be Galerkin).
+BlatterPattyn& solver_of(DM dm);
+/// Composes `solver` on `dm` (null: removes it).
+void attach_solver(DM dm, BlatterPattyn* solver);
+
+/// The column geometry composed on `dm` by set_geometry or by the coarsen hook (may be null).
+std::shared_ptr<const BlatterPattyn::Columns> columns_of(DM dm);
+/// Composes `columns` on `dm`, replacing what was there.
+void attach_columns(DM dm, std::shared_ptr<const BlatterPattyn::Columns> columns);
+/// DMCoarsenHook: the coarse DMDA gets the fine one's columns injected (coarse
+/// node i = fine node 2i) on a 2-D grid with the coarse decomposition, and
+/// the hook itself, so that coarsening again works.
+PetscErrorCode coarsen_columns(DM fine, DM coarse, void* ctx);
+
+/// Collective: throws nunatak::Error on every rank of `comm` if `local_error`
+/// is not empty on some rank; the message is the lowest such rank's.
+void throw_if_any(MPI_Comm comm, const std::string& local_error);
+
+} // namespace bp_driver
+} // namespace nunatak::solver

@@ -1,0 +1,343 @@
+// Solver strategy of the Blatter-Pattyn driver: the default linear solver
+// (geometric multigrid where the grid coarsens by 2, GMRES/ILU elsewhere),
+// grid sequencing on cold starts (coarser DMDAs from DMCoarsen, whose hook
+// attaches their geometry), the shallow-ice first guess, and the robustness
+// ladder (GAMG, then regularisation continuation) when Newton fails.
+
+#include "bp_driver.hpp"
+#include "nunatak/core/error.hpp"
+#include "nunatak/core/parallel_grid.hpp"
+
+#include <petscdmda.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+namespace nunatak::solver {
+
+namespace {
+
+/// Sets the Newton solver's Krylov method and preconditioner; returns the PC.
+PC use_linear_solver(SNES snes, KSPType ksp_type, PCType pc_type) {
+  KSP ksp = nullptr;
+  PC pc = nullptr;
+  NUNATAK_PETSC(SNESGetKSP(snes, &ksp));
+  NUNATAK_PETSC(KSPSetType(ksp, ksp_type));
+  NUNATAK_PETSC(KSPGetPC(ksp, &pc));
+  NUNATAK_PETSC(PCSetType(pc, pc_type));
+  return pc;
+}
+
+/// Levels of full (factor 2) coarsening the node counts allow, keeping the
+/// coarsest grid at least 4 nodes across and 3 deep.
+int coarsening_levels(int mx, int my, int mz, bool px, bool py) {
+  auto coarsenable = [](int m, bool periodic, int factor) {
+    const int intervals = periodic ? m : m - 1;
+    return intervals % factor == 0 && intervals / factor >= (periodic ? 4 : 3);
+  };
+  int levels = 1;
+  while (levels < 8) {
+    const int f = 1 << levels;
+    if (!coarsenable(mx, px, f) || !coarsenable(my, py, f) || (mz - 1) % f != 0 || (mz - 1) / f < 2)
+      break;
+    ++levels;
+  }
+  return levels;
+}
+
+/// True where grid sequencing may solve on the grid coarsened by 2 first: the
+/// grid coarsens as for multigrid (coarsening_levels) and the coarser grid
+/// keeps at least 16 node intervals across and 4 vertically (ex48's coarsest
+/// grid for ISMIP-HOM); every rank owns at least 4 columns each way.
+bool sequence_coarsens(DM dm, int mx, int my, int mz, bool px, bool py) {
+  if (coarsening_levels(mx, my, mz, px, py) < 2) return false;
+  const auto coarse_intervals = [](int m, bool periodic) { return (periodic ? m : m - 1) / 2; };
+  if (coarse_intervals(mx, px) < 16 || coarse_intervals(my, py) < 16 || (mz - 1) / 2 < 4)
+    return false;
+  PetscInt nx = 0, ny = 0;
+  const PetscInt *lx = nullptr, *ly = nullptr;
+  NUNATAK_PETSC(DMDAGetInfo(dm, nullptr, nullptr, nullptr, nullptr, nullptr, &nx, &ny, nullptr,
+                            nullptr, nullptr, nullptr, nullptr, nullptr));
+  NUNATAK_PETSC(DMDAGetOwnershipRanges(dm, nullptr, &lx, &ly));
+  for (PetscInt r = 0; r < nx; ++r)
+    if (lx[r] < 4) return false;
+  for (PetscInt r = 0; r < ny; ++r)
+    if (ly[r] < 4) return false;
+  return true;
+}
+
+} // namespace
+
+void BlatterPattyn::configure_default_multigrid() {
+  // Where the grid coarsens by 2 in all directions, the default linear solver
+  // is FGMRES with full geometric multigrid on the DMDA (Galerkin coarse
+  // operators; one GMRES iteration of block-Jacobi/ICC(0) as smoother), as in
+  // PETSc's ex48, with the backtracking line search (after grid sequencing the
+  // critical-point one saves no Newton steps, and it fails on Greenland).
+  // Otherwise GMRES + block-Jacobi/ILU(0), capped, with the ladder's GAMG
+  // fallback. Command-line options override both.
+  const int levels = coarsening_levels(m_mx, m_my, m_mz, m_periodic_x, m_periodic_y);
+  const char* prefix = m_params.options_prefix.c_str();
+  if (levels < 2) {
+    // GMRES + block-Jacobi/ILU(0), at most 150 iterations per linear solve:
+    // on thin, steep geometry (Aletsch at 100 m with 10 m columns) ILU(0)
+    // stalls, and the robustness ladder then switches to FGMRES + GAMG (slower
+    // on Greenland: 80 against 17 Krylov iterations per Newton step).
+    PetscBool user_ksp = PETSC_FALSE, user_pc = PETSC_FALSE;
+    NUNATAK_PETSC(PetscOptionsHasName(nullptr, prefix, "-ksp_type", &user_ksp));
+    NUNATAK_PETSC(PetscOptionsHasName(nullptr, prefix, "-pc_type", &user_pc));
+    m_default_ilu = !user_ksp && !user_pc;
+    KSP ksp = nullptr;
+    NUNATAK_PETSC(SNESGetKSP(m_snes, &ksp));
+    NUNATAK_PETSC(KSPSetTolerances(ksp, PETSC_DEFAULT, PETSC_DEFAULT, PETSC_DEFAULT, 150));
+    return;
+  }
+  PC pc = use_linear_solver(m_snes, KSPFGMRES, PCMG);
+  NUNATAK_PETSC(PCMGSetLevels(pc, levels, nullptr));
+  NUNATAK_PETSC(PCMGSetGalerkin(pc, PC_MG_GALERKIN_BOTH));
+  NUNATAK_PETSC(PCMGSetType(pc, PC_MG_FULL));
+  for (int l = 1; l < levels; ++l) {
+    KSP smoother = nullptr;
+    PC smoother_pc = nullptr;
+    NUNATAK_PETSC(PCMGGetSmoother(pc, l, &smoother));
+    NUNATAK_PETSC(KSPSetType(smoother, KSPGMRES));
+    NUNATAK_PETSC(KSPSetTolerances(smoother, PETSC_DEFAULT, PETSC_DEFAULT, PETSC_DEFAULT, 1));
+    NUNATAK_PETSC(KSPGetPC(smoother, &smoother_pc));
+    NUNATAK_PETSC(PCSetType(smoother_pc, PCBJACOBI));
+  }
+  SNESLineSearch line_search = nullptr;
+  NUNATAK_PETSC(SNESGetLineSearch(m_snes, &line_search));
+  NUNATAK_PETSC(SNESLineSearchSetType(line_search, SNESLINESEARCHBT));
+  // Rebuild the multigrid (Galerkin products, ICC factors) every other Newton
+  // step: Krylov counts stay flat and ISMIP-HOM A 64x64x17 / 128x128x33
+  // solve 8 % / 6 % faster (-bp_snes_lag_preconditioner overrides).
+  NUNATAK_PETSC(SNESSetLagPreconditioner(m_snes, 2));
+  // The blocks: ICC(0) without PETSc's positive-definite shift (the Jacobian
+  // is symmetric; ICC factors in about a fifth of ILU's time at 128x128x33,
+  // and the shifted ICC stagnates on Greenland). The block solvers exist only
+  // after set-up, so these defaults go into the options database, where
+  // options given by the user win.
+  const std::string sub = "-" + m_params.options_prefix + "mg_levels_sub_";
+  for (auto [name, value] : {std::pair{"pc_type", "icc"}, {"pc_factor_shift_type", "none"}}) {
+    PetscBool given = PETSC_FALSE;
+    NUNATAK_PETSC(PetscOptionsHasName(nullptr, nullptr, (sub + name).c_str(), &given));
+    if (!given) NUNATAK_PETSC(PetscOptionsSetValue(nullptr, (sub + name).c_str(), value));
+  }
+}
+
+void BlatterPattyn::set_sia_initial_guess() {
+  // u(sigma) = u_s (1 - (1 - sigma)^(n+1)), u_s = 2 A (rho g)^n |grad s|^(n-1) grad s H^(n+1) /
+  // (n+1), with centred surface slopes: the shallow-ice velocity, a good first Newton iterate.
+  const core::BPPatch& p = m_problem->patch();
+  const double n = p.constants.glen_exponent, rho_g = p.constants.rho_g;
+  const auto surface = [&](int j, int i) {
+    const size_t c = p.column(j, i);
+    return p.bed[c] + p.thickness[c];
+  };
+  const core::VecWriteArray x(m_solution);
+  size_t k0 = 0;
+  for (int j = p.ys; j < p.ys + p.ym; ++j)
+    for (int i = p.xs; i < p.xs + p.xm; ++i, k0 += size_t(p.nz) * 2) {
+      const int ie = std::min(i + 1, p.nx - 1), iw = std::max(i - 1, 0);
+      const int jn = std::min(j + 1, p.ny - 1), js = std::max(j - 1, 0);
+      const double sx = (surface(j, ie) - surface(j, iw)) / (p.dx * (ie - iw));
+      const double sy = (surface(jn, i) - surface(js, i)) / (p.dy * (jn - js));
+      const double slope = std::hypot(sx, sy);
+      const double H = std::max(p.thickness[p.column(j, i)], p.constants.minimum_thickness);
+      double B = 0.0; // column-mean hardness
+      for (int k = 0; k < p.nz; ++k) B += p.hardness[p.node(j, i, k)] / p.nz;
+      const double A = std::pow(B, -n); // Pa^-n a^-1
+      const double factor =
+          -2.0 * A * std::pow(rho_g * slope, n - 1.0) * rho_g * std::pow(H, n + 1.0) / (n + 1.0);
+      for (int k = 0; k < p.nz; ++k) {
+        const double shape =
+            p.node_free[p.column(j, i)] ? 1.0 - std::pow(1.0 - p.sigma[size_t(k)], n + 1.0) : 0.0;
+        x.data()[k0 + size_t(k) * 2 + 0] = factor * sx * shape;
+        x.data()[k0 + size_t(k) * 2 + 1] = factor * sy * shape;
+      }
+    }
+}
+
+bool BlatterPattyn::start_from_coarser_grid(BPSolveReport& report) {
+  if (m_coarser_grids_allowed <= 0 || !m_columns ||
+      !sequence_coarsens(m_dm, m_mx, m_my, m_mz, m_periodic_x, m_periodic_y))
+    return false;
+  const MPI_Comm comm = m_grid->comm();
+  // Only where every column holds ice: at margins the injected coarse mask
+  // differs from the fine one, and the interpolated start cost Newton steps
+  // (an ice cap on 33 x 33 x 9 nodes: 16-17 instead of 13 on the finest grid).
+  const core::BPPatch& p = m_problem->patch();
+  int ice_free = 0;
+  for (int j = p.ys; j < p.ys + p.ym && !ice_free; ++j)
+    for (int i = p.xs; i < p.xs + p.xm; ++i)
+      if (p.thickness[p.column(j, i)] < p.constants.minimum_thickness) ice_free = 1;
+  MPI_Allreduce(MPI_IN_PLACE, &ice_free, 1, MPI_INT, MPI_MAX, comm);
+  if (ice_free) return false;
+
+  // The coarse DMDA is PETSc's coarsening of this one (so that interpolation
+  // between the two is local up to the ghosts); the coarsen hook has
+  // attached the geometry injected onto it (coarse node i = fine node 2i).
+  core::DMHandle coarse_dm;
+  NUNATAK_PETSC(DMCoarsen(m_dm, comm, coarse_dm.out()));
+  const auto columns = bp_driver::columns_of(coarse_dm);
+  if (!columns) throw Error("internal: the coarse DMDA has no Blatter-Pattyn geometry");
+  PetscInt cmz = 0;
+  NUNATAK_PETSC(DMDAGetInfo(coarse_dm, nullptr, &cmz, nullptr, nullptr, nullptr, nullptr, nullptr,
+                            nullptr, nullptr, nullptr, nullptr, nullptr, nullptr));
+  BPParams params = m_params;
+  params.levels = int(cmz);
+  BlatterPattyn coarse(columns->grid, params, std::move(coarse_dm));
+  coarse.m_coarser_grids_allowed = m_coarser_grids_allowed - 1;
+  coarse.m_grid_sequence_rtol = m_grid_sequence_rtol;
+  coarse.set_body_force(m_body_force);
+  // (A softness field from set_softness is not passed down: the coarse grid
+  // only provides the starting guess, with the uniform flow law.)
+  coarse.set_geometry(columns->thk, columns->base, columns->beta2 ? &*columns->beta2 : nullptr);
+
+  // The coarse solution only has to be good to the coarse grid's
+  // discretisation error: a looser tolerance (-bp_grid_sequence_rtol).
+  PetscReal atol, rtol, stol;
+  PetscInt maxit, maxf;
+  NUNATAK_PETSC(SNESGetTolerances(coarse.m_snes, &atol, &rtol, &stol, &maxit, &maxf));
+  NUNATAK_PETSC(SNESSetTolerances(coarse.m_snes, atol, m_grid_sequence_rtol, stol, maxit, maxf));
+  const BPSolveReport c = coarse.solve();
+  if (!c.converged) return false;
+  report.coarse_grids = 1 + c.coarse_grids;
+  report.coarse_newton_iterations = c.newton_iterations + c.coarse_newton_iterations;
+  report.coarse_krylov_iterations = c.krylov_iterations + c.coarse_krylov_iterations;
+  core::MatHandle interpolation;
+  NUNATAK_PETSC(DMCreateInterpolation(coarse.m_dm, m_dm, interpolation.out(), nullptr));
+  NUNATAK_PETSC(MatInterpolate(interpolation, coarse.m_solution, m_solution));
+  return true;
+}
+
+BPSolveReport BlatterPattyn::solve() {
+  read_options();
+  // Absolute tolerance: 1e-8 of the residual at zero velocity (the driving
+  // stress), so that a warm-started solve stops where a cold one would,
+  // above the round-off floor of a large ice sheet; -bp_snes_atol wins.
+  PetscBool user_atol = PETSC_FALSE;
+  NUNATAK_PETSC(
+      PetscOptionsHasName(nullptr, m_params.options_prefix.c_str(), "-snes_atol", &user_atol));
+  if (!user_atol) {
+    core::VecHandle zero, f0;
+    NUNATAK_PETSC(VecDuplicate(m_solution, zero.out()));
+    NUNATAK_PETSC(VecDuplicate(m_solution, f0.out()));
+    NUNATAK_PETSC(VecSet(zero, 0.0));
+    residual(zero, f0);
+    PetscReal forcing = 0;
+    NUNATAK_PETSC(VecNorm(f0, NORM_2, &forcing));
+    PetscReal atol, rtol, stol;
+    PetscInt maxit, maxf;
+    NUNATAK_PETSC(SNESGetTolerances(m_snes, &atol, &rtol, &stol, &maxit, &maxf));
+    NUNATAK_PETSC(SNESSetTolerances(m_snes, rtol * forcing, rtol, stol, maxit, maxf));
+  }
+  // Fixed dofs hold their prescribed value (columns that just became ice-free
+  // would otherwise start with a large, artificial residual).
+  auto zero_fixed_dofs = [this] {
+    const core::BPPatch& p = m_problem->patch();
+    const core::VecWriteArray x(m_solution);
+    size_t n = 0;
+    for (int j = p.ys; j < p.ys + p.ym; ++j)
+      for (int i = p.xs; i < p.xs + p.xm; ++i)
+        for (int k = 0; k < p.nz; ++k, n += 2)
+          if (p.fixed(j, i, k)) x.data()[n] = x.data()[n + 1] = 0.0;
+  };
+  zero_fixed_dofs();
+  PetscReal current = 0;
+  NUNATAK_PETSC(VecNorm(m_solution, NORM_INFINITY, &current));
+  BPSolveReport r;
+  if (current == 0.0) {
+    // Cold start: from the coarser grid's solution where the grid coarsens,
+    // else from the shallow-ice velocity.
+    if (start_from_coarser_grid(r))
+      zero_fixed_dofs();
+    else
+      set_sia_initial_guess();
+  }
+  {
+    core::VecHandle f;
+    NUNATAK_PETSC(VecDuplicate(m_solution, f.out()));
+    residual(m_solution, f);
+    PetscReal norm0 = 0;
+    NUNATAK_PETSC(VecNorm(f, NORM_2, &norm0));
+    r.initial_residual = norm0;
+  }
+  auto attempt = [&] {
+    NUNATAK_PETSC(SNESSolve(m_snes, nullptr, m_solution));
+    SNESConvergedReason reason;
+    NUNATAK_PETSC(SNESGetConvergedReason(m_snes, &reason));
+    PetscInt its = 0, lits = 0;
+    NUNATAK_PETSC(SNESGetIterationNumber(m_snes, &its));
+    NUNATAK_PETSC(SNESGetLinearSolveIterations(m_snes, &lits));
+    PetscReal fnorm = 0;
+    NUNATAK_PETSC(SNESGetFunctionNorm(m_snes, &fnorm));
+    r.converged = reason > 0;
+    r.newton_iterations += int(its);
+    r.krylov_iterations += int(lits);
+    r.final_residual = fnorm;
+    r.reason = SNESConvergedReasons[reason];
+  };
+  attempt();
+  if (!r.converged && !m_coarse_stage) {
+    // Robustness ladder: (1) a stalled default GMRES/ILU gives way to
+    // FGMRES/GAMG; (2) restart from the shallow-ice velocity and follow a
+    // continuation in the strain-rate regularisation, from a viscosity that is
+    // nearly linear (reg^2 x 1e6) down to the requested one. Each stage is a
+    // bounded Newton solve, so a hopeless problem fails, not hangs.
+    if (m_default_ilu) {
+      // First rung: a stronger linear solver (algebraic multigrid, true
+      // residual norm) from the shallow-ice velocity.
+      use_linear_solver(m_snes, KSPFGMRES, PCGAMG);
+      KSP ksp = nullptr;
+      NUNATAK_PETSC(SNESGetKSP(m_snes, &ksp));
+      NUNATAK_PETSC(KSPSetFromOptions(ksp)); // e.g. -bp_pc_gamg_threshold
+      // The iteration cap (150, or -bp_ksp_max_it) was for GMRES/ILU.
+      NUNATAK_PETSC(KSPSetTolerances(ksp, PETSC_DEFAULT, PETSC_DEFAULT, PETSC_DEFAULT, 10000));
+      m_default_ilu = false;
+      r.switched_to_gamg = true;
+      set_sia_initial_guess();
+      attempt();
+    }
+    if (!r.converged) {
+      const double target = m_reg2;
+      const auto use_regularisation = [this](double reg2) {
+        m_reg2 = reg2;
+        core::BPPatch patch = m_problem->patch();
+        patch.constants.regularisation2 = reg2;
+        m_problem->set_patch(std::move(patch));
+      };
+      set_sia_initial_guess();
+      for (double factor : {1e6, 1e4, 1e2, 1.0}) {
+        use_regularisation(target * factor);
+        ++r.continuation_stages;
+        attempt();
+        if (!r.converged) break;
+      }
+      use_regularisation(target);
+    }
+  }
+  m_report = r;
+  return r;
+}
+
+std::string BlatterPattyn::last_solve_summary() const {
+  const BPSolveReport& r = m_report;
+  char text[256];
+  std::snprintf(
+      text, sizeof text, "Newton %d iterations, %d Krylov iterations, residual %.3e -> %.3e (%s)%s",
+      r.newton_iterations, r.krylov_iterations, r.initial_residual, r.final_residual,
+      r.reason.c_str(), r.continuation_stages > 0 ? ", after regularisation continuation" : "");
+  std::string summary = text;
+  if (r.switched_to_gamg) summary += "; GMRES/ILU stalled, solved with FGMRES/GAMG";
+  if (r.coarse_grids > 0) {
+    std::snprintf(text, sizeof text,
+                  "; started from %d coarser grid(s): %d Newton, %d Krylov iterations there",
+                  r.coarse_grids, r.coarse_newton_iterations, r.coarse_krylov_iterations);
+    summary += text;
+  }
+  return summary;
+}
+
+} // namespace nunatak::solver
