@@ -10,6 +10,7 @@
 #include "nunatak/io/config.hpp"
 #include "nunatak/io/output_file.hpp"
 #include "nunatak/io/quicklook.hpp"
+#include "nunatak/io/timeseries_file.hpp"
 #include "nunatak/io/units.hpp"
 #include "nunatak/model/simulation.hpp"
 
@@ -82,10 +83,10 @@ void add_run_command(CLI::App& app, Context& context) {
     const auto variables = config.get_list("output.variables");
     for (const auto& q : quicklook)
       if (std::find(variables.begin(), variables.end(), q) == variables.end() &&
-          !model::is_timeseries_variable(q))
+          !io::is_timeseries_variable(q))
         throw Error("output.quicklook: '" + q +
                     "' is neither in output.variables nor a time-series variable (" +
-                    model::timeseries_variable_list() + ")");
+                    io::timeseries_variable_list() + ")");
     model::Simulation simulation(config, runtime.comm(), context.command_line());
     if (!o->restart.empty()) simulation.restart_from(o->restart);
 
@@ -122,7 +123,7 @@ void add_run_command(CLI::App& app, Context& context) {
     if (summary.completed) {
       io::on_rank_zero(runtime.comm(), [&] {
         for (const auto& q : quicklook) {
-          const bool series = model::is_timeseries_variable(q);
+          const bool series = io::is_timeseries_variable(q);
           const std::string source = series ? summary.timeseries : summary.output;
           const std::string png = io::quicklook_path(source, q);
           io::write_quicklook(source, q, png);

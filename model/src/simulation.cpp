@@ -2,16 +2,13 @@
 
 #include "nunatak/core/error.hpp"
 #include "nunatak/core/petsc_check.hpp"
-#include "nunatak/core/version.hpp"
-#include "nunatak/io/netcdf_file.hpp"
+#include "nunatak/io/checkpoint.hpp"
 #include "nunatak/io/output_file.hpp"
 #include "nunatak/io/quantities.hpp"
 #include "nunatak/io/units.hpp"
 #include "nunatak/model/model_inputs.hpp"
 
-#include <netcdf.h>
 #include <petscsys.h>
-#include <unistd.h>
 
 #include <cctype>
 #include <chrono>
@@ -47,93 +44,6 @@ std::string stem_path(const std::string& output, const std::string& suffix) {
   return (p.parent_path() / (p.stem().string() + suffix)).string();
 }
 
-const char* series_names[] = {"dt",
-                              "ice_volume",
-                              "ice_area",
-                              "smb_volume",
-                              "edge_outflow_volume",
-                              "clipped_volume",
-                              "calved_volume",
-                              "budget_residual"};
-const char* series_units[] = {"s", "m3", "m2", "m3", "m3", "m3", "m3", "m3"};
-const char* series_docs[] = {"time step ending at this time",
-                             "ice volume",
-                             "ice-covered area",
-                             "surface mass balance added during the step (negative: ablation)",
-                             "ice that left the domain through its edge during the step",
-                             "ice added to keep the thickness non-negative during the step",
-                             "floating ice removed (calved) during the step",
-                             "smb + clipped - edge_outflow - calved - volume change (round-off)"};
-
-double series_value(const TimeSeriesRecord& r, int k) {
-  const double v[] = {r.dt,           r.volume,  r.area,   r.smb,
-                      r.edge_outflow, r.clipped, r.calved, r.residual};
-  return v[k];
-}
-
-void set_series_value(TimeSeriesRecord& r, int k, double value) {
-  double* v[] = {&r.dt,           &r.volume,  &r.area,   &r.smb,
-                 &r.edge_outflow, &r.clipped, &r.calved, &r.residual};
-  *v[k] = value;
-}
-
-/// Defines the series variables along dimension `dim` of `f`.
-std::vector<int> define_series(io::NcFile& f, int dim) {
-  std::vector<int> ids;
-  for (int k = 0; k < 8; ++k) {
-    const int id = f.define_variable(series_names[k], NC_DOUBLE, {dim});
-    f.put_attribute(id, "units", std::string(series_units[k]));
-    f.put_attribute(id, "long_name", std::string(series_docs[k]));
-    ids.push_back(id);
-  }
-  return ids;
-}
-
-void write_series_values(io::NcFile& f, int time_var, const std::vector<int>& ids,
-                         const std::vector<TimeSeriesRecord>& series) {
-  const size_t n = series.size();
-  if (n == 0) return;
-  std::vector<double> column(n);
-  for (size_t r = 0; r < n; ++r) column[r] = series[r].time;
-  f.write(time_var, {0}, {n}, column.data());
-  for (int k = 0; k < 8; ++k) {
-    for (size_t r = 0; r < n; ++r) column[r] = series_value(series[r], k);
-    f.write(ids[size_t(k)], {0}, {n}, column.data());
-  }
-}
-
-/// Writes the time series file (rank 0), under a temporary name then renamed.
-void write_timeseries(const std::string& path, const std::vector<TimeSeriesRecord>& series,
-                      const std::string& command_line, const io::Config& config) {
-  if (fs::path(path).has_parent_path()) fs::create_directories(fs::path(path).parent_path());
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  try {
-    io::NcFile f = io::NcFile::create(tmp);
-    const int dim = f.define_dimension("time", 0);
-    const int time_var = f.define_variable("time", NC_DOUBLE, {dim});
-    f.put_attribute(time_var, "units", std::string(io::time_units));
-    f.put_attribute(time_var, "calendar", std::string("proleptic_gregorian"));
-    f.put_attribute(time_var, "axis", std::string("T"));
-    const auto ids = define_series(f, dim);
-    f.put_attribute(NC_GLOBAL, "Conventions", std::string("CF-1.8"));
-    f.put_attribute(NC_GLOBAL, "title",
-                    std::string("nunatak time series: ice volume, area, mass budget per step"));
-    f.put_attribute(NC_GLOBAL, "history", command_line + "\n");
-    f.put_attribute(NC_GLOBAL, "source",
-                    std::string("nunatak ") + nunatak::version + " (git " + nunatak::git_revision +
-                        ")");
-    f.put_attribute(NC_GLOBAL, "nunatak_config_yaml", config.to_yaml());
-    f.end_definitions();
-    write_series_values(f, time_var, ids, series);
-    f.close();
-    fs::rename(tmp, path);
-  } catch (...) {
-    std::error_code ignored;
-    fs::remove(tmp, ignored);
-    throw;
-  }
-}
-
 /// Inserts the options of `text` ("-name [value] ...") into PETSc's global
 /// options database, except those already set (PETSC_OPTIONS, the host
 /// program), so that the environment overrides the configuration.
@@ -161,39 +71,6 @@ void insert_petsc_options(const std::string& text) {
 
 } // namespace
 
-bool is_timeseries_variable(const std::string& name) {
-  for (const char* s : series_names)
-    if (name == s) return true;
-  return false;
-}
-
-std::string timeseries_variable_list() {
-  std::string list;
-  for (const char* s : series_names) list += (list.empty() ? "" : ", ") + std::string(s);
-  return list;
-}
-
-Checkpoint read_checkpoint(const std::string& path) {
-  io::NcFile f = io::NcFile::open(path);
-  Checkpoint c;
-  if (!f.find_variable("thk") || !f.find_variable("model_time"))
-    throw Error("'" + path + "' is not a nunatak checkpoint (no thk or model_time)");
-  c.thk = f.read_all(f.variable("thk"));
-  c.time = f.read_all(f.variable("model_time")).at(0);
-  c.steps = static_cast<long long>(
-      f.number_attribute(f.variable("model_time"), "steps").value_or(std::vector<double>{0})[0]);
-  if (auto t = f.find_variable("series_time")) {
-    const auto times = f.read_all(*t);
-    c.series.resize(times.size());
-    for (size_t r = 0; r < times.size(); ++r) c.series[r].time = times[r];
-    for (int k = 0; k < 8; ++k) {
-      const auto values = f.read_all(f.variable(series_names[k]));
-      for (size_t r = 0; r < times.size(); ++r) set_series_value(c.series[r], k, values[r]);
-    }
-  }
-  return c;
-}
-
 struct Simulation::Impl {
   io::Config config;
   std::string command_line;
@@ -202,7 +79,7 @@ struct Simulation::Impl {
   std::vector<double> sigma;
   std::string output, timeseries, checkpoint;
   double output_interval = 0, checkpoint_interval = 0;
-  std::vector<TimeSeriesRecord> series;
+  std::vector<io::TimeSeriesRecord> series;
   bool restarted = false;
 };
 
@@ -304,10 +181,10 @@ Simulation::Simulation(const io::Config& config, MPI_Comm comm, std::string comm
 Simulation::~Simulation() = default;
 
 void Simulation::restart_from(const std::string& path) {
-  Checkpoint c;
-  io::on_rank_zero(m_model->state().thk.grid().comm(), [&] { c = read_checkpoint(path); });
+  io::Checkpoint c;
+  io::on_rank_zero(m_model->state().thk.grid().comm(), [&] { c = io::read_checkpoint(path); });
   // Every rank needs the data: read it there too (small, and identical).
-  if (m_model->state().thk.grid().rank() != 0) c = read_checkpoint(path);
+  if (m_model->state().thk.grid().rank() != 0) c = io::read_checkpoint(path);
   if (!(c.time >= m_start) || !(c.time < m_end))
     throw Error("restart: the checkpoint '" + path + "' is at year " +
                 std::to_string(c.time / io::seconds_per_year()) +
@@ -319,49 +196,14 @@ void Simulation::restart_from(const std::string& path) {
 
 void Simulation::write_checkpoint(const std::string& path) const {
   const core::ParallelGrid& grid = m_model->state().thk.grid();
-  const std::vector<double> thk = grid.gather_to_zero(m_model->state().thk);
+  io::Checkpoint c;
+  c.thk = grid.gather_to_zero(m_model->state().thk);
+  c.time = m_model->state().time;
+  c.steps = m_model->state().steps;
   const Impl& s = *m_impl;
-  const ModelState& st = m_model->state();
   io::on_rank_zero(grid.comm(), [&] {
-    if (fs::path(path).has_parent_path()) fs::create_directories(fs::path(path).parent_path());
-    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    try {
-      io::NcFile f = io::NcFile::create(tmp);
-      const core::Grid& g = grid.grid();
-      const int y = f.define_dimension("y", size_t(g.ny()));
-      const int x = f.define_dimension("x", size_t(g.nx()));
-      const int n = f.define_dimension("series", 0);
-      const int xv = f.define_variable("x", NC_DOUBLE, {x});
-      const int yv = f.define_variable("y", NC_DOUBLE, {y});
-      f.put_attribute(xv, "units", std::string("m"));
-      f.put_attribute(xv, "axis", std::string("X"));
-      f.put_attribute(yv, "units", std::string("m"));
-      f.put_attribute(yv, "axis", std::string("Y"));
-      const int thk_var = f.define_variable("thk", NC_DOUBLE, {y, x});
-      f.put_attribute(thk_var, "units", std::string("m"));
-      f.put_attribute(thk_var, "standard_name", std::string("land_ice_thickness"));
-      const int time_var = f.define_variable("model_time", NC_DOUBLE, {});
-      f.put_attribute(time_var, "units", std::string("s"));
-      f.put_attribute(time_var, "steps", std::vector<double>{double(st.steps)});
-      const int series_time = f.define_variable("series_time", NC_DOUBLE, {n});
-      f.put_attribute(series_time, "units", std::string(io::time_units));
-      const auto ids = define_series(f, n);
-      f.put_attribute(NC_GLOBAL, "title", std::string("nunatak checkpoint"));
-      f.put_attribute(NC_GLOBAL, "history", s.command_line + "\n");
-      f.put_attribute(NC_GLOBAL, "nunatak_config_yaml", s.config.to_yaml());
-      f.end_definitions();
-      f.write(xv, {0}, {size_t(g.nx())}, g.x_coords().data());
-      f.write(yv, {0}, {size_t(g.ny())}, g.y_coords().data());
-      f.write(thk_var, {0, 0}, {size_t(g.ny()), size_t(g.nx())}, thk.data());
-      f.write(time_var, {}, {}, &st.time);
-      write_series_values(f, series_time, ids, s.series);
-      f.close();
-      fs::rename(tmp, path);
-    } catch (...) {
-      std::error_code ignored;
-      fs::remove(tmp, ignored);
-      throw;
-    }
+    c.series = s.series;
+    io::write_checkpoint(path, grid.grid(), c, io::Provenance{s.command_line, &s.config, ""});
   });
 }
 
@@ -392,7 +234,7 @@ RunSummary Simulation::run(RunSignals& signals, const ProgressCallback& progress
         std::min(next_output, s.checkpoint_interval > 0 ? next_checkpoint : m_end);
     const StepReport r = model.step(target);
     const double now = model.state().time;
-    TimeSeriesRecord rec;
+    io::TimeSeriesRecord rec;
     rec.time = now;
     rec.dt = r.dt;
     rec.volume = model.volume();
@@ -424,8 +266,7 @@ RunSummary Simulation::run(RunSignals& signals, const ProgressCallback& progress
   }
   out->commit();
   summary.output = s.output;
-  io::on_rank_zero(grid->comm(),
-                   [&] { write_timeseries(s.timeseries, s.series, s.command_line, s.config); });
+  io::on_rank_zero(grid->comm(), [&] { io::write_timeseries(s.timeseries, s.series, provenance); });
   summary.timeseries = s.timeseries;
   summary.completed = model.state().time >= m_end;
   summary.time = model.state().time;

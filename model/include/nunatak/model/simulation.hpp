@@ -8,15 +8,18 @@
 ///  - output.file: the fields of output.variables at time.start, every
 ///    output.interval years, and time.end;
 ///  - OUTPUT_ts.nc: per step, ice volume and area and the mass budget terms
-///    (smb, edge outflow, clipped, calved, residual), m^3 of ice;
+///    (smb, edge outflow, clipped, calved, residual), m^3 of ice
+///    (io/timeseries_file.hpp);
 ///  - the checkpoint (checkpoint.file): the prognostic thickness at full
-///    precision, the model time and step count, the time series so far.
+///    precision, the model time and step count, the time series so far
+///    (io/checkpoint.hpp).
 /// A restarted run continues bit for bit: the step sequence depends only on
 /// the state, the configuration and the fixed schedule of output and
 /// checkpoint times (counted from time.start).
 
 #include "nunatak/io/config.hpp"
 #include "nunatak/io/output_file.hpp"
+#include "nunatak/io/timeseries_file.hpp"
 #include "nunatak/model/transient_model.hpp"
 
 #include <atomic>
@@ -26,12 +29,6 @@
 #include <vector>
 
 namespace nunatak::model {
-
-/// One row of the time series.
-struct TimeSeriesRecord {
-  double time = 0, dt = 0, volume = 0, area = 0;
-  double smb = 0, edge_outflow = 0, clipped = 0, calved = 0, residual = 0;
-};
 
 /// Requests from signal handlers (set asynchronously, read between steps).
 struct RunSignals {
@@ -86,20 +83,5 @@ private:
   std::unique_ptr<TransientModel> m_model;
   double m_start = 0, m_end = 0;
 };
-
-/// True if `name` is a variable of the time-series file (ice_volume, ...).
-bool is_timeseries_variable(const std::string& name);
-/// The time-series variables, comma-separated.
-std::string timeseries_variable_list();
-
-/// Reads the thickness and time series of a checkpoint written by Simulation.
-/// Exposed for tests; Simulation::restart_from uses it.
-struct Checkpoint {
-  double time = 0;
-  long long steps = 0;
-  std::vector<double> thk; ///< whole grid, row-major [y][x], m
-  std::vector<TimeSeriesRecord> series;
-};
-Checkpoint read_checkpoint(const std::string& path);
 
 } // namespace nunatak::model
