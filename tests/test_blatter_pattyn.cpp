@@ -1,6 +1,7 @@
 // The Blatter-Pattyn solver: residual = gradient of the discrete energy,
 // Jacobian = derivative of the residual (finite differences), ISMIP-HOM A
 // against the published full-Stokes ensemble, and 1 rank = 2 ranks.
+#include "nunatak/core/constants.hpp"
 #include "nunatak/core/error.hpp"
 #include "nunatak/model/ismip_hom.hpp"
 #include "nunatak/model/transient_model.hpp"
@@ -196,7 +197,7 @@ TEST(BlatterPattyn, AnyRankCountGivesTheSameSolution) {
 // is 2 (rho g tan(alpha))^n int_0^H A(z) (H - z)^n dz = 2.1 A0 H^4 (rho g tan(alpha))^3.
 // A per cell (uniform 2 A0) doubles the speed of the uniform-A0 solution.
 TEST(BlatterPattyn, SoftnessPerLevelAndPerCell) {
-  const double year = 31556925.9747, A0 = 1e-16 / year, H = 1000.0, tan_alpha = 0.01;
+  const double year = core::seconds_per_year, A0 = 1e-16 / year, H = 1000.0, tan_alpha = 0.01;
   core::DecompositionOptions options;
   options.periodic_x = options.periodic_y = true;
   auto grid = core::ParallelGrid::create(MPI_COMM_WORLD, core::Grid(8, 8, 5000.0, 5000.0, 0.0, 0.0),
@@ -280,21 +281,21 @@ TEST(BlatterPattyn, TransientRunConservesMass) {
       const double r = std::hypot(x, y) / 70000.0;
       H(b.lj(j), b.li(i)) = r < 1 ? 800.0 * std::sqrt(1 - r * r) : 0.0;
       B(b.lj(j), b.li(i)) = 300.0 + 0.002 * x;
-      M(b.lj(j), b.li(i)) = (0.3 - 1.0 * r * r) * 910.0 / 31556926.0; // kg m-2 s-1
+      M(b.lj(j), b.li(i)) = (0.3 - 1.0 * r * r) * 910.0 / core::seconds_per_year; // kg m-2 s-1
     }
   Kokkos::deep_copy(state.thk.view(), H);
   Kokkos::deep_copy(state.topg.view(), B);
   Kokkos::deep_copy(smb.view(), M);
   model::ModelParams params;
   params.stress.bp_levels = 5;
-  params.max_dt = 5.0 * 31556926.0;
+  params.max_dt = 5.0 * core::seconds_per_year;
   model::TransientModel model(solver::make_stress_balance("bp", grid, params.stress),
                               std::make_unique<model::ConstantForcing>(std::move(smb)),
                               std::move(state), params);
   double smb_total = 0, clipped = 0;
   for (int step = 0; step < 6; ++step) {
     const double before = model.volume();
-    const model::StepReport r = model.step(1e9 * 31556926.0);
+    const model::StepReport r = model.step(1e9 * core::seconds_per_year);
     const double after = model.volume();
     EXPECT_LE(std::abs(r.budget.residual()), 1e-9 * after) << "step " << step;
     EXPECT_NEAR(after - before, r.budget.volume_change, 1e-9 * after) << "step " << step;
@@ -425,7 +426,7 @@ void expect_nonperiodic_case(bool margins) {
   Kokkos::deep_copy(thk.view(), H);
   Kokkos::deep_copy(bed.view(), B);
   solver::BPParams p;
-  p.flow.softness = 1e-16 / 31556926.0;
+  p.flow.softness = 1e-16 / core::seconds_per_year;
   p.levels = 9;
   expect_sequencing_matches_plain(grid, thk, bed, p, !margins);
 }

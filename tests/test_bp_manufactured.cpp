@@ -2,6 +2,7 @@
 // exact velocity on a periodic slab, the body force that makes it a solution,
 // and second-order convergence of the nodal velocities under grid refinement
 // (horizontal and vertical together); 1 rank = 2 ranks.
+#include "nunatak/core/constants.hpp"
 #include "nunatak/core/field.hpp"
 #include "nunatak/core/parallel_grid.hpp"
 #include "nunatak/solver/blatter_pattyn.hpp"
@@ -21,8 +22,6 @@
 using namespace nunatak;
 
 namespace {
-
-const double seconds_per_year = 31556925.9747; // the solver's year (UDUNITS)
 
 /// Value, gradient and Hessian (x, y, z) of one velocity component, m/a.
 struct Jet {
@@ -50,7 +49,7 @@ struct Manufactured {
 
   Manufactured(const solver::BPParams& p) {
     // As the solver: A in Pa^-n a^-1 with the solver's year.
-    B = std::pow(p.flow.enhancement * p.flow.softness * seconds_per_year, -1.0 / p.flow.n);
+    B = std::pow(p.flow.enhancement * p.flow.softness * core::seconds_per_year, -1.0 / p.flow.n);
     n = p.flow.n;
     reg2 = p.strain_rate_regularisation * p.strain_rate_regularisation;
   }
@@ -153,7 +152,7 @@ struct Manufactured {
 solver::BPParams mms_params(int nz) {
   solver::BPParams p;
   p.flow.n = 3.0;
-  p.flow.softness = 1e-16 / seconds_per_year; // 1e-16 Pa^-3 a^-1
+  p.flow.softness = 1e-16 / core::seconds_per_year; // 1e-16 Pa^-3 a^-1
   p.levels = nz;
   p.no_slip = true;
   p.surface_trend_x = 0.0;

@@ -2,6 +2,7 @@
 // condition against Weertman's (1957) spreading rate of a free ice shelf,
 // residual = gradient of the energy with front faces present, and land margins
 // (and marine ones with the condition switched off) carrying no load.
+#include "nunatak/core/constants.hpp"
 #include "nunatak/solver/blatter_pattyn.hpp"
 
 #include <gtest/gtest.h>
@@ -15,7 +16,7 @@ using namespace nunatak;
 
 namespace {
 
-const double year = 31556925.9747;
+const double year = core::seconds_per_year;
 const double rho_i = 910.0, rho_w = 1028.0, g = 9.81, A_per_year = 1e-16, H0 = 200.0;
 const int nx = 41, ny = 4, first_ice = 10, last_ice = 30; // ice in cells 10..30 (20 km)
 const double dx = 1000.0;

@@ -2,6 +2,7 @@
 /// Tests of the line-chart plotter and of `nunatak plot` on time series: the PNGs
 /// are read back with cairo and their pixels checked.
 
+#include "nunatak/core/constants.hpp"
 #include "nunatak/io/line_plot.hpp"
 
 #include "nunatak/core/error.hpp"
@@ -291,7 +292,7 @@ TEST(LinePlot, QuicklookOfTimeSeries) {
   nunatak::test::TestVar area{"ice_area", {"time"}, {}, {}, {}};
   area.text = {{"units", "m2"}, {"long_name", "ice-covered area"}};
   for (int i = 0; i < n; ++i) {
-    time.values.push_back(100.0 * i * nunatak::io::seconds_per_year()); // 0 .. 5000 years
+    time.values.push_back(100.0 * i * nunatak::core::seconds_per_year); // 0 .. 5000 years
     volume.values.push_back(2.955e15 + 1.9e10 * i);
     area.values.push_back(1.7e12); // constant
   }

@@ -1,6 +1,7 @@
 // Reading model inputs from synthetic files: name recognition, unit
 // conversion, derived geometry, layouts, a missing thickness estimated as
 // configured, and one clear error per bad input (at 1 and 2 ranks).
+#include "nunatak/core/constants.hpp"
 #include "nunatak/core/error.hpp"
 #include "nunatak/io/quantities.hpp"
 #include "nunatak/io/units.hpp"
@@ -127,7 +128,7 @@ TEST(ModelInputs, GlacierOutlineWithoutThickness) {
   EXPECT_EQ(in.grid->count_valid(*in.observations.thkobs), 1);
   EXPECT_EQ(in.grid->count_valid(*in.observations.velsurfobs_mag), 3 * ny);
   if (!root()) return;
-  const double spy = io::seconds_per_year();
+  const double spy = core::seconds_per_year;
   EXPECT_EQ(int(m[0]), io::grounded_ice);
   EXPECT_EQ(int(m[4]), io::ice_free_bedrock);
   EXPECT_NEAR(speed[0] * spy, std::hypot(100.0, 100.0), 1e-9);
@@ -167,7 +168,7 @@ TEST(ModelInputs, TimeRecordsAndMassBalanceUnits) {
     for (int k = 0; k < nx * ny; ++k) smb.push_back(t == 0 ? 1000.0 : -500.0);
   f.vars.push_back({"smb", {"time", "y", "x"}, smb, {{"units", "mm a**-1"}}, {}});
   test::write_test_file(dir.file("f.nc"), f);
-  const double spy = io::seconds_per_year();
+  const double spy = core::seconds_per_year;
   {
     const model::ModelInputs in = read(dir.file("f.nc"));
     EXPECT_NEAR(in.grid->max(*in.forcing.climatic_mass_balance) * spy, -500.0, 1e-9); // last record

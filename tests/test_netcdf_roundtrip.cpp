@@ -1,5 +1,6 @@
 // NetCDF-CF output: write fields (at 1 or 2 ranks), read them back with the
 // input reader, and check values, units, CF metadata and provenance.
+#include "nunatak/core/constants.hpp"
 #include "nunatak/core/error.hpp"
 #include "nunatak/io/input_file.hpp"
 #include "nunatak/io/output_file.hpp"
@@ -95,7 +96,7 @@ TEST(NetcdfRoundTrip, ValuesUnitsAndMetadata) {
     io::OutputFile out(grid, path, {"nunatak test --flag", &config, "round trip"}, 4);
     out.write_record(0.0, {&thk, &u, &mask});
     fill(thk, [](int i, int j) { return 2.0 * thickness(i, j); });
-    out.write_record(10.0 * io::seconds_per_year(), {&thk, &u, &mask});
+    out.write_record(10.0 * core::seconds_per_year, {&thk, &u, &mask});
     out.commit();
   }
   MPI_Barrier(MPI_COMM_WORLD);
@@ -141,7 +142,7 @@ TEST(NetcdfRoundTrip, ValuesUnitsAndMetadata) {
   EXPECT_EQ(f.text_attribute(f.variable("time"), "units").value_or(""), io::time_units);
   const auto times = f.read_all(f.variable("time"));
   ASSERT_EQ(times.size(), 2u);
-  EXPECT_NEAR(times[1], 10.0 * io::seconds_per_year(), 1e-3);
+  EXPECT_NEAR(times[1], 10.0 * core::seconds_per_year, 1e-3);
   const int config_var = f.variable("nunatak_config");
   EXPECT_EQ(
       f.number_attribute(config_var, "constants.ice.density").value_or(std::vector<double>{0})[0],

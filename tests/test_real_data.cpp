@@ -1,6 +1,7 @@
 // The real data sets in ../shared/data: Greenland at 16 km and Aletsch at 100 m.
 // Figures checked against the sources (BedMachine v3 volume, Joughin 2018
 // speeds, the Aletsch radar profiles), at 1 and 2 MPI ranks.
+#include "nunatak/core/constants.hpp"
 #include "nunatak/io/file_report.hpp"
 #include "nunatak/io/input_file.hpp"
 #include "nunatak/io/units.hpp"
@@ -40,7 +41,7 @@ TEST(RealData, GreenlandGeometryForcingAndObservations) {
   EXPECT_NEAR(in.grid->max(*in.geometry.thk), 3297.7, 0.1);
 
   // MAR SMB in mm/yr water equivalent = kg m-2 yr-1: range [-7685, 2914].
-  const double spy = io::seconds_per_year();
+  const double spy = core::seconds_per_year;
   EXPECT_NEAR(in.grid->min(*in.forcing.climatic_mass_balance) * spy, -7685.338, 1e-2);
   EXPECT_NEAR(in.grid->max(*in.forcing.climatic_mass_balance) * spy, 2914.087, 1e-2);
 
@@ -98,6 +99,6 @@ TEST(RealData, AletschAsModelInputs) {
   ASSERT_TRUE(in.geometry.usurf && in.geometry.mask && in.observations.thkobs);
   EXPECT_EQ(in.grid->count_valid(*in.observations.thkobs), 544);
   EXPECT_NEAR(in.grid->max(*in.geometry.usurf), 4133.61, 0.01);
-  const double spy = io::seconds_per_year();
+  const double spy = core::seconds_per_year;
   EXPECT_NEAR(in.grid->max(*in.observations.velsurfobs_mag) * spy, 274.5, 0.1);
 }

@@ -1,4 +1,5 @@
 // Unit conversion through UDUNITS-2, including glaciology's spellings of "per year".
+#include "nunatak/core/constants.hpp"
 #include "nunatak/core/error.hpp"
 #include "nunatak/io/units.hpp"
 
@@ -10,9 +11,16 @@ namespace {
 const double year = 3.15569259747e7; // UDUNITS' year (365.242198781 days), s
 }
 
+// nunatak's one year, core::seconds_per_year, is UDUNITS' year: a file's
+// "m/yr" and the solvers' m/a mean the same speed.
+TEST(Units, UdunitsYearIsTheCoreConstant) {
+  EXPECT_DOUBLE_EQ(unit_conversion("year", "s").scale, nunatak::core::seconds_per_year);
+  EXPECT_DOUBLE_EQ(unit_conversion("m/a", "m s-1").scale * nunatak::core::seconds_per_year, 1.0);
+  EXPECT_NEAR(nunatak::core::seconds_per_year, year, 1e-4);
+  EXPECT_NEAR(nunatak::core::seconds_per_year / 86400.0, 365.242198781, 1e-9);
+}
+
 TEST(Units, YearSpellingsAllMeanOneYear) {
-  EXPECT_NEAR(seconds_per_year(), year, 1e-4);
-  EXPECT_NEAR(seconds_per_year() / 86400.0, 365.242198781, 1e-9);
   for (const char* u : {"m/a", "m/y", "m yr-1", "m year-1", "m a-1", "m/yr", "m a**-1", "m.a-1"}) {
     const UnitConversion c = unit_conversion(u, "m s-1");
     EXPECT_NEAR(c(year), 1.0, 1e-12) << u;

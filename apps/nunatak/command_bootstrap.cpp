@@ -5,6 +5,7 @@
 #include "commands.hpp"
 #include "progress.hpp"
 
+#include "nunatak/core/constants.hpp"
 #include "nunatak/core/error.hpp"
 #include "nunatak/io/config.hpp"
 #include "nunatak/io/output_file.hpp"
@@ -61,7 +62,7 @@ void add_bootstrap_command(CLI::App& app, Context& context) {
                               config.get_string("experiment.name")};
     io::OutputFile out(inputs.grid, path, provenance,
                        int(config.get_int("output.compression_level")));
-    out.write_record(config.get_real("time.start") * io::seconds_per_year(), fields);
+    out.write_record(config.get_real("time.start") * core::seconds_per_year, fields);
     out.commit();
     progress.update(2, "quick-look maps");
 

@@ -6,6 +6,7 @@
 #include "progress.hpp"
 #include "report.hpp"
 
+#include "nunatak/core/constants.hpp"
 #include "nunatak/core/error.hpp"
 #include "nunatak/io/config.hpp"
 #include "nunatak/io/output_file.hpp"
@@ -90,7 +91,7 @@ void add_run_command(CLI::App& app, Context& context) {
     model::Simulation simulation(config, runtime.comm(), context.command_line());
     if (!o->restart.empty()) simulation.restart_from(o->restart);
 
-    const double year = io::seconds_per_year();
+    const double year = core::seconds_per_year;
     const double start = simulation.model().state().time, end = simulation.end_time();
     ProgressBar bar("run", (end - start) / year,
                     root && spdlog::get_level() <= spdlog::level::info);

@@ -1,5 +1,6 @@
 #include "nunatak/io/file_report.hpp"
 
+#include "nunatak/core/constants.hpp"
 #include "nunatak/io/input_file.hpp"
 #include "nunatak/io/quantities.hpp"
 #include "nunatak/io/units.hpp"
@@ -103,7 +104,7 @@ FileReport report_file(const std::string& path) {
     r.ice_area = double(r.ice_cells) * cell_area;
   }
 
-  const double per_year = seconds_per_year();
+  const double per_year = core::seconds_per_year;
   auto [u_var, u] = find_quantity(file, "uvelsurfobs");
   auto [v_var, v] = find_quantity(file, "vvelsurfobs");
   std::vector<double> speed;

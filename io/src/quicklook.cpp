@@ -1,5 +1,6 @@
 #include "nunatak/io/quicklook.hpp"
 
+#include "nunatak/core/constants.hpp"
 #include "nunatak/core/error.hpp"
 #include "nunatak/io/input_file.hpp"
 #include "nunatak/io/line_plot.hpp"
@@ -39,7 +40,7 @@ void time_axis(const NcFile& f, std::size_t n, Series& s, std::string& label) {
   const auto since = units.find(" since ");
   const std::string unit = units.substr(0, since);
   if (since != std::string::npos && unit == "seconds") {
-    for (double& v : s.x) v /= seconds_per_year();
+    for (double& v : s.x) v /= core::seconds_per_year;
     label = "time (years)";
   } else if (since != std::string::npos && units_convertible(unit, "year")) {
     const UnitConversion c = unit_conversion(unit, "year", "time in '" + f.path() + "'");
@@ -123,7 +124,7 @@ void write_quicklook(const std::string& nc_path, const std::string& var,
       const size_t k = options.time_index < 0 ? times.size() - 1 : size_t(options.time_index);
       if (k < times.size())
         map.subtitle +=
-            "    t = " + std::to_string(long(std::lround(times[k] / seconds_per_year()))) +
+            "    t = " + std::to_string(long(std::lround(times[k] / core::seconds_per_year))) +
             " years";
     }
   }

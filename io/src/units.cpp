@@ -89,9 +89,4 @@ UnitConversion unit_conversion(const std::string& from, const std::string& to,
   return c;
 }
 
-double seconds_per_year() {
-  static const double s = unit_conversion("year", "s").scale;
-  return s;
-}
-
 } // namespace nunatak::io

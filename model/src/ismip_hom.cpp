@@ -1,5 +1,6 @@
 #include "nunatak/model/ismip_hom.hpp"
 
+#include "nunatak/core/constants.hpp"
 #include "nunatak/core/error.hpp"
 #include "nunatak/io/output_file.hpp"
 #include "nunatak/io/quantities.hpp"
@@ -48,7 +49,7 @@ IsmipHomSetup make_ismip_hom(const IsmipHomCase& c, MPI_Comm comm) {
   Kokkos::deep_copy(beta2.view(), Beta);
 
   solver::BPParams p;
-  p.flow.softness = 1e-16 / 31556926.0;
+  p.flow.softness = 1e-16 / core::seconds_per_year;
   p.levels = c.nz;
   p.no_slip = e == 'A' || e == 'B';
   p.surface_trend_x = -std::tan(alpha);
@@ -82,7 +83,7 @@ IsmipHomResult run_ismip_hom(const IsmipHomCase& c, MPI_Comm comm) {
     const int row = (e == 'A' || e == 'C') ? c.ny / 4 : 0;
     if ((e == 'A' || e == 'C') && c.ny % 4 != 0)
       throw Error("ISMIP-HOM A/C: ny must be a multiple of 4 to have nodes on y = L/4");
-    const double year = 31556926.0;
+    const double year = core::seconds_per_year;
     r.min = 1e300;
     r.max = -1e300;
     for (int i = 0; i < c.nx; ++i) {

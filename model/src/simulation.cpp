@@ -1,5 +1,6 @@
 #include "nunatak/model/simulation.hpp"
 
+#include "nunatak/core/constants.hpp"
 #include "nunatak/core/error.hpp"
 #include "nunatak/core/petsc_check.hpp"
 #include "nunatak/io/checkpoint.hpp"
@@ -105,7 +106,7 @@ Simulation::Simulation(const io::Config& config, MPI_Comm comm, std::string comm
     : m_impl(std::make_unique<Impl>(
           Impl{config, std::move(command_line), {}, {}, {}, {}, {}, {}, 0, 0, {}, false})) {
   Impl& s = *m_impl;
-  const double year = io::seconds_per_year();
+  const double year = core::seconds_per_year;
   m_start = config.get_real("time.start") * year;
   m_end = config.get_real("time.end") * year;
   if (!(m_end > m_start))
@@ -187,7 +188,7 @@ void Simulation::restart_from(const std::string& path) {
   if (m_model->state().thk.grid().rank() != 0) c = io::read_checkpoint(path);
   if (!(c.time >= m_start) || !(c.time < m_end))
     throw Error("restart: the checkpoint '" + path + "' is at year " +
-                std::to_string(c.time / io::seconds_per_year()) +
+                std::to_string(c.time / core::seconds_per_year) +
                 ", outside this run's time.start .. time.end");
   m_model->restore(c.thk, c.time, c.steps);
   m_impl->series = std::move(c.series);
@@ -314,7 +315,7 @@ void Simulation::compare_with_observations(RunSummary& summary) {
   const Impl& s = *m_impl;
   TransientModel& model = *m_model;
   const auto grid = s.inputs.grid;
-  const double year = io::seconds_per_year();
+  const double year = core::seconds_per_year;
   if (s.inputs.observations.velsurfobs_mag) {
     // The flow of the last output (always the current state: the end of a run
     // and a diagnostic solve are output times), without solving again.

@@ -1,5 +1,6 @@
 #include "nunatak/model/verification.hpp"
 
+#include "nunatak/core/constants.hpp"
 #include "nunatak/core/error.hpp"
 #include "nunatak/io/output_file.hpp"
 #include "nunatak/io/quantities.hpp"
@@ -34,7 +35,7 @@ VerificationResult run_verification(const VerificationCase& c, MPI_Comm comm) {
   if (c.test != 'A' && c.test != 'B' && c.test != 'C')
     throw Error(std::string("unknown verification test '") + c.test + "' (known: A, B, C)");
   if (c.grid < 5) throw Error("verification grid must have at least 5 points per side");
-  const double year = io::seconds_per_year();
+  const double year = core::seconds_per_year;
   const double dx = 2.0 * half_width / double(c.grid - 1);
   auto grid = core::ParallelGrid::create(
       comm, core::Grid(c.grid, c.grid, dx, dx, -half_width, -half_width));

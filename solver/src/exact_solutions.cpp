@@ -1,5 +1,7 @@
 #include "nunatak/solver/exact_solutions.hpp"
 
+#include "nunatak/core/constants.hpp"
+
 #include <cmath>
 
 namespace nunatak::solver {
@@ -35,7 +37,7 @@ double similarity_thickness(const ExactParams& p, double t, double r) {
 double similarity_accumulation(const ExactParams& p, double t, double r) {
   // lambda H / t -> lambda H0 / t0 inside a tiny disc as t -> 0 (test C starts
   // from no ice at t = 0); below 0.1 year use that limit, as PISM does.
-  const double tiny = 0.1 * 31556926.0;
+  const double tiny = 0.1 * core::seconds_per_year;
   if (t > tiny) return p.lambda * similarity_thickness(p, t, r) / t;
   const double margin = p.R0 * std::pow(tiny / similarity_t0(p), beta(p));
   return r < margin ? p.lambda * p.H0 / similarity_t0(p) : 0.0;

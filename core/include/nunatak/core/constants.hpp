@@ -6,9 +6,11 @@
 
 namespace nunatak::core {
 
-/// Seconds in a year: UDUNITS' `year`, the mean tropical year of
-/// 365.242198781 days (what `io::convert` uses for "m/yr", "a", "years since").
-/// Velocities inside the solvers are m/a and become m/s with this factor.
-inline constexpr double seconds_per_year = 365.242198781 * 86400.0;
+/// Seconds in a year: UDUNITS' `year` (its tropical year), defined in
+/// udunits2-common.xml as 3.15569259747e7 s, about 365.242198781 days — what
+/// io's unit conversion uses for "m/yr", "a" and "years since"
+/// (tests/test_units.cpp checks that UDUNITS agrees). nunatak's only year:
+/// velocities inside the solvers are m/a and become m/s with this factor.
+inline constexpr double seconds_per_year = 3.15569259747e7;
 
 } // namespace nunatak::core

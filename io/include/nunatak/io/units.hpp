@@ -5,7 +5,8 @@
 /// In UDUNITS, `a` is the *are* (100 m^2) and `y` is no unit, but ice-sheet data
 /// write `m/a`, `m/y`, `m yr-1`, `m year-1`, `mm a**-1`, all meaning per year.
 /// `normalise_units` rewrites a standalone `a`, `y`, `yr` or `annum` to
-/// UDUNITS' `year` (365.242198781 days = 31556925.97 s) before parsing.
+/// UDUNITS' `year` (365.242198781 days = 31556925.97 s, core::seconds_per_year)
+/// before parsing.
 
 #include <string>
 
@@ -32,8 +33,5 @@ struct UnitConversion {
 /// units (and `context`, e.g. "variable 'smb' in file.nc") if impossible.
 UnitConversion unit_conversion(const std::string& from, const std::string& to,
                                const std::string& context = "");
-
-/// Seconds in one year (UDUNITS' year, 365.242198781 days).
-double seconds_per_year();
 
 } // namespace nunatak::io

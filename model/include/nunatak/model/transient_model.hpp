@@ -16,6 +16,7 @@
 /// The state after a step depends only on the state before it and the
 /// parameters, so a run restarted from a checkpoint continues bit for bit.
 
+#include "nunatak/core/constants.hpp"
 #include "nunatak/solver/mass_transport.hpp"
 #include "nunatak/solver/stress_balance.hpp"
 
@@ -67,9 +68,9 @@ private:
 struct ModelParams {
   solver::StressBalanceParams stress;
   solver::TransportParams transport;
-  double diffusivity_safety = 0.5;    ///< theta in (0, 1]
-  double cfl = 0.5;                   ///< Courant number for advective fluxes, in (0, 1]
-  double max_dt = 100.0 * 31556926.0; ///< s
+  double diffusivity_safety = 0.5; ///< theta in (0, 1]
+  double cfl = 0.5;                ///< Courant number for advective fluxes, in (0, 1]
+  double max_dt = 100.0 * core::seconds_per_year; ///< s
 };
 
 /// What one step did.

@@ -15,19 +15,21 @@
 ///   accumulation M0 inside r < L.
 /// SI units: t in s, r and H in m, M in m s^-1 of ice, A in Pa^-3 s^-1.
 
+#include "nunatak/core/constants.hpp"
+
 namespace nunatak::solver {
 
 /// Constants of Bueler's tests (defaults: n = 3, A = 1e-16 Pa^-3 a^-1).
 struct ExactParams {
   double n = 3.0;
-  double softness = 1e-16 / 31556926.0; ///< A, Pa^-n s^-1
+  double softness = 1e-16 / core::seconds_per_year; ///< A, Pa^-n s^-1
   double ice_density = 910.0;
   double gravity = 9.81;
-  double H0 = 3600.0;           ///< dome height at t0, m
-  double R0 = 750.0e3;          ///< margin radius at t0, m
-  double lambda = 0.0;          ///< 0: test B, 5: test C
-  double M0 = 0.3 / 31556926.0; ///< test A accumulation, m s^-1
-  double L = 750.0e3;           ///< test A margin radius, m
+  double H0 = 3600.0;                       ///< dome height at t0, m
+  double R0 = 750.0e3;                      ///< margin radius at t0, m
+  double lambda = 0.0;                      ///< 0: test B, 5: test C
+  double M0 = 0.3 / core::seconds_per_year; ///< test A accumulation, m s^-1
+  double L = 750.0e3;                       ///< test A margin radius, m
 };
 
 /// Gamma = 2 A (rho g)^n / (n + 2).
