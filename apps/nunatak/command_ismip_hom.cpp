@@ -18,7 +18,7 @@ void add_ismip_hom_command(CLI::App& app, Context& context) {
       "ismip-hom", "Run ISMIP-HOM experiment A, B, C or D (Pattyn et al. 2008) with the "
                    "Blatter-Pattyn solver and print the surface velocity along y = L/4");
   struct Options {
-    std::string experiment, grid = "16x16x9", output, plot;
+    std::string experiment, grid = "16x16x9", output, plot, fixture;
     double length_km = 10.0;
     bool profile = false;
   };
@@ -32,6 +32,9 @@ void add_ismip_hom_command(CLI::App& app, Context& context) {
       ->capture_default_str();
   cmd->add_option("-o,--output", o->output, "write surface and 3-D velocities to this NetCDF file");
   cmd->add_flag("--profile", o->profile, "print the whole profile x/L, vx");
+  cmd->add_option("--bp-fixture", o->fixture,
+                  "write the discrete problem at the solution (patch, velocity, energy, "
+                  "gradient) to this NetCDF file, one per rank (docs/energy.md)");
   cmd->add_option("--plot", o->plot, "draw the surface vx profile to this PNG");
   cmd->callback([o, &context] {
     model::IsmipHomCase c;
@@ -40,6 +43,7 @@ void add_ismip_hom_command(CLI::App& app, Context& context) {
     if (std::sscanf(o->grid.c_str(), "%dx%dx%d", &c.nx, &c.ny, &c.nz) != 3)
       throw Error("--grid '" + o->grid + "': expected NXxNYxNZ, e.g. 32x32x9");
     c.output = o->output;
+    c.fixture = o->fixture;
     c.command_line = context.command_line();
     core::Runtime& runtime = context.runtime();
     const model::IsmipHomResult r = model::run_ismip_hom(c, runtime.comm());

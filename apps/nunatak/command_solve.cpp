@@ -4,10 +4,13 @@
 #include "commands.hpp"
 #include "report.hpp"
 
+#include "nunatak/core/error.hpp"
 #include "nunatak/io/config.hpp"
 #include "nunatak/io/output_file.hpp"
 #include "nunatak/io/quicklook.hpp"
+#include "nunatak/model/bp_fixtures.hpp"
 #include "nunatak/model/simulation.hpp"
+#include "nunatak/solver/blatter_pattyn.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -22,17 +25,32 @@ void add_solve_command(CLI::App& app, Context& context) {
   struct Options {
     std::string config_file;
     std::vector<std::string> overrides;
+    std::string fixture;
   };
   auto o = std::make_shared<Options>();
   cmd->add_option("CONFIG", o->config_file, "YAML configuration")->required();
   cmd->add_option("--set", o->overrides, "override a key: --set key=value")
       ->allow_extra_args(false);
+  cmd->add_option("--bp-fixture", o->fixture,
+                  "with stress_balance.model bp: write the discrete problem at the solution "
+                  "(patch, velocity, energy, gradient) to this NetCDF file, one per rank "
+                  "(docs/energy.md)");
   cmd->callback([o, &context] {
     io::Config config = io::Config::from_file(o->config_file);
     for (const auto& s : o->overrides) config.set_override(s);
     core::Runtime& runtime = context.runtime();
     model::Simulation simulation(config, runtime.comm(), context.command_line());
     const model::RunSummary summary = simulation.diagnose();
+    std::string fixture;
+    if (!o->fixture.empty()) {
+      const auto* bp =
+          dynamic_cast<const solver::BlatterPattyn*>(&simulation.model().stress_balance());
+      if (!bp)
+        throw Error("--bp-fixture: the stress balance is '" +
+                    config.get_string("stress_balance.model") + "', not bp");
+      fixture = model::write_bp_fixtures(
+          *bp, o->fixture, config.get_string("experiment.name") + ", at the solution");
+    }
     const auto quicklook = config.get_list("output.quicklook");
     const auto variables = config.get_list("output.variables");
     std::vector<std::string> pictures;
@@ -49,6 +67,9 @@ void add_solve_command(CLI::App& app, Context& context) {
     log_speed_comparison(summary);
     spdlog::info("wrote {}", summary.output);
     for (const auto& p : pictures) spdlog::info("wrote {}", p);
+    if (!fixture.empty())
+      spdlog::info("wrote {}{}", fixture,
+                   runtime.size() > 1 ? " (and one file per other rank)" : "");
   });
 }
 

@@ -1,5 +1,7 @@
 #include "nunatak/model/ismip_hom.hpp"
 
+#include "nunatak/model/bp_fixtures.hpp"
+
 #include "nunatak/core/constants.hpp"
 #include "nunatak/core/error.hpp"
 #include "nunatak/io/output_file.hpp"
@@ -57,8 +59,11 @@ IsmipHomSetup make_ismip_hom(const IsmipHomCase& c, MPI_Comm comm) {
 }
 
 IsmipHomResult run_ismip_hom(const IsmipHomCase& c, MPI_Comm comm) {
-  IsmipHomSetup setup = make_ismip_hom(c, comm);
   const char e = c.experiment;
+  // Checked on every rank before any collective work (the profile is read on rank 0).
+  if ((e == 'A' || e == 'C') && c.ny % 4 != 0)
+    throw Error("ISMIP-HOM A/C: ny must be a multiple of 4 to have nodes on y = L/4");
+  IsmipHomSetup setup = make_ismip_hom(c, comm);
   const auto& grid = setup.grid;
   const solver::BPParams& p = setup.params;
   core::Field2D& thk = setup.thk;
@@ -74,6 +79,10 @@ IsmipHomResult run_ismip_hom(const IsmipHomCase& c, MPI_Comm comm) {
     throw Error("ISMIP-HOM " + std::string(1, e) + ": Newton did not converge (" + r.report.reason +
                 ")");
 
+  if (!c.fixture.empty())
+    write_bp_fixtures(bp, c.fixture,
+                      "ISMIP-HOM " + std::string(1, e) + ", L = " + std::to_string(c.length_km) +
+                          " km, at the solution");
   const solver::Velocities v =
       bp.velocities(c.output.empty() ? std::vector<double>{} : core::uniform_sigma(c.nz));
   const std::vector<double> us = grid->gather_to_zero(v.uvelsurf);
@@ -81,8 +90,6 @@ IsmipHomResult run_ismip_hom(const IsmipHomCase& c, MPI_Comm comm) {
     // Profile at y = L/4 (A, C): row j = ny/4 when ny is a multiple of 4;
     // flowline experiments: row 0.
     const int row = (e == 'A' || e == 'C') ? c.ny / 4 : 0;
-    if ((e == 'A' || e == 'C') && c.ny % 4 != 0)
-      throw Error("ISMIP-HOM A/C: ny must be a multiple of 4 to have nodes on y = L/4");
     const double year = core::seconds_per_year;
     r.min = 1e300;
     r.max = -1e300;

@@ -25,6 +25,7 @@ struct IsmipHomCase {
   double length_km = 10.0;      ///< L
   int nx = 16, ny = 16, nz = 9; ///< nodes (B and D: ny is used as given; 4 is plenty)
   std::string output;           ///< if not empty: NetCDF with surface and 3-D velocities
+  std::string fixture; ///< if not empty: each rank's BP fixture at the solution (bp_fixtures.hpp)
   std::string command_line;
 };
 
