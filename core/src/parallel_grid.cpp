@@ -2,7 +2,7 @@
 
 #include "nunatak/core/error.hpp"
 #include "nunatak/core/field.hpp"
-#include "nunatak/core/petsc_check.hpp"
+#include "nunatak/core/petsc_handle.hpp"
 
 #include <petscdmda.h>
 
@@ -57,67 +57,24 @@ auto host_view(const Field2D& field) {
   return host;
 }
 
-/// A DMDA local vector whose storage is `data` (the ghosted box) for its lifetime.
-class PlacedLocalVec {
-public:
-  PlacedLocalVec(DM dm, double* data) : m_dm(dm) {
-    NUNATAK_PETSC(DMGetLocalVector(dm, &m_vec));
-    NUNATAK_PETSC(VecPlaceArray(m_vec, data));
-  }
-  ~PlacedLocalVec() {
-    VecResetArray(m_vec);
-    DMRestoreLocalVector(m_dm, &m_vec);
-  }
-  PlacedLocalVec(const PlacedLocalVec&) = delete;
-  PlacedLocalVec& operator=(const PlacedLocalVec&) = delete;
-  Vec get() const { return m_vec; }
-
-private:
-  DM m_dm;
-  Vec m_vec = nullptr;
-};
-
-/// A DMDA global vector borrowed from the DM for the lifetime of this object.
-class BorrowedGlobalVec {
-public:
-  explicit BorrowedGlobalVec(DM dm) : m_dm(dm) { NUNATAK_PETSC(DMGetGlobalVector(dm, &m_vec)); }
-  ~BorrowedGlobalVec() { DMRestoreGlobalVector(m_dm, &m_vec); }
-  BorrowedGlobalVec(const BorrowedGlobalVec&) = delete;
-  BorrowedGlobalVec& operator=(const BorrowedGlobalVec&) = delete;
-  Vec get() const { return m_vec; }
-
-private:
-  DM m_dm;
-  Vec m_vec = nullptr;
-};
-
 /// Copies the owned cells of a ghosted-box array into a DMDA global vector.
 /// (DMLocalToGlobal with INSERT_VALUES is not supported on periodic DMDAs.)
 void copy_owned_to_global(const LocalBox& b, const double* ghosted, Vec global) {
-  PetscScalar* g = nullptr;
-  NUNATAK_PETSC(VecGetArray(global, &g));
+  const VecWriteArray g(global);
   for (int j = 0; j < b.ym; ++j)
     for (int i = 0; i < b.xm; ++i)
-      g[size_t(j) * b.xm + i] =
+      g.data()[size_t(j) * b.xm + i] =
           ghosted[size_t(j + b.ys - b.gys) * b.gxm + size_t(i + b.xs - b.gxs)];
-  NUNATAK_PETSC(VecRestoreArray(global, &g));
 }
 
-/// Owning wrappers for the natural-ordering vector and the scatter to rank 0.
+/// The natural-ordering vector and the scatter to rank 0.
 struct NaturalToZero {
-  Vec natural = nullptr, on_zero = nullptr;
-  VecScatter scatter = nullptr;
+  VecHandle natural, on_zero;
+  PetscHandle<VecScatter> scatter;
   explicit NaturalToZero(DM dm) {
-    NUNATAK_PETSC(DMDACreateNaturalVector(dm, &natural));
-    NUNATAK_PETSC(VecScatterCreateToZero(natural, &scatter, &on_zero));
+    NUNATAK_PETSC(DMDACreateNaturalVector(dm, natural.out()));
+    NUNATAK_PETSC(VecScatterCreateToZero(natural, scatter.out(), on_zero.out()));
   }
-  ~NaturalToZero() {
-    VecScatterDestroy(&scatter);
-    VecDestroy(&on_zero);
-    VecDestroy(&natural);
-  }
-  NaturalToZero(const NaturalToZero&) = delete;
-  NaturalToZero& operator=(const NaturalToZero&) = delete;
 };
 
 void check_same_grid(const ParallelGrid& grid, const Field2D& field) {
@@ -127,14 +84,30 @@ void check_same_grid(const ParallelGrid& grid, const Field2D& field) {
 
 } // namespace
 
+void ParallelGrid::copy_to_global(const Field2D& field, Vec global) const {
+  check_same_grid(*this, field);
+  const auto host = host_view(field);
+  copy_owned_to_global(m_box, host.data(), global);
+}
+
+void ParallelGrid::copy_from_global(Vec global, Field2D& field) const {
+  check_same_grid(*this, field);
+  auto host = host_view(field);
+  {
+    PlacedLocalVec local(m_dm, host.data());
+    NUNATAK_PETSC(DMGlobalToLocal(m_dm, global, INSERT_VALUES, local));
+  }
+  Kokkos::deep_copy(field.view(), host);
+}
+
 void ParallelGrid::update_ghosts(Field2D& field) const {
   check_same_grid(*this, field);
   auto host = host_view(field);
   {
-    BorrowedGlobalVec global(m_dm);
-    copy_owned_to_global(m_box, host.data(), global.get());
+    BorrowedVec global(m_dm, BorrowedVec::global);
+    copy_owned_to_global(m_box, host.data(), global);
     PlacedLocalVec local(m_dm, host.data());
-    NUNATAK_PETSC(DMGlobalToLocal(m_dm, global.get(), INSERT_VALUES, local.get()));
+    NUNATAK_PETSC(DMGlobalToLocal(m_dm, global, INSERT_VALUES, local));
   }
   Kokkos::deep_copy(field.view(), host);
 }
@@ -142,21 +115,19 @@ void ParallelGrid::update_ghosts(Field2D& field) const {
 std::vector<double> ParallelGrid::gather_to_zero(const Field2D& field) const {
   check_same_grid(*this, field);
   auto host = host_view(field);
-  BorrowedGlobalVec global(m_dm);
-  copy_owned_to_global(m_box, host.data(), global.get());
+  BorrowedVec global(m_dm, BorrowedVec::global);
+  copy_owned_to_global(m_box, host.data(), global);
   NaturalToZero nat(m_dm);
-  NUNATAK_PETSC(DMDAGlobalToNaturalBegin(m_dm, global.get(), INSERT_VALUES, nat.natural));
-  NUNATAK_PETSC(DMDAGlobalToNaturalEnd(m_dm, global.get(), INSERT_VALUES, nat.natural));
+  NUNATAK_PETSC(DMDAGlobalToNaturalBegin(m_dm, global, INSERT_VALUES, nat.natural));
+  NUNATAK_PETSC(DMDAGlobalToNaturalEnd(m_dm, global, INSERT_VALUES, nat.natural));
   NUNATAK_PETSC(
       VecScatterBegin(nat.scatter, nat.natural, nat.on_zero, INSERT_VALUES, SCATTER_FORWARD));
   NUNATAK_PETSC(
       VecScatterEnd(nat.scatter, nat.natural, nat.on_zero, INSERT_VALUES, SCATTER_FORWARD));
   std::vector<double> result;
   if (m_rank == 0) {
-    const PetscScalar* a = nullptr;
-    NUNATAK_PETSC(VecGetArrayRead(nat.on_zero, &a));
-    result.assign(a, a + m_grid.size());
-    NUNATAK_PETSC(VecRestoreArrayRead(nat.on_zero, &a));
+    const VecReadArray a(nat.on_zero);
+    result.assign(a.data(), a.data() + m_grid.size());
   }
   return result;
 }
@@ -168,24 +139,17 @@ void ParallelGrid::scatter_from_zero(const std::vector<double>& global_data, Fie
   if (!ok) throw Error("scatter of field '" + field.info().name + "': wrong number of values");
   NaturalToZero nat(m_dm);
   if (m_rank == 0) {
-    PetscScalar* a = nullptr;
-    NUNATAK_PETSC(VecGetArray(nat.on_zero, &a));
-    std::copy(global_data.begin(), global_data.end(), a);
-    NUNATAK_PETSC(VecRestoreArray(nat.on_zero, &a));
+    const VecWriteArray a(nat.on_zero);
+    std::copy(global_data.begin(), global_data.end(), a.data());
   }
   NUNATAK_PETSC(
       VecScatterBegin(nat.scatter, nat.on_zero, nat.natural, INSERT_VALUES, SCATTER_REVERSE));
   NUNATAK_PETSC(
       VecScatterEnd(nat.scatter, nat.on_zero, nat.natural, INSERT_VALUES, SCATTER_REVERSE));
-  BorrowedGlobalVec global(m_dm);
-  NUNATAK_PETSC(DMDANaturalToGlobalBegin(m_dm, nat.natural, INSERT_VALUES, global.get()));
-  NUNATAK_PETSC(DMDANaturalToGlobalEnd(m_dm, nat.natural, INSERT_VALUES, global.get()));
-  auto host = host_view(field);
-  {
-    PlacedLocalVec local(m_dm, host.data());
-    NUNATAK_PETSC(DMGlobalToLocal(m_dm, global.get(), INSERT_VALUES, local.get()));
-  }
-  Kokkos::deep_copy(field.view(), host);
+  BorrowedVec global(m_dm, BorrowedVec::global);
+  NUNATAK_PETSC(DMDANaturalToGlobalBegin(m_dm, nat.natural, INSERT_VALUES, global));
+  NUNATAK_PETSC(DMDANaturalToGlobalEnd(m_dm, nat.natural, INSERT_VALUES, global));
+  copy_from_global(global, field);
 }
 
 namespace {

@@ -274,31 +274,6 @@ void* composed(DM dm, const char* key) {
   return pointer;
 }
 
-/// Copies the owned cells of `f` into the DMDA global vector `v` of its grid.
-void field_to_global(const core::Field2D& f, Vec v) {
-  const core::LocalBox b = f.grid().box();
-  auto h = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), f.view());
-  const core::VecWriteArray a(v);
-  size_t n = 0;
-  for (int j = b.ys; j < b.ys + b.ym; ++j)
-    for (int i = b.xs; i < b.xs + b.xm; ++i) a.data()[n++] = h(b.lj(j), b.li(i));
-}
-
-/// Sets the owned cells of `f` from the global vector `v` and updates ghosts.
-void global_to_field(Vec v, core::Field2D& f) {
-  const core::LocalBox b = f.grid().box();
-  auto h = Kokkos::create_mirror_view(f.view());
-  Kokkos::deep_copy(h, f.view());
-  {
-    const core::VecReadArray a(v);
-    size_t n = 0;
-    for (int j = b.ys; j < b.ys + b.ym; ++j)
-      for (int i = b.xs; i < b.xs + b.xm; ++i) h(b.lj(j), b.li(i)) = a.data()[n++];
-  }
-  Kokkos::deep_copy(f.view(), h);
-  f.grid().update_ghosts(f);
-}
-
 } // namespace
 
 BlatterPattyn& solver_of(DM dm) {
@@ -358,9 +333,9 @@ PetscErrorCode coarsen_columns(DM fine, DM coarse, void*) {
         coarse_v(grid->dm(), core::BorrowedVec::global);
     const auto inject = [&](const core::Field2D& f) {
       core::Field2D out(grid, f.info());
-      field_to_global(f, fine_v);
+      fine_grid.copy_to_global(f, fine_v);
       NUNATAK_PETSC(MatMult(injection, fine_v, coarse_v));
-      global_to_field(coarse_v, out);
+      grid->copy_from_global(coarse_v, out);
       return out;
     };
     auto coarse_columns = std::make_shared<BlatterPattyn::Columns>(BlatterPattyn::Columns{

@@ -18,6 +18,7 @@
 // PETSc's DM handle, declared as petscdm.h declares it, so that this header
 // (and field.hpp, which includes it) does not pull in PETSc.
 typedef struct _p_DM* DM;
+typedef struct _p_Vec* Vec;
 
 namespace nunatak::core {
 
@@ -65,6 +66,10 @@ public:
 
   /// Collective: fills the ghost cells of `field` from the owning ranks.
   void update_ghosts(Field2D& field) const;
+  /// Copies the owned cells of `field` into `global`, a global vector of dm().
+  void copy_to_global(const Field2D& field, Vec global) const;
+  /// Collective: sets `field` (owned cells and ghosts) from `global`, a global vector of dm().
+  void copy_from_global(Vec global, Field2D& field) const;
   /// Collective: the whole field, row-major [y][x], on rank 0 (empty elsewhere).
   std::vector<double> gather_to_zero(const Field2D& field) const;
   /// Collective: sets the owned cells of `field` from `global` (row-major [y][x],

@@ -34,6 +34,10 @@ struct PetscDestroy<SNES> {
   static PetscErrorCode destroy(SNES* h) { return SNESDestroy(h); }
 };
 template <>
+struct PetscDestroy<VecScatter> {
+  static PetscErrorCode destroy(VecScatter* h) { return VecScatterDestroy(h); }
+};
+template <>
 struct PetscDestroy<PetscContainer> {
   static PetscErrorCode destroy(PetscContainer* h) { return PetscContainerDestroy(h); }
 };
@@ -104,6 +108,23 @@ private:
   DM m_dm;
   Kind m_kind;
   Vec m_vec = nullptr;
+};
+
+/// A DMDA local vector whose storage is `data` (a ghosted-box array) for the
+/// lifetime of this object.
+class PlacedLocalVec {
+public:
+  PlacedLocalVec(DM dm, double* data) : m_vec(dm, BorrowedVec::local) {
+    NUNATAK_PETSC(VecPlaceArray(m_vec, data));
+  }
+  ~PlacedLocalVec() { (void)VecResetArray(m_vec); }
+  PlacedLocalVec(const PlacedLocalVec&) = delete;
+  PlacedLocalVec& operator=(const PlacedLocalVec&) = delete;
+  Vec get() const { return m_vec; }
+  operator Vec() const { return m_vec; }
+
+private:
+  BorrowedVec m_vec;
 };
 
 /// Read access to a vector's local array for the lifetime of this object.
