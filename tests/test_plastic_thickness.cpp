@@ -19,8 +19,12 @@ namespace {
 const double rho = 910.0, g = 9.81, f = 0.8;
 const double no_data = std::numeric_limits<double>::quiet_NaN();
 
+/// Evaluates `text` once (it may be a collective call) and checks that it contains `part`.
 #define EXPECT_CONTAINS(text, part)                                                                \
-  EXPECT_NE(std::string(text).find(part), std::string::npos) << "message: " << (text)
+  do {                                                                                             \
+    const std::string contains_text_ = (text);                                                     \
+    EXPECT_NE(contains_text_.find(part), std::string::npos) << "message: " << contains_text_;      \
+  } while (false)
 
 /// A rectangle of ice, cells i0..i1, j0..j1 (inclusive).
 std::vector<std::uint8_t> rectangle(const core::Grid& grid, int i0, int i1, int j0, int j1) {

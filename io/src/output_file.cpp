@@ -34,7 +34,7 @@ void on_rank_zero(MPI_Comm comm, const std::function<void()>& work) {
   if (length == 0) return;
   message.resize(size_t(length));
   MPI_Bcast(message.data(), length, MPI_CHAR, 0, comm);
-  throw Error(message);
+  throw CollectiveError(message, 0);
 }
 
 namespace {

@@ -1,5 +1,6 @@
 #include "nunatak/model/model_inputs.hpp"
 
+#include "nunatak/core/collective.hpp"
 #include "nunatak/core/error.hpp"
 
 #include <spdlog/spdlog.h>
@@ -87,8 +88,14 @@ std::optional<inversion::ThicknessEstimate> complete_thickness(io::InputArrays& 
 ModelInputs read_model_inputs(const io::Config& config, MPI_Comm comm) {
   int rank = 0;
   MPI_Comm_rank(comm, &rank);
-  io::InputArrays arrays = io::read_input_arrays(config);
-  auto estimate = complete_thickness(arrays, config, rank == 0);
+  // Every rank reads the files itself: one that fails (a file it cannot
+  // see, ...) must not leave the others waiting in distribute_inputs.
+  io::InputArrays arrays;
+  std::optional<inversion::ThicknessEstimate> estimate;
+  core::collective(comm, [&] {
+    arrays = io::read_input_arrays(config);
+    estimate = complete_thickness(arrays, config, rank == 0);
+  });
   ModelInputs in;
   static_cast<io::ModelInputs&>(in) = io::distribute_inputs(arrays, config, comm);
   in.thickness_estimate = std::move(estimate);

@@ -1,5 +1,6 @@
 #include "nunatak/model/simulation.hpp"
 
+#include "nunatak/core/collective.hpp"
 #include "nunatak/core/constants.hpp"
 #include "nunatak/core/error.hpp"
 #include "nunatak/core/petsc_check.hpp"
@@ -182,14 +183,21 @@ Simulation::Simulation(const io::Config& config, MPI_Comm comm, std::string comm
 Simulation::~Simulation() = default;
 
 void Simulation::restart_from(const std::string& path) {
+  const core::ParallelGrid& grid = m_model->state().thk.grid();
   io::Checkpoint c;
-  io::on_rank_zero(m_model->state().thk.grid().comm(), [&] { c = io::read_checkpoint(path); });
-  // Every rank needs the data: read it there too (small, and identical).
-  if (m_model->state().thk.grid().rank() != 0) c = io::read_checkpoint(path);
-  if (!(c.time >= m_start) || !(c.time < m_end))
-    throw Error("restart: the checkpoint '" + path + "' is at year " +
-                std::to_string(c.time / core::seconds_per_year) +
-                ", outside this run's time.start .. time.end");
+  // Every rank reads the (small) checkpoint; one that fails must not leave
+  // the others waiting in the ghost exchange of restore().
+  core::collective(grid.comm(), [&] {
+    c = io::read_checkpoint(path);
+    if (!(c.time >= m_start) || !(c.time < m_end))
+      throw Error("restart: the checkpoint '" + path + "' is at year " +
+                  std::to_string(c.time / core::seconds_per_year) +
+                  ", outside this run's time.start .. time.end");
+    if (static_cast<long long>(c.thk.size()) != grid.grid().size())
+      throw Error("restart: the checkpoint '" + path + "' has " + std::to_string(c.thk.size()) +
+                  " cells, the grid " + std::to_string(grid.grid().size()) + " (" +
+                  grid.grid().describe() + ")");
+  });
   m_model->restore(c.thk, c.time, c.steps);
   m_impl->series = std::move(c.series);
   m_impl->restarted = true;

@@ -80,7 +80,7 @@ private:
 inline constexpr const char* time_units = "seconds since 0001-01-01 00:00:00";
 
 /// Runs `work` on rank 0 of `comm`; if it throws there, every rank throws the
-/// same nunatak::Error. Collective.
+/// same nunatak::CollectiveError. Collective.
 void on_rank_zero(MPI_Comm comm, const std::function<void()>& work);
 
 } // namespace nunatak::io

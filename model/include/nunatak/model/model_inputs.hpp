@@ -24,8 +24,9 @@ struct ModelInputs : io::ModelInputs {
 };
 
 /// Collective on `comm`: reads the inputs named by `config` (keys input.*),
-/// completes them as configured and distributes them. Throws nunatak::Error
-/// naming the file, variable or key on bad input.
+/// completes them as configured and distributes them. Throws
+/// nunatak::CollectiveError on every rank, naming the file, variable or key,
+/// on bad input (also when reading failed on some ranks only).
 ModelInputs read_model_inputs(const io::Config& config, MPI_Comm comm);
 
 /// Not collective: estimates the thickness of `arrays` if it has a surface but
