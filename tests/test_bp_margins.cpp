@@ -3,6 +3,7 @@
 // residual = gradient of the energy with front faces present, and land margins
 // (and marine ones with the condition switched off) carrying no load.
 #include "nunatak/core/constants.hpp"
+#include "nunatak/core/floatation.hpp"
 #include "nunatak/solver/blatter_pattyn.hpp"
 
 #include <gtest/gtest.h>
@@ -163,4 +164,107 @@ TEST(BlatterPattynMargins, LandMarginsAndSwitchedOffFrontsCarryNoLoad) {
     // and would still move metres per year against this friction).
     for (double value : u) EXPECT_LT(std::abs(value), 1e-3);
   }
+}
+
+// The typed stress-balance inputs (thickness, bed, sea level, friction,
+// softness) reach the discrete problem through the one floatation rule: an
+// ice shelf attached to grounded ice gets its base at -rho_i/rho_w H and no
+// friction where it floats, the bed and the given friction where grounded,
+// the softness field's hardness; and update() then solves the same problem
+// as set_geometry with those fields.
+TEST(BlatterPattynMargins, TypedInputsFollowTheFloatationRule) {
+  core::DecompositionOptions options;
+  options.periodic_y = true;
+  auto grid =
+      core::ParallelGrid::create(MPI_COMM_WORLD, core::Grid(nx, ny, dx, dx, 0.0, 0.0), options);
+  const core::FieldInfo info{"f", "", "", "m", "m", {}, ""};
+  core::Field2D thk(grid, info), topg(grid, info), usurf(grid, info), friction(grid, info);
+  core::Field3D softness(grid, info, {0.0, 1.0});
+  core::Floatation floatation;
+  floatation.ice_density = rho_i;
+  floatation.sea_water_density = rho_w;
+  const double grounded_bed = -100.0, beta2 = 500.0; // Pa a m^-1
+  const core::LocalBox b = grid->box();
+  {
+    auto H = Kokkos::create_mirror_view(thk.view()), B = Kokkos::create_mirror_view(topg.view()),
+         S = Kokkos::create_mirror_view(usurf.view()),
+         C = Kokkos::create_mirror_view(friction.view());
+    auto A = Kokkos::create_mirror_view(softness.view());
+    for (int j = b.gys; j < b.gys + b.gym; ++j)
+      for (int i = b.gxs; i < b.gxs + b.gxm; ++i) {
+        const int J = b.lj(j), I = b.li(i);
+        // Grounded from cell 10 to 19 (910 * 200 > 1028 * 100), floating from 20 to 30.
+        H(J, I) = i >= first_ice && i <= last_ice ? H0 : 0.0;
+        B(J, I) = i < 20 ? grounded_bed : -500.0;
+        S(J, I) = floatation.surface(H(J, I), B(J, I));
+        C(J, I) = beta2;
+        A(J, I, 0) = A(J, I, 1) = 2.0 * A_per_year / year; // twice the flow law's
+      }
+    Kokkos::deep_copy(thk.view(), H);
+    Kokkos::deep_copy(topg.view(), B);
+    Kokkos::deep_copy(usurf.view(), S);
+    Kokkos::deep_copy(friction.view(), C);
+    Kokkos::deep_copy(softness.view(), A);
+  }
+  solver::BPParams p;
+  p.flow.softness = A_per_year / year;
+  p.flow.ice_density = rho_i;
+  p.flow.gravity = g;
+  p.levels = 5;
+  p.options_prefix = "typed_";
+  solver::BlatterPattyn bp(grid, p);
+  bp.update({thk, topg, usurf, floatation, &friction, &softness});
+  ASSERT_TRUE(bp.last_report().converged);
+
+  const core::BPPatch& patch = bp.problem().patch();
+  EXPECT_FALSE(patch.constants.no_slip); // a friction field means sliding
+  const double hardness = std::pow(2.0 * A_per_year, -1.0 / 3.0);
+  for (int j = patch.ys; j < patch.ys + patch.ym; ++j)
+    for (int i = patch.xs; i < patch.xs + patch.xm; ++i) {
+      const size_t c = patch.column(j, i);
+      const int I = patch.i0 + i;
+      const bool ice = I >= first_ice && I <= last_ice, floating = ice && I >= 20;
+      const double bed = I < 20 ? grounded_bed : -500.0;
+      EXPECT_DOUBLE_EQ(patch.bed[c], floating ? -rho_i / rho_w * H0 : bed) << "column " << I;
+      // No friction under floating ice (nor under the ice-free ocean, where it is unused).
+      EXPECT_EQ(patch.beta2[c], floatation.floats(ice ? H0 : 0.0, bed) ? 0.0 : beta2)
+          << "column " << I;
+      EXPECT_NEAR(patch.hardness[patch.node(j, i, 2)] / hardness, 1.0, 1e-12);
+    }
+
+  // The same problem through set_geometry: the same velocities.
+  core::Field2D base(grid, info), beta2_field(grid, info);
+  {
+    auto H = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), thk.view());
+    auto B = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), topg.view());
+    auto Z = Kokkos::create_mirror_view(base.view()),
+         C = Kokkos::create_mirror_view(beta2_field.view());
+    for (size_t j = 0; j < Z.extent(0); ++j)
+      for (size_t i = 0; i < Z.extent(1); ++i) {
+        Z(j, i) = floatation.ice_base(H(j, i), B(j, i));
+        C(j, i) = floatation.floats(H(j, i), B(j, i)) ? 0.0 : beta2;
+      }
+    Kokkos::deep_copy(base.view(), Z);
+    Kokkos::deep_copy(beta2_field.view(), C);
+  }
+  p.options_prefix = "typed_reference_";
+  solver::BlatterPattyn reference(grid, p);
+  reference.set_softness(softness);
+  reference.set_geometry(thk, base, &beta2_field);
+  ASSERT_TRUE(reference.solve().converged);
+  Vec diff = nullptr;
+  VecDuplicate(bp.solution(), &diff);
+  VecWAXPY(diff, -1.0, reference.solution(), bp.solution());
+  PetscReal err = 0, ref = 0;
+  VecNorm(diff, NORM_INFINITY, &err);
+  VecNorm(reference.solution(), NORM_INFINITY, &ref);
+  VecDestroy(&diff);
+  EXPECT_GT(ref, 1.0); // the shelf moves (m/a)
+  EXPECT_LT(err / ref, 1e-12);
+  // The floating part moves seawards (pushed by the grounded ice and its own front).
+  const solver::Velocities v = bp.velocities({});
+  std::vector<double> u = grid->gather_to_zero(v.uvelsurf);
+  u.resize(size_t(nx) * ny);
+  MPI_Bcast(u.data(), int(u.size()), MPI_DOUBLE, 0, MPI_COMM_WORLD);
+  for (int i = 20; i <= last_ice; ++i) EXPECT_GT(u[size_t(i)] * year, 10.0) << "column " << i;
 }
