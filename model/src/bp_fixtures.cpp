@@ -1,6 +1,6 @@
 #include "nunatak/model/bp_fixtures.hpp"
 
-#include "nunatak/core/error.hpp"
+#include "nunatak/core/collective.hpp"
 #include "nunatak/io/bp_fixture.hpp"
 
 #include <filesystem>
@@ -27,17 +27,10 @@ std::string write_bp_fixtures(const solver::BlatterPattyn& bp, const std::string
   const std::string text =
       description +
       (size > 1 ? " (rank " + std::to_string(rank) + " of " + std::to_string(size) + ")" : "");
-  // A failure on one rank is a failure on all (io::collective would be the
-  // place; every rank writes its own file here).
-  std::string error;
-  try {
+  // Every rank writes its own file; a failure on one is a failure on all.
+  core::collective(comm, [&] {
     io::write_bp_fixture(file, {state.patch, state.velocity, state.energy, state.gradient, text});
-  } catch (const std::exception& e) {
-    error = e.what();
-  }
-  int failed = error.empty() ? 0 : 1, any = 0;
-  MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, comm);
-  if (any) throw Error(error.empty() ? "bp fixture: writing failed on another rank" : error);
+  });
   return file;
 }
 

@@ -37,9 +37,5 @@ void attach_columns(DM dm, std::shared_ptr<const BlatterPattyn::Columns> columns
 /// the hook itself, so that coarsening again works.
 PetscErrorCode coarsen_columns(DM fine, DM coarse, void* ctx);
 
-/// Collective: throws nunatak::Error on every rank of `comm` if `local_error`
-/// is not empty on some rank; the message is the lowest such rank's.
-void throw_if_any(MPI_Comm comm, const std::string& local_error);
-
 } // namespace bp_driver
 } // namespace nunatak::solver

@@ -6,6 +6,7 @@
 // and the coarse geometry that the DMCoarsenHook attaches to coarser DMDAs.
 
 #include "bp_driver.hpp"
+#include "nunatak/core/collective.hpp"
 #include "nunatak/core/constants.hpp"
 #include "nunatak/core/error.hpp"
 #include "nunatak/core/parallel_grid.hpp"
@@ -13,7 +14,6 @@
 #include <petscdmda.h>
 
 #include <algorithm>
-#include <climits>
 #include <cmath>
 
 namespace nunatak::solver {
@@ -136,28 +136,22 @@ void BlatterPattyn::set_geometry(const core::Field2D& thk, const core::Field2D& 
   if (!m_params.no_slip && !beta2) throw Error("bp: sliding needs beta^2 (or set no-slip)");
   // Every column of the 3-D ghost box enters the patch: check them all, and
   // make a bad value an error on every rank (the margins need ghost updates).
-  std::string error;
-  {
+  core::collective(m_grid->comm(), [&] {
     const core::LocalBox b2 = m_grid->box();
     const std::vector<double> H = host_values(thk), B = host_values(base);
     const std::vector<double> C = beta2 ? host_values(*beta2) : std::vector<double>();
     const int oi = m_gxs - b2.gxs, oj = m_gys - b2.gys;
-    for (int j = 0; j < m_gym && error.empty(); ++j)
+    for (int j = 0; j < m_gym; ++j)
       for (int i = 0; i < m_gxm; ++i) {
         const size_t c = size_t(j + oj) * size_t(b2.gxm) + size_t(i + oi);
-        if (!std::isfinite(H[c]) || !std::isfinite(B[c]) || H[c] < 0.0) {
-          error = "bp: thickness or ice base is not a finite, non-negative number at " +
-                  cell(m_gxs + i, m_gys + j);
-          break;
-        }
-        if (beta2 && (!std::isfinite(C[c]) || C[c] < 0.0)) {
-          error =
-              "bp: beta^2 is not a finite, non-negative number at " + cell(m_gxs + i, m_gys + j);
-          break;
-        }
+        if (!std::isfinite(H[c]) || !std::isfinite(B[c]) || H[c] < 0.0)
+          throw Error("bp: thickness or ice base is not a finite, non-negative number at " +
+                      cell(m_gxs + i, m_gys + j));
+        if (beta2 && (!std::isfinite(C[c]) || C[c] < 0.0))
+          throw Error("bp: beta^2 is not a finite, non-negative number at " +
+                      cell(m_gxs + i, m_gys + j));
       }
-  }
-  bp_driver::throw_if_any(m_grid->comm(), error);
+  });
   auto columns = std::make_shared<Columns>(
       Columns{m_grid, copy_field(thk), copy_field(base),
               beta2 ? std::optional<core::Field2D>(copy_field(*beta2)) : std::nullopt});
@@ -176,24 +170,22 @@ void BlatterPattyn::set_softness(const core::Field3D& softness) {
   const std::vector<double> sigma = core::uniform_sigma(m_mz);
   const double n = m_params.flow.n, E = m_params.flow.enhancement;
   std::vector<double> hardness(m_hardness.size());
-  std::string error;
-  for (int j = 0; j < m_gym && error.empty(); ++j)
-    for (int i = 0; i < m_gxm && error.empty(); ++i)
-      for (int k = 0; k < m_mz; ++k) {
-        size_t l = 0;
-        while (l + 2 < levels.size() && levels[l + 1] < sigma[size_t(k)]) ++l;
-        const double t =
-            std::clamp((sigma[size_t(k)] - levels[l]) / (levels[l + 1] - levels[l]), 0.0, 1.0);
-        const double a = (1 - t) * A(j + oj, i + oi, l) + t * A(j + oj, i + oi, l + 1);
-        if (!(a > 0.0) || !std::isfinite(a)) {
-          error = "bp: ice softness '" + softness.info().name + "' is not a positive number at " +
-                  cell(m_gxs + i, m_gys + j);
-          break;
+  core::collective(m_grid->comm(), [&] {
+    for (int j = 0; j < m_gym; ++j)
+      for (int i = 0; i < m_gxm; ++i)
+        for (int k = 0; k < m_mz; ++k) {
+          size_t l = 0;
+          while (l + 2 < levels.size() && levels[l + 1] < sigma[size_t(k)]) ++l;
+          const double t =
+              std::clamp((sigma[size_t(k)] - levels[l]) / (levels[l + 1] - levels[l]), 0.0, 1.0);
+          const double a = (1 - t) * A(j + oj, i + oi, l) + t * A(j + oj, i + oi, l + 1);
+          if (!(a > 0.0) || !std::isfinite(a))
+            throw Error("bp: ice softness '" + softness.info().name +
+                        "' is not a positive number at " + cell(m_gxs + i, m_gys + j));
+          hardness[(size_t(j) * size_t(m_gxm) + size_t(i)) * size_t(m_mz) + size_t(k)] =
+              std::pow(E * a * core::seconds_per_year, -1.0 / n);
         }
-        hardness[(size_t(j) * size_t(m_gxm) + size_t(i)) * size_t(m_mz) + size_t(k)] =
-            std::pow(E * a * core::seconds_per_year, -1.0 / n);
-      }
-  bp_driver::throw_if_any(m_grid->comm(), error);
+  });
   m_hardness = std::move(hardness);
   core::BPPatch patch = m_problem->patch();
   patch.hardness = m_hardness;
@@ -347,20 +339,6 @@ PetscErrorCode coarsen_columns(DM fine, DM coarse, void*) {
     return PetscError(PETSC_COMM_SELF, __LINE__, "nunatak::solver::bp_driver::coarsen_columns",
                       __FILE__, PETSC_ERR_LIB, PETSC_ERROR_INITIAL, "%s", e.what());
   }
-}
-
-void throw_if_any(MPI_Comm comm, const std::string& local_error) {
-  int rank = 0, size = 1;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
-  int mine = local_error.empty() ? INT_MAX : rank, first = INT_MAX;
-  MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
-  if (first == INT_MAX) return;
-  int length = rank == first ? int(local_error.size()) : 0;
-  MPI_Bcast(&length, 1, MPI_INT, first, comm);
-  std::string message = rank == first ? local_error : std::string(size_t(length), ' ');
-  MPI_Bcast(message.data(), length, MPI_CHAR, first, comm);
-  throw Error(size > 1 ? message + " (on rank " + std::to_string(first) + ")" : message);
 }
 
 } // namespace bp_driver
