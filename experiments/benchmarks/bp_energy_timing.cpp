@@ -1,9 +1,15 @@
 // Timing of the LibTorch Blatter-Pattyn energy and its velocity gradient on a
-// synthetic ice cap with a marine front and sliding (not a test):
+// synthetic ice cap with a marine front and sliding (a benchmark, not a test):
 //   bp_energy_timing [nx ny nz [repetitions]]
 // prints the mean wall time of one energy + gradient evaluation in double and
-// single precision on the CPU (and on CUDA when LibTorch has it).
+// single precision on the CPU (and on CUDA when LibTorch has it) and, in a
+// build with the solvers, the same evaluation by the solver's Kokkos element
+// loops (solver::BPProblem) on the same patch, with the ratio torch / solver.
 #include "nunatak/emulator/bp_energy.hpp"
+#ifdef NUNATAK_WITH_SOLVER
+#include "nunatak/core/runtime.hpp"
+#include "nunatak/solver/bp_problem.hpp"
+#endif
 
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
@@ -53,18 +59,48 @@ double seconds_per_evaluation(const BPPatch& patch, torch::Dtype dtype, torch::D
   return elapsed.count() / repetitions;
 }
 
+#ifdef NUNATAK_WITH_SOLVER
+/// The solver's energy + gradient (Kokkos element loops on the host), seconds per evaluation.
+double solver_seconds_per_evaluation(const BPPatch& patch, int repetitions) {
+  const nunatak::solver::BPProblem problem(patch);
+  const std::vector<double> u(patch.size(), 50.0);
+  std::vector<double> g(patch.size());
+  double sink = problem.energy(u.data());
+  problem.gradient(u.data(), g.data()); // warm-up
+  const auto start = std::chrono::steady_clock::now();
+  for (int r = 0; r < repetitions; ++r) {
+    sink += problem.energy(u.data());
+    problem.gradient(u.data(), g.data());
+  }
+  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+  if (sink == 0.125) std::printf(" "); // keep the work
+  return elapsed.count() / repetitions;
+}
+#endif
+
 } // namespace
 
 int main(int argc, char** argv) {
+#ifdef NUNATAK_WITH_SOLVER
+  nunatak::core::Runtime runtime;
+#endif
   const int nx = argc > 3 ? std::atoi(argv[1]) : 64, ny = argc > 3 ? std::atoi(argv[2]) : 64,
             nz = argc > 3 ? std::atoi(argv[3]) : 17,
             repetitions = argc > 4 ? std::atoi(argv[4]) : 20;
   const BPPatch patch = ice_cap(nx, ny, nz);
   std::printf("bp energy + gradient, %d x %d x %d nodes, %d threads\n", nx, ny, nz,
               at::get_num_threads());
+#ifdef NUNATAK_WITH_SOLVER
+  const double solver = solver_seconds_per_evaluation(patch, repetitions);
+  std::printf("  solver (Kokkos element loops, double): %.2f ms\n", 1e3 * solver);
+#endif
   for (auto dtype : {torch::kFloat64, torch::kFloat32}) {
-    std::printf("  cpu  %s: %.2f ms\n", dtype == torch::kFloat64 ? "double" : "float ",
-                1e3 * seconds_per_evaluation(patch, dtype, torch::kCPU, repetitions));
+    const double cpu = seconds_per_evaluation(patch, dtype, torch::kCPU, repetitions);
+    std::printf("  cpu  %s: %.2f ms", dtype == torch::kFloat64 ? "double" : "float ", 1e3 * cpu);
+#ifdef NUNATAK_WITH_SOLVER
+    std::printf("  (torch / solver %.2f)", cpu / solver);
+#endif
+    std::printf("\n");
     if (torch::cuda::is_available())
       std::printf("  cuda %s: %.3f ms\n", dtype == torch::kFloat64 ? "double" : "float ",
                   1e3 * seconds_per_evaluation(patch, dtype, torch::kCUDA, repetitions));
