@@ -1,10 +1,13 @@
 // nunatak — the command-line program. Subcommands live in command_*.cpp; this
-// file sets up logging, parses the command line and turns errors into one
-// message and a non-zero exit status.
+// file sets up MPI and logging, parses the command line and turns errors into
+// one message and a non-zero exit status (core/error_report.hpp): an error
+// every rank shares is printed once, by rank 0; one raised on some ranks only
+// is printed by each of them, with its rank, and ends the run (MPI_Abort).
 
 #include "commands.hpp"
 
 #include "nunatak/core/error.hpp"
+#include "nunatak/core/error_report.hpp"
 #include "nunatak/core/version.hpp"
 
 #include <mpi.h>
@@ -40,11 +43,38 @@ int world_rank() {
   return rank;
 }
 
+/// MPI for the whole program, from the first line: every error, even one in
+/// reading the configuration before the solvers start, knows its rank. The
+/// Runtime (PETSc, Kokkos) comes later, when a command needs it, and finds
+/// MPI running.
+class MpiLifetime {
+public:
+  MpiLifetime() {
+    int ready = 0;
+    MPI_Initialized(&ready);
+    if (ready) return;
+    int provided = 0;
+    MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
+    m_owns = true;
+  }
+  ~MpiLifetime() {
+    int finalised = 0;
+    MPI_Finalized(&finalised);
+    if (m_owns && !finalised) MPI_Finalize();
+  }
+  MpiLifetime(const MpiLifetime&) = delete;
+  MpiLifetime& operator=(const MpiLifetime&) = delete;
+
+private:
+  bool m_owns = false;
+};
+
 } // namespace
 } // namespace nunatak::app
 
 int main(int argc, char** argv) {
   using namespace nunatak;
+  const app::MpiLifetime mpi;
   auto logger = spdlog::stderr_color_mt("nunatak");
   logger->set_pattern("%^%l%$: %v");
   spdlog::set_default_logger(logger);
@@ -91,10 +121,10 @@ int main(int argc, char** argv) {
   try {
     cli.parse(own_argc, argv);
   } catch (const CLI::ParseError& e) {
-    status = cli.exit(e);
+    // Command-line errors, --help and --version are the same on every rank.
+    status = app::world_rank() == 0 ? cli.exit(e) : e.get_exit_code();
   } catch (const std::exception& e) {
-    if (app::world_rank() == 0) std::cerr << "nunatak: error: " << e.what() << "\n";
-    status = 1;
+    status = core::report_error(e, "nunatak", std::cerr);
   }
   return status;
 }
