@@ -1,7 +1,7 @@
 # Installation and the exported CMake package: after `cmake --install build
 # --prefix P`, another project finds nunatak with
 #   find_package(nunatak REQUIRED)   # CMAKE_PREFIX_PATH=P
-#   target_link_libraries(app PRIVATE nunatak::model)   # or core, io, solver, inversion
+#   target_link_libraries(app PRIVATE nunatak::model)   # or core, io, solver, inversion, emulator
 # tests/consumer is such a project; the test `consumer_project` builds it
 # against a fresh installation.
 include(GNUInstallDirs)
@@ -17,15 +17,23 @@ set_target_properties(nunatak_io PROPERTIES EXPORT_NAME io)
 set_target_properties(nunatak_solver PROPERTIES EXPORT_NAME solver)
 set_target_properties(nunatak_model PROPERTIES EXPORT_NAME model)
 set_target_properties(nunatak_kokkos PROPERTIES EXPORT_NAME kokkos)
+set(nunatak_installed nunatak_core_base nunatak_core nunatak_inversion nunatak_io nunatak_solver
+                      nunatak_model nunatak_kokkos)
+set(nunatak_installed_headers core inversion io solver model)
+if(NUNATAK_ENABLE_EMULATOR)
+  set_target_properties(nunatak_emulator PROPERTIES EXPORT_NAME emulator)
+  set_target_properties(nunatak_torch PROPERTIES EXPORT_NAME torch)
+  list(APPEND nunatak_installed nunatak_emulator nunatak_torch)
+  list(APPEND nunatak_installed_headers emulator)
+endif()
 
-install(TARGETS nunatak_core_base nunatak_core nunatak_inversion nunatak_io nunatak_solver
-                nunatak_model nunatak_kokkos
+install(TARGETS ${nunatak_installed}
         EXPORT nunatakTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS nunatak RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-foreach(library core inversion io solver model)
+foreach(library ${nunatak_installed_headers})
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${library}/include/
           DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 endforeach()

@@ -229,7 +229,8 @@ std::size_t BPProblem::hessian_index(int j, int i, int k, int c, int dj, int di,
   return m_impl->kernel.coo_index(j, i, k, c, dj, di, dk, c2);
 }
 
-void BPProblem::hessian_pattern(std::vector<long long>& rows, std::vector<long long>& cols) const {
+template <class Int>
+void BPProblem::hessian_pattern(std::vector<Int>& rows, std::vector<Int>& cols) const {
   const core::BPPatch& p = m_impl->patch;
   const KernelData& m = m_impl->kernel;
   rows.assign(hessian_size(), -1);
@@ -238,9 +239,7 @@ void BPProblem::hessian_pattern(std::vector<long long>& rows, std::vector<long l
   const auto share = [](int a, int b, int lo, int hi) {
     return std::max(std::max(a, b) - 1, lo) <= std::min(std::min(a, b), hi - 1);
   };
-  const auto dof = [&](int j, int i, int k, int c) {
-    return (static_cast<long long>(p.node(j, i, k))) * 2 + c;
-  };
+  const auto dof = [&](int j, int i, int k, int c) { return Int(p.node(j, i, k) * 2 + size_t(c)); };
   for (int j = p.ey0; j <= p.ey1; ++j)
     for (int i = p.ex0; i <= p.ex1; ++i)
       for (int k = 0; k < p.nz; ++k) {
@@ -261,6 +260,10 @@ void BPProblem::hessian_pattern(std::vector<long long>& rows, std::vector<long l
                 }
       }
 }
+
+template void BPProblem::hessian_pattern(std::vector<int>&, std::vector<int>&) const;
+template void BPProblem::hessian_pattern(std::vector<long>&, std::vector<long>&) const;
+template void BPProblem::hessian_pattern(std::vector<long long>&, std::vector<long long>&) const;
 
 void BPProblem::hessian(const double* x_data, double* values_data) const {
   const KernelData m = m_impl->kernel;

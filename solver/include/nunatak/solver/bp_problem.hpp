@@ -73,8 +73,10 @@ public:
   /// neighbours of the stencil times 2 x 2 components); the column is -1 where
   /// no element of the patch holds both nodes, except on the diagonal of owned
   /// dofs, which is always an entry (the solver's fixed rows use it).
+  /// `Int` is int, long or long long (PETSc's PetscInt is one of them).
   std::size_t hessian_size() const;
-  void hessian_pattern(std::vector<long long>& rows, std::vector<long long>& cols) const;
+  template <class Int>
+  void hessian_pattern(std::vector<Int>& rows, std::vector<Int>& cols) const;
   /// Position in the COO arrays of the entry (row: node (j, i, k) component
   /// c; column: the node offset by (dj, di, dk) in {-1, 0, 1}, component c2).
   std::size_t hessian_index(int j, int i, int k, int c, int dj, int di, int dk, int c2) const;
