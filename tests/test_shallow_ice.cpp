@@ -334,7 +334,7 @@ struct DomeCase {
   /// 0.5 m/a of ice at the centre, -1 m/a at r = R, more ablation beyond.
   double smb(const core::Grid& g, int i, int j) const {
     const double q = r(g, i, j) / R;
-    return params.transport.ice_density * (0.5 - 1.5 * q * q) / year;
+    return params.transport.floatation.ice_density * (0.5 - 1.5 * q * q) / year;
   }
 
   std::unique_ptr<model::TransientModel> make(MPI_Comm comm) const {
@@ -391,7 +391,7 @@ TEST(TransientModel, MassConservationWithSmb) {
     EXPECT_DOUBLE_EQ(model->state().time, t + report.dt);
     // The SMB term is dt * sum(smb / rho_i) * cell area.
     const double smb_volume = report.dt * grid.sum(model->state().smb) /
-                              dome.params.transport.ice_density * g.cell_area();
+                              dome.params.transport.floatation.ice_density * g.cell_area();
     EXPECT_NEAR(m.smb, smb_volume, 1e-12 * std::abs(smb_volume) + 1e-12 * V);
     // The budget closes, and matches the volume the model reports.
     const double V_new = model->volume();

@@ -84,7 +84,9 @@ std::vector<KeySpec> build_schema() {
       real("constants.standard_gravity", "9.81", "m s-2", "acceleration due to gravity", 0.0),
       real("geometry.sea_level", "0", "m", "sea level elevation, for the floatation criterion"),
       real("geometry.minimum_thickness", "0", "m",
-           "thinner ice than this is treated as ice-free in the mask", 0.0),
+           "thinner ice than this is ice-free (the floatation rule): in the mask, the ice area, "
+           "the comparison with observed speeds, and the SIA (no flow)",
+           0.0),
 
       str("thickness_estimate.calibration", "radar",
           "plastic thickness: radar (least-squares basal shear stress against the observed "

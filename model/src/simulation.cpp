@@ -147,9 +147,7 @@ Simulation::Simulation(const io::Config& config, MPI_Comm comm, std::string comm
     params.stress.sliding.coefficient = config.get_real("sliding.coefficient") / year;
     params.stress.sliding.exponent = config.get_real("sliding.exponent");
   }
-  params.transport.ice_density = params.stress.flow.ice_density;
-  params.transport.sea_water_density = config.get_real("constants.sea_water.density");
-  params.transport.sea_level = config.get_real("geometry.sea_level");
+  params.transport.floatation = io::configured_floatation(config);
   params.transport.calve_floating_ice = config.get_bool("calving.remove_floating_ice");
   params.diffusivity_safety = config.get_real("time.diffusivity_safety");
   params.cfl = config.get_real("time.cfl");
@@ -157,8 +155,8 @@ Simulation::Simulation(const io::Config& config, MPI_Comm comm, std::string comm
   params.stress.bp_minimum_thickness = config.get_real("bp.minimum_thickness");
   params.stress.bp_regularisation = config.get_real("bp.regularisation");
   params.stress.bp_ocean_pressure = config.get_bool("bp.ocean_pressure");
-  params.stress.sea_level = params.transport.sea_level;
-  params.stress.sea_water_density = params.transport.sea_water_density;
+  params.stress.sea_level = params.transport.floatation.sea_level;
+  params.stress.sea_water_density = params.transport.floatation.sea_water_density;
   params.max_dt = config.get_real("time.max_step") * year;
 
   insert_petsc_options(config.get_string("petsc.options"));
@@ -335,12 +333,13 @@ void Simulation::compare_with_observations(RunSummary& summary) {
     Kokkos::deep_copy(model_speed, v.velsurf_mag.view());
     Kokkos::deep_copy(obs_speed, s.inputs.observations.velsurfobs_mag->view());
     Kokkos::deep_copy(thk, model.state().thk.view());
+    const core::Floatation floatation = model.params().transport.floatation;
     double sums[4] = {0, 0, 0, 0}; // n, sum (m-o)^2, sum m, sum o
     for (int j = b.ys; j < b.ys + b.ym; ++j)
       for (int i = b.xs; i < b.xs + b.xm; ++i) {
         const double m = model_speed(b.lj(j), b.li(i)) * year,
                      o = obs_speed(b.lj(j), b.li(i)) * year;
-        if (std::isnan(o) || !(thk(b.lj(j), b.li(i)) > 0.0)) continue;
+        if (std::isnan(o) || !floatation.has_ice(thk(b.lj(j), b.li(i)))) continue;
         sums[0] += 1;
         sums[1] += (m - o) * (m - o);
         sums[2] += m;

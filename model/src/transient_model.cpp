@@ -55,27 +55,18 @@ void TransientModel::refresh_geometry() {
   update_ghosts_with_edge(m_state.thk, 0.0);
   const core::View2D H = m_state.thk.view(), bed = m_state.topg.view();
   const core::View2D s = m_state.usurf.view(), mask = m_state.mask.view();
-  const double rho_i = m_params.transport.ice_density;
-  const double rho_w = m_params.transport.sea_water_density;
-  const double z_sl = m_params.transport.sea_level, freeboard = 1.0 - rho_i / rho_w;
+  const core::Floatation floatation = m_params.transport.floatation;
   const core::LocalBox b = m_state.thk.grid().box();
   Kokkos::parallel_for(
       "model::surface_and_mask", Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {b.gym, b.gxm}),
       KOKKOS_LAMBDA(int j, int i) {
-        const double h = H(j, i), z_b = bed(j, i);
-        const bool floating = rho_i * h < rho_w * (z_sl - z_b);
-        s(j, i) = floating ? z_sl + freeboard * h : z_b + h;
-        // PISM cell types: 0 ice-free bedrock, 2 grounded, 3 floating, 4 ocean.
-        mask(j, i) = h > 0.0 ? (floating ? 3.0 : 2.0) : (z_b < z_sl ? 4.0 : 0.0);
+        s(j, i) = floatation.surface(H(j, i), bed(j, i));
+        mask(j, i) = floatation.cell_type(H(j, i), bed(j, i)); // PISM cell types
       });
 }
 
 solver::StressBalanceInputs TransientModel::stress_inputs() const {
-  core::Floatation floatation;
-  floatation.ice_density = m_params.transport.ice_density;
-  floatation.sea_water_density = m_params.transport.sea_water_density;
-  floatation.sea_level = m_params.transport.sea_level;
-  return {m_state.thk, m_state.topg, m_state.usurf, floatation};
+  return {m_state.thk, m_state.topg, m_state.usurf, m_params.transport.floatation};
 }
 
 StepReport TransientModel::step(double t_limit) {
@@ -151,12 +142,13 @@ double TransientModel::volume() const {
 
 double TransientModel::area() const {
   const core::View2D H = m_state.thk.view();
+  const core::Floatation floatation = m_params.transport.floatation;
   const core::LocalBox b = m_state.thk.grid().box();
   const int i0 = b.xs - b.gxs, j0 = b.ys - b.gys;
   long long local = 0, total = 0;
   Kokkos::parallel_reduce(
       "model::ice_cells", Kokkos::MDRangePolicy<Kokkos::Rank<2>>({j0, i0}, {j0 + b.ym, i0 + b.xm}),
-      KOKKOS_LAMBDA(int j, int i, long long& n) { n += H(j, i) > 0.0 ? 1 : 0; },
+      KOKKOS_LAMBDA(int j, int i, long long& n) { n += floatation.has_ice(H(j, i)) ? 1 : 0; },
       Kokkos::Sum<long long>(local));
   MPI_Allreduce(&local, &total, 1, MPI_LONG_LONG, MPI_SUM, m_state.thk.grid().comm());
   return double(total) * m_state.thk.grid().grid().cell_area();

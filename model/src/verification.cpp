@@ -82,9 +82,9 @@ VerificationResult run_verification(const VerificationCase& c, MPI_Comm comm) {
   params.stress.flow.n = exact.n;
   params.stress.flow.ice_density = exact.ice_density;
   params.stress.flow.gravity = exact.gravity;
-  params.transport.ice_density = rho_i;
+  params.transport.floatation.ice_density = rho_i;
   params.transport.calve_floating_ice = false; // flat bed at sea level: nothing floats
-  params.transport.sea_level = -1.0e4;
+  params.transport.floatation.sea_level = -1.0e4;
   params.diffusivity_safety = c.diffusivity_safety;
   params.max_dt = 100.0 * year;
   // Test B has no accumulation: a constant zero balance, not a formula per cell and step.

@@ -50,7 +50,8 @@ MassBudget transport_step(const core::ParallelGrid& grid, const TransportParams&
   const int gxs = b.gxs, gys = b.gys;
   const core::View2D H = thk.view(), M = smb.view(), bed = topg.view();
   const core::View2D qx = fluxes.qx, qy = fluxes.qy;
-  const double rho_i = p.ice_density, rho_w = p.sea_water_density, z_sl = p.sea_level;
+  const core::Floatation floatation = p.floatation;
+  const double rho_i = floatation.ice_density;
   const bool calve = p.calve_floating_ice;
 
   BudgetSums local;
@@ -74,7 +75,7 @@ MassBudget transport_step(const core::ParallelGrid& grid, const TransportParams&
           sum.v[2] += -h * area;
           h = 0.0;
         }
-        if (calve && h > 0.0 && rho_i * h < rho_w * (z_sl - bed(j, i))) {
+        if (calve && h > 0.0 && floatation.floats(h, bed(j, i))) {
           sum.v[3] += h * area;
           h = 0.0;
         }

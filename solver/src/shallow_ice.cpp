@@ -37,6 +37,7 @@ void ShallowIce::update(const StressBalanceInputs& in) {
   const double n = m_params.flow.n, gamma = sia_gamma(m_params.flow);
   const double rho_g = m_params.flow.ice_density * m_params.flow.gravity;
   const SlidingLaw sliding = m_params.sliding;
+  const core::Floatation floatation = in.floatation; // faces with H <= H_min do not flow
   const core::View2D H = in.thk.view(), s = in.usurf.view();
   const core::View2D Hx = m_thk_x, Hy = m_thk_y, Sx = m_slope_x, Sy = m_slope_y;
   const core::View2D Dx = m_ddef_x, Dy = m_ddef_y, Bx = m_dslide_x, By = m_dslide_y;
@@ -54,8 +55,9 @@ void ShallowIce::update(const StressBalanceInputs& in) {
         const double sy =
             (s(j + 1, i) + s(j + 1, i + 1) - s(j - 1, i) - s(j - 1, i + 1)) / (4.0 * dy);
         const double slope2 = sx * sx + sy * sy;
-        const double ddef = h > 0.0 ? sia_diffusivity(gamma, n, h, slope2) : 0.0;
-        const double dsl = sliding_diffusivity(sliding, rho_g, h, slope2);
+        const bool ice = floatation.has_ice(h) && h > 0.0;
+        const double ddef = ice ? sia_diffusivity(gamma, n, h, slope2) : 0.0;
+        const double dsl = ice ? sliding_diffusivity(sliding, rho_g, h, slope2) : 0.0;
         Hx(j, i) = h;
         Sx(j, i) = sx;
         Dx(j, i) = ddef;
@@ -73,8 +75,9 @@ void ShallowIce::update(const StressBalanceInputs& in) {
         const double sx =
             (s(j, i + 1) + s(j + 1, i + 1) - s(j, i - 1) - s(j + 1, i - 1)) / (4.0 * dx);
         const double slope2 = sx * sx + sy * sy;
-        const double ddef = h > 0.0 ? sia_diffusivity(gamma, n, h, slope2) : 0.0;
-        const double dsl = sliding_diffusivity(sliding, rho_g, h, slope2);
+        const bool ice = floatation.has_ice(h) && h > 0.0;
+        const double ddef = ice ? sia_diffusivity(gamma, n, h, slope2) : 0.0;
+        const double dsl = ice ? sliding_diffusivity(sliding, rho_g, h, slope2) : 0.0;
         Hy(j, i) = h;
         Sy(j, i) = sy;
         Dy(j, i) = ddef;

@@ -5,6 +5,7 @@
 /// standard names).
 
 #include "nunatak/core/field.hpp"
+#include "nunatak/core/floatation.hpp"
 
 #include <string>
 #include <vector>
@@ -38,12 +39,12 @@ const std::vector<QuantitySpec>& quantities();
 /// Metadata of derived output fields that are not inputs ("velsurf_mag", ...).
 core::FieldInfo output_field_info(const std::string& name);
 
-/// The PISM cell-type mask convention used by nunatak's `mask` field.
-enum CellType : int {
-  ice_free_bedrock = 0,
-  grounded_ice = 2,
-  floating_ice = 3,
-  ice_free_ocean = 4,
-};
+/// The PISM cell-type mask convention used by nunatak's `mask` field: the
+/// floatation rule's (core/floatation.hpp).
+using core::CellType;
+using core::floating_ice;
+using core::grounded_ice;
+using core::ice_free_bedrock;
+using core::ice_free_ocean;
 
 } // namespace nunatak::io

@@ -5,7 +5,9 @@
 ///
 /// One step from time t, at most to `t_limit`:
 ///  1. ghost exchange of H; outside a non-periodic domain H = 0 (ice leaves);
-///  2. surface s = max(b + H, z_sl + (1 - rho_i/rho_w) H) on the ghosted box;
+///  2. surface s and mask from the floatation rule (core/floatation.hpp:
+///     s = max(b + H, z_sl + (1 - rho_i/rho_w) H), ice where H > H_min) on
+///     the ghosted box;
 ///  3. the stress balance computes face fluxes and its largest diffusivity D;
 ///  4. dt = min(theta / (2 D (1/dx^2 + 1/dy^2)), c / max(|u|/dx + |v|/dy),
 ///     max_dt, t_limit - t): the explicit diffusion limit scaled by theta
@@ -13,6 +15,7 @@
 ///     (time.cfl) for the advective fluxes of non-shallow models;
 ///  5. the surface mass balance at time t; 6. the mass transport step;
 ///  7. the mask and surface follow the new thickness.
+/// The stress balance gets the same floatation rule (transport.floatation).
 /// The state after a step depends only on the state before it and the
 /// parameters, so a run restarted from a checkpoint continues bit for bit.
 
@@ -95,12 +98,14 @@ public:
   const ModelState& state() const { return m_state; }
   ModelState& state() { return m_state; }
   const solver::StressBalance& stress_balance() const { return *m_stress; }
+  const ModelParams& params() const { return m_params; }
   /// Recomputes the flow for the current state (for output) and returns it.
   solver::Velocities velocities(const std::vector<double>& sigma);
   /// Replaces the thickness (whole grid, row-major [y][x], m), the time (s)
   /// and the step count, as when restarting from a checkpoint.
   void restore(const std::vector<double>& thk, double time, long long steps);
-  /// Ice volume (m^3) and area (m^2) of the current state.
+  /// Ice volume (m^3) and area (m^2, of the cells that hold ice: H > H_min)
+  /// of the current state.
   double volume() const;
   double area() const;
 

@@ -12,8 +12,9 @@
 /// Rules, each accounted in the mass budget (m^3 of ice per step):
 ///  - no negative thickness: where H* < 0 the thickness is set to 0 and the
 ///    added ice (-H* dx dy) is counted as `clipped` (ablation that found no ice);
-///  - calving: floating ice (rho_i H < rho_w (z_sl - b)) is removed at once and
-///    counted as `calved` (a simple rule until a calving law is added);
+///  - calving: floating ice (core::Floatation::floats, rho_i H < rho_w (z_sl - b))
+///    is removed at once and counted as `calved` (a simple rule until a calving
+///    law is added);
 ///  - the domain edge: ice that flows through the outer faces of the domain is
 ///    counted as `edge_outflow` (cells outside the domain hold no ice).
 /// Then volume_change = smb + clipped - edge_outflow - calved, to round-off.
@@ -36,9 +37,9 @@ struct MassBudget {
 
 /// Constants of mass transport.
 struct TransportParams {
-  double ice_density = 910.0;        ///< kg m^-3
-  double sea_water_density = 1028.0; ///< kg m^-3
-  double sea_level = 0.0;            ///< m
+  /// The floatation rule (densities, sea level, minimum thickness); its ice
+  /// density also converts the mass balance to ice thickness.
+  core::Floatation floatation;
   bool calve_floating_ice = true;
 };
 

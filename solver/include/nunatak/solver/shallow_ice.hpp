@@ -21,6 +21,9 @@
 ///
 /// Boundary conditions: none of its own; the caller's ghost values of H and s
 /// (zero thickness outside the domain, or periodic) decide the edge fluxes.
+/// A face whose thickness is not above the floatation rule's minimum
+/// thickness (geometry.minimum_thickness, StressBalanceInputs::floatation)
+/// carries no flux: that ice is treated as ice-free.
 
 #include "nunatak/solver/stress_balance.hpp"
 
