@@ -169,7 +169,7 @@ TEST(BlatterPattynMargins, LandMarginsAndSwitchedOffFrontsCarryNoLoad) {
 // The typed stress-balance inputs (thickness, bed, sea level, friction,
 // softness) reach the discrete problem through the one floatation rule: an
 // ice shelf attached to grounded ice gets its base at -rho_i/rho_w H and no
-// friction where it floats, the bed and the given friction where grounded,
+// friction where it floats (open water: sea level), the bed and the given friction where grounded,
 // the softness field's hardness; and update() then solves the same problem
 // as set_geometry with those fields.
 TEST(BlatterPattynMargins, TypedInputsFollowTheFloatationRule) {
@@ -225,7 +225,10 @@ TEST(BlatterPattynMargins, TypedInputsFollowTheFloatationRule) {
       const int I = patch.i0 + i;
       const bool ice = I >= first_ice && I <= last_ice, floating = ice && I >= 20;
       const double bed = I < 20 ? grounded_bed : -500.0;
-      EXPECT_DOUBLE_EQ(patch.bed[c], floating ? -rho_i / rho_w * H0 : bed) << "column " << I;
+      // The ice base: -rho_i/rho_w H where floating, sea level over open water, else the bed.
+      EXPECT_DOUBLE_EQ(patch.bed[c],
+                       floating ? -rho_i / rho_w * H0 : (ice || bed > 0.0 ? bed : 0.0))
+          << "column " << I;
       // No friction under floating ice (nor under the ice-free ocean, where it is unused).
       EXPECT_EQ(patch.beta2[c], floatation.floats(ice ? H0 : 0.0, bed) ? 0.0 : beta2)
           << "column " << I;

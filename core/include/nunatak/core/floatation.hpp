@@ -16,8 +16,8 @@
 ///
 /// floating ice has its surface at z_sl + (1 - rho_i/rho_w) H and its base at
 /// z_sl - (rho_i/rho_w) H; grounded ice has its base on the bed and its
-/// surface at b + H (so an ice-free ocean column has its surface at sea
-/// level and its "base" on the bed). An ice-free column is ocean where b < z_sl, bedrock
+/// surface at b + H (so an ice-free ocean column has its surface, and its
+/// "ice base", at sea level). An ice-free column is ocean where b < z_sl, bedrock
 /// elsewhere. A surface s and a bed b give the thickness back:
 /// H = min(s - b, (s - z_sl) / (1 - rho_i/rho_w)), at least 0.
 
@@ -64,10 +64,12 @@ struct Floatation {
     const double H = grounded < afloat ? grounded : afloat;
     return H > 0.0 ? H : 0.0;
   }
-  /// Elevation of the ice base: the bed where grounded (and where there is
-  /// no ice at all), z_sl - (rho_i/rho_w) H where floating.
+  /// Elevation of the ice base, surface(H, b) - H: the bed where grounded,
+  /// z_sl - (rho_i/rho_w) H where floating (so sea level over open water,
+  /// where H = 0 "floats": the water surface is what the ice at a marine
+  /// margin sees, e.g. in the slope of a shallow-ice first guess).
   NUNATAK_HOST_DEVICE double ice_base(double H, double b) const {
-    return H > 0.0 && floats(H, b) ? sea_level - ice_density / sea_water_density * H : b;
+    return floats(H, b) ? sea_level - ice_density / sea_water_density * H : b;
   }
   /// The PISM cell type of the column.
   NUNATAK_HOST_DEVICE CellType cell_type(double H, double b) const {
