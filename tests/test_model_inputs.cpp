@@ -280,6 +280,46 @@ TEST(ModelInputs, MismatchedGridsAndWrongUnits) {
                   "has no 'units' attribute");
 }
 
+// PISM's till yield stress, read with sliding.law = pseudo_plastic (in any
+// pressure units), complete and non-negative.
+TEST(ModelInputs, TillYieldStress) {
+  TempDir dir;
+  auto with_tauc = [](const std::string& units, double (*f)(int, int)) {
+    TestFile file = geometry();
+    test::add_field(file, "tauc", units, f);
+    return file;
+  };
+  test::write_test_file(dir.file("kpa.nc"),
+                        with_tauc("kPa", [](int i, int j) { return 10.0 + i + 0.5 * j; }));
+  const model::ModelInputs in = read(dir.file("kpa.nc"), {"sliding.law=pseudo_plastic"});
+  ASSERT_TRUE(in.tauc);
+  EXPECT_EQ(in.tauc->info().units, "Pa");
+  const auto tauc = all(in.tauc);
+  for (int j = 0; j < ny && root(); ++j)
+    for (int i = 0; i < nx; ++i)
+      EXPECT_DOUBLE_EQ(tauc[size_t(j * nx + i)], 1000.0 * (10.0 + i + 0.5 * j));
+  EXPECT_FALSE(read(dir.file("kpa.nc")).tauc) << "read only for pseudo-plastic sliding";
+
+  TestFile gap = with_tauc("Pa", [](int, int) { return 5e4; });
+  gap.var("tauc").values[8] = NAN;
+  test::write_test_file(dir.file("gap.nc"), gap);
+  const std::string gap_msg = read_error(dir.file("gap.nc"), {"sliding.law=pseudo_plastic"});
+  EXPECT_CONTAINS(gap_msg, "till yield stress 'tauc' in '");
+  EXPECT_CONTAINS(gap_msg, "1 cells without data (NaN or missing value), first at (i = 2, j = 1");
+  EXPECT_CONTAINS(gap_msg, "it must be given in every cell");
+
+  test::write_test_file(dir.file("neg.nc"),
+                        with_tauc("Pa", [](int i, int) { return i == 3 ? -1.0 : 5e4; }));
+  EXPECT_CONTAINS(read_error(dir.file("neg.nc"), {"sliding.law=pseudo_plastic"}),
+                  "is negative (-1.000000 Pa) at (i = 3, j = 0");
+  test::write_test_file(dir.file("m.nc"), with_tauc("m", [](int, int) { return 1.0; }));
+  EXPECT_CONTAINS(read_error(dir.file("m.nc"), {"sliding.law=pseudo_plastic"}),
+                  "units 'm' cannot be converted to 'Pa'");
+  test::write_test_file(dir.file("none.nc"), with_tauc("", [](int, int) { return 1.0; }));
+  EXPECT_CONTAINS(read_error(dir.file("none.nc"), {"sliding.law=pseudo_plastic"}),
+                  "has no 'units' attribute");
+}
+
 // ---- a missing thickness estimated as configured (input.missing_thickness =
 // plastic, keys thickness_estimate.*): the model layer completes io's arrays ----
 

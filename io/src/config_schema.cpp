@@ -76,6 +76,7 @@ std::vector<KeySpec> build_schema() {
       name_override("vvelsurfobs", "observed surface velocity, y component"),
       name_override("velsurfobs_mag", "observed surface speed"),
       name_override("thkobs", "observed (radar) ice thickness"),
+      name_override("tauc", "the till yield stress (sliding.law: pseudo_plastic)"),
 
       real("constants.ice.density", "910", "kg m-3", "density of ice", 1.0),
       real("constants.sea_water.density", "1028", "kg m-3", "density of sea water", 1.0),
@@ -149,10 +150,24 @@ std::vector<KeySpec> build_schema() {
            "Pa a1/3 is A = 1e-16 Pa-3 a-1)",
            0.0),
       real("flow_law.enhancement_factor", "1", "", "enhancement factor E multiplying A", 0.0),
-      str("sliding.law", "none", "basal sliding law of the SIA", {"none", "weertman"}),
+      str("sliding.law", "none",
+          "basal sliding: none, weertman (u_b = -C |tau_b|^(m-1) tau_b with a uniform "
+          "sliding.coefficient) or pseudo_plastic (PISM's tau_b = -tau_c |u_b|^(q-1) u_b / u0^q, "
+          "q = 1/sliding.exponent, u0 = sliding.threshold_speed, tau_c from the input variable "
+          "tauc or else sliding.yield_stress; a friction field beta^2 = tau_c / u0^q)",
+          {"none", "weertman", "pseudo_plastic"}),
       real("sliding.coefficient", "0", "m year-1 Pa-m",
-           "Weertman coefficient C in u_b = -C |tau_d|^(m-1) tau_d", 0.0),
-      real("sliding.exponent", "1", "", "Weertman exponent m", 1.0, 10.0),
+           "weertman: coefficient C in u_b = -C |tau_b|^(m-1) tau_b", 0.0),
+      real("sliding.exponent", "1", "",
+           "sliding exponent m (weertman); pseudo_plastic uses q = 1/m (PISM's default q = 0.25 "
+           "is m = 4)",
+           1.0, 10.0),
+      real("sliding.threshold_speed", "100", "m year-1",
+           "pseudo_plastic: threshold speed u0 (PISM's u_threshold)", 1e-6),
+      real("sliding.yield_stress", "0", "Pa",
+           "pseudo_plastic: uniform till yield stress tau_c where the input has no tauc; 0: the "
+           "input must have tauc",
+           0.0),
       {"calving.remove_floating_ice",
        KeyType::boolean,
        "true",

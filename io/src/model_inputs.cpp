@@ -42,15 +42,16 @@ std::string cell_location(const core::Grid& g, size_t k) {
   return s.str();
 }
 
-/// Geometry must be complete: no missing cells.
-void require_complete(const HostField& v, const core::Grid& g, const std::string& what) {
+/// Geometry (and basal and flow-law fields) must be complete: no missing cells.
+void require_complete(const HostField& v, const core::Grid& g, const std::string& what,
+                      const std::string& rule = "geometry inputs must be complete") {
   size_t count = 0, first = 0;
   for (size_t k = 0; k < v.size(); ++k)
     if (std::isnan(v[k]) && count++ == 0) first = k;
   if (count > 0)
     throw Error(what + " has " + std::to_string(count) +
                 " cells without data (NaN or missing value), first at " + cell_location(g, first) +
-                "; geometry inputs must be complete");
+                "; " + rule);
 }
 
 void require_non_negative(const HostField& v, const core::Grid& g, const std::string& what) {
@@ -158,6 +159,17 @@ InputArrays read_input_arrays(const Config& config) {
     throw Error("'" + geometry_path +
                 "' has neither ice thickness nor surface elevation (looked for names such as "
                 "thk, H_ice, usurf, z_srf; set input.names.thk or input.names.usurf)");
+  if (config.get_string("sliding.law") == "pseudo_plastic")
+    if (auto tauc = look_up(geometry_file, "tauc", config)) {
+      require_complete(tauc->values, g, "till yield stress " + tauc->describe(),
+                       "it must be given in every cell");
+      for (size_t k = 0; k < n; ++k)
+        if (tauc->values[k] < 0.0)
+          throw Error("till yield stress " + tauc->describe() + " is negative (" +
+                      std::to_string(tauc->values[k]) + " Pa) at " + cell_location(g, k));
+      note("read tauc from " + tauc->describe());
+      in.tauc = std::move(tauc);
+    }
   if (!(thk && topg))
     if (auto m = look_up(geometry_file, "mask", config)) {
       require_complete(m->values, g, "ice mask " + m->describe());
@@ -263,15 +275,16 @@ ModelInputs distribute_inputs(const InputArrays& arrays, const Config& config, M
   add(in.observations.vvelsurfobs, "vvelsurfobs", arrays.vvelsurfobs);
   add(in.observations.velsurfobs_mag, "velsurfobs_mag", arrays.velsurfobs_mag);
   add(in.observations.thkobs, "thkobs", arrays.thkobs);
+  add(in.tauc, "tauc", arrays.tauc);
   return in;
 }
 
 std::vector<const core::Field2D*> all_fields(const ModelInputs& in) {
   std::vector<const core::Field2D*> out;
-  for (const auto* f :
-       {&in.geometry.thk, &in.geometry.topg, &in.geometry.usurf, &in.geometry.mask,
-        &in.forcing.climatic_mass_balance, &in.observations.uvelsurfobs,
-        &in.observations.vvelsurfobs, &in.observations.velsurfobs_mag, &in.observations.thkobs})
+  for (const auto* f : {&in.geometry.thk, &in.geometry.topg, &in.geometry.usurf, &in.geometry.mask,
+                        &in.forcing.climatic_mass_balance, &in.observations.uvelsurfobs,
+                        &in.observations.vvelsurfobs, &in.observations.velsurfobs_mag,
+                        &in.observations.thkobs, &in.tauc})
     if (*f) out.push_back(&**f);
   return out;
 }

@@ -65,6 +65,13 @@ std::vector<QuantitySpec> build() {
        QuantityKind::length,
        {"thkobs", "thk_obs", "H_obs", "radar_thickness", "thickness_obs"},
        {}},
+      // PISM's till yield stress (CF has no standard name for it), read with
+      // sliding.law = pseudo_plastic.
+      {info("tauc", "yield stress for basal till (plastic or pseudo-plastic model)", "", "Pa",
+            "Pa"),
+       QuantityKind::stress,
+       {"tauc"},
+       {}},
   };
 }
 

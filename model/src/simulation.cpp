@@ -87,6 +87,38 @@ struct Simulation::Impl {
 
 namespace {
 
+/// The friction coefficient of PISM's pseudo-plastic law,
+///   tau_b = -tau_c |u_b|^(q-1) u_b / u0^q = -beta^2 |u_b|^(q-1) u_b,
+///   beta^2 = tau_c / u0^q   (Pa (m/a)^-q; u0 = sliding.threshold_speed in m/a,
+/// q = 1/sliding.exponent), with tau_c the input's tauc, or else the uniform
+/// sliding.yield_stress. On the rank's ghosted box (the input has its ghosts).
+core::Field2D pseudo_plastic_friction(const ModelInputs& in, const io::Config& config) {
+  const double q = 1.0 / config.get_real("sliding.exponent");
+  const double scale = 1.0 / std::pow(config.get_real("sliding.threshold_speed"), q);
+  const core::FieldInfo info{"beta2",
+                             "basal friction coefficient beta^2 = tau_c / u0^q (pseudo-plastic)",
+                             "",
+                             "Pa (m/a)^-q",
+                             "Pa (m/a)^-q",
+                             {},
+                             ""};
+  if (!in.tauc) {
+    const double tau_c = config.get_real("sliding.yield_stress");
+    if (!(tau_c > 0.0))
+      throw Error("sliding.law = pseudo_plastic needs the till yield stress: a variable tauc in '" +
+                  config.get_string("input.geometry.file") +
+                  "' (or input.names.tauc), or a positive sliding.yield_stress");
+    return core::Field2D(in.grid, info, tau_c * scale);
+  }
+  core::Field2D beta2(in.grid, info);
+  const core::View2D tauc = in.tauc->view(), b2 = beta2.view();
+  Kokkos::parallel_for(
+      "model::pseudo_plastic_friction",
+      Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {int(tauc.extent(0)), int(tauc.extent(1))}),
+      KOKKOS_LAMBDA(int j, int i) { b2(j, i) = tauc(j, i) * scale; });
+  return beta2;
+}
+
 /// The fields a run can write, besides velocities.
 std::set<std::string> known_variables(const io::ModelInputs& in) {
   std::set<std::string> names = {
@@ -143,10 +175,12 @@ Simulation::Simulation(const io::Config& config, MPI_Comm comm, std::string comm
   params.stress.flow.enhancement = config.get_real("flow_law.enhancement_factor");
   params.stress.flow.ice_density = config.get_real("constants.ice.density");
   params.stress.flow.gravity = config.get_real("constants.standard_gravity");
-  if (config.get_string("sliding.law") == "weertman") {
+  // Sliding: weertman is uniform (the solvers' SlidingLaw); pseudo_plastic is
+  // a friction field (StressCoefficients::basal_friction) with q = 1/m.
+  const std::string sliding_law = config.get_string("sliding.law");
+  params.stress.sliding.exponent = config.get_real("sliding.exponent");
+  if (sliding_law == "weertman")
     params.stress.sliding.coefficient = config.get_real("sliding.coefficient") / year;
-    params.stress.sliding.exponent = config.get_real("sliding.exponent");
-  }
   params.transport.floatation = io::configured_floatation(config);
   params.transport.calve_floating_ice = config.get_bool("calving.remove_floating_ice");
   params.diffusivity_safety = config.get_real("time.diffusivity_safety");
@@ -173,9 +207,13 @@ Simulation::Simulation(const io::Config& config, MPI_Comm comm, std::string comm
                    clone(smb),
                    m_start,
                    0};
+  StressCoefficients coefficients;
+  if (sliding_law == "pseudo_plastic")
+    coefficients.basal_friction = pseudo_plastic_friction(s.inputs, config);
   m_model = std::make_unique<TransientModel>(
       solver::make_stress_balance(config.get_string("stress_balance.model"), grid, params.stress),
-      std::make_unique<ConstantForcing>(std::move(smb)), std::move(state), params);
+      std::make_unique<ConstantForcing>(std::move(smb)), std::move(state), params,
+      std::move(coefficients));
 }
 
 Simulation::~Simulation() = default;

@@ -38,9 +38,9 @@ void update_ghosts_with_edge(core::Field2D& field, double outside) {
 
 TransientModel::TransientModel(std::unique_ptr<solver::StressBalance> stress_balance,
                                std::unique_ptr<SurfaceForcing> forcing, ModelState initial,
-                               const ModelParams& params)
+                               const ModelParams& params, StressCoefficients coefficients)
     : m_stress(std::move(stress_balance)), m_forcing(std::move(forcing)),
-      m_state(std::move(initial)), m_params(params) {
+      m_state(std::move(initial)), m_params(params), m_coefficients(std::move(coefficients)) {
   if (!(params.diffusivity_safety > 0.0 && params.diffusivity_safety <= 1.0))
     throw Error("time.diffusivity_safety must be in (0, 1]");
   if (!(params.max_dt > 0.0)) throw Error("time.max_step must be positive");
@@ -66,7 +66,11 @@ void TransientModel::refresh_geometry() {
 }
 
 solver::StressBalanceInputs TransientModel::stress_inputs() const {
-  return {m_state.thk, m_state.topg, m_state.usurf, m_params.transport.floatation};
+  solver::StressBalanceInputs in{m_state.thk, m_state.topg, m_state.usurf,
+                                 m_params.transport.floatation};
+  if (m_coefficients.basal_friction) in.basal_friction = &*m_coefficients.basal_friction;
+  if (m_coefficients.softness) in.softness = &*m_coefficients.softness;
+  return in;
 }
 
 StepReport TransientModel::step(double t_limit) {

@@ -1,8 +1,14 @@
 #include "nunatak/solver/shallow_ice.hpp"
 
+#include "nunatak/core/collective.hpp"
+#include "nunatak/core/constants.hpp"
+#include "nunatak/core/error.hpp"
 #include "nunatak/core/petsc_log.hpp"
 
 #include <mpi.h>
+
+#include <limits>
+#include <sstream>
 
 namespace nunatak::solver {
 
@@ -12,7 +18,64 @@ core::View2D face_view(const char* label, const core::LocalBox& b) {
   return core::View2D(std::string(label), b.gym, b.gxm);
 }
 
+/// The sliding coefficient of a face from its two cells' (negative: the cell
+/// has none): their mean, or the one there is, or no sliding.
+KOKKOS_INLINE_FUNCTION double face_coefficient(double a, double b) {
+  if (a >= 0.0 && b >= 0.0) return 0.5 * (a + b);
+  if (a >= 0.0) return a;
+  return b >= 0.0 ? b : 0.0;
+}
+
 } // namespace
+
+void ShallowIce::set_basal_friction(const StressBalanceInputs& in) {
+  const core::LocalBox b = m_grid->box();
+  const core::Grid& g = m_grid->grid();
+  const core::Floatation floatation = in.floatation;
+  const core::View2D beta2 = in.basal_friction->view(), H = in.thk.view(), bed = in.topg.view();
+
+  // beta^2 must be a positive number under grounded ice: the rank's cells
+  // are checked here, so the error is raised on every rank together.
+  const int gxs = b.gxs, gys = b.gys, nx = g.nx();
+  const int i0 = b.xs - b.gxs, j0 = b.ys - b.gys;
+  long long first = std::numeric_limits<long long>::max();
+  Kokkos::parallel_reduce(
+      "sia::check_basal_friction",
+      Kokkos::MDRangePolicy<Kokkos::Rank<2>>({j0, i0}, {j0 + b.ym, i0 + b.xm}),
+      KOKKOS_LAMBDA(int j, int i, long long& bad) {
+        const double c = beta2(j, i);
+        const bool positive = c > 0.0 && c < 1e300; // false for NaN and inf
+        if (!positive && floatation.cell_type(H(j, i), bed(j, i)) == core::grounded_ice) {
+          const long long k = (long long)(j + gys) * nx + (i + gxs);
+          if (k < bad) bad = k;
+        }
+      },
+      Kokkos::Min<long long>(first));
+  core::collective(m_grid->comm(), [&] {
+    if (first == std::numeric_limits<long long>::max()) return;
+    const int gi = int(first % nx), gj = int(first / nx);
+    Kokkos::View<double, Kokkos::HostSpace> value("sia::bad_beta2");
+    Kokkos::deep_copy(value, Kokkos::subview(beta2, gj - gys, gi - gxs));
+    std::ostringstream m;
+    m << "sia: the basal friction coefficient '" << in.basal_friction->info().name
+      << "' must be positive under grounded ice, but it is " << value() << " Pa (m/a)^-q in cell"
+      << " (i = " << gi << ", j = " << gj << "; x = " << g.x(gi) << " m, y = " << g.y(gj) << " m)";
+    throw Error(m.str());
+  });
+
+  // Per cell: C = (beta^2)^(-m) in (m/a) Pa^-m, to SI; -1 where it does not
+  // apply (beta^2 not positive, or floating ice: no friction there).
+  const double m = m_params.sliding.exponent, per_year = 1.0 / core::seconds_per_year;
+  const core::View2D C = m_sliding_c;
+  Kokkos::parallel_for(
+      "sia::sliding_coefficient", Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {b.gym, b.gxm}),
+      KOKKOS_LAMBDA(int j, int i) {
+        const double c = beta2(j, i);
+        const bool positive = c > 0.0 && c < 1e300;
+        const bool floating = floatation.cell_type(H(j, i), bed(j, i)) == core::floating_ice;
+        C(j, i) = positive && !floating ? pow(c, -m) * per_year : -1.0;
+      });
+}
 
 ShallowIce::ShallowIce(std::shared_ptr<const core::ParallelGrid> grid,
                        const StressBalanceParams& params)
@@ -28,6 +91,7 @@ ShallowIce::ShallowIce(std::shared_ptr<const core::ParallelGrid> grid,
   m_dslide_y = face_view("sia::dslide_y", b);
   m_fluxes.qx = face_view("sia::qx", b);
   m_fluxes.qy = face_view("sia::qy", b);
+  m_sliding_c = face_view("sia::sliding_c", b); // per cell, on the ghosted box
 }
 
 void ShallowIce::update(const StressBalanceInputs& in) {
@@ -42,6 +106,10 @@ void ShallowIce::update(const StressBalanceInputs& in) {
   const core::View2D Hx = m_thk_x, Hy = m_thk_y, Sx = m_slope_x, Sy = m_slope_y;
   const core::View2D Dx = m_ddef_x, Dy = m_ddef_y, Bx = m_dslide_x, By = m_dslide_y;
   const core::View2D qx = m_fluxes.qx, qy = m_fluxes.qy;
+  // A basal friction field replaces the uniform sliding coefficient by one per face.
+  const bool friction_field = in.basal_friction != nullptr;
+  if (friction_field) set_basal_friction(in);
+  const core::View2D C = m_sliding_c;
   // Owned cells in local indices, and the faces around them.
   const int i0 = b.xs - b.gxs, i1 = i0 + b.xm, j0 = b.ys - b.gys, j1 = j0 + b.ym;
 
@@ -56,8 +124,10 @@ void ShallowIce::update(const StressBalanceInputs& in) {
             (s(j + 1, i) + s(j + 1, i + 1) - s(j - 1, i) - s(j - 1, i + 1)) / (4.0 * dy);
         const double slope2 = sx * sx + sy * sy;
         const bool ice = floatation.has_ice(h) && h > 0.0;
+        SlidingLaw law = sliding;
+        if (friction_field) law.coefficient = face_coefficient(C(j, i), C(j, i + 1));
         const double ddef = ice ? sia_diffusivity(gamma, n, h, slope2) : 0.0;
-        const double dsl = ice ? sliding_diffusivity(sliding, rho_g, h, slope2) : 0.0;
+        const double dsl = ice ? sliding_diffusivity(law, rho_g, h, slope2) : 0.0;
         Hx(j, i) = h;
         Sx(j, i) = sx;
         Dx(j, i) = ddef;
@@ -76,8 +146,10 @@ void ShallowIce::update(const StressBalanceInputs& in) {
             (s(j, i + 1) + s(j + 1, i + 1) - s(j, i - 1) - s(j + 1, i - 1)) / (4.0 * dx);
         const double slope2 = sx * sx + sy * sy;
         const bool ice = floatation.has_ice(h) && h > 0.0;
+        SlidingLaw law = sliding;
+        if (friction_field) law.coefficient = face_coefficient(C(j, i), C(j + 1, i));
         const double ddef = ice ? sia_diffusivity(gamma, n, h, slope2) : 0.0;
-        const double dsl = ice ? sliding_diffusivity(sliding, rho_g, h, slope2) : 0.0;
+        const double dsl = ice ? sliding_diffusivity(law, rho_g, h, slope2) : 0.0;
         Hy(j, i) = h;
         Sy(j, i) = sy;
         Dy(j, i) = ddef;

@@ -12,6 +12,8 @@
 /// thickness stays unknown unless the model layer estimates it. Geometry
 /// fields must be complete (no missing cells) and thickness non-negative.
 /// Forcing and observations may come from other files on the same grid.
+/// Basal and flow-law fields come from the geometry file: the till yield
+/// stress `tauc` (Pa, complete, >= 0) when sliding.law = pseudo_plastic.
 ///
 /// Every rank reads the (small) input arrays and keeps its own part.
 
@@ -48,6 +50,9 @@ struct InputArrays {
   std::optional<InputArray> ice_mask;
   std::optional<InputArray> climatic_mass_balance;
   std::optional<InputArray> uvelsurfobs, vvelsurfobs, velsurfobs_mag, thkobs;
+  /// Till yield stress (Pa, PISM's tauc), from the geometry file, read only
+  /// with sliding.law = pseudo_plastic.
+  std::optional<InputArray> tauc;
   std::vector<std::string> notes; ///< what was read from where, what was derived
 };
 
@@ -57,7 +62,8 @@ struct ModelInputs {
   core::Geometry geometry;
   core::Forcing forcing;
   core::Observations observations;
-  std::vector<std::string> notes; ///< what was read from where, what was derived
+  std::optional<core::Field2D> tauc; ///< till yield stress, Pa (sliding.law = pseudo_plastic)
+  std::vector<std::string> notes;    ///< what was read from where, what was derived
 };
 
 /// Not collective: reads the files named by `config` (keys input.*) into
@@ -74,7 +80,8 @@ ModelInputs distribute_inputs(const InputArrays& arrays, const Config& config, M
 /// constants.sea_water.density, geometry.sea_level, geometry.minimum_thickness).
 core::Floatation configured_floatation(const Config& config);
 
-/// Every field present in `inputs`, in a fixed order (geometry, forcing, observations).
+/// Every 2-D field present in `inputs`, in a fixed order (geometry, forcing,
+/// observations, tauc).
 std::vector<const core::Field2D*> all_fields(const ModelInputs& inputs);
 
 } // namespace nunatak::io

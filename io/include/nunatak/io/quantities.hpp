@@ -17,6 +17,7 @@ enum class QuantityKind {
   length,    ///< converted to m
   velocity,  ///< converted to m s-1
   mass_flux, ///< surface mass balance: kg m-2 s-1, or a length rate times a density
+  stress,    ///< converted to Pa
   flag,      ///< masks: values kept, units ignored
 };
 
@@ -30,7 +31,7 @@ struct QuantitySpec {
 
 /// The catalogue entry for `name` ("thk", "topg", "usurf", "mask",
 /// "climatic_mass_balance", "uvelsurfobs", "vvelsurfobs", "velsurfobs_mag",
-/// "thkobs"); throws nunatak::Error for other names.
+/// "thkobs", "tauc"); throws nunatak::Error for other names.
 const QuantitySpec& quantity(const std::string& name);
 
 /// Every quantity in the catalogue.

@@ -25,6 +25,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace nunatak::model {
@@ -67,6 +68,16 @@ private:
   Formula m_formula;
 };
 
+/// Coefficient fields of the stress balance that do not change in time; an
+/// empty one means the uniform value of the parameters. The model owns them,
+/// so they live as long as it does (StressBalanceInputs points at them).
+struct StressCoefficients {
+  /// beta^2 of tau_b = beta^2 |u_b|^(q-1) u_b, Pa (m/a)^-q, q = 1/sliding.exponent.
+  std::optional<core::Field2D> basal_friction;
+  /// Ice softness A per cell and sigma level, Pa^-n s^-1.
+  std::optional<core::Field3D> softness;
+};
+
 /// Time-stepping and physics parameters.
 struct ModelParams {
   solver::StressBalanceParams stress;
@@ -88,7 +99,7 @@ class TransientModel {
 public:
   TransientModel(std::unique_ptr<solver::StressBalance> stress_balance,
                  std::unique_ptr<SurfaceForcing> forcing, ModelState initial,
-                 const ModelParams& params);
+                 const ModelParams& params, StressCoefficients coefficients = {});
 
   /// Advances one adaptive step, never past `t_limit` (s).
   StepReport step(double t_limit);
@@ -99,6 +110,7 @@ public:
   ModelState& state() { return m_state; }
   const solver::StressBalance& stress_balance() const { return *m_stress; }
   const ModelParams& params() const { return m_params; }
+  const StressCoefficients& coefficients() const { return m_coefficients; }
   /// Recomputes the flow for the current state (for output) and returns it.
   solver::Velocities velocities(const std::vector<double>& sigma);
   /// Replaces the thickness (whole grid, row-major [y][x], m), the time (s)
@@ -117,6 +129,7 @@ private:
   std::unique_ptr<SurfaceForcing> m_forcing;
   ModelState m_state;
   ModelParams m_params;
+  StressCoefficients m_coefficients;
 };
 
 /// Collective: sets the ghost cells of `field` from neighbours and, outside a

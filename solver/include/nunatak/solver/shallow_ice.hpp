@@ -12,6 +12,17 @@
 ///
 /// Units: SI (m, s, Pa); D in m^2 s^-1, q in m^2 s^-1.
 ///
+/// Sliding: uniform (StressBalanceParams::sliding, C in m s^-1 Pa^-m), or from
+/// a basal friction field (StressBalanceInputs::basal_friction): with
+/// tau_b = beta^2 |u_b|^(q-1) u_b, q = 1/m, beta^2 in Pa (m/a)^-q, the sliding
+/// law inverts to u_b = -C |tau|^(m-1) tau with C = (beta^2)^(-m) m a^-1 Pa^-m,
+/// i.e. C = (beta^2)^(-m) / seconds_per_year in SI, per cell. A face takes the
+/// mean of its two cells' C (the one cell's where the other has none); cells
+/// of floating ice have none (no friction under floating ice, and the SIA
+/// cannot represent shelf flow). beta^2 must be a positive number under
+/// grounded ice: otherwise update() throws, on every rank, an error naming
+/// the first such cell.
+///
 /// Discretisation (Mahaffy 1976, staggered, as in PISM): D and q live on cell
 /// faces. On the face between cells (i, j) and (i+1, j): H = average of the two
 /// cells, ds/dx = (s[i+1] - s[i]) / dx, ds/dy = average of the centred y
@@ -41,6 +52,8 @@ public:
   Velocities velocities(const std::vector<double>& sigma) const override;
 
 private:
+  /// Checks the friction field and sets the per-cell coefficient C (collective).
+  void set_basal_friction(const StressBalanceInputs& inputs);
   std::shared_ptr<const core::ParallelGrid> m_grid;
   StressBalanceParams m_params;
   // On faces (x faces: between i and i+1; y faces: between j and j+1):
@@ -48,6 +61,7 @@ private:
   core::View2D m_slope_x, m_slope_y;   // the face-normal surface slope
   core::View2D m_ddef_x, m_ddef_y;     // deformation diffusivity, m^2 s^-1
   core::View2D m_dslide_x, m_dslide_y; // sliding diffusivity, m^2 s^-1
+  core::View2D m_sliding_c;            // per cell: C from the friction field (< 0: none)
   FaceFluxes m_fluxes;
   double m_max_diffusivity = 0.0;
 };
