@@ -320,6 +320,150 @@ TEST(ModelInputs, TillYieldStress) {
                   "has no 'units' attribute");
 }
 
+// Ice softness: nunatak's `softness` on sigma levels in any order of the
+// dimensions, Yelmo's ATT (a^-1 Pa^-3, zeta from the surface down), 2-D
+// fields as two equal levels, and one clear error for bad values or levels.
+namespace softness {
+
+const double year = core::seconds_per_year;
+
+/// A(i, j, sigma) in Pa-3 a-1.
+double A(int i, int j, double sigma) {
+  return 1e-16 * (1.0 + 0.1 * i + 0.01 * j) * (1.0 + sigma);
+}
+
+/// The geometry plus a softness variable `name` with dimensions `dims` (x, y
+/// and a level dimension `z` with coordinate `z_values`) in `units`.
+TestFile with_levels(const std::string& name, const std::vector<std::string>& dims,
+                     const std::vector<double>& z_values, const std::string& units,
+                     const std::string& z_name = "z") {
+  TestFile f = geometry();
+  f.dims.push_back({z_name, z_values.size()});
+  f.vars.push_back({z_name, {z_name}, z_values, {{"units", "1"}}, {}});
+  // Values in the order of `dims`.
+  std::vector<double> values;
+  std::vector<size_t> lengths;
+  for (const auto& d : dims) lengths.push_back(d == "x" ? nx : d == "y" ? ny : z_values.size());
+  for (size_t a = 0; a < lengths[0]; ++a)
+    for (size_t b = 0; b < lengths[1]; ++b)
+      for (size_t c = 0; c < lengths[2]; ++c) {
+        const size_t idx[3] = {a, b, c};
+        int i = 0, j = 0;
+        double sigma = 0;
+        for (int p = 0; p < 3; ++p) {
+          if (dims[size_t(p)] == "x") i = int(idx[p]);
+          if (dims[size_t(p)] == "y") j = int(idx[p]);
+          if (dims[size_t(p)] == z_name) sigma = z_values[idx[p]];
+        }
+        values.push_back(A(i, j, sigma));
+      }
+  f.vars.push_back({name, dims, values, {{"units", units}}, {}});
+  return f;
+}
+
+/// A(i, j, level k) of a field read on `sigma` levels, in Pa-3 a-1 (rank 0; NaN elsewhere).
+double value(const model::ModelInputs& in, int i, int j, int k) {
+  const auto level = in.grid->gather_to_zero(in.softness->level(k));
+  return level.empty() ? NAN : level[size_t(j * nx + i)] * year;
+}
+
+} // namespace softness
+
+TEST(ModelInputs, SoftnessOnLevels) {
+  using namespace softness;
+  TempDir dir;
+  // nunatak's own: (z, y, x), sigma 0, 0.25, 1.
+  test::write_test_file(dir.file("zyx.nc"),
+                        with_levels("softness", {"z", "y", "x"}, {0.0, 0.25, 1.0}, "Pa-3 a-1"));
+  const model::ModelInputs in = read(dir.file("zyx.nc"));
+  ASSERT_TRUE(in.softness);
+  EXPECT_EQ(in.softness->sigma(), (std::vector<double>{0.0, 0.25, 1.0}));
+  EXPECT_EQ(in.softness->info().units, "Pa-3 s-1");
+  // (value() gathers: called on every rank, checked on rank 0.)
+  const double in_431 = value(in, 4, 3, 1), in_002 = value(in, 0, 0, 2);
+  if (root()) {
+    EXPECT_NEAR(in_431, A(4, 3, 0.25), 1e-30);
+    EXPECT_NEAR(in_002, A(0, 0, 1.0), 1e-30);
+  }
+  // Levels last, (y, x, z).
+  test::write_test_file(dir.file("yxz.nc"),
+                        with_levels("softness", {"y", "x", "z"}, {0.0, 0.5, 1.0}, "Pa-3 year-1"));
+  const model::ModelInputs last = read(dir.file("yxz.nc"));
+  const double last_521 = value(last, 5, 2, 1);
+  if (root()) {
+    EXPECT_NEAR(last_521, A(5, 2, 0.5), 1e-30);
+  }
+  // Yelmo: ATT(zeta, y, x) in a^-1 Pa^-3, zeta listed from the surface down.
+  test::write_test_file(dir.file("yelmo.nc"), with_levels("ATT", {"zeta", "y", "x"},
+                                                          {1.0, 0.6, 0.0}, "a^-1 Pa^-3", "zeta"));
+  const model::ModelInputs yelmo = read(dir.file("yelmo.nc"));
+  ASSERT_TRUE(yelmo.softness);
+  EXPECT_EQ(yelmo.softness->sigma(), (std::vector<double>{0.0, 0.6, 1.0}));
+  const double yelmo_140 = value(yelmo, 1, 4, 0), yelmo_141 = value(yelmo, 1, 4, 1);
+  if (root()) {
+    EXPECT_NEAR(yelmo_140, A(1, 4, 0.0), 1e-30);
+    EXPECT_NEAR(yelmo_141, A(1, 4, 0.6), 1e-30);
+  }
+  // A 2-D field: two equal levels, sigma 0 and 1.
+  TestFile flat = geometry();
+  test::add_field(flat, "softness", "Pa-3 s-1", [](int i, int) { return 1e-24 * (1 + i); });
+  test::write_test_file(dir.file("flat.nc"), flat);
+  const model::ModelInputs two_d = read(dir.file("flat.nc"));
+  ASSERT_TRUE(two_d.softness);
+  EXPECT_EQ(two_d.softness->sigma(), (std::vector<double>{0.0, 1.0}));
+  const double base = value(two_d, 3, 1, 0), top = value(two_d, 3, 1, 1);
+  if (root()) {
+    EXPECT_DOUBLE_EQ(base, 4e-24 * year);
+    EXPECT_DOUBLE_EQ(top, 4e-24 * year);
+  }
+  // Another variable called ATT (not a rate factor) is left alone.
+  TestFile other = geometry();
+  test::add_field(other, "ATT", "K", [](int, int) { return 260.0; });
+  test::write_test_file(dir.file("other.nc"), other);
+  EXPECT_FALSE(read(dir.file("other.nc")).softness);
+  // Any name, with input.names.softness.
+  TestFile renamed = geometry();
+  test::add_field(renamed, "rate_factor", "Pa-3 s-1", [](int, int) { return 2e-24; });
+  test::write_test_file(dir.file("renamed.nc"), renamed);
+  EXPECT_FALSE(read(dir.file("renamed.nc")).softness);
+  EXPECT_TRUE(read(dir.file("renamed.nc"), {"input.names.softness=rate_factor"}).softness);
+}
+
+TEST(ModelInputs, BadSoftnessIsOneClearError) {
+  using namespace softness;
+  TempDir dir;
+  TestFile zero = with_levels("softness", {"z", "y", "x"}, {0.0, 0.5, 1.0}, "Pa-3 a-1");
+  zero.var("softness").values[size_t(2 * nx * ny + 1 * nx + 4)] = 0.0; // level 2, j = 1, i = 4
+  zero.var("softness").values[size_t(0 * nx * ny + 3 * nx + 5)] = -1.0;
+  test::write_test_file(dir.file("zero.nc"), zero);
+  const std::string msg = read_error(dir.file("zero.nc"));
+  EXPECT_CONTAINS(msg, "ice softness 'softness' in '");
+  EXPECT_CONTAINS(msg, "/zero.nc' must be a positive number in every cell and on every level, "
+                       "but 2 values are not");
+  EXPECT_CONTAINS(msg, "the first, 0 Pa-3 s-1, at (i = 4, j = 1; x = 4000 m, y = 1000 m), level 2 "
+                       "of 'z' (sigma = 1)");
+
+  TestFile gap = with_levels("softness", {"z", "y", "x"}, {0.0, 1.0}, "Pa-3 a-1");
+  gap.var("softness").numbers["_FillValue"] = -9999.0;
+  gap.var("softness").values[3] = -9999.0;
+  test::write_test_file(dir.file("gap.nc"), gap);
+  EXPECT_CONTAINS(read_error(dir.file("gap.nc")), "but 1 values are not (missing, zero, negative");
+
+  TestFile metres = with_levels("softness", {"z", "y", "x"}, {0.0, 1500.0, 3000.0}, "Pa-3 a-1");
+  metres.var("z").text["units"] = "m";
+  test::write_test_file(dir.file("metres.nc"), metres);
+  EXPECT_CONTAINS(read_error(dir.file("metres.nc")),
+                  "its levels 'z' run from 0.000000 to 3000.000000 m; nunatak needs "
+                  "terrain-following levels, sigma increasing from 0 (base) to 1 (surface)");
+
+  test::write_test_file(dir.file("units.nc"),
+                        with_levels("softness", {"z", "y", "x"}, {0.0, 1.0}, "Pa-2 s-1"));
+  EXPECT_CONTAINS(read_error(dir.file("units.nc")),
+                  "units 'Pa-2 s-1' cannot be converted to 'Pa-3 s-1' (variable 'softness'");
+  EXPECT_CONTAINS(read_error(dir.file("units.nc"), {"flow_law.glen_exponent=2.5"}),
+                  "an ice softness field needs an integer flow_law.glen_exponent");
+}
+
 // ---- a missing thickness estimated as configured (input.missing_thickness =
 // plastic, keys thickness_estimate.*): the model layer completes io's arrays ----
 

@@ -83,6 +83,23 @@ TEST(RunCli, BadConfigurationsFailCleanly) {
                        "coordinate 'x' is not strictly monotonic");
 }
 
+// A softness field with a bad value: one error naming the variable, the
+// file and the cell, and no output.
+TEST(RunCli, BadSoftnessFieldFailsCleanly) {
+  TempDir dir;
+  TestFile f = grid_file(6, 5, 1000.0, 1000.0);
+  add_field(f, "thk", "m", [](int, int) { return 300.0; });
+  add_field(f, "topg", "m", [](int i, int) { return 500.0 - 10.0 * i; });
+  add_field(f, "softness", "Pa-3 a-1", [](int i, int j) { return i == 2 && j == 3 ? 0.0 : 1e-16; });
+  write_test_file(dir.file("input_soft.nc"), f);
+  write_text(dir.file("input.yaml"), "input.geometry.file: input_soft.nc\n"
+                                     "output: {file: out/run.nc, quicklook: []}\n");
+  expect_clean_failure(dir, "run input.yaml",
+                       "ice softness 'softness' in 'input_soft.nc' must be a positive number in "
+                       "every cell, but 1 cells are not");
+  expect_clean_failure(dir, "run input.yaml", "at (i = 2, j = 3; x = 2000 m, y = 3000 m)");
+}
+
 TEST(RunCli, RestartFromIntervalCheckpointIsBitwiseIdentical) {
   TempDir dir;
   write_ice_cap(dir.file("input_cap.nc"));

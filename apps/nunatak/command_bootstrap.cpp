@@ -62,7 +62,9 @@ void add_bootstrap_command(CLI::App& app, Context& context) {
                               config.get_string("experiment.name")};
     io::OutputFile out(inputs.grid, path, provenance,
                        int(config.get_int("output.compression_level")));
-    out.write_record(config.get_real("time.start") * core::seconds_per_year, fields);
+    std::vector<const core::Field3D*> fields3d;
+    if (inputs.softness) fields3d.push_back(&*inputs.softness);
+    out.write_record(config.get_real("time.start") * core::seconds_per_year, fields, fields3d);
     out.commit();
     progress.update(2, "quick-look maps");
 

@@ -77,6 +77,8 @@ std::vector<KeySpec> build_schema() {
       name_override("velsurfobs_mag", "observed surface speed"),
       name_override("thkobs", "observed (radar) ice thickness"),
       name_override("tauc", "the till yield stress (sliding.law: pseudo_plastic)"),
+      name_override("softness", "ice softness A (2-D, or 3-D on sigma levels); if present it "
+                                "replaces flow_law.softness/hardness"),
 
       real("constants.ice.density", "910", "kg m-3", "density of ice", 1.0),
       real("constants.sea_water.density", "1028", "kg m-3", "density of sea water", 1.0),

@@ -207,6 +207,97 @@ std::vector<double> InputFile::read_raw(const std::string& var, int time_index) 
   return out;
 }
 
+LevelField InputFile::read_levels(const std::string& var, const std::string& units,
+                                  int time_index) const {
+  const int id = m_file.variable(var);
+  const auto dims = m_file.dimensions(id);
+  const std::string where = "variable '" + var + "' in '" + path() + "'";
+  const std::string file_units = m_file.text_attribute(id, "units").value_or("");
+  if (file_units.empty())
+    throw Error(where + " has no 'units' attribute; nunatak needs one to read it (e.g. '" + units +
+                "')");
+  const UnitConversion convert = unit_conversion(file_units, units, where);
+
+  std::vector<size_t> start(dims.size(), 0), count(dims.size(), 1);
+  int x_pos = -1, y_pos = -1, z_pos = -1;
+  for (size_t k = 0; k < dims.size(); ++k) {
+    if (dims[k].name == m_x_dim) {
+      x_pos = int(k);
+      count[k] = dims[k].length;
+    } else if (dims[k].name == m_y_dim) {
+      y_pos = int(k);
+      count[k] = dims[k].length;
+    } else if (dims[k].length == 0) {
+      throw Error(where + " has no records along '" + dims[k].name + "'");
+    } else if (dims[k].unlimited || dims[k].name == "time" || dims[k].name == "t") {
+      const long n = long(dims[k].length);
+      const long idx = time_index < 0 ? n - 1 : time_index;
+      if (idx >= n)
+        throw Error(where + ": time index " + std::to_string(time_index) + " is out of range (" +
+                    std::to_string(n) + " records)");
+      start[k] = size_t(idx);
+    } else if (dims[k].length > 1) {
+      if (z_pos >= 0)
+        throw Error(where + " has two level dimensions, '" + dims[size_t(z_pos)].name + "' and '" +
+                    dims[k].name + "'; expected one");
+      z_pos = int(k);
+      count[k] = dims[k].length;
+    }
+  }
+  if (x_pos < 0 || y_pos < 0)
+    throw Error(where + " is not a map-plane field: it lacks dimension '" +
+                (x_pos < 0 ? m_x_dim : m_y_dim) + "'");
+
+  LevelField out;
+  size_t nz = 1;
+  bool flip_z = false;
+  if (z_pos >= 0) {
+    const std::string& zdim = dims[size_t(z_pos)].name;
+    out.level_dimension = zdim;
+    const auto zvar = m_file.find_variable(zdim);
+    if (!zvar || m_file.dimensions(*zvar).size() != 1)
+      throw Error(where + ": its level dimension '" + zdim +
+                  "' has no coordinate variable; nunatak needs sigma levels from 0 (base) to 1 "
+                  "(surface)");
+    std::vector<double> sigma = m_file.read_all(*zvar);
+    nz = sigma.size();
+    flip_z = sigma.front() > sigma.back();
+    if (flip_z) std::reverse(sigma.begin(), sigma.end());
+    const std::string zunits = m_file.text_attribute(*zvar, "units").value_or("1");
+    bool ok = std::abs(sigma.front()) <= 1e-9 && std::abs(sigma.back() - 1.0) <= 1e-9 &&
+              !units_convertible(zunits, "m");
+    for (size_t k = 1; k < nz && ok; ++k) ok = sigma[k] > sigma[k - 1];
+    if (!ok)
+      throw Error(where + ": its levels '" + zdim + "' run from " + std::to_string(sigma.front()) +
+                  " to " + std::to_string(sigma.back()) + " " + zunits +
+                  "; nunatak needs terrain-following levels, sigma increasing from 0 (base) to 1 "
+                  "(surface)");
+    sigma.front() = 0.0;
+    sigma.back() = 1.0;
+    out.sigma = std::move(sigma);
+  }
+  const std::vector<double> raw = m_file.read(id, start, count);
+  const MissingValues is_missing(m_file, id);
+
+  // Strides of x, y and z in the hyperslab (C order over `count`).
+  std::vector<size_t> stride(dims.size(), 1);
+  for (size_t k = dims.size(); k-- > 1;) stride[k - 1] = stride[k] * count[k];
+  const size_t sx = stride[size_t(x_pos)], sy = stride[size_t(y_pos)];
+  const size_t sz = z_pos >= 0 ? stride[size_t(z_pos)] : 0;
+  const int nx = m_grid.nx(), ny = m_grid.ny();
+  out.values.resize(size_t(nx) * size_t(ny) * nz);
+  for (int j = 0; j < ny; ++j)
+    for (int i = 0; i < nx; ++i)
+      for (size_t k = 0; k < nz; ++k) {
+        const size_t fi = size_t(m_flip_x ? nx - 1 - i : i), fj = size_t(m_flip_y ? ny - 1 - j : j);
+        const size_t fk = flip_z ? nz - 1 - k : k;
+        const double v = raw[fi * sx + fj * sy + fk * sz];
+        out.values[(size_t(j) * size_t(nx) + size_t(i)) * nz + k] =
+            is_missing(v) ? nan : convert(v);
+      }
+  return out;
+}
+
 std::vector<double> InputFile::read(const std::string& var, const QuantitySpec& spec,
                                     int time_index, const MassBalanceUnits& mb) const {
   std::vector<double> values = read_raw(var, time_index);

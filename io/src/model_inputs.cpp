@@ -4,6 +4,7 @@
 #include "nunatak/core/floatation.hpp"
 #include "nunatak/io/input_file.hpp"
 #include "nunatak/io/quantities.hpp"
+#include "nunatak/io/units.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -30,6 +31,25 @@ core::Field2D make_field(const std::shared_ptr<const core::ParallelGrid>& grid,
       const int ci = grid->options().periodic_x ? ((i % nx) + nx) % nx : std::clamp(i, 0, nx - 1);
       const int cj = grid->options().periodic_y ? ((j % ny) + ny) % ny : std::clamp(j, 0, ny - 1);
       host(b.lj(j), b.li(i)) = global[size_t(cj) * nx + ci];
+    }
+  Kokkos::deep_copy(field.view(), host);
+  return field;
+}
+
+/// The rank's ghosted box of a whole-grid field on levels, as make_field does.
+core::Field3D make_field3d(const std::shared_ptr<const core::ParallelGrid>& grid,
+                           const core::FieldInfo& info, const InputLevels& global) {
+  core::Field3D field(grid, info, global.sigma);
+  const core::LocalBox b = grid->box();
+  const int nx = grid->grid().nx(), ny = grid->grid().ny();
+  const size_t nz = global.sigma.size();
+  auto host = Kokkos::create_mirror_view(field.view());
+  for (int j = b.gys; j < b.gys + b.gym; ++j)
+    for (int i = b.gxs; i < b.gxs + b.gxm; ++i) {
+      const int ci = grid->options().periodic_x ? ((i % nx) + nx) % nx : std::clamp(i, 0, nx - 1);
+      const int cj = grid->options().periodic_y ? ((j % ny) + ny) % ny : std::clamp(j, 0, ny - 1);
+      for (size_t k = 0; k < nz; ++k)
+        host(b.lj(j), b.li(i), k) = global.values[(size_t(cj) * nx + ci) * nz + k];
     }
   Kokkos::deep_copy(field.view(), host);
   return field;
@@ -73,6 +93,59 @@ std::optional<InputArray> look_up(const InputFile& file, const std::string& name
   mb.ice_density = config.get_real("constants.ice.density");
   return InputArray{*var, file.path(),
                     file.read(*var, spec, int(config.get_int("input.time_index")), mb)};
+}
+
+/// Units of Glen's A for exponent n: "Pa-n s-1" (n must be an integer: UDUNITS
+/// has no fractional powers).
+std::string softness_units(double n, const std::string& time = "s") {
+  if (n != std::round(n))
+    throw Error("an ice softness field needs an integer flow_law.glen_exponent (its units are "
+                "Pa-n s-1), not " +
+                std::to_string(n));
+  return "Pa-" + std::to_string(long(std::lround(n))) + " " + time + "-1";
+}
+
+/// The ice softness of `file`, if it has one: 2-D or on sigma levels, in
+/// Pa-n s-1, positive and finite everywhere.
+std::optional<InputLevels> read_softness(const InputFile& file, const Config& config) {
+  const std::string override_name = config.get_string("input.names.softness");
+  auto var = file.find(quantity("softness"), override_name);
+  if (!var) return std::nullopt;
+  const std::string units = softness_units(config.get_real("flow_law.glen_exponent"));
+  const std::string file_units =
+      file.nc().text_attribute(file.nc().variable(*var), "units").value_or("");
+  if (*var == "ATT" && override_name.empty() && !units_convertible(file_units, units)) {
+    // Yelmo's rate factor is ATT in a^-1 Pa^-3; another ATT is something else.
+    spdlog::warn("'{}' has a variable ATT with units '{}', not an ice softness ({}): ignored",
+                 file.path(), file_units, units);
+    return std::nullopt;
+  }
+  LevelField f = file.read_levels(*var, units, int(config.get_int("input.time_index")));
+  const bool levels = !f.sigma.empty();
+  const size_t nz = levels ? f.sigma.size() : 1;
+  size_t bad = 0, first = 0;
+  for (size_t k = 0; k < f.values.size(); ++k)
+    if (!(f.values[k] > 0.0 && std::isfinite(f.values[k])) && bad++ == 0) first = k;
+  if (bad > 0) {
+    std::ostringstream m;
+    m << "ice softness '" << *var << "' in '" << file.path()
+      << "' must be a positive number in every cell" << (levels ? " and on every level" : "")
+      << ", but " << bad << (levels ? " values are" : " cells are")
+      << " not (missing, zero, negative or infinite); the first, " << f.values[first] << " "
+      << units << ", at " << cell_location(file.grid(), first / nz);
+    if (levels)
+      m << ", level " << first % nz << " of '" << f.level_dimension
+        << "' (sigma = " << f.sigma[first % nz] << ")";
+    throw Error(m.str());
+  }
+  InputLevels out{*var, file.path(), std::move(f.sigma), std::move(f.values), f.level_dimension};
+  if (!levels) { // a 2-D field: the same A at the base and the surface
+    out.sigma = {0.0, 1.0};
+    std::vector<double> both(2 * out.values.size());
+    for (size_t c = 0; c < out.values.size(); ++c) both[2 * c] = both[2 * c + 1] = out.values[c];
+    out.values = std::move(both);
+  }
+  return out;
 }
 
 void check_same_grid(const InputFile& a, const InputFile& b) {
@@ -170,6 +243,12 @@ InputArrays read_input_arrays(const Config& config) {
       note("read tauc from " + tauc->describe());
       in.tauc = std::move(tauc);
     }
+  if (auto A = read_softness(geometry_file, config)) {
+    note("read softness from " + A->describe() +
+         (A->level_dimension.empty() ? " (2-D: the same on every level)"
+                                     : " on " + std::to_string(A->sigma.size()) + " levels"));
+    in.softness = std::move(A);
+  }
   if (!(thk && topg))
     if (auto m = look_up(geometry_file, "mask", config)) {
       require_complete(m->values, g, "ice mask " + m->describe());
@@ -276,6 +355,13 @@ ModelInputs distribute_inputs(const InputArrays& arrays, const Config& config, M
   add(in.observations.velsurfobs_mag, "velsurfobs_mag", arrays.velsurfobs_mag);
   add(in.observations.thkobs, "thkobs", arrays.thkobs);
   add(in.tauc, "tauc", arrays.tauc);
+  if (arrays.softness) {
+    core::FieldInfo info = quantity("softness").info;
+    const double n = config.get_real("flow_law.glen_exponent");
+    info.units = softness_units(n);
+    info.output_units = softness_units(n, "year");
+    in.softness.emplace(make_field3d(in.grid, info, *arrays.softness));
+  }
   return in;
 }
 

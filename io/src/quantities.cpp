@@ -72,6 +72,15 @@ std::vector<QuantitySpec> build() {
        QuantityKind::stress,
        {"tauc"},
        {}},
+      // Glen's A per cell (2-D) or per cell and sigma level (3-D). CF has no
+      // standard name for it; `softness` is nunatak's name, `ATT` Yelmo's
+      // rate factor (a^-1 Pa^-3). The units here are for n = 3; they follow
+      // flow_law.glen_exponent when read.
+      {info("softness", "ice softness A in Glen's flow law (rate factor)", "", "Pa-3 s-1",
+            "Pa-3 year-1"),
+       QuantityKind::softness,
+       {"softness", "ATT"},
+       {}},
   };
 }
 

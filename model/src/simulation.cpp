@@ -210,6 +210,8 @@ Simulation::Simulation(const io::Config& config, MPI_Comm comm, std::string comm
   StressCoefficients coefficients;
   if (sliding_law == "pseudo_plastic")
     coefficients.basal_friction = pseudo_plastic_friction(s.inputs, config);
+  // A softness field in the input replaces flow_law.softness / hardness.
+  if (s.inputs.softness) coefficients.softness = *s.inputs.softness;
   m_model = std::make_unique<TransientModel>(
       solver::make_stress_balance(config.get_string("stress_balance.model"), grid, params.stress),
       std::make_unique<ConstantForcing>(std::move(smb)), std::move(state), params,

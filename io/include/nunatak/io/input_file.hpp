@@ -40,6 +40,14 @@ private:
   double m_lo, m_hi;
 };
 
+/// A field on terrain-following levels as read: sigma from 0 (base) to 1
+/// (surface), values row-major [y][x][z] (z fastest), NaN where there are no data.
+struct LevelField {
+  std::vector<double> sigma;
+  std::vector<double> values;
+  std::string level_dimension; ///< the file's name of the level dimension
+};
+
 /// A NetCDF input file and the grid of its map-plane variables.
 class InputFile {
 public:
@@ -64,6 +72,15 @@ public:
                            const MassBalanceUnits& mb = {}) const;
   /// Reads `var` without unit conversion (missing values become NaN).
   std::vector<double> read_raw(const std::string& var, int time_index = -1) const;
+  /// Reads `var` on levels, converted from its `units` to `units` (which it
+  /// must have): a map-plane variable with one more dimension (before, between
+  /// or after y and x) whose 1-D coordinate variable holds sigma levels from 0
+  /// (base) to 1 (surface), increasing or decreasing (CF
+  /// land_ice_sigma_coordinate, Yelmo's zeta, nunatak's z). A variable with no
+  /// level dimension has no levels (`sigma` empty, values [y][x]). Throws
+  /// nunatak::Error naming the variable and the file otherwise.
+  LevelField read_levels(const std::string& var, const std::string& units,
+                         int time_index = -1) const;
 
 private:
   NcFile m_file;

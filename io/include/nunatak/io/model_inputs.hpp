@@ -13,10 +13,13 @@
 /// fields must be complete (no missing cells) and thickness non-negative.
 /// Forcing and observations may come from other files on the same grid.
 /// Basal and flow-law fields come from the geometry file: the till yield
-/// stress `tauc` (Pa, complete, >= 0) when sliding.law = pseudo_plastic.
+/// stress `tauc` (Pa, complete, >= 0) when sliding.law = pseudo_plastic, and
+/// the ice softness `softness` (or Yelmo's `ATT`), 2-D or on sigma levels,
+/// positive and finite in every cell, when present.
 ///
 /// Every rank reads the (small) input arrays and keeps its own part.
 
+#include "nunatak/core/field3d.hpp"
 #include "nunatak/core/floatation.hpp"
 #include "nunatak/core/geometry.hpp"
 #include "nunatak/io/config.hpp"
@@ -38,6 +41,16 @@ struct InputArray {
   std::string describe() const { return "'" + variable + "' in '" + file + "'"; }
 };
 
+/// One quantity on sigma levels as read: the whole grid, [y][x][z] (z
+/// fastest), SI units.
+struct InputLevels {
+  std::string variable, file;
+  std::vector<double> sigma; ///< levels from 0 (base) to 1 (surface), at least 2
+  std::vector<double> values;
+  std::string level_dimension; ///< the file's level dimension; "" for a 2-D field
+  std::string describe() const { return "'" + variable + "' in '" + file + "'"; }
+};
+
 /// Every input as whole-grid arrays, before distribution.
 struct InputArrays {
   core::Grid grid{1, 1, 1.0, 1.0, 0.0, 0.0};
@@ -53,6 +66,9 @@ struct InputArrays {
   /// Till yield stress (Pa, PISM's tauc), from the geometry file, read only
   /// with sliding.law = pseudo_plastic.
   std::optional<InputArray> tauc;
+  /// Ice softness A (Pa-n s-1) from the geometry file, when it has one: a 2-D
+  /// field becomes two equal levels, sigma = 0 and 1.
+  std::optional<InputLevels> softness;
   std::vector<std::string> notes; ///< what was read from where, what was derived
 };
 
@@ -62,8 +78,9 @@ struct ModelInputs {
   core::Geometry geometry;
   core::Forcing forcing;
   core::Observations observations;
-  std::optional<core::Field2D> tauc; ///< till yield stress, Pa (sliding.law = pseudo_plastic)
-  std::vector<std::string> notes;    ///< what was read from where, what was derived
+  std::optional<core::Field2D> tauc;     ///< till yield stress, Pa (sliding.law = pseudo_plastic)
+  std::optional<core::Field3D> softness; ///< ice softness A, Pa-n s-1, on its sigma levels
+  std::vector<std::string> notes;        ///< what was read from where, what was derived
 };
 
 /// Not collective: reads the files named by `config` (keys input.*) into

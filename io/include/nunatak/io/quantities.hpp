@@ -18,6 +18,7 @@ enum class QuantityKind {
   velocity,  ///< converted to m s-1
   mass_flux, ///< surface mass balance: kg m-2 s-1, or a length rate times a density
   stress,    ///< converted to Pa
+  softness,  ///< Glen's A: converted to Pa-n s-1 (n = flow_law.glen_exponent), on levels
   flag,      ///< masks: values kept, units ignored
 };
 
@@ -31,7 +32,7 @@ struct QuantitySpec {
 
 /// The catalogue entry for `name` ("thk", "topg", "usurf", "mask",
 /// "climatic_mass_balance", "uvelsurfobs", "vvelsurfobs", "velsurfobs_mag",
-/// "thkobs", "tauc"); throws nunatak::Error for other names.
+/// "thkobs", "tauc", "softness"); throws nunatak::Error for other names.
 const QuantitySpec& quantity(const std::string& name);
 
 /// Every quantity in the catalogue.

@@ -12,6 +12,21 @@
 ///
 /// Units: SI (m, s, Pa); D in m^2 s^-1, q in m^2 s^-1.
 ///
+/// Softness varying in the column (StressBalanceInputs::softness, A(sigma)
+/// linear between the field's levels, times E): the column integrals of the
+/// exact SIA with z = b + sigma H,
+///   u(sigma) - u_b = -2 E (rho g)^n |grad s|^(n-1) grad s H^(n+1) int_0^sigma A(s) (1-s)^n ds,
+///   q_def = -2 E (rho g)^n |grad s|^(n-1) grad s H^(n+2) int_0^1 A(s) (1-s)^(n+1) ds,
+/// are the uniform-A formulas with A replaced by the weighted means
+///   A_q = (n+2) int_0^1 A (1-s)^(n+1) ds  (in Gamma, so in D and the flux),
+///   A_s = (n+1) int_0^1 A (1-s)^n ds      (surface speed: u_s - u_b = (n+2)/(n+1)
+///                                          (A_s/A_q) (ubar - u_b)),
+/// integrated exactly per cell over its levels; a face takes the mean of its
+/// two cells' A_q and A_s, and the 3-D profile is the cell's
+/// int_0^sigma A (1-s)^n ds / int_0^1 A (1-s)^n ds. A uniform A gives the
+/// formulas above exactly; the field must be positive (else an error on every
+/// rank naming the cell and level).
+///
 /// Sliding: uniform (StressBalanceParams::sliding, C in m s^-1 Pa^-m), or from
 /// a basal friction field (StressBalanceInputs::basal_friction): with
 /// tau_b = beta^2 |u_b|^(q-1) u_b, q = 1/m, beta^2 in Pa (m/a)^-q, the sliding
@@ -54,6 +69,8 @@ public:
 private:
   /// Checks the friction field and sets the per-cell coefficient C (collective).
   void set_basal_friction(const StressBalanceInputs& inputs);
+  /// Checks the softness field and sets the per-cell means A_q, A_s (collective).
+  void set_softness(const core::Field3D& softness);
   std::shared_ptr<const core::ParallelGrid> m_grid;
   StressBalanceParams m_params;
   // On faces (x faces: between i and i+1; y faces: between j and j+1):
@@ -62,6 +79,13 @@ private:
   core::View2D m_ddef_x, m_ddef_y;     // deformation diffusivity, m^2 s^-1
   core::View2D m_dslide_x, m_dslide_y; // sliding diffusivity, m^2 s^-1
   core::View2D m_sliding_c;            // per cell: C from the friction field (< 0: none)
+  // Softness field: per cell A_q, A_s; per face the surface factor F; the
+  // field and its levels (for the 3-D profile).
+  core::View2D m_softness_flux, m_softness_surface;
+  core::View2D m_surface_factor_x, m_surface_factor_y;
+  core::View3D m_softness;
+  Kokkos::View<double*> m_softness_levels;
+  bool m_has_softness = false;
   FaceFluxes m_fluxes;
   double m_max_diffusivity = 0.0;
 };
