@@ -492,3 +492,42 @@ TEST(BlatterPattyn, NonFiniteGeometryIsAnError) {
         << e.what();
   }
 }
+
+// The factory builds the Blatter-Pattyn friction law from the sliding law:
+// q = 1/m for every law, also when the friction comes as a beta^2 field (the
+// pseudo-plastic law) and the uniform coefficient is 0; without a field and
+// without a coefficient the bed does not slide.
+TEST(BlatterPattyn, FactoryTakesTheFrictionExponentFromTheSlidingLaw) {
+  const int n = 9;
+  auto grid = core::ParallelGrid::create(MPI_COMM_WORLD, core::Grid(n, n, 2000.0, 2000.0, 0, 0));
+  const core::FieldInfo info{"f", "", "", "m", "m", {}, ""};
+  core::Field2D thk(grid, info), topg(grid, info), usurf(grid, info), beta2(grid, info);
+  {
+    const core::LocalBox b = grid->box();
+    auto H = Kokkos::create_mirror_view(thk.view()), B = Kokkos::create_mirror_view(topg.view()),
+         S = Kokkos::create_mirror_view(usurf.view()), C = Kokkos::create_mirror_view(beta2.view());
+    for (int j = b.gys; j < b.gys + b.gym; ++j)
+      for (int i = b.gxs; i < b.gxs + b.gxm; ++i) {
+        const int J = b.lj(j), I = b.li(i);
+        H(J, I) = 800.0 + 50.0 * std::cos(0.5 * i) * std::sin(0.3 * j);
+        B(J, I) = 500.0 - 20.0 * i;
+        S(J, I) = B(J, I) + H(J, I);
+        C(J, I) = 2000.0; // Pa (m/a)^-1/3
+      }
+    for (auto [field, host] : {std::pair{&thk, H}, {&topg, B}, {&usurf, S}, {&beta2, C}})
+      Kokkos::deep_copy(field->view(), host);
+  }
+  solver::StressBalanceParams params;
+  params.flow.softness = 1e-16 / core::seconds_per_year;
+  params.bp_levels = 5;
+  params.sliding.exponent = 3.0; // q = 1/3
+  for (const bool field : {true, false}) {
+    auto sb = solver::make_stress_balance("bp", grid, params);
+    auto& bp = dynamic_cast<solver::BlatterPattyn&>(*sb);
+    bp.update({thk, topg, usurf, core::Floatation{}, field ? &beta2 : nullptr});
+    const core::BPConstants& k = bp.problem().patch().constants;
+    EXPECT_EQ(k.no_slip, !field);
+    EXPECT_DOUBLE_EQ(k.friction_exponent, 1.0 / 3.0);
+    EXPECT_TRUE(bp.last_report().converged);
+  }
+}

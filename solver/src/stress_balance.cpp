@@ -26,13 +26,15 @@ std::unique_ptr<StressBalance> make_stress_balance(const std::string& name,
     p.ocean_pressure = params.bp_ocean_pressure;
     p.sea_level = params.sea_level;
     p.sea_water_density = params.sea_water_density;
-    // Weertman sliding u_b = -C |tau|^(m-1) tau, i.e. tau = -C^(-1/m) |u|^(1/m-1) u:
-    // beta^2 = C^(-1/m) in Pa (m/a)^(-1/m), exponent q = 1/m.
+    // Sliding laws as tau = -beta^2 |u|^(q-1) u with q = 1/m: Weertman's
+    // u_b = -C |tau|^(m-1) tau has beta^2 = C^(-1/m) in Pa (m/a)^(-1/m), uniform;
+    // the pseudo-plastic law comes as a beta^2 field in the inputs (update()),
+    // with the same exponent.
+    p.friction_exponent = 1.0 / params.sliding.exponent;
     if (params.sliding.coefficient > 0.0) {
       p.no_slip = false;
-      p.friction_exponent = 1.0 / params.sliding.exponent;
-      p.uniform_beta2 =
-          std::pow(params.sliding.coefficient * core::seconds_per_year, -1.0 / params.sliding.exponent);
+      p.uniform_beta2 = std::pow(params.sliding.coefficient * core::seconds_per_year,
+                                 -1.0 / params.sliding.exponent);
     }
     return std::make_unique<BlatterPattyn>(std::move(grid), p);
   }
