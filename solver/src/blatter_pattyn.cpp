@@ -198,11 +198,11 @@ void BlatterPattyn::set_up() {
     NUNATAK_PETSC(MatSetType(m_matrix, MATAIJ));
     NUNATAK_PETSC(MatSetLocalToGlobalMapping(m_matrix, ltog, ltog));
     NUNATAK_PETSC(MatSetDM(m_matrix, m_dm));
-    std::vector<long long> rows, cols;
+    std::vector<PetscInt> rows, cols;
     m_problem->hessian_pattern(rows, cols);
-    std::vector<PetscInt> r(rows.begin(), rows.end()), c(cols.begin(), cols.end());
-    NUNATAK_PETSC(MatSetPreallocationCOOLocal(m_matrix, PetscCount(r.size()), r.data(), c.data()));
-    m_hessian_values.assign(r.size(), 0.0);
+    NUNATAK_PETSC(
+        MatSetPreallocationCOOLocal(m_matrix, PetscCount(rows.size()), rows.data(), cols.data()));
+    m_hessian_values.assign(rows.size(), 0.0);
   }
   NUNATAK_PETSC(DMCreateGlobalVector(m_dm, m_solution.out()));
   NUNATAK_PETSC(VecSet(m_solution, 0.0));
