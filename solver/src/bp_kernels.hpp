@@ -32,7 +32,7 @@ struct KernelData {
   Rheology rheology{3, 1, 0}; // n, (unused) hardness, reg^2
   Friction friction{1, 0};
   bool no_slip = true;
-  double rho_g = 1.0;
+  double rho_g = 1.0, inv_rho_g = 1.0; // Pa/m and its reciprocal (the energy is divided by rho g)
   double sea_level = 0.0, water_ratio = 1.0;       // z_sl (m), rho_w / rho_i
   View3D hardness{"bp::hardness", 0, 0, 0};        // B at the nodes [y][x][z], Pa a^(1/n)
   View2D thickness_eff{"bp::thickness_eff", 0, 0}; // max(H, H_min)
@@ -202,7 +202,8 @@ KOKKOS_INLINE_FUNCTION bool element_is_filled(const KernelData& m, int j, int i)
 
 /// Energy of element (j, i, k), divided by rho g.
 template <class X>
-KOKKOS_INLINE_FUNCTION double element_energy(const KernelData& m, const X& x, int j, int i, int k) {
+KOKKOS_FORCEINLINE_FUNCTION double element_energy(const KernelData& m, const X& x, int j, int i,
+                                                  int k) {
   ElementData e;
   gather(m, x, j, i, k, e);
   double sum = 0.0;
@@ -211,11 +212,11 @@ KOKKOS_INLINE_FUNCTION double element_energy(const KernelData& m, const X& x, in
     evaluate_point(m, e, q, p);
     double ds[2];
     surface_gradient(e.s, p.xi, p.eta, m.dx, m.dy, ds);
-    sum += p.w * (viscous_density(p.rheology, strain_rate2(p.du, p.dv)) / m.rho_g + ds[0] * p.u +
-                  ds[1] * p.v);
+    sum += p.w * (viscous_density(p.rheology, strain_rate2(p.du, p.dv)) * m.inv_rho_g +
+                  ds[0] * p.u + ds[1] * p.v);
     if (m.has_body_force) {
       const std::size_t b = m.body_force_index(j, i, k, q);
-      sum -= p.w * (m.body_force_q(b) * p.u + m.body_force_q(b + 1) * p.v) / m.rho_g;
+      sum -= p.w * (m.body_force_q(b) * p.u + m.body_force_q(b + 1) * p.v) * m.inv_rho_g;
     }
   }
   if (m.front_faces(j, i)) {
@@ -227,7 +228,7 @@ KOKKOS_INLINE_FUNCTION double element_energy(const KernelData& m, const X& x, in
     for (int q = 0; q < 4; ++q) {
       BasalPoint b;
       evaluate_basal_point(e, q, b);
-      sum += 0.25 * m.dx * m.dy * friction_density(m.friction, b.beta2, b.u, b.v) / m.rho_g;
+      sum += 0.25 * m.dx * m.dy * friction_density(m.friction, b.beta2, b.u, b.v) * m.inv_rho_g;
     }
   }
   return sum;
@@ -236,8 +237,9 @@ KOKKOS_INLINE_FUNCTION double element_energy(const KernelData& m, const X& x, in
 /// Gradient of element (j, i, k)'s energy with respect to its nodes' (u, v):
 /// ru[a], rv[a] (0 at fixed nodes). Returns the gathered element in `e`.
 template <class X>
-KOKKOS_INLINE_FUNCTION void element_gradient(const KernelData& m, const X& x, int j, int i, int k,
-                                             ElementData& e, double ru[8], double rv[8]) {
+KOKKOS_FORCEINLINE_FUNCTION void element_gradient(const KernelData& m, const X& x, int j, int i,
+                                                  int k, ElementData& e, double ru[8],
+                                                  double rv[8]) {
   gather(m, x, j, i, k, e);
   for (int a = 0; a < 8; ++a) ru[a] = rv[a] = 0.0;
   for (int q = 0; q < 8; ++q) {
@@ -245,22 +247,23 @@ KOKKOS_INLINE_FUNCTION void element_gradient(const KernelData& m, const X& x, in
     evaluate_point(m, e, q, p);
     const double w = p.w;
     const double *du = p.du, *dv = p.dv;
-    const double eta2 = 2.0 * viscosity(p.rheology, strain_rate2(du, dv)) / m.rho_g;
+    const double eta2 = 2.0 * viscosity(p.rheology, strain_rate2(du, dv)) * m.inv_rho_g;
     double ds[2];
     surface_gradient(e.s, p.xi, p.eta, m.dx, m.dy, ds);
     const double shear = 0.5 * (du[1] + dv[0]);
-    double force[2] = {0.0, 0.0};
+    // The load per unit volume (divided by rho g): surface slope minus body force.
+    double load[2] = {ds[0], ds[1]};
     if (m.has_body_force) {
       const std::size_t b = m.body_force_index(j, i, k, q);
-      force[0] = m.body_force_q(b);
-      force[1] = m.body_force_q(b + 1);
+      load[0] -= m.body_force_q(b) * m.inv_rho_g;
+      load[1] -= m.body_force_q(b + 1) * m.inv_rho_g;
     }
     for (int a = 0; a < 8; ++a) {
       const double* g = p.grad[a];
       ru[a] += w * (eta2 * ((2 * du[0] + dv[1]) * g[0] + shear * g[1] + 0.5 * du[2] * g[2]) +
-                    ds[0] * p.phi[a] - force[0] * p.phi[a] / m.rho_g);
+                    load[0] * p.phi[a]);
       rv[a] += w * (eta2 * ((2 * dv[1] + du[0]) * g[1] + shear * g[0] + 0.5 * dv[2] * g[2]) +
-                    ds[1] * p.phi[a] - force[1] * p.phi[a] / m.rho_g);
+                    load[1] * p.phi[a]);
     }
   }
   if (k == 0 && !m.no_slip) {
@@ -268,7 +271,7 @@ KOKKOS_INLINE_FUNCTION void element_gradient(const KernelData& m, const X& x, in
       BasalPoint b;
       evaluate_basal_point(e, q, b);
       const double c =
-          0.25 * m.dx * m.dy * friction_coefficient(m.friction, b.beta2, b.u, b.v) / m.rho_g;
+          0.25 * m.dx * m.dy * friction_coefficient(m.friction, b.beta2, b.u, b.v) * m.inv_rho_g;
       for (int a = 0; a < 4; ++a) {
         ru[a] += c * b.u * b.phi[a];
         rv[a] += c * b.v * b.phi[a];
@@ -290,8 +293,8 @@ KOKKOS_INLINE_FUNCTION void element_gradient(const KernelData& m, const X& x, in
 /// Hessian K (16 x 16, dofs (node a, component c) = 2a + c) of element (j, i, k);
 /// rows and columns of fixed nodes are 0.
 template <class X>
-KOKKOS_INLINE_FUNCTION void element_hessian(const KernelData& m, const X& x, int j, int i, int k,
-                                            double K[256]) {
+KOKKOS_FORCEINLINE_FUNCTION void element_hessian(const KernelData& m, const X& x, int j, int i,
+                                                 int k, double K[256]) {
   for (int r = 0; r < 256; ++r) K[r] = 0.0;
   ElementData e;
   gather(m, x, j, i, k, e);
@@ -303,10 +306,9 @@ KOKKOS_INLINE_FUNCTION void element_hessian(const KernelData& m, const X& x, int
     const double *du = p.du, *dv = p.dv;
     const double e2 = strain_rate2(du, dv);
     const double eta_v = viscosity(p.rheology, e2);
-    const double c1 = w * 2.0 * eta_v / m.rho_g; // 2 eta
+    const double c1 = w * 2.0 * eta_v * m.inv_rho_g; // 2 eta
     // 2 d(eta)/d(e2) = 2 eta (1-n)/(2n (e2 + reg2))
-    const double c2 =
-        w * 2.0 * eta_v * (1.0 - n_glen) / (2.0 * n_glen * (e2 + m.rheology.reg2)) / m.rho_g;
+    const double c2 = c1 * (1.0 - n_glen) / (2.0 * n_glen * (e2 + m.rheology.reg2));
     const double shear = 0.5 * (du[1] + dv[0]);
     double gu[8], gv[8];
     for (int a = 0; a < 8; ++a) {
@@ -337,7 +339,7 @@ KOKKOS_INLINE_FUNCTION void element_hessian(const KernelData& m, const X& x, int
       BasalPoint b;
       evaluate_basal_point(e, q, b);
       const double u = b.u, v = b.v;
-      const double area = 0.25 * m.dx * m.dy / m.rho_g;
+      const double area = 0.25 * m.dx * m.dy * m.inv_rho_g;
       const double c = friction_coefficient(m.friction, b.beta2, u, v);
       const double s2 = u * u + v * v + m.friction.reg2;
       const double d = (q_exp - 1.0) * c / s2; // derivative of the coefficient part

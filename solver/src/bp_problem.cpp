@@ -53,6 +53,7 @@ void load_patch(const core::BPPatch& p, KernelData& m, std::vector<double>& diri
   m.friction = bp::Friction{c.friction_exponent, c.friction_regularisation2};
   m.no_slip = c.no_slip;
   m.rho_g = c.rho_g;
+  m.inv_rho_g = 1.0 / c.rho_g;
   m.sea_level = c.sea_level;
   m.water_ratio = c.water_ratio;
   m.coo_ni = p.ex1 - p.ex0 + 1;
