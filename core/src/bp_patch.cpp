@@ -20,8 +20,7 @@ void BPPatch::check(const std::string& what) const {
   const std::string where = what + ": ";
   if (nx < 1 || ny < 1 || nz < 2)
     throw Error(where + "a patch needs at least 1 x 1 columns of 2 nodes (got " +
-                std::to_string(nx) + " x " + std::to_string(ny) + " x " + std::to_string(nz) +
-                ")");
+                std::to_string(nx) + " x " + std::to_string(ny) + " x " + std::to_string(nz) + ")");
   if (!(dx > 0.0) || !(dy > 0.0) || !std::isfinite(dx) || !std::isfinite(dy))
     throw Error(where + "the node spacing must be positive");
   if (int(sigma.size()) != nz || sigma.front() != 0.0 || sigma.back() != 1.0)
@@ -60,8 +59,8 @@ void BPPatch::check(const std::string& what) const {
     for (int k = 0; k < nz; ++k) {
       const double b = hardness[c * std::size_t(nz) + std::size_t(k)];
       if (!std::isfinite(b) || !(b > 0.0))
-        throw Error(where + "hardness is not a positive number" + at_column(*this, c) +
-                    ", level " + std::to_string(k));
+        throw Error(where + "hardness is not a positive number" + at_column(*this, c) + ", level " +
+                    std::to_string(k));
     }
   }
 }
@@ -76,7 +75,8 @@ void bp_element_flags(int nx, int ny, const double* thickness, const double* bed
       if (j + 1 >= ny || i + 1 >= nx) continue;
       bool all_icy = true, ocean = false;
       for (int c = 0; c < 4; ++c) {
-        const std::size_t n = std::size_t(j + (c >> 1)) * std::size_t(nx) + std::size_t(i + (c & 1));
+        const std::size_t n =
+            std::size_t(j + (c >> 1)) * std::size_t(nx) + std::size_t(i + (c & 1));
         const bool icy = thickness[n] >= minimum_thickness;
         all_icy = all_icy && icy;
         ocean = ocean || (!icy && bed[n] <= sea_level);
@@ -89,7 +89,8 @@ void bp_element_flags(int nx, int ny, const double* thickness, const double* bed
 void bp_column_flags(int nx, int ny, const std::uint8_t* filled, const std::uint8_t* wet,
                      bool ocean_pressure, std::uint8_t* node_free, std::uint8_t* front_faces) {
   const auto flag = [&](const std::uint8_t* f, int j, int i) {
-    return j >= 0 && i >= 0 && j < ny && i < nx && f[std::size_t(j) * std::size_t(nx) + std::size_t(i)];
+    return j >= 0 && i >= 0 && j < ny && i < nx &&
+           f[std::size_t(j) * std::size_t(nx) + std::size_t(i)];
   };
   // (dj, di) of the neighbour across each face, in BPFace order.
   const int neighbour[4][2] = {{0, -1}, {0, 1}, {-1, 0}, {1, 0}};
@@ -140,8 +141,8 @@ BPPatch make_bp_patch(int nx, int ny, double dx, double dy, std::vector<double> 
     std::vector<std::uint8_t> wet(columns, 0);
     bp_element_flags(nx, ny, p.thickness.data(), p.bed.data(), constants.minimum_thickness,
                      constants.sea_level, p.element_filled.data(), wet.data());
-    bp_column_flags(nx, ny, p.element_filled.data(), wet.data(), ocean_pressure,
-                    p.node_free.data(), p.front_faces.data());
+    bp_column_flags(nx, ny, p.element_filled.data(), wet.data(), ocean_pressure, p.node_free.data(),
+                    p.front_faces.data());
   }
   p.check("bp patch");
   return p;

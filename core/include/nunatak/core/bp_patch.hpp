@@ -76,9 +76,13 @@ struct BPPatch {
   BPConstants constants;
 
   /// Index of column (j, i) in [y][x] arrays.
-  std::size_t column(int j, int i) const { return std::size_t(j) * std::size_t(nx) + std::size_t(i); }
+  std::size_t column(int j, int i) const {
+    return std::size_t(j) * std::size_t(nx) + std::size_t(i);
+  }
   /// Index of node (j, i, k) in [y][x][z] arrays.
-  std::size_t node(int j, int i, int k) const { return column(j, i) * std::size_t(nz) + std::size_t(k); }
+  std::size_t node(int j, int i, int k) const {
+    return column(j, i) * std::size_t(nz) + std::size_t(k);
+  }
   /// True if node (j, i, k) is fixed at u = v = 0.
   bool fixed(int j, int i, int k) const {
     return !node_free[column(j, i)] || (constants.no_slip && k == 0);
