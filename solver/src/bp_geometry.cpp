@@ -187,6 +187,7 @@ void BlatterPattyn::set_softness(const core::Field3D& softness) {
         }
   });
   m_hardness = std::move(hardness);
+  m_softness_field = true;
   core::BPPatch patch = m_problem->patch();
   patch.hardness = m_hardness;
   m_problem->set_patch(std::move(patch));
@@ -222,7 +223,14 @@ void BlatterPattyn::update(const StressBalanceInputs& in) {
     Kokkos::deep_copy(base.view(), z);
     if (beta2) Kokkos::deep_copy(beta2->view(), C);
   }
-  if (in.softness) set_softness(*in.softness);
+  if (in.softness) {
+    set_softness(*in.softness);
+  } else if (m_softness_field) {
+    // The inputs no longer carry a softness field: back to the flow law's A.
+    const double A = m_params.flow.enhancement * m_params.flow.softness * core::seconds_per_year;
+    m_hardness.assign(m_hardness.size(), std::pow(A, -1.0 / m_params.flow.n));
+    m_softness_field = false;
+  }
   set_geometry(in.thk, base, beta2 ? &*beta2 : nullptr);
   const BPSolveReport r = solve();
   if (!r.converged)

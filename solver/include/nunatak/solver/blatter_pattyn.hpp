@@ -216,6 +216,7 @@ private:
   std::vector<double> m_hessian_values; ///< COO values of the Jacobian
   std::shared_ptr<const Columns> m_columns;
   std::vector<double> m_hardness; ///< B per node of the patch, Pa a^(1/n)
+  bool m_softness_field = false;  ///< m_hardness comes from set_softness (else the flow law)
   BodyForce m_body_force;
   // The 3-D DMDA's boxes, in map-plane indices (PETSc's y = map x, z = map y).
   int m_mx = 0, m_my = 0, m_mz = 0;
