@@ -525,9 +525,11 @@ TEST(BlatterPattyn, FactoryTakesTheFrictionExponentFromTheSlidingLaw) {
     auto sb = solver::make_stress_balance("bp", grid, params);
     auto& bp = dynamic_cast<solver::BlatterPattyn&>(*sb);
     bp.update({thk, topg, usurf, core::Floatation{}, field ? &beta2 : nullptr});
-    const core::BPConstants& k = bp.problem().patch().constants;
-    EXPECT_EQ(k.no_slip, !field);
-    EXPECT_DOUBLE_EQ(k.friction_exponent, 1.0 / 3.0);
+    const core::BPPatch& patch = bp.problem().patch();
+    // Grounded ice everywhere: a fixed bed without sliding, a free one with the field.
+    EXPECT_EQ(size_t(std::count(patch.bed_fixed.begin(), patch.bed_fixed.end(), 1)),
+              field ? 0 : patch.bed_fixed.size());
+    EXPECT_DOUBLE_EQ(patch.constants.friction_exponent, 1.0 / 3.0);
     EXPECT_TRUE(bp.last_report().converged);
   }
 }

@@ -206,12 +206,13 @@ void expect_tied(solver::BlatterPattyn& bp, const std::string& name, double ampl
 /// A crop [i0, i0 + n) x [j0, j0 + n) of whole-grid arrays on a new grid.
 struct Crop {
   std::shared_ptr<const core::ParallelGrid> grid;
-  core::Field2D thk, base, beta2;
+  core::Field2D thk, base, beta2, frozen;
 };
 
 /// Builds a crop of the configured inputs (every rank gets the whole arrays),
-/// with the ice base from the floatation rule and a smooth beta^2 (Pa a m^-1)
-/// that is zero under floating ice.
+/// with the ice base from the floatation rule, a smooth beta^2 that is zero
+/// under floating ice, and a frozen bed (no slip) under grounded ice thicker
+/// than 100 m.
 Crop crop_inputs(const io::Config& config, int i0, int j0, int n) {
   const model::ModelInputs in = model::read_model_inputs(config, MPI_COMM_WORLD);
   const core::ParallelGrid& g = *in.grid;
@@ -226,12 +227,14 @@ Crop crop_inputs(const io::Config& config, int i0, int j0, int n) {
   auto grid = core::ParallelGrid::create(MPI_COMM_WORLD,
                                          core::Grid(n, n, dx, dy, g.grid().x(i0), g.grid().y(j0)));
   const core::FieldInfo info{"f", "", "", "m", "m", {}, ""};
-  Crop c{grid, core::Field2D(grid, info), core::Field2D(grid, info), core::Field2D(grid, info)};
+  Crop c{grid, core::Field2D(grid, info), core::Field2D(grid, info), core::Field2D(grid, info),
+         core::Field2D(grid, info)};
   const core::Floatation floatation; // 910 / 1028 kg m^-3, sea level 0
   const core::LocalBox box = grid->box();
   auto Hc = Kokkos::create_mirror_view(c.thk.view()),
        Bc = Kokkos::create_mirror_view(c.base.view()),
-       Cc = Kokkos::create_mirror_view(c.beta2.view());
+       Cc = Kokkos::create_mirror_view(c.beta2.view()),
+       Fc = Kokkos::create_mirror_view(c.frozen.view());
   for (int j = box.gys; j < box.gys + box.gym; ++j)
     for (int i = box.gxs; i < box.gxs + box.gxm; ++i) {
       // Outside the crop: the nearest crop cell (ghosts of a non-periodic grid).
@@ -242,10 +245,12 @@ Crop crop_inputs(const io::Config& config, int i0, int j0, int n) {
       Bc(box.lj(j), box.li(i)) = floatation.ice_base(h, z);
       Cc(box.lj(j), box.li(i)) =
           floatation.floats(h, z) ? 0.0 : 1e3 * (1.5 + std::sin(0.7 * I) * std::cos(0.4 * J));
+      Fc(box.lj(j), box.li(i)) = !floatation.floats(h, z) && h > 100.0 ? 1.0 : 0.0;
     }
   Kokkos::deep_copy(c.thk.view(), Hc);
   Kokkos::deep_copy(c.base.view(), Bc);
   Kokkos::deep_copy(c.beta2.view(), Cc);
+  Kokkos::deep_copy(c.frozen.view(), Fc);
   return c;
 }
 
@@ -289,7 +294,8 @@ TEST(BPEnergyTie, IsmipHomC) {
 }
 
 // North-west Greenland at 16 km (BedMachine v3): 20 x 20 columns from
-// (i, j) = (4, 148), with marine fronts, floating and ice-free columns; sliding.
+// (i, j) = (4, 148), with marine fronts, floating and ice-free columns; a
+// frozen bed under thick ice, sliding elsewhere, free slip where floating.
 TEST(BPEnergyTie, GreenlandPatchWithMarineFronts) {
   io::Config config;
   config.set_override("input.geometry.file=" + data_dir + "/greenland-16km/GRL-16KM_TOPO-M17.nc");
@@ -300,9 +306,13 @@ TEST(BPEnergyTie, GreenlandPatchWithMarineFronts) {
   p.no_slip = false;
   p.friction_exponent = 1.0 / 3.0;
   solver::BlatterPattyn bp(c.grid, p);
-  bp.set_geometry(c.thk, c.base, &c.beta2);
+  bp.set_geometry(c.thk, c.base, &c.beta2, &c.frozen);
   const auto [fronts, ice_free] = fronts_and_margins(bp);
   EXPECT_GT(fronts, 10);
+  const core::BPPatch& patch = bp.problem().patch();
+  long long frozen = std::count(patch.bed_fixed.begin(), patch.bed_fixed.end(), 1);
+  MPI_Allreduce(MPI_IN_PLACE, &frozen, 1, MPI_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
+  EXPECT_GT(frozen, 10); // and some sliding: the rest
   EXPECT_GT(ice_free, 20);
   expect_tied(bp, "Greenland patch", 20.0);
 }

@@ -48,10 +48,9 @@ BPPatch test_patch(bool no_slip = false) {
   H[0] = 3.0;                                               // land margin: b ~ 55 m
   H[size_t(4 * nx + 0)] = 0.0;                              // b ~ 90 m
   BPConstants constants;
-  constants.no_slip = no_slip;
   constants.friction_exponent = 1.0 / 3.0;
   return nunatak::core::make_bp_patch(nx, ny, 1000.0, 800.0, levels({0.0, 0.2, 0.55, 1.0}), H, b,
-                                      beta2, B, constants);
+                                      beta2, B, constants, true, no_slip);
 }
 
 /// A velocity field on `p` with garbage (1234 m/a) at fixed nodes, which the
@@ -187,7 +186,6 @@ BPPatch planar_patch(double a_x, double a_y, std::vector<double> beta2 = {}) {
   H[size_t(3 * nx + 4)] = 0.0; // bed above sea level: a land margin, element (2, 3) empty
   if (beta2.empty()) beta2.assign(size_t(nx * ny), 0.0);
   BPConstants constants;
-  constants.no_slip = false;
   return nunatak::core::make_bp_patch(nx, ny, dx, dy, levels({0.0, 0.3, 1.0}), H, b, beta2, B,
                                       constants);
 }
@@ -288,7 +286,6 @@ BPPatch front_patch(const std::vector<double>& H, const std::vector<double>& bas
       b[size_t(j * nx + i)] = i <= 3 ? base[size_t(j)] : -500.0;
     }
   BPConstants constants;
-  constants.no_slip = false;
   return nunatak::core::make_bp_patch(nx, ny, 900.0, 600.0, levels({0.0, 0.1, 0.35, 0.7, 1.0}), thk,
                                       b, beta2, B, constants);
 }
@@ -440,7 +437,6 @@ BPPatch ice_cap() {
       beta2[c] = 1.0e3 * (1.0 + 0.5 * std::sin(6.0 * x) * std::cos(5.0 * y));
     }
   BPConstants constants;
-  constants.no_slip = false;
   return nunatak::core::make_bp_patch(nx, ny, 2000.0, 2000.0, sigma, H, b, beta2, B, constants);
 }
 

@@ -39,7 +39,6 @@ BPPatch fixture_patch() {
     }
   H[0] = 4.0; // ice-free, bed above sea level
   nunatak::core::BPConstants constants;
-  constants.no_slip = false;
   constants.friction_exponent = 0.5;
   constants.sea_level = 12.0;
   BPPatch p = nunatak::core::make_bp_patch(nx, ny, 750.0, 640.0, {0.0, 0.15, 0.4, 0.7, 1.0}, H, b,
@@ -55,6 +54,7 @@ BPPatch fixture_patch() {
   p.ex1 = 6;
   p.ey0 = 0;
   p.ey1 = 4;
+  p.bed_fixed[3] = p.bed_fixed[10] = 1; // a frozen bed in two columns
   p.check("fixture patch");
   return p;
 }
@@ -100,7 +100,7 @@ TEST(BPFixture, RoundTripKeepsEveryValueAndTheTorchEnergy) {
   EXPECT_EQ(b.front_faces, a.front_faces);
   EXPECT_EQ(b.constants.glen_exponent, a.constants.glen_exponent);
   EXPECT_EQ(b.constants.regularisation2, a.constants.regularisation2);
-  EXPECT_EQ(b.constants.no_slip, a.constants.no_slip);
+  EXPECT_EQ(b.bed_fixed, a.bed_fixed);
   EXPECT_EQ(b.constants.friction_exponent, a.constants.friction_exponent);
   EXPECT_EQ(b.constants.friction_regularisation2, a.constants.friction_regularisation2);
   EXPECT_EQ(b.constants.rho_g, a.constants.rho_g);

@@ -217,7 +217,8 @@ TEST(BlatterPattynMargins, TypedInputsFollowTheFloatationRule) {
   ASSERT_TRUE(bp.last_report().converged);
 
   const core::BPPatch& patch = bp.problem().patch();
-  EXPECT_FALSE(patch.constants.no_slip); // a friction field means sliding
+  // A friction field means sliding: no bed is fixed.
+  EXPECT_EQ(std::count(patch.bed_fixed.begin(), patch.bed_fixed.end(), 1), 0);
   const double hardness = std::pow(2.0 * A_per_year, -1.0 / 3.0);
   for (int j = patch.ys; j < patch.ys + patch.ym; ++j)
     for (int i = patch.xs; i < patch.xs + patch.xm; ++i) {
@@ -264,6 +265,36 @@ TEST(BlatterPattynMargins, TypedInputsFollowTheFloatationRule) {
   VecDestroy(&diff);
   EXPECT_GT(ref, 1.0); // the shelf moves (m/a)
   EXPECT_LT(err / ref, 1e-12);
+  // Without sliding, grounded ice is frozen to its bed and floating ice still
+  // slides freely (no basal traction): the grounded base stays, the shelf's moves.
+  {
+    p.options_prefix = "typed_no_slip_";
+    solver::BlatterPattyn frozen(grid, p);
+    frozen.update({thk, topg, usurf, floatation});
+    ASSERT_TRUE(frozen.last_report().converged);
+    const core::BPPatch& fp = frozen.problem().patch();
+    const solver::Velocities v = frozen.velocities({});
+    std::vector<double> ub = grid->gather_to_zero(v.uvelbase);
+    ub.resize(size_t(nx) * ny);
+    MPI_Bcast(ub.data(), int(ub.size()), MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    for (int j = fp.ys; j < fp.ys + fp.ym; ++j)
+      for (int i = fp.xs; i < fp.xs + fp.xm; ++i) {
+        const int I = fp.i0 + i;
+        const bool ice = I >= first_ice && I <= last_ice;
+        // Fixed where the column does not float (ice-free ocean "floats": free, unused).
+        const bool floats = floatation.floats(ice ? H0 : 0.0, I < 20 ? grounded_bed : -500.0);
+        EXPECT_EQ(fp.bed_fixed[fp.column(j, i)], floats ? 0 : 1) << "column " << I;
+        EXPECT_EQ(fp.beta2[fp.column(j, i)], 0.0) << "column " << I;
+      }
+    for (int i = 0; i < nx; ++i) {
+      if (i >= 21 && i <= last_ice) {
+        EXPECT_GT(ub[size_t(i)] * year, 10.0) << "floating column " << i; // the shelf slides
+      } else if (i < 20 || i > last_ice) {
+        EXPECT_EQ(ub[size_t(i)], 0.0) << "column " << i; // frozen bed or no ice: exactly 0
+      }
+    }
+  }
+
   // The floating part moves seawards (pushed by the grounded ice and its own front).
   const solver::Velocities v = bp.velocities({});
   std::vector<double> u = grid->gather_to_zero(v.uvelsurf);

@@ -38,6 +38,7 @@ void BPPatch::check(const std::string& what) const {
   sized(bed.size(), columns, "bed");
   sized(beta2.size(), columns, "beta2");
   sized(hardness.size(), columns * std::size_t(nz), "hardness");
+  sized(bed_fixed.size(), columns, "bed_fixed");
   sized(element_filled.size(), columns, "element_filled");
   sized(node_free.size(), columns, "node_free");
   sized(front_faces.size(), columns, "front_faces");
@@ -114,7 +115,7 @@ void bp_column_flags(int nx, int ny, const std::uint8_t* filled, const std::uint
 BPPatch make_bp_patch(int nx, int ny, double dx, double dy, std::vector<double> sigma,
                       std::vector<double> thickness, std::vector<double> bed,
                       std::vector<double> beta2, std::vector<double> hardness,
-                      const BPConstants& constants, bool ocean_pressure) {
+                      const BPConstants& constants, bool ocean_pressure, bool no_slip) {
   BPPatch p;
   p.nx = nx;
   p.ny = ny;
@@ -134,6 +135,7 @@ BPPatch make_bp_patch(int nx, int ny, double dx, double dy, std::vector<double> 
   p.hardness = std::move(hardness);
   p.constants = constants;
   const std::size_t columns = std::size_t(std::max(nx, 0)) * std::size_t(std::max(ny, 0));
+  p.bed_fixed.assign(columns, no_slip ? 1 : 0);
   p.element_filled.assign(columns, 0);
   p.node_free.assign(columns, 0);
   p.front_faces.assign(columns, 0);

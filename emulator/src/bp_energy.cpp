@@ -19,13 +19,14 @@
 /// water). Its stationary point is the BP solution; its gradient is the
 /// solver's residual.
 ///
-/// Boundary conditions. Stress-free surface; at the bed either no slip (the
-/// bed nodes are fixed at 0 and there is no friction term) or the friction
-/// law tau_b = beta2 (|u|^2 + r2)^((q-1)/2) u; nodes of columns that touch no
-/// ice-filled element are fixed at 0; faces of ice-filled elements that border
-/// open water (core::bp_column_flags) carry the ocean pressure. Fixed nodes
-/// take the value 0 whatever the velocity tensor holds, so the energy does not
-/// depend on them and its gradient there is 0.
+/// Boundary conditions. Stress-free surface; at the bed, per column, either
+/// no slip (core::BPPatch::bed_fixed: the bed node is fixed at 0) or the
+/// friction law tau_b = beta2 (|u|^2 + r2)^((q-1)/2) u (beta2 = 0: free slip,
+/// as under floating ice); the friction term is integrated over the bed of
+/// every ice-filled element when some bed node is free, none otherwise; nodes of columns that touch
+/// no ice-filled element are fixed at 0; faces of ice-filled elements that border open water
+/// (core::bp_column_flags) carry the ocean pressure. Fixed nodes take the value 0 whatever the
+/// velocity tensor holds, so the energy does not depend on them and its gradient there is 0.
 ///
 /// Units and scaling. m, m/a, Pa, years. Every term is divided by rho g (PETSc
 /// ex48's scaling): the viscous and friction densities explicitly, the
@@ -61,6 +62,7 @@
 
 #include <torch/csrc/autograd/autograd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -254,7 +256,7 @@ torch::Tensor driving_term(const TorchBPPatch& p, const Elements& e, const Volum
 }
 
 torch::Tensor friction_term(const TorchBPPatch& p, const Elements& e) {
-  if (p.constants.no_slip) return torch::zeros({}, p.options());
+  if (!p.sliding) return torch::zeros({}, p.options());
   // The bottom nodes of layer 0 at the 2x2 bed points: [2, E, 4]
   const auto u = torch::matmul(e.u.select(2, 0).narrow(2, 0, 4), p.basal_phi);
   const auto beta2_nodes = p.beta2.reshape({-1})
@@ -336,6 +338,7 @@ TorchBPPatch make_torch_bp_patch(const core::BPPatch& patch, torch::Dtype dtype,
     for (int i = 0; i < t.nx; ++i)
       for (int k = 0; k < t.nz; ++k) free[patch.node(j, i, k)] = patch.fixed(j, i, k) ? 0.0 : 1.0;
   t.free_nodes = from_host(free, {t.ny, t.nx, t.nz}, f64, o);
+  t.sliding = std::find(patch.bed_fixed.begin(), patch.bed_fixed.end(), 0) != patch.bed_fixed.end();
 
   // Elements and front faces, in the solver's order (j, then i).
   std::vector<int64_t> elements, fronts;

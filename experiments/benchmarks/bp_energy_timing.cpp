@@ -42,7 +42,6 @@ BPPatch ice_cap(int nx, int ny, int nz) {
       beta2[c] = 1.0e3 * (1.0 + 0.5 * std::sin(6.0 * x) * std::cos(5.0 * y));
     }
   nunatak::core::BPConstants constants;
-  constants.no_slip = false;
   return nunatak::core::make_bp_patch(nx, ny, dx, dy, sigma, H, b, beta2, B, constants);
 }
 

@@ -19,7 +19,7 @@ namespace {
 namespace fs = std::filesystem;
 
 const char* const fixture_kind = "bp_patch";
-const int fixture_version = 1;
+const int fixture_version = 2;
 
 /// The integer attributes of the box, in core::BPPatch.
 std::vector<std::pair<const char*, int core::BPPatch::*>> box_attributes() {
@@ -29,7 +29,7 @@ std::vector<std::pair<const char*, int core::BPPatch::*>> box_attributes() {
           {"ey1", &core::BPPatch::ey1}};
 }
 
-/// The floating-point constants, in core::BPConstants (no_slip is apart).
+/// The constants, all floating-point, in core::BPConstants.
 std::vector<std::pair<const char*, double core::BPConstants::*>> constant_attributes() {
   return {{"glen_exponent", &core::BPConstants::glen_exponent},
           {"regularisation2", &core::BPConstants::regularisation2},
@@ -70,7 +70,6 @@ void write_file(NcFile& f, const BPFixture& x) {
     f.put_attribute(NC_GLOBAL, name, std::vector<int>{p.*member});
   for (const auto& [name, member] : constant_attributes())
     f.put_attribute(NC_GLOBAL, name, std::vector<double>{p.constants.*member});
-  f.put_attribute(NC_GLOBAL, "no_slip", std::vector<int>{p.constants.no_slip ? 1 : 0});
 
   const int sigma = define(f, "sigma", NC_DOUBLE, {z}, "1", "terrain-following level");
   const int thk = define(f, "thickness", NC_DOUBLE, {y, xd}, "m", "ice thickness H");
@@ -83,6 +82,10 @@ void write_file(NcFile& f, const BPFixture& x) {
                             "1 where the element with this lowest corner column is ice-filled");
   const int free = define(f, "node_free", NC_BYTE, {y, xd}, "",
                           "1 where the column's nodes are unknowns, 0 where fixed at u = v = 0");
+  const int bed_fixed =
+      define(f, "bed_fixed", NC_BYTE, {y, xd}, "",
+             "1 where the column's bed node is fixed at u = v = 0 (no slip), 0 where the "
+             "friction law with beta2 holds");
   const int faces =
       define(f, "front_faces", NC_BYTE, {y, xd}, "", "faces of the element under ocean pressure");
   f.put_attribute(faces, "flag_masks", std::vector<int>{1, 2, 4, 8});
@@ -103,6 +106,7 @@ void write_file(NcFile& f, const BPFixture& x) {
   f.write(hardness, {0, 0, 0}, {ny, nx, nz}, p.hardness.data());
   f.write(filled, {0, 0}, {ny, nx}, as_doubles(p.element_filled).data());
   f.write(free, {0, 0}, {ny, nx}, as_doubles(p.node_free).data());
+  f.write(bed_fixed, {0, 0}, {ny, nx}, as_doubles(p.bed_fixed).data());
   f.write(faces, {0, 0}, {ny, nx}, as_doubles(p.front_faces).data());
   f.write(velocity, {0, 0, 0, 0}, {ny, nx, nz, 2}, x.velocity.data());
   f.write(gradient, {0, 0, 0, 0}, {ny, nx, nz, 2}, x.gradient.data());
@@ -216,9 +220,6 @@ BPFixture read_bp_fixture(const std::string& path) {
   p.dy = r.number("dy");
   for (const auto& [name, member] : box_attributes()) p.*member = r.integer(name);
   for (const auto& [name, member] : constant_attributes()) p.constants.*member = r.number(name);
-  const int no_slip = r.integer("no_slip");
-  if (no_slip != 0 && no_slip != 1) r.fail("global attribute 'no_slip' must be 0 or 1");
-  p.constants.no_slip = no_slip == 1;
   x.description = r.text("description");
 
   p.sigma = r.variable("sigma", {{"z", nz}});
@@ -228,6 +229,7 @@ BPFixture read_bp_fixture(const std::string& path) {
   p.hardness = r.variable("hardness", {{"y", ny}, {"x", nx}, {"z", nz}});
   p.element_filled = r.flags("element_filled", ny, nx, 1);
   p.node_free = r.flags("node_free", ny, nx, 1);
+  p.bed_fixed = r.flags("bed_fixed", ny, nx, 1);
   p.front_faces = r.flags("front_faces", ny, nx, 15);
   x.velocity = r.variable("velocity", {{"y", ny}, {"x", nx}, {"z", nz}, {"component", 2}});
   x.gradient = r.variable("gradient", {{"y", ny}, {"x", nx}, {"z", nz}, {"component", 2}});

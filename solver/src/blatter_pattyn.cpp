@@ -15,6 +15,7 @@
 #include <petscdmda.h>
 
 #include <cmath>
+#include <sstream>
 
 namespace nunatak::solver {
 
@@ -111,7 +112,8 @@ void BlatterPattyn::create_dm() {
                    py ? DM_BOUNDARY_PERIODIC : DM_BOUNDARY_NONE, DMDA_STENCIL_BOX, m_params.levels,
                    g.nx(), g.ny(), 1, m2, n2, 2, 1, lz, lx2, ly2, m_dm.out()));
   NUNATAK_PETSC(DMSetOptionsPrefix(m_dm, m_params.options_prefix.c_str()));
-  NUNATAK_PETSC(DMSetFromOptions(m_dm));
+  bp_driver::read_solver_options(m_params.options_prefix,
+                                 [&] { NUNATAK_PETSC(DMSetFromOptions(m_dm)); });
   NUNATAK_PETSC(DMSetUp(m_dm));
   NUNATAK_PETSC(DMDASetFieldName(m_dm, 0, "u"));
   NUNATAK_PETSC(DMDASetFieldName(m_dm, 1, "v"));
@@ -177,7 +179,7 @@ void BlatterPattyn::set_up() {
   {
     const core::BPPatch patch =
         make_patch(Columns{m_grid, core::Field2D(m_grid, core::FieldInfo{}),
-                           core::Field2D(m_grid, core::FieldInfo{}), std::nullopt});
+                           core::Field2D(m_grid, core::FieldInfo{}), std::nullopt, std::nullopt});
     m_problem = std::make_unique<BPProblem>(patch);
   }
   const std::string label = "bp::";
@@ -231,7 +233,9 @@ void BlatterPattyn::set_up() {
   NUNATAK_PETSC(SNESGetLineSearch(m_snes, &line_search));
   NUNATAK_PETSC(SNESLineSearchSetType(line_search, SNESLINESEARCHL2));
   configure_default_multigrid();
-  NUNATAK_PETSC(SNESSetFromOptions(m_snes));
+  bp_driver::read_solver_options(p.options_prefix,
+                                 [&] { NUNATAK_PETSC(SNESSetFromOptions(m_snes)); });
+  bp_driver::check_tolerances(m_snes, p.options_prefix);
 
   read_options();
 }
@@ -243,7 +247,18 @@ void BlatterPattyn::read_options() {
   if (m_coarse_stage) return;
   DriverOptions options;
   const char* prefix = m_params.options_prefix.c_str();
-  NUNATAK_PETSC(register_options(m_grid->comm(), prefix, &options));
+  bp_driver::read_solver_options(m_params.options_prefix, [&] {
+    NUNATAK_PETSC(register_options(m_grid->comm(), prefix, &options));
+  });
+  if (options.grid_sequence < 0)
+    throw Error("the solver option -" + m_params.options_prefix + "grid_sequence " +
+                std::to_string(options.grid_sequence) + " is wrong: it must be an integer >= 0");
+  if (!(options.grid_sequence_rtol > 0 && options.grid_sequence_rtol < 1)) {
+    std::ostringstream value;
+    value << options.grid_sequence_rtol;
+    throw Error("the solver option -" + m_params.options_prefix + "grid_sequence_rtol " +
+                value.str() + " is wrong: it must be in (0, 1)");
+  }
   m_grid_sequence_rtol = options.grid_sequence_rtol;
   m_coarser_grids_allowed = int(options.grid_sequence);
   // A level count given for the finest grid's multigrid does not fit the coarser ones.

@@ -6,17 +6,22 @@
 
 #include "nunatak/solver/blatter_pattyn.hpp"
 
+#include <petscsnes.h>
+
+#include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace nunatak::solver {
 
 /// Column geometry as given to set_geometry: thickness, ice base without the
-/// imposed trend, beta^2 when sliding, on the 2-D grid (ghosts up to date).
+/// imposed trend, beta^2 and the fixed-bed mask when given, on the 2-D grid
+/// (ghosts up to date).
 struct BlatterPattyn::Columns {
   std::shared_ptr<const core::ParallelGrid> grid;
   core::Field2D thk, base;
-  std::optional<core::Field2D> beta2;
+  std::optional<core::Field2D> beta2, bed_fixed;
 };
 
 namespace bp_driver {
@@ -36,6 +41,23 @@ void attach_columns(DM dm, std::shared_ptr<const BlatterPattyn::Columns> columns
 /// node i = fine node 2i) on a 2-D grid with the coarse decomposition, and
 /// the hook itself, so that coarsening again works.
 PetscErrorCode coarsen_columns(DM fine, DM coarse, void* ctx);
+
+/// One option of PETSc's database, as given ("-bp_pc_type", "gamg").
+struct SolverOption {
+  std::string name, value; ///< value empty for a flag
+  /// "name value", or the name of a flag.
+  std::string text() const;
+};
+/// The options in PETSc's database that start with -`prefix`.
+std::vector<SolverOption> solver_options(const std::string& prefix);
+/// Runs `read` (a PETSc *SetFromOptions call); a nunatak::Error from it is
+/// rethrown naming the -`prefix` option whose value the message quotes, else
+/// listing all -`prefix` options given (unchanged if there are none).
+void read_solver_options(const std::string& prefix, const std::function<void()>& read);
+/// Throws nunatak::Error naming the option if a Newton or Krylov tolerance
+/// read from the options is out of range (PETSc stores, e.g., -snes_max_it -1
+/// and -snes_rtol -3 without checking them).
+void check_tolerances(SNES snes, const std::string& prefix);
 
 } // namespace bp_driver
 } // namespace nunatak::solver

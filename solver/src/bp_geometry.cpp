@@ -46,6 +46,10 @@ core::BPPatch BlatterPattyn::make_patch(const Columns& columns) const {
   const std::vector<double> H = host_values(columns.thk), base = host_values(columns.base);
   const std::vector<double> beta2 =
       columns.beta2 ? host_values(*columns.beta2) : std::vector<double>(H.size(), 0.0);
+  // Fixed bed: as given, else everywhere without beta^2 (no slip) and nowhere with it.
+  const std::vector<double> bed_fixed =
+      columns.bed_fixed ? host_values(*columns.bed_fixed)
+                        : std::vector<double>(H.size(), columns.beta2 ? 0.0 : 1.0);
   const BPParams& p = m_params;
 
   // Element flags on the 2-D grid's owned cells (the margin rule), zero on
@@ -99,6 +103,7 @@ core::BPPatch BlatterPattyn::make_patch(const Columns& columns) const {
   patch.thickness.resize(columns_3d);
   patch.bed.resize(columns_3d);
   patch.beta2.resize(columns_3d);
+  patch.bed_fixed.resize(columns_3d);
   patch.element_filled.resize(columns_3d);
   patch.node_free.resize(columns_3d);
   patch.front_faces.resize(columns_3d);
@@ -111,6 +116,7 @@ core::BPPatch BlatterPattyn::make_patch(const Columns& columns) const {
       patch.thickness[c] = H[c2];
       patch.bed[c] = base[c2] + p.surface_trend_x * (x - g.x(0));
       patch.beta2[c] = beta2[c2];
+      patch.bed_fixed[c] = bed_fixed[c2] > 0.5 ? 1 : 0;
       patch.element_filled[c] = F[c2] > 0.5 ? 1 : 0;
       wet3[c] = W[c2] > 0.5 ? 1 : 0;
     }
@@ -121,7 +127,6 @@ core::BPPatch BlatterPattyn::make_patch(const Columns& columns) const {
   core::BPConstants& c = patch.constants;
   c.glen_exponent = p.flow.n;
   c.regularisation2 = m_reg2;
-  c.no_slip = !columns.beta2.has_value();
   c.friction_exponent = p.friction_exponent;
   c.friction_regularisation2 = p.sliding_regularisation * p.sliding_regularisation;
   c.rho_g = p.flow.ice_density * p.flow.gravity;
@@ -132,8 +137,9 @@ core::BPPatch BlatterPattyn::make_patch(const Columns& columns) const {
 }
 
 void BlatterPattyn::set_geometry(const core::Field2D& thk, const core::Field2D& base,
-                                 const core::Field2D* beta2) {
-  if (!m_params.no_slip && !beta2) throw Error("bp: sliding needs beta^2 (or set no-slip)");
+                                 const core::Field2D* beta2, const core::Field2D* bed_fixed) {
+  if (!m_params.no_slip && !beta2 && !bed_fixed)
+    throw Error("bp: sliding needs beta^2 (or set no-slip)");
   // Every column of the 3-D ghost box enters the patch: check them all, and
   // make a bad value an error on every rank (the margins need ghost updates).
   core::collective(m_grid->comm(), [&] {
@@ -152,9 +158,11 @@ void BlatterPattyn::set_geometry(const core::Field2D& thk, const core::Field2D& 
                       cell(m_gxs + i, m_gys + j));
       }
   });
-  auto columns = std::make_shared<Columns>(
-      Columns{m_grid, copy_field(thk), copy_field(base),
-              beta2 ? std::optional<core::Field2D>(copy_field(*beta2)) : std::nullopt});
+  const auto optional_copy = [](const core::Field2D* f) {
+    return f ? std::optional<core::Field2D>(copy_field(*f)) : std::nullopt;
+  };
+  auto columns = std::make_shared<Columns>(Columns{m_grid, copy_field(thk), copy_field(base),
+                                                   optional_copy(beta2), optional_copy(bed_fixed)});
   m_problem->set_patch(make_patch(*columns));
   m_columns = columns;
   bp_driver::attach_columns(m_dm, columns);
@@ -194,34 +202,37 @@ void BlatterPattyn::set_softness(const core::Field3D& softness) {
 }
 
 void BlatterPattyn::update(const StressBalanceInputs& in) {
-  // The ice base from the floatation rule; beta^2 from the friction field or
-  // the uniform value, 0 under floating ice.
+  // The ice base from the floatation rule. Floating ice slides freely (beta^2
+  // = 0, no fixed bed); grounded ice follows the configuration: beta^2 from
+  // the friction field or the uniform value, or no slip.
   const core::Floatation fl = in.floatation;
   m_params.sea_level = fl.sea_level;
   m_params.sea_water_density = fl.sea_water_density;
-  core::Field2D base(in.thk.grid_ptr(), in.topg.info());
+  const auto& grid = in.thk.grid_ptr();
+  core::Field2D base(grid, in.topg.info());
   const bool sliding = in.basal_friction || !m_params.no_slip;
-  std::optional<core::Field2D> beta2;
-  if (sliding) beta2.emplace(in.thk.grid_ptr(), in.thk.info(), m_params.uniform_beta2);
+  const core::FieldInfo info{"bp_basal", "", "", "", "", {}, ""};
+  core::Field2D beta2(grid, info, 0.0), bed_fixed(grid, info, 0.0);
   {
     auto H = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), in.thk.view());
     auto b = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), in.topg.view());
     auto z = Kokkos::create_mirror_view(base.view());
-    decltype(z) C;
-    if (beta2) {
-      C = Kokkos::create_mirror_view(beta2->view());
-      if (in.basal_friction)
-        Kokkos::deep_copy(C, in.basal_friction->view());
-      else
-        Kokkos::deep_copy(C, m_params.uniform_beta2);
-    }
+    auto C = Kokkos::create_mirror_view(beta2.view()),
+         F = Kokkos::create_mirror_view(bed_fixed.view());
+    if (in.basal_friction)
+      Kokkos::deep_copy(C, in.basal_friction->view());
+    else
+      Kokkos::deep_copy(C, sliding ? m_params.uniform_beta2 : 0.0);
     for (size_t j = 0; j < z.extent(0); ++j)
       for (size_t i = 0; i < z.extent(1); ++i) {
+        const bool floats = fl.floats(H(j, i), b(j, i));
         z(j, i) = fl.ice_base(H(j, i), b(j, i));
-        if (beta2 && fl.floats(H(j, i), b(j, i))) C(j, i) = 0.0;
+        if (floats) C(j, i) = 0.0;
+        F(j, i) = !sliding && !floats ? 1.0 : 0.0;
       }
     Kokkos::deep_copy(base.view(), z);
-    if (beta2) Kokkos::deep_copy(beta2->view(), C);
+    Kokkos::deep_copy(beta2.view(), C);
+    Kokkos::deep_copy(bed_fixed.view(), F);
   }
   if (in.softness) {
     set_softness(*in.softness);
@@ -231,7 +242,7 @@ void BlatterPattyn::update(const StressBalanceInputs& in) {
     m_hardness.assign(m_hardness.size(), std::pow(A, -1.0 / m_params.flow.n));
     m_softness_field = false;
   }
-  set_geometry(in.thk, base, beta2 ? &*beta2 : nullptr);
+  set_geometry(in.thk, base, &beta2, &bed_fixed);
   const BPSolveReport r = solve();
   if (!r.converged)
     throw Error("bp: Newton did not converge (" + r.reason + ", residual " +
@@ -338,9 +349,12 @@ PetscErrorCode coarsen_columns(DM fine, DM coarse, void*) {
       grid->copy_from_global(coarse_v, out);
       return out;
     };
+    const auto inject_optional = [&](const std::optional<core::Field2D>& f) {
+      return f ? std::optional<core::Field2D>(inject(*f)) : std::nullopt;
+    };
     auto coarse_columns = std::make_shared<BlatterPattyn::Columns>(BlatterPattyn::Columns{
-        grid, inject(columns->thk), inject(columns->base),
-        columns->beta2 ? std::optional<core::Field2D>(inject(*columns->beta2)) : std::nullopt});
+        grid, inject(columns->thk), inject(columns->base), inject_optional(columns->beta2),
+        inject_optional(columns->bed_fixed)});
     attach_columns(coarse, std::move(coarse_columns));
     return 0;
   } catch (const std::exception& e) {

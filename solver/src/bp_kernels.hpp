@@ -31,7 +31,7 @@ struct KernelData {
   double dx = 1, dy = 1;
   Rheology rheology{3, 1, 0}; // n, (unused) hardness, reg^2
   Friction friction{1, 0};
-  bool no_slip = true;
+  bool sliding = false;                // some bed node is free: the friction term is integrated
   double rho_g = 1.0, inv_rho_g = 1.0; // Pa/m and its reciprocal (the energy is divided by rho g)
   double sea_level = 0.0, water_ratio = 1.0;       // z_sl (m), rho_w / rho_i
   View3D hardness{"bp::hardness", 0, 0, 0};        // B at the nodes [y][x][z], Pa a^(1/n)
@@ -41,6 +41,7 @@ struct KernelData {
   View2D beta2{"bp::beta2", 0, 0};
   Flags2D filled{"bp::filled", 0, 0};       // element (lowest corner) is ice-filled
   Flags2D node_free{"bp::node_free", 0, 0}; // column's nodes are unknowns
+  Flags2D bed_fixed{"bp::bed_fixed", 0, 0}; // column's bed node is fixed (no slip)
   Flags2D front_faces{"bp::front_faces", 0, 0};
   View1D sigma{"bp::sigma", 0};
   // Hessian COO: 108 entries per node of the box [ey0, ey1] x [ex0, ex1] x levels.
@@ -50,7 +51,7 @@ struct KernelData {
   View1D body_force_q{"bp::body_force_q", 0};
 
   KOKKOS_INLINE_FUNCTION bool fixed(int j, int i, int k) const {
-    return !node_free(j, i) || (no_slip && k == 0);
+    return !node_free(j, i) || (k == 0 && bed_fixed(j, i));
   }
   KOKKOS_INLINE_FUNCTION std::size_t coo_index(int j, int i, int k, int c, int dj, int di, int dk,
                                                int c2) const {
@@ -224,7 +225,7 @@ KOKKOS_FORCEINLINE_FUNCTION double element_energy(const KernelData& m, const X& 
     front_loads(m, e, m.front_faces(j, i), load);
     for (int a = 0; a < 8; ++a) sum -= load[a][0] * e.u[a] + load[a][1] * e.v[a];
   }
-  if (k == 0 && !m.no_slip) {
+  if (k == 0 && m.sliding) {
     for (int q = 0; q < 4; ++q) {
       BasalPoint b;
       evaluate_basal_point(e, q, b);
@@ -266,7 +267,7 @@ KOKKOS_FORCEINLINE_FUNCTION void element_gradient(const KernelData& m, const X& 
                     load[1] * p.phi[a]);
     }
   }
-  if (k == 0 && !m.no_slip) {
+  if (k == 0 && m.sliding) {
     for (int q = 0; q < 4; ++q) {
       BasalPoint b;
       evaluate_basal_point(e, q, b);
@@ -333,7 +334,7 @@ KOKKOS_FORCEINLINE_FUNCTION void element_hessian(const KernelData& m, const X& x
       }
     }
   }
-  if (k == 0 && !m.no_slip) {
+  if (k == 0 && m.sliding) {
     const double q_exp = m.friction.q;
     for (int q = 0; q < 4; ++q) {
       BasalPoint b;

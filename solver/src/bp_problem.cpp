@@ -51,7 +51,7 @@ void load_patch(const core::BPPatch& p, KernelData& m, std::vector<double>& diri
   m.dy = p.dy;
   m.rheology = bp::Rheology{c.glen_exponent, 0.0, c.regularisation2};
   m.friction = bp::Friction{c.friction_exponent, c.friction_regularisation2};
-  m.no_slip = c.no_slip;
+  m.sliding = std::find(p.bed_fixed.begin(), p.bed_fixed.end(), 0) != p.bed_fixed.end();
   m.rho_g = c.rho_g;
   m.inv_rho_g = 1.0 / c.rho_g;
   m.sea_level = c.sea_level;
@@ -66,6 +66,7 @@ void load_patch(const core::BPPatch& p, KernelData& m, std::vector<double>& diri
     m.beta2 = bp::View2D("bp::beta2", p.ny, p.nx);
     m.filled = bp::Flags2D("bp::filled", p.ny, p.nx);
     m.node_free = bp::Flags2D("bp::node_free", p.ny, p.nx);
+    m.bed_fixed = bp::Flags2D("bp::bed_fixed", p.ny, p.nx);
     m.front_faces = bp::Flags2D("bp::front_faces", p.ny, p.nx);
     m.sigma = bp::View1D("bp::sigma", p.nz);
   }
@@ -80,6 +81,7 @@ void load_patch(const core::BPPatch& p, KernelData& m, std::vector<double>& diri
   copy_columns(p, p.beta2, m.beta2);
   copy_columns(p, p.element_filled, m.filled);
   copy_columns(p, p.node_free, m.node_free);
+  copy_columns(p, p.bed_fixed, m.bed_fixed);
   copy_columns(p, p.front_faces, m.front_faces);
   auto B = Kokkos::create_mirror_view(m.hardness);
   for (int j = 0; j < p.ny; ++j)

@@ -193,7 +193,8 @@ bool BlatterPattyn::start_from_coarser_grid(BPSolveReport& report) {
   coarse.set_body_force(m_body_force);
   // (A softness field from set_softness is not passed down: the coarse grid
   // only provides the starting guess, with the uniform flow law.)
-  coarse.set_geometry(columns->thk, columns->base, columns->beta2 ? &*columns->beta2 : nullptr);
+  coarse.set_geometry(columns->thk, columns->base, columns->beta2 ? &*columns->beta2 : nullptr,
+                      columns->bed_fixed ? &*columns->bed_fixed : nullptr);
 
   // The coarse solution only has to be good to the coarse grid's
   // discretisation error: a looser tolerance (-bp_grid_sequence_rtol).
@@ -292,7 +293,9 @@ BPSolveReport BlatterPattyn::solve() {
       use_linear_solver(m_snes, KSPFGMRES, PCGAMG);
       KSP ksp = nullptr;
       NUNATAK_PETSC(SNESGetKSP(m_snes, &ksp));
-      NUNATAK_PETSC(KSPSetFromOptions(ksp)); // e.g. -bp_pc_gamg_threshold
+      bp_driver::read_solver_options(m_params.options_prefix, [&] {
+        NUNATAK_PETSC(KSPSetFromOptions(ksp)); // e.g. -bp_pc_gamg_threshold
+      });
       // The iteration cap (150, or -bp_ksp_max_it) was for GMRES/ILU.
       NUNATAK_PETSC(KSPSetTolerances(ksp, PETSC_DEFAULT, PETSC_DEFAULT, PETSC_DEFAULT, 10000));
       m_default_ilu = false;
@@ -318,6 +321,9 @@ BPSolveReport BlatterPattyn::solve() {
       use_regularisation(target);
     }
   }
+  // Newton's inexact linear solves leave round-off (1e-60 m/a) in the fixed
+  // dofs: they are exactly 0, and so are the velocities of ice-free columns.
+  zero_fixed_dofs();
   m_report = r;
   return r;
 }

@@ -22,8 +22,10 @@
 /// (j, i, k); element flags are stored at [y][x] of that corner. Only
 /// ice-filled elements (all four corner columns have H >= H_min) are
 /// integrated. A column is free (its nodes are unknowns) when it touches an
-/// ice-filled element; the nodes of other columns, and with no-slip the bed
-/// nodes, are fixed at u = v = 0. Marine-front faces of an ice-filled element
+/// ice-filled element; the nodes of other columns, and the bed node of a
+/// column whose bed is fixed (no slip: `bed_fixed`), are fixed at u = v = 0.
+/// Elsewhere the bed obeys the friction law with the column's beta^2 (0:
+/// free slip, e.g. under floating ice). Marine-front faces of an ice-filled element
 /// border an element that is not ice-filled and has an ice-free corner column
 /// whose bed is at or below sea level; they carry the ocean-pressure load.
 ///
@@ -40,7 +42,6 @@ namespace nunatak::core {
 struct BPConstants {
   double glen_exponent = 3.0;             ///< n
   double regularisation2 = 1e-10;         ///< strain-rate regularisation squared, a^-2
-  bool no_slip = true;                    ///< u = v = 0 at the bed (else the friction law)
   double friction_exponent = 1.0;         ///< q in tau = beta^2 (|u|^2 + r^2)^((q-1)/2) u
   double friction_regularisation2 = 1e-6; ///< r^2, (m/a)^2
   double rho_g = 910.0 * 9.81;            ///< ice density times gravity, Pa m^-1
@@ -69,6 +70,7 @@ struct BPPatch {
   std::vector<double> beta2;     ///< basal friction coefficient beta^2, [y][x], Pa (m/a)^-q
   std::vector<double> hardness;  ///< B, [y][x][z], Pa a^(1/n)
 
+  std::vector<std::uint8_t> bed_fixed;      ///< [y][x]: 1 where the bed node is fixed (no slip)
   std::vector<std::uint8_t> element_filled; ///< [y][x] of the lowest corner: 1 if ice-filled
   std::vector<std::uint8_t> node_free;      ///< [y][x]: 1 if the column's nodes are unknowns
   std::vector<std::uint8_t> front_faces;    ///< [y][x] of the lowest corner: BPFace bits
@@ -85,7 +87,7 @@ struct BPPatch {
   }
   /// True if node (j, i, k) is fixed at u = v = 0.
   bool fixed(int j, int i, int k) const {
-    return !node_free[column(j, i)] || (constants.no_slip && k == 0);
+    return !node_free[column(j, i)] || (k == 0 && bed_fixed[column(j, i)]);
   }
   /// Number of velocity unknowns on the box, 2 nx ny nz (fixed ones included).
   std::size_t size() const { return std::size_t(nx) * std::size_t(ny) * std::size_t(nz) * 2; }
@@ -115,11 +117,13 @@ void bp_column_flags(int nx, int ny, const std::uint8_t* filled, const std::uint
 
 /// A one-rank patch of a whole grid (no ghosts, every element integrated):
 /// thickness, bed and beta2 are [y][x], hardness [y][x][z] with nz = sigma.size(),
-/// masks from bp_element_flags and bp_column_flags. Throws nunatak::Error on
-/// inconsistent input (BPPatch::check).
+/// masks from bp_element_flags and bp_column_flags, the bed fixed in every
+/// column when `no_slip` (else nowhere: edit `bed_fixed` for a mixed bed).
+/// Throws nunatak::Error on inconsistent input (BPPatch::check).
 BPPatch make_bp_patch(int nx, int ny, double dx, double dy, std::vector<double> sigma,
                       std::vector<double> thickness, std::vector<double> bed,
                       std::vector<double> beta2, std::vector<double> hardness,
-                      const BPConstants& constants, bool ocean_pressure = true);
+                      const BPConstants& constants, bool ocean_pressure = true,
+                      bool no_slip = false);
 
 } // namespace nunatak::core

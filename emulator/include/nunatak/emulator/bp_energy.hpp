@@ -36,6 +36,9 @@ struct TorchBPPatch {
   int nx = 0, ny = 0, nz = 0; ///< columns along x and y, nodes per column
   double dx = 1.0, dy = 1.0;  ///< node spacing, m
   core::BPConstants constants;
+  /// Some column's bed node is free (core::BPPatch::bed_fixed): the friction
+  /// term is integrated (over every ice-filled element's bed, as the solver does).
+  bool sliding = false;
 
   // Geometry and parameters (differentiable inputs).
   torch::Tensor thickness; ///< H, [ny, nx], m
@@ -100,7 +103,7 @@ torch::Tensor bp_viscous_energy(const TorchBPPatch& patch, const torch::Tensor& 
 torch::Tensor bp_driving_energy(const TorchBPPatch& patch, const torch::Tensor& velocity);
 
 /// Basal friction, 1/(rho g) int_bed beta2/(q+1) (|u|^2 + r2)^((q+1)/2) dA over the
-/// map-plane area (0 with no_slip).
+/// map-plane area (0 when every bed node is fixed).
 torch::Tensor bp_friction_energy(const TorchBPPatch& patch, const torch::Tensor& velocity);
 
 /// Ocean pressure on marine-front faces, -int_front p (u, v) . n dA with

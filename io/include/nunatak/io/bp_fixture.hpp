@@ -15,16 +15,17 @@
 ///     double hardness(y, x, z)              B, Pa a^(1/n)
 ///     byte   element_filled(y, x)           1 where element (j, i) is ice-filled
 ///     byte   node_free(y, x)                1 where column (j, i)'s nodes are unknowns
+///     byte   bed_fixed(y, x)                1 where column (j, i)'s bed node is fixed (no slip)
 ///     byte   front_faces(y, x)              core::BPFace bits (flag_masks 1 2 4 8)
 ///     double velocity(y, x, z, component)   (u, v), m/a
 ///     double gradient(y, x, z, component)   dE/d(u, v), patch-local (not assembled), m^3
 ///     double energy                         E, m^4 a^-1 (divided by rho g)
 ///
 /// Global attributes: `nunatak_fixture` = "bp_patch", `nunatak_fixture_version`
-/// = 1, `description`; the box: `dx`, `dy` (m), `i0`, `j0`, `xs`, `ys`, `xm`,
-/// `ym`, `ex0`, `ex1`, `ey0`, `ey1` (see core::BPPatch); the constants, named
-/// as core::BPConstants' members: `glen_exponent`, `regularisation2`,
-/// `no_slip` (0 or 1), `friction_exponent`, `friction_regularisation2`,
+/// = 2 (version 1 had a global `no_slip` instead of `bed_fixed`), `description`; the box: `dx`,
+/// `dy` (m), `i0`, `j0`, `xs`, `ys`, `xm`, `ym`, `ex0`, `ex1`, `ey0`, `ey1` (see core::BPPatch);
+/// the constants, named as core::BPConstants' members: `glen_exponent`, `regularisation2`,
+/// `friction_exponent`, `friction_regularisation2`,
 /// `rho_g`, `minimum_thickness`, `sea_level`, `water_ratio`. Every number is
 /// stored in double precision, so a fixture reads back bit for bit.
 

@@ -20,9 +20,10 @@
 /// whose discrete form (divided by rho g) BPProblem computes; the residual is
 /// its gradient and the Jacobian its Hessian.
 ///
-/// Boundary conditions: stress-free surface (natural); at the bed either no
-/// slip (u = v = 0) or the friction law tau = beta^2 (|u|^2 + ureg^2)^((q-1)/2) u
-/// (q = 1: linear, q = 1/m: Weertman), with beta^2 = 0 under floating ice;
+/// Boundary conditions: stress-free surface (natural); at the bed, per
+/// column, either no slip (u = v = 0) or the friction law
+/// tau = beta^2 (|u|^2 + ureg^2)^((q-1)/2) u (q = 1: linear, q = 1/m:
+/// Weertman), with beta^2 = 0 (no traction) under floating ice;
 /// laterally periodic (ISMIP-HOM) or, at the edges of a non-periodic domain,
 /// natural. Ice margins: an element is ice-filled when its four columns have
 /// H >= H_min (bp.minimum_thickness) and only those are integrated (as in
@@ -117,10 +118,12 @@ public:
   BlatterPattyn& operator=(const BlatterPattyn&) = delete;
 
   std::string name() const override { return "bp"; }
-  /// Sets the geometry from the typed inputs (ice base from the floatation
-  /// rule, beta^2 from the friction field or the uniform value, 0 under
-  /// floating ice; softness field if given) and solves, starting from the
-  /// previous solution. Collective; throws nunatak::Error if Newton fails.
+  /// Sets the geometry from the typed inputs and solves, starting from the
+  /// previous solution: the ice base from the floatation rule; beta^2 from
+  /// the friction field or the uniform value; no slip where grounded when the
+  /// configuration has no sliding; floating ice slides freely (no basal
+  /// traction) in every case; the softness field if given. Collective; throws
+  /// nunatak::Error if Newton fails.
   void update(const StressBalanceInputs& inputs) override;
   const FaceFluxes& fluxes() const override { return m_fluxes; }
   double max_diffusivity() const override { return 0.0; }
@@ -129,10 +132,14 @@ public:
   Velocities velocities(const std::vector<double>& sigma) const override;
 
   /// Sets the thickness and the elevation of the ice base (m; ghosts up to
-  /// date) and, for sliding, beta^2 (Pa (m/a)^-q; may be null for no-slip).
-  /// Collective; an invalid value on any rank is an error on every rank.
+  /// date), the friction coefficient beta^2 (Pa (m/a)^-q) and where the bed
+  /// is fixed (no slip): `bed_fixed` 1 where the column's bed node is fixed,
+  /// 0 where the friction law holds (beta^2 = 0: free slip, as under floating
+  /// ice). Null `bed_fixed`: fixed everywhere when `beta2` is null (no slip,
+  /// the default), nowhere when it is given. Collective; an invalid value on
+  /// any rank is an error on every rank.
   void set_geometry(const core::Field2D& thk, const core::Field2D& base,
-                    const core::Field2D* beta2 = nullptr);
+                    const core::Field2D* beta2 = nullptr, const core::Field2D* bed_fixed = nullptr);
   /// Ice softness A (Pa^-n s^-1) per cell and level, replacing the uniform
   /// flow.softness: the field's sigma levels are interpolated linearly to the
   /// solver's (two levels with equal values: A per cell; equal columns: A per
