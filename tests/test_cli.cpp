@@ -74,6 +74,24 @@ TEST(Cli, PetscOptionsAfterDoubleDash) {
   EXPECT_NE(r.status, 0) << "one Jacobi iteration per Newton step cannot converge";
 }
 
+// A solver option that PETSc refuses, or a tolerance out of range, is one
+// error that names the option and its value (given after "--", in
+// PETSC_OPTIONS or in petsc.options: one options database); nothing is solved.
+TEST(Cli, BadSolverOptionsAreNamed) {
+  TempDir dir;
+  const std::string run = "ismip-hom A --length 10 --grid 16x16x5 -- ";
+  for (const std::string option :
+       {"-bp_pc_type nonexistent", "-bp_ksp_type bogus", "-bp_snes_linesearch_type xx",
+        "-bp_ksp_max_it abc", "-bp_snes_max_it -1", "-bp_snes_rtol -3", "-bp_ksp_rtol 2",
+        "-bp_ksp_max_it -5", "-bp_grid_sequence -2", "-bp_grid_sequence_rtol 0"}) {
+    const Result r = run_nunatak(dir, run + "-bp_snes_monitor " + option);
+    EXPECT_NE(r.status, 0) << option;
+    EXPECT_NE(r.err.find("the solver option " + option + " is wrong"), std::string::npos)
+        << option << ": " << r.err;
+    EXPECT_EQ(r.out.find("SNES Function norm"), std::string::npos) << option << ": solved";
+  }
+}
+
 TEST(Cli, BootstrapWritesCompleteOutputAndPictures) {
   TempDir dir;
   write_geometry(dir.file("input_geometry.nc"), good_thickness);

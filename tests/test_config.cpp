@@ -99,6 +99,29 @@ TEST(Config, MalformedYamlAndMissingFile) {
   EXPECT_NE(msg.find("must be a map"), std::string::npos) << msg;
 }
 
+// Files that would silently run the defaults or drop keys: empty, only
+// comments, a second YAML document; a key without a value; tabs.
+TEST(Config, EmptyFilesSecondDocumentsAndNullValuesAreErrors) {
+  TempDir dir;
+  const std::pair<const char*, const char*> cases[] = {
+      {"", "is empty (0 bytes): it sets no key"},
+      {"  \n\n", "is empty (4 bytes of blanks)"},
+      {"# nothing yet\n---\n", "is empty (no keys, only comments or '---')"},
+      {"time.end: 5\n---\ntime.end: 7\n", "holds 2 YAML documents (separated by '---')"},
+      {"time:\n  end:\n", "key 'time.end' expects a number, got no value"},
+      {"calving.remove_floating_ice: ~\n", "expects a boolean (true/false), got no value"},
+      {"time:\n\tend: 5\n", "malformed YAML: illegal map value (the line is indented with a tab"},
+  };
+  for (const auto& [text, message] : cases) {
+    write_text(dir.file("c.yaml"), text);
+    const std::string msg = error_of([&] { Config::from_file(dir.file("c.yaml")); });
+    EXPECT_NE(msg.find(message), std::string::npos) << "'" << text << "': " << msg;
+  }
+  // A document marker before the keys, and one after them, are fine.
+  write_text(dir.file("c.yaml"), "---\ntime.end: 5\n...\n");
+  EXPECT_DOUBLE_EQ(Config::from_file(dir.file("c.yaml")).get_real("time.end"), 5.0);
+}
+
 TEST(Config, KeySetTwiceIsAnError) {
   TempDir dir;
   write_text(dir.file("twice.yaml"), "time: {start: 0, end: 3000}\ntime.end: 10\n");

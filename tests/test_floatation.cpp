@@ -63,6 +63,9 @@ io::Config write_case(const TempDir& dir, double minimum_thickness) {
   c.set("output.file", "'" + dir.file("out.nc") + "'", "test");
   c.set_override("geometry.minimum_thickness=" + std::to_string(minimum_thickness));
   c.set_override("time.end=1");
+  // Keep the floating column: the default calving rule would remove it from
+  // the initial state (tested below).
+  c.set_override("calving.remove_floating_ice=false");
   return c;
 }
 
@@ -92,6 +95,26 @@ TEST(Floatation, ReaderAndModelAgree) {
     }
   EXPECT_DOUBLE_EQ(io_usurf[0], 300.0 * (1.0 - 910.0 / 1028.0));
   EXPECT_DOUBLE_EQ(io_usurf[2], 600.0);
+}
+
+// The default calving rule removes the floating columns from the initial
+// state (0, and 4, thinner than H_min, as a transport step would), and the
+// model says how much it removed; the grounded columns stay.
+TEST(Floatation, CalvingRuleActsOnTheInitialState) {
+  TempDir dir;
+  io::Config config = write_case(dir, 50.0);
+  config.set_override("calving.remove_floating_ice=true");
+  const model::Simulation simulation(config, MPI_COMM_WORLD, "test");
+  const auto& calved = simulation.model().initial_calving();
+  EXPECT_EQ(calved.cells, 2 * ny);
+  EXPECT_DOUBLE_EQ(calved.volume, (300.0 + 20.0) * ny * 1e6);
+  EXPECT_DOUBLE_EQ(simulation.model().area(), 2.0 * ny * 1e6);
+  ASSERT_EQ(simulation.state_warnings().size(), 1u);
+  EXPECT_NE(simulation.state_warnings()[0].find("8 cells of floating ice"), std::string::npos)
+      << simulation.state_warnings()[0];
+  const auto& state = simulation.model().state();
+  const auto mask = state.mask.grid().gather_to_zero(state.mask);
+  for (size_t k = 0; k < mask.size(); ++k) EXPECT_NE(int(mask[k]), core::floating_ice) << k;
 }
 
 // geometry.minimum_thickness acts in a solve: a 40 m slab flows with the

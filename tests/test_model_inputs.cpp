@@ -212,7 +212,7 @@ TEST(ModelInputs, BadThicknessIsOneClearError) {
   TestFile negative = geometry();
   negative.var("thk").values[3] = -2.0;
   test::write_test_file(dir.file("neg.nc"), negative);
-  EXPECT_CONTAINS(read_error(dir.file("neg.nc")), "is negative (-2.000000 m)");
+  EXPECT_CONTAINS(read_error(dir.file("neg.nc")), "is negative (-2 m)");
 }
 
 TEST(ModelInputs, MissingFilesVariablesAndWrongLayouts) {
@@ -225,7 +225,7 @@ TEST(ModelInputs, MissingFilesVariablesAndWrongLayouts) {
                   "variable 'H_missing' (configured for thk) not found");
 
   test::write_text(dir.file("text.nc"), "not a netcdf file");
-  EXPECT_CONTAINS(read_error(dir.file("text.nc")), "cannot open");
+  EXPECT_CONTAINS(read_error(dir.file("text.nc")), "/text.nc' is not a NetCDF file");
 
   TestFile monthly = test::grid_file(nx, ny, dx, dx);
   monthly.dims.insert(monthly.dims.begin(), {"month", 12});
@@ -244,7 +244,7 @@ TEST(ModelInputs, MissingFilesVariablesAndWrongLayouts) {
   TestFile uneven = geometry();
   uneven.var("x").values[2] += 100.0;
   test::write_test_file(dir.file("uneven.nc"), uneven);
-  EXPECT_CONTAINS(read_error(dir.file("uneven.nc")), "'x' is not evenly spaced");
+  EXPECT_CONTAINS(read_error(dir.file("uneven.nc")), "/uneven.nc' is not evenly spaced");
 
   TestFile nothing = test::grid_file(nx, ny, dx, dx);
   test::add_field(nothing, "temperature", "K", bed);
@@ -311,7 +311,7 @@ TEST(ModelInputs, TillYieldStress) {
   test::write_test_file(dir.file("neg.nc"),
                         with_tauc("Pa", [](int i, int) { return i == 3 ? -1.0 : 5e4; }));
   EXPECT_CONTAINS(read_error(dir.file("neg.nc"), {"sliding.law=pseudo_plastic"}),
-                  "is negative (-1.000000 Pa) at (i = 3, j = 0");
+                  "is negative (-1 Pa) at (i = 3, j = 0");
   test::write_test_file(dir.file("m.nc"), with_tauc("m", [](int, int) { return 1.0; }));
   EXPECT_CONTAINS(read_error(dir.file("m.nc"), {"sliding.law=pseudo_plastic"}),
                   "units 'm' cannot be converted to 'Pa'");
@@ -452,9 +452,10 @@ TEST(ModelInputs, BadSoftnessIsOneClearError) {
   TestFile metres = with_levels("softness", {"z", "y", "x"}, {0.0, 1500.0, 3000.0}, "Pa-3 a-1");
   metres.var("z").text["units"] = "m";
   test::write_test_file(dir.file("metres.nc"), metres);
-  EXPECT_CONTAINS(read_error(dir.file("metres.nc")),
-                  "its levels 'z' run from 0.000000 to 3000.000000 m; nunatak needs "
-                  "terrain-following levels, sigma increasing from 0 (base) to 1 (surface)");
+  EXPECT_CONTAINS(
+      read_error(dir.file("metres.nc")),
+      "its levels 'z' run from 0 to 3000 m (or are not strictly monotonic); nunatak needs "
+      "terrain-following levels, sigma increasing from 0 (base) to 1 (surface)");
 
   test::write_test_file(dir.file("units.nc"),
                         with_levels("softness", {"z", "y", "x"}, {0.0, 1.0}, "Pa-2 s-1"));

@@ -60,3 +60,26 @@ TEST(Units, IncompatibleOrUnknownUnitsAreErrors) {
               1e-9); // survey furlong
   EXPECT_THROW(unit_conversion("bananas per fortnight", "m s-1"), nunatak::Error);
 }
+
+// What real files write beside the units: blanks, elevation references,
+// water or ice equivalent, capitals.
+TEST(Units, QualifiersBlanksAndCapitals) {
+  for (const char* u : {"m a.s.l.", "m asl", "masl", "m above sea level", "m ", " m", "m\t",
+                        "m (ice)", "m of ice", "meters", "M"})
+    EXPECT_DOUBLE_EQ(unit_conversion(u, "m")(2.0), 2.0) << "'" << u << "'";
+  EXPECT_DOUBLE_EQ(unit_conversion("KM", "m")(2.0), 2000.0);
+  EXPECT_DOUBLE_EQ(unit_conversion("km ", "m")(2.0), 2000.0);
+  for (const char* u :
+       {"mm w.e. yr-1", "mm we/yr", "mmWE/yr", "mm/a w.e.", "mm water equivalent a-1"}) {
+    EXPECT_NEAR(unit_conversion(u, "m s-1")(year), 1e-3, 1e-15) << u;
+    EXPECT_EQ(split_qualifiers(u).equivalent, Equivalent::water) << u;
+  }
+  for (const char* u :
+       {"m ice eq. yr-1", "m of ice per year", "m_ice/yr", "m ice equivalent a-1"}) {
+    EXPECT_NEAR(unit_conversion(u, "m s-1")(year), 1.0, 1e-12) << u;
+    EXPECT_EQ(split_qualifiers(u).equivalent, Equivalent::ice) << u;
+  }
+  EXPECT_EQ(split_qualifiers("m/a").equivalent, Equivalent::none);
+  EXPECT_EQ(split_qualifiers("kg m-2 s-1").units, "kg m-2 s-1");
+  EXPECT_EQ(split_qualifiers("m w.e. of ice").equivalent, Equivalent::both);
+}

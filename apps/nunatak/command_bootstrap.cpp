@@ -12,6 +12,7 @@
 #include "nunatak/io/quicklook.hpp"
 #include "nunatak/io/units.hpp"
 #include "nunatak/model/model_inputs.hpp"
+#include "nunatak/model/simulation.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -36,6 +37,9 @@ void add_bootstrap_command(CLI::App& app, Context& context) {
     if (!o->output.empty()) config.set("output.file", "'" + o->output + "'", "--output");
     core::Runtime& runtime = context.runtime();
     const bool root = runtime.rank() == 0;
+    // No file read is written, no two outputs coincide: checked before any work.
+    model::prepare_files(model::configured_files(config, model::Purpose::bootstrap),
+                         runtime.comm());
 
     const auto quicklook = config.get_list("output.quicklook");
     ProgressBar progress("bootstrap", 2.0 + double(quicklook.size()),

@@ -5,6 +5,7 @@
 #include "nunatak/io/config.hpp"
 
 #include <fmt/format.h>
+#include <mpi.h>
 
 namespace nunatak::app {
 
@@ -55,12 +56,18 @@ void add_config_command(CLI::App& app, Context&) {
   cmd->add_option("--set", o->overrides, "override a key: --set key=value")
       ->allow_extra_args(false);
   cmd->callback([o] {
+    // Every rank checks the file (an error is every rank's, printed once);
+    // rank 0 prints.
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     if (o->list || o->markdown) {
+      if (rank != 0) return;
       print_schema(o->markdown);
       return;
     }
     io::Config config = o->file.empty() ? io::Config() : io::Config::from_file(o->file);
     for (const auto& s : o->overrides) config.set_override(s);
+    if (rank != 0) return;
     if (o->origins) {
       for (const auto& k : io::config_schema())
         fmt::print("{} = {}    # {}\n", k.name, config.text(k.name), config.origin(k.name));

@@ -3,9 +3,14 @@
 
 #include "commands.hpp"
 
+#include "validators.hpp"
+
 #include "nunatak/core/error.hpp"
 #include "nunatak/io/line_plot.hpp"
+#include "nunatak/io/netcdf_file.hpp"
+#include "nunatak/model/bp_fixtures.hpp"
 #include "nunatak/model/ismip_hom.hpp"
+#include "nunatak/model/simulation.hpp"
 
 #include <fmt/format.h>
 
@@ -26,7 +31,9 @@ void add_ismip_hom_command(CLI::App& app, Context& context) {
   cmd->add_option("EXP", o->experiment, "experiment: A, B, C or D")
       ->required()
       ->check(CLI::IsMember({"A", "B", "C", "D", "a", "b", "c", "d"}));
-  cmd->add_option("--length", o->length_km, "domain length L in km (5, 10, 20, 40, 80, 160)")
+  cmd->add_option("--length", o->length_km,
+                  "domain length L in km (5, 10, 20, 40, 80, 160; any in [0.1, 10000])")
+      ->check(finite_range(0.1, 1e4))
       ->capture_default_str();
   cmd->add_option("--grid", o->grid, "nodes NXxNYxNZ (NY a multiple of 4 for A and C)")
       ->capture_default_str();
@@ -40,12 +47,33 @@ void add_ismip_hom_command(CLI::App& app, Context& context) {
     model::IsmipHomCase c;
     c.experiment = char(std::toupper(o->experiment[0]));
     c.length_km = o->length_km;
-    if (std::sscanf(o->grid.c_str(), "%dx%dx%d", &c.nx, &c.ny, &c.nz) != 3)
+    int consumed = 0;
+    if (std::sscanf(o->grid.c_str(), "%dx%dx%d%n", &c.nx, &c.ny, &c.nz, &consumed) != 3 ||
+        size_t(consumed) != o->grid.size())
       throw Error("--grid '" + o->grid + "': expected NXxNYxNZ, e.g. 32x32x9");
+    if (c.nx < 3 || c.ny < 3 || c.nx > 100000 || c.ny > 100000 || c.nz < 2 || c.nz > 1001 ||
+        double(c.nx) * c.ny * c.nz > 2e8)
+      throw Error("--grid '" + o->grid +
+                  "': NX and NY must be in 3 .. 100000, NZ in 2 .. 1001, and NX * NY * NZ at most "
+                  "2e8 nodes");
+    // The Blatter-Pattyn solve takes about 6 KiB a node (Jacobian,
+    // preconditioner, vectors; measured on 32x32x9 and 96x96x9): a grid that
+    // cannot fit is refused before PETSc fails to allocate it.
+    const double nodes = double(c.nx) * c.ny * c.nz, need = nodes * 6.0 * 1024.0;
+    if (const double memory = io::physical_memory_bytes(); memory > 0 && need > memory)
+      throw Error(fmt::format("--grid '{}': {:.3g} nodes need about {} for the Blatter-Pattyn "
+                              "solve (some 6 KiB a node), more than this machine's memory ({})",
+                              o->grid, nodes, io::format_bytes(need), io::format_bytes(memory)));
     c.output = o->output;
     c.fixture = o->fixture;
     c.command_line = context.command_line();
     core::Runtime& runtime = context.runtime();
+    io::FilePlan files;
+    files.write(o->output, "-o");
+    files.write(o->plot, "--plot");
+    for (int r = 0; r < (o->fixture.empty() ? 0 : runtime.size()); ++r)
+      files.write(model::bp_fixture_path(o->fixture, r, runtime.size()), "--bp-fixture");
+    model::prepare_files(files, runtime.comm());
     const model::IsmipHomResult r = model::run_ismip_hom(c, runtime.comm());
     if (runtime.rank() != 0) return;
     fmt::print("ISMIP-HOM {} L = {:g} km, grid {}x{}x{}, {} rank(s)\n", c.experiment, c.length_km,

@@ -58,9 +58,6 @@ private:
 
 } // namespace
 
-/// Exit status of a run stopped by a signal after writing its checkpoint.
-constexpr int exit_interrupted = 75;
-
 void add_run_command(CLI::App& app, Context& context) {
   auto* cmd = app.add_subcommand(
       "run", "Run a transient simulation (stress balance + mass transport + surface mass "
@@ -68,15 +65,24 @@ void add_run_command(CLI::App& app, Context& context) {
   struct Options {
     std::string config_file, restart;
     std::vector<std::string> overrides;
+    bool allow_config_change = false;
   };
   auto o = std::make_shared<Options>();
   cmd->add_option("CONFIG", o->config_file, "YAML configuration")->required();
   cmd->add_option("--set", o->overrides, "override a key: --set key=value")
       ->allow_extra_args(false);
-  cmd->add_option("--restart", o->restart, "continue from this checkpoint file");
+  cmd->add_option("--restart", o->restart,
+                  "continue from this checkpoint file (with the configuration it was written "
+                  "with; the output it belongs to is continued)");
+  cmd->add_flag("--allow-config-change", o->allow_config_change,
+                "with --restart: allow a configuration that differs from the checkpoint's in "
+                "keys other than time.end, output.*, checkpoint.*, experiment.name and "
+                "petsc.options (another experiment from the checkpoint's state)");
   cmd->callback([o, &context] {
     io::Config config = io::Config::from_file(o->config_file);
     for (const auto& s : o->overrides) config.set_override(s);
+    if (o->allow_config_change && o->restart.empty())
+      throw Error("--allow-config-change is for a restart: give --restart CHECKPOINT");
     core::Runtime& runtime = context.runtime();
     const bool root = runtime.rank() == 0;
     // Quick-look names are checked before the run, not after it.
@@ -88,8 +94,15 @@ void add_run_command(CLI::App& app, Context& context) {
         throw Error("output.quicklook: '" + q +
                     "' is neither in output.variables nor a time-series variable (" +
                     io::timeseries_variable_list() + ")");
+    // No file read is written, no two outputs coincide: checked before any work.
+    model::prepare_files(model::configured_files(config, model::Purpose::run, o->restart),
+                         runtime.comm());
     model::Simulation simulation(config, runtime.comm(), context.command_line());
-    if (!o->restart.empty()) simulation.restart_from(o->restart);
+    if (!o->restart.empty()) simulation.restart_from(o->restart, o->allow_config_change);
+    if (root) {
+      for (const auto& w : simulation.warnings()) spdlog::warn("{}", w);
+      for (const auto& w : simulation.state_warnings()) spdlog::warn("{}", w);
+    }
 
     const double year = core::seconds_per_year;
     const double start = simulation.model().state().time, end = simulation.end_time();
@@ -134,8 +147,12 @@ void add_run_command(CLI::App& app, Context& context) {
     }
     if (!summary.completed) {
       if (root)
-        spdlog::warn("interrupted: continue with 'nunatak run {} --restart {}'", o->config_file,
-                     summary.checkpoint);
+        spdlog::warn("interrupted at year {:.6g}: the outputs hold the records so far; continue "
+                     "with: {}{}",
+                     summary.time / year, context.restart_command(summary.checkpoint),
+                     runtime.size() > 1
+                         ? fmt::format(" (under mpiexec -n {}, as this run)", runtime.size())
+                         : "");
       throw CLI::RuntimeError(exit_interrupted);
     }
   });

@@ -39,7 +39,14 @@ void add_solve_command(CLI::App& app, Context& context) {
     io::Config config = io::Config::from_file(o->config_file);
     for (const auto& s : o->overrides) config.set_override(s);
     core::Runtime& runtime = context.runtime();
+    // No file read is written, no two outputs coincide: checked before any work.
+    io::FilePlan files = model::configured_files(config, model::Purpose::solve);
+    for (int r = 0; r < (o->fixture.empty() ? 0 : runtime.size()); ++r)
+      files.write(model::bp_fixture_path(o->fixture, r, runtime.size()), "--bp-fixture");
+    model::prepare_files(files, runtime.comm());
     model::Simulation simulation(config, runtime.comm(), context.command_line());
+    if (runtime.rank() == 0)
+      for (const auto& w : simulation.state_warnings()) spdlog::warn("{}", w);
     const model::RunSummary summary = simulation.diagnose();
     std::string fixture;
     if (!o->fixture.empty()) {

@@ -2,7 +2,10 @@
 
 #include "commands.hpp"
 
+#include "validators.hpp"
+
 #include "nunatak/core/error.hpp"
+#include "nunatak/model/simulation.hpp"
 #include "nunatak/model/verification.hpp"
 
 #include <fmt/format.h>
@@ -27,9 +30,11 @@ void add_verify_command(CLI::App& app, Context& context) {
   cmd->add_option("--grid", o->grids, "grid sizes N (N x N points)")
       ->check(CLI::Range(5, 4001))
       ->capture_default_str();
-  cmd->add_option("--years", o->years, "run length in years (default: A, B 25000; C 15208)");
-  cmd->add_option("--safety", o->safety, "time.diffusivity_safety, in (0, 1]")
-      ->check(CLI::Range(1e-6, 1.0))
+  cmd->add_option("--years", o->years,
+                  "run length in years, in (0, 1e7] (default: A, B 25000; C 15208)")
+      ->check(finite_range(0.0, 1e7, true));
+  cmd->add_option("--safety", o->safety, "time.diffusivity_safety, in [1e-6, 1]")
+      ->check(finite_range(1e-6, 1.0))
       ->capture_default_str();
   cmd->add_option("-o,--output", o->output,
                   "write thk and thk_exact (one test and grid only) to this NetCDF file");
@@ -39,6 +44,11 @@ void add_verify_command(CLI::App& app, Context& context) {
       throw Error("verify -o writes one run: give exactly one --test and one --grid");
     core::Runtime& runtime = context.runtime();
     const bool root = runtime.rank() == 0;
+    if (!o->output.empty()) {
+      io::FilePlan files;
+      files.write(o->output, "-o");
+      model::prepare_files(files, runtime.comm());
+    }
     if (root && !o->json)
       fmt::print("{:<4} {:>5} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>7}\n", "test",
                  "grid", "dx (km)", "max (m)", "mean (m)", "mean ice", "vol rel", "centre (m)",

@@ -17,18 +17,36 @@ namespace nunatak::app {
 /// lazily created Runtime (MPI, PETSc, Kokkos).
 class Context {
 public:
-  /// `petsc_options`: what followed "--" on the command line.
-  Context(std::string command_line, std::vector<std::string> petsc_options)
-      : m_command_line(std::move(command_line)), m_petsc_options(std::move(petsc_options)) {}
+  /// `argv`: the whole command line, program first; `petsc_options`: the
+  /// tokens that followed "--" on it.
+  Context(std::vector<std::string> argv, std::vector<std::string> petsc_options);
+  /// The command line as one string, shell-quoted where needed (for `history`).
   const std::string& command_line() const { return m_command_line; }
+  /// The command line that continues this one from `checkpoint`: the same
+  /// arguments (configuration, --set overrides, PETSc options) with
+  /// `--restart CHECKPOINT` in place of any earlier --restart.
+  std::string restart_command(const std::string& checkpoint) const;
+  const std::vector<std::string>& petsc_options() const { return m_petsc_options; }
   /// The Runtime, initialised on first use (with the command line's PETSc options).
   core::Runtime& runtime();
+  /// True once runtime() has been called.
+  bool has_runtime() const { return m_runtime != nullptr; }
+  /// The Runtime if runtime() has been called, else nullptr.
+  const core::Runtime* existing_runtime() const { return m_runtime.get(); }
 
 private:
+  std::vector<std::string> m_argv;
   std::string m_command_line;
   std::vector<std::string> m_petsc_options;
   std::unique_ptr<core::Runtime> m_runtime;
 };
+
+/// Exit status of a run stopped by a signal after writing its checkpoint
+/// ("try again": EX_TEMPFAIL).
+constexpr int exit_interrupted = 75;
+
+/// `arg`, quoted for a POSIX shell where it needs it.
+std::string shell_quote(const std::string& arg);
 
 void add_info_command(CLI::App& app, Context& context);
 void add_config_command(CLI::App& app, Context& context);

@@ -18,23 +18,49 @@
 
 namespace nunatak::app {
 
+std::string shell_quote(const std::string& arg) {
+  if (!arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                            "0123456789_-+=/.,:@%") == std::string::npos)
+    return arg;
+  std::string quoted = "'";
+  for (const char c : arg) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+Context::Context(std::vector<std::string> argv, std::vector<std::string> petsc_options)
+    : m_argv(std::move(argv)), m_petsc_options(std::move(petsc_options)) {
+  for (size_t i = 0; i < m_argv.size(); ++i)
+    m_command_line += (i ? " " : "") + shell_quote(m_argv[i]);
+}
+
+std::string Context::restart_command(const std::string& checkpoint) const {
+  std::vector<std::string> args;
+  bool inserted = false;
+  for (size_t i = 0; i < m_argv.size(); ++i) {
+    const std::string& a = m_argv[i];
+    if (!inserted && a == "--") {
+      args.insert(args.end(), {"--restart", checkpoint});
+      inserted = true;
+    }
+    if (!inserted && a == "--restart") {
+      ++i; // and its value
+      continue;
+    }
+    if (!inserted && a.rfind("--restart=", 0) == 0) continue;
+    args.push_back(a);
+  }
+  if (!inserted) args.insert(args.end(), {"--restart", checkpoint});
+  std::string line;
+  for (size_t i = 0; i < args.size(); ++i) line += (i ? " " : "") + shell_quote(args[i]);
+  return line;
+}
+
 core::Runtime& Context::runtime() {
   if (!m_runtime) m_runtime = std::make_unique<core::Runtime>(MPI_COMM_WORLD, m_petsc_options);
   return *m_runtime;
 }
 
 namespace {
-
-/// The command line as one string, shell-quoted where needed (for `history`).
-std::string join_command_line(int argc, char** argv) {
-  std::string line;
-  for (int i = 0; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg.find_first_of(" \t'\"$") != std::string::npos) arg = "'" + arg + "'";
-    line += (i ? " " : "") + arg;
-  }
-  return line;
-}
 
 int world_rank() {
   int ready = 0, rank = 0;
@@ -69,6 +95,40 @@ private:
   bool m_owns = false;
 };
 
+/// Warns (on rank 0) about the PETSc options that nothing used: misspelled,
+/// or not for this command, as PETSc's -options_left would.
+void report_unused_petsc_options(const Context& context) {
+  if (context.petsc_options().empty() && !context.has_runtime()) return;
+  if (world_rank() != 0) return;
+  const core::PetscOptionList unused =
+      context.has_runtime() ? context.existing_runtime()->unused_petsc_options()
+                            : core::parse_petsc_options(context.petsc_options(), "PETSc options");
+  if (unused.empty()) return;
+  std::string list;
+  for (const auto& [name, value] : unused)
+    list += (list.empty() ? "" : ", ") + name + (value.empty() ? "" : " " + value);
+  spdlog::warn("PETSc option(s) never used: {} (misspelled, or not read by this command; "
+               "-help after '--' lists the options the solvers read)",
+               list);
+}
+
+/// The subcommand named on the command line if it is not one of `cli`'s:
+/// the first argument that is neither an option nor an option's value.
+std::string unknown_subcommand(const CLI::App& cli, int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--log-level") {
+      ++i;
+      continue;
+    }
+    if (!a.empty() && a[0] == '-') continue;
+    for (const auto* sub : cli.get_subcommands({}))
+      if (sub->check_name(a)) return "";
+    return a;
+  }
+  return "";
+}
+
 } // namespace
 } // namespace nunatak::app
 
@@ -82,16 +142,14 @@ int main(int argc, char** argv) {
   // Everything after "--" is for PETSc (e.g. -bp_snes_monitor); it overrides
   // PETSC_OPTIONS, which overrides the configuration's petsc.options.
   int own_argc = argc;
-  std::string petsc_options;
+  std::vector<std::string> petsc_options;
   for (int i = 1; i < argc; ++i)
     if (std::string(argv[i]) == "--") {
       own_argc = i;
-      for (int k = i + 1; k < argc; ++k) petsc_options += std::string(argv[k]) + " ";
+      for (int k = i + 1; k < argc; ++k) petsc_options.emplace_back(argv[k]);
       break;
     }
-  app::Context context(app::join_command_line(argc, argv),
-                       petsc_options.empty() ? std::vector<std::string>{}
-                                             : std::vector<std::string>{petsc_options});
+  app::Context context(std::vector<std::string>(argv, argv + argc), petsc_options);
   CLI::App cli{"nunatak: hybrid ice-sheet modelling (SIA/Blatter-Pattyn solvers, neural "
                "emulator, super-resolution, inversion)"};
   cli.set_version_flag("--version", std::string("nunatak ") + nunatak::version + " (git " +
@@ -119,10 +177,27 @@ int main(int argc, char** argv) {
 
   int status = 0;
   try {
+    // Every rank parses the same command line: these errors are shared.
+    try {
+      core::parse_petsc_options(petsc_options, "the PETSc options after '--'");
+    } catch (const Error& e) {
+      throw CollectiveError(e.what(), 0);
+    }
+    const std::string unknown = app::unknown_subcommand(cli, own_argc, argv);
+    if (!unknown.empty()) {
+      std::string known;
+      for (const auto* sub : cli.get_subcommands({}))
+        known += (known.empty() ? "" : ", ") + sub->get_name();
+      throw CLI::ParseError("unknown subcommand '" + unknown + "' (the subcommands are: " + known +
+                                ")",
+                            CLI::ExitCodes::ExtrasError);
+    }
     cli.parse(own_argc, argv);
+    app::report_unused_petsc_options(context);
   } catch (const CLI::ParseError& e) {
     // Command-line errors, --help and --version are the same on every rank.
     status = app::world_rank() == 0 ? cli.exit(e) : e.get_exit_code();
+    if (status == app::exit_interrupted) app::report_unused_petsc_options(context);
   } catch (const std::exception& e) {
     status = core::report_error(e, "nunatak", std::cerr);
   }

@@ -6,7 +6,8 @@
 
 namespace nunatak::app {
 
-/// Logs the surface speed against the observations, if there were any.
+/// Logs the surface speed against the observations, if there were any:
+/// grounded and floating ice apart, each with its number of cells.
 void log_speed_comparison(const model::RunSummary& summary);
 
 } // namespace nunatak::app

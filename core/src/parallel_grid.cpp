@@ -6,6 +6,7 @@
 
 #include <petscdmda.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -31,11 +32,22 @@ ParallelGrid::ParallelGrid(MPI_Comm comm, const Grid& grid, const DecompositionO
     throw Error("grid decomposition: ownership ranges need " + std::to_string(m_size) +
                 " ranks in all, got " + std::to_string(lx.size()) + " x " +
                 std::to_string(ly.size()));
-  NUNATAK_PETSC(DMDACreate2d(comm, bx, by, DMDA_STENCIL_BOX, grid.nx(), grid.ny(),
-                             given ? PetscInt(lx.size()) : PETSC_DECIDE,
-                             given ? PetscInt(ly.size()) : PETSC_DECIDE, 1, options.stencil_width,
-                             given ? lx.data() : nullptr, given ? ly.data() : nullptr, &m_dm));
-  NUNATAK_PETSC(DMSetUp(m_dm));
+  try {
+    NUNATAK_PETSC(DMDACreate2d(comm, bx, by, DMDA_STENCIL_BOX, grid.nx(), grid.ny(),
+                               given ? PetscInt(lx.size()) : PETSC_DECIDE,
+                               given ? PetscInt(ly.size()) : PETSC_DECIDE, 1, options.stencil_width,
+                               given ? lx.data() : nullptr, given ? ly.data() : nullptr, &m_dm));
+    NUNATAK_PETSC(DMSetUp(m_dm));
+  } catch (const Error& e) {
+    // PETSc's "Partition in y direction is too fine! 3 4" names neither the
+    // grid nor the ranks. Every rank fails alike.
+    if (m_dm) DMDestroy(&m_dm);
+    throw Error("the grid of " + std::to_string(grid.nx()) + " x " + std::to_string(grid.ny()) +
+                " cells cannot be split over " + std::to_string(m_size) +
+                " MPI ranks (each needs at least " +
+                std::to_string(std::max(1, options.stencil_width)) +
+                " row(s) and column(s) of cells): run with fewer ranks (" + e.what() + ")");
+  }
   NUNATAK_PETSC(DMDASetUniformCoordinates(m_dm, grid.x(0), grid.x(grid.nx() - 1), grid.y(0),
                                           grid.y(grid.ny() - 1), 0.0, 0.0));
   PetscInt xs, ys, xm, ym, gxs, gys, gxm, gym;

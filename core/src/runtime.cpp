@@ -6,9 +6,54 @@
 #include <Kokkos_Core.hpp>
 #include <petscsys.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <iterator>
+#include <sstream>
 #include <string>
 
 namespace nunatak::core {
+
+namespace {
+
+bool is_option_name(const std::string& t) {
+  return t.size() > 1 && t[0] == '-' &&
+         (std::isalpha(static_cast<unsigned char>(t[1])) || t[1] == '_');
+}
+
+} // namespace
+
+PetscOptionList parse_petsc_options(const std::vector<std::string>& tokens,
+                                    const std::string& source) {
+  PetscOptionList options;
+  for (size_t k = 0; k < tokens.size(); ++k) {
+    const std::string& t = tokens[k];
+    if (!is_option_name(t)) {
+      // A value belongs to the name just before it, and a name has at most one.
+      if (options.empty() || !options.back().second.empty())
+        throw Error(source + ": '" + t + "' is not a PETSc option" +
+                    (options.empty()
+                         ? ""
+                         : " (after " + options.back().first +
+                               (options.back().second.empty() ? "" : " " + options.back().second) +
+                               ", which takes at most one value)") +
+                    "; options start with '-' and a letter, e.g. -bp_snes_monitor or "
+                    "-bp_snes_max_it 20");
+      options.back().second = t;
+      continue;
+    }
+    options.push_back({t, ""});
+  }
+  return options;
+}
+
+PetscOptionList parse_petsc_options(const std::string& text, const std::string& source) {
+  std::istringstream in(text);
+  const std::vector<std::string> tokens{std::istream_iterator<std::string>(in),
+                                        std::istream_iterator<std::string>()};
+  return parse_petsc_options(tokens, source);
+}
 
 void check_petsc(PetscErrorCode code, const char* call) {
   if (code == 0) return;
@@ -32,10 +77,27 @@ Runtime::Runtime(MPI_Comm comm, const std::vector<std::string>& petsc_options) :
   MPI_Comm_rank(m_comm, &m_rank);
   MPI_Comm_size(m_comm, &m_size);
 
+  std::vector<std::string> tokens;
+  for (const auto& option : petsc_options) {
+    std::istringstream in(option);
+    tokens.insert(tokens.end(), std::istream_iterator<std::string>(in),
+                  std::istream_iterator<std::string>());
+  }
+  const PetscOptionList options = parse_petsc_options(tokens, "PETSc options");
+  auto set = [](const std::pair<std::string, std::string>& option) {
+    NUNATAK_PETSC(PetscOptionsSetValue(nullptr, option.first.c_str(),
+                                       option.second.empty() ? nullptr : option.second.c_str()));
+  };
+
   PetscBool petsc_ready = PETSC_FALSE;
   PetscInitialized(&petsc_ready);
+  std::vector<std::string> from_environment;
   if (!petsc_ready) {
     PETSC_COMM_WORLD = m_comm;
+    // Options that act inside PetscInitialize (-log_view, -info,
+    // -malloc_debug, -options_left) go into the database before it, else
+    // they would do nothing (and be reported as never used).
+    for (const auto& option : options) set(option);
     // No argv: nunatak's command line is parsed by nunatak; PETSc options come
     // through `petsc_options` (and the PETSC_OPTIONS environment variable).
     if (PetscInitializeNoArguments() != 0) throw Error("PETSc failed to initialise");
@@ -43,14 +105,42 @@ Runtime::Runtime(MPI_Comm comm, const std::vector<std::string>& petsc_options) :
     // Errors come back as codes that nunatak turns into exceptions with
     // PETSc's message, instead of PETSc printing a traceback.
     PetscPushErrorHandler(PetscReturnErrorHandler, nullptr);
+    // PetscInitialize read PETSC_OPTIONS over them: its names are set again.
+    if (const char* env = std::getenv("PETSC_OPTIONS")) {
+      std::istringstream in(env);
+      for (std::string t; in >> t;)
+        if (t.size() > 1 && t[0] == '-') from_environment.push_back(t);
+    }
   }
-  for (const auto& option : petsc_options)
-    NUNATAK_PETSC(PetscOptionsInsertString(nullptr, option.c_str()));
+  // The command line's options override PETSC_OPTIONS.
+  for (const auto& option : options)
+    if (petsc_ready || std::find(from_environment.begin(), from_environment.end(), option.first) !=
+                           from_environment.end())
+      set(option);
 
   if (!Kokkos::is_initialized()) {
     Kokkos::initialize();
     m_owns_kokkos = true;
   }
+}
+
+PetscOptionList Runtime::unused_petsc_options() const {
+  PetscOptionList unused;
+  PetscBool ready = PETSC_FALSE;
+  PetscInitialized(&ready);
+  if (!ready) return unused;
+  PetscInt n = 0;
+  char** names = nullptr;
+  char** values = nullptr;
+  NUNATAK_PETSC(PetscOptionsLeftGet(nullptr, &n, &names, &values));
+  for (PetscInt k = 0; k < n; ++k) {
+    std::string name = names[k] ? names[k] : "";
+    if (name.empty()) continue;
+    if (name[0] != '-') name = "-" + name;
+    unused.push_back({name, values[k] ? values[k] : ""});
+  }
+  NUNATAK_PETSC(PetscOptionsLeftRestore(nullptr, &n, &names, &values));
+  return unused;
 }
 
 Runtime::~Runtime() {

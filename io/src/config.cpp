@@ -1,6 +1,7 @@
 #include "nunatak/io/config.hpp"
 
 #include "nunatak/core/error.hpp"
+#include "nunatak/io/path_checks.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -108,6 +109,7 @@ ConfigValue convert(const KeySpec& spec, const YAML::Node& node, const std::stri
   if (node.IsMap()) fail("a map");
   if (node.IsSequence()) fail("a list");
   const std::string s = node.IsNull() ? "" : node.Scalar();
+  if (node.IsNull() && spec.type != KeyType::string) fail("no value (an empty or null entry)");
   ConfigValue value;
   double number = 0.0;
   switch (spec.type) {
@@ -195,20 +197,56 @@ Config::Config() {
 }
 
 Config Config::from_file(const std::string& path) {
+  // A folder opens as an empty stream (an empty configuration): say what it is.
+  if (auto why = unreadable_file(path))
+    throw Error("cannot open configuration file '" + path + "': it " + *why);
   std::ifstream in(path);
   if (!in) throw Error("cannot open configuration file '" + path + "'");
   std::stringstream buffer;
   buffer << in.rdbuf();
-  YAML::Node root;
+  if (in.bad()) throw Error("cannot read configuration file '" + path + "'");
+  const std::string text = buffer.str();
+  if (text.find('\0') != std::string::npos)
+    throw Error("configuration file '" + path + "' is not a YAML text file (it holds binary data" +
+                (text.compare(0, 3, "CDF") == 0 || text.compare(0, 4, "\x89HDF") == 0
+                     ? ": it is a NetCDF file; the configuration comes first, e.g. nunatak "
+                       "bootstrap config.yaml"
+                     : "") +
+                ")");
+  std::vector<YAML::Node> documents;
   try {
-    root = YAML::Load(buffer.str());
+    documents = YAML::LoadAll(text);
   } catch (const YAML::Exception& e) {
+    // yaml-cpp's messages do not say that a tab indents: YAML forbids it.
+    std::string line;
+    std::istringstream lines(text);
+    for (int k = 0; k <= e.mark.line && std::getline(lines, line);) ++k;
+    const size_t indent = line.find_first_not_of(" \t");
+    const bool tab = line.substr(0, indent).find('\t') != std::string::npos;
     throw Error(path + ":" + std::to_string(e.mark.line + 1) + ":" +
-                std::to_string(e.mark.column + 1) + ": malformed YAML: " + e.msg);
+                std::to_string(e.mark.column + 1) + ": malformed YAML: " + e.msg +
+                (tab ? " (the line is indented with a tab; YAML allows spaces only)" : ""));
   }
+  // A second document ("---" and more keys) would be ignored: say so.
+  size_t used = 0;
+  for (const auto& d : documents) used += !d.IsNull();
+  if (used > 1)
+    throw Error(path + ": holds " + std::to_string(used) +
+                " YAML documents (separated by '---'); a configuration is one document");
+  size_t first = 0;
+  while (first + 1 < documents.size() && documents[first].IsNull()) ++first;
+  const YAML::Node root = documents.empty() ? YAML::Node() : documents[first];
+  // An empty file (a truncated copy, the wrong file) would run every key at
+  // its default.
+  if (root.IsNull())
+    throw Error("configuration file '" + path + "' is empty (" +
+                (text.find_first_not_of(" \t\r\n") == std::string::npos
+                     ? std::to_string(text.size()) + " bytes" + (text.empty() ? "" : " of blanks")
+                     : std::string("no keys, only comments or '---'")) +
+                "): it sets no key; give at least input.geometry.file, e.g. "
+                "'input: {geometry: {file: in.nc}}'");
   Config config;
   config.m_source_file = path;
-  if (root.IsNull()) return config; // an empty file sets nothing
   if (!root.IsMap())
     throw Error(path + ": the configuration must be a map of keys, e.g. 'output: {file: out.nc}'");
 

@@ -117,8 +117,8 @@ std::vector<KeySpec> build_schema() {
            "calibration (calibrate on half, test on the other half); 0: no check",
            0.0),
 
-      real("time.start", "0", "year", "model time at the start of a run"),
-      real("time.end", "100", "year", "model time at the end of a run"),
+      real("time.start", "0", "year", "model time at the start of a run", -1e9, 1e9),
+      real("time.end", "100", "year", "model time at the end of a run", -1e9, 1e9),
       real("time.max_step", "100", "year", "largest time step", 1e-9),
       real("time.diffusivity_safety", "0.5", "",
            "fraction of the explicit diffusion limit dx^2/(4 D) used as time step", 1e-6, 1.0),
@@ -174,10 +174,18 @@ std::vector<KeySpec> build_schema() {
        KeyType::boolean,
        "true",
        "",
-       "remove floating ice at once (the only calving rule so far)",
+       "remove floating ice at once, from the initial state and after every step (the only calving "
+       "rule so far; false keeps ice shelves)",
        {},
        {},
        {}},
+
+      real("surface_mass_balance.constant", "0", "m year-1",
+           "surface mass balance, ice equivalent (m/a; times constants.ice.density for kg m-2 "
+           "a-1), used everywhere when the inputs have no surface mass balance field (a run "
+           "without either warns that it uses 0); setting it when they have one is an error. "
+           "The scenario keys surface_mass_balance.offset and .factor (issue 12) will act on "
+           "either, in the same units"),
 
       real("output.interval", "0", "year",
            "time between spatial output records; 0: only the start and the end", 0.0),

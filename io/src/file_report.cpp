@@ -1,6 +1,7 @@
 #include "nunatak/io/file_report.hpp"
 
 #include "nunatak/core/constants.hpp"
+#include "nunatak/core/error.hpp"
 #include "nunatak/io/input_file.hpp"
 #include "nunatak/io/quantities.hpp"
 #include "nunatak/io/units.hpp"
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 namespace nunatak::io {
 
@@ -17,22 +19,17 @@ namespace {
 
 const char* user_velocity_units = "m year-1";
 
-/// Reads a whole variable with missing values as NaN; for a map field, as
-/// InputFile::read_raw does (last record, flipped to increasing x/y).
-std::vector<double> read_values(const InputFile& file, const std::string& name) {
-  if (file.is_map_field(name)) {
+/// Reads a whole variable decoded (unpacked, missing values as NaN); for a map
+/// field, as InputFile::read_raw does (last record, flipped to increasing x/y).
+std::vector<double> read_values(const NcFile& nc, const InputFile* file, const std::string& name) {
+  if (file && file->is_map_field(name)) {
     try {
-      return file.read_raw(name);
+      return file->read_raw(name);
     } catch (const std::exception&) {
       // e.g. a (month, y, x) field: summarise all of it below
     }
   }
-  const int id = file.nc().variable(name);
-  std::vector<double> values = file.nc().read_all(id);
-  const MissingValues is_missing(file.nc(), id);
-  for (double& v : values)
-    if (is_missing(v)) v = std::numeric_limits<double>::quiet_NaN();
-  return values;
+  return read_decoded(nc, nc.variable(name));
 }
 
 /// Values of quantity `name` in SI units, or empty if the file lacks it.
@@ -51,27 +48,50 @@ std::pair<std::string, std::vector<double>> find_quantity(const InputFile& file,
 } // namespace
 
 FileReport report_file(const std::string& path) {
-  const InputFile file(path);
   FileReport r;
   r.path = path;
-  r.grid = file.grid();
-  r.crs = r.grid.mapping() ? r.grid.mapping()->describe() : "none stated";
+  // A file without x/y coordinates (a time series) is still described.
+  std::optional<InputFile> file;
+  std::optional<NcFile> plain;
+  try {
+    file.emplace(path);
+  } catch (const Error& e) {
+    if (std::string(e.what()).find("no x/y coordinate variables") == std::string::npos) throw;
+    plain.emplace(NcFile::open(path));
+    r.has_grid = false;
+  }
+  const NcFile& nc = file ? file->nc() : *plain;
+  if (file) {
+    r.grid = file->grid();
+    r.crs = r.grid.mapping() ? r.grid.mapping()->describe() : "none stated";
+  }
 
-  for (const auto& name : file.nc().variable_names()) {
-    const int id = file.nc().variable(name);
+  for (const auto& name : nc.variable_names()) {
+    const int id = nc.variable(name);
     VariableSummary v;
     v.name = name;
-    for (const auto& d : file.nc().dimensions(id))
+    for (const auto& d : nc.dimensions(id))
       v.dimensions += (v.dimensions.empty() ? "" : ", ") + d.name;
     v.dimensions = "(" + v.dimensions + ")";
-    v.units = file.nc().text_attribute(id, "units").value_or("");
-    v.long_name = file.nc().text_attribute(id, "long_name").value_or("");
-    const int type = file.nc().type(id);
+    v.units = nc.text_attribute(id, "units").value_or("");
+    v.long_name = nc.text_attribute(id, "long_name").value_or("");
+    const int type = nc.type(id);
     if (type == 2 /* NC_CHAR */ || type == 12 /* NC_STRING */ || v.dimensions == "()") {
       r.variables.push_back(v);
       continue;
     }
-    std::vector<double> values = read_values(file, name);
+    // One variable that cannot be read (a bad attribute, too large) is
+    // reported on its line, not the end of the report.
+    std::vector<double> values;
+    try {
+      const CfDecoding decoding(nc, id);
+      if (decoding.packed()) v.encoding = decoding.describe();
+      values = read_values(nc, file ? &*file : nullptr, name);
+    } catch (const Error& e) {
+      v.problem = e.what();
+      r.variables.push_back(v);
+      continue;
+    }
     UnitConversion show;
     if (!v.units.empty() && units_convertible(v.units, "m s-1")) {
       show = unit_conversion(v.units, user_velocity_units);
@@ -92,9 +112,10 @@ FileReport report_file(const std::string& path) {
     v.max = hi;
     r.variables.push_back(v);
   }
+  if (!file) return r;
 
   const double cell_area = r.grid.cell_area();
-  if (auto [var, thk] = find_quantity(file, "thk"); !var.empty()) {
+  if (auto [var, thk] = find_quantity(*file, "thk"); !var.empty()) {
     r.thickness_variable = var;
     for (double h : thk)
       if (h > 0.0) {
@@ -105,13 +126,13 @@ FileReport report_file(const std::string& path) {
   }
 
   const double per_year = core::seconds_per_year;
-  auto [u_var, u] = find_quantity(file, "uvelsurfobs");
-  auto [v_var, v] = find_quantity(file, "vvelsurfobs");
+  auto [u_var, u] = find_quantity(*file, "uvelsurfobs");
+  auto [v_var, v] = find_quantity(*file, "vvelsurfobs");
   std::vector<double> speed;
   if (!u_var.empty() && !v_var.empty()) {
     r.velocity_variables = u_var + ", " + v_var;
     for (size_t k = 0; k < u.size(); ++k) speed.push_back(std::hypot(u[k], v[k]));
-  } else if (auto [s_var, s] = find_quantity(file, "velsurfobs_mag"); !s_var.empty()) {
+  } else if (auto [s_var, s] = find_quantity(*file, "velsurfobs_mag"); !s_var.empty()) {
     r.velocity_variables = s_var;
     speed = s;
   }
@@ -124,7 +145,7 @@ FileReport report_file(const std::string& path) {
     }
   if (r.velocity_cells > 0) r.mean_speed = total / double(r.velocity_cells);
 
-  if (auto [var, radar] = find_quantity(file, "thkobs"); !var.empty()) {
+  if (auto [var, radar] = find_quantity(*file, "thkobs"); !var.empty()) {
     r.radar_variable = var;
     r.radar_min = std::numeric_limits<double>::infinity();
     r.radar_max = -r.radar_min;
@@ -135,6 +156,7 @@ FileReport report_file(const std::string& path) {
         r.radar_max = std::max(r.radar_max, h);
       }
   }
+  r.notes = file->warnings();
   return r;
 }
 
@@ -145,12 +167,16 @@ std::string format_report(const FileReport& r) {
   auto length = [](double m) {
     return m >= 1000.0 ? fmt::format("{:g} km", m / 1e3) : fmt::format("{:g} m", m);
   };
-  out += fmt::format("grid:   {} x {} cells (nx x ny), dx = {}, dy = {}\n", g.nx(), g.ny(),
-                     length(g.dx()), length(g.dy()));
-  out += fmt::format("extent: x [{:g}, {:g}] km, y [{:g}, {:g}] km (cell edges)\n",
-                     (g.x(0) - g.dx() / 2) / 1e3, (g.x(g.nx() - 1) + g.dx() / 2) / 1e3,
-                     (g.y(0) - g.dy() / 2) / 1e3, (g.y(g.ny() - 1) + g.dy() / 2) / 1e3);
-  out += fmt::format("CRS:    {}\n\nvariables:\n", r.crs);
+  if (r.has_grid) {
+    out += fmt::format("grid:   {} x {} cells (nx x ny), dx = {}, dy = {}\n", g.nx(), g.ny(),
+                       length(g.dx()), length(g.dy()));
+    out += fmt::format("extent: x [{:g}, {:g}] km, y [{:g}, {:g}] km (cell edges)\n",
+                       (g.x(0) - g.dx() / 2) / 1e3, (g.x(g.nx() - 1) + g.dx() / 2) / 1e3,
+                       (g.y(0) - g.dy() / 2) / 1e3, (g.y(g.ny() - 1) + g.dy() / 2) / 1e3);
+    out += fmt::format("CRS:    {}\n\nvariables:\n", r.crs);
+  } else {
+    out += "grid:   none (no x/y coordinate variables)\n\nvariables:\n";
+  }
   size_t name_width = 8, dims_width = 8, units_width = 4;
   for (const auto& v : r.variables) {
     name_width = std::max(name_width, v.name.size());
@@ -162,6 +188,8 @@ std::string format_report(const FileReport& r) {
                        v.units.empty() ? "-" : v.units, units_width);
     if (v.has_range) out += fmt::format(" [{:.6g}, {:.6g}]", v.min, v.max);
     if (v.missing > 0) out += fmt::format(", {} cells without data", v.missing);
+    if (!v.encoding.empty()) out += " (" + v.encoding + ")";
+    if (!v.problem.empty()) out += " cannot be read: " + v.problem;
     if (!v.long_name.empty()) out += "  " + v.long_name;
     out += "\n";
   }
@@ -176,6 +204,7 @@ std::string format_report(const FileReport& r) {
   if (!r.radar_variable.empty())
     out += fmt::format("radar thickness ({}): {} observed cells, [{:.1f}, {:.1f}] m\n",
                        r.radar_variable, r.radar_cells, r.radar_min, r.radar_max);
+  for (const auto& note : r.notes) out += "note: " + note + "\n";
   return out;
 }
 

@@ -1,15 +1,16 @@
 #include "nunatak/io/model_inputs.hpp"
 
+#include "nunatak/core/constants.hpp"
 #include "nunatak/core/error.hpp"
 #include "nunatak/core/floatation.hpp"
 #include "nunatak/io/input_file.hpp"
 #include "nunatak/io/quantities.hpp"
 #include "nunatak/io/units.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <map>
 #include <sstream>
 
 namespace nunatak::io {
@@ -62,6 +63,14 @@ std::string cell_location(const core::Grid& g, size_t k) {
   return s.str();
 }
 
+/// A number as "%g" with enough digits to show it (-2e-11, not -0.000000).
+std::string number(double v) {
+  std::ostringstream s;
+  s.precision(7);
+  s << v;
+  return s.str();
+}
+
 /// Geometry (and basal and flow-law fields) must be complete: no missing cells.
 void require_complete(const HostField& v, const core::Grid& g, const std::string& what,
                       const std::string& rule = "geometry inputs must be complete") {
@@ -74,11 +83,57 @@ void require_complete(const HostField& v, const core::Grid& g, const std::string
                 "; " + rule);
 }
 
-void require_non_negative(const HostField& v, const core::Grid& g, const std::string& what) {
-  for (size_t k = 0; k < v.size(); ++k)
-    if (v[k] < 0.0)
-      throw Error(what + " is negative (" + std::to_string(v[k]) + " m) at " + cell_location(g, k) +
-                  "; ice thickness must be >= 0");
+/// Values that must be >= 0 (ice thickness, radar thickness, till yield
+/// stress): negatives from round-off (a thickness computed as s - b in single
+/// precision, -2e-11 m after regridding) down to -tolerance are set to 0 and
+/// counted in the log; tolerance = max(1e-6, 1e-6 * the largest |value|) in
+/// SI units, i.e. 1 micrometre, or a millionth of the field's scale (3 mm for
+/// 3 km of ice, above single precision's rounding of a surface minus a bed).
+/// A more negative value is an error naming the cell and printing the value.
+void require_non_negative(HostField& v, const core::Grid& g, const std::string& what,
+                          const std::string& unit, const std::string& rule,
+                          std::vector<InputMessage>& log) {
+  double largest = 0.0;
+  for (double x : v)
+    if (std::isfinite(x)) largest = std::max(largest, std::abs(x));
+  const double tolerance = std::max(1e-6, 1e-6 * largest);
+  size_t clamped = 0, worst = 0;
+  for (size_t k = 0; k < v.size(); ++k) {
+    if (!(v[k] < 0.0)) continue;
+    if (v[k] < -tolerance)
+      throw Error(what + " is negative (" + number(v[k]) + " " + unit + ") at " +
+                  cell_location(g, k) + "; " + rule + " (values down to -" + number(tolerance) +
+                  " " + unit + " are taken as round-off and set to 0)");
+    if (clamped++ == 0 || v[k] < v[worst]) worst = k;
+  }
+  if (clamped == 0) return;
+  log.push_back({false, what + ": " + std::to_string(clamped) +
+                            " cells with round-off negative values (down to " + number(v[worst]) +
+                            " " + unit + " at " + cell_location(g, worst) + ", tolerance -" +
+                            number(tolerance) + " " + unit + ") set to 0"});
+  for (double& x : v)
+    if (x < 0.0) x = 0.0;
+}
+
+/// A warning when values of `a` (SI units) lie outside [lo, hi]: values no
+/// ice sheet has, most likely from units the file misstates (millimetres
+/// labelled "m", speeds per second labelled per year). `scale` converts to
+/// the units shown, `unit`.
+void warn_if_implausible(const InputArray& a, const core::Grid& g, const std::string& what,
+                         double lo, double hi, double scale, const std::string& unit,
+                         const std::string& reason, std::vector<InputMessage>& log) {
+  size_t count = 0, worst = 0;
+  for (size_t k = 0; k < a.values.size(); ++k) {
+    const double v = a.values[k];
+    if (!(v < lo || v > hi)) continue; // NaN: no data
+    if (count++ == 0 || std::abs(v) > std::abs(a.values[worst])) worst = k;
+  }
+  if (count == 0) return;
+  log.push_back({true, what + " " + a.describe() + ": " + std::to_string(count) +
+                           " cell(s) outside [" + number(lo * scale) + ", " + number(hi * scale) +
+                           "] " + unit + ", up to " + number(a.values[worst] * scale) + " " + unit +
+                           " at " + cell_location(g, worst) + " (" + reason +
+                           "); are the file's units right?"});
 }
 
 /// Looks up quantity `name` in `file` (honouring input.names.<name>) and reads it.
@@ -89,6 +144,7 @@ std::optional<InputArray> look_up(const InputFile& file, const std::string& name
   if (!var) return std::nullopt;
   MassBalanceUnits mb;
   mb.water_equivalent = config.get_string("input.smb_length_rate_is") == "water_equivalent";
+  mb.configured = config.origin("input.smb_length_rate_is") != "default";
   mb.fresh_water_density = config.get_real("constants.fresh_water.density");
   mb.ice_density = config.get_real("constants.ice.density");
   return InputArray{*var, file.path(),
@@ -107,7 +163,8 @@ std::string softness_units(double n, const std::string& time = "s") {
 
 /// The ice softness of `file`, if it has one: 2-D or on sigma levels, in
 /// Pa-n s-1, positive and finite everywhere.
-std::optional<InputLevels> read_softness(const InputFile& file, const Config& config) {
+std::optional<InputLevels> read_softness(const InputFile& file, const Config& config,
+                                         std::vector<InputMessage>& log) {
   const std::string override_name = config.get_string("input.names.softness");
   auto var = file.find(quantity("softness"), override_name);
   if (!var) return std::nullopt;
@@ -116,8 +173,8 @@ std::optional<InputLevels> read_softness(const InputFile& file, const Config& co
       file.nc().text_attribute(file.nc().variable(*var), "units").value_or("");
   if (*var == "ATT" && override_name.empty() && !units_convertible(file_units, units)) {
     // Yelmo's rate factor is ATT in a^-1 Pa^-3; another ATT is something else.
-    spdlog::warn("'{}' has a variable ATT with units '{}', not an ice softness ({}): ignored",
-                 file.path(), file_units, units);
+    log.push_back({true, "'" + file.path() + "' has a variable ATT with units '" + file_units +
+                             "', not an ice softness (" + units + "): ignored"});
     return std::nullopt;
   }
   LevelField f = file.read_levels(*var, units, int(config.get_int("input.time_index")));
@@ -154,24 +211,204 @@ void check_same_grid(const InputFile& a, const InputFile& b) {
                 b.path() + "' has " + b.grid().describe());
 }
 
-/// Ice / no ice from an input mask in any common convention.
-HostField cell_type_from_input_mask(const HostField& raw) {
-  const double top = *std::max_element(raw.begin(), raw.end());
-  const bool binary = top <= 1.0;                                        // IGM icemask, 0/1
-  const bool pism = std::find(raw.begin(), raw.end(), 4.0) != raw.end(); // PISM has 4 = ocean
-  HostField out(raw.size());
+/// The PISM cell types of an input mask in any common convention:
+///  - by its flag_meanings, when it has them: each meaning is matched by
+///    words (PISM's "ice_free_bedrock grounded_ice floating_ice
+///    ice_free_ocean", BedMachine's "ocean ice_free_land grounded_ice
+///    floating_ice lake_vostok"; ice on a lake counts as floating);
+///  - else by its values: only 0 and 1 is an ice mask (IGM's icemask, 1 =
+///    ice); with a 1 and larger values, BedMachine, RTopo and Yelmo's 0
+///    ocean, 1 land, 2 grounded, 3 floating, 4 ice on a subglacial lake
+///    (floating on the lake); without a 1, PISM's 0 bedrock, 2 grounded,
+///    3 floating, 4 ocean.
+/// A value no convention gives meaning to is an error naming it and the cell.
+HostField cell_type_from_input_mask(const InputArray& mask, const InputFile& file,
+                                    const core::Grid& g) {
+  const HostField& raw = mask.values;
+  std::map<long, double> meaning; // mask value -> cell type
+  const int id = file.nc().variable(mask.variable);
+  const auto flag_values = file.nc().number_attribute(id, "flag_values");
+  const auto flag_meanings = file.nc().text_attribute(id, "flag_meanings");
+  std::string convention;
+  if (flag_values && flag_meanings) {
+    std::istringstream words(*flag_meanings);
+    std::vector<std::string> names;
+    for (std::string w; words >> w;) names.push_back(w);
+    for (size_t k = 0; k < flag_values->size() && k < names.size(); ++k) {
+      std::string n = names[k];
+      for (char& c : n) c = char(std::tolower(static_cast<unsigned char>(c)));
+      auto has = [&](const char* word) { return n.find(word) != std::string::npos; };
+      double type = -1;
+      if (has("float") || has("shelf") || has("lake"))
+        type = floating_ice;
+      else if (has("ground") || (has("ice") && !has("free") && !has("no_ice")))
+        type = grounded_ice;
+      else if (has("ocean") || has("sea") || has("water"))
+        type = ice_free_ocean;
+      else if (has("land") || has("bedrock") || has("rock") || has("free") || has("no_ice"))
+        type = ice_free_bedrock;
+      if (type >= 0) meaning[std::lround((*flag_values)[k])] = type;
+    }
+    convention = "its flag_meanings \"" + *flag_meanings + "\"";
+  } else {
+    double top = -1;
+    bool has_one = false;
+    for (double v : raw)
+      if (!std::isnan(v)) {
+        top = std::max(top, v);
+        has_one = has_one || v == 1.0;
+      }
+    if (top <= 1.0) {
+      meaning = {{0, ice_free_bedrock}, {1, grounded_ice}};
+      convention = "an ice mask (0 no ice, 1 ice)";
+    } else if (has_one) {
+      meaning = {{0, ice_free_ocean},
+                 {1, ice_free_bedrock},
+                 {2, grounded_ice},
+                 {3, floating_ice},
+                 {4, floating_ice}};
+      convention = "BedMachine/Yelmo's (0 ocean, 1 land, 2 grounded, 3 floating, 4 lake)";
+    } else {
+      meaning = {{0, ice_free_bedrock}, {2, grounded_ice}, {3, floating_ice}, {4, ice_free_ocean}};
+      convention = "PISM's (0 ice-free bedrock, 2 grounded, 3 floating, 4 ice-free ocean)";
+    }
+  }
+  HostField out(raw.size(), std::numeric_limits<double>::quiet_NaN());
   for (size_t k = 0; k < raw.size(); ++k) {
-    const int v = int(std::lround(raw[k]));
-    if (binary)
-      out[k] = v == 1 ? grounded_ice : ice_free_bedrock;
-    else if (v == 2 || v == 3)
-      out[k] = v;
-    else if (v == 4 || (v == 0 && !pism))
-      out[k] = ice_free_ocean; // BedMachine / Yelmo: 0 = ocean
-    else
-      out[k] = ice_free_bedrock;
+    if (std::isnan(raw[k])) continue;
+    const auto it = meaning.find(std::lround(raw[k]));
+    if (it == meaning.end() || raw[k] != std::round(raw[k]))
+      throw Error("ice mask " + mask.describe() + " has the value " + number(raw[k]) + " at " +
+                  cell_location(g, k) + ", which means nothing in " + convention +
+                  " (set input.names.mask to another variable, or give thickness and bed)");
+    out[k] = it->second;
   }
   return out;
+}
+
+/// What the floatation rule says about thickness, bed and surface given
+/// together (model inputs from Yelmo, BedMachine, ...), and the model's bed.
+///
+/// The transient model recomputes the surface from thickness and bed with the
+/// floatation rule; where the rule calls the ice grounded but the given
+/// surface is not b + H, the model would otherwise see another surface than
+/// the data (at a subglacial lake, ice afloat on the lake over a bed far below
+/// its base, b + H digs a pit hundreds of metres deep). There the model keeps
+/// the given thickness and surface and takes the ice base s - H as its bed
+/// (the lake's water column is left out; the ice is then grounded on it) —
+/// what the reader does when only surface and thickness are given. Every
+/// other disagreement beyond `geometry_tolerance` (floating ice whose surface
+/// is not at floatation: the data's densities or sea level differ; ice-free
+/// cells whose surface is not the bed or sea level) is reported and left to
+/// the rule. Returns the messages for the log.
+constexpr double geometry_tolerance = 1.0; // m
+
+void reconcile_geometry(InputArrays& in, const core::Floatation& f,
+                        const std::optional<HostField>& input_types,
+                        const std::optional<InputArray>& input_mask,
+                        std::vector<InputMessage>& log) {
+  const core::Grid& g = in.grid;
+  const HostField& H = in.thk->values;
+  const HostField& s = in.usurf->values;
+  HostField& b = in.topg->values;
+  struct Worst {
+    size_t cells = 0, at = 0;
+    size_t mask_disagrees = 0; ///< cells where the input mask says otherwise than the rule
+    double by = 0.0;           // the largest |difference|
+    void add(size_t k, double d) {
+      if (cells++ == 0 || std::abs(d) > by) {
+        by = std::abs(d);
+        at = k;
+      }
+    }
+  };
+  Worst raised, lowered, kept_grounded, floating, ice_free;
+  std::optional<size_t> first_raised;
+  for (size_t k = 0; k < H.size(); ++k) {
+    const double rule = f.surface(H[k], b[k]);
+    const double d = s[k] - rule;
+    if (std::abs(d) <= geometry_tolerance) continue;
+    const double input_type = input_types ? (*input_types)[k] : -1.0;
+    if (!f.has_ice(H[k])) {
+      ice_free.add(k, d);
+    } else if (f.floats(H[k], b[k])) {
+      floating.add(k, d);
+      floating.mask_disagrees += input_type == grounded_ice;
+    } else if (!f.floats(H[k], s[k] - H[k])) {
+      // Grounded by the rule, and still grounded on the ice base: the model's
+      // bed becomes s - H, so that the rule gives the given surface.
+      Worst& w = d > 0 ? raised : lowered;
+      w.add(k, d);
+      w.mask_disagrees += input_type == floating_ice;
+      b[k] = s[k] - H[k];
+    } else {
+      kept_grounded.add(k, d);
+      kept_grounded.mask_disagrees += input_type == floating_ice;
+    }
+  }
+  const std::string fields = "thickness " + in.thk->describe() + ", bed " + in.topg->describe() +
+                             " and surface " + in.usurf->describe();
+  const std::string rule = "the floatation rule (sea level " + number(f.sea_level) +
+                           " m, ice density " + number(f.ice_density) + ", sea water " +
+                           number(f.sea_water_density) + " kg m-3)";
+  auto mask_note = [&](const Worst& w, const char* says = "floating or ice on a lake") {
+    if (!input_mask) return std::string();
+    return "; the input mask " + input_mask->describe() + " calls " +
+           std::to_string(w.mask_disagrees) + " of them " + says;
+  };
+  auto worst = [&](const Worst& w) {
+    return "by up to " + number(w.by) + " m, at " + cell_location(g, w.at) +
+           ": H = " + number(H[w.at]) + " m, given surface " + number(s[w.at]) + " m";
+  };
+  if (raised.cells > 0)
+    log.push_back({true, std::to_string(raised.cells) + " cells of " + fields +
+                             " hold grounded ice by " + rule +
+                             ", but a surface above bed + thickness: water between the bed and "
+                             "the ice (a subglacial lake) that the rule cannot float" +
+                             mask_note(raised) +
+                             ". There the model takes the ice base s - H as its "
+                             "bed, raised " +
+                             worst(raised) +
+                             ", so that it keeps the given surface (the lake's water column is "
+                             "left out; the ice is grounded on it)"});
+  if (lowered.cells > 0)
+    log.push_back({true, std::to_string(lowered.cells) + " cells of " + fields +
+                             " hold grounded ice by " + rule +
+                             ", but a surface below bed + thickness (more ice than there is room "
+                             "for)" +
+                             mask_note(lowered) +
+                             ". There the model takes s - H as its bed, lowered " + worst(lowered) +
+                             ", so that it keeps the given thickness and surface"});
+  if (kept_grounded.cells > 0)
+    log.push_back({true, std::to_string(kept_grounded.cells) + " cells of " + fields +
+                             " hold grounded ice by " + rule +
+                             " whose given surface is not bed + thickness, and s - H as a bed "
+                             "would float" +
+                             mask_note(kept_grounded) +
+                             "; the model uses the rule's surface there, differing " +
+                             worst(kept_grounded)});
+  if (floating.cells > 0)
+    log.push_back({true, std::to_string(floating.cells) + " cells of " + fields +
+                             " hold floating ice by " + rule +
+                             " whose given surface is not at floatation (sea level + (1 - "
+                             "rho_i/rho_w) H: are the data's densities or sea level others?)" +
+                             mask_note(floating, "grounded") +
+                             "; the model's surface there follows the rule, differing " +
+                             worst(floating)});
+  if (ice_free.cells > 0)
+    log.push_back({true, std::to_string(ice_free.cells) + " ice-free cells of " + fields +
+                             " have a surface that is neither the bed (land) nor sea level "
+                             "(ocean); the model's surface there follows the rule, differing " +
+                             worst(ice_free)});
+  const size_t changed = raised.cells + lowered.cells;
+  in.notes.push_back(
+      "checked thk, topg and usurf against the floatation rule (tolerance " +
+      number(geometry_tolerance) + " m): " +
+      (changed + kept_grounded.cells + floating.cells + ice_free.cells == 0
+           ? std::string("consistent")
+           : std::to_string(changed) + " cells' bed set to usurf - thk, " +
+                 std::to_string(kept_grounded.cells + floating.cells + ice_free.cells) +
+                 " other cells disagree"));
 }
 
 } // namespace
@@ -209,11 +446,40 @@ InputArrays read_input_arrays(const Config& config) {
       require_complete((*f)->values, g, "variable " + (*f)->describe());
       note("read " + (*f)->describe());
     }
-  if (thk) require_non_negative(thk->values, g, "ice thickness " + thk->describe());
+  if (thk)
+    require_non_negative(thk->values, g, "ice thickness " + thk->describe(), "m",
+                         "ice thickness must be >= 0", in.log);
+  // Plausible values (warnings): the thickest ice on Earth is some 4.9 km,
+  // the deepest ocean 11 km, the highest mountain 8.8 km.
+  const std::string thickest = "no ice on Earth is thicker than about 4.9 km";
+  if (thk) warn_if_implausible(*thk, g, "ice thickness", 0, 1e4, 1, "m", thickest, in.log);
+  for (auto* f : {&topg, &usurf})
+    if (*f)
+      warn_if_implausible(**f, g, "elevation", -1.2e4, 1e4, 1, "m",
+                          "Earth's solid surface lies between about -11 and 8.8 km", in.log);
 
   const core::Floatation floatation = configured_floatation(config);
   const size_t n = size_t(g.size());
-  if (thk && topg && !usurf) {
+  // The input's mask: the ice extent when thickness or bed is missing; with
+  // all three fields, a second opinion on floating ice (a subglacial lake).
+  std::optional<InputArray> input_mask;
+  std::optional<HostField> input_types;
+  const int given = int(bool(thk)) + int(bool(topg)) + int(bool(usurf));
+  if (given < 2) {
+    if ((input_mask = look_up(geometry_file, "mask", config)))
+      input_types = cell_type_from_input_mask(*input_mask, geometry_file, g);
+  } else if (given == 3) {
+    try { // only for the report: a mask nunatak cannot read is ignored
+      if ((input_mask = look_up(geometry_file, "mask", config)))
+        input_types = cell_type_from_input_mask(*input_mask, geometry_file, g);
+    } catch (const Error& e) {
+      in.log.push_back({true, std::string("the input mask is ignored: ") + e.what()});
+      input_mask.reset();
+    }
+  }
+  if (thk && topg && usurf) {
+    reconcile_geometry(in, floatation, input_types, input_mask, in.log);
+  } else if (thk && topg && !usurf) {
     usurf = InputArray{"usurf", "derived", HostField(n)};
     for (size_t k = 0; k < n; ++k)
       usurf->values[k] = floatation.surface(thk->values[k], topg->values[k]);
@@ -236,25 +502,22 @@ InputArrays read_input_arrays(const Config& config) {
     if (auto tauc = look_up(geometry_file, "tauc", config)) {
       require_complete(tauc->values, g, "till yield stress " + tauc->describe(),
                        "it must be given in every cell");
-      for (size_t k = 0; k < n; ++k)
-        if (tauc->values[k] < 0.0)
-          throw Error("till yield stress " + tauc->describe() + " is negative (" +
-                      std::to_string(tauc->values[k]) + " Pa) at " + cell_location(g, k));
+      require_non_negative(tauc->values, g, "till yield stress " + tauc->describe(), "Pa",
+                           "a yield stress must be >= 0", in.log);
       note("read tauc from " + tauc->describe());
       in.tauc = std::move(tauc);
     }
-  if (auto A = read_softness(geometry_file, config)) {
+  if (auto A = read_softness(geometry_file, config, in.log)) {
     note("read softness from " + A->describe() +
          (A->level_dimension.empty() ? " (2-D: the same on every level)"
                                      : " on " + std::to_string(A->sigma.size()) + " levels"));
     in.softness = std::move(A);
   }
-  if (!(thk && topg))
-    if (auto m = look_up(geometry_file, "mask", config)) {
-      require_complete(m->values, g, "ice mask " + m->describe());
-      m->values = cell_type_from_input_mask(m->values);
-      in.ice_mask = std::move(m);
-    }
+  if (input_mask && !(thk && topg)) {
+    input_mask->values = std::move(*input_types);
+    require_complete(input_mask->values, g, "ice mask " + input_mask->describe());
+    in.ice_mask = std::move(input_mask);
+  }
 
   // --- forcing (own file, or the geometry file) ---
   const std::string forcing_path = config.get_string("input.forcing.file");
@@ -273,8 +536,12 @@ InputArrays read_input_arrays(const Config& config) {
         ++missing;
       }
     if (missing > 0)
-      spdlog::warn("{}: {} cells without data are set to zero mass balance", smb->describe(),
-                   missing);
+      in.log.push_back({true, smb->describe() + ": " + std::to_string(missing) +
+                                  " cells without data are set to zero mass balance"});
+    // 100 m of water a year, gained or lost: more than anywhere on Earth.
+    const double per_year = core::seconds_per_year;
+    warn_if_implausible(*smb, g, "surface mass balance", -1e5 / per_year, 1e5 / per_year, per_year,
+                        "kg m-2 year-1", "more than 100 m water equivalent a year", in.log);
     note("read climatic_mass_balance from " + smb->describe());
     in.climatic_mass_balance = std::move(smb);
   } else if (!forcing_path.empty()) {
@@ -302,11 +569,16 @@ InputArrays read_input_arrays(const Config& config) {
   speed = look_up(*obs_file, "velsurfobs_mag", config);
   radar = look_up(*obs_file, "thkobs", config);
   if (radar) {
-    for (size_t k = 0; k < n; ++k)
-      if (radar->values[k] < 0.0)
-        throw Error("observed thickness " + radar->describe() + " is negative at " +
-                    cell_location(g, k));
+    require_non_negative(radar->values, g, "observed thickness " + radar->describe(), "m",
+                         "a radar thickness must be >= 0", in.log);
+    warn_if_implausible(*radar, g, "observed thickness", 0, 1e4, 1, "m", thickest, in.log);
   }
+  // The fastest glaciers flow some 17 km a year.
+  const double per_year = core::seconds_per_year;
+  for (auto* f : {&u, &v, &speed})
+    if (*f && (*f)->file != "derived")
+      warn_if_implausible(**f, g, "observed velocity", -1e5 / per_year, 1e5 / per_year, per_year,
+                          "m year-1", "faster than any glacier", in.log);
   if (u && v && !speed) {
     speed = InputArray{"velsurfobs_mag", "derived", HostField(n)};
     for (size_t k = 0; k < n; ++k) speed->values[k] = std::hypot(u->values[k], v->values[k]);
@@ -320,6 +592,12 @@ InputArrays read_input_arrays(const Config& config) {
     throw Error("no observations found in '" + obs_path +
                 "' (looked for surface velocity such as uvelsurfobs/ux_srf/vx and radar thickness "
                 "such as thkobs; set input.names.*)");
+  // What the reader assumed about each file (units), for the log.
+  std::vector<const InputFile*> files = {&geometry_file};
+  for (const InputFile* file : {forcing_file, obs_file})
+    if (std::find(files.begin(), files.end(), file) == files.end()) files.push_back(file);
+  for (const InputFile* file : files)
+    for (const auto& w : file->warnings()) in.log.push_back({true, w});
   return in;
 }
 

@@ -1,17 +1,19 @@
 #include "nunatak/io/output_file.hpp"
 
+#include "nunatak/core/constants.hpp"
 #include "nunatak/core/error.hpp"
 #include "nunatak/core/version.hpp"
+#include "nunatak/io/file_safety.hpp"
 #include "nunatak/io/netcdf_file.hpp"
 #include "nunatak/io/units.hpp"
 
 #include <netcdf.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
 #include <ctime>
 #include <filesystem>
+#include <sstream>
 
 namespace nunatak::io {
 
@@ -39,7 +41,37 @@ void on_rank_zero(MPI_Comm comm, const std::function<void()>& work) {
 
 namespace {
 
+/// Closes and removes a file being written when its scope is left by an
+/// exception: in a constructor, whose object's destructor would not run.
+class RemoveUnlessReleased {
+public:
+  RemoveUnlessReleased(std::unique_ptr<NcFile>& file, const std::string& path)
+      : m_file(file), m_path(path) {}
+  ~RemoveUnlessReleased() {
+    if (!m_armed) return;
+    m_file.reset();
+    std::error_code ignored;
+    fs::remove(m_path, ignored);
+  }
+  RemoveUnlessReleased(const RemoveUnlessReleased&) = delete;
+  RemoveUnlessReleased& operator=(const RemoveUnlessReleased&) = delete;
+  /// The file is complete enough for its owner to take over.
+  void release() { m_armed = false; }
+
+private:
+  std::unique_ptr<NcFile>& m_file;
+  std::string m_path;
+  bool m_armed = true;
+};
+
 const double fill_value = NC_FILL_DOUBLE; // netCDF's default fill, as _FillValue
+
+std::string fmt_number(double v) {
+  std::ostringstream s;
+  s.precision(12);
+  s << v;
+  return s.str();
+}
 
 std::string utc_now() {
   const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
@@ -64,8 +96,8 @@ void write_coordinate(NcFile& f, int dim, const std::string& name, const std::ve
 
 /// The effective configuration as attributes of a scalar `nunatak_config`
 /// variable (numbers as numbers, everything else as YAML text), as PISM does.
-void write_config(NcFile& f, const Config& config) {
-  const int var = f.define_variable("nunatak_config", NC_BYTE, {});
+void write_config(NcFile& f, const Config& config, int existing = -1) {
+  const int var = existing >= 0 ? existing : f.define_variable("nunatak_config", NC_BYTE, {});
   f.put_attribute(var, "long_name",
                   std::string("nunatak configuration: every key's effective value"));
   for (const auto& spec : config_schema()) {
@@ -91,8 +123,9 @@ OutputFile::OutputFile(std::shared_ptr<const core::ParallelGrid> grid, const std
   on_rank_zero(m_grid->comm(), [&] {
     const fs::path target(path);
     if (target.has_parent_path()) fs::create_directories(target.parent_path());
-    m_temporary = path + ".tmp." + std::to_string(::getpid());
+    m_temporary = temporary_path(path);
     m_file = std::make_unique<NcFile>(NcFile::create(m_temporary));
+    RemoveUnlessReleased guard(m_file, m_temporary);
     NcFile& f = *m_file;
     const core::Grid& g = m_grid->grid();
     const int time_dim = f.define_dimension("time", 0);
@@ -124,6 +157,7 @@ OutputFile::OutputFile(std::shared_ptr<const core::ParallelGrid> grid, const std
     f.put_attribute(NC_GLOBAL, "nunatak_command", provenance.command_line);
     if (provenance.config) write_config(f, *provenance.config);
     f.end_definitions();
+    guard.release();
   });
 }
 
@@ -131,25 +165,138 @@ OutputFile::OutputFile(std::shared_ptr<const core::ParallelGrid> grid, const std
                        int deflate_level)
     : m_grid(std::move(grid)), m_path(path), m_deflate_level(deflate_level) {}
 
-std::unique_ptr<OutputFile> OutputFile::append(std::shared_ptr<const core::ParallelGrid> grid,
-                                               const std::string& path,
-                                               const Provenance& provenance, double up_to_time,
-                                               int deflate_level) {
-  int exists = 0;
-  int rank = 0;
-  MPI_Comm_rank(grid->comm(), &rank);
-  if (rank == 0) exists = fs::exists(path) ? 1 : 0;
-  MPI_Bcast(&exists, 1, MPI_INT, 0, grid->comm());
-  if (!exists) return std::make_unique<OutputFile>(grid, path, provenance, deflate_level);
+namespace {
+
+std::string years_text(double seconds) {
+  return fmt_number(seconds / core::seconds_per_year);
+}
+
+/// Copies the NetCDF file `from` to a new NetCDF-4 file `to`: every
+/// dimension, variable (type, chunking, compression) and attribute, and of
+/// the variables along the unlimited dimension only the first `records`
+/// records. A record variable is copied one record at a time.
+void copy_with_records(const std::string& from, const std::string& to, size_t records) {
+  const NcFile in = NcFile::open(from);
+  NcFile out = NcFile::create(to);
+  int ndims = 0, nvars = 0, ngatts = 0, unlimited = -1;
+  in.check(nc_inq(in.id(), &ndims, &nvars, &ngatts, &unlimited), "reading its layout");
+  char name[NC_MAX_NAME + 1];
+  std::vector<size_t> lengths(size_t(ndims), 0);
+  for (int d = 0; d < ndims; ++d) {
+    in.check(nc_inq_dim(in.id(), d, name, &lengths[size_t(d)]), "reading a dimension");
+    if (out.define_dimension(name, d == unlimited ? 0 : lengths[size_t(d)]) != d)
+      throw Error("output '" + from + "': unexpected dimension numbering");
+  }
+  for (int a = 0; a < ngatts; ++a) {
+    in.check(nc_inq_attname(in.id(), NC_GLOBAL, a, name), "reading a global attribute");
+    out.check(nc_copy_att(in.id(), NC_GLOBAL, name, out.id(), NC_GLOBAL), "copying attributes");
+  }
+  for (int v = 0; v < nvars; ++v) {
+    nc_type type = 0;
+    int nd = 0, natts = 0;
+    int dims[NC_MAX_VAR_DIMS];
+    in.check(nc_inq_var(in.id(), v, name, &type, &nd, dims, &natts), "reading a variable");
+    if (type == NC_STRING || type > NC_MAX_ATOMIC_TYPE)
+      throw Error("output '" + from + "': variable '" + name +
+                  "' has a type that nunatak does not write");
+    const int id = out.define_variable(name, type, std::vector<int>(dims, dims + nd));
+    if (nd > 0) {
+      int storage = 0;
+      std::vector<size_t> chunks(size_t(nd), 0);
+      in.check(nc_inq_var_chunking(in.id(), v, &storage, chunks.data()), "reading chunking");
+      int shuffle = 0, deflate = 0, level = 0;
+      in.check(nc_inq_var_deflate(in.id(), v, &shuffle, &deflate, &level), "reading compression");
+      if (storage == NC_CHUNKED)
+        out.check(nc_def_var_chunking(out.id(), id, NC_CHUNKED, chunks.data()), "chunking");
+      if (deflate) out.check(nc_def_var_deflate(out.id(), id, shuffle, 1, level), "compression");
+    }
+    for (int a = 0; a < natts; ++a) {
+      in.check(nc_inq_attname(in.id(), v, a, name), "reading an attribute");
+      out.check(nc_copy_att(in.id(), v, name, out.id(), id), "copying attributes");
+    }
+  }
+  out.end_definitions();
+  for (int v = 0; v < nvars; ++v) {
+    nc_type type = 0;
+    int nd = 0;
+    int dims[NC_MAX_VAR_DIMS];
+    in.check(nc_inq_var(in.id(), v, name, &type, &nd, dims, nullptr), "reading a variable");
+    size_t type_size = 0;
+    in.check(nc_inq_type(in.id(), type, nullptr, &type_size), "reading a type");
+    std::vector<size_t> start(size_t(nd), 0), count(size_t(nd), 0);
+    size_t per_record = 1, n_records = 1;
+    for (int d = 0; d < nd; ++d) {
+      count[size_t(d)] = lengths[size_t(dims[d])];
+      if (d == 0 && dims[0] == unlimited) {
+        n_records = std::min(records, count[0]);
+        count[0] = 1;
+      }
+      per_record *= count[size_t(d)];
+    }
+    if (nd > 0 && dims[0] != unlimited) n_records = 1;
+    if (per_record == 0) continue;
+    std::vector<unsigned char> buffer(per_record * type_size);
+    for (size_t r = 0; r < n_records; ++r) {
+      if (nd > 0 && dims[0] == unlimited) start[0] = r;
+      in.check(nc_get_vara(in.id(), v, start.data(), count.data(), buffer.data()),
+               std::string("reading '") + name + "'");
+      out.check(nc_put_vara(out.id(), v, start.data(), count.data(), buffer.data()),
+                std::string("writing '") + name + "'");
+    }
+  }
+  out.close();
+}
+
+} // namespace
+
+std::unique_ptr<OutputFile>
+OutputFile::resume(std::shared_ptr<const core::ParallelGrid> grid, const std::string& path,
+                   const Provenance& provenance, double up_to_time, int deflate_level,
+                   std::optional<long long> expected_records, double expected_last_time) {
   std::unique_ptr<OutputFile> out(new OutputFile(grid, path, deflate_level));
+  int fresh = 0;
   on_rank_zero(grid->comm(), [&] {
-    out->m_temporary = path + ".tmp." + std::to_string(::getpid());
-    fs::copy_file(path, out->m_temporary, fs::copy_options::overwrite_existing);
+    if (!fs::exists(path)) {
+      if (expected_records)
+        throw Error("the output file '" + path + "' is missing: it held " +
+                    std::to_string(*expected_records) + " record(s) up to year " +
+                    years_text(expected_last_time) +
+                    " when the checkpoint was written; put it back, or set another output.file "
+                    "to write the records from the checkpoint on into a new file");
+      fresh = 1;
+      return;
+    }
+    std::vector<double> times;
+    {
+      const NcFile old = NcFile::open(path);
+      const auto time_var = old.find_variable("time");
+      if (!time_var) throw Error("'" + path + "' is not a nunatak output (no time variable)");
+      const auto dims = old.dimensions(*time_var);
+      if (dims.size() != 1 || !dims[0].unlimited)
+        throw Error("'" + path + "' is not a nunatak output (time is not its record dimension)");
+      times = old.read_all(*time_var);
+    }
+    size_t keep = 0;
+    while (keep < times.size() && times[keep] <= up_to_time) ++keep;
+    if (expected_records) {
+      const bool last_matches =
+          keep == 0 ? *expected_records == 0 : times[keep - 1] == expected_last_time;
+      if (static_cast<long long>(keep) != *expected_records || !last_matches)
+        throw Error("the output file '" + path + "' holds " + std::to_string(keep) +
+                    " record(s) up to year " + years_text(up_to_time) +
+                    (keep > 0 ? " (the last at year " + years_text(times[keep - 1]) + ")" : "") +
+                    ", but the checkpoint was written with " + std::to_string(*expected_records) +
+                    " (the last at year " + years_text(expected_last_time) +
+                    "): it is not the output this checkpoint belongs to; set another output.file "
+                    "to write the records from the checkpoint on into a new file");
+    }
+    out->m_temporary = temporary_path(path);
+    copy_with_records(path, out->m_temporary, keep);
     out->m_file = std::make_unique<NcFile>(NcFile::open_for_writing(out->m_temporary));
     NcFile& f = *out->m_file;
     out->m_time_var = f.variable("time");
-    const auto times = f.read_all(out->m_time_var);
-    while (out->m_records < times.size() && times[out->m_records] <= up_to_time) ++out->m_records;
+    out->m_records = keep;
+    if (keep > 0) out->m_last_time = times[keep - 1];
     for (const auto& name : f.variable_names()) {
       const auto dims = f.dimensions(f.variable(name));
       if (!dims.empty() && dims[0].name == "time" && name != "time")
@@ -161,13 +308,25 @@ std::unique_ptr<OutputFile> OutputFile::append(std::shared_ptr<const core::Paral
     f.redefine();
     f.put_attribute(NC_GLOBAL, "history",
                     utc_now() + ": " + provenance.command_line + " (continued)\n" + history);
+    if (provenance.config) {
+      if (!f.find_variable("nunatak_config"))
+        throw Error("'" + path + "' has no nunatak_config variable: not a nunatak run's output");
+      write_config(f, *provenance.config, f.variable("nunatak_config"));
+    }
     f.end_definitions();
   });
+  MPI_Bcast(&fresh, 1, MPI_INT, 0, grid->comm());
+  if (fresh) return std::make_unique<OutputFile>(grid, path, provenance, deflate_level);
+  long long records = out->records();
+  MPI_Bcast(&records, 1, MPI_LONG_LONG, 0, grid->comm());
+  MPI_Bcast(&out->m_last_time, 1, MPI_DOUBLE, 0, grid->comm());
+  out->m_records = size_t(records);
   return out;
 }
 
 OutputFile::~OutputFile() {
-  if (m_committed || !m_file) return;
+  // Not committed: the temporary goes (also one whose copy or opening failed).
+  if (m_committed || m_temporary.empty()) return;
   m_file.reset(); // closes
   std::error_code ignored;
   fs::remove(m_temporary, ignored);
@@ -278,14 +437,35 @@ void OutputFile::write_record(double time_seconds, const std::vector<const core:
       f.write(m_vars.at(fields3d[k]->info().name), {m_records, 0, 0, 0}, {1, ny, nx, nz},
               gathered3d[k].data());
     }
-    ++m_records;
+  });
+  ++m_records;
+  m_last_time = time_seconds;
+}
+
+void OutputFile::publish(const std::string& status) {
+  on_rank_zero(m_grid->comm(), [&] {
+    NcFile& f = *m_file;
+    f.redefine();
+    f.put_attribute(NC_GLOBAL, "nunatak_run_status", status);
+    f.end_definitions();
+    f.close();
+    // The final file appears whole (a rename); the copy written on goes on
+    // under the temporary name. Killed in between, the run leaves the final
+    // file and no temporary.
+    fs::rename(m_temporary, m_path);
+    fs::copy_file(m_path, m_temporary, fs::copy_options::overwrite_existing);
+    *m_file = NcFile::open_for_writing(m_temporary);
   });
 }
 
-void OutputFile::commit() {
+void OutputFile::commit(const std::string& status) {
   on_rank_zero(m_grid->comm(), [&] {
     if (m_committed) return;
-    m_file->close();
+    NcFile& f = *m_file;
+    f.redefine();
+    f.put_attribute(NC_GLOBAL, "nunatak_run_status", status);
+    f.end_definitions();
+    f.close();
     fs::rename(m_temporary, m_path);
     m_committed = true;
   });

@@ -7,6 +7,8 @@
 #include "nunatak/io/netcdf_file.hpp"
 #include "nunatak/io/units.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -15,8 +17,6 @@
 
 namespace nunatak::io {
 namespace {
-
-constexpr double k_nan = std::numeric_limits<double>::quiet_NaN();
 
 // True if `id` is a time series: exactly one dimension, named "time".
 bool is_time_series(const NcFile& f, int id) {
@@ -32,10 +32,7 @@ void time_axis(const NcFile& f, std::size_t n, Series& s, std::string& label) {
   label = "record";
   const auto t = f.find_variable("time");
   if (!t || !is_time_series(f, *t) || f.dimensions(*t)[0].length != n) return;
-  s.x = f.read_all(*t);
-  const MissingValues is_missing(f, *t);
-  for (double& v : s.x)
-    if (is_missing(v)) v = k_nan;
+  s.x = read_decoded(f, *t);
   const std::string units = f.text_attribute(*t, "units").value_or("");
   const auto since = units.find(" since ");
   const std::string unit = units.substr(0, since);
@@ -57,10 +54,7 @@ void write_time_series(const NcFile& f, int id, const std::string& var, const st
   const std::size_t n = f.dimensions(id)[0].length;
   if (n == 0) throw Error("variable '" + var + "' in '" + f.path() + "' has no records");
   Series s;
-  s.y = f.read_all(id);
-  const MissingValues is_missing(f, id);
-  for (double& v : s.y)
-    if (is_missing(v)) v = k_nan;
+  s.y = read_decoded(f, id);
   std::string units = f.text_attribute(id, "units").value_or("");
   if (!units.empty() && units_convertible(units, "m s-1")) { // speeds in m/yr, as on maps
     const UnitConversion c = unit_conversion(units, "m year-1", "variable '" + var + "'");
@@ -94,6 +88,10 @@ void write_quicklook(const std::string& nc_path, const std::string& var,
     const auto id = f.find_variable(var);
     if (!id) throw Error("variable '" + var + "' not found in '" + nc_path + "'");
     if (is_time_series(f, *id)) {
+      if (options.time_index >= 0)
+        throw Error("variable '" + var + "' in '" + nc_path +
+                    "' is a time series, drawn whole as a line chart: a record (" +
+                    std::to_string(options.time_index) + ") cannot be chosen");
       write_time_series(f, *id, var, png_path, options);
       return;
     }
@@ -106,19 +104,30 @@ void write_quicklook(const std::string& nc_path, const std::string& var,
                 "' is not a map-plane field (it lacks the " + file.x_dimension() + "/" +
                 file.y_dimension() + " dimensions)");
   const int id = file.nc().variable(var);
+  // A record other than the first of a field without a time dimension: there
+  // is none, rather than the one record drawn under another number.
+  if (options.time_index > 0) {
+    bool has_time = false;
+    for (const auto& d : file.nc().dimensions(id)) has_time = has_time || file.is_time_dimension(d);
+    if (!has_time)
+      throw Error("variable '" + var + "' in '" + nc_path +
+                  "' has no time dimension: it holds one record (0), not record " +
+                  std::to_string(options.time_index));
+  }
   MapData map;
   map.nx = file.grid().nx();
   map.ny = file.grid().ny();
   map.x = file.grid().x_coords();
   map.y = file.grid().y_coords();
   map.values = file.read_raw(var, options.time_index);
+  for (const auto& w : file.warnings()) spdlog::warn("{}", w); // drawn on one rank
   map.units = file.nc().text_attribute(id, "units").value_or("");
   const std::string long_name = file.nc().text_attribute(id, "long_name").value_or("");
   const std::string standard_name = file.nc().text_attribute(id, "standard_name").value_or("");
   map.title = long_name.empty() ? var : var + ": " + long_name;
   map.subtitle = std::filesystem::path(nc_path).filename().string();
   if (auto t = file.nc().find_variable("time")) {
-    const auto times = file.nc().read_all(*t);
+    const auto times = read_decoded(file.nc(), *t);
     const std::string t_units = file.nc().text_attribute(*t, "units").value_or("");
     if (!times.empty() && t_units.rfind("seconds since", 0) == 0) {
       const size_t k = options.time_index < 0 ? times.size() - 1 : size_t(options.time_index);

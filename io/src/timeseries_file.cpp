@@ -2,10 +2,10 @@
 
 #include "nunatak/core/error.hpp"
 #include "nunatak/core/version.hpp"
+#include "nunatak/io/file_safety.hpp"
 #include "nunatak/io/netcdf_file.hpp"
 
 #include <netcdf.h>
-#include <unistd.h>
 
 #include <filesystem>
 
@@ -97,7 +97,7 @@ std::vector<TimeSeriesRecord> read_series(const NcFile& f, int time_var) {
 void write_then_rename(const std::string& path,
                        const std::function<void(const std::string& temporary)>& write) {
   if (fs::path(path).has_parent_path()) fs::create_directories(fs::path(path).parent_path());
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  const std::string tmp = temporary_path(path);
   try {
     write(tmp);
     fs::rename(tmp, path);
@@ -111,7 +111,7 @@ void write_then_rename(const std::string& path,
 } // namespace detail
 
 void write_timeseries(const std::string& path, const std::vector<TimeSeriesRecord>& series,
-                      const Provenance& provenance) {
+                      const Provenance& provenance, const std::string& status) {
   detail::write_then_rename(path, [&](const std::string& tmp) {
     NcFile f = NcFile::create(tmp);
     const int dim = f.define_dimension("time", 0);
@@ -129,6 +129,7 @@ void write_timeseries(const std::string& path, const std::vector<TimeSeriesRecor
                         ")");
     if (provenance.config)
       f.put_attribute(NC_GLOBAL, "nunatak_config_yaml", provenance.config->to_yaml());
+    f.put_attribute(NC_GLOBAL, "nunatak_run_status", status);
     f.end_definitions();
     detail::write_series(f, time_var, ids, series);
     f.close();

@@ -7,6 +7,8 @@
 #include <cctype>
 #include <memory>
 #include <mutex>
+#include <regex>
+#include <vector>
 
 namespace nunatak::io {
 
@@ -33,7 +35,19 @@ using UnitPtr = std::unique_ptr<ut_unit, UnitDeleter>;
 
 UnitPtr parse(const std::string& units) {
   const std::string text = normalise_units(units);
-  return UnitPtr(ut_parse(unit_system(), text.c_str(), UT_ASCII));
+  UnitPtr u(ut_parse(unit_system(), text.c_str(), UT_ASCII));
+  if (!u) { // "KM", "Km": UDUNITS' names and prefixes are case-sensitive
+    std::string lower = text;
+    for (char& c : lower) c = char(std::tolower(static_cast<unsigned char>(c)));
+    if (lower != text) u.reset(ut_parse(unit_system(), lower.c_str(), UT_ASCII));
+  }
+  return u;
+}
+
+/// A phrase of a units string that is not a unit, bounded by anything but a
+/// letter on both sides (group 1 keeps the left boundary).
+std::regex phrase(const std::string& body) {
+  return std::regex("(^|[^A-Za-z])(?:" + body + ")(?=[^A-Za-z]|$)", std::regex::icase);
 }
 
 bool is_word_char(char c) {
@@ -42,7 +56,55 @@ bool is_word_char(char c) {
 
 } // namespace
 
-std::string normalise_units(const std::string& units) {
+QualifiedUnits split_qualifiers(const std::string& text) {
+  struct Rule {
+    std::regex pattern;
+    const char* replacement;
+    Equivalent equivalent;
+  };
+  // Order matters: longer phrases first.
+  static const std::vector<Rule> rules = {
+      // Elevations: "m a.s.l.", "m asl", "masl", "m above sea level".
+      {phrase(R"(above (?:mean )?sea level|above (?:the )?geoid|a\.s\.l\.?|amsl|asl)"), "$1",
+       Equivalent::none},
+      {phrase(R"((k?m|cm|mm)(?:a\.s\.l\.?|amsl|asl))"), "$1$2", Equivalent::none},
+      // Water equivalent: "mm w.e. a-1", "mmWE/yr", "m water equivalent".
+      {phrase(R"((k?m|cm|mm)_?(?:w\.e\.?|weq|we))"), "$1$2", Equivalent::water},
+      {phrase(R"(water equivalent|water eq\.?|of water|w\.\s?e\.?|weq|we)"), "$1",
+       Equivalent::water},
+      // Ice equivalent: "m ice eq. a-1", "m of ice", "m_ice/yr", "m ice".
+      {phrase(R"((k?m|cm|mm)_(?:ice|ieq))"), "$1$2", Equivalent::ice},
+      {phrase(R"(ice equivalent|ice eq\.?|of ice|i\.e\.|ieq|ice)"), "$1", Equivalent::ice},
+  };
+  QualifiedUnits out;
+  std::string s = text;
+  bool water = false, ice = false;
+  for (const auto& r : rules) {
+    if (!std::regex_search(s, r.pattern)) continue;
+    water = water || r.equivalent == Equivalent::water;
+    ice = ice || r.equivalent == Equivalent::ice;
+    s = std::regex_replace(s, r.pattern, r.replacement);
+  }
+  out.equivalent = water && ice ? Equivalent::both
+                   : water      ? Equivalent::water
+                   : ice        ? Equivalent::ice
+                                : Equivalent::none;
+  // Brackets left empty ("m (ice)"), then runs of blanks.
+  s = std::regex_replace(s, std::regex(R"(\(\s*\)|\[\s*\])"), " ");
+  std::string collapsed;
+  for (char c : s) {
+    const bool blank = std::isspace(static_cast<unsigned char>(c)) || c == '\0';
+    if (blank && (collapsed.empty() || collapsed.back() == ' ')) continue;
+    collapsed += blank ? ' ' : c;
+  }
+  while (!collapsed.empty() && (collapsed.back() == ' ' || collapsed.back() == '.'))
+    collapsed.pop_back();
+  out.units = collapsed;
+  return out;
+}
+
+std::string normalise_units(const std::string& text) {
+  const std::string units = split_qualifiers(text).units;
   std::string out;
   size_t i = 0;
   while (i < units.size()) {

@@ -96,6 +96,13 @@ ModelInputs read_model_inputs(const io::Config& config, MPI_Comm comm) {
     arrays = io::read_input_arrays(config);
     estimate = complete_thickness(arrays, config, rank == 0);
   });
+  if (rank == 0)
+    for (const auto& m : arrays.log) {
+      if (m.warning)
+        spdlog::warn("{}", m.text);
+      else
+        spdlog::info("{}", m.text);
+    }
   ModelInputs in;
   static_cast<io::ModelInputs&>(in) = io::distribute_inputs(arrays, config, comm);
   in.thickness_estimate = std::move(estimate);

@@ -35,6 +35,13 @@ VerificationResult run_verification(const VerificationCase& c, MPI_Comm comm) {
   if (c.test != 'A' && c.test != 'B' && c.test != 'C')
     throw Error(std::string("unknown verification test '") + c.test + "' (known: A, B, C)");
   if (c.grid < 5) throw Error("verification grid must have at least 5 points per side");
+  if (!std::isfinite(c.years) || c.years == 0.0 || c.years > 1e7)
+    throw Error("verification run length " + std::to_string(c.years) +
+                " years: it must be a finite number in (0, 1e7] (or negative for the test's "
+                "default)");
+  if (!(c.diffusivity_safety > 0.0 && c.diffusivity_safety <= 1.0))
+    throw Error("verification: time.diffusivity_safety " + std::to_string(c.diffusivity_safety) +
+                " must be in (0, 1]");
   const double year = core::seconds_per_year;
   const double dx = 2.0 * half_width / double(c.grid - 1);
   auto grid = core::ParallelGrid::create(

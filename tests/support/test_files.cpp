@@ -25,7 +25,7 @@ TestVar& TestFile::var(const std::string& name) {
 
 void write_test_file(const std::string& path, const TestFile& file) {
   int id = -1;
-  nc(nc_create(path.c_str(), NC_NETCDF4 | NC_CLOBBER, &id), "create " + path);
+  nc(nc_create(path.c_str(), (file.classic ? 0 : NC_NETCDF4) | NC_CLOBBER, &id), "create " + path);
   std::map<std::string, int> dim_ids;
   for (const auto& [name, length] : file.dims) {
     int d = -1;
@@ -45,6 +45,14 @@ void write_test_file(const std::string& path, const TestFile& file) {
       nc(nc_put_att_double(id, var, att.c_str(), v.nc_type == NC_INT ? NC_INT : v.nc_type, 1,
                            &value),
          "att " + att);
+    for (const auto& [att, typed] : v.typed)
+      nc(nc_put_att_double(id, var, att.c_str(), typed.first, typed.second.size(),
+                           typed.second.data()),
+         "att " + att);
+    for (const auto& [att, text] : v.strings) {
+      const char* value = text.c_str();
+      nc(nc_put_att_string(id, var, att.c_str(), 1, &value), "att " + att);
+    }
     var_ids.push_back(var);
   }
   nc(nc_enddef(id), "enddef");

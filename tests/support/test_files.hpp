@@ -17,19 +17,25 @@ struct TestVar {
   std::vector<std::string> dims;
   std::vector<double> values; ///< in file order
   std::map<std::string, std::string> text;
-  std::map<std::string, double> numbers;
-  int nc_type = 6; ///< NC_DOUBLE
+  std::map<std::string, double> numbers; ///< numeric attributes of the variable's own type
+  int nc_type = 6;                       ///< NC_DOUBLE
+  /// Numeric attributes of a given NetCDF type and any length (e.g. a float
+  /// scale_factor of an int16 variable, a valid_range): name -> (type, values).
+  std::map<std::string, std::pair<int, std::vector<double>>> typed = {};
+  /// NetCDF-4 string (NC_STRING) attributes, as h5py or R write them.
+  std::map<std::string, std::string> strings = {};
 };
 
 /// A test file: dimensions (0 = unlimited, written with values' length) and variables.
 struct TestFile {
   std::vector<std::pair<std::string, size_t>> dims;
   std::vector<TestVar> vars;
+  bool classic = false; ///< the classic format (CDF-1) instead of NetCDF-4
   /// The variable called `name` (must exist).
   TestVar& var(const std::string& name);
 };
 
-/// Writes `file` to `path` (NetCDF-4).
+/// Writes `file` to `path` (NetCDF-4, or classic).
 void write_test_file(const std::string& path, const TestFile& file);
 
 /// A grid with coordinate variables x(x), y(y) in metres (or `coord_units`),

@@ -43,7 +43,9 @@ public:
   /// All keys at their defaults.
   Config();
   /// Defaults overridden by the YAML file at `path`. Throws nunatak::Error on
-  /// a missing or malformed file, unknown keys, wrong types or ranges.
+  /// a missing, empty (no keys), binary or malformed file, one of several YAML
+  /// documents, unknown or repeated keys, wrong types (a null value included)
+  /// or ranges.
   static Config from_file(const std::string& path);
 
   /// Applies "dotted.key=value" (value in YAML syntax). Throws on errors.

@@ -10,7 +10,12 @@
 /// Geometry: two of thk, topg, usurf give the third (with floatation, see
 /// docs/io.md); or usurf with an ice mask (e.g. a glacier outline), where the
 /// thickness stays unknown unless the model layer estimates it. Geometry
-/// fields must be complete (no missing cells) and thickness non-negative.
+/// fields must be complete (no missing cells) and thickness non-negative
+/// (round-off negatives, down to -max(1e-6 m, 1e-6 x the largest thickness),
+/// become 0). All three given are checked against the floatation rule: where
+/// it calls the ice grounded but the surface is not bed + thickness (a
+/// subglacial lake), the bed becomes usurf - thk so that the model keeps the
+/// given surface; every disagreement beyond 1 m is reported (InputArrays::log).
 /// Forcing and observations may come from other files on the same grid.
 /// Basal and flow-law fields come from the geometry file: the till yield
 /// stress `tauc` (Pa, complete, >= 0) when sliding.law = pseudo_plastic, and
@@ -51,6 +56,14 @@ struct InputLevels {
   std::string describe() const { return "'" + variable + "' in '" + file + "'"; }
 };
 
+/// A line for the log about the inputs: a warning, or information (e.g. how
+/// many round-off negatives were set to 0). Returned rather than logged so
+/// that one rank logs it (model::read_model_inputs).
+struct InputMessage {
+  bool warning = false;
+  std::string text;
+};
+
 /// Every input as whole-grid arrays, before distribution.
 struct InputArrays {
   core::Grid grid{1, 1, 1.0, 1.0, 0.0, 0.0};
@@ -70,6 +83,7 @@ struct InputArrays {
   /// field becomes two equal levels, sigma = 0 and 1.
   std::optional<InputLevels> softness;
   std::vector<std::string> notes; ///< what was read from where, what was derived
+  std::vector<InputMessage> log;  ///< what the log should say about the inputs
 };
 
 /// Everything read for a model run: the rank's part of each field.

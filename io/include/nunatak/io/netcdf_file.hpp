@@ -18,10 +18,24 @@ struct Dimension {
   bool unlimited = false;
 };
 
+/// Installed memory (bytes), 0 if unknown.
+double physical_memory_bytes();
+/// "1.5 GiB".
+std::string format_bytes(double bytes);
+
 /// An open NetCDF file (read-only, or newly created as NetCDF-4).
+///
+/// open() says what is wrong with a file that is not NetCDF before NetCDF's
+/// generic "Unknown file format": missing, a folder, empty (0 bytes), another
+/// format (gzip, HTML, ...), a name too long; a damaged NetCDF-4/HDF5 file,
+/// and a classic file shorter than its header says (truncated), are errors
+/// too. create() says why a file cannot be created (NetCDF-4 calls every
+/// failure "Permission denied"). Every file is closed by the destructor, also
+/// on error paths (a write failed on a full disk), and HDF5's exit-time
+/// clean-up, which crashes on a file whose close failed, is switched off.
 class NcFile {
 public:
-  /// Opens `path` for reading. Throws if it is missing or not NetCDF.
+  /// Opens `path` for reading. Throws if it is missing, not NetCDF, damaged or truncated.
   static NcFile open(const std::string& path);
   /// Creates `path` as NetCDF-4 (HDF5), overwriting any file there.
   static NcFile create(const std::string& path);
@@ -51,14 +65,19 @@ public:
   /// The NetCDF type of a variable (NC_FLOAT, ...).
   int type(int varid) const;
 
-  /// Text attribute of a variable (varid = NC_GLOBAL for global ones).
+  /// Text attribute of a variable (varid = NC_GLOBAL for global ones): NC_CHAR,
+  /// or NetCDF-4 strings (several joined by newlines).
   std::optional<std::string> text_attribute(int varid, const std::string& name) const;
+  /// The NetCDF type of an attribute, if the variable has it.
+  std::optional<int> attribute_type(int varid, const std::string& name) const;
   /// Numeric attribute as doubles.
   std::optional<std::vector<double>> number_attribute(int varid, const std::string& name) const;
   /// All attributes of a variable (text or numbers), in file order.
   std::vector<core::Attribute> attributes(int varid) const;
 
-  /// Reads a hyperslab as doubles (NetCDF converts the type).
+  /// Reads a hyperslab as doubles (NetCDF converts the type; no CF decoding:
+  /// see io::read_decoded). Throws, before allocating, if the values would not
+  /// fit in this machine's memory.
   std::vector<double> read(int varid, const std::vector<size_t>& start,
                            const std::vector<size_t>& count) const;
   /// Reads a whole variable as doubles.

@@ -10,17 +10,23 @@
 /// `nunatak_config_yaml` global attribute). Deflate-compressed, chunked one
 /// record at a time.
 ///
-/// The file is written under a temporary name beside the target and renamed
-/// by `commit()`; if the writer is destroyed before that (an error, a crash in
-/// a later step), the temporary is removed, so a complete-looking file is
-/// always a complete file. Rank 0 writes; fields are gathered to it.
+/// The file is written under a temporary name beside the target
+/// (`PATH.tmp.PID`) and renamed by `commit()`; if the writer is destroyed
+/// before that (an error, a crash in a later step), the temporary is removed,
+/// so a complete-looking file is always a complete file. A transient run also
+/// `publish()`es the records so far with each checkpoint; such a file says
+/// so in its global attribute `nunatak_run_status` (every committed file has
+/// it: "complete" when the run finished). Rank 0 writes; fields are gathered
+/// to it.
 
 #include "nunatak/core/field3d.hpp"
 #include "nunatak/io/config.hpp"
 
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,13 +48,20 @@ public:
   /// grid, coordinates and metadata.
   OutputFile(std::shared_ptr<const core::ParallelGrid> grid, const std::string& path,
              const Provenance& provenance, int deflate_level = 1);
-  /// Collective: continues an existing output (a restarted run): copies it to
-  /// the temporary name, keeps its records up to and including `up_to_time`
-  /// (s) and appends after them; `history` gains a line. Creates a new file if there
-  /// is none at `path`.
-  static std::unique_ptr<OutputFile> append(std::shared_ptr<const core::ParallelGrid> grid,
+  /// Collective: continues the output of an interrupted run (a restart).
+  /// The new temporary is rebuilt from `path`: its definitions, attributes
+  /// and its records up to and including `up_to_time` (s), nothing after
+  /// them; the configuration attributes are those of `provenance`, and
+  /// `history` gains a line. With `expected_records` (what the checkpoint
+  /// committed), `path` must exist and hold exactly that many records up to
+  /// `up_to_time`, the last at `expected_last_time` (s), or this throws
+  /// naming the file and both counts. Without it (an older checkpoint that
+  /// does not say) a missing file starts a new output.
+  static std::unique_ptr<OutputFile> resume(std::shared_ptr<const core::ParallelGrid> grid,
                                             const std::string& path, const Provenance& provenance,
-                                            double up_to_time, int deflate_level = 1);
+                                            double up_to_time, int deflate_level = 1,
+                                            std::optional<long long> expected_records = {},
+                                            double expected_last_time = 0.0);
   ~OutputFile();
   OutputFile(const OutputFile&) = delete;
   OutputFile& operator=(const OutputFile&) = delete;
@@ -58,9 +71,20 @@ public:
   /// record must hold the same fields.
   void write_record(double time_seconds, const std::vector<const core::Field2D*>& fields,
                     const std::vector<const core::Field3D*>& fields3d = {});
-  /// Collective: closes the file and renames it to its final path.
-  void commit();
+  /// Collective: makes the records so far the file at the final path (a
+  /// copy; writing goes on in the temporary), with the global attribute
+  /// nunatak_run_status = `status` saying that the run has not finished.
+  /// A run does this with each checkpoint, so that the output on disk
+  /// always holds the records that its last checkpoint belongs to.
+  void publish(const std::string& status);
+  /// Collective: closes the file, sets nunatak_run_status = `status` and
+  /// renames it to its final path.
+  void commit(const std::string& status = "complete");
   const std::string& path() const { return m_path; }
+  /// Records written so far (kept ones of a resumed file included).
+  long long records() const { return static_cast<long long>(m_records); }
+  /// Time (s) of the last record; NaN if none.
+  double last_time() const { return m_last_time; }
 
 private:
   OutputFile(std::shared_ptr<const core::ParallelGrid> grid, const std::string& path,
@@ -71,6 +95,7 @@ private:
   std::unique_ptr<NcFile> m_file; // rank 0 only
   int m_time_var = -1;
   size_t m_records = 0;
+  double m_last_time = std::numeric_limits<double>::quiet_NaN();
   std::map<std::string, int> m_vars;
   int m_z_dim = -1;
   bool m_committed = false;

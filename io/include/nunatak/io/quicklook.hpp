@@ -16,7 +16,7 @@ struct QuicklookOptions {
   /// linear otherwise.
   std::optional<ColourScale> scale;
   std::optional<double> vmin, vmax; ///< in the units shown
-  int time_index = -1;              ///< record to draw; -1: the last
+  int time_index = -1; ///< record to draw; -1: the last (a time series is drawn whole: -1 only)
   int width_px = 900;
 };
 

@@ -34,9 +34,11 @@ std::string timeseries_variable_list();
 
 /// Not collective (call it on one rank): writes `series` to `path` (folders
 /// are created), under a temporary name then renamed. `provenance.config`,
-/// if set, is written as the global attribute nunatak_config_yaml.
+/// if set, is written as the global attribute nunatak_config_yaml; `status`
+/// as the global attribute nunatak_run_status ("complete", or what a run
+/// interrupted or still running has written so far).
 void write_timeseries(const std::string& path, const std::vector<TimeSeriesRecord>& series,
-                      const Provenance& provenance);
+                      const Provenance& provenance, const std::string& status = "complete");
 
 /// Reads the time series of `path` (the time-series file of a run). Throws
 /// nunatak::Error naming the file if a column is missing.

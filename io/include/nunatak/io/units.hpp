@@ -12,8 +12,25 @@
 
 namespace nunatak::io {
 
-/// The units string with glaciology's year spellings mapped to `year`, and
-/// `**` exponents kept as UDUNITS reads them.
+/// What a length (rate) is a length of, when its units say so.
+enum class Equivalent { none, water, ice, both };
+
+/// A units string without the words that are not units, and what they said.
+struct QualifiedUnits {
+  std::string units;
+  Equivalent equivalent = Equivalent::none;
+};
+
+/// Splits off what real files write beside the units: elevation references
+/// ("m a.s.l.", "m asl", "masl", "m above sea level"), water equivalent
+/// ("mm w.e. a-1", "mmWE/yr", "m water equivalent") and ice equivalent ("m
+/// ice eq. yr-1", "m of ice", "m_ice/yr"), matched as whole words in any case;
+/// then collapses blanks and trims (a trailing space or NUL is no unit).
+QualifiedUnits split_qualifiers(const std::string& units);
+
+/// The units string without qualifiers (split_qualifiers), with glaciology's
+/// year spellings mapped to `year`, and `**` exponents kept as UDUNITS reads
+/// them. Parsing falls back to lower case ("KM" is km).
 std::string normalise_units(const std::string& units);
 
 /// True if UDUNITS can parse `units` (after normalisation).

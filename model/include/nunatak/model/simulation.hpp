@@ -16,8 +16,32 @@
 /// A restarted run continues bit for bit: the step sequence depends only on
 /// the state, the configuration and the fixed schedule of output and
 /// checkpoint times (counted from time.start).
+///
+/// Files (docs/sia.md, "Transient runs and restarts"):
+///  - no file read (inputs, the restart checkpoint) is ever written, and no
+///    two outputs are the same file: checked before any work
+///    (io/file_safety.hpp); the one exception is the restart checkpoint,
+///    which is read completely before the run writes its own checkpoints,
+///    possibly to the same path (replaced by a rename);
+///  - with each checkpoint (interval, SIGUSR1, SIGTERM/SIGINT) the output and
+///    time series written so far are published at their final paths first
+///    (their nunatak_run_status says that the run has not finished), and the
+///    checkpoint records the output file and how many of its records belong
+///    to it; a restart continues exactly those records (later ones are
+///    dropped) and refuses an output that lacks them, so that the output of
+///    a run killed (even by SIGKILL) and restarted from its last checkpoint
+///    equals that of an uninterrupted run;
+///  - a restart checks the checkpoint like an input (finite, non-negative
+///    thickness, the same grid) and its configuration against the run's:
+///    only the keys of `restart_may_change` may differ;
+///  - output and checkpoint times are start + k * interval computed from k
+///    (no accumulated round-off), the last within a tolerance of time.end
+///    being time.end;
+///  - a state that becomes non-finite stops the run with an error (step,
+///    time, cell), leaving the outputs of the last checkpoint, if any.
 
 #include "nunatak/io/config.hpp"
+#include "nunatak/io/file_safety.hpp"
 #include "nunatak/io/output_file.hpp"
 #include "nunatak/io/timeseries_file.hpp"
 #include "nunatak/model/transient_model.hpp"
@@ -36,6 +60,14 @@ struct RunSignals {
   std::atomic<int> checkpoint{0}; ///< SIGUSR1: checkpoint and go on
 };
 
+/// The surface speed against observed speeds on one kind of ice cell.
+struct SpeedComparison {
+  long long cells = 0;      ///< cells of this kind with ice and an observed speed
+  double rms_misfit = 0;    ///< m/yr
+  double mean_model = 0;    ///< m/yr
+  double mean_observed = 0; ///< m/yr
+};
+
 /// How a run ended.
 struct RunSummary {
   bool completed = false; ///< false: stopped by a signal after a checkpoint
@@ -45,12 +77,44 @@ struct RunSummary {
   std::string output, timeseries, checkpoint; ///< files written ("" if none)
   double volume_start = 0, volume_end = 0;    ///< m^3
   double budget_residual = 0;                 ///< sum over the run, m^3
-  /// Surface speed against observations at the end (ice cells with data):
-  long long compared_cells = 0;
-  double speed_rms_misfit = 0;                          ///< m/yr
-  double speed_mean_model = 0, speed_mean_observed = 0; ///< m/yr
+  /// Surface speed against observations at the end, on the ice cells with
+  /// an observed speed (geometry.minimum_thickness, floatation rule):
+  /// grounded and floating ice apart, since the stress balances treat them
+  /// differently (no basal friction under floating ice);
+  bool has_observed_speed = false;
+  SpeedComparison grounded, floating;
+  long long ice_cells_without_observation = 0;
   std::string solver; ///< the stress balance's account of its last solve ("" for SIA)
 };
+
+/// What a command does with a configuration, for the files it touches.
+enum class Purpose { run, solve, bootstrap };
+
+/// The files a command reads and writes as configured: the configuration
+/// file itself, the inputs (input.*.file), the restart checkpoint, and for `run` the output, its
+/// time series and checkpoint, for every purpose the output and the quick-look maps of
+/// output.quicklook. Paths as the program will use them.
+io::FilePlan configured_files(const io::Config& config, Purpose purpose,
+                              const std::string& restart = "");
+
+/// Collective: checks `plan` (io::check_file_plan) and removes the stale
+/// temporaries of its outputs (io::clean_stale_temporaries, logged as
+/// warnings), on rank 0; a failed check throws CollectiveError on every rank.
+void prepare_files(const io::FilePlan& plan, MPI_Comm comm);
+
+/// The time series file of a run's output: DIR/STEM_ts.nc for DIR/STEM.nc.
+std::string timeseries_path(const std::string& output);
+/// The checkpoint file as configured (checkpoint.file, or
+/// DIR/STEM_checkpoint.nc beside output.file).
+std::string checkpoint_path(const io::Config& config);
+
+/// True if a restart may run with a value of `key` other than the
+/// checkpoint's: time.end, output.interval, checkpoint.interval,
+/// checkpoint.file, output.file, output.quicklook, output.compression_level,
+/// experiment.name, petsc.options; output.variables and output.levels only
+/// when the output is a new file (output.file changed). Every other key
+/// (physics, inputs, time.start, time stepping) must be the checkpoint's.
+bool restart_may_change(const std::string& key);
 
 /// Progress report: time (s), steps, wall seconds.
 using ProgressCallback = std::function<void(double time, long long steps, double wall)>;
@@ -62,21 +126,40 @@ public:
   /// configuration (e.g. time.end not after time.start) or input.
   Simulation(const io::Config& config, MPI_Comm comm, std::string command_line);
   ~Simulation();
-  /// Replaces the state by a checkpoint's (grid must match).
-  void restart_from(const std::string& checkpoint);
+  /// Collective: replaces the state by a checkpoint's. Throws
+  /// CollectiveError on every rank, naming the file (and the variable, cell
+  /// or keys), if the checkpoint is not a valid state on this grid (other
+  /// coordinates, non-finite or negative thickness), lies outside
+  /// time.start .. time.end, or its configuration differs from this run's in
+  /// a key that may not change (restart_may_change), unless
+  /// `allow_config_change` (then each difference is a warning).
+  void restart_from(const std::string& checkpoint, bool allow_config_change = false);
   /// Runs to time.end, or until signals.stop (then writes a checkpoint).
   RunSummary run(RunSignals& signals, const ProgressCallback& progress = {});
   /// Diagnostic solve: the flow of the initial state, written to output.file
   /// (one record) and compared with the observed surface speed.
   RunSummary diagnose();
-  /// Writes a checkpoint of the current state to `path` (collective).
+  /// Writes a checkpoint of the current state to `path` (collective). It
+  /// records no output file (a run's checkpoints do: they come with the
+  /// output published so far).
   void write_checkpoint(const std::string& path) const;
+  /// Why the run uses what it uses where the inputs left a choice (for
+  /// example: no surface mass balance in the inputs, so the constant of
+  /// surface_mass_balance.constant); a command logs them as warnings.
+  const std::vector<std::string>& warnings() const;
+  /// Warnings about the model state made from the inputs (floating ice that
+  /// the calving rule removed before the first stress balance); `run` and
+  /// `solve` log them.
+  const std::vector<std::string>& state_warnings() const;
 
   const TransientModel& model() const { return *m_model; }
   double end_time() const { return m_end; }
 
 private:
   void write_output(io::OutputFile& out);
+  /// Publishes the output and the time series so far, then writes the
+  /// checkpoint that belongs to them (collective).
+  void write_run_checkpoint(io::OutputFile& out, const std::string& status);
   void compare_with_observations(RunSummary& summary);
   struct Impl;
   std::unique_ptr<Impl> m_impl;

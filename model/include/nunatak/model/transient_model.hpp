@@ -15,6 +15,10 @@
 ///     (time.cfl) for the advective fluxes of non-shallow models;
 ///  5. the surface mass balance at time t; 6. the mass transport step;
 ///  7. the mask and surface follow the new thickness.
+/// A step checks what it computed: a non-finite diffusivity or advection
+/// rate, a time step too short to advance the time, or a thickness that
+/// became NaN or infinite stops the run with a CollectiveError (on every
+/// rank) naming the step, the time and the first bad cell.
 /// The stress balance gets the same floatation rule (transport.floatation).
 /// The state after a step depends only on the state before it and the
 /// parameters, so a run restarted from a checkpoint continues bit for bit.
@@ -121,8 +125,22 @@ public:
   double volume() const;
   double area() const;
 
+  /// Floating ice that the calving rule (transport.calve_floating_ice)
+  /// removed from the initial state, before the first stress balance, as
+  /// every transport step does: cells (all ranks) and volume (m^3).
+  struct InitialCalving {
+    long long cells = 0;
+    double volume = 0.0;
+  };
+  const InitialCalving& initial_calving() const { return m_initial_calving; }
+
 private:
   void refresh_geometry();
+  /// Applies the calving rule to the initial state (sets m_initial_calving).
+  void calve_initial_state();
+  /// Collective: throws CollectiveError naming the step, time and first cell
+  /// if the thickness after the step from `t` is not finite everywhere.
+  void check_state(const StepReport& report, double t) const;
   /// The stress balance's inputs from the current state.
   solver::StressBalanceInputs stress_inputs() const;
   std::unique_ptr<solver::StressBalance> m_stress;
@@ -130,6 +148,7 @@ private:
   ModelState m_state;
   ModelParams m_params;
   StressCoefficients m_coefficients;
+  InitialCalving m_initial_calving;
 };
 
 /// Collective: sets the ghost cells of `field` from neighbours and, outside a

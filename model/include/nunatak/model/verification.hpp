@@ -38,7 +38,9 @@ struct VerificationResult {
   long long steps = 0;
 };
 
-/// Collective: runs one case on `comm`. Throws nunatak::Error for a bad case.
+/// Collective: runs one case on `comm`. Throws nunatak::Error for a bad case
+/// (an unknown test, fewer than 5 points, a run length that is not finite or
+/// not in (0, 1e7] years, a safety factor outside (0, 1]).
 VerificationResult run_verification(const VerificationCase& c, MPI_Comm comm);
 
 } // namespace nunatak::model
