@@ -1,0 +1,154 @@
+#pragma once
+/// \file network.hpp
+/// The Blatter-Pattyn emulator: a fully convolutional network (a plain CNN
+/// as in IGM, or a U-Net) that maps per-column inputs of a 2-D grid to the
+/// horizontal velocity (u, v) at the solver's nz nodes of every column, on the
+/// solver's own discretisation, so that its physics loss is the shared energy
+/// (bp_energy.hpp). It runs on any grid size and on patches.
+///
+/// Inputs (channels, per column of a TorchBPPatch; emulator_input_names()):
+///   thickness H (m); surface slopes ds/dx, ds/dy (centred differences of
+///   s = z_b + H, one-sided at the edges); bed_fixed (1 where the bed node is
+///   held at 0: no slip); log10(1 + beta^2) (beta^2 in Pa (m/a)^-q);
+///   log10 of the column-mean hardness B (Pa a^(1/n)); log10 dx (m); icy
+///   (1 where the column's nodes are unknowns).
+/// Each channel is normalised, (x - mean) / std, with statistics stored in
+/// the model (fit_normalisation).
+/// Output: velocity_scale (m/a) times the network's 2 nz channels, as
+/// [ny, nx, nz, 2], multiplied by the patch's free-node mask: exactly 0 where
+/// the solver fixes the velocity (ice-free columns, no-slip beds).
+/// Convolutions pad by replicating the edge (not by zeros), so the velocity
+/// at the domain border is not pulled towards 0.
+///
+/// The model file (save/load) is a LibTorch archive: the weights plus the
+/// metadata (EmulatorMetadata, as text), so one file says what the model is,
+/// what it expects and where it came from.
+
+#include "nunatak/emulator/bp_energy.hpp"
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/conv.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace nunatak::emulator {
+
+/// What a model is and what it expects: architecture, inputs and their
+/// normalisation, levels, physical constants, provenance.
+struct EmulatorMetadata {
+  std::string architecture = "cnn"; ///< "cnn" (plain, IGM-like) or "unet"
+  int width = 32;                   ///< channels of the hidden layers (of the first level: unet)
+  int depth = 4; ///< cnn: hidden convolution layers; unet: levels (each halves the grid)
+  std::vector<double> sigma;         ///< the solver's levels, 0 (bed) .. 1 (surface)
+  std::vector<std::string> inputs;   ///< the input channels, emulator_input_names()
+  std::vector<double> input_mean;    ///< per input channel
+  std::vector<double> input_std;     ///< per input channel, > 0
+  double velocity_scale = 100.0;     ///< m/a: the output channels' unit
+  double glen_exponent = 3.0;        ///< n
+  double ice_density = 910.0;        ///< kg m^-3
+  double gravity = 9.81;             ///< m s^-2
+  double sea_water_density = 1028.0; ///< kg m^-3
+  double friction_exponent = 1.0;    ///< q of tau_b = beta^2 |u|^(q-1) u
+  double minimum_thickness = 10.0;   ///< H_min of the margin rule, m
+  std::string training;              ///< the training configuration (YAML text)
+  std::string dataset;               ///< the data set it was trained on
+  std::string code_version;          ///< nunatak version and git revision
+
+  /// The metadata as "key: value" lines (the model file's text).
+  std::string to_text() const;
+  /// Parses to_text()'s form; throws nunatak::Error naming `source` on a bad line.
+  static EmulatorMetadata from_text(const std::string& text, const std::string& source);
+};
+
+/// The input channel names, in order.
+const std::vector<std::string>& emulator_input_names();
+
+/// Metadata for a new model of `architecture`, `width` and `depth` that
+/// emulates patches with the constants and levels of `patch` (normalisation
+/// identity until fit_normalisation).
+EmulatorMetadata emulator_metadata_for(const TorchBPPatch& patch, const std::string& architecture,
+                                       int width, int depth);
+
+/// Throws nunatak::Error listing every disagreement between a model's
+/// metadata and what a run expects (levels, constants, inputs), naming
+/// `model_source` (the model file) and each key with both values.
+void check_compatible(const EmulatorMetadata& model, const EmulatorMetadata& run,
+                      const std::string& model_source);
+
+/// The network: [B, C, ny, nx] normalised inputs -> [B, 2 nz, ny, nx] (units of
+/// velocity_scale), channel 2k + c = component c (u, v) at level k.
+class EmulatorNetImpl : public torch::nn::Module {
+public:
+  explicit EmulatorNetImpl(const EmulatorMetadata& metadata);
+  /// The forward pass (any ny, nx >= 1).
+  torch::Tensor forward(const torch::Tensor& inputs);
+
+private:
+  torch::Tensor forward_cnn(const torch::Tensor& inputs);
+  torch::Tensor forward_unet(const torch::Tensor& inputs);
+  bool m_unet = false;
+  torch::nn::ModuleList m_layers, m_down, m_up;
+  torch::nn::Conv2d m_head{nullptr};
+};
+TORCH_MODULE(EmulatorNet);
+
+/// A model: metadata and network together.
+class Emulator {
+public:
+  /// A new model with weights drawn from `seed` (CPU, double precision).
+  Emulator(EmulatorMetadata metadata, std::uint64_t seed);
+  /// Reads a model file written by save(); throws nunatak::Error naming the
+  /// file if it cannot be read or is not a nunatak emulator.
+  static Emulator load(const std::string& path);
+  /// Writes the model file (weights and metadata) under a temporary name and
+  /// renames it into place.
+  void save(const std::string& path) const;
+
+  const EmulatorMetadata& metadata() const { return m_metadata; }
+  EmulatorMetadata& metadata() { return m_metadata; }
+  EmulatorNet& net() { return m_net; }
+
+  /// The raw (un-normalised) input channels of `patch`, [1, C, ny, nx].
+  torch::Tensor raw_inputs(const TorchBPPatch& patch) const;
+  /// The normalised inputs, [1, C, ny, nx], in the patch's dtype and device.
+  torch::Tensor inputs(const TorchBPPatch& patch) const;
+  /// The velocity, [ny, nx, nz, 2] in m/a, exactly 0 at fixed nodes;
+  /// differentiable with respect to the weights and the patch's geometry.
+  torch::Tensor velocity(const TorchBPPatch& patch);
+  /// Moves the weights to the patch's dtype and device.
+  void to(const torch::TensorOptions& options);
+
+private:
+  EmulatorMetadata m_metadata;
+  EmulatorNet m_net{nullptr};
+};
+
+/// Sets the input normalisation of `model` to the mean and standard
+/// deviation of each channel over the icy columns of `patches` (std floored
+/// at 1e-6 of the mean's magnitude, and 1 for a constant channel).
+void fit_normalisation(Emulator& model, const std::vector<TorchBPPatch>& patches);
+
+/// Options of the physics-loss training loop.
+struct PhysicsTrainingOptions {
+  int steps = 100;             ///< Adam steps
+  double learning_rate = 1e-3; ///< Adam's
+  std::uint64_t seed = 1;      ///< order of the patches
+};
+
+/// The physics loss of `velocity` on `patch`: the shared energy divided by
+/// rho g-scaled driving work of the velocity scale over the ice,
+/// E / (V_ice * velocity_scale * |grad s|_mean), dimensionless (minimised;
+/// negative at a useful velocity, 0 at rest).
+torch::Tensor physics_loss(const Emulator& model, const TorchBPPatch& patch,
+                           const torch::Tensor& velocity);
+
+/// Trains `model` on `patches` by Adam on the physics loss (one patch per
+/// step, cycling in an order drawn from `options.seed`); returns the loss of
+/// each step. Bitwise reproducible on the CPU for a given model and seed.
+std::vector<double> train_physics(Emulator& model, const std::vector<TorchBPPatch>& patches,
+                                  const PhysicsTrainingOptions& options);
+
+} // namespace nunatak::emulator

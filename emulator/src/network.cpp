@@ -1,0 +1,504 @@
+/// \file network.cpp
+/// The emulator network (see network.hpp): input channels, the plain CNN and
+/// the U-Net, the masked velocity, the model file, and the physics-loss
+/// training loop.
+
+#include "nunatak/emulator/network.hpp"
+
+#include "nunatak/core/error.hpp"
+
+#include <torch/nn/functional/activation.h>
+#include <torch/nn/functional/pooling.h>
+#include <torch/nn/functional/upsampling.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/optim/adam.h>
+#include <torch/serialize.h>
+#include <torch/utils.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iomanip>
+#include <numeric>
+#include <random>
+#include <sstream>
+#include <unistd.h>
+
+namespace nunatak::emulator {
+
+namespace F = torch::nn::functional;
+
+namespace {
+
+const char* const archive_kind = "nunatak-bp-emulator";
+const int archive_version = 1;
+
+/// A 3x3 convolution that pads by replicating the edge.
+torch::nn::Conv2d conv3(int in, int out) {
+  return torch::nn::Conv2d(
+      torch::nn::Conv2dOptions(in, out, 3).padding(1).padding_mode(torch::kReplicate));
+}
+
+torch::Tensor activation(const torch::Tensor& x) {
+  return F::leaky_relu(x, F::LeakyReLUFuncOptions().negative_slope(0.01));
+}
+
+std::string join(const std::vector<double>& v) {
+  std::ostringstream s;
+  s << std::setprecision(17);
+  for (size_t k = 0; k < v.size(); ++k) s << (k ? " " : "") << v[k];
+  return s.str();
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (size_t k = 0; k < v.size(); ++k) s += (k ? " " : "") + v[k];
+  return s;
+}
+
+std::string number(double v) {
+  std::ostringstream s;
+  s << std::setprecision(17) << v;
+  return s.str();
+}
+
+/// One line's value with newlines escaped, and back.
+std::string escape(const std::string& text) {
+  std::string out;
+  for (char c : text)
+    out += c == '\n' ? std::string("\\n") : c == '\\' ? "\\\\" : std::string(1, c);
+  return out;
+}
+
+std::string unescape(const std::string& text) {
+  std::string out;
+  for (size_t k = 0; k < text.size(); ++k) {
+    if (text[k] == '\\' && k + 1 < text.size()) {
+      out += text[k + 1] == 'n' ? '\n' : text[k + 1];
+      ++k;
+    } else {
+      out += text[k];
+    }
+  }
+  return out;
+}
+
+/// Centred differences along `dim` (one-sided at the ends) divided by `h`.
+torch::Tensor centred_difference(const torch::Tensor& f, int64_t dim, double h) {
+  const int64_t n = f.size(dim);
+  if (n < 2) return torch::zeros_like(f);
+  const auto first = f.narrow(dim, 1, 1) - f.narrow(dim, 0, 1);
+  const auto last = f.narrow(dim, n - 1, 1) - f.narrow(dim, n - 2, 1);
+  if (n == 2) return torch::cat({first, last}, dim) / h;
+  const auto inner = (f.narrow(dim, 2, n - 2) - f.narrow(dim, 0, n - 2)) / 2.0;
+  return torch::cat({first, inner, last}, dim) / h;
+}
+
+} // namespace
+
+const std::vector<std::string>& emulator_input_names() {
+  static const std::vector<std::string> names = {
+      "thickness",          "surface_slope_x", "surface_slope_y", "bed_fixed",
+      "log10_1_plus_beta2", "log10_hardness",  "log10_dx",        "icy"};
+  return names;
+}
+
+std::string EmulatorMetadata::to_text() const {
+  std::ostringstream s;
+  s << "kind: " << archive_kind << "\n"
+    << "version: " << archive_version << "\n"
+    << "architecture: " << architecture << "\n"
+    << "width: " << width << "\n"
+    << "depth: " << depth << "\n"
+    << "sigma: " << join(sigma) << "\n"
+    << "inputs: " << join(inputs) << "\n"
+    << "input_mean: " << join(input_mean) << "\n"
+    << "input_std: " << join(input_std) << "\n"
+    << "velocity_scale: " << number(velocity_scale) << "\n"
+    << "glen_exponent: " << number(glen_exponent) << "\n"
+    << "ice_density: " << number(ice_density) << "\n"
+    << "gravity: " << number(gravity) << "\n"
+    << "sea_water_density: " << number(sea_water_density) << "\n"
+    << "friction_exponent: " << number(friction_exponent) << "\n"
+    << "minimum_thickness: " << number(minimum_thickness) << "\n"
+    << "training: " << escape(training) << "\n"
+    << "dataset: " << escape(dataset) << "\n"
+    << "code_version: " << escape(code_version) << "\n";
+  return s.str();
+}
+
+EmulatorMetadata EmulatorMetadata::from_text(const std::string& text, const std::string& source) {
+  EmulatorMetadata m;
+  m.sigma.clear();
+  std::istringstream lines(text);
+  bool kind_seen = false;
+  for (std::string line; std::getline(lines, line);) {
+    const size_t colon = line.find(": ");
+    const std::string key = line.substr(0, colon);
+    const std::string value = colon == std::string::npos ? "" : line.substr(colon + 2);
+    std::istringstream v(value);
+    const auto reals = [&] {
+      std::vector<double> out;
+      for (double x; v >> x;) out.push_back(x);
+      return out;
+    };
+    const auto real = [&] {
+      double x = 0;
+      if (!(v >> x) || !std::isfinite(x))
+        throw Error("emulator model '" + source + "': '" + key + "' is not a number: '" + value +
+                    "'");
+      return x;
+    };
+    if (key == "kind") {
+      if (value != archive_kind)
+        throw Error("'" + source + "' is not a nunatak emulator model (kind '" + value + "')");
+      kind_seen = true;
+    } else if (key == "version") {
+      if (int(real()) != archive_version)
+        throw Error("emulator model '" + source + "' has format version " + value +
+                    "; this nunatak reads version " + std::to_string(archive_version));
+    } else if (key == "architecture") {
+      m.architecture = value;
+    } else if (key == "width") {
+      m.width = int(real());
+    } else if (key == "depth") {
+      m.depth = int(real());
+    } else if (key == "sigma") {
+      m.sigma = reals();
+    } else if (key == "inputs") {
+      m.inputs.clear();
+      for (std::string name; v >> name;) m.inputs.push_back(name);
+    } else if (key == "input_mean") {
+      m.input_mean = reals();
+    } else if (key == "input_std") {
+      m.input_std = reals();
+    } else if (key == "velocity_scale") {
+      m.velocity_scale = real();
+    } else if (key == "glen_exponent") {
+      m.glen_exponent = real();
+    } else if (key == "ice_density") {
+      m.ice_density = real();
+    } else if (key == "gravity") {
+      m.gravity = real();
+    } else if (key == "sea_water_density") {
+      m.sea_water_density = real();
+    } else if (key == "friction_exponent") {
+      m.friction_exponent = real();
+    } else if (key == "minimum_thickness") {
+      m.minimum_thickness = real();
+    } else if (key == "training") {
+      m.training = unescape(value);
+    } else if (key == "dataset") {
+      m.dataset = unescape(value);
+    } else if (key == "code_version") {
+      m.code_version = unescape(value);
+    } else if (!line.empty()) {
+      throw Error("emulator model '" + source + "': unknown metadata key '" + key + "'");
+    }
+  }
+  if (!kind_seen) throw Error("'" + source + "' is not a nunatak emulator model (no kind)");
+  const size_t c = m.inputs.size();
+  if (m.architecture != "cnn" && m.architecture != "unet")
+    throw Error("emulator model '" + source + "': architecture '" + m.architecture +
+                "' is neither cnn nor unet");
+  if (m.width < 1 || m.depth < 1 || m.sigma.size() < 2 || c == 0 || m.input_mean.size() != c ||
+      m.input_std.size() != c || !(m.velocity_scale > 0))
+    throw Error("emulator model '" + source +
+                "': inconsistent metadata (width, depth, levels, inputs or normalisation)");
+  return m;
+}
+
+EmulatorMetadata emulator_metadata_for(const TorchBPPatch& patch, const std::string& architecture,
+                                       int width, int depth) {
+  if (architecture != "cnn" && architecture != "unet")
+    throw Error("emulator architecture '" + architecture + "': use cnn or unet");
+  if (width < 1 || depth < 1) throw Error("emulator width and depth must be at least 1");
+  EmulatorMetadata m;
+  m.architecture = architecture;
+  m.width = width;
+  m.depth = depth;
+  m.sigma = to_vector(patch.sigma);
+  m.inputs = emulator_input_names();
+  m.input_mean.assign(m.inputs.size(), 0.0);
+  m.input_std.assign(m.inputs.size(), 1.0);
+  const core::BPConstants& c = patch.constants;
+  m.glen_exponent = c.glen_exponent;
+  m.gravity = 9.81;
+  m.ice_density = c.rho_g / m.gravity;
+  m.sea_water_density = c.water_ratio * m.ice_density;
+  m.friction_exponent = c.friction_exponent;
+  m.minimum_thickness = c.minimum_thickness;
+  return m;
+}
+
+void check_compatible(const EmulatorMetadata& model, const EmulatorMetadata& run,
+                      const std::string& model_source) {
+  std::vector<std::string> issues;
+  const auto differ = [](double a, double b) {
+    return std::abs(a - b) > 1e-9 * std::max(std::abs(a), std::abs(b));
+  };
+  const auto compare = [&](const char* key, double a, double b) {
+    if (differ(a, b))
+      issues.push_back(std::string(key) + " " + number(a) + " in the model, " + number(b) +
+                       " in the run");
+  };
+  if (model.sigma.size() != run.sigma.size()) {
+    issues.push_back("levels " + std::to_string(model.sigma.size()) + " in the model, " +
+                     std::to_string(run.sigma.size()) + " in the run");
+  } else {
+    for (size_t k = 0; k < model.sigma.size(); ++k)
+      if (differ(model.sigma[k], run.sigma[k])) {
+        issues.push_back("sigma levels (" + join(model.sigma) + ") in the model, (" +
+                         join(run.sigma) + ") in the run");
+        break;
+      }
+  }
+  compare("glen_exponent", model.glen_exponent, run.glen_exponent);
+  compare("ice_density", model.ice_density * model.gravity, run.ice_density * run.gravity);
+  compare("sea_water_density", model.sea_water_density, run.sea_water_density);
+  compare("friction_exponent", model.friction_exponent, run.friction_exponent);
+  compare("minimum_thickness", model.minimum_thickness, run.minimum_thickness);
+  if (model.inputs != run.inputs)
+    issues.push_back("inputs (" + join(model.inputs) + ") in the model, (" + join(run.inputs) +
+                     ") in the run");
+  if (issues.empty()) return;
+  std::string text;
+  for (const auto& i : issues) text += (text.empty() ? "" : "; ") + i;
+  throw Error("emulator model '" + model_source + "' does not fit this run: " + text);
+}
+
+EmulatorNetImpl::EmulatorNetImpl(const EmulatorMetadata& m) {
+  const int inputs = int(m.inputs.size()), outputs = 2 * int(m.sigma.size());
+  m_unet = m.architecture == "unet";
+  m_layers = register_module("layers", torch::nn::ModuleList());
+  m_down = register_module("down", torch::nn::ModuleList());
+  m_up = register_module("up", torch::nn::ModuleList());
+  if (!m_unet) {
+    // IGM-like: depth 3x3 convolutions of `width` channels, then a 1x1 head.
+    int in = inputs;
+    for (int l = 0; l < m.depth; ++l, in = m.width) m_layers->push_back(conv3(in, m.width));
+    m_head = register_module("head", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, outputs, 1)));
+    return;
+  }
+  // U-Net: level l has width 2^l (capped at 8 width) channels, two 3x3
+  // convolutions on the way down (m_down: 2 per level) and two on the way up
+  // (m_up: 2 per level below the deepest), average pooling and bilinear
+  // upsampling to the skip's exact size (any grid size).
+  const auto channels = [&](int l) { return m.width * std::min(1 << l, 8); };
+  int in = inputs;
+  for (int l = 0; l < m.depth; ++l) {
+    m_down->push_back(conv3(in, channels(l)));
+    m_down->push_back(conv3(channels(l), channels(l)));
+    in = channels(l);
+  }
+  for (int l = m.depth - 2; l >= 0; --l) {
+    m_up->push_back(conv3(channels(l + 1) + channels(l), channels(l)));
+    m_up->push_back(conv3(channels(l), channels(l)));
+  }
+  m_head =
+      register_module("head", torch::nn::Conv2d(torch::nn::Conv2dOptions(channels(0), outputs, 1)));
+}
+
+torch::Tensor EmulatorNetImpl::forward(const torch::Tensor& inputs) {
+  return m_unet ? forward_unet(inputs) : forward_cnn(inputs);
+}
+
+torch::Tensor EmulatorNetImpl::forward_cnn(const torch::Tensor& inputs) {
+  torch::Tensor x = inputs;
+  for (const auto& layer : *m_layers) x = activation(layer->as<torch::nn::Conv2d>()->forward(x));
+  return m_head->forward(x);
+}
+
+torch::Tensor EmulatorNetImpl::forward_unet(const torch::Tensor& inputs) {
+  const int levels = int(m_down->size() / 2);
+  std::vector<torch::Tensor> skips;
+  torch::Tensor x = inputs;
+  for (int l = 0; l < levels; ++l) {
+    if (l > 0) {
+      skips.push_back(x);
+      // Halve the grid (a 1-cell dimension stays 1): ceil so that odd sizes keep their edge.
+      x = F::avg_pool2d(x, F::AvgPool2dFuncOptions(2).ceil_mode(true).count_include_pad(false));
+    }
+    x = activation(m_down[size_t(2 * l)]->as<torch::nn::Conv2d>()->forward(x));
+    x = activation(m_down[size_t(2 * l + 1)]->as<torch::nn::Conv2d>()->forward(x));
+  }
+  for (int u = 0; u < levels - 1; ++u) {
+    const torch::Tensor skip = skips.back();
+    skips.pop_back();
+    x = F::interpolate(x, F::InterpolateFuncOptions()
+                              .size(std::vector<int64_t>{skip.size(2), skip.size(3)})
+                              .mode(torch::kBilinear)
+                              .align_corners(false));
+    x = torch::cat({x, skip}, 1);
+    x = activation(m_up[size_t(2 * u)]->as<torch::nn::Conv2d>()->forward(x));
+    x = activation(m_up[size_t(2 * u + 1)]->as<torch::nn::Conv2d>()->forward(x));
+  }
+  return m_head->forward(x);
+}
+
+Emulator::Emulator(EmulatorMetadata metadata, std::uint64_t seed)
+    : m_metadata(std::move(metadata)) {
+  torch::manual_seed(seed);
+  m_net = EmulatorNet(m_metadata);
+  m_net->to(torch::kFloat64);
+}
+
+void Emulator::to(const torch::TensorOptions& options) {
+  m_net->to(options.device(), options.dtype().toScalarType());
+}
+
+torch::Tensor Emulator::raw_inputs(const TorchBPPatch& p) const {
+  const torch::NoGradGuard no_grad;
+  const auto options = p.options();
+  const torch::Tensor H = p.thickness, s = p.bed + p.thickness;
+  const torch::Tensor free_bed = p.free_nodes.select(2, 0);
+  const torch::Tensor icy = p.free_nodes.select(2, p.nz - 1);
+  const torch::Tensor bed_fixed = icy * (1.0 - free_bed);
+  const torch::Tensor beta2 = torch::log10(1.0 + torch::clamp_min(p.beta2, 0.0));
+  const torch::Tensor hardness = torch::log10(p.hardness.mean(2));
+  const torch::Tensor dx = torch::full_like(H, std::log10(p.dx));
+  const torch::Tensor channels[] = {H,
+                                    centred_difference(s, 1, p.dx),
+                                    centred_difference(s, 0, p.dy),
+                                    bed_fixed,
+                                    beta2,
+                                    hardness,
+                                    dx,
+                                    icy};
+  return torch::stack(std::vector<torch::Tensor>(std::begin(channels), std::end(channels)), 0)
+      .unsqueeze(0)
+      .to(options);
+}
+
+torch::Tensor Emulator::inputs(const TorchBPPatch& p) const {
+  const auto options = p.options();
+  const int64_t c = int64_t(m_metadata.inputs.size());
+  const torch::Tensor mean = torch::tensor(m_metadata.input_mean, torch::kFloat64).to(options);
+  const torch::Tensor std = torch::tensor(m_metadata.input_std, torch::kFloat64).to(options);
+  return (raw_inputs(p) - mean.view({1, c, 1, 1})) / std.view({1, c, 1, 1});
+}
+
+torch::Tensor Emulator::velocity(const TorchBPPatch& p) {
+  if (int(m_metadata.sigma.size()) != p.nz)
+    throw Error("emulator: the model has " + std::to_string(m_metadata.sigma.size()) +
+                " levels, the patch " + std::to_string(p.nz));
+  const torch::Tensor out = m_net->forward(inputs(p)); // [1, 2 nz, ny, nx]
+  const torch::Tensor u =
+      out.squeeze(0).view({p.nz, 2, p.ny, p.nx}).permute({2, 3, 0, 1}) * m_metadata.velocity_scale;
+  return u * p.free_nodes.unsqueeze(3);
+}
+
+void Emulator::save(const std::string& path) const {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  try {
+    torch::serialize::OutputArchive archive;
+    m_net->save(archive);
+    archive.write("nunatak_metadata", c10::IValue(m_metadata.to_text()));
+    archive.save_to(tmp);
+  } catch (const c10::Error& e) {
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
+    throw Error("cannot write emulator model '" + path + "': " + e.what_without_backtrace());
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ec);
+    throw Error("cannot write emulator model '" + path + "': " + ec.message());
+  }
+}
+
+Emulator Emulator::load(const std::string& path) {
+  if (!std::filesystem::is_regular_file(path))
+    throw Error("emulator model '" + path + "': no such file");
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path);
+  } catch (const c10::Error& e) {
+    throw Error("emulator model '" + path +
+                "' is not a LibTorch archive: " + e.what_without_backtrace());
+  }
+  c10::IValue text;
+  if (!archive.try_read("nunatak_metadata", text) || !text.isString())
+    throw Error("'" + path + "' is a LibTorch archive but not a nunatak emulator model");
+  Emulator model(EmulatorMetadata::from_text(text.toStringRef(), path), 0);
+  try {
+    model.m_net->load(archive);
+  } catch (const c10::Error& e) {
+    throw Error("emulator model '" + path +
+                "': the weights do not fit its metadata: " + e.what_without_backtrace());
+  }
+  return model;
+}
+
+void fit_normalisation(Emulator& model, const std::vector<TorchBPPatch>& patches) {
+  if (patches.empty()) throw Error("fit_normalisation: no patches");
+  const size_t c = model.metadata().inputs.size();
+  std::vector<double> sum(c, 0.0), sum2(c, 0.0);
+  double count = 0;
+  for (const auto& p : patches) {
+    const torch::Tensor x = model.raw_inputs(p).to(torch::kFloat64).squeeze(0); // [C, ny, nx]
+    const torch::Tensor icy = x[int64_t(c) - 1] > 0.5;
+    const double n = icy.sum().item<double>();
+    if (n == 0) continue;
+    count += n;
+    for (size_t k = 0; k < c; ++k) {
+      const torch::Tensor v = x[int64_t(k)].masked_select(icy);
+      sum[k] += v.sum().item<double>();
+      sum2[k] += (v * v).sum().item<double>();
+    }
+  }
+  if (count == 0) throw Error("fit_normalisation: no icy column in the patches");
+  EmulatorMetadata& m = model.metadata();
+  for (size_t k = 0; k < c; ++k) {
+    const double mean = sum[k] / count;
+    const double var = std::max(0.0, sum2[k] / count - mean * mean);
+    const double std = std::sqrt(var);
+    m.input_mean[k] = mean;
+    m.input_std[k] = std > 1e-6 * std::max(1.0, std::abs(mean)) ? std : 1.0;
+  }
+}
+
+torch::Tensor physics_loss(const Emulator& model, const TorchBPPatch& patch,
+                           const torch::Tensor& velocity) {
+  double scale = 0;
+  {
+    const torch::NoGradGuard no_grad;
+    const torch::Tensor x = model.raw_inputs(patch).squeeze(0);
+    const torch::Tensor slope = torch::sqrt(x[1] * x[1] + x[2] * x[2]);
+    scale = (x[0] * slope * x[7]).sum().item<double>() * patch.dx * patch.dy *
+            model.metadata().velocity_scale;
+  }
+  if (!(scale > 0)) scale = 1.0;
+  return bp_energy(patch, velocity) / scale;
+}
+
+std::vector<double> train_physics(Emulator& model, const std::vector<TorchBPPatch>& patches,
+                                  const PhysicsTrainingOptions& options) {
+  if (patches.empty()) throw Error("train_physics: no patches");
+  if (options.steps < 0 || !(options.learning_rate > 0))
+    throw Error("train_physics: steps must be >= 0 and the learning rate > 0");
+  model.to(patches.front().options());
+  torch::optim::Adam adam(model.net()->parameters(),
+                          torch::optim::AdamOptions(options.learning_rate));
+  std::mt19937_64 order_rng(options.seed); // the order only: identical sequence everywhere
+  std::vector<size_t> order(patches.size());
+  std::iota(order.begin(), order.end(), size_t(0));
+  std::vector<double> history;
+  history.reserve(size_t(options.steps));
+  for (int step = 0; step < options.steps; ++step) {
+    const size_t k = size_t(step) % patches.size();
+    if (k == 0)
+      for (size_t a = order.size(); a > 1; --a) std::swap(order[a - 1], order[order_rng() % a]);
+    const TorchBPPatch& p = patches[order[k]];
+    adam.zero_grad();
+    const torch::Tensor loss = physics_loss(model, p, model.velocity(p));
+    loss.backward();
+    adam.step();
+    history.push_back(loss.item<double>());
+  }
+  return history;
+}
+
+} // namespace nunatak::emulator
