@@ -7,6 +7,7 @@
 
 #include "nunatak/core/error.hpp"
 
+#include <torch/csrc/autograd/autograd.h>
 #include <torch/nn/functional/activation.h>
 #include <torch/nn/functional/pooling.h>
 #include <torch/nn/functional/upsampling.h>
@@ -474,29 +475,96 @@ torch::Tensor physics_loss(const Emulator& model, const TorchBPPatch& patch,
   return bp_energy(patch, velocity) / scale;
 }
 
-std::vector<double> train_physics(Emulator& model, const std::vector<TorchBPPatch>& patches,
-                                  const PhysicsTrainingOptions& options) {
-  if (patches.empty()) throw Error("train_physics: no patches");
-  if (options.steps < 0 || !(options.learning_rate > 0))
-    throw Error("train_physics: steps must be >= 0 and the learning rate > 0");
-  model.to(patches.front().options());
-  torch::optim::Adam adam(model.net()->parameters(),
-                          torch::optim::AdamOptions(options.learning_rate));
-  std::mt19937_64 order_rng(options.seed); // the order only: identical sequence everywhere
-  std::vector<size_t> order(patches.size());
+torch::Tensor data_loss(const TorchBPPatch& patch, const torch::Tensor& velocity,
+                        const torch::Tensor& solution) {
+  if (!solution.defined() || solution.sizes() != velocity.sizes())
+    throw Error("emulator data loss: the solution's shape differs from the velocity's");
+  const torch::Tensor mask = patch.free_nodes.unsqueeze(3);
+  const torch::Tensor target = solution.to(velocity.options()) * mask;
+  const double norm2 = (target * target).sum().item<double>();
+  const torch::Tensor misfit = (velocity - target) * mask;
+  return (misfit * misfit).sum() / std::max(norm2, 1e-30);
+}
+
+namespace {
+
+/// The 2-norm of the gradients of `loss` with respect to `parameters`.
+double gradient_norm(const torch::Tensor& loss, const std::vector<torch::Tensor>& parameters) {
+  const auto grads = torch::autograd::grad({loss}, parameters, {}, /*retain_graph=*/true,
+                                           /*create_graph=*/false, /*allow_unused=*/true);
+  double sum = 0;
+  for (const auto& g : grads)
+    if (g.defined()) sum += g.pow(2).sum().item<double>();
+  return std::sqrt(sum);
+}
+
+} // namespace
+
+std::vector<TrainingStep> train(Emulator& model, const std::vector<TrainingSample>& samples,
+                                const TrainingOptions& options) {
+  if (samples.empty()) throw Error("emulator training: no samples");
+  if (options.loss != "physics" && options.loss != "data" && options.loss != "hybrid")
+    throw Error("emulator.loss '" + options.loss + "': use physics, data or hybrid");
+  if (options.steps < 0 || !(options.learning_rate > 0) || options.balance_every < 1 ||
+      !(options.balance_ratio > 0) || options.physics_warmup_steps < 0)
+    throw Error("emulator training: steps and warm-up must be >= 0, the learning rate, "
+                "balance_every and balance_ratio > 0");
+  if (options.loss != "physics")
+    for (const auto& s : samples)
+      if (options.loss == "data" && !s.solution.defined())
+        throw Error("emulator.loss data: a sample has no solver solution");
+  model.to(samples.front().patch.options());
+  const std::vector<torch::Tensor> parameters = model.net()->parameters();
+  torch::optim::Adam adam(parameters, torch::optim::AdamOptions(options.learning_rate));
+  std::mt19937_64 order_rng(options.seed); // the order only: the same sequence everywhere
+  std::vector<size_t> order(samples.size());
   std::iota(order.begin(), order.end(), size_t(0));
-  std::vector<double> history;
+  double lambda = 1.0;
+  bool lambda_set = false;
+  std::vector<TrainingStep> history;
   history.reserve(size_t(options.steps));
   for (int step = 0; step < options.steps; ++step) {
-    const size_t k = size_t(step) % patches.size();
+    const size_t k = size_t(step) % samples.size();
     if (k == 0)
       for (size_t a = order.size(); a > 1; --a) std::swap(order[a - 1], order[order_rng() % a]);
-    const TorchBPPatch& p = patches[order[k]];
+    const TrainingSample& s = samples[order[k]];
     adam.zero_grad();
-    const torch::Tensor loss = physics_loss(model, p, model.velocity(p));
+    const torch::Tensor u = model.velocity(s.patch);
+    TrainingStep record;
+    const bool physics_only =
+        options.loss == "physics" || !s.solution.defined() || step < options.physics_warmup_steps;
+    torch::Tensor loss;
+    if (physics_only) {
+      loss = physics_loss(model, s.patch, u);
+      record.physics = loss.item<double>();
+      record.data = std::nan("");
+    } else if (options.loss == "data") {
+      loss = data_loss(s.patch, u, s.solution);
+      record.data = loss.item<double>();
+      record.physics = physics_loss(model, s.patch, u.detach()).item<double>();
+    } else {
+      const torch::Tensor physics = physics_loss(model, s.patch, u);
+      const torch::Tensor data = data_loss(s.patch, u, s.solution);
+      if (!lambda_set || step % options.balance_every == 0) {
+        const double gp = gradient_norm(physics, parameters);
+        const double gd = gradient_norm(data, parameters);
+        if (gp > 0 && gd > 0) {
+          const double target = std::clamp(options.balance_ratio * gd / gp, 1e-3, 100.0);
+          const double smoothed = lambda_set ? 0.9 * lambda + 0.1 * target : target;
+          lambda = lambda_set ? std::clamp(smoothed, lambda / 1.2, lambda * 1.2) : smoothed;
+          lambda = std::clamp(lambda, 1e-3, 100.0);
+          lambda_set = true;
+        }
+      }
+      loss = data + lambda * physics;
+      record.physics = physics.item<double>();
+      record.data = data.item<double>();
+    }
+    record.weight = lambda;
     loss.backward();
     adam.step();
-    history.push_back(loss.item<double>());
+    record.total = loss.item<double>();
+    history.push_back(record);
   }
   return history;
 }

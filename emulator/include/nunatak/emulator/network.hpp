@@ -131,24 +131,53 @@ private:
 /// at 1e-6 of the mean's magnitude, and 1 for a constant channel).
 void fit_normalisation(Emulator& model, const std::vector<TorchBPPatch>& patches);
 
-/// Options of the physics-loss training loop.
-struct PhysicsTrainingOptions {
-  int steps = 100;             ///< Adam steps
-  double learning_rate = 1e-3; ///< Adam's
-  std::uint64_t seed = 1;      ///< order of the patches
+/// One training sample: a patch and, for the data term, the solver's
+/// velocity on it ([ny, nx, nz, 2], m/a; undefined for physics-only samples).
+struct TrainingSample {
+  TorchBPPatch patch;
+  torch::Tensor solution;
 };
 
-/// The physics loss of `velocity` on `patch`: the shared energy divided by
-/// rho g-scaled driving work of the velocity scale over the ice,
-/// E / (V_ice * velocity_scale * |grad s|_mean), dimensionless (minimised;
+/// Options of the training loop (emulator.* in a configuration).
+struct TrainingOptions {
+  /// "physics" (the shared energy), "data" (misfit to solver solutions) or
+  /// "hybrid" (data + lambda physics, lambda adapted).
+  std::string loss = "hybrid";
+  int steps = 100;              ///< Adam steps, one sample each
+  double learning_rate = 1e-3;  ///< Adam's
+  std::uint64_t seed = 1;       ///< the order of the samples
+  int physics_warmup_steps = 0; ///< hybrid: physics-only steps first (a warm start)
+  int balance_every = 10;       ///< hybrid: steps between updates of lambda
+  double balance_ratio = 1.0;   ///< hybrid: lambda |grad physics| = ratio |grad data|
+};
+
+/// The losses of one training step.
+struct TrainingStep {
+  double total = 0, physics = 0, data = 0; ///< data: NaN where the sample has none
+  double weight = 1;                       ///< lambda, the physics term's weight (hybrid)
+};
+
+/// The physics loss of `velocity` on `patch`: the shared energy divided by the
+/// driving work of the velocity scale over the ice,
+/// E / (velocity_scale sum_icy H |grad s| dx dy), dimensionless (minimised;
 /// negative at a useful velocity, 0 at rest).
 torch::Tensor physics_loss(const Emulator& model, const TorchBPPatch& patch,
                            const torch::Tensor& velocity);
 
-/// Trains `model` on `patches` by Adam on the physics loss (one patch per
-/// step, cycling in an order drawn from `options.seed`); returns the loss of
-/// each step. Bitwise reproducible on the CPU for a given model and seed.
-std::vector<double> train_physics(Emulator& model, const std::vector<TorchBPPatch>& patches,
-                                  const PhysicsTrainingOptions& options);
+/// The data loss: the relative squared misfit to the solver's velocity,
+/// sum (u - u*)^2 / sum u*^2 over the free nodes (scale-free, so slow and
+/// fast glaciers weigh alike; the evaluation's relative L2 error squared).
+torch::Tensor data_loss(const TorchBPPatch& patch, const torch::Tensor& velocity,
+                        const torch::Tensor& solution);
+
+/// Trains `model` by Adam, one sample per step, cycling through `samples` in
+/// an order drawn from `options.seed`; returns each step's losses. Hybrid:
+/// loss = data + lambda physics, where every balance_every steps lambda moves
+/// towards ratio |grad_w data| / |grad_w physics| (the weights' gradients on
+/// the current sample), smoothed (EMA 0.9), at most x1.2 per update, within
+/// [1e-3, 100]; samples without a solution contribute physics only. Bitwise
+/// reproducible on the CPU for a given model and seed.
+std::vector<TrainingStep> train(Emulator& model, const std::vector<TrainingSample>& samples,
+                                const TrainingOptions& options);
 
 } // namespace nunatak::emulator
