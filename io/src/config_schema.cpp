@@ -124,8 +124,14 @@ std::vector<KeySpec> build_schema() {
            "fraction of the explicit diffusion limit dx^2/(4 D) used as time step", 1e-6, 1.0),
 
       str("stress_balance.model", "sia",
-          "ice-flow model: sia (shallow ice) or bp (Blatter-Pattyn, PETSc options -bp_*)",
-          {"sia", "bp"}),
+          "ice-flow model: sia (shallow ice), bp (Blatter-Pattyn, PETSc options -bp_*) or emulator "
+          "(the network of emulator.model)",
+          {"sia", "bp", "emulator"}),
+      str("emulator.model", "",
+          "emulator: the model file (a LibTorch archive with its metadata, docs/emulator.md)"),
+      str("emulator.device", "cpu",
+          "emulator: where the network runs (auto: cuda when there is one)",
+          {"cpu", "cuda", "auto"}),
       integer("bp.levels", "9", "Blatter-Pattyn: nodes per column (terrain-following)", 2, 1001),
       real("bp.minimum_thickness", "10", "m",
            "Blatter-Pattyn: thinner columns are ice-free (velocity fixed at 0)", 0.0),

@@ -1,5 +1,7 @@
 #include "nunatak/model/simulation.hpp"
 
+#include "nunatak/model/emulator_stress_balance.hpp"
+
 #include "nunatak/core/collective.hpp"
 #include "nunatak/core/constants.hpp"
 #include "nunatak/core/error.hpp"
@@ -301,6 +303,9 @@ Simulation::Simulation(const io::Config& config, MPI_Comm comm, std::string comm
   params.stress.bp_ocean_pressure = config.get_bool("bp.ocean_pressure");
   params.stress.sea_level = params.transport.floatation.sea_level;
   params.stress.sea_water_density = params.transport.floatation.sea_water_density;
+  params.stress.emulator_model = config.get_string("emulator.model");
+  params.stress.emulator_device = config.get_string("emulator.device");
+  register_emulator_stress_balance();
   params.max_dt = config.get_real("time.max_step") * year;
 
   insert_petsc_options(config.get_string("petsc.options"));

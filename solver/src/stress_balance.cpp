@@ -6,11 +6,25 @@
 #include "nunatak/solver/shallow_ice.hpp"
 
 #include <cmath>
+#include <map>
 
 namespace nunatak::solver {
 
 std::vector<const core::Field2D*> Velocities::fields2d() const {
   return {&uvelsurf, &vvelsurf, &velsurf_mag, &uvelbase, &vvelbase, &ubar, &vbar};
+}
+
+namespace {
+
+std::map<std::string, StressBalanceFactory>& registered_stress_balances() {
+  static std::map<std::string, StressBalanceFactory> registry;
+  return registry;
+}
+
+} // namespace
+
+void register_stress_balance(const std::string& name, StressBalanceFactory factory) {
+  registered_stress_balances()[name] = std::move(factory);
 }
 
 std::unique_ptr<StressBalance> make_stress_balance(const std::string& name,
@@ -38,7 +52,11 @@ std::unique_ptr<StressBalance> make_stress_balance(const std::string& name,
     }
     return std::make_unique<BlatterPattyn>(std::move(grid), p);
   }
-  throw Error("unknown stress balance '" + name + "' (known: sia, bp)");
+  const auto& registry = registered_stress_balances();
+  if (const auto it = registry.find(name); it != registry.end()) return it->second(grid, params);
+  std::string known = "sia, bp";
+  for (const auto& [other, factory] : registry) known += ", " + other;
+  throw Error("unknown stress balance '" + name + "' (known: " + known + ")");
 }
 
 Velocities make_velocities(std::shared_ptr<const core::ParallelGrid> grid) {

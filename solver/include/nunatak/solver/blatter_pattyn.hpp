@@ -57,6 +57,7 @@
 #include "nunatak/core/field3d.hpp"
 #include "nunatak/core/petsc_handle.hpp"
 #include "nunatak/solver/bp_problem.hpp"
+#include "nunatak/solver/column_velocity.hpp"
 #include "nunatak/solver/stress_balance.hpp"
 
 #include <memory>
@@ -210,6 +211,8 @@ private:
   bool start_from_coarser_grid(BPSolveReport& report);
   /// Depth-averaged velocity and upwind face fluxes of thickness `thk` (after a solve).
   void update_fluxes(const core::Field2D& thk);
+  /// The rank's ghosted column velocities `x` ([y][x][z][c], m/a) as a box of the 2-D grid.
+  ColumnVelocityBox column_box(const std::vector<double>& x) const;
   /// The patch of this rank for the given columns (collective: margins need ghost updates).
   core::BPPatch make_patch(const Columns& columns) const;
 

@@ -9,6 +9,7 @@
 #include "nunatak/core/floatation.hpp"
 #include "nunatak/solver/flow_law.hpp"
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -74,13 +75,22 @@ public:
 struct StressBalanceParams {
   FlowLaw flow;
   SlidingLaw sliding;
-  int bp_levels = 9;                  ///< Blatter-Pattyn: nodes per column
-  double bp_minimum_thickness = 10.0; ///< m: thinner columns are excluded
-  double bp_regularisation = 1e-5;    ///< a^-1: strain-rate regularisation
-  bool bp_ocean_pressure = true;      ///< Blatter-Pattyn: calving-front condition
-  double sea_level = 0.0;             ///< m
-  double sea_water_density = 1028.0;  ///< kg m^-3
+  int bp_levels = 9;                   ///< Blatter-Pattyn: nodes per column
+  double bp_minimum_thickness = 10.0;  ///< m: thinner columns are excluded
+  double bp_regularisation = 1e-5;     ///< a^-1: strain-rate regularisation
+  bool bp_ocean_pressure = true;       ///< Blatter-Pattyn: calving-front condition
+  double sea_level = 0.0;              ///< m
+  double sea_water_density = 1028.0;   ///< kg m^-3
+  std::string emulator_model;          ///< emulator: the model file
+  std::string emulator_device = "cpu"; ///< emulator: cpu, cuda or auto
 };
+
+/// Makes a stress balance on a grid with the given parameters.
+using StressBalanceFactory = std::function<std::unique_ptr<StressBalance>(
+    std::shared_ptr<const core::ParallelGrid>, const StressBalanceParams&)>;
+/// Makes `name` known to make_stress_balance (for models built in other
+/// libraries, such as the LibTorch emulator); replaces an earlier entry.
+void register_stress_balance(const std::string& name, StressBalanceFactory factory);
 
 /// The stress balance called `name` on `grid`; throws nunatak::Error for an
 /// unknown name (listing the known ones).

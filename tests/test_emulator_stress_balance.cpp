@@ -1,0 +1,156 @@
+// `stress_balance.model: emulator` through the factory, end to end: a tiny
+// network trained here on the shared energy of an ice cap drives `nunatak
+// solve` (velocity downhill, exactly 0 off the ice, the time in ms) and a
+// short `nunatak run` whose mass budget closes to round-off; 2 ranks give the
+// same output as 1; a missing or mismatched model file is one error.
+// This program does not start MPI itself: it runs nunatak under mpiexec.
+#include "cli_support.hpp"
+#include "nunatak/emulator/network.hpp"
+#include "nunatak/io/netcdf_file.hpp"
+#include "test_files.hpp"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+using namespace nunatak;
+using namespace nunatak::test;
+
+namespace {
+
+constexpr int n = 15;
+constexpr double dx = 20000.0;
+
+double cap_thickness(int i, int j) {
+  const double r = std::hypot(i - 7.0, j - 7.0) / 6.0;
+  return r < 1.0 ? 2000.0 * std::sqrt(1.0 - r * r) : 0.0;
+}
+double cap_bed(int i, int) {
+  return 200.0 + 5.0 * i;
+}
+
+void write_cap(const std::string& path) {
+  TestFile f = grid_file(n, n, dx, dx);
+  add_field(f, "thk", "m", cap_thickness);
+  add_field(f, "topg", "m", cap_bed);
+  add_field(f, "climatic_mass_balance", "kg m-2 year-1", [](int, int) { return 100.0; });
+  write_test_file(path, f);
+}
+
+/// A CNN (width 8, depth 3, 5 levels) trained for 80 steps on the energy of
+/// the cap, with the run's default constants (n = 3, A = 1e-16 Pa^-3 a^-1, no
+/// slip, H_min = 10 m); `glen_exponent` in the metadata for the mismatch case.
+void write_model(const std::string& path, double glen_exponent = 3.0) {
+  torch::set_num_threads(1);
+  std::vector<double> H, b;
+  for (int j = 0; j < n; ++j)
+    for (int i = 0; i < n; ++i) {
+      H.push_back(cap_thickness(i, j));
+      b.push_back(cap_bed(i, j));
+    }
+  const std::vector<double> sigma = {0.0, 0.25, 0.5, 0.75, 1.0};
+  const std::vector<double> B(H.size() * sigma.size(), std::pow(1e-16, -1.0 / 3.0));
+  const core::BPConstants constants;
+  const emulator::TorchBPPatch p = emulator::make_torch_bp_patch(core::make_bp_patch(
+      n, n, dx, dx, sigma, H, b, std::vector<double>(H.size(), 0.0), B, constants, true, true));
+  emulator::EmulatorMetadata m = emulator::emulator_metadata_for(p, "cnn", 8, 3);
+  m.velocity_scale = 50.0;
+  emulator::Emulator model(m, 4);
+  emulator::fit_normalisation(model, {p});
+  emulator::TrainingOptions options;
+  options.loss = "physics";
+  options.steps = 80;
+  options.learning_rate = 3e-3;
+  emulator::train(model, {{p, {}}}, options);
+  model.metadata().glen_exponent = glen_exponent;
+  model.save(path);
+}
+
+std::vector<double> read_variable(const std::string& path, const std::string& var) {
+  io::NcFile f = io::NcFile::open(path);
+  return f.read_all(f.variable(var));
+}
+
+/// Runs a shell command line in `dir`.
+Result run_shell(const TempDir& dir, const std::string& command) {
+  const std::string cmd = "cd '" + dir.path() + "' && " + command + " >'" + dir.file("stdout.txt") +
+                          "' 2>'" + dir.file("stderr.txt") + "'";
+  const int raw = std::system(cmd.c_str());
+  Result r;
+  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128;
+  r.out = slurp(dir.file("stdout.txt"));
+  r.err = slurp(dir.file("stderr.txt"));
+  return r;
+}
+
+const char* config = "input.geometry.file: input_cap.nc\n"
+                     "stress_balance.model: emulator\n"
+                     "emulator.model: model.pt\n"
+                     "time: {start: 0, end: 300}\n"
+                     "output: {file: out.nc, interval: 100, variables: [thk, velsurf_mag, "
+                     "uvelsurf], quicklook: []}\n";
+
+} // namespace
+
+TEST(EmulatorStressBalance, SolveAndRunThroughTheFactory) {
+  TempDir dir;
+  write_cap(dir.file("input_cap.nc"));
+  write_model(dir.file("model.pt"));
+  write_text(dir.file("input.yaml"), config);
+
+  Result r = run_nunatak(dir, "solve input.yaml");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE((r.out + r.err).find(" ms"), std::string::npos) << r.out << r.err;
+  const auto speed = read_variable(dir.file("out.nc"), "velsurf_mag");
+  const auto u = read_variable(dir.file("out.nc"), "uvelsurf");
+  double fastest = 0;
+  for (int j = 0; j < n; ++j)
+    for (int i = 0; i < n; ++i) {
+      const size_t k = size_t(j * n + i);
+      if (cap_thickness(i, j) < 10.0) {
+        EXPECT_EQ(speed[k], 0.0) << i << " " << j;
+        continue;
+      }
+      fastest = std::max(fastest, speed[k]);
+    }
+  EXPECT_GT(fastest * 3.15569259747e7, 1.0); // m/a
+  // The cap spreads: westward flow on the west flank, eastward on the east.
+  EXPECT_LT(u[size_t(7 * n + 3)], 0.0);
+  EXPECT_GT(u[size_t(7 * n + 11)], 0.0);
+
+  // The same solve at 2 ranks: the same output.
+  const Result r2 =
+      run_shell(dir, std::string("timeout 120 ") + NUNATAK_MPIEXEC +
+                         " --allow-run-as-root --oversubscribe -n 2 " + NUNATAK_BINARY +
+                         " solve input.yaml --set output.file=out2.nc");
+  ASSERT_EQ(r2.status, 0) << r2.err;
+  EXPECT_EQ(read_variable(dir.file("out2.nc"), "velsurf_mag"), speed);
+
+  // A short transient: the mass budget closes to round-off at every step.
+  r = run_nunatak(dir, "run input.yaml --set output.file=run.nc");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto residual = read_variable(dir.file("run_ts.nc"), "budget_residual");
+  const auto volume = read_variable(dir.file("run_ts.nc"), "ice_volume");
+  ASSERT_FALSE(residual.empty());
+  for (size_t k = 0; k < residual.size(); ++k)
+    EXPECT_LT(std::abs(residual[k]), 1e-9 * volume[0]) << k;
+  EXPECT_NE(volume.back(), volume.front()); // the ice moved and gained mass
+}
+
+TEST(EmulatorStressBalance, MissingOrMismatchedModelIsOneError) {
+  TempDir dir;
+  write_cap(dir.file("input_cap.nc"));
+  write_text(dir.file("input.yaml"), config);
+  Result r = run_nunatak(dir, "solve input.yaml --set emulator.model=''");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("needs emulator.model"), std::string::npos) << r.err;
+  r = run_nunatak(dir, "solve input.yaml");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("model.pt"), std::string::npos) << r.err;
+  write_model(dir.file("model.pt"), 4.0);
+  r = run_nunatak(dir, "solve input.yaml");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("glen_exponent 4 in the model, 3 in the run"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("out.nc")));
+}
