@@ -162,8 +162,9 @@ private:
                                               hardness, constants, m_params.bp_ocean_pressure);
     patch.bed_fixed = bed_fixed;
     patch.check("emulator patch");
-    const emulator::TorchBPPatch tp =
-        emulator::make_torch_bp_patch(patch, torch::kFloat64, m_device);
+    const emulator::TorchBPPatch tp = emulator::make_torch_bp_patch(
+        patch, m_params.emulator_precision == "double" ? torch::kFloat64 : torch::kFloat32,
+        m_device);
     m_model->to(tp.options());
     const torch::NoGradGuard no_grad;
     m_velocity = emulator::to_vector(m_model->velocity(tp));

@@ -305,6 +305,7 @@ Simulation::Simulation(const io::Config& config, MPI_Comm comm, std::string comm
   params.stress.sea_water_density = params.transport.floatation.sea_water_density;
   params.stress.emulator_model = config.get_string("emulator.model");
   params.stress.emulator_device = config.get_string("emulator.device");
+  params.stress.emulator_precision = config.get_string("emulator.precision");
   register_emulator_stress_balance();
   params.max_dt = config.get_real("time.max_step") * year;
 

@@ -75,14 +75,15 @@ public:
 struct StressBalanceParams {
   FlowLaw flow;
   SlidingLaw sliding;
-  int bp_levels = 9;                   ///< Blatter-Pattyn: nodes per column
-  double bp_minimum_thickness = 10.0;  ///< m: thinner columns are excluded
-  double bp_regularisation = 1e-5;     ///< a^-1: strain-rate regularisation
-  bool bp_ocean_pressure = true;       ///< Blatter-Pattyn: calving-front condition
-  double sea_level = 0.0;              ///< m
-  double sea_water_density = 1028.0;   ///< kg m^-3
-  std::string emulator_model;          ///< emulator: the model file
-  std::string emulator_device = "cpu"; ///< emulator: cpu, cuda or auto
+  int bp_levels = 9;                         ///< Blatter-Pattyn: nodes per column
+  double bp_minimum_thickness = 10.0;        ///< m: thinner columns are excluded
+  double bp_regularisation = 1e-5;           ///< a^-1: strain-rate regularisation
+  bool bp_ocean_pressure = true;             ///< Blatter-Pattyn: calving-front condition
+  double sea_level = 0.0;                    ///< m
+  double sea_water_density = 1028.0;         ///< kg m^-3
+  std::string emulator_model;                ///< emulator: the model file
+  std::string emulator_device = "cpu";       ///< emulator: cpu, cuda or auto
+  std::string emulator_precision = "single"; ///< emulator: single or double
 };
 
 /// Makes a stress balance on a grid with the given parameters.
