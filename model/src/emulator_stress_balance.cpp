@@ -95,9 +95,10 @@ public:
 
   std::string last_solve_summary() const override {
     char text[128];
-    std::snprintf(text, sizeof text, "network %s, %d levels, %.1f ms (%s)",
+    std::snprintf(text, sizeof text, "network %s, %d levels, %.1f ms (%s, %s precision)",
                   m_model->metadata().architecture.c_str(), int(m_model->metadata().sigma.size()),
-                  m_seconds * 1e3, m_device.is_cuda() ? "cuda" : "cpu");
+                  m_seconds * 1e3, m_device.is_cuda() ? "cuda" : "cpu",
+                  m_params.emulator_precision.c_str());
     return text;
   }
 
