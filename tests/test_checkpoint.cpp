@@ -23,12 +23,6 @@ namespace fs = std::filesystem;
 namespace {
 
 /// Evaluates `text` once (it may be a collective call) and checks that it contains `part`.
-#define EXPECT_CONTAINS(text, part)                                                                \
-  do {                                                                                             \
-    const std::string contains_text_ = (text);                                                     \
-    EXPECT_NE(contains_text_.find(part), std::string::npos) << "message: " << contains_text_;      \
-  } while (false)
-
 const char* columns[] = {"dt",
                          "ice_volume",
                          "ice_area",

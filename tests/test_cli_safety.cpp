@@ -32,20 +32,6 @@ void write_small_cap(const std::string& path) {
   write_test_file(path, f);
 }
 
-/// Runs a shell command line in `dir` (for mpiexec and time limits).
-Result run_shell(const TempDir& dir, const std::string& command) {
-  const std::string cmd = "cd '" + dir.path() + "' && " + command + " >'" + dir.file("stdout.txt") +
-                          "' 2>'" + dir.file("stderr.txt") + "'";
-  const int raw = std::system(cmd.c_str());
-  Result r;
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128;
-  r.out = slurp(dir.file("stdout.txt"));
-  r.err = slurp(dir.file("stderr.txt"));
-  fs::remove(dir.file("stdout.txt"));
-  fs::remove(dir.file("stderr.txt"));
-  return r;
-}
-
 size_t count(const std::string& text, const std::string& part) {
   size_t n = 0;
   for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;

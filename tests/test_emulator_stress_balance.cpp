@@ -72,18 +72,6 @@ std::vector<double> read_variable(const std::string& path, const std::string& va
   return f.read_all(f.variable(var));
 }
 
-/// Runs a shell command line in `dir`.
-Result run_shell(const TempDir& dir, const std::string& command) {
-  const std::string cmd = "cd '" + dir.path() + "' && " + command + " >'" + dir.file("stdout.txt") +
-                          "' 2>'" + dir.file("stderr.txt") + "'";
-  const int raw = std::system(cmd.c_str());
-  Result r;
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128;
-  r.out = slurp(dir.file("stdout.txt"));
-  r.err = slurp(dir.file("stderr.txt"));
-  return r;
-}
-
 const char* config = "input.geometry.file: input_cap.nc\n"
                      "stress_balance.model: emulator\n"
                      "emulator.model: model.pt\n"

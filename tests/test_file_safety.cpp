@@ -31,12 +31,6 @@ std::string plan_error(const io::FilePlan& plan) {
   return "";
 }
 
-#define EXPECT_CONTAINS(text, part)                                                                \
-  do {                                                                                             \
-    const std::string contains_text_ = (text);                                                     \
-    EXPECT_NE(contains_text_.find(part), std::string::npos) << "message: " << contains_text_;      \
-  } while (false)
-
 /// A PID that is certainly not running: a child that has exited and been reaped.
 pid_t dead_pid() {
   const pid_t pid = fork();

@@ -90,18 +90,6 @@ std::string open_error(const std::string& path) {
   return "";
 }
 
-#define EXPECT_CONTAINS(text, part)                                                                \
-  do {                                                                                             \
-    const std::string contains_text_ = (text);                                                     \
-    EXPECT_NE(contains_text_.find(part), std::string::npos) << "message: " << contains_text_;      \
-  } while (false)
-
-#define EXPECT_LACKS(text, part)                                                                   \
-  do {                                                                                             \
-    const std::string lacks_text_ = (text);                                                        \
-    EXPECT_EQ(lacks_text_.find(part), std::string::npos) << "message: " << lacks_text_;            \
-  } while (false)
-
 /// A (y, x) variable of NetCDF type `type` holding `stored` (file order).
 TestVar stored_field(const std::string& name, int type, const std::vector<double>& stored,
                      const std::string& units = "m") {

@@ -68,12 +68,6 @@ model::ModelInputs read(const std::string& geometry_path, std::vector<std::strin
 }
 
 /// Evaluates `text` once (it may be a collective call) and checks that it contains `part`.
-#define EXPECT_CONTAINS(text, part)                                                                \
-  do {                                                                                             \
-    const std::string contains_text_ = (text);                                                     \
-    EXPECT_NE(contains_text_.find(part), std::string::npos) << "message: " << contains_text_;      \
-  } while (false)
-
 } // namespace
 
 TEST(ModelInputs, SurfaceAndMaskDerivedWithFloatation) {

@@ -29,10 +29,11 @@ inline std::string slurp(const std::string& path) {
   return s.str();
 }
 
-/// Runs `nunatak ARGS` in `dir`, capturing stdout and stderr.
-inline Result run_nunatak(const TempDir& dir, const std::string& args) {
-  const std::string cmd = "cd '" + dir.path() + "' && " + NUNATAK_BINARY + " " + args + " >'" +
-                          dir.file("stdout.txt") + "' 2>'" + dir.file("stderr.txt") + "'";
+/// Runs the shell command line `command` in `dir` (for mpiexec and time
+/// limits), capturing stdout and stderr.
+inline Result run_shell(const TempDir& dir, const std::string& command) {
+  const std::string cmd = "cd '" + dir.path() + "' && " + command + " >'" + dir.file("stdout.txt") +
+                          "' 2>'" + dir.file("stderr.txt") + "'";
   const int raw = std::system(cmd.c_str());
   Result r;
   r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128;
@@ -41,6 +42,11 @@ inline Result run_nunatak(const TempDir& dir, const std::string& args) {
   std::filesystem::remove(dir.file("stdout.txt"));
   std::filesystem::remove(dir.file("stderr.txt"));
   return r;
+}
+
+/// Runs `nunatak ARGS` in `dir`, capturing stdout and stderr.
+inline Result run_nunatak(const TempDir& dir, const std::string& args) {
+  return run_shell(dir, std::string(NUNATAK_BINARY) + " " + args);
 }
 
 /// Files in `dir` other than the test's own inputs.

@@ -4,10 +4,26 @@
 /// (not nunatak's writer, so that readers are tested against an independent
 /// producer), and a temporary folder that cleans itself up.
 
+#include <gtest/gtest.h>
+
 #include <map>
 #include <string>
 #include <utility>
 #include <vector>
+
+/// Expects `text` (a std::string expression) to contain `part`, printing the text if not.
+#define EXPECT_CONTAINS(text, part)                                                                \
+  do {                                                                                             \
+    const std::string contains_text_ = (text);                                                     \
+    EXPECT_NE(contains_text_.find(part), std::string::npos) << "message: " << contains_text_;      \
+  } while (false)
+
+/// Expects `text` not to contain `part`, printing the text if it does.
+#define EXPECT_LACKS(text, part)                                                                   \
+  do {                                                                                             \
+    const std::string lacks_text_ = (text);                                                        \
+    EXPECT_EQ(lacks_text_.find(part), std::string::npos) << "message: " << lacks_text_;            \
+  } while (false)
 
 namespace nunatak::test {
 
