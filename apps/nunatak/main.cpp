@@ -172,6 +172,7 @@ int main(int argc, char** argv) {
   app::add_run_command(cli, context);
   app::add_ismip_hom_command(cli, context);
   app::add_solve_command(cli, context);
+  app::add_emulator_command(cli, context);
   cli.parse_complete_callback(
       [&] { spdlog::set_level(quiet ? spdlog::level::warn : spdlog::level::from_str(log_level)); });
 

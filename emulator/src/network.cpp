@@ -1,13 +1,13 @@
 /// \file network.cpp
 /// The emulator network (see network.hpp): input channels, the plain CNN and
-/// the U-Net, the masked velocity, the model file, and the physics-loss
-/// training loop.
+/// the U-Net, the masked velocity, the model file, the losses, and the
+/// step-based training loop (its gradient step is trainer.cpp's).
 
 #include "nunatak/emulator/network.hpp"
 
 #include "nunatak/core/error.hpp"
+#include "nunatak/emulator/trainer.hpp"
 
-#include <torch/csrc/autograd/autograd.h>
 #include <torch/nn/functional/activation.h>
 #include <torch/nn/functional/pooling.h>
 #include <torch/nn/functional/upsampling.h>
@@ -117,6 +117,7 @@ std::string EmulatorMetadata::to_text() const {
     << "input_mean: " << join(input_mean) << "\n"
     << "input_std: " << join(input_std) << "\n"
     << "velocity_scale: " << number(velocity_scale) << "\n"
+    << "output_scaling: " << output_scaling << "\n"
     << "glen_exponent: " << number(glen_exponent) << "\n"
     << "ice_density: " << number(ice_density) << "\n"
     << "gravity: " << number(gravity) << "\n"
@@ -176,6 +177,8 @@ EmulatorMetadata EmulatorMetadata::from_text(const std::string& text, const std:
       m.input_std = reals();
     } else if (key == "velocity_scale") {
       m.velocity_scale = real();
+    } else if (key == "output_scaling") {
+      m.output_scaling = value;
     } else if (key == "glen_exponent") {
       m.glen_exponent = real();
     } else if (key == "ice_density") {
@@ -203,6 +206,9 @@ EmulatorMetadata EmulatorMetadata::from_text(const std::string& text, const std:
   if (m.architecture != "cnn" && m.architecture != "unet")
     throw Error("emulator model '" + source + "': architecture '" + m.architecture +
                 "' is neither cnn nor unet");
+  if (m.output_scaling != "constant" && m.output_scaling != "shallow_ice")
+    throw Error("emulator model '" + source + "': output_scaling '" + m.output_scaling +
+                "' is neither constant nor shallow_ice");
   if (m.width < 1 || m.depth < 1 || m.sigma.size() < 2 || c == 0 || m.input_mean.size() != c ||
       m.input_std.size() != c || !(m.velocity_scale > 0))
     throw Error("emulator model '" + source +
@@ -350,7 +356,6 @@ void Emulator::to(const torch::TensorOptions& options) {
 }
 
 torch::Tensor Emulator::raw_inputs(const TorchBPPatch& p) const {
-  const torch::NoGradGuard no_grad;
   const auto options = p.options();
   const torch::Tensor H = p.thickness, s = p.bed + p.thickness;
   const torch::Tensor free_bed = p.free_nodes.select(2, 0);
@@ -380,14 +385,34 @@ torch::Tensor Emulator::inputs(const TorchBPPatch& p) const {
   return (raw_inputs(p) - mean.view({1, c, 1, 1})) / std.view({1, c, 1, 1});
 }
 
+torch::Tensor Emulator::reference_speed(const TorchBPPatch& p) const {
+  const auto options = p.options();
+  if (m_metadata.output_scaling != "shallow_ice")
+    return torch::full({p.ny, p.nx}, m_metadata.velocity_scale, options);
+  const double n = m_metadata.glen_exponent;
+  const double rho_g = m_metadata.ice_density * m_metadata.gravity;
+  const torch::Tensor s = p.bed + p.thickness;
+  const torch::Tensor sx = centred_difference(s, 1, p.dx), sy = centred_difference(s, 0, p.dy);
+  const torch::Tensor slope = torch::sqrt(sx * sx + sy * sy + 1e-30);
+  const torch::Tensor icy = p.free_nodes.select(2, p.nz - 1);
+  const torch::Tensor A = torch::pow(p.hardness.mean(2), -n); // Pa^-n a^-1
+  const torch::Tensor H = p.thickness * icy;
+  const torch::Tensor U = 2.0 * A * torch::pow(rho_g * H * slope, n) * H / (n + 1.0);
+  namespace F = torch::nn::functional;
+  const auto pool = F::AvgPool2dFuncOptions(5).stride(1).padding(2).count_include_pad(false);
+  const torch::Tensor sum = F::avg_pool2d((U * icy).unsqueeze(0).unsqueeze(0), pool);
+  const torch::Tensor count = F::avg_pool2d(icy.unsqueeze(0).unsqueeze(0), pool);
+  const torch::Tensor mean = (sum / torch::clamp_min(count, 1e-12)).squeeze(0).squeeze(0);
+  return m_metadata.velocity_scale * torch::clamp_min(mean, 1e-6);
+}
+
 torch::Tensor Emulator::velocity(const TorchBPPatch& p) {
   if (int(m_metadata.sigma.size()) != p.nz)
     throw Error("emulator: the model has " + std::to_string(m_metadata.sigma.size()) +
                 " levels, the patch " + std::to_string(p.nz));
   const torch::Tensor out = m_net->forward(inputs(p)); // [1, 2 nz, ny, nx]
-  const torch::Tensor u =
-      out.squeeze(0).view({p.nz, 2, p.ny, p.nx}).permute({2, 3, 0, 1}) * m_metadata.velocity_scale;
-  return u * p.free_nodes.unsqueeze(3);
+  const torch::Tensor u = out.squeeze(0).view({p.nz, 2, p.ny, p.nx}).permute({2, 3, 0, 1});
+  return u * reference_speed(p).unsqueeze(2).unsqueeze(3) * p.free_nodes.unsqueeze(3);
 }
 
 void Emulator::save(const std::string& path) const {
@@ -461,6 +486,32 @@ void fit_normalisation(Emulator& model, const std::vector<TorchBPPatch>& patches
   }
 }
 
+void fit_velocity_scale(Emulator& model, const std::vector<TrainingSample>& samples) {
+  const torch::NoGradGuard no_grad;
+  EmulatorMetadata& m = model.metadata();
+  const double saved = m.velocity_scale;
+  m.velocity_scale = 1.0;
+  std::vector<double> ratios;
+  for (const auto& s : samples) {
+    if (!s.solution.defined()) continue;
+    const torch::Tensor free = s.patch.free_nodes.unsqueeze(3);
+    const torch::Tensor icy = s.patch.free_nodes.select(2, s.patch.nz - 1);
+    const double n_free = free.sum().item<double>(), n_icy = icy.sum().item<double>();
+    if (n_free == 0 || n_icy == 0) continue;
+    const double u2 = (s.solution * free).pow(2).sum().item<double>() / (2 * n_free);
+    const double r2 = (model.reference_speed(s.patch) * icy).pow(2).sum().item<double>() / n_icy;
+    if (u2 > 0 && r2 > 0) ratios.push_back(std::log(std::sqrt(u2 / r2)));
+  }
+  if (ratios.empty()) {
+    m.velocity_scale = saved;
+    return;
+  }
+  std::sort(ratios.begin(), ratios.end());
+  const size_t h = ratios.size() / 2;
+  const double median = ratios.size() % 2 ? ratios[h] : 0.5 * (ratios[h - 1] + ratios[h]);
+  m.velocity_scale = std::exp(median);
+}
+
 torch::Tensor physics_loss(const Emulator& model, const TorchBPPatch& patch,
                            const torch::Tensor& velocity) {
   double scale = 0;
@@ -468,8 +519,8 @@ torch::Tensor physics_loss(const Emulator& model, const TorchBPPatch& patch,
     const torch::NoGradGuard no_grad;
     const torch::Tensor x = model.raw_inputs(patch).squeeze(0);
     const torch::Tensor slope = torch::sqrt(x[1] * x[1] + x[2] * x[2]);
-    scale = (x[0] * slope * x[7]).sum().item<double>() * patch.dx * patch.dy *
-            model.metadata().velocity_scale;
+    scale = (x[0] * slope * x[7] * model.reference_speed(patch)).sum().item<double>() * patch.dx *
+            patch.dy;
   }
   if (!(scale > 0)) scale = 1.0;
   return bp_energy(patch, velocity) / scale;
@@ -486,20 +537,6 @@ torch::Tensor data_loss(const TorchBPPatch& patch, const torch::Tensor& velocity
   return (misfit * misfit).sum() / std::max(norm2, 1e-30);
 }
 
-namespace {
-
-/// The 2-norm of the gradients of `loss` with respect to `parameters`.
-double gradient_norm(const torch::Tensor& loss, const std::vector<torch::Tensor>& parameters) {
-  const auto grads = torch::autograd::grad({loss}, parameters, {}, /*retain_graph=*/true,
-                                           /*create_graph=*/false, /*allow_unused=*/true);
-  double sum = 0;
-  for (const auto& g : grads)
-    if (g.defined()) sum += g.pow(2).sum().item<double>();
-  return std::sqrt(sum);
-}
-
-} // namespace
-
 std::vector<TrainingStep> train(Emulator& model, const std::vector<TrainingSample>& samples,
                                 const TrainingOptions& options) {
   if (samples.empty()) throw Error("emulator training: no samples");
@@ -509,61 +546,35 @@ std::vector<TrainingStep> train(Emulator& model, const std::vector<TrainingSampl
       !(options.balance_ratio > 0) || options.physics_warmup_steps < 0)
     throw Error("emulator training: steps and warm-up must be >= 0, the learning rate, "
                 "balance_every and balance_ratio > 0");
-  if (options.loss != "physics")
+  if (options.loss == "data")
     for (const auto& s : samples)
-      if (options.loss == "data" && !s.solution.defined())
-        throw Error("emulator.loss data: a sample has no solver solution");
+      if (!s.solution.defined()) throw Error("emulator.loss data: a sample has no solver solution");
   model.to(samples.front().patch.options());
-  const std::vector<torch::Tensor> parameters = model.net()->parameters();
-  torch::optim::Adam adam(parameters, torch::optim::AdamOptions(options.learning_rate));
+  torch::optim::Adam adam(model.net()->parameters(),
+                          torch::optim::AdamOptions(options.learning_rate));
   std::mt19937_64 order_rng(options.seed); // the order only: the same sequence everywhere
   std::vector<size_t> order(samples.size());
   std::iota(order.begin(), order.end(), size_t(0));
-  double lambda = 1.0;
-  bool lambda_set = false;
+  LossBalance balance;
+  StepMode mode;
+  mode.loss = options.loss;
+  mode.balance_ratio = options.balance_ratio;
   std::vector<TrainingStep> history;
   history.reserve(size_t(options.steps));
   for (int step = 0; step < options.steps; ++step) {
     const size_t k = size_t(step) % samples.size();
     if (k == 0)
       for (size_t a = order.size(); a > 1; --a) std::swap(order[a - 1], order[order_rng() % a]);
-    const TrainingSample& s = samples[order[k]];
+    mode.physics_only = options.loss == "hybrid" && step < options.physics_warmup_steps;
+    mode.balance = !balance.set || step % options.balance_every == 0;
     adam.zero_grad();
-    const torch::Tensor u = model.velocity(s.patch);
-    TrainingStep record;
-    const bool physics_only =
-        options.loss == "physics" || !s.solution.defined() || step < options.physics_warmup_steps;
-    torch::Tensor loss;
-    if (physics_only) {
-      loss = physics_loss(model, s.patch, u);
-      record.physics = loss.item<double>();
-      record.data = std::nan("");
-    } else if (options.loss == "data") {
-      loss = data_loss(s.patch, u, s.solution);
-      record.data = loss.item<double>();
-      record.physics = physics_loss(model, s.patch, u.detach()).item<double>();
-    } else {
-      const torch::Tensor physics = physics_loss(model, s.patch, u);
-      const torch::Tensor data = data_loss(s.patch, u, s.solution);
-      if (!lambda_set || step % options.balance_every == 0) {
-        const double gp = gradient_norm(physics, parameters);
-        const double gd = gradient_norm(data, parameters);
-        if (gp > 0 && gd > 0) {
-          const double target = std::clamp(options.balance_ratio * gd / gp, 1e-3, 100.0);
-          const double smoothed = lambda_set ? 0.9 * lambda + 0.1 * target : target;
-          lambda = lambda_set ? std::clamp(smoothed, lambda / 1.2, lambda * 1.2) : smoothed;
-          lambda = std::clamp(lambda, 1e-3, 100.0);
-          lambda_set = true;
-        }
-      }
-      loss = data + lambda * physics;
-      record.physics = physics.item<double>();
-      record.data = data.item<double>();
-    }
-    record.weight = lambda;
-    loss.backward();
+    const StepLosses losses = accumulate_gradients(model, {&samples[order[k]]}, mode, balance);
     adam.step();
-    record.total = loss.item<double>();
+    TrainingStep record;
+    record.total = losses.total;
+    record.physics = losses.physics;
+    record.data = losses.data_samples > 0 ? losses.data : std::nan("");
+    record.weight = balance.weight;
     history.push_back(record);
   }
   return history;

@@ -77,7 +77,10 @@ void BlatterPattyn::configure_default_multigrid() {
   // critical-point one saves no Newton steps, and it fails on Greenland).
   // Otherwise GMRES + block-Jacobi/ILU(0), capped, with the ladder's GAMG
   // fallback. Command-line options override both.
-  const int levels = coarsening_levels(m_mx, m_my, m_mz, m_periodic_x, m_periodic_y);
+  // direct_fallback (small grids): GMRES/ILU, then LU where it stalls.
+  const int levels = m_params.direct_fallback
+                         ? 1
+                         : coarsening_levels(m_mx, m_my, m_mz, m_periodic_x, m_periodic_y);
   const char* prefix = m_params.options_prefix.c_str();
   if (levels < 2) {
     // GMRES + block-Jacobi/ILU(0), at most 150 iterations per linear solve:
@@ -287,6 +290,15 @@ BPSolveReport BlatterPattyn::solve() {
     // continuation in the strain-rate regularisation, from a viscosity that is
     // nearly linear (reg^2 x 1e6) down to the requested one. Each stage is a
     // bounded Newton solve, so a hopeless problem fails, not hangs.
+    if (m_default_ilu && m_params.direct_fallback) {
+      // First rung, small grids: sparse LU from the shallow-ice velocity.
+      PC pc = use_linear_solver(m_snes, KSPPREONLY, PCLU);
+      NUNATAK_PETSC(PCFactorSetMatOrderingType(pc, MATORDERINGND));
+      m_default_ilu = false;
+      r.switched_to_lu = true;
+      set_sia_initial_guess();
+      attempt();
+    }
     if (m_default_ilu) {
       // First rung: a stronger linear solver (algebraic multigrid, true
       // residual norm) from the shallow-ice velocity.
@@ -337,6 +349,7 @@ std::string BlatterPattyn::last_solve_summary() const {
       r.reason.c_str(), r.continuation_stages > 0 ? ", after regularisation continuation" : "");
   std::string summary = text;
   if (r.switched_to_gamg) summary += "; GMRES/ILU stalled, solved with FGMRES/GAMG";
+  if (r.switched_to_lu) summary += "; GMRES/ILU stalled, solved with LU";
   if (r.coarse_grids > 0) {
     std::snprintf(text, sizeof text,
                   "; started from %d coarser grid(s): %d Newton, %d Krylov iterations there",

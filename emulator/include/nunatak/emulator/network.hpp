@@ -42,11 +42,16 @@ struct EmulatorMetadata {
   std::string architecture = "cnn"; ///< "cnn" (plain, IGM-like) or "unet"
   int width = 32;                   ///< channels of the hidden layers (of the first level: unet)
   int depth = 4; ///< cnn: hidden convolution layers; unet: levels (each halves the grid)
-  std::vector<double> sigma;         ///< the solver's levels, 0 (bed) .. 1 (surface)
-  std::vector<std::string> inputs;   ///< the input channels, emulator_input_names()
-  std::vector<double> input_mean;    ///< per input channel
-  std::vector<double> input_std;     ///< per input channel, > 0
-  double velocity_scale = 100.0;     ///< m/a: the output channels' unit
+  std::vector<double> sigma;       ///< the solver's levels, 0 (bed) .. 1 (surface)
+  std::vector<std::string> inputs; ///< the input channels, emulator_input_names()
+  std::vector<double> input_mean;  ///< per input channel
+  std::vector<double> input_std;   ///< per input channel, > 0
+  double velocity_scale = 100.0;   ///< m/a (constant) or 1 (shallow_ice): the output's unit
+  /// "constant": velocity = velocity_scale x network output; "shallow_ice":
+  /// velocity = velocity_scale x U_ref x network output, U_ref the local
+  /// shallow-ice speed (Emulator::reference_speed), so the network learns an
+  /// O(1) correction over grids from 50 m to 20 km.
+  std::string output_scaling = "constant";
   double glen_exponent = 3.0;        ///< n
   double ice_density = 910.0;        ///< kg m^-3
   double gravity = 9.81;             ///< m s^-2
@@ -115,6 +120,15 @@ public:
   torch::Tensor raw_inputs(const TorchBPPatch& patch) const;
   /// The normalised inputs, [1, C, ny, nx], in the patch's dtype and device.
   torch::Tensor inputs(const TorchBPPatch& patch) const;
+  /// The speed the output channels are multiplied by, [ny, nx] in m/a:
+  /// velocity_scale everywhere ("constant"), or velocity_scale times
+  /// U_ref ("shallow_ice"): the shallow-ice deformation speed
+  /// U_d = 2 A (rho g H |grad s|)^n H / (n + 1) (A = B^-n from the column-mean
+  /// hardness, |grad s| by centred differences) averaged over the icy
+  /// columns of the 5 x 5 neighbourhood (so that thin margins and flat
+  /// divides take their neighbours' scale), at least 1e-6 m/a.
+  /// Differentiable with respect to the geometry.
+  torch::Tensor reference_speed(const TorchBPPatch& patch) const;
   /// The velocity, [ny, nx, nz, 2] in m/a, exactly 0 at fixed nodes;
   /// differentiable with respect to the weights and the patch's geometry.
   torch::Tensor velocity(const TorchBPPatch& patch);
@@ -130,6 +144,13 @@ private:
 /// deviation of each channel over the icy columns of `patches` (std floored
 /// at 1e-6 of the mean's magnitude, and 1 for a constant channel).
 void fit_normalisation(Emulator& model, const std::vector<TorchBPPatch>& patches);
+
+/// Sets the velocity_scale of `model` so that its network's outputs are of
+/// order 1 on `samples`: the median over the samples with a solution of
+/// RMS|u*| / RMS(reference speed at velocity_scale 1) over the free nodes
+/// (and icy columns). Unchanged without solutions.
+struct TrainingSample;
+void fit_velocity_scale(Emulator& model, const std::vector<TrainingSample>& samples);
 
 /// One training sample: a patch and, for the data term, the solver's
 /// velocity on it ([ny, nx, nz, 2], m/a; undefined for physics-only samples).
@@ -158,9 +179,9 @@ struct TrainingStep {
 };
 
 /// The physics loss of `velocity` on `patch`: the shared energy divided by the
-/// driving work of the velocity scale over the ice,
-/// E / (velocity_scale sum_icy H |grad s| dx dy), dimensionless (minimised;
-/// negative at a useful velocity, 0 at rest).
+/// driving work of the reference speed over the ice,
+/// E / (sum_icy H |grad s| U_ref dx dy) with U_ref = model.reference_speed,
+/// dimensionless (minimised; negative at a useful velocity, 0 at rest).
 torch::Tensor physics_loss(const Emulator& model, const TorchBPPatch& patch,
                            const torch::Tensor& velocity);
 

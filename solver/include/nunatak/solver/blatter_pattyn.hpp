@@ -81,6 +81,12 @@ struct BPParams {
   double sea_level = 0.0;             ///< m, for the ocean pressure and marine fronts
   double sea_water_density = 1028.0;  ///< kg m^-3
   std::string options_prefix = "bp_"; ///< PETSc options prefix
+  /// For small grids (the emulator's data set: a few thousand columns):
+  /// GMRES/ILU even where the grid coarsens by 2 (no multigrid), and sparse
+  /// LU (nested-dissection ordering) in place of FGMRES/GAMG as the robustness
+  /// ladder's first rung when it stalls. Faster and surer there, too costly in
+  /// memory on large grids.
+  bool direct_fallback = false;
 };
 
 /// Outcome of one nonlinear solve.
@@ -92,6 +98,7 @@ struct BPSolveReport {
   std::string reason;            ///< SNES converged reason
   int continuation_stages = 0;   ///< robustness ladder stages used (0: plain Newton converged)
   bool switched_to_gamg = false; ///< the ladder replaced GMRES/ILU by FGMRES/GAMG
+  bool switched_to_lu = false;   ///< the ladder replaced GMRES/ILU by LU (direct_fallback)
   /// Grid sequencing (cold starts on grids that coarsen by 2): coarser grids
   /// solved first, and their Newton and Krylov iterations (all coarse grids
   /// together; the counts above are the finest grid's).

@@ -1,0 +1,171 @@
+// `nunatak emulator dataset|train|eval` end to end (docs/emulator.md):
+// - dataset: every sample's velocity is the minimiser of its stored problem
+//   (the shared energy's gradient vanishes there); 2 ranks give bit for bit
+//   the data set of 1 rank; a run killed half-way resumes to the same file;
+//   patches of Aletsch come from the allowed x range; Greenland and bad keys
+//   are one clear error.
+// - train: the validation error falls; the same seed gives bitwise the same
+//   model; --resume after an interrupted run gives the same model as a
+//   straight run; loss curves as NetCDF and PNG.
+// - eval: the trained model's errors are those printed, and lower than the
+//   untrained model's.
+// This program does not start MPI itself: it runs nunatak under mpiexec.
+#include "cli_support.hpp"
+#include "nunatak/emulator/bp_energy.hpp"
+#include "nunatak/io/emulator_dataset.hpp"
+#include "test_files.hpp"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+using namespace nunatak;
+using namespace nunatak::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// A small data set: `synthetic` glaciers of 16-20 columns, `patches` Aletsch patches.
+std::string dataset_config(const TempDir& dir, const std::string& file, int synthetic,
+                           int patches) {
+  write_text(dir.file("aletsch.yaml"),
+             "input:\n  geometry.file: " + shared_data_dir() +
+                 "/aletsch/aletsch_100m.nc\n  missing_thickness: plastic\n"
+                 "thickness_estimate.calibration: radar\n");
+  const std::string path = dir.file("dataset.yaml");
+  write_text(path, "emulator.dataset:\n  file: " + file + "\n  samples: " +
+                       std::to_string(synthetic) + "\n  patch_samples: " + std::to_string(patches) +
+                       "\n  patch_config: aletsch.yaml\n  patch_x_max: 0.6\n"
+                       "  cells_min: 16\n  cells_max: 20\n  validation_fraction: 0.25\n"
+                       "bp.levels: 5\n");
+  return path;
+}
+
+/// The two data sets hold the same samples bit for bit (solve times aside).
+void expect_same_dataset(const io::EmulatorDataset& a, const io::EmulatorDataset& b) {
+  ASSERT_EQ(a.samples.size(), b.samples.size());
+  const auto same = [](const std::vector<double>& x, const std::vector<double>& y) {
+    return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(double)) == 0;
+  };
+  for (size_t k = 0; k < a.samples.size(); ++k) {
+    const auto &s = a.samples[k], &t = b.samples[k];
+    EXPECT_EQ(s.index, t.index);
+    EXPECT_EQ(s.converged, t.converged);
+    EXPECT_EQ(s.newton_iterations, t.newton_iterations) << "sample " << k;
+    EXPECT_TRUE(same(s.patch.thickness, t.patch.thickness)) << "sample " << k;
+    EXPECT_TRUE(same(s.patch.beta2, t.patch.beta2)) << "sample " << k;
+    EXPECT_TRUE(same(s.patch.hardness, t.patch.hardness)) << "sample " << k;
+    EXPECT_TRUE(same(s.velocity, t.velocity)) << "sample " << k;
+  }
+}
+
+TEST(EmulatorDataset, SolutionsMinimiseTheirStoredProblems) {
+  TempDir dir;
+  const Result r = run_nunatak(dir, "emulator dataset " + dataset_config(dir, "d.nc", 3, 1));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_CONTAINS(r.err, "4 samples in");
+  const io::EmulatorDataset d = io::read_emulator_dataset(dir.file("d.nc"));
+  ASSERT_EQ(d.samples.size(), 4u);
+  EXPECT_EQ(d.sigma.size(), 5u);
+  EXPECT_FALSE(fs::exists(dir.file("d.nc.parts"))) << "the parts folder is removed when merged";
+  int validation = 0, converged = 0;
+  for (const auto& s : d.samples) {
+    validation += s.validation;
+    if (!s.converged) {
+      EXPECT_TRUE(s.velocity.empty()) << "a sample that failed is flagged, without velocity";
+      continue;
+    }
+    ++converged;
+    EXPECT_EQ(s.source, s.index < 3 ? 0 : 1);
+    EXPECT_GE(s.patch.nx, 16);
+    EXPECT_LE(s.patch.nx, 20);
+    // The stored velocity minimises the stored problem: the gradient of the
+    // shared energy at it is round-off next to the gradient at rest (the
+    // driving stress) on the free nodes.
+    const auto p = emulator::make_torch_bp_patch(s.patch);
+    const torch::Tensor u = emulator::velocity_tensor(p, s.velocity);
+    const torch::Tensor mask = p.free_nodes.unsqueeze(3);
+    const double g = (emulator::bp_energy_gradient(p, u) * mask).norm().item<double>();
+    const double g0 =
+        (emulator::bp_energy_gradient(p, torch::zeros_like(u)) * mask).norm().item<double>();
+    EXPECT_LT(g, 1e-5 * g0) << "sample " << s.index;
+    // Ice moves: the maximum speed is far from 0.
+    EXPECT_GT(u.abs().max().item<double>(), 1e-3) << "sample " << s.index;
+  }
+  EXPECT_EQ(validation, 1) << "a quarter of 4 samples";
+  EXPECT_GE(converged, 3);
+  // The patch lies in the west 60 % of Aletsch: its thickness is Aletsch's
+  // (perturbed), 100 or 200 m spacing.
+  const auto& patch = d.samples[3].patch;
+  EXPECT_TRUE(patch.dx == 100.0 || patch.dx == 200.0) << patch.dx;
+}
+
+TEST(EmulatorDataset, TwoRanksAndResumeGiveTheSameFile) {
+  TempDir dir;
+  const std::string config = dataset_config(dir, "one.nc", 30, 2);
+  ASSERT_EQ(run_nunatak(dir, "emulator dataset " + config).status, 0);
+  const Result two =
+      run_shell(dir, std::string(NUNATAK_MPIEXEC) + " --allow-run-as-root --oversubscribe -n 2 " +
+                         NUNATAK_BINARY + " emulator dataset " + config +
+                         " --set emulator.dataset.file=two.nc");
+  ASSERT_EQ(two.status, 0) << two.err;
+  const io::EmulatorDataset one = io::read_emulator_dataset(dir.file("one.nc"));
+  expect_same_dataset(one, io::read_emulator_dataset(dir.file("two.nc")));
+
+  // Killed after two samples, then run again: the same data set.
+  const std::string parts = dir.file("killed.nc.parts");
+  const std::string command = std::string(NUNATAK_BINARY) + " emulator dataset " + config +
+                              " --set emulator.dataset.file=killed.nc";
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::chdir(dir.path().c_str()) != 0) _exit(126);
+    execl("/bin/sh", "sh", "-c", ("exec " + command + " >/dev/null 2>&1").c_str(), nullptr);
+    _exit(127);
+  }
+  const auto count_parts = [&] {
+    int n = 0;
+    if (fs::exists(parts))
+      for (const auto& e : fs::directory_iterator(parts))
+        n += e.path().extension() == ".nc" && e.path().string().find(".tmp.") == std::string::npos;
+    return n;
+  };
+  for (int wait = 0; wait < 6000 && count_parts() < 2; ++wait)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the run finished before it was killed";
+  ASSERT_FALSE(fs::exists(dir.file("killed.nc")));
+  const int done = count_parts();
+  const Result resumed = run_shell(dir, command);
+  ASSERT_EQ(resumed.status, 0) << resumed.err;
+  EXPECT_CONTAINS(resumed.err, "resumed: " + std::to_string(done) + " samples");
+  expect_same_dataset(one, io::read_emulator_dataset(dir.file("killed.nc")));
+}
+
+TEST(EmulatorDataset, BadConfigurationsAreOneError) {
+  TempDir dir;
+  write_text(dir.file("input_greenland.yaml"), "input.geometry.file: " + shared_data_dir() +
+                                                   "/greenland-16km/GRL-16KM_TOPO-M17.nc\n");
+  write_text(dir.file("input_g.yaml"), "emulator.dataset:\n  patch_config: input_greenland.yaml\n"
+                                       "  patch_samples: 2\n  file: out.nc\n");
+  expect_clean_failure(dir, "emulator dataset input_g.yaml",
+                       "Greenland is the real geometry the emulator is judged on");
+  write_text(dir.file("input_c.yaml"), "emulator.dataset:\n  cells_min: 40\n  cells_max: 20\n"
+                                       "  file: out.nc\n");
+  expect_clean_failure(dir, "emulator dataset input_c.yaml",
+                       "cells_min (40) is above cells_max (20)");
+  write_text(dir.file("input_p.yaml"), "emulator.dataset:\n  patch_samples: 3\n  file: out.nc\n");
+  expect_clean_failure(dir, "emulator dataset input_p.yaml", "no patch_config");
+  write_text(dir.file("input_k.yaml"), "emulator.dataset:\n  sample: 3\n");
+  expect_clean_failure(dir, "emulator dataset input_k.yaml", "emulator.dataset.sample");
+}
+
+} // namespace
