@@ -12,12 +12,15 @@
 // This program does not start MPI itself: it runs nunatak under mpiexec.
 #include "cli_support.hpp"
 #include "nunatak/emulator/bp_energy.hpp"
+#include "nunatak/emulator/network.hpp"
 #include "nunatak/io/emulator_dataset.hpp"
+#include "nunatak/io/netcdf_file.hpp"
 #include "test_files.hpp"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -166,6 +169,157 @@ TEST(EmulatorDataset, BadConfigurationsAreOneError) {
   expect_clean_failure(dir, "emulator dataset input_p.yaml", "no patch_config");
   write_text(dir.file("input_k.yaml"), "emulator.dataset:\n  sample: 3\n");
   expect_clean_failure(dir, "emulator dataset input_k.yaml", "emulator.dataset.sample");
+}
+
+/// A data set of 30 small synthetic glaciers (5 levels) made once for the
+/// training tests, in its own folder.
+class EmulatorTraining : public ::testing::Test {
+protected:
+  static void SetUpTestSuite() {
+    data_dir = new TempDir;
+    write_text(data_dir->file("dataset.yaml"),
+               "emulator.dataset:\n  file: d.nc\n  samples: 40\n  cells_min: 16\n"
+               "  cells_max: 20\n  dx_min: 1000\n  dx_max: 3000\n  validation_fraction: 0.2\n"
+               "bp.levels: 5\n");
+    const Result r = run_nunatak(*data_dir, "emulator dataset dataset.yaml");
+    ASSERT_EQ(r.status, 0) << r.err;
+  }
+  static void TearDownTestSuite() {
+    delete data_dir;
+    data_dir = nullptr;
+  }
+  /// `nunatak emulator train` on the data set in `dir` with `extra` --set options.
+  static std::string train_command(const std::string& model, const std::string& extra = "") {
+    return std::string(NUNATAK_BINARY) + " emulator train " + data_dir->file("train.yaml") +
+           " --set emulator.training.dataset=" + data_dir->file("d.nc") +
+           " --set emulator.training.model=" + model + " " + extra;
+  }
+  static void SetUpTrainConfig() {
+    write_text(data_dir->file("train.yaml"),
+               "emulator.training:\n  loss: hybrid\n  width: 12\n  depth: 3\n  epochs: 10\n"
+               "  batch_size: 2\n  learning_rate: 3e-3\n  final_learning_rate: 3e-4\n");
+  }
+  void SetUp() override { SetUpTrainConfig(); }
+  static TempDir* data_dir;
+};
+TempDir* EmulatorTraining::data_dir = nullptr;
+
+/// The weights of a model file, for bitwise comparisons.
+std::vector<torch::Tensor> weights_of(const std::string& path) {
+  emulator::Emulator model = emulator::Emulator::load(path);
+  std::vector<torch::Tensor> w;
+  for (const auto& p : model.net()->parameters()) w.push_back(p.detach().clone());
+  return w;
+}
+
+bool same_weights(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t k = 0; k < a.size(); ++k)
+    if (!torch::equal(a[k], b[k])) return false;
+  return true;
+}
+
+/// The mean surface error (%) that `nunatak emulator eval` prints.
+double printed_surface_error(const std::string& err) {
+  const std::string key = "surface velocity: mean";
+  const size_t at = err.find(key);
+  return at == std::string::npos ? std::nan("") : std::stod(err.substr(at + key.size()));
+}
+
+TEST_F(EmulatorTraining, ValidationErrorFallsAndTheSeedReproducesTheModel) {
+  TempDir dir;
+  const Result a = run_shell(dir, train_command("a/model.pt"));
+  ASSERT_EQ(a.status, 0) << a.err;
+  for (const char* f :
+       {"a/model.pt", "a/model_history.nc", "a/model_history.png", "a/model_checkpoint.pt"})
+    EXPECT_TRUE(fs::exists(dir.file(f))) << f;
+  // The loss curves: 10 epochs; the training misfit falls, and the best
+  // validation error is below the first epoch's (a tiny network, 160 steps).
+  const io::NcFile history = io::NcFile::open(dir.file("a/model_history.nc"));
+  const std::vector<double> error = history.read_all(history.variable("validation_error"));
+  const std::vector<double> data = history.read_all(history.variable("train_data"));
+  ASSERT_EQ(error.size(), 10u);
+  EXPECT_LT(data.back(), 0.8 * data.front());
+  EXPECT_LT(*std::min_element(error.begin(), error.end()), 0.95 * error.front());
+  const std::vector<double> lr = history.read_all(history.variable("learning_rate"));
+  EXPECT_DOUBLE_EQ(lr.front(), 3e-3);
+  EXPECT_DOUBLE_EQ(lr.back(), 3e-4);
+  // Same seed: the same weights, bit for bit; another seed: others.
+  ASSERT_EQ(run_shell(dir, train_command("b/model.pt")).status, 0);
+  EXPECT_TRUE(same_weights(weights_of(dir.file("a/model.pt")), weights_of(dir.file("b/model.pt"))));
+  ASSERT_EQ(run_shell(dir, train_command("c/model.pt", "--set emulator.training.seed=2")).status,
+            0);
+  EXPECT_FALSE(
+      same_weights(weights_of(dir.file("a/model.pt")), weights_of(dir.file("c/model.pt"))));
+  // The model file names where it came from.
+  const emulator::Emulator m = emulator::Emulator::load(dir.file("a/model.pt"));
+  EXPECT_CONTAINS(m.metadata().training, "emulator.training.loss: hybrid");
+  EXPECT_CONTAINS(m.metadata().dataset, "emulator.dataset.samples: 40");
+  EXPECT_EQ(m.metadata().output_scaling, "shallow_ice");
+
+  // eval: the trained model beats one trained for a single epoch.
+  const Result trained = run_nunatak(dir, "emulator eval a/model.pt " + data_dir->file("d.nc") +
+                                              " --samples validation --maps 1");
+  ASSERT_EQ(trained.status, 0) << trained.err;
+  EXPECT_CONTAINS(trained.err, "depth-averaged velocity: mean");
+  EXPECT_CONTAINS(trained.err, "times faster");
+  ASSERT_EQ(run_shell(dir, train_command("d/model.pt", "--set emulator.training.epochs=1")).status,
+            0);
+  const Result early = run_nunatak(dir, "emulator eval d/model.pt " + data_dir->file("d.nc") +
+                                            " --samples validation --maps 0");
+  ASSERT_EQ(early.status, 0) << early.err;
+  EXPECT_LT(printed_surface_error(trained.err), printed_surface_error(early.err));
+  bool maps = false;
+  for (const auto& e : fs::directory_iterator(dir.file("a")))
+    maps = maps || e.path().string().find("model_eval_sample") != std::string::npos;
+  EXPECT_TRUE(maps) << "eval draws the worst sample's error map";
+}
+
+TEST_F(EmulatorTraining, ResumeAfterAKillGivesTheStraightRunsModel) {
+  TempDir dir;
+  ASSERT_EQ(run_shell(dir, train_command("straight/model.pt")).status, 0);
+  const std::string command = train_command("killed/model.pt");
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::chdir(dir.path().c_str()) != 0) _exit(126);
+    execl("/bin/sh", "sh", "-c", ("exec " + command + " >/dev/null 2>&1").c_str(), nullptr);
+    _exit(127);
+  }
+  const std::string checkpoint = dir.file("killed/model_checkpoint.pt");
+  for (int wait = 0; wait < 20000 && !fs::exists(checkpoint); ++wait)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "training finished before it was killed";
+  const Result resumed = run_shell(dir, command + " --resume");
+  ASSERT_EQ(resumed.status, 0) << resumed.err;
+  EXPECT_CONTAINS(resumed.err, "resumed from");
+  EXPECT_TRUE(same_weights(weights_of(dir.file("straight/model.pt")),
+                           weights_of(dir.file("killed/model.pt"))));
+  // A resume with other options is one error naming the key.
+  const Result other = run_shell(dir, command + " --resume --set emulator.training.batch_size=3");
+  EXPECT_NE(other.status, 0);
+  EXPECT_CONTAINS(other.err, "batch_size");
+}
+
+TEST_F(EmulatorTraining, MismatchesAreOneError) {
+  TempDir dir;
+  ASSERT_EQ(run_shell(dir, train_command("m/model.pt", "--set emulator.training.epochs=1")).status,
+            0);
+  // A data set with other levels than the model's.
+  write_text(dir.file("input_d9.yaml"), "emulator.dataset:\n  file: d9.nc\n  samples: 1\n"
+                                        "  cells_min: 16\n  cells_max: 16\nbp.levels: 9\n");
+  ASSERT_EQ(run_nunatak(dir, "emulator dataset input_d9.yaml").status, 0);
+  const Result r = run_nunatak(dir, "emulator eval m/model.pt d9.nc");
+  EXPECT_NE(r.status, 0);
+  EXPECT_CONTAINS(r.err, "levels 5 in the model, 9 in the run");
+  const Result missing =
+      run_shell(dir, train_command("n/model.pt", "--set "
+                                                 "emulator.training.dataset=no.nc"));
+  EXPECT_NE(missing.status, 0);
+  EXPECT_CONTAINS(missing.err, "no.nc");
 }
 
 } // namespace

@@ -8,6 +8,7 @@
 #include "nunatak/core/version.hpp"
 #include "nunatak/emulator/network.hpp"
 #include "nunatak/emulator/trainer.hpp"
+#include "nunatak/io/bp_fixture.hpp"
 #include "nunatak/io/config.hpp"
 #include "nunatak/io/emulator_dataset.hpp"
 #include "nunatak/io/file_safety.hpp"
@@ -169,12 +170,15 @@ void add_train_command(CLI::App& emulator_cmd, Context& context) {
     io::FilePlan files;
     files.read(o->config_file, "CONFIG");
     files.read(dataset_path, t + "dataset");
-    if (o->resume) files.read(checkpoint, "--resume");
+    // The checkpoint is read completely before it is replaced (by a rename).
+    if (o->resume) files.read(checkpoint, "--resume", t + "model (checkpoint)");
     files.write(model_path, t + "model");
     files.write(stem + "_history.nc", t + "model (loss curves)");
     files.write(stem + "_history.png", t + "model (loss curves)");
     files.write(checkpoint, t + "model (checkpoint)");
     model::prepare_files(files, runtime.comm());
+    if (runtime.rank() == 0 && fs::path(model_path).has_parent_path())
+      fs::create_directories(fs::path(model_path).parent_path());
     // Training runs on rank 0 (LibTorch's threads); other ranks wait.
     if (runtime.rank() != 0) return;
 
@@ -300,6 +304,36 @@ void write_error_maps(const io::EmulatorSample& s, const torch::Tensor& us, cons
   io::write_map_png(error, options, prefix + "_error.png");
 }
 
+/// 1 on the patch's owned columns (a fixture's ghosts excluded), [ny, nx].
+torch::Tensor owned_columns(const core::BPPatch& p) {
+  torch::Tensor mask = torch::zeros({p.ny, p.nx}, torch::kFloat64);
+  mask.narrow(0, p.ys, p.ym).narrow(1, p.xs, p.xm).fill_(1.0);
+  return mask;
+}
+
+/// A data set, or a Blatter-Pattyn fixture (`nunatak solve --bp-fixture`,
+/// `nunatak ismip-hom --bp-fixture`) as a data set of one sample.
+io::EmulatorDataset read_samples(const std::string& path) {
+  bool fixture = false;
+  {
+    const io::NcFile f = io::NcFile::open(path);
+    fixture = f.text_attribute(NC_GLOBAL, "nunatak_fixture").has_value();
+  }
+  if (!fixture) return io::read_emulator_dataset(path);
+  io::BPFixture x = io::read_bp_fixture(path);
+  io::EmulatorDataset d;
+  d.sigma = x.patch.sigma;
+  d.constants = x.patch.constants;
+  io::EmulatorSample s;
+  s.source = 1;
+  s.converged = true;
+  s.solve_seconds = std::nan("");
+  s.patch = std::move(x.patch);
+  s.velocity = std::move(x.velocity);
+  d.samples.push_back(std::move(s));
+  return d;
+}
+
 void add_eval_command(CLI::App& emulator_cmd, Context& context) {
   auto* cmd = emulator_cmd.add_subcommand(
       "eval", "Measure an emulator on a data set: per sample, the relative L2 error of the "
@@ -311,7 +345,10 @@ void add_eval_command(CLI::App& emulator_cmd, Context& context) {
   };
   auto o = std::make_shared<Options>();
   cmd->add_option("MODEL", o->model, "model file (`nunatak emulator train`)")->required();
-  cmd->add_option("DATASET", o->dataset, "data set (`nunatak emulator dataset`)")->required();
+  cmd->add_option("DATASET", o->dataset,
+                  "data set (`nunatak emulator dataset`), or a Blatter-Pattyn fixture at a "
+                  "solution (`nunatak solve --bp-fixture`, `nunatak ismip-hom --bp-fixture`)")
+      ->required();
   cmd->add_option("--samples", o->which, "which samples: all, validation or training")
       ->check(CLI::IsMember({"all", "validation", "training"}));
   cmd->add_option("--precision", o->precision, "precision of the network (as emulator.precision)")
@@ -330,7 +367,7 @@ void add_eval_command(CLI::App& emulator_cmd, Context& context) {
     model::prepare_files(files, runtime.comm());
     if (runtime.rank() != 0) return;
     emulator::Emulator net = emulator::Emulator::load(o->model);
-    const io::EmulatorDataset dataset = io::read_emulator_dataset(o->dataset);
+    const io::EmulatorDataset dataset = read_samples(o->dataset);
     {
       emulator::EmulatorMetadata run = net.metadata();
       run.sigma = dataset.sigma;
@@ -360,7 +397,7 @@ void add_eval_command(CLI::App& emulator_cmd, Context& context) {
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       const emulator::TorchBPPatch p64 = emulator::make_torch_bp_patch(s.patch);
       const torch::Tensor star = emulator::velocity_tensor(p64, s.velocity);
-      const torch::Tensor icy = p64.free_nodes.select(2, nz - 1);
+      const torch::Tensor icy = p64.free_nodes.select(2, nz - 1) * owned_columns(s.patch);
       SampleError e;
       e.sample = k;
       e.surface = relative_error(u.select(2, nz - 1), star.select(2, nz - 1), icy);
@@ -400,11 +437,15 @@ void add_eval_command(CLI::App& emulator_cmd, Context& context) {
       emulator_time += e.seconds;
       solver_time += e.solver_seconds;
     }
-    spdlog::info("time: emulator {:.2f} ms per sample, solver {:.0f} ms per sample (from the "
-                 "data set): {:.0f} times faster ({} threads)",
-                 1e3 * emulator_time / double(errors.size()),
-                 1e3 * solver_time / double(errors.size()), solver_time / emulator_time,
-                 torch::get_num_threads());
+    if (std::isfinite(solver_time))
+      spdlog::info("time: emulator {:.2f} ms per sample, solver {:.0f} ms per sample (from the "
+                   "data set): {:.0f} times faster ({} threads)",
+                   1e3 * emulator_time / double(errors.size()),
+                   1e3 * solver_time / double(errors.size()), solver_time / emulator_time,
+                   torch::get_num_threads());
+    else
+      spdlog::info("time: emulator {:.2f} ms per sample ({} threads)",
+                   1e3 * emulator_time / double(errors.size()), torch::get_num_threads());
     std::vector<size_t> order(errors.size());
     std::iota(order.begin(), order.end(), size_t(0));
     std::sort(order.begin(), order.end(),
@@ -415,7 +456,7 @@ void add_eval_command(CLI::App& emulator_cmd, Context& context) {
       const emulator::TorchBPPatch p64 = emulator::make_torch_bp_patch(s.patch);
       const std::string stem = prefix + "_sample" + std::to_string(s.index);
       write_error_maps(s, surface_pairs[order[w]][0], surface_pairs[order[w]][1],
-                       p64.free_nodes.select(2, nz - 1), stem,
+                       p64.free_nodes.select(2, nz - 1) * owned_columns(s.patch), stem,
                        fmt::format("sample {}, dx {:.0f} m: surface error {:.1f} %", s.index,
                                    s.patch.dx, 100 * e.surface));
       spdlog::info("worst #{}: sample {} ({}, {}x{} at dx {:.0f} m): surface error {:.1f} %, "

@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <iomanip>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <unistd.h>
@@ -385,6 +386,12 @@ torch::Tensor Emulator::inputs(const TorchBPPatch& p) const {
   return (raw_inputs(p) - mean.view({1, c, 1, 1})) / std.view({1, c, 1, 1});
 }
 
+namespace {
+/// Pa a m^-1: the friction coefficient below which the reference sliding
+/// speed tau / beta^2 stops growing (the low end of the data set's range).
+constexpr double minimum_beta2 = 100.0;
+} // namespace
+
 torch::Tensor Emulator::reference_speed(const TorchBPPatch& p) const {
   const auto options = p.options();
   if (m_metadata.output_scaling != "shallow_ice")
@@ -397,7 +404,10 @@ torch::Tensor Emulator::reference_speed(const TorchBPPatch& p) const {
   const torch::Tensor icy = p.free_nodes.select(2, p.nz - 1);
   const torch::Tensor A = torch::pow(p.hardness.mean(2), -n); // Pa^-n a^-1
   const torch::Tensor H = p.thickness * icy;
-  const torch::Tensor U = 2.0 * A * torch::pow(rho_g * H * slope, n) * H / (n + 1.0);
+  const torch::Tensor tau = rho_g * H * slope; // driving stress, Pa
+  const torch::Tensor sliding = p.free_nodes.select(2, 0) * icy;
+  const torch::Tensor U = 2.0 * A * torch::pow(tau, n) * H / (n + 1.0) +
+                          sliding * tau / torch::clamp_min(p.beta2, minimum_beta2);
   namespace F = torch::nn::functional;
   const auto pool = F::AvgPool2dFuncOptions(5).stride(1).padding(2).count_include_pad(false);
   const torch::Tensor sum = F::avg_pool2d((U * icy).unsqueeze(0).unsqueeze(0), pool);
@@ -435,6 +445,20 @@ void Emulator::save(const std::string& path) const {
   }
 }
 
+namespace {
+/// The dtype of the first tensor stored in `archive` (searching sub-archives).
+std::optional<torch::Dtype> stored_dtype(torch::serialize::InputArchive& archive) {
+  for (const std::string& key : archive.keys()) {
+    torch::Tensor t;
+    if (archive.try_read(key, t)) return t.scalar_type();
+    torch::serialize::InputArchive sub;
+    if (archive.try_read(key, sub))
+      if (auto d = stored_dtype(sub)) return d;
+  }
+  return std::nullopt;
+}
+} // namespace
+
 Emulator Emulator::load(const std::string& path) {
   if (!std::filesystem::is_regular_file(path))
     throw Error("emulator model '" + path + "': no such file");
@@ -450,7 +474,12 @@ Emulator Emulator::load(const std::string& path) {
     throw Error("'" + path + "' is a LibTorch archive but not a nunatak emulator model");
   Emulator model(EmulatorMetadata::from_text(text.toStringRef(), path), 0);
   try {
+    // LibTorch's load shares the stored tensors' memory (Tensor::set_),
+    // which reinterprets it when the dtypes differ: load in the stored dtype
+    // (single-precision training writes floats), then convert to double.
+    model.m_net->to(stored_dtype(archive).value_or(torch::kFloat64));
     model.m_net->load(archive);
+    model.m_net->to(torch::kFloat64);
   } catch (const c10::Error& e) {
     throw Error("emulator model '" + path +
                 "': the weights do not fit its metadata: " + e.what_without_backtrace());

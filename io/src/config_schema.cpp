@@ -216,8 +216,9 @@ std::vector<KeySpec> build_schema() {
            "emulator training: hybrid: the physics term's weight makes its gradient norm this "
            "times the data term's",
            1e-6, 1e6),
-      str("emulator.training.precision", "double",
-          "emulator training: floating-point precision of the weights and the energy",
+      str("emulator.training.precision", "single",
+          "emulator training: floating-point precision of the weights and the energy (single: "
+          "about 7 times faster on a CPU than double)",
           {"single", "double"}),
 
       integer("bp.levels", "9", "Blatter-Pattyn: nodes per column (terrain-following)", 2, 1001),

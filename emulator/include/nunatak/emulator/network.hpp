@@ -122,11 +122,12 @@ public:
   torch::Tensor inputs(const TorchBPPatch& patch) const;
   /// The speed the output channels are multiplied by, [ny, nx] in m/a:
   /// velocity_scale everywhere ("constant"), or velocity_scale times
-  /// U_ref ("shallow_ice"): the shallow-ice deformation speed
-  /// U_d = 2 A (rho g H |grad s|)^n H / (n + 1) (A = B^-n from the column-mean
-  /// hardness, |grad s| by centred differences) averaged over the icy
-  /// columns of the 5 x 5 neighbourhood (so that thin margins and flat
-  /// divides take their neighbours' scale), at least 1e-6 m/a.
+  /// U_ref ("shallow_ice"): the shallow-ice speed U_d + U_b, deformation
+  /// U_d = 2 A tau^n H / (n + 1) and, where the bed slides, U_b = tau /
+  /// max(beta^2, 100 Pa a/m), with tau = rho g H |grad s| (A = B^-n from the
+  /// column-mean hardness, |grad s| by centred differences), averaged over
+  /// the icy columns of the 5 x 5 neighbourhood (so that thin margins and
+  /// flat divides take their neighbours' scale), at least 1e-6 m/a.
   /// Differentiable with respect to the geometry.
   torch::Tensor reference_speed(const TorchBPPatch& patch) const;
   /// The velocity, [ny, nx, nz, 2] in m/a, exactly 0 at fixed nodes;
