@@ -207,9 +207,10 @@ EmulatorMetadata EmulatorMetadata::from_text(const std::string& text, const std:
   if (m.architecture != "cnn" && m.architecture != "unet")
     throw Error("emulator model '" + source + "': architecture '" + m.architecture +
                 "' is neither cnn nor unet");
-  if (m.output_scaling != "constant" && m.output_scaling != "shallow_ice")
+  if (m.output_scaling != "constant" && m.output_scaling != "shallow_ice" &&
+      m.output_scaling != "flow_aligned")
     throw Error("emulator model '" + source + "': output_scaling '" + m.output_scaling +
-                "' is neither constant nor shallow_ice");
+                "' is not constant, shallow_ice or flow_aligned");
   if (m.width < 1 || m.depth < 1 || m.sigma.size() < 2 || c == 0 || m.input_mean.size() != c ||
       m.input_std.size() != c || !(m.velocity_scale > 0))
     throw Error("emulator model '" + source +
@@ -394,7 +395,7 @@ constexpr double minimum_beta2 = 100.0;
 
 torch::Tensor Emulator::reference_speed(const TorchBPPatch& p) const {
   const auto options = p.options();
-  if (m_metadata.output_scaling != "shallow_ice")
+  if (m_metadata.output_scaling == "constant")
     return torch::full({p.ny, p.nx}, m_metadata.velocity_scale, options);
   const double n = m_metadata.glen_exponent;
   const double rho_g = m_metadata.ice_density * m_metadata.gravity;
@@ -416,12 +417,31 @@ torch::Tensor Emulator::reference_speed(const TorchBPPatch& p) const {
   return m_metadata.velocity_scale * torch::clamp_min(mean, 1e-6);
 }
 
+torch::Tensor Emulator::downhill_direction(const TorchBPPatch& p) const {
+  const torch::Tensor s = p.bed + p.thickness;
+  const torch::Tensor icy = p.free_nodes.select(2, p.nz - 1);
+  const torch::Tensor g =
+      torch::stack({centred_difference(s, 1, p.dx) * icy, centred_difference(s, 0, p.dy) * icy}, 0);
+  namespace F = torch::nn::functional;
+  const auto pool = F::AvgPool2dFuncOptions(5).stride(1).padding(2).count_include_pad(false);
+  const torch::Tensor mean = F::avg_pool2d(g.unsqueeze(0), pool).squeeze(0); // [2, ny, nx]
+  const torch::Tensor norm = torch::sqrt(mean.pow(2).sum(0) + 1e-12);
+  return (-mean / norm).permute({1, 2, 0}); // [ny, nx, 2]
+}
+
 torch::Tensor Emulator::velocity(const TorchBPPatch& p) {
   if (int(m_metadata.sigma.size()) != p.nz)
     throw Error("emulator: the model has " + std::to_string(m_metadata.sigma.size()) +
                 " levels, the patch " + std::to_string(p.nz));
   const torch::Tensor out = m_net->forward(inputs(p)); // [1, 2 nz, ny, nx]
-  const torch::Tensor u = out.squeeze(0).view({p.nz, 2, p.ny, p.nx}).permute({2, 3, 0, 1});
+  torch::Tensor u = out.squeeze(0).view({p.nz, 2, p.ny, p.nx}).permute({2, 3, 0, 1});
+  if (m_metadata.output_scaling == "flow_aligned") {
+    // Channels (a, b): along and across the downhill direction d.
+    const torch::Tensor d = downhill_direction(p).unsqueeze(2); // [ny, nx, 1, 2]
+    const torch::Tensor a = u.select(3, 0), b = u.select(3, 1);
+    const torch::Tensor dx = d.select(3, 0), dy = d.select(3, 1);
+    u = torch::stack({a * dx - b * dy, a * dy + b * dx}, 3);
+  }
   return u * reference_speed(p).unsqueeze(2).unsqueeze(3) * p.free_nodes.unsqueeze(3);
 }
 

@@ -196,9 +196,10 @@ std::vector<KeySpec> build_schema() {
       integer("emulator.training.depth", "4",
               "emulator training: hidden convolutions (cnn) or levels (unet)", 1, 64),
       str("emulator.training.output_scaling", "shallow_ice",
-          "emulator training: the network's output times a constant velocity scale (constant) or "
-          "times each column's shallow-ice deformation speed (shallow_ice, docs/emulator.md)",
-          {"constant", "shallow_ice"}),
+          "emulator training: the network's output times a constant velocity scale (constant), "
+          "times each column's shallow-ice speed (shallow_ice), or that speed with the outputs "
+          "along and across the downhill direction (flow_aligned; docs/emulator.md)",
+          {"constant", "shallow_ice", "flow_aligned"}),
       integer("emulator.training.epochs", "20",
               "emulator training: passes over the training samples", 1, 1000000),
       integer("emulator.training.batch_size", "4",

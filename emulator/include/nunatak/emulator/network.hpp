@@ -50,7 +50,11 @@ struct EmulatorMetadata {
   /// "constant": velocity = velocity_scale x network output; "shallow_ice":
   /// velocity = velocity_scale x U_ref x network output, U_ref the local
   /// shallow-ice speed (Emulator::reference_speed), so the network learns an
-  /// O(1) correction over grids from 50 m to 20 km.
+  /// O(1) correction over grids from 50 m to 20 km; "flow_aligned": as
+  /// shallow_ice, with the two output channels of each level the components
+  /// along and across the downhill direction (Emulator::downhill_direction)
+  /// instead of along x and y, so that the shallow-ice answer is a constant
+  /// output per level.
   std::string output_scaling = "constant";
   double glen_exponent = 3.0;        ///< n
   double ice_density = 910.0;        ///< kg m^-3
@@ -130,6 +134,10 @@ public:
   /// flat divides take their neighbours' scale), at least 1e-6 m/a.
   /// Differentiable with respect to the geometry.
   torch::Tensor reference_speed(const TorchBPPatch& patch) const;
+  /// The downhill direction -grad s / |grad s| of the surface, the slope
+  /// averaged over the icy columns of the 5 x 5 neighbourhood ([ny, nx, 2];
+  /// shorter than 1 where the averaged slope is below 1e-6).
+  torch::Tensor downhill_direction(const TorchBPPatch& patch) const;
   /// The velocity, [ny, nx, nz, 2] in m/a, exactly 0 at fixed nodes;
   /// differentiable with respect to the weights and the patch's geometry.
   torch::Tensor velocity(const TorchBPPatch& patch);
