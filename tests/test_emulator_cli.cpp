@@ -255,13 +255,14 @@ TEST_F(EmulatorTraining, ValidationErrorFallsAndTheSeedReproducesTheModel) {
   const emulator::Emulator m = emulator::Emulator::load(dir.file("a/model.pt"));
   EXPECT_CONTAINS(m.metadata().training, "emulator.training.loss: hybrid");
   EXPECT_CONTAINS(m.metadata().dataset, "emulator.dataset.samples: 40");
-  EXPECT_EQ(m.metadata().output_scaling, "shallow_ice");
+  EXPECT_EQ(m.metadata().output_scaling, "flow_aligned");
 
   // eval: the trained model beats one trained for a single epoch.
   const Result trained = run_nunatak(dir, "emulator eval a/model.pt " + data_dir->file("d.nc") +
                                               " --samples validation --maps 1");
   ASSERT_EQ(trained.status, 0) << trained.err;
   EXPECT_CONTAINS(trained.err, "depth-averaged velocity: mean");
+  EXPECT_CONTAINS(trained.err, "SIA surface velocity: mean"); // the baseline beside it
   EXPECT_CONTAINS(trained.err, "times faster");
   ASSERT_EQ(run_shell(dir, train_command("d/model.pt", "--set emulator.training.epochs=1")).status,
             0);

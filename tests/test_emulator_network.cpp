@@ -277,3 +277,39 @@ TEST(EmulatorNetwork, TrainingIsBitwiseReproducible) {
   EXPECT_EQ(runs[0], runs[1]);
   EXPECT_TRUE(torch::equal(velocities[0], velocities[1]));
 }
+
+namespace {
+
+// The shallow-ice baseline on a uniform slab (H = 800 m, surface slope 0.01
+// along x, no slip) is the textbook profile u(z) = 2 A (rho g |s_x|)^n
+// (H^(n+1) - (H - z)^(n+1)) / (n + 1) down the slope, and with free sliding
+// beta^2 = 1000 Pa a/m it adds rho g H |s_x| / beta^2 at every level.
+TEST(ShallowIceBaseline, MatchesTheSlabProfile) {
+  const int nx = 8, ny = 6, nz = 5;
+  const double dx = 1000.0, H0 = 800.0, slope = 0.01, A = 1e-16;
+  std::vector<double> H(size_t(nx * ny), H0), b(size_t(nx * ny)), beta2(size_t(nx * ny), 1000.0);
+  for (int j = 0; j < ny; ++j)
+    for (int i = 0; i < nx; ++i) b[size_t(j * nx + i)] = 2000.0 - slope * i * dx - H0;
+  std::vector<double> levels(static_cast<size_t>(nz));
+  for (int k = 0; k < nz; ++k) levels[size_t(k)] = double(k) / (nz - 1);
+  const std::vector<double> B(H.size() * size_t(nz), std::pow(A, -1.0 / 3.0));
+  const BPConstants c;
+  for (const bool no_slip : {true, false}) {
+    const TorchBPPatch p = make_torch_bp_patch(
+        core::make_bp_patch(nx, ny, dx, dx, levels, H, b, beta2, B, c, true, no_slip));
+    const torch::Tensor u = shallow_ice_velocity(p);
+    const double tau = c.rho_g * H0 * slope;
+    const double sliding = no_slip ? 0.0 : tau / 1000.0;
+    for (int k = 1; k < nz; ++k) {
+      const double z = levels[size_t(k)] * H0;
+      const double expected =
+          2.0 * A * std::pow(tau / H0, 3.0) * (std::pow(H0, 4) - std::pow(H0 - z, 4)) / 4.0 +
+          sliding;
+      EXPECT_NEAR(u[3][4][k][0].item<double>(), expected, 1e-9 * expected) << "level " << k;
+      EXPECT_NEAR(u[3][4][k][1].item<double>(), 0.0, 1e-9 * expected);
+    }
+    EXPECT_EQ(u[3][4][0][0].item<double>(), no_slip ? 0.0 : sliding); // the bed node
+  }
+}
+
+} // namespace

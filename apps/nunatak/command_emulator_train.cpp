@@ -264,6 +264,7 @@ torch::Tensor depth_average(const torch::Tensor& u, const std::vector<double>& s
 struct SampleError {
   size_t sample = 0;
   double surface = 0, depth_average = 0, seconds = 0, solver_seconds = 0;
+  double sia_surface = 0, sia_depth_average = 0; ///< the shallow-ice baseline's errors
 };
 
 double percentile(std::vector<double> v, double p) {
@@ -403,9 +404,16 @@ void add_eval_command(CLI::App& emulator_cmd, Context& context) {
       e.surface = relative_error(u.select(2, nz - 1), star.select(2, nz - 1), icy);
       e.depth_average =
           relative_error(depth_average(u, dataset.sigma), depth_average(star, dataset.sigma), icy);
+      const torch::Tensor sia = emulator::shallow_ice_velocity(p64);
+      e.sia_surface = relative_error(sia.select(2, nz - 1), star.select(2, nz - 1), icy);
+      e.sia_depth_average = relative_error(depth_average(sia, dataset.sigma),
+                                           depth_average(star, dataset.sigma), icy);
       e.seconds = seconds;
       e.solver_seconds = s.solve_seconds;
       if (!std::isfinite(e.surface)) continue; // no ice in motion
+      spdlog::debug("sample {} ({}, {}x{}, dx {:.0f} m): surface error {:.1f} %, SIA {:.1f} %",
+                    s.index, s.source ? "patch" : "synthetic", s.patch.nx, s.patch.ny, s.patch.dx,
+                    100 * e.surface, 100 * e.sia_surface);
       errors.push_back(e);
       surface_pairs.push_back(torch::stack({u.select(2, nz - 1), star.select(2, nz - 1)}));
     }
@@ -432,6 +440,9 @@ void add_eval_command(CLI::App& emulator_cmd, Context& context) {
     spdlog::info("relative L2 error over the ice:");
     summary("surface velocity", &SampleError::surface);
     summary("depth-averaged velocity", &SampleError::depth_average);
+    spdlog::info("the shallow-ice velocity (local slopes, with sliding), for comparison:");
+    summary("SIA surface velocity", &SampleError::sia_surface);
+    summary("SIA depth-averaged", &SampleError::sia_depth_average);
     double emulator_time = 0, solver_time = 0;
     for (const auto& e : errors) {
       emulator_time += e.seconds;

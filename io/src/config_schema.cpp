@@ -195,7 +195,7 @@ std::vector<KeySpec> build_schema() {
               1024),
       integer("emulator.training.depth", "4",
               "emulator training: hidden convolutions (cnn) or levels (unet)", 1, 64),
-      str("emulator.training.output_scaling", "shallow_ice",
+      str("emulator.training.output_scaling", "flow_aligned",
           "emulator training: the network's output times a constant velocity scale (constant), "
           "times each column's shallow-ice speed (shallow_ice), or that speed with the outputs "
           "along and across the downhill direction (flow_aligned; docs/emulator.md)",

@@ -147,10 +147,11 @@ io::EmulatorSample solve_inputs(const EmulatorDatasetSpec& spec, const SampleInp
   const size_t n = size_t(in.nx) * size_t(in.ny);
   std::vector<double> base(n), beta2(n), fixed(n);
   for (size_t c = 0; c < n; ++c) {
-    const bool floats = floatation.floats(in.thk[c], in.topg[c]);
-    base[c] = floatation.ice_base(in.thk[c], in.topg[c]);
-    beta2[c] = floats ? 0.0 : in.beta2[c];
-    fixed[c] = in.no_slip && !floats ? 1.0 : 0.0;
+    const core::BPBasalColumn basal =
+        core::bp_basal_column(floatation, in.thk[c], in.topg[c], !in.no_slip, in.beta2[c]);
+    base[c] = basal.base;
+    beta2[c] = basal.beta2;
+    fixed[c] = basal.bed_fixed ? 1.0 : 0.0;
   }
   const auto field = [&](const char* name, const std::vector<double>& values) {
     core::Field2D f(grid, core::FieldInfo{name, name, "", "", "", {}, ""});

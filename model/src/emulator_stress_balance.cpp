@@ -143,10 +143,11 @@ private:
     std::vector<double> base(columns), beta2(columns), hardness(columns * size_t(nz));
     std::vector<std::uint8_t> bed_fixed(columns);
     for (size_t c = 0; c < columns; ++c) {
-      const bool floats = fl.floats(H[c], bed[c]);
-      base[c] = fl.ice_base(H[c], bed[c]);
-      beta2[c] = floats ? 0.0 : beta2_field.empty() ? uniform_beta2 : beta2_field[c];
-      bed_fixed[c] = !sliding && !floats ? 1 : 0;
+      const core::BPBasalColumn basal = core::bp_basal_column(
+          fl, H[c], bed[c], sliding, beta2_field.empty() ? uniform_beta2 : beta2_field[c]);
+      base[c] = basal.base;
+      beta2[c] = basal.beta2;
+      bed_fixed[c] = basal.bed_fixed ? 1 : 0;
       const double A = (softness.empty() ? m_params.flow.softness : softness[c]) *
                        m_params.flow.enhancement * year; // Pa^-n a^-1
       const double B = std::pow(A, -1.0 / n);

@@ -225,10 +225,10 @@ void BlatterPattyn::update(const StressBalanceInputs& in) {
       Kokkos::deep_copy(C, sliding ? m_params.uniform_beta2 : 0.0);
     for (size_t j = 0; j < z.extent(0); ++j)
       for (size_t i = 0; i < z.extent(1); ++i) {
-        const bool floats = fl.floats(H(j, i), b(j, i));
-        z(j, i) = fl.ice_base(H(j, i), b(j, i));
-        if (floats) C(j, i) = 0.0;
-        F(j, i) = !sliding && !floats ? 1.0 : 0.0;
+        const core::BPBasalColumn c = core::bp_basal_column(fl, H(j, i), b(j, i), sliding, C(j, i));
+        z(j, i) = c.base;
+        C(j, i) = c.beta2;
+        F(j, i) = c.bed_fixed ? 1.0 : 0.0;
       }
     Kokkos::deep_copy(base.view(), z);
     Kokkos::deep_copy(beta2.view(), C);

@@ -32,6 +32,8 @@
 /// Units: m, m/a, years, Pa (softness as hardness B = (E A)^(-1/n) in
 /// Pa a^(1/n)); the energy is divided by rho g (ex48's scaling).
 
+#include "nunatak/core/floatation.hpp"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -125,5 +127,22 @@ BPPatch make_bp_patch(int nx, int ny, double dx, double dy, std::vector<double> 
                       std::vector<double> beta2, std::vector<double> hardness,
                       const BPConstants& constants, bool ocean_pressure = true,
                       bool no_slip = false);
+
+/// The basal condition of one column, the one rule of every Blatter-Pattyn
+/// user (the solver, the emulator, its data set): the ice base from the
+/// floatation rule; floating ice slides freely (beta^2 = 0, bed free);
+/// grounded ice has `beta2` where the configuration slides (`sliding`), else
+/// its bed is fixed (no slip).
+struct BPBasalColumn {
+  double base = 0.0;      ///< elevation of the ice base, m
+  double beta2 = 0.0;     ///< friction coefficient, Pa (m/a)^-q
+  bool bed_fixed = false; ///< no slip
+};
+/// The basal condition of a column of thickness `H` on bed `b` (see BPBasalColumn).
+inline BPBasalColumn bp_basal_column(const Floatation& floatation, double H, double b, bool sliding,
+                                     double beta2) {
+  const bool floats = floatation.floats(H, b);
+  return {floatation.ice_base(H, b), floats ? 0.0 : beta2, !sliding && !floats};
+}
 
 } // namespace nunatak::core

@@ -154,6 +154,13 @@ private:
 /// at 1e-6 of the mean's magnitude, and 1 for a constant channel).
 void fit_normalisation(Emulator& model, const std::vector<TorchBPPatch>& patches);
 
+/// The shallow-ice velocity of `patch` ([ny, nx, nz, 2], m/a, 0 at fixed
+/// nodes): the local deformation velocity with the column-mean softness and
+/// centred-difference surface slopes, plus, where the bed slides, the
+/// sliding velocity -rho g H grad s / max(beta^2, 100 Pa a/m). The baseline
+/// that `nunatak emulator eval` prints beside the network.
+torch::Tensor shallow_ice_velocity(const TorchBPPatch& patch);
+
 /// Sets the velocity_scale of `model` so that its network's outputs are of
 /// order 1 on `samples`: the median over the samples with a solution of
 /// RMS|u*| / RMS(reference speed at velocity_scale 1) over the free nodes
