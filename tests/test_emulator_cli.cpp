@@ -26,6 +26,7 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <thread>
 
 using namespace nunatak;
@@ -48,6 +49,26 @@ std::string dataset_config(const TempDir& dir, const std::string& file, int synt
                        "  cells_min: 16\n  cells_max: 20\n  validation_fraction: 0.25\n"
                        "bp.levels: 5\n");
   return path;
+}
+
+/// Runs the shell command `command` in `dir`, polls `ready` (every
+/// millisecond, at most 30 s) and kills the run with SIGKILL when it holds;
+/// true if the run was still going (killed), false if it had finished.
+bool killed_when(const TempDir& dir, const std::string& command,
+                 const std::function<bool()>& ready) {
+  const pid_t pid = fork();
+  if (pid < 0) return false;
+  if (pid == 0) {
+    if (::chdir(dir.path().c_str()) != 0) _exit(126);
+    execl("/bin/sh", "sh", "-c", ("exec " + command + " >/dev/null 2>&1").c_str(), nullptr);
+    _exit(127);
+  }
+  for (int wait = 0; wait < 30000 && !ready(); ++wait)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFSIGNALED(status);
 }
 
 /// The two data sets hold the same samples bit for bit (solve times aside).
@@ -125,13 +146,6 @@ TEST(EmulatorDataset, TwoRanksAndResumeGiveTheSameFile) {
   const std::string parts = dir.file("killed.nc.parts");
   const std::string command = std::string(NUNATAK_BINARY) + " emulator dataset " + config +
                               " --set emulator.dataset.file=killed.nc";
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    if (::chdir(dir.path().c_str()) != 0) _exit(126);
-    execl("/bin/sh", "sh", "-c", ("exec " + command + " >/dev/null 2>&1").c_str(), nullptr);
-    _exit(127);
-  }
   const auto count_parts = [&] {
     int n = 0;
     if (fs::exists(parts))
@@ -139,12 +153,8 @@ TEST(EmulatorDataset, TwoRanksAndResumeGiveTheSameFile) {
         n += e.path().extension() == ".nc" && e.path().string().find(".tmp.") == std::string::npos;
     return n;
   };
-  for (int wait = 0; wait < 6000 && count_parts() < 2; ++wait)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  ::kill(pid, SIGKILL);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFSIGNALED(status)) << "the run finished before it was killed";
+  ASSERT_TRUE(killed_when(dir, command, [&] { return count_parts() >= 2; }))
+      << "the run finished before it was killed";
   ASSERT_FALSE(fs::exists(dir.file("killed.nc")));
   const int done = count_parts();
   const Result resumed = run_shell(dir, command);
@@ -297,20 +307,9 @@ TEST_F(EmulatorTraining, ResumeAfterAKillGivesTheStraightRunsModel) {
   TempDir dir;
   ASSERT_EQ(run_shell(dir, train_command("straight/model.pt")).status, 0);
   const std::string command = train_command("killed/model.pt");
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    if (::chdir(dir.path().c_str()) != 0) _exit(126);
-    execl("/bin/sh", "sh", "-c", ("exec " + command + " >/dev/null 2>&1").c_str(), nullptr);
-    _exit(127);
-  }
   const std::string checkpoint = dir.file("killed/model_checkpoint.pt");
-  for (int wait = 0; wait < 20000 && !fs::exists(checkpoint); ++wait)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  ::kill(pid, SIGKILL);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFSIGNALED(status)) << "training finished before it was killed";
+  ASSERT_TRUE(killed_when(dir, command, [&] { return fs::exists(checkpoint); }))
+      << "training finished before it was killed";
   const Result resumed = run_shell(dir, command + " --resume");
   ASSERT_EQ(resumed.status, 0) << resumed.err;
   EXPECT_CONTAINS(resumed.err, "resumed from");

@@ -29,18 +29,6 @@ std::vector<std::pair<const char*, int core::BPPatch::*>> box_attributes() {
           {"ey1", &core::BPPatch::ey1}};
 }
 
-/// The constants, all floating-point, in core::BPConstants.
-std::vector<std::pair<const char*, double core::BPConstants::*>> constant_attributes() {
-  return {{"glen_exponent", &core::BPConstants::glen_exponent},
-          {"regularisation2", &core::BPConstants::regularisation2},
-          {"friction_exponent", &core::BPConstants::friction_exponent},
-          {"friction_regularisation2", &core::BPConstants::friction_regularisation2},
-          {"rho_g", &core::BPConstants::rho_g},
-          {"minimum_thickness", &core::BPConstants::minimum_thickness},
-          {"sea_level", &core::BPConstants::sea_level},
-          {"water_ratio", &core::BPConstants::water_ratio}};
-}
-
 std::vector<double> as_doubles(const std::vector<std::uint8_t>& flags) {
   return std::vector<double>(flags.begin(), flags.end());
 }
@@ -68,7 +56,7 @@ void write_file(NcFile& f, const BPFixture& x) {
   f.put_attribute(NC_GLOBAL, "dy", std::vector<double>{p.dy});
   for (const auto& [name, member] : box_attributes())
     f.put_attribute(NC_GLOBAL, name, std::vector<int>{p.*member});
-  for (const auto& [name, member] : constant_attributes())
+  for (const auto& [name, member] : bp_constant_attributes())
     f.put_attribute(NC_GLOBAL, name, std::vector<double>{p.constants.*member});
 
   const int sigma = define(f, "sigma", NC_DOUBLE, {z}, "1", "terrain-following level");
@@ -162,13 +150,7 @@ public:
     }
     return result;
   }
-  size_t dimension(const std::string& name) const {
-    size_t length = 0;
-    int id = -1;
-    m_file.check(nc_inq_dimid(m_file.id(), name.c_str(), &id), "finding dimension '" + name + "'");
-    m_file.check(nc_inq_dimlen(m_file.id(), id, &length), "reading dimension '" + name + "'");
-    return length;
-  }
+  size_t dimension(const std::string& name) const { return m_file.dimension_length(name); }
   [[noreturn]] void fail(const std::string& what) const {
     throw Error("bp fixture '" + m_path + "': " + what);
   }
@@ -179,6 +161,19 @@ private:
 };
 
 } // namespace
+
+const std::vector<std::pair<const char*, double core::BPConstants::*>>& bp_constant_attributes() {
+  static const std::vector<std::pair<const char*, double core::BPConstants::*>> attributes = {
+      {"glen_exponent", &core::BPConstants::glen_exponent},
+      {"regularisation2", &core::BPConstants::regularisation2},
+      {"friction_exponent", &core::BPConstants::friction_exponent},
+      {"friction_regularisation2", &core::BPConstants::friction_regularisation2},
+      {"rho_g", &core::BPConstants::rho_g},
+      {"minimum_thickness", &core::BPConstants::minimum_thickness},
+      {"sea_level", &core::BPConstants::sea_level},
+      {"water_ratio", &core::BPConstants::water_ratio}};
+  return attributes;
+}
 
 void write_bp_fixture(const std::string& path, const BPFixture& fixture) {
   fixture.patch.check("bp fixture '" + path + "'");
@@ -219,7 +214,7 @@ BPFixture read_bp_fixture(const std::string& path) {
   p.dx = r.number("dx");
   p.dy = r.number("dy");
   for (const auto& [name, member] : box_attributes()) p.*member = r.integer(name);
-  for (const auto& [name, member] : constant_attributes()) p.constants.*member = r.number(name);
+  for (const auto& [name, member] : bp_constant_attributes()) p.constants.*member = r.number(name);
   x.description = r.text("description");
 
   p.sigma = r.variable("sigma", {{"z", nz}});

@@ -2,6 +2,7 @@
 
 #include "nunatak/core/error.hpp"
 #include "nunatak/core/version.hpp"
+#include "nunatak/io/bp_fixture.hpp"
 #include "nunatak/io/netcdf_file.hpp"
 
 #include <netcdf.h>
@@ -22,18 +23,6 @@ namespace fs = std::filesystem;
 const char* const dataset_kind = "emulator_samples";
 const int dataset_version = 1;
 
-/// The constants, in core::BPConstants (as in a bp fixture).
-std::vector<std::pair<const char*, double core::BPConstants::*>> constant_attributes() {
-  return {{"glen_exponent", &core::BPConstants::glen_exponent},
-          {"regularisation2", &core::BPConstants::regularisation2},
-          {"friction_exponent", &core::BPConstants::friction_exponent},
-          {"friction_regularisation2", &core::BPConstants::friction_regularisation2},
-          {"rho_g", &core::BPConstants::rho_g},
-          {"minimum_thickness", &core::BPConstants::minimum_thickness},
-          {"sea_level", &core::BPConstants::sea_level},
-          {"water_ratio", &core::BPConstants::water_ratio}};
-}
-
 int define(NcFile& f, const std::string& name, int type, const std::vector<int>& dims,
            const std::string& units, const std::string& long_name) {
   const int id = f.define_variable(name, type, dims);
@@ -47,7 +36,7 @@ void check_sample(const EmulatorDataset& d, const EmulatorSample& s, const std::
   const std::string where = "emulator data set '" + path + "', sample " + std::to_string(s.index);
   p.check(where);
   if (p.sigma != d.sigma) throw Error(where + ": its levels differ from the data set's");
-  for (const auto& [name, member] : constant_attributes())
+  for (const auto& [name, member] : bp_constant_attributes())
     if (p.constants.*member != d.constants.*member)
       throw Error(where + ": its constant " + name + " differs from the data set's");
   if (s.converged && s.velocity.size() != p.size())
@@ -70,7 +59,7 @@ void write_file(NcFile& f, const EmulatorDataset& d) {
   f.put_attribute(NC_GLOBAL, "nunatak_dataset", std::string(dataset_kind));
   f.put_attribute(NC_GLOBAL, "nunatak_dataset_version", std::vector<int>{dataset_version});
   f.put_attribute(NC_GLOBAL, "ocean_pressure", std::vector<int>{d.ocean_pressure ? 1 : 0});
-  for (const auto& [name, member] : constant_attributes())
+  for (const auto& [name, member] : bp_constant_attributes())
     f.put_attribute(NC_GLOBAL, name, std::vector<double>{d.constants.*member});
   f.put_attribute(NC_GLOBAL, "configuration", d.configuration);
   f.put_attribute(NC_GLOBAL, "history", d.history);
@@ -166,13 +155,7 @@ public:
                            const std::vector<size_t>& count) const {
     return m_file.read(id, start, count);
   }
-  size_t dimension(const std::string& name) const {
-    size_t length = 0;
-    int id = -1;
-    m_file.check(nc_inq_dimid(m_file.id(), name.c_str(), &id), "finding dimension '" + name + "'");
-    m_file.check(nc_inq_dimlen(m_file.id(), id, &length), "reading dimension '" + name + "'");
-    return length;
-  }
+  size_t dimension(const std::string& name) const { return m_file.dimension_length(name); }
   [[noreturn]] void fail(const std::string& what) const {
     throw Error("emulator data set '" + m_path + "': " + what);
   }
@@ -211,7 +194,7 @@ EmulatorDataset read_emulator_dataset(const std::string& path) {
            ", this nunatak reads version " + std::to_string(dataset_version));
   EmulatorDataset d;
   d.ocean_pressure = r.number("ocean_pressure") != 0;
-  for (const auto& [name, member] : constant_attributes()) d.constants.*member = r.number(name);
+  for (const auto& [name, member] : bp_constant_attributes()) d.constants.*member = r.number(name);
   d.configuration = r.text("configuration");
   d.history = r.text("history");
   const size_t nz = r.dimension("level"), count = r.dimension("sample");

@@ -595,6 +595,14 @@ void NcFile::redefine() {
   check(nc_redef(m_id), "re-entering define mode");
 }
 
+size_t NcFile::dimension_length(const std::string& name) const {
+  size_t length = 0;
+  int id = -1;
+  check(nc_inq_dimid(m_id, name.c_str(), &id), "finding dimension '" + name + "'");
+  check(nc_inq_dimlen(m_id, id, &length), "reading dimension '" + name + "'");
+  return length;
+}
+
 void NcFile::write(int varid, const std::vector<size_t>& start, const std::vector<size_t>& count,
                    const double* values) {
   errno = 0;

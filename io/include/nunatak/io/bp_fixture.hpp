@@ -32,6 +32,7 @@
 #include "nunatak/core/bp_patch.hpp"
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace nunatak::io {
@@ -45,6 +46,10 @@ struct BPFixture {
   std::vector<double> gradient;
   std::string description; ///< what the fixture is (geometry, solver, ranks)
 };
+
+/// The attribute names of core::BPConstants' members in fixture and data-set
+/// files (`glen_exponent`, ...), with the members they hold.
+const std::vector<std::pair<const char*, double core::BPConstants::*>>& bp_constant_attributes();
 
 /// Writes `fixture` to `path` (through a temporary file renamed into place).
 /// Throws nunatak::Error naming the file if the patch is inconsistent

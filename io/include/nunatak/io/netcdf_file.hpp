@@ -57,6 +57,8 @@ public:
   void check(int status, const std::string& what) const;
 
   std::vector<std::string> variable_names() const;
+  /// The length of dimension `name`; throws naming the file if it has none.
+  size_t dimension_length(const std::string& name) const;
   std::optional<int> find_variable(const std::string& name) const;
   /// The id of `name`; throws "variable 'name' not found in FILE".
   int variable(const std::string& name) const;
