@@ -179,7 +179,7 @@ void add_train_command(CLI::App& emulator_cmd, Context& context) {
     model::prepare_files(files, runtime.comm());
     if (runtime.rank() == 0 && fs::path(model_path).has_parent_path())
       fs::create_directories(fs::path(model_path).parent_path());
-    // Training runs on rank 0 (LibTorch's threads); other ranks wait.
+    // Training runs on rank 0 (on LibTorch's threads); other ranks have no part in it.
     if (runtime.rank() != 0) return;
 
     const io::EmulatorDataset dataset = io::read_emulator_dataset(dataset_path);
