@@ -21,7 +21,6 @@
 #include <netcdf.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -60,8 +59,7 @@ std::vector<emulator::TrainingSample> torch_samples(const io::EmulatorDataset& d
 void write_history(const std::vector<emulator::EpochRecord>& history, const std::string& stem,
                    const std::string& loss) {
   const std::string path = stem + "_history.nc";
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  try {
+  io::write_then_rename(path, [&](const std::string& tmp) {
     io::NcFile f = io::NcFile::create(tmp);
     const int e = f.define_dimension("epoch", history.size());
     struct Column {
@@ -103,12 +101,7 @@ void write_history(const std::vector<emulator::EpochRecord>& history, const std:
       if (!history.empty()) f.write(ids[c], {0}, {history.size()}, values.data());
     }
     f.close();
-    fs::rename(tmp, path);
-  } catch (...) {
-    std::error_code ignored;
-    fs::remove(tmp, ignored);
-    throw;
-  }
+  });
   io::LineChart chart;
   chart.title = "Emulator training (" + loss + " loss)";
   chart.subtitle = fs::path(stem).filename().string();

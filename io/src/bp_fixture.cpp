@@ -1,22 +1,18 @@
 #include "nunatak/io/bp_fixture.hpp"
 
 #include "nunatak/core/error.hpp"
+#include "nunatak/io/file_safety.hpp"
 #include "nunatak/io/netcdf_file.hpp"
 
 #include <netcdf.h>
 
-#include <unistd.h>
-
 #include <cmath>
 #include <cstdint>
-#include <filesystem>
 #include <utility>
 
 namespace nunatak::io {
 
 namespace {
-
-namespace fs = std::filesystem;
 
 const char* const fixture_kind = "bp_patch";
 const int fixture_version = 2;
@@ -182,19 +178,11 @@ void write_bp_fixture(const std::string& path, const BPFixture& fixture) {
     throw Error("bp fixture '" + path + "': velocity and gradient need " + std::to_string(n) +
                 " values ([ny][nx][nz][2]), got " + std::to_string(fixture.velocity.size()) +
                 " and " + std::to_string(fixture.gradient.size()));
-  const fs::path target(path);
-  if (target.has_parent_path()) fs::create_directories(target.parent_path());
-  const std::string temporary = path + ".tmp." + std::to_string(::getpid());
-  try {
+  write_then_rename(path, [&](const std::string& temporary) {
     NcFile f = NcFile::create(temporary);
     write_file(f, fixture);
     f.close();
-    fs::rename(temporary, path);
-  } catch (...) {
-    std::error_code ignored;
-    fs::remove(temporary, ignored);
-    throw;
-  }
+  });
 }
 
 BPFixture read_bp_fixture(const std::string& path) {

@@ -1,4 +1,5 @@
 #include "nunatak/io/checkpoint.hpp"
+#include "nunatak/io/file_safety.hpp"
 
 #include "nunatak/core/error.hpp"
 #include "nunatak/io/netcdf_file.hpp"
@@ -15,7 +16,7 @@ void write_checkpoint(const std::string& path, const core::Grid& g, const Checkp
   if (c.thk.size() != size_t(g.size()))
     throw Error("checkpoint '" + path + "': the thickness has " + std::to_string(c.thk.size()) +
                 " cells, the grid " + std::to_string(g.size()));
-  detail::write_then_rename(path, [&](const std::string& tmp) {
+  write_then_rename(path, [&](const std::string& tmp) {
     NcFile f = NcFile::create(tmp);
     const int y = f.define_dimension("y", size_t(g.ny()));
     const int x = f.define_dimension("x", size_t(g.nx()));

@@ -3,22 +3,18 @@
 #include "nunatak/core/error.hpp"
 #include "nunatak/core/version.hpp"
 #include "nunatak/io/bp_fixture.hpp"
+#include "nunatak/io/file_safety.hpp"
 #include "nunatak/io/netcdf_file.hpp"
 
 #include <netcdf.h>
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 #include <utility>
 
 namespace nunatak::io {
 
 namespace {
-
-namespace fs = std::filesystem;
 
 const char* const dataset_kind = "emulator_samples";
 const int dataset_version = 1;
@@ -169,19 +165,11 @@ private:
 
 void write_emulator_dataset(const std::string& path, const EmulatorDataset& dataset) {
   for (const auto& s : dataset.samples) check_sample(dataset, s, path);
-  const fs::path target(path);
-  if (target.has_parent_path()) fs::create_directories(target.parent_path());
-  const std::string temporary = path + ".tmp." + std::to_string(::getpid());
-  try {
+  write_then_rename(path, [&](const std::string& temporary) {
     NcFile f = NcFile::create(temporary);
     write_file(f, dataset);
     f.close();
-    fs::rename(temporary, path);
-  } catch (...) {
-    std::error_code ignored;
-    fs::remove(temporary, ignored);
-    throw;
-  }
+  });
 }
 
 EmulatorDataset read_emulator_dataset(const std::string& path) {

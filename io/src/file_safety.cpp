@@ -28,6 +28,20 @@ std::string temporary_path(const std::string& path) {
   return path + ".tmp." + std::to_string(::getpid());
 }
 
+void write_then_rename(const std::string& path,
+                       const std::function<void(const std::string& temporary)>& write) {
+  if (fs::path(path).has_parent_path()) fs::create_directories(fs::path(path).parent_path());
+  const std::string tmp = temporary_path(path);
+  try {
+    write(tmp);
+    fs::rename(tmp, path);
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove(tmp, ignored);
+    throw;
+  }
+}
+
 namespace {
 
 /// The absolute path with every link of its existing part resolved.

@@ -94,25 +94,11 @@ std::vector<TimeSeriesRecord> read_series(const NcFile& f, int time_var) {
   return series;
 }
 
-void write_then_rename(const std::string& path,
-                       const std::function<void(const std::string& temporary)>& write) {
-  if (fs::path(path).has_parent_path()) fs::create_directories(fs::path(path).parent_path());
-  const std::string tmp = temporary_path(path);
-  try {
-    write(tmp);
-    fs::rename(tmp, path);
-  } catch (...) {
-    std::error_code ignored;
-    fs::remove(tmp, ignored);
-    throw;
-  }
-}
-
 } // namespace detail
 
 void write_timeseries(const std::string& path, const std::vector<TimeSeriesRecord>& series,
                       const Provenance& provenance, const std::string& status) {
-  detail::write_then_rename(path, [&](const std::string& tmp) {
+  write_then_rename(path, [&](const std::string& tmp) {
     NcFile f = NcFile::create(tmp);
     const int dim = f.define_dimension("time", 0);
     const int time_var = f.define_variable("time", NC_DOUBLE, {dim});

@@ -17,6 +17,7 @@
 /// named writer (`FileUse::replaced_by`) — the restart checkpoint, which a
 /// restarted run reads and then overwrites with its own checkpoints.
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,12 @@ bool same_file(const std::string& a, const std::string& b);
 
 /// `PATH.tmp.PID` of this process: where `path` is written before the rename.
 std::string temporary_path(const std::string& path);
+
+/// Runs `write(temporary)` to produce `path` under its temporary name
+/// (temporary_path; folders created), then renames it into place; removes
+/// the temporary if `write` throws.
+void write_then_rename(const std::string& path,
+                       const std::function<void(const std::string& temporary)>& write);
 
 /// Not collective. The temporaries `PATH.tmp.PID` of the files written by
 /// `plan` left by processes that are no longer running on this host (a run

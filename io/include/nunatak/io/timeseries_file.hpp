@@ -52,11 +52,6 @@ void write_series(NcFile& file, int time_var, const std::vector<int>& ids,
                   const std::vector<TimeSeriesRecord>& series);
 /// Reads the columns of `file` at the times in variable `time_var`.
 std::vector<TimeSeriesRecord> read_series(const NcFile& file, int time_var);
-/// Runs `write(temporary)` to produce `path` under a temporary name
-/// (PATH.tmp.PID, folders created), then renames it; removes the temporary
-/// if `write` throws.
-void write_then_rename(const std::string& path,
-                       const std::function<void(const std::string& temporary)>& write);
 } // namespace detail
 
 } // namespace nunatak::io
