@@ -303,6 +303,49 @@ TEST_F(EmulatorTraining, EvalOfTheZeroVelocityIsExactlyOneHundredPercent) {
   EXPECT_CONTAINS(r.err, "depth-averaged velocity: mean 100.00 %");
 }
 
+/// The text of the first per-sample line of `nunatak emulator gradient` from `key` on.
+std::string gradient_line_from(const std::string& err, const std::string& key) {
+  const size_t line = err.find("info: sample ");
+  const size_t at = err.find(key, line);
+  if (line == std::string::npos || at == std::string::npos) return "";
+  return err.substr(at, err.find('\n', at) - at);
+}
+
+// Gradient fidelity: the solver's finite differences rebuild the stored
+// problem (a cold re-solve gives the stored solution back), do not depend on
+// the step, and a network whose weights are all 0 (zero gradient) scores
+// exactly cosine 0 and 100 % error.
+TEST_F(EmulatorTraining, GradientFidelityAgainstTheSolversFiniteDifferences) {
+  TempDir dir;
+  const io::EmulatorDataset d = io::read_emulator_dataset(data_dir->file("d.nc"));
+  emulator::Emulator zero(emulator::emulator_metadata_for(
+                              emulator::make_torch_bp_patch(d.samples[1].patch), "cnn", 4, 1),
+                          1);
+  {
+    const torch::NoGradGuard no_grad;
+    for (auto& w : zero.net()->parameters()) w.zero_();
+  }
+  zero.save(dir.file("zero.pt"));
+  const std::string command =
+      "emulator gradient " + data_dir->file("d.nc") + " zero.pt --max-samples 2 --cells 8";
+  const Result a = run_nunatak(dir, command);
+  ASSERT_EQ(a.status, 0) << a.err;
+  EXPECT_CONTAINS(a.err, "gradient fidelity on 2 validation samples");
+  EXPECT_CONTAINS(a.err, "| zero.pt | 0.000 | 100 % |");
+  const std::string resolve = gradient_line_from(a.err, "re-solve ");
+  ASSERT_FALSE(resolve.empty()) << a.err;
+  EXPECT_LT(std::stod(resolve.substr(9)), 1e-5) << resolve;
+  // Another step: the same finite-difference gradient (the baseline's scores agree).
+  const Result b = run_nunatak(dir, command + " --step 0.002");
+  ASSERT_EQ(b.status, 0) << b.err;
+  const std::string sia = gradient_line_from(a.err, "SIA cos");
+  EXPECT_FALSE(sia.empty());
+  EXPECT_EQ(sia, gradient_line_from(b.err, "SIA cos"));
+  TempDir empty;
+  expect_clean_failure(empty, "emulator gradient " + data_dir->file("d.nc") + " missing.pt",
+                       "missing.pt");
+}
+
 TEST_F(EmulatorTraining, ResumeAfterAKillGivesTheStraightRunsModel) {
   TempDir dir;
   ASSERT_EQ(run_shell(dir, train_command("straight/model.pt")).status, 0);

@@ -2,7 +2,7 @@
 // training the Blatter-Pattyn emulator on a data set, and measuring it on one
 // (docs/emulator.md). LibTorch; built with NUNATAK_ENABLE_EMULATOR.
 
-#include "commands.hpp"
+#include "emulator_commands.hpp"
 
 #include "nunatak/core/error.hpp"
 #include "nunatak/core/version.hpp"
@@ -305,6 +305,22 @@ torch::Tensor owned_columns(const core::BPPatch& p) {
   return mask;
 }
 
+} // namespace
+
+void check_model_fits(const emulator::Emulator& net, const io::EmulatorDataset& dataset,
+                      const std::string& model_path) {
+  emulator::EmulatorMetadata run = net.metadata();
+  run.sigma = dataset.sigma;
+  run.glen_exponent = dataset.constants.glen_exponent;
+  run.ice_density = dataset.constants.rho_g / run.gravity;
+  run.sea_water_density = dataset.constants.water_ratio * run.ice_density;
+  run.friction_exponent = dataset.constants.friction_exponent;
+  run.minimum_thickness = dataset.constants.minimum_thickness;
+  emulator::check_compatible(net.metadata(), run, model_path);
+}
+
+namespace {
+
 /// A data set, or a Blatter-Pattyn fixture (`nunatak solve --bp-fixture`,
 /// `nunatak ismip-hom --bp-fixture`) as a data set of one sample.
 io::EmulatorDataset read_samples(const std::string& path) {
@@ -362,16 +378,7 @@ void add_eval_command(CLI::App& emulator_cmd, Context& context) {
     if (runtime.rank() != 0) return;
     emulator::Emulator net = emulator::Emulator::load(o->model);
     const io::EmulatorDataset dataset = read_samples(o->dataset);
-    {
-      emulator::EmulatorMetadata run = net.metadata();
-      run.sigma = dataset.sigma;
-      run.glen_exponent = dataset.constants.glen_exponent;
-      run.ice_density = dataset.constants.rho_g / run.gravity;
-      run.sea_water_density = dataset.constants.water_ratio * run.ice_density;
-      run.friction_exponent = dataset.constants.friction_exponent;
-      run.minimum_thickness = dataset.constants.minimum_thickness;
-      emulator::check_compatible(net.metadata(), run, o->model);
-    }
+    check_model_fits(net, dataset, o->model);
     const torch::Dtype dtype = o->precision == "single" ? torch::kFloat32 : torch::kFloat64;
     const int nz = int(dataset.sigma.size());
     std::vector<SampleError> errors;
@@ -476,6 +483,7 @@ void add_eval_command(CLI::App& emulator_cmd, Context& context) {
 void add_emulator_training_commands(CLI::App& emulator, Context& context) {
   add_train_command(emulator, context);
   add_eval_command(emulator, context);
+  add_gradient_command(emulator, context);
 }
 
 } // namespace nunatak::app

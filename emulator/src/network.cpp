@@ -100,10 +100,28 @@ torch::Tensor centred_difference(const torch::Tensor& f, int64_t dim, double h) 
 } // namespace
 
 const std::vector<std::string>& emulator_input_names() {
-  static const std::vector<std::string> names = {
-      "thickness",          "surface_slope_x", "surface_slope_y", "bed_fixed",
-      "log10_1_plus_beta2", "log10_hardness",  "log10_dx",        "icy"};
+  static const std::vector<std::string> names = {"thickness",
+                                                 "surface_slope_x",
+                                                 "surface_slope_y",
+                                                 "bed_fixed",
+                                                 "log10_1_plus_beta2",
+                                                 "log10_hardness",
+                                                 "log10_dx",
+                                                 "icy",
+                                                 "log10_thickness_over_dx",
+                                                 "log10_deformation_speed",
+                                                 "log10_sliding_speed"};
   return names;
+}
+
+const std::vector<std::string>& emulator_output_scalings() {
+  static const std::vector<std::string> names = {"constant", "shallow_ice", "flow_aligned",
+                                                 "log_speed"};
+  return names;
+}
+
+int emulator_output_channels(const EmulatorMetadata& m) {
+  return 2 * int(m.sigma.size()) + (m.output_scaling == "log_speed" ? 1 : 0);
 }
 
 std::string EmulatorMetadata::to_text() const {
@@ -207,10 +225,17 @@ EmulatorMetadata EmulatorMetadata::from_text(const std::string& text, const std:
   if (m.architecture != "cnn" && m.architecture != "unet")
     throw Error("emulator model '" + source + "': architecture '" + m.architecture +
                 "' is neither cnn nor unet");
-  if (m.output_scaling != "constant" && m.output_scaling != "shallow_ice" &&
-      m.output_scaling != "flow_aligned")
+  const auto& scalings = emulator_output_scalings();
+  if (std::find(scalings.begin(), scalings.end(), m.output_scaling) == scalings.end())
     throw Error("emulator model '" + source + "': output_scaling '" + m.output_scaling +
-                "' is not constant, shallow_ice or flow_aligned");
+                "' is not one of " + join(scalings));
+  const auto& known = emulator_input_names();
+  for (const std::string& name : m.inputs)
+    if (std::find(known.begin(), known.end(), name) == known.end())
+      throw Error("emulator model '" + source + "': unknown input channel '" + name +
+                  "' (this nunatak computes " + join(known) + ")");
+  if (std::find(m.inputs.begin(), m.inputs.end(), "icy") == m.inputs.end())
+    throw Error("emulator model '" + source + "': the inputs lack the 'icy' channel");
   if (m.width < 1 || m.depth < 1 || m.sigma.size() < 2 || c == 0 || m.input_mean.size() != c ||
       m.input_std.size() != c || !(m.velocity_scale > 0))
     throw Error("emulator model '" + source +
@@ -278,7 +303,7 @@ void check_compatible(const EmulatorMetadata& model, const EmulatorMetadata& run
 }
 
 EmulatorNetImpl::EmulatorNetImpl(const EmulatorMetadata& m) {
-  const int inputs = int(m.inputs.size()), outputs = 2 * int(m.sigma.size());
+  const int inputs = int(m.inputs.size()), outputs = emulator_output_channels(m);
   m_unet = m.architecture == "unet";
   m_layers = register_module("layers", torch::nn::ModuleList());
   m_down = register_module("down", torch::nn::ModuleList());
@@ -357,26 +382,59 @@ void Emulator::to(const torch::TensorOptions& options) {
   m_net->to(options.device(), options.dtype().toScalarType());
 }
 
+namespace {
+/// Pa a m^-1: the friction coefficient below which the reference sliding
+/// speed tau / beta^2 stops growing (the low end of the data set's range).
+constexpr double minimum_beta2 = 100.0;
+
+/// The local shallow-ice speeds of each column, [ny, nx] in m/a: deformation
+/// U_d = 2 A tau^n H / (n + 1) and, where the bed slides, U_b = tau /
+/// max(beta^2, 100 Pa a/m), with tau = rho g H |grad s| (centred
+/// differences), A = B^-n from the column-mean hardness; 0 off the ice.
+std::pair<torch::Tensor, torch::Tensor> local_shallow_ice_speeds(const TorchBPPatch& p) {
+  const double n = p.constants.glen_exponent;
+  const torch::Tensor s = p.bed + p.thickness;
+  const torch::Tensor sx = centred_difference(s, 1, p.dx), sy = centred_difference(s, 0, p.dy);
+  const torch::Tensor slope = torch::sqrt(sx * sx + sy * sy + 1e-30);
+  const torch::Tensor icy = p.free_nodes.select(2, p.nz - 1);
+  const torch::Tensor A = torch::pow(p.hardness.mean(2), -n); // Pa^-n a^-1
+  const torch::Tensor H = p.thickness * icy;
+  const torch::Tensor tau = p.constants.rho_g * H * slope; // driving stress, Pa
+  const torch::Tensor sliding = p.free_nodes.select(2, 0) * icy;
+  return {2.0 * A * torch::pow(tau, n) * H / (n + 1.0),
+          sliding * tau / torch::clamp_min(p.beta2, minimum_beta2)};
+}
+} // namespace
+
 torch::Tensor Emulator::raw_inputs(const TorchBPPatch& p) const {
   const auto options = p.options();
   const torch::Tensor H = p.thickness, s = p.bed + p.thickness;
   const torch::Tensor free_bed = p.free_nodes.select(2, 0);
   const torch::Tensor icy = p.free_nodes.select(2, p.nz - 1);
-  const torch::Tensor bed_fixed = icy * (1.0 - free_bed);
-  const torch::Tensor beta2 = torch::log10(1.0 + torch::clamp_min(p.beta2, 0.0));
-  const torch::Tensor hardness = torch::log10(p.hardness.mean(2));
-  const torch::Tensor dx = torch::full_like(H, std::log10(p.dx));
-  const torch::Tensor channels[] = {H,
-                                    centred_difference(s, 1, p.dx),
-                                    centred_difference(s, 0, p.dy),
-                                    bed_fixed,
-                                    beta2,
-                                    hardness,
-                                    dx,
-                                    icy};
-  return torch::stack(std::vector<torch::Tensor>(std::begin(channels), std::end(channels)), 0)
-      .unsqueeze(0)
-      .to(options);
+  const auto channel = [&](const std::string& name) -> torch::Tensor {
+    if (name == "thickness") return H;
+    if (name == "surface_slope_x") return centred_difference(s, 1, p.dx);
+    if (name == "surface_slope_y") return centred_difference(s, 0, p.dy);
+    if (name == "bed_fixed") return icy * (1.0 - free_bed);
+    if (name == "log10_1_plus_beta2") return torch::log10(1.0 + torch::clamp_min(p.beta2, 0.0));
+    if (name == "log10_hardness") return torch::log10(p.hardness.mean(2));
+    if (name == "log10_dx") return torch::full_like(H, std::log10(p.dx));
+    if (name == "icy") return icy;
+    // Scale-free combinations: how many columns an ice thickness spans (the
+    // reach of membrane stresses), and the local shallow-ice speeds (floored
+    // at 1e-6 m/a: no sliding, flat ice), whose logs span the data set's
+    // five decades of speed.
+    if (name == "log10_thickness_over_dx")
+      return torch::log10(torch::clamp_min(H * icy, 1.0) / std::sqrt(p.dx * p.dy));
+    const auto speeds = local_shallow_ice_speeds(p);
+    if (name == "log10_deformation_speed")
+      return torch::log10(torch::clamp_min(speeds.first, 1e-6));
+    if (name == "log10_sliding_speed") return torch::log10(torch::clamp_min(speeds.second, 1e-6));
+    throw Error("emulator: unknown input channel '" + name + "'");
+  };
+  std::vector<torch::Tensor> channels;
+  for (const std::string& name : m_metadata.inputs) channels.push_back(channel(name));
+  return torch::stack(channels, 0).unsqueeze(0).to(options);
 }
 
 torch::Tensor Emulator::inputs(const TorchBPPatch& p) const {
@@ -387,28 +445,13 @@ torch::Tensor Emulator::inputs(const TorchBPPatch& p) const {
   return (raw_inputs(p) - mean.view({1, c, 1, 1})) / std.view({1, c, 1, 1});
 }
 
-namespace {
-/// Pa a m^-1: the friction coefficient below which the reference sliding
-/// speed tau / beta^2 stops growing (the low end of the data set's range).
-constexpr double minimum_beta2 = 100.0;
-} // namespace
-
 torch::Tensor Emulator::reference_speed(const TorchBPPatch& p) const {
   const auto options = p.options();
   if (m_metadata.output_scaling == "constant")
     return torch::full({p.ny, p.nx}, m_metadata.velocity_scale, options);
-  const double n = m_metadata.glen_exponent;
-  const double rho_g = m_metadata.ice_density * m_metadata.gravity;
-  const torch::Tensor s = p.bed + p.thickness;
-  const torch::Tensor sx = centred_difference(s, 1, p.dx), sy = centred_difference(s, 0, p.dy);
-  const torch::Tensor slope = torch::sqrt(sx * sx + sy * sy + 1e-30);
   const torch::Tensor icy = p.free_nodes.select(2, p.nz - 1);
-  const torch::Tensor A = torch::pow(p.hardness.mean(2), -n); // Pa^-n a^-1
-  const torch::Tensor H = p.thickness * icy;
-  const torch::Tensor tau = rho_g * H * slope; // driving stress, Pa
-  const torch::Tensor sliding = p.free_nodes.select(2, 0) * icy;
-  const torch::Tensor U = 2.0 * A * torch::pow(tau, n) * H / (n + 1.0) +
-                          sliding * tau / torch::clamp_min(p.beta2, minimum_beta2);
+  const auto speeds = local_shallow_ice_speeds(p);
+  const torch::Tensor U = speeds.first + speeds.second;
   namespace F = torch::nn::functional;
   const auto pool = F::AvgPool2dFuncOptions(5).stride(1).padding(2).count_include_pad(false);
   const torch::Tensor sum = F::avg_pool2d((U * icy).unsqueeze(0).unsqueeze(0), pool);
@@ -456,16 +499,23 @@ torch::Tensor Emulator::velocity(const TorchBPPatch& p) {
   if (int(m_metadata.sigma.size()) != p.nz)
     throw Error("emulator: the model has " + std::to_string(m_metadata.sigma.size()) +
                 " levels, the patch " + std::to_string(p.nz));
-  const torch::Tensor out = m_net->forward(inputs(p)); // [1, 2 nz, ny, nx]
-  torch::Tensor u = out.squeeze(0).view({p.nz, 2, p.ny, p.nx}).permute({2, 3, 0, 1});
-  if (m_metadata.output_scaling == "flow_aligned") {
+  const torch::Tensor out = m_net->forward(inputs(p)).squeeze(0); // [2 nz (+1), ny, nx]
+  torch::Tensor u = out.narrow(0, 0, 2 * p.nz).view({p.nz, 2, p.ny, p.nx}).permute({2, 3, 0, 1});
+  torch::Tensor speed = reference_speed(p);
+  if (m_metadata.output_scaling == "log_speed") {
+    // The last channel g scales each column's speed by exp(g): the network
+    // sets the speed's decade in log space and the level channels its shape.
+    // g is clamped to [-20, 10] so that no column overflows.
+    speed = speed * torch::exp(torch::clamp(out[2 * p.nz], -20.0, 10.0));
+  }
+  if (m_metadata.output_scaling == "flow_aligned" || m_metadata.output_scaling == "log_speed") {
     // Channels (a, b): along and across the downhill direction d.
     const torch::Tensor d = downhill_direction(p).unsqueeze(2); // [ny, nx, 1, 2]
     const torch::Tensor a = u.select(3, 0), b = u.select(3, 1);
     const torch::Tensor dx = d.select(3, 0), dy = d.select(3, 1);
     u = torch::stack({a * dx - b * dy, a * dy + b * dx}, 3);
   }
-  return u * reference_speed(p).unsqueeze(2).unsqueeze(3) * p.free_nodes.unsqueeze(3);
+  return u * speed.unsqueeze(2).unsqueeze(3) * p.free_nodes.unsqueeze(3);
 }
 
 void Emulator::save(const std::string& path) const {
@@ -537,7 +587,7 @@ void fit_normalisation(Emulator& model, const std::vector<TorchBPPatch>& patches
   double count = 0;
   for (const auto& p : patches) {
     const torch::Tensor x = model.raw_inputs(p).to(torch::kFloat64).squeeze(0); // [C, ny, nx]
-    const torch::Tensor icy = x[int64_t(c) - 1] > 0.5;
+    const torch::Tensor icy = p.free_nodes.select(2, p.nz - 1).to(torch::kFloat64) > 0.5;
     const double n = icy.sum().item<double>();
     if (n == 0) continue;
     count += n;
@@ -589,17 +639,21 @@ torch::Tensor physics_loss(const Emulator& model, const TorchBPPatch& patch,
   double scale = 0;
   {
     const torch::NoGradGuard no_grad;
-    const torch::Tensor x = model.raw_inputs(patch).squeeze(0);
-    const torch::Tensor slope = torch::sqrt(x[1] * x[1] + x[2] * x[2]);
-    scale = (x[0] * slope * x[7] * model.reference_speed(patch)).sum().item<double>() * patch.dx *
-            patch.dy;
+    const torch::Tensor s = patch.bed + patch.thickness;
+    const torch::Tensor sx = centred_difference(s, 1, patch.dx);
+    const torch::Tensor sy = centred_difference(s, 0, patch.dy);
+    const torch::Tensor icy = patch.free_nodes.select(2, patch.nz - 1);
+    scale = (patch.thickness * torch::sqrt(sx * sx + sy * sy) * icy * model.reference_speed(patch))
+                .sum()
+                .item<double>() *
+            patch.dx * patch.dy;
   }
   if (!(scale > 0)) scale = 1.0;
   return bp_energy(patch, velocity) / scale;
 }
 
-torch::Tensor data_loss(const TorchBPPatch& patch, const torch::Tensor& velocity,
-                        const torch::Tensor& solution) {
+torch::Tensor relative_squared_misfit(const TorchBPPatch& patch, const torch::Tensor& velocity,
+                                      const torch::Tensor& solution) {
   if (!solution.defined() || solution.sizes() != velocity.sizes())
     throw Error("emulator data loss: the solution's shape differs from the velocity's");
   const torch::Tensor mask = patch.free_nodes.unsqueeze(3);
@@ -607,6 +661,27 @@ torch::Tensor data_loss(const TorchBPPatch& patch, const torch::Tensor& velocity
   const double norm2 = (target * target).sum().item<double>();
   const torch::Tensor misfit = (velocity - target) * mask;
   return (misfit * misfit).sum() / std::max(norm2, 1e-30);
+}
+
+torch::Tensor data_loss(const TorchBPPatch& patch, const torch::Tensor& velocity,
+                        const torch::Tensor& solution) {
+  const torch::Tensor relative =
+      torch::sqrt(relative_squared_misfit(patch, velocity, solution) + 1e-12);
+  // The log-speed misfit of the surface speed over the ice: it keeps a
+  // network that is far off (a velocity near 0, or decades too fast) from a
+  // flat plateau of the relative term.
+  const torch::Tensor icy = patch.free_nodes.select(2, patch.nz - 1);
+  const double columns = icy.sum().item<double>();
+  if (columns == 0) return relative;
+  const auto surface_speed = [&](const torch::Tensor& u) {
+    return torch::sqrt(u.select(2, patch.nz - 1).pow(2).sum(2) + 1e-20);
+  };
+  const torch::Tensor target = surface_speed(solution.to(velocity.options()));
+  const double floor = std::max(
+      data_log_floor * std::sqrt((target * target * icy).sum().item<double>() / columns), 1e-12);
+  const torch::Tensor log_misfit =
+      torch::log((surface_speed(velocity) + floor) / (target + floor)) * icy;
+  return relative + data_log_weight * log_misfit.pow(2).sum() / columns;
 }
 
 std::vector<TrainingStep> train(Emulator& model, const std::vector<TrainingSample>& samples,

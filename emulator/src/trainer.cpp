@@ -212,7 +212,7 @@ void check_samples(const Emulator& model, const std::vector<TrainingSample>& sam
 double velocity_relative_error(const TorchBPPatch& patch, const torch::Tensor& velocity,
                                const torch::Tensor& solution) {
   const torch::NoGradGuard no_grad;
-  return std::sqrt(data_loss(patch, velocity.detach(), solution).item<double>());
+  return std::sqrt(relative_squared_misfit(patch, velocity.detach(), solution).item<double>());
 }
 
 void LossBalance::update(double data_norm, double physics_norm, double ratio) {

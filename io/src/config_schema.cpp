@@ -197,9 +197,10 @@ std::vector<KeySpec> build_schema() {
               "emulator training: hidden convolutions (cnn) or levels (unet)", 1, 64),
       str("emulator.training.output_scaling", "flow_aligned",
           "emulator training: the network's output times a constant velocity scale (constant), "
-          "times each column's shallow-ice speed (shallow_ice), or that speed with the outputs "
-          "along and across the downhill direction (flow_aligned; docs/emulator.md)",
-          {"constant", "shallow_ice", "flow_aligned"}),
+          "times each column's shallow-ice speed (shallow_ice), that speed with the outputs "
+          "along and across the downhill direction (flow_aligned), or flow_aligned times "
+          "exp(g), g an extra output channel (log_speed; docs/emulator.md)",
+          {"constant", "shallow_ice", "flow_aligned", "log_speed"}),
       integer("emulator.training.epochs", "20",
               "emulator training: passes over the training samples", 1, 1000000),
       integer("emulator.training.batch_size", "4",

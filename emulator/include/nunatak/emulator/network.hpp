@@ -11,7 +11,10 @@
 ///   s = z_b + H, one-sided at the edges); bed_fixed (1 where the bed node is
 ///   held at 0: no slip); log10(1 + beta^2) (beta^2 in Pa (m/a)^-q);
 ///   log10 of the column-mean hardness B (Pa a^(1/n)); log10 dx (m); icy
-///   (1 where the column's nodes are unknowns).
+///   (1 where the column's nodes are unknowns); log10(H / dx); log10 of the
+///   local shallow-ice deformation and sliding speeds (m/a, floored at 1e-6).
+/// A model lists its own channels (EmulatorMetadata::inputs), so a model
+/// trained on fewer of them still runs.
 /// Each channel is normalised, (x - mean) / std, with statistics stored in
 /// the model (fit_normalisation).
 /// Output: velocity_scale (m/a) times the network's 2 nz channels, as
@@ -54,7 +57,9 @@ struct EmulatorMetadata {
   /// shallow_ice, with the two output channels of each level the components
   /// along and across the downhill direction (Emulator::downhill_direction)
   /// instead of along x and y, so that the shallow-ice answer is a constant
-  /// output per level.
+  /// output per level; "log_speed": as flow_aligned, times exp(g) with g an
+  /// extra output channel, so the network sets each column's decade of speed
+  /// in log space (emulator_output_scalings()).
   std::string output_scaling = "constant";
   double glen_exponent = 3.0;        ///< n
   double ice_density = 910.0;        ///< kg m^-3
@@ -72,8 +77,15 @@ struct EmulatorMetadata {
   static EmulatorMetadata from_text(const std::string& text, const std::string& source);
 };
 
-/// The input channel names, in order.
+/// The input channel names a new model takes, in order (every name this
+/// code can compute).
 const std::vector<std::string>& emulator_input_names();
+
+/// The output scalings: constant, shallow_ice, flow_aligned, log_speed.
+const std::vector<std::string>& emulator_output_scalings();
+
+/// The network's output channels: 2 nz, plus 1 (g) for log_speed.
+int emulator_output_channels(const EmulatorMetadata& metadata);
 
 /// Metadata for a new model of `architecture`, `width` and `depth` that
 /// emulates patches with the constants and levels of `patch` (normalisation
@@ -201,9 +213,22 @@ struct TrainingStep {
 torch::Tensor physics_loss(const Emulator& model, const TorchBPPatch& patch,
                            const torch::Tensor& velocity);
 
-/// The data loss: the relative squared misfit to the solver's velocity,
-/// sum (u - u*)^2 / sum u*^2 over the free nodes (scale-free, so slow and
-/// fast glaciers weigh alike; the evaluation's relative L2 error squared).
+/// The relative squared misfit to the solver's velocity, sum (u - u*)^2 /
+/// sum u*^2 over the free nodes (the evaluation's relative L2 error, squared).
+torch::Tensor relative_squared_misfit(const TorchBPPatch& patch, const torch::Tensor& velocity,
+                                      const torch::Tensor& solution);
+
+/// Weight and floor (a fraction of the RMS surface speed) of the data loss's
+/// log-speed term.
+constexpr double data_log_weight = 0.1;
+constexpr double data_log_floor = 0.01;
+
+/// The data loss: the relative L2 misfit to the solver's velocity,
+/// sqrt(relative_squared_misfit), scale-free so that slow and fast glaciers
+/// weigh alike, plus data_log_weight times the mean over the icy columns of
+/// log((|u_s| + f) / (|u_s*| + f))^2, u_s the surface velocity and f =
+/// data_log_floor times the RMS of |u_s*|: a network decades off (or
+/// collapsed to rest) still gets a gradient towards the right speed.
 torch::Tensor data_loss(const TorchBPPatch& patch, const torch::Tensor& velocity,
                         const torch::Tensor& solution);
 

@@ -1,0 +1,57 @@
+#pragma once
+/// \file sample_solver.hpp
+/// The Blatter-Pattyn solver on one stored problem (a sample of an emulator
+/// data set, or any whole-grid core::BPPatch), on PETSC_COMM_SELF, re-solved
+/// for other thicknesses from its previous solution. Used to measure the
+/// emulator's gradients against the solver's (finite differences of solves).
+///
+/// The problem keeps the patch's ice base z_b, friction beta^2, bed_fixed
+/// mask and hardness B (Pa a^(1/n), as softness A = B^-n, enhancement 1);
+/// only the thickness H (m) changes, so the surface is z_b + H. Linear
+/// friction (q = 1), the patch's n, H_min and strain-rate regularisation.
+
+#include "nunatak/core/bp_patch.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace nunatak::core {
+class ParallelGrid;
+}
+namespace nunatak::solver {
+class BlatterPattyn;
+}
+
+namespace nunatak::model {
+
+/// A BP solver for one stored problem (see the file comment).
+class SampleSolver {
+public:
+  /// Builds the solver for `patch` (one rank, the whole grid, no ghosts) with
+  /// the calving-front condition when `ocean_pressure`. PETSc options with
+  /// `options_prefix` (e.g. -bpfd_snes_rtol) set its tolerances.
+  SampleSolver(const core::BPPatch& patch, bool ocean_pressure,
+               const std::string& options_prefix = "bp_");
+  ~SampleSolver();
+  SampleSolver(const SampleSolver&) = delete;
+  SampleSolver& operator=(const SampleSolver&) = delete;
+
+  /// Sets the velocity Newton starts from ([y][x][z][c], m/a).
+  void set_velocity(const std::vector<double>& velocity);
+  /// Solves with thickness `thickness` ([y][x], m) from the current velocity
+  /// and returns the solution ([y][x][z][c], m/a). Throws nunatak::Error if
+  /// Newton does not converge.
+  std::vector<double> solve(const std::vector<double>& thickness);
+  /// Newton and Krylov iterations of the last solve.
+  int newton_iterations() const { return m_newton; }
+  int krylov_iterations() const { return m_krylov; }
+
+private:
+  core::BPPatch m_patch;
+  std::shared_ptr<const core::ParallelGrid> m_grid;
+  std::unique_ptr<solver::BlatterPattyn> m_solver;
+  int m_newton = 0, m_krylov = 0;
+};
+
+} // namespace nunatak::model
