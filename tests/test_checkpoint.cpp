@@ -162,5 +162,17 @@ TEST(TimeSeriesFile, RoundTripAndColumns) {
   EXPECT_FALSE(io::is_timeseries_variable("thk"));
   EXPECT_EQ(io::timeseries_variable_list(),
             "dt, ice_volume, ice_area, smb_volume, edge_outflow_volume, clipped_volume, "
-            "calved_volume, budget_residual");
+            "calved_volume, budget_residual, emulator_solver_difference");
+  // The emulator's solver check is an optional column: absent without a
+  // check (read back as NaN), written where one step has a value.
+  EXPECT_FALSE(f.find_variable("emulator_solver_difference"));
+  for (const auto& r : back) EXPECT_TRUE(std::isnan(r.emulator_solver_difference));
+  auto checked = series;
+  checked[1].emulator_solver_difference = 0.25;
+  io::write_timeseries(dir.file("checked_ts.nc"), checked,
+                       io::Provenance{"nunatak run x", &config, ""});
+  const auto read = io::read_timeseries(dir.file("checked_ts.nc"));
+  ASSERT_EQ(read.size(), checked.size());
+  EXPECT_TRUE(std::isnan(read[0].emulator_solver_difference));
+  EXPECT_EQ(read[1].emulator_solver_difference, 0.25);
 }

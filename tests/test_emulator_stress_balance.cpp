@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 
 using namespace nunatak;
@@ -55,7 +56,8 @@ void write_model(const std::string& path, double glen_exponent = 3.0) {
   const emulator::TorchBPPatch p = emulator::make_torch_bp_patch(core::make_bp_patch(
       n, n, dx, dx, sigma, H, b, std::vector<double>(H.size(), 0.0), B, constants, true, true));
   emulator::EmulatorMetadata m = emulator::emulator_metadata_for(p, "cnn", 8, 3);
-  m.velocity_scale = 50.0;
+  m.output_scaling = "flow_aligned"; // in units of the local shallow-ice speed
+  m.velocity_scale = 1.0;
   emulator::Emulator model(m, 4);
   emulator::fit_normalisation(model, {p});
   emulator::TrainingOptions options;
@@ -124,6 +126,60 @@ TEST(EmulatorStressBalance, SolveAndRunThroughTheFactory) {
   for (size_t k = 0; k < residual.size(); ++k)
     EXPECT_LT(std::abs(residual[k]), 1e-9 * volume[0]) << k;
   EXPECT_NE(volume.back(), volume.front()); // the ice moved and gained mass
+}
+
+// Retraining during a run and the solver check: the check's difference to
+// Blatter-Pattyn is in the time series at each checked step (the column is
+// absent from a run without checks), and retraining on the current geometry
+// (physics, plus the checks' solutions as data) brings it down.
+TEST(EmulatorStressBalance, RetrainingDuringARunApproachesTheSolversVelocity) {
+  TempDir dir;
+  write_cap(dir.file("input_cap.nc"));
+  write_model(dir.file("model.pt"));
+  write_text(dir.file("input.yaml"), config);
+  Result r = run_nunatak(dir, "run input.yaml --set output.file=plain.nc");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_FALSE(
+      io::NcFile::open(dir.file("plain_ts.nc")).find_variable("emulator_solver_difference"))
+      << "no check, no column";
+
+  // Checks every other step, no retraining: the network is unchanged.
+  r = run_nunatak(dir, "run input.yaml --set output.file=check.nc "
+                       "--set emulator.solver_check_every=2");
+  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_TRUE(io::NcFile::open(dir.file("check_ts.nc")).find_variable("emulator_solver_difference"))
+      << r.err;
+  const auto checked = read_variable(dir.file("check_ts.nc"), "emulator_solver_difference");
+  ASSERT_GE(checked.size(), 3u);
+  for (size_t k = 0; k < checked.size(); ++k) {
+    if (k % 2) {
+      EXPECT_TRUE(std::isnan(checked[k])) << k;
+    } else {
+      EXPECT_GT(checked[k], 0.0) << k;
+      EXPECT_LT(checked[k], 1.0) << k;
+    }
+  }
+
+  // Retraining at every step (100 Adam steps) with a check at every step.
+  r = run_nunatak(dir,
+                  "run input.yaml --set output.file=retrain.nc "
+                  "--set emulator.solver_check_every=1 --set emulator.retrain_every=1 "
+                  "--set emulator.retrain_steps=100 --set emulator.retrain_learning_rate=1e-3");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto retrained = read_variable(dir.file("retrain_ts.nc"), "emulator_solver_difference");
+  ASSERT_GE(retrained.size(), 2u);
+  for (double d : retrained) EXPECT_TRUE(std::isfinite(d));
+  std::string values;
+  for (double d : checked) values += std::to_string(d) + " ";
+  values += "/ ";
+  for (double d : retrained) values += std::to_string(d) + " ";
+  // The first step's geometry is the same in both runs: retraining on it
+  // (physics alone, before the first check) brings the network closer; and
+  // all along, the retrained network stays closer to Blatter-Pattyn than
+  // the fixed one ever is.
+  EXPECT_LT(retrained[0], 0.5 * checked[0]) << values;
+  EXPECT_LT(*std::max_element(retrained.begin(), retrained.end()), std::min(checked[0], checked[2]))
+      << values;
 }
 
 TEST(EmulatorStressBalance, MissingOrMismatchedModelIsOneError) {

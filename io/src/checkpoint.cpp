@@ -35,7 +35,7 @@ void write_checkpoint(const std::string& path, const core::Grid& g, const Checkp
     f.put_attribute(time_var, "steps", std::vector<double>{double(c.steps)});
     const int series_time = f.define_variable("series_time", NC_DOUBLE, {n});
     f.put_attribute(series_time, "units", std::string(time_units));
-    const auto ids = detail::define_series(f, n);
+    const auto ids = detail::define_series(f, n, c.series);
     f.put_attribute(NC_GLOBAL, "title", std::string("nunatak checkpoint"));
     f.put_attribute(NC_GLOBAL, "history", provenance.command_line + "\n");
     if (provenance.config) {

@@ -136,6 +136,19 @@ std::vector<KeySpec> build_schema() {
           "emulator: floating-point precision of the network (single: 10-20 times faster on a CPU "
           "than double)",
           {"single", "double"}),
+      integer("emulator.retrain_every", "0",
+              "emulator: every this many stress-balance updates, retrain the network on the "
+              "current geometry (physics loss, plus the last solver check's solution as data); "
+              "0: never",
+              0, 1000000000),
+      integer("emulator.retrain_steps", "10", "emulator: Adam steps per retraining", 1, 1000000),
+      real("emulator.retrain_learning_rate", "1e-4", "",
+           "emulator: Adam's learning rate when retraining", 1e-12, 1.0),
+      integer("emulator.solver_check_every", "0",
+              "emulator: every this many stress-balance updates, solve Blatter-Pattyn from the "
+              "emulator's velocity and write their relative difference to the time series "
+              "(emulator_solver_difference); 0: never",
+              0, 1000000000),
       // `nunatak emulator dataset`: the training set (docs/emulator.md).
       str("emulator.dataset.file", "output/emulator/dataset.nc",
           "emulator dataset: the NetCDF file of samples (solved while a folder FILE.parts holds "

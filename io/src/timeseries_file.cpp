@@ -7,6 +7,8 @@
 
 #include <netcdf.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 namespace nunatak::io {
@@ -21,6 +23,7 @@ struct Column {
   const char* units;
   const char* doc;
   double TimeSeriesRecord::*value;
+  bool optional = false; ///< written only when a record has a finite value
 };
 
 const Column columns[] = {
@@ -37,6 +40,10 @@ const Column columns[] = {
      &TimeSeriesRecord::calved},
     {"budget_residual", "m3", "smb + clipped - edge_outflow - calved - volume change (round-off)",
      &TimeSeriesRecord::residual},
+    {"emulator_solver_difference", "1",
+     "emulator solver check: relative L2 difference of the surface velocity over the ice to a "
+     "Blatter-Pattyn solve (NaN: no check in this step)",
+     &TimeSeriesRecord::emulator_solver_difference, true},
 };
 
 } // namespace
@@ -55,9 +62,15 @@ std::string timeseries_variable_list() {
 
 namespace detail {
 
-std::vector<int> define_series(NcFile& f, int dim) {
+std::vector<int> define_series(NcFile& f, int dim, const std::vector<TimeSeriesRecord>& series) {
   std::vector<int> ids;
   for (const Column& c : columns) {
+    if (c.optional && std::none_of(series.begin(), series.end(), [&](const TimeSeriesRecord& r) {
+          return std::isfinite(r.*c.value);
+        })) {
+      ids.push_back(-1);
+      continue;
+    }
     const int id = f.define_variable(c.name, NC_DOUBLE, {dim});
     f.put_attribute(id, "units", std::string(c.units));
     f.put_attribute(id, "long_name", std::string(c.doc));
@@ -74,6 +87,7 @@ void write_series(NcFile& f, int time_var, const std::vector<int>& ids,
   for (size_t r = 0; r < n; ++r) column[r] = series[r].time;
   f.write(time_var, {0}, {n}, column.data());
   for (size_t k = 0; k < std::size(columns); ++k) {
+    if (ids[k] < 0) continue;
     for (size_t r = 0; r < n; ++r) column[r] = series[r].*columns[k].value;
     f.write(ids[k], {0}, {n}, column.data());
   }
@@ -84,6 +98,7 @@ std::vector<TimeSeriesRecord> read_series(const NcFile& f, int time_var) {
   std::vector<TimeSeriesRecord> series(times.size());
   for (size_t r = 0; r < times.size(); ++r) series[r].time = times[r];
   for (const Column& c : columns) {
+    if (c.optional && !f.find_variable(c.name)) continue;
     const auto values = f.read_all(f.variable(c.name));
     if (values.size() != times.size())
       throw Error("'" + f.path() + "': time-series variable '" + c.name + "' has " +
@@ -105,7 +120,7 @@ void write_timeseries(const std::string& path, const std::vector<TimeSeriesRecor
     f.put_attribute(time_var, "units", std::string(time_units));
     f.put_attribute(time_var, "calendar", std::string("proleptic_gregorian"));
     f.put_attribute(time_var, "axis", std::string("T"));
-    const auto ids = detail::define_series(f, dim);
+    const auto ids = detail::define_series(f, dim, series);
     f.put_attribute(NC_GLOBAL, "Conventions", std::string("CF-1.8"));
     f.put_attribute(NC_GLOBAL, "title",
                     std::string("nunatak time series: ice volume, area, mass budget per step"));

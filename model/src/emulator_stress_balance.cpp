@@ -1,7 +1,9 @@
 // The emulator as a stress balance (emulator_stress_balance.hpp): gather the
 // inputs on rank 0, build the Blatter-Pattyn patch of the whole grid, run the
 // network, broadcast the column velocities, and make fluxes and output fields
-// from them as the solver does.
+// from them as the solver does. Optionally (rank 0, every K or M updates):
+// retrain the network on the current geometry, and check it against a
+// Blatter-Pattyn solve started from its velocity.
 
 #include "nunatak/model/emulator_stress_balance.hpp"
 
@@ -11,10 +13,14 @@
 #include "nunatak/core/error.hpp"
 #include "nunatak/core/parallel_grid.hpp"
 #include "nunatak/emulator/network.hpp"
+#include "nunatak/emulator/trainer.hpp"
+#include "nunatak/model/sample_solver.hpp"
 #include "nunatak/solver/column_velocity.hpp"
 
 #include <mpi.h>
+#include <spdlog/spdlog.h>
 #include <torch/cuda.h>
+#include <torch/optim/adam.h>
 
 #include <chrono>
 #include <cmath>
@@ -70,10 +76,13 @@ public:
     if (in.basal_friction) beta2_field = m_grid->gather_to_zero(*in.basal_friction);
     if (in.softness) softness = column_mean_softness(*in.softness);
     m_velocity.assign(size_t(nx) * size_t(ny) * size_t(nz) * 2, 0.0);
+    m_check = std::nan("");
     core::collective(m_grid->comm(), [&] {
       if (m_grid->rank() == 0) run_network(in, H, b, beta2_field, softness);
     });
+    if (!in.diagnostic) ++m_updates;
     MPI_Bcast(m_velocity.data(), int(m_velocity.size()), MPI_DOUBLE, 0, m_grid->comm());
+    MPI_Bcast(&m_check, 1, MPI_DOUBLE, 0, m_grid->comm());
     m_box_values = box_values();
     {
       // Icy columns of the box (ghosts outside the domain hold no ice).
@@ -94,13 +103,21 @@ public:
   double max_advection_rate() const override { return m_max_rate; }
 
   std::string last_solve_summary() const override {
-    char text[128];
+    char text[192];
     std::snprintf(text, sizeof text, "network %s, %d levels, %.1f ms (%s, %s precision)",
                   m_model->metadata().architecture.c_str(), int(m_model->metadata().sigma.size()),
                   m_seconds * 1e3, m_device.is_cuda() ? "cuda" : "cpu",
                   m_params.emulator_precision.c_str());
-    return text;
+    std::string summary = text;
+    if (std::isfinite(m_check)) {
+      std::snprintf(text, sizeof text, ", solver check: %.2f %% from Blatter-Pattyn",
+                    100 * m_check);
+      summary += text;
+    }
+    return summary;
   }
+
+  double last_solver_check() const override { return m_check; }
 
   solver::Velocities velocities(const std::vector<double>& sigma) const override {
     return solver::column_velocity_fields(m_grid, column_box(), sigma);
@@ -168,8 +185,73 @@ private:
         patch, m_params.emulator_precision == "double" ? torch::kFloat64 : torch::kFloat32,
         m_device);
     m_model->to(tp.options());
-    const torch::NoGradGuard no_grad;
-    m_velocity = emulator::to_vector(m_model->velocity(tp));
+    // Every K (M) steps, counted from the first; not in diagnostic updates.
+    const auto due = [&](int every) {
+      return !in.diagnostic && every > 0 && m_updates % every == 0;
+    };
+    if (due(m_params.emulator_retrain_every)) retrain(tp);
+    {
+      const torch::NoGradGuard no_grad;
+      m_velocity = emulator::to_vector(m_model->velocity(tp));
+    }
+    if (due(m_params.emulator_solver_check_every)) solver_check(patch, tp);
+  }
+
+  /// Rank 0: emulator.retrain_steps Adam steps on the current geometry
+  /// (physics loss) and on the last solver check's problem and solution
+  /// (hybrid: data plus the balanced physics term), as one batch.
+  void retrain(const emulator::TorchBPPatch& tp) {
+    if (!m_adam)
+      m_adam = std::make_unique<torch::optim::Adam>(
+          m_model->net()->parameters(),
+          torch::optim::AdamOptions(m_params.emulator_retrain_learning_rate));
+    emulator::TrainingSample current;
+    current.patch = tp;
+    std::vector<const emulator::TrainingSample*> batch = {&current};
+    if (m_checked) batch.push_back(&*m_checked);
+    emulator::StepMode mode;
+    mode.loss = "hybrid";
+    for (int step = 0; step < m_params.emulator_retrain_steps; ++step) {
+      mode.balance = step == 0;
+      m_adam->zero_grad();
+      emulator::accumulate_gradients(*m_model, batch, mode, m_balance);
+      m_adam->step();
+    }
+  }
+
+  /// Rank 0: a Blatter-Pattyn solve of the whole grid on this rank, started
+  /// from the emulator's velocity; m_check is the relative L2 difference of
+  /// the surface velocity over the ice (NaN, with a warning, if the solve
+  /// fails: a check never stops a run). With retraining, the solution is
+  /// kept as the data term's sample.
+  void solver_check(const core::BPPatch& patch, const emulator::TorchBPPatch& tp) {
+    std::vector<double> u;
+    try {
+      SampleSolver solver(patch, m_params.bp_ocean_pressure, "emulator_check_",
+                          /*small_grid=*/false);
+      solver.set_velocity(m_velocity);
+      u = solver.solve(patch.thickness);
+    } catch (const Error& e) {
+      spdlog::warn("emulator solver check at update {}: {}", m_updates + 1, e.what());
+      return;
+    }
+    double diff2 = 0, norm2 = 0;
+    for (int j = 0; j < patch.ny; ++j)
+      for (int i = 0; i < patch.nx; ++i) {
+        if (!patch.node_free[patch.column(j, i)]) continue;
+        const size_t n = 2 * patch.node(j, i, patch.nz - 1);
+        for (size_t c = n; c < n + 2; ++c) {
+          diff2 += (m_velocity[c] - u[c]) * (m_velocity[c] - u[c]);
+          norm2 += u[c] * u[c];
+        }
+      }
+    m_check = norm2 > 0 ? std::sqrt(diff2 / norm2) : 0.0;
+    if (m_params.emulator_retrain_every > 0) {
+      emulator::TrainingSample sample;
+      sample.patch = tp;
+      sample.solution = emulator::velocity_tensor(tp, u);
+      m_checked = std::move(sample);
+    }
   }
 
   /// True for a cell of the grid (ghost cells may lie outside it).
@@ -214,6 +296,11 @@ private:
   std::vector<double> m_velocity, m_box_values; ///< global / the rank's box, [y][x][z][c] m/a
   std::vector<std::uint8_t> m_box_icy;          ///< the rank's box, [y][x]: icy columns
   double m_max_rate = 0.0, m_seconds = 0.0;
+  long long m_updates = 0;                           ///< updates done (diagnostic ones not counted)
+  double m_check = std::nan("");                     ///< the last update's solver check (NaN: none)
+  std::unique_ptr<torch::optim::Adam> m_adam;        ///< retraining's, kept across retrainings
+  emulator::LossBalance m_balance;                   ///< retraining's hybrid weight
+  std::optional<emulator::TrainingSample> m_checked; ///< the last check's problem and solution
 };
 
 } // namespace

@@ -15,7 +15,7 @@
 namespace nunatak::model {
 
 SampleSolver::SampleSolver(const core::BPPatch& patch, bool ocean_pressure,
-                           const std::string& options_prefix)
+                           const std::string& options_prefix, bool small_grid)
     : m_patch(patch) {
   m_patch.check("sample solver");
   const core::BPConstants& c = patch.constants;
@@ -25,12 +25,12 @@ SampleSolver::SampleSolver(const core::BPPatch& patch, bool ocean_pressure,
   p.minimum_thickness = c.minimum_thickness;
   p.strain_rate_regularisation = std::sqrt(c.regularisation2);
   p.no_slip = false;
-  p.friction_exponent = 1.0;
+  p.friction_exponent = c.friction_exponent;
   p.ocean_pressure = ocean_pressure;
   p.sea_level = c.sea_level;
   p.sea_water_density = c.water_ratio * c.rho_g / 9.81;
   p.options_prefix = options_prefix;
-  p.direct_fallback = true; // small grids: LU where GMRES/ILU stalls
+  p.direct_fallback = small_grid; // small grids: LU where GMRES/ILU stalls
   m_grid = core::ParallelGrid::create(PETSC_COMM_SELF,
                                       core::Grid(patch.nx, patch.ny, patch.dx, patch.dy, 0.0, 0.0));
   const auto& grid = m_grid;

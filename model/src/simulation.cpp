@@ -306,6 +306,10 @@ Simulation::Simulation(const io::Config& config, MPI_Comm comm, std::string comm
   params.stress.emulator_model = config.get_string("emulator.model");
   params.stress.emulator_device = config.get_string("emulator.device");
   params.stress.emulator_precision = config.get_string("emulator.precision");
+  params.stress.emulator_retrain_every = int(config.get_int("emulator.retrain_every"));
+  params.stress.emulator_retrain_steps = int(config.get_int("emulator.retrain_steps"));
+  params.stress.emulator_retrain_learning_rate = config.get_real("emulator.retrain_learning_rate");
+  params.stress.emulator_solver_check_every = int(config.get_int("emulator.solver_check_every"));
   register_emulator_stress_balance();
   params.max_dt = config.get_real("time.max_step") * year;
 
@@ -574,6 +578,7 @@ RunSummary Simulation::run(RunSignals& signals, const ProgressCallback& progress
     rec.clipped = r.budget.clipped;
     rec.calved = r.budget.calved;
     rec.residual = r.budget.residual();
+    rec.emulator_solver_difference = r.solver_check;
     s.series.push_back(rec);
     summary.budget_residual += rec.residual;
     if (now == next_output) write_output(*out);

@@ -167,6 +167,7 @@ StepReport TransientModel::step(double t_limit) {
   const double t = m_state.time;
   if (!(t_limit > t)) throw Error("internal: step to a time not after the current one");
   m_stress->update(stress_inputs());
+  report.solver_check = m_stress->last_solver_check();
   const core::Grid& g = m_state.thk.grid().grid();
   const double D = m_stress->max_diffusivity();
   const double rate = m_stress->max_advection_rate();
@@ -226,7 +227,9 @@ void TransientModel::run_until(double t_end, const std::function<void(const Step
 }
 
 solver::Velocities TransientModel::velocities(const std::vector<double>& sigma) {
-  m_stress->update(stress_inputs());
+  solver::StressBalanceInputs in = stress_inputs();
+  in.diagnostic = true;
+  m_stress->update(in);
   return m_stress->velocities(sigma);
 }
 

@@ -14,6 +14,7 @@
 #include "nunatak/io/output_file.hpp"
 
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,10 @@ class NcFile;
 struct TimeSeriesRecord {
   double time = 0, dt = 0, volume = 0, area = 0;
   double smb = 0, edge_outflow = 0, clipped = 0, calved = 0, residual = 0;
+  /// The emulator's solver check in this step: relative L2 difference of the
+  /// surface velocity over the ice to a Blatter-Pattyn solve; NaN where no
+  /// check ran (the column is written only when one did).
+  double emulator_solver_difference = std::numeric_limits<double>::quiet_NaN();
 };
 
 /// True if `name` is a column of the time series (ice_volume, ...).
@@ -45,12 +50,14 @@ void write_timeseries(const std::string& path, const std::vector<TimeSeriesRecor
 std::vector<TimeSeriesRecord> read_timeseries(const std::string& path);
 
 namespace detail {
-/// Defines the columns along dimension `dim` of `file` (in define mode); returns their ids.
-std::vector<int> define_series(NcFile& file, int dim);
+/// Defines the columns of `series` along dimension `dim` of `file` (in define
+/// mode); returns their ids (-1 for an optional column with no value in `series`).
+std::vector<int> define_series(NcFile& file, int dim, const std::vector<TimeSeriesRecord>& series);
 /// Writes `series` into the variables `time_var` and `ids` (data mode).
 void write_series(NcFile& file, int time_var, const std::vector<int>& ids,
                   const std::vector<TimeSeriesRecord>& series);
-/// Reads the columns of `file` at the times in variable `time_var`.
+/// Reads the columns of `file` at the times in variable `time_var` (NaN for
+/// an optional column the file lacks).
 std::vector<TimeSeriesRecord> read_series(const NcFile& file, int time_var);
 } // namespace detail
 

@@ -15,6 +15,18 @@
 /// with no slip without a sliding law, else beta^2 (the input's friction
 /// field or the uniform Weertman coefficient); hardness B = (E A)^(-1/n) from
 /// the softness field's column mean or the flow law's A.
+///
+/// Optional, on rank 0, in updates that advance the model (not in those that
+/// only diagnose the velocity for an output), counted from the first:
+/// - every emulator.retrain_every updates, emulator.retrain_steps Adam steps
+///   (emulator.retrain_learning_rate) on the current geometry, physics loss
+///   (the shared energy), with the last solver check's problem and solution
+///   as a data sample (hybrid) once there is one, before the network runs;
+/// - every emulator.solver_check_every updates, a Blatter-Pattyn solve of the
+///   whole grid on rank 0 started from the network's velocity; the relative
+///   L2 difference of the surface velocity over the ice is
+///   StressBalance::last_solver_check (the time series'
+///   emulator_solver_difference). The run keeps the network's velocity.
 
 namespace nunatak::model {
 

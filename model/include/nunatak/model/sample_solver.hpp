@@ -7,8 +7,9 @@
 ///
 /// The problem keeps the patch's ice base z_b, friction beta^2, bed_fixed
 /// mask and hardness B (Pa a^(1/n), as softness A = B^-n, enhancement 1);
-/// only the thickness H (m) changes, so the surface is z_b + H. Linear
-/// friction (q = 1), the patch's n, H_min and strain-rate regularisation.
+/// only the thickness H (m) changes, so the surface is z_b + H. The patch's
+/// constants: n, the friction exponent q, H_min, the strain-rate
+/// regularisation, sea level and water density.
 
 #include "nunatak/core/bp_patch.hpp"
 
@@ -31,8 +32,10 @@ public:
   /// Builds the solver for `patch` (one rank, the whole grid, no ghosts) with
   /// the calving-front condition when `ocean_pressure`. PETSc options with
   /// `options_prefix` (e.g. -bpfd_snes_rtol) set its tolerances.
+  /// `small_grid`: solver::BPParams::direct_fallback (ILU, then sparse LU;
+  /// for data-set samples), else the solver's multigrid ladder (whole ice sheets).
   SampleSolver(const core::BPPatch& patch, bool ocean_pressure,
-               const std::string& options_prefix = "bp_");
+               const std::string& options_prefix = "bp_", bool small_grid = true);
   ~SampleSolver();
   SampleSolver(const SampleSolver&) = delete;
   SampleSolver& operator=(const SampleSolver&) = delete;

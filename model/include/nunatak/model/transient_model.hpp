@@ -28,6 +28,7 @@
 #include "nunatak/solver/stress_balance.hpp"
 
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -96,6 +97,8 @@ struct StepReport {
   double dt = 0.0;             ///< s
   solver::MassBudget budget;   ///< m^3 of ice
   const char* limited_by = ""; ///< "diffusivity", "cfl", "max_dt" or "target time"
+  /// The stress balance's solver check in this step (StressBalance::last_solver_check).
+  double solver_check = std::numeric_limits<double>::quiet_NaN();
 };
 
 /// The model. Collective on the grid's communicator.

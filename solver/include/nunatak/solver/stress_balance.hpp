@@ -10,6 +10,7 @@
 #include "nunatak/solver/flow_law.hpp"
 
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -30,6 +31,10 @@ struct StressBalanceInputs {
   /// Ice softness A per cell and level (sigma levels of the field), Pa^-n s^-1;
   /// null: the flow law's uniform A.
   const core::Field3D* softness = nullptr;
+  /// True for an update that only diagnoses the velocity (for an output),
+  /// not one that advances the model: a stress balance that does something
+  /// every N steps (the emulator's retraining and solver check) skips it.
+  bool diagnostic = false;
 };
 
 /// Horizontal ice flux through cell faces, m^2 s^-1, on the ghosted box:
@@ -66,6 +71,10 @@ public:
   /// One line about the last solve (iterations, residuals) for iterative
   /// solvers; "" otherwise.
   virtual std::string last_solve_summary() const { return ""; }
+  /// The relative difference of the last update's velocity to a
+  /// Blatter-Pattyn check solve (the emulator's solver check), or NaN where
+  /// the last update ran no check. Same on every rank.
+  virtual double last_solver_check() const { return std::numeric_limits<double>::quiet_NaN(); }
   /// Collective: velocities from the last update; 3-D ones on `sigma` levels
   /// when `sigma` is not empty.
   virtual Velocities velocities(const std::vector<double>& sigma) const = 0;
@@ -75,15 +84,19 @@ public:
 struct StressBalanceParams {
   FlowLaw flow;
   SlidingLaw sliding;
-  int bp_levels = 9;                         ///< Blatter-Pattyn: nodes per column
-  double bp_minimum_thickness = 10.0;        ///< m: thinner columns are excluded
-  double bp_regularisation = 1e-5;           ///< a^-1: strain-rate regularisation
-  bool bp_ocean_pressure = true;             ///< Blatter-Pattyn: calving-front condition
-  double sea_level = 0.0;                    ///< m
-  double sea_water_density = 1028.0;         ///< kg m^-3
-  std::string emulator_model;                ///< emulator: the model file
-  std::string emulator_device = "cpu";       ///< emulator: cpu, cuda or auto
-  std::string emulator_precision = "single"; ///< emulator: single or double
+  int bp_levels = 9;                            ///< Blatter-Pattyn: nodes per column
+  double bp_minimum_thickness = 10.0;           ///< m: thinner columns are excluded
+  double bp_regularisation = 1e-5;              ///< a^-1: strain-rate regularisation
+  bool bp_ocean_pressure = true;                ///< Blatter-Pattyn: calving-front condition
+  double sea_level = 0.0;                       ///< m
+  double sea_water_density = 1028.0;            ///< kg m^-3
+  std::string emulator_model;                   ///< emulator: the model file
+  std::string emulator_device = "cpu";          ///< emulator: cpu, cuda or auto
+  std::string emulator_precision = "single";    ///< emulator: single or double
+  int emulator_retrain_every = 0;               ///< emulator: retrain every K updates (0: never)
+  int emulator_retrain_steps = 10;              ///< emulator: Adam steps per retraining
+  double emulator_retrain_learning_rate = 1e-4; ///< emulator: Adam's, when retraining
+  int emulator_solver_check_every = 0; ///< emulator: a BP check solve every M updates (0: never)
 };
 
 /// Makes a stress balance on a grid with the given parameters.
