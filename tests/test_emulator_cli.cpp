@@ -210,6 +210,19 @@ protected:
                "  batch_size: 2\n  learning_rate: 3e-3\n  final_learning_rate: 3e-4\n");
   }
   void SetUp() override { SetUpTrainConfig(); }
+  /// A model (CNN 4x1) whose weights are all 0, for the training data set: it
+  /// predicts u = 0, and its gradients with respect to the geometry are 0.
+  static void write_zero_model(const std::string& path) {
+    const io::EmulatorDataset d = io::read_emulator_dataset(data_dir->file("d.nc"));
+    emulator::Emulator zero(emulator::emulator_metadata_for(
+                                emulator::make_torch_bp_patch(d.samples[1].patch), "cnn", 4, 1),
+                            1);
+    {
+      const torch::NoGradGuard no_grad;
+      for (auto& w : zero.net()->parameters()) w.zero_();
+    }
+    zero.save(path);
+  }
   static TempDir* data_dir;
 };
 TempDir* EmulatorTraining::data_dir = nullptr;
@@ -286,15 +299,7 @@ TEST_F(EmulatorTraining, ValidationErrorFallsAndTheSeedReproducesTheModel) {
 // error is exactly 100 %, the known answer of the metric.
 TEST_F(EmulatorTraining, EvalOfTheZeroVelocityIsExactlyOneHundredPercent) {
   TempDir dir;
-  const io::EmulatorDataset d = io::read_emulator_dataset(data_dir->file("d.nc"));
-  emulator::Emulator zero(emulator::emulator_metadata_for(
-                              emulator::make_torch_bp_patch(d.samples[1].patch), "cnn", 4, 1),
-                          1);
-  {
-    const torch::NoGradGuard no_grad;
-    for (auto& w : zero.net()->parameters()) w.zero_();
-  }
-  zero.save(dir.file("zero.pt"));
+  write_zero_model(dir.file("zero.pt"));
   const Result r =
       run_nunatak(dir, "emulator eval zero.pt " + data_dir->file("d.nc") + " --maps 0");
   ASSERT_EQ(r.status, 0) << r.err;
@@ -317,15 +322,7 @@ std::string gradient_line_from(const std::string& err, const std::string& key) {
 // exactly cosine 0 and 100 % error.
 TEST_F(EmulatorTraining, GradientFidelityAgainstTheSolversFiniteDifferences) {
   TempDir dir;
-  const io::EmulatorDataset d = io::read_emulator_dataset(data_dir->file("d.nc"));
-  emulator::Emulator zero(emulator::emulator_metadata_for(
-                              emulator::make_torch_bp_patch(d.samples[1].patch), "cnn", 4, 1),
-                          1);
-  {
-    const torch::NoGradGuard no_grad;
-    for (auto& w : zero.net()->parameters()) w.zero_();
-  }
-  zero.save(dir.file("zero.pt"));
+  write_zero_model(dir.file("zero.pt"));
   const std::string command =
       "emulator gradient " + data_dir->file("d.nc") + " zero.pt --max-samples 2 --cells 8";
   const Result a = run_nunatak(dir, command);

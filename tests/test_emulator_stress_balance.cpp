@@ -81,13 +81,18 @@ const char* config = "input.geometry.file: input_cap.nc\n"
                      "output: {file: out.nc, interval: 100, variables: [thk, velsurf_mag, "
                      "uvelsurf], quicklook: []}\n";
 
+/// The cap, the model and the configuration in `dir`.
+void write_cap_run(const TempDir& dir) {
+  write_cap(dir.file("input_cap.nc"));
+  write_model(dir.file("model.pt"));
+  write_text(dir.file("input.yaml"), config);
+}
+
 } // namespace
 
 TEST(EmulatorStressBalance, SolveAndRunThroughTheFactory) {
   TempDir dir;
-  write_cap(dir.file("input_cap.nc"));
-  write_model(dir.file("model.pt"));
-  write_text(dir.file("input.yaml"), config);
+  write_cap_run(dir);
 
   Result r = run_nunatak(dir, "solve input.yaml");
   ASSERT_EQ(r.status, 0) << r.err;
@@ -134,9 +139,7 @@ TEST(EmulatorStressBalance, SolveAndRunThroughTheFactory) {
 // (physics, plus the checks' solutions as data) brings it down.
 TEST(EmulatorStressBalance, RetrainingDuringARunApproachesTheSolversVelocity) {
   TempDir dir;
-  write_cap(dir.file("input_cap.nc"));
-  write_model(dir.file("model.pt"));
-  write_text(dir.file("input.yaml"), config);
+  write_cap_run(dir);
   Result r = run_nunatak(dir, "run input.yaml --set output.file=plain.nc");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_FALSE(

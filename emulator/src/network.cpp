@@ -411,6 +411,7 @@ torch::Tensor Emulator::raw_inputs(const TorchBPPatch& p) const {
   const torch::Tensor H = p.thickness, s = p.bed + p.thickness;
   const torch::Tensor free_bed = p.free_nodes.select(2, 0);
   const torch::Tensor icy = p.free_nodes.select(2, p.nz - 1);
+  std::optional<std::pair<torch::Tensor, torch::Tensor>> speeds; // computed once, if asked for
   const auto channel = [&](const std::string& name) -> torch::Tensor {
     if (name == "thickness") return H;
     if (name == "surface_slope_x") return centred_difference(s, 1, p.dx);
@@ -426,10 +427,10 @@ torch::Tensor Emulator::raw_inputs(const TorchBPPatch& p) const {
     // five decades of speed.
     if (name == "log10_thickness_over_dx")
       return torch::log10(torch::clamp_min(H * icy, 1.0) / std::sqrt(p.dx * p.dy));
-    const auto speeds = local_shallow_ice_speeds(p);
+    if (!speeds) speeds = local_shallow_ice_speeds(p);
     if (name == "log10_deformation_speed")
-      return torch::log10(torch::clamp_min(speeds.first, 1e-6));
-    if (name == "log10_sliding_speed") return torch::log10(torch::clamp_min(speeds.second, 1e-6));
+      return torch::log10(torch::clamp_min(speeds->first, 1e-6));
+    if (name == "log10_sliding_speed") return torch::log10(torch::clamp_min(speeds->second, 1e-6));
     throw Error("emulator: unknown input channel '" + name + "'");
   };
   std::vector<torch::Tensor> channels;

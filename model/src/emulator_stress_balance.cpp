@@ -52,7 +52,8 @@ public:
       run.sea_water_density = params.sea_water_density;
       run.friction_exponent = 1.0 / params.sliding.exponent;
       run.minimum_thickness = params.bp_minimum_thickness;
-      run.inputs = emulator::emulator_input_names();
+      // Any channel the model lists is computed from the run's fields
+      // (Emulator::load rejects names this code does not know).
       emulator::check_compatible(m_model->metadata(), run, params.emulator_model);
     });
     const std::string& device = params.emulator_device;
