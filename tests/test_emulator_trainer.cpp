@@ -151,18 +151,26 @@ protected:
 
 std::vector<TrainingSample> EmulatorTrainer::s_training, EmulatorTrainer::s_validation;
 
+/// Options of `epochs` epochs of `loss`, batches of `batch_size`, the
+/// learning rate decaying from `learning_rate` to `final_learning_rate`.
+EpochOptions schedule(const std::string& loss, int epochs, int batch_size, double learning_rate,
+                      double final_learning_rate) {
+  EpochOptions o;
+  o.loss = loss;
+  o.epochs = epochs;
+  o.batch_size = batch_size;
+  o.learning_rate = learning_rate;
+  o.final_learning_rate = final_learning_rate;
+  return o;
+}
+
 } // namespace
 
 // Data-loss training: the validation error of the last epoch is well below
 // that of the first (a broken loss, gradient or optimiser step would leave it).
 TEST_F(EmulatorTrainer, DataLossLowersTheValidationError) {
   Emulator m = model(3);
-  EpochOptions o;
-  o.loss = "data";
-  o.epochs = 30;
-  o.batch_size = 2;
-  o.learning_rate = 1e-2;
-  o.final_learning_rate = 1e-3;
+  EpochOptions o = schedule("data", 30, 2, 1e-2, 1e-3);
   Trainer trainer(m, solved(), s_validation, o);
   while (!trainer.finished()) trainer.run_epoch();
   const auto& h = trainer.history();
@@ -183,12 +191,7 @@ TEST_F(EmulatorTrainer, DataLossLowersTheValidationError) {
 // warm-up epoch, lambda balanced every 3 steps, batches of 3 over 4 samples
 // of which one has no solution).
 TEST_F(EmulatorTrainer, ResumedRunEqualsTheStraightRunBitwise) {
-  EpochOptions o;
-  o.loss = "hybrid";
-  o.epochs = 4;
-  o.batch_size = 3;
-  o.learning_rate = 5e-3;
-  o.final_learning_rate = 1e-3;
+  EpochOptions o = schedule("hybrid", 4, 3, 5e-3, 1e-3);
   o.seed = 7;
   o.physics_warmup_epochs = 1;
   o.balance_every = 3;
@@ -237,12 +240,8 @@ TEST_F(EmulatorTrainer, ResumedRunEqualsTheStraightRunBitwise) {
 // trainer's model keeps the last epoch's weights.
 TEST_F(EmulatorTrainer, BestModelFileIsTheBestEpochs) {
   Emulator m = model(4);
-  EpochOptions o;
-  o.loss = "data";
-  o.epochs = 8;
-  o.batch_size = 1;
-  o.learning_rate = 0.05; // large: the error does not fall every epoch
-  o.final_learning_rate = 0.05;
+  // A large learning rate: the error does not fall every epoch.
+  EpochOptions o = schedule("data", 8, 1, 0.05, 0.05);
   Trainer trainer(m, solved(), s_validation, o);
   EXPECT_THROW(trainer.save_best(temp_path("none.pt")), Error);
   while (!trainer.finished()) trainer.run_epoch();
@@ -336,12 +335,7 @@ TEST_F(EmulatorTrainer, BadOptionsAndCheckpointsAreErrorsNamingTheKeyOrFile) {
 // loss, no validation samples: the best epoch is the lowest training loss).
 TEST_F(EmulatorTrainer, LearningRateFollowsTheCosineSchedule) {
   Emulator m = model(2);
-  EpochOptions o;
-  o.loss = "physics";
-  o.epochs = 5;
-  o.batch_size = 4;
-  o.learning_rate = 4e-3;
-  o.final_learning_rate = 1e-3;
+  EpochOptions o = schedule("physics", 5, 4, 4e-3, 1e-3);
   Trainer trainer(m, s_training, {}, o);
   while (!trainer.finished()) trainer.run_epoch();
   const auto& h = trainer.history();

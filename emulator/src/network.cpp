@@ -462,25 +462,17 @@ torch::Tensor Emulator::reference_speed(const TorchBPPatch& p) const {
 }
 
 torch::Tensor shallow_ice_velocity(const TorchBPPatch& p) {
-  const double n = p.constants.glen_exponent, rho_g = p.constants.rho_g;
+  // u(z) = -(U_d (1 - (1 - sigma)^(n+1)) + U_b) grad s / |grad s|: the
+  // deformation profile of the slab plus uniform sliding.
+  const double n = p.constants.glen_exponent;
+  const auto [deformation, sliding] = local_shallow_ice_speeds(p);
   const torch::Tensor s = p.bed + p.thickness;
   const torch::Tensor sx = centred_difference(s, 1, p.dx), sy = centred_difference(s, 0, p.dy);
-  const torch::Tensor icy = p.free_nodes.select(2, p.nz - 1);
   const torch::Tensor slope = torch::sqrt(sx * sx + sy * sy + 1e-30);
-  const torch::Tensor H = p.thickness * icy;
-  const torch::Tensor A = torch::pow(p.hardness.mean(2), -n); // Pa^-n a^-1
-  // Deformation: -2 A (rho g)^n |grad s|^(n-1) grad s (H^(n+1) - (H - z)^(n+1)) / (n + 1).
-  const torch::Tensor depth = H.unsqueeze(2) * (1.0 - p.sigma.view({1, 1, p.nz}));
-  const torch::Tensor shape =
-      (torch::pow(H, n + 1).unsqueeze(2) - torch::pow(depth, n + 1)) / (n + 1.0);
-  const torch::Tensor factor = 2.0 * A * std::pow(rho_g, n) * torch::pow(slope, n - 1.0);
-  torch::Tensor speed_per_slope = factor.unsqueeze(2) * shape; // [ny, nx, nz]
-  // Sliding where the bed is free: rho g H / max(beta^2, 100 Pa a/m) per unit slope.
-  const torch::Tensor sliding = p.free_nodes.select(2, 0) * icy;
-  speed_per_slope = speed_per_slope +
-                    (sliding * rho_g * H / torch::clamp_min(p.beta2, minimum_beta2)).unsqueeze(2);
+  const torch::Tensor profile = 1.0 - torch::pow(1.0 - p.sigma.view({1, 1, p.nz}), n + 1.0);
+  const torch::Tensor speed = deformation.unsqueeze(2) * profile + sliding.unsqueeze(2);
   const torch::Tensor u =
-      torch::stack({-speed_per_slope * sx.unsqueeze(2), -speed_per_slope * sy.unsqueeze(2)}, 3);
+      torch::stack({-speed * (sx / slope).unsqueeze(2), -speed * (sy / slope).unsqueeze(2)}, 3);
   return u * p.free_nodes.unsqueeze(3);
 }
 

@@ -1,5 +1,7 @@
 #include "nunatak/io/bp_fixture.hpp"
 
+#include "nc_own_format.hpp"
+
 #include "nunatak/core/error.hpp"
 #include "nunatak/io/file_safety.hpp"
 #include "nunatak/io/netcdf_file.hpp"
@@ -29,15 +31,6 @@ std::vector<double> as_doubles(const std::vector<std::uint8_t>& flags) {
   return std::vector<double>(flags.begin(), flags.end());
 }
 
-/// Defines a variable with `units` and `long_name`; returns its id.
-int define(NcFile& f, const std::string& name, int type, const std::vector<int>& dims,
-           const std::string& units, const std::string& long_name) {
-  const int id = f.define_variable(name, type, dims);
-  if (!units.empty()) f.put_attribute(id, "units", units);
-  f.put_attribute(id, "long_name", long_name);
-  return id;
-}
-
 void write_file(NcFile& f, const BPFixture& x) {
   const core::BPPatch& p = x.patch;
   const int y = f.define_dimension("y", size_t(p.ny));
@@ -55,31 +48,35 @@ void write_file(NcFile& f, const BPFixture& x) {
   for (const auto& [name, member] : bp_constant_attributes())
     f.put_attribute(NC_GLOBAL, name, std::vector<double>{p.constants.*member});
 
-  const int sigma = define(f, "sigma", NC_DOUBLE, {z}, "1", "terrain-following level");
-  const int thk = define(f, "thickness", NC_DOUBLE, {y, xd}, "m", "ice thickness H");
-  const int bed = define(f, "bed", NC_DOUBLE, {y, xd}, "m", "bed elevation z_b");
-  const int beta2 =
-      define(f, "beta2", NC_DOUBLE, {y, xd}, "Pa (m/a)^-q", "basal friction coefficient beta^2");
-  const int hardness =
-      define(f, "hardness", NC_DOUBLE, {y, xd, z}, "Pa a^(1/n)", "ice hardness B = (E A)^(-1/n)");
-  const int filled = define(f, "element_filled", NC_BYTE, {y, xd}, "",
-                            "1 where the element with this lowest corner column is ice-filled");
-  const int free = define(f, "node_free", NC_BYTE, {y, xd}, "",
-                          "1 where the column's nodes are unknowns, 0 where fixed at u = v = 0");
+  const int sigma = define_described(f, "sigma", NC_DOUBLE, {z}, "1", "terrain-following level");
+  const int thk = define_described(f, "thickness", NC_DOUBLE, {y, xd}, "m", "ice thickness H");
+  const int bed = define_described(f, "bed", NC_DOUBLE, {y, xd}, "m", "bed elevation z_b");
+  const int beta2 = define_described(f, "beta2", NC_DOUBLE, {y, xd}, "Pa (m/a)^-q",
+                                     "basal friction coefficient beta^2");
+  const int hardness = define_described(f, "hardness", NC_DOUBLE, {y, xd, z}, "Pa a^(1/n)",
+                                        "ice hardness B = (E A)^(-1/n)");
+  const int filled =
+      define_described(f, "element_filled", NC_BYTE, {y, xd}, "",
+                       "1 where the element with this lowest corner column is ice-filled");
+  const int free =
+      define_described(f, "node_free", NC_BYTE, {y, xd}, "",
+                       "1 where the column's nodes are unknowns, 0 where fixed at u = v = 0");
   const int bed_fixed =
-      define(f, "bed_fixed", NC_BYTE, {y, xd}, "",
-             "1 where the column's bed node is fixed at u = v = 0 (no slip), 0 where the "
-             "friction law with beta2 holds");
-  const int faces =
-      define(f, "front_faces", NC_BYTE, {y, xd}, "", "faces of the element under ocean pressure");
+      define_described(f, "bed_fixed", NC_BYTE, {y, xd}, "",
+                       "1 where the column's bed node is fixed at u = v = 0 (no slip), 0 where the "
+                       "friction law with beta2 holds");
+  const int faces = define_described(f, "front_faces", NC_BYTE, {y, xd}, "",
+                                     "faces of the element under ocean pressure");
   f.put_attribute(faces, "flag_masks", std::vector<int>{1, 2, 4, 8});
   f.put_attribute(faces, "flag_meanings", std::string("west east south north"));
-  const int velocity = define(f, "velocity", NC_DOUBLE, {y, xd, z, c}, "m/a",
-                              "horizontal ice velocity (component 0: u along x, 1: v along y)");
-  const int gradient = define(f, "gradient", NC_DOUBLE, {y, xd, z, c}, "m^3",
-                              "patch-local gradient of the energy with respect to the velocity");
-  const int energy = define(f, "energy", NC_DOUBLE, {}, "m^4 a^-1",
-                            "Blatter-Pattyn energy of the patch, divided by rho g");
+  const int velocity =
+      define_described(f, "velocity", NC_DOUBLE, {y, xd, z, c}, "m/a",
+                       "horizontal ice velocity (component 0: u along x, 1: v along y)");
+  const int gradient =
+      define_described(f, "gradient", NC_DOUBLE, {y, xd, z, c}, "m^3",
+                       "patch-local gradient of the energy with respect to the velocity");
+  const int energy = define_described(f, "energy", NC_DOUBLE, {}, "m^4 a^-1",
+                                      "Blatter-Pattyn energy of the patch, divided by rho g");
   f.end_definitions();
 
   const size_t ny = size_t(p.ny), nx = size_t(p.nx), nz = size_t(p.nz);
@@ -97,63 +94,34 @@ void write_file(NcFile& f, const BPFixture& x) {
   f.write(energy, {}, {}, &x.energy);
 }
 
-/// Reads a fixture file (see the header); `where` names it in errors.
-class Reader {
+/// Reads a fixture file (see the header): checked values and flags.
+class Reader : public CheckedNcReader {
 public:
-  explicit Reader(const std::string& path) : m_file(NcFile::open(path)), m_path(path) {}
+  explicit Reader(const std::string& path) : CheckedNcReader(path, "bp fixture") {}
 
-  std::string text(const std::string& name) const {
-    auto value = m_file.text_attribute(NC_GLOBAL, name);
-    if (!value) fail("global attribute '" + name + "' is missing or not text");
-    return *value;
-  }
-  double number(const std::string& name) const {
-    auto value = m_file.number_attribute(NC_GLOBAL, name);
-    if (!value || value->size() != 1) fail("global attribute '" + name + "' is missing");
-    return value->front();
-  }
-  int integer(const std::string& name) const {
-    const double value = number(name);
-    if (value != std::floor(value) || std::abs(value) > 1e9)
-      fail("global attribute '" + name + "' is not an integer");
-    return int(value);
-  }
   /// A variable with exactly the dimensions `dims` (names and lengths).
-  std::vector<double> variable(const std::string& name,
-                               const std::vector<std::pair<std::string, size_t>>& dims) const {
-    const int id = m_file.variable(name);
-    const auto found = m_file.dimensions(id);
-    bool same = found.size() == dims.size();
-    for (size_t d = 0; same && d < dims.size(); ++d)
-      same = found[d].name == dims[d].first && found[d].length == dims[d].second;
-    if (!same) {
-      std::string want = "(";
-      for (size_t d = 0; d < dims.size(); ++d)
-        want += (d ? ", " : "") + dims[d].first + " = " + std::to_string(dims[d].second);
-      fail("variable '" + name + "' does not have the dimensions " + want + ")");
+  std::vector<double> values(const std::string& name,
+                             const std::vector<std::pair<std::string, size_t>>& dims) const {
+    std::vector<std::string> names;
+    std::vector<size_t> lengths;
+    for (const auto& [n, l] : dims) {
+      names.push_back(n);
+      lengths.push_back(l);
     }
-    return m_file.read_all(id);
+    return read_all(variable(name, names, lengths));
   }
   /// A byte flag variable (y, x) as uint8, checked to hold integers in [0, max].
   std::vector<std::uint8_t> flags(const std::string& name, size_t ny, size_t nx, int max) const {
-    const auto values = variable(name, {{"y", ny}, {"x", nx}});
-    std::vector<std::uint8_t> result(values.size());
-    for (size_t n = 0; n < values.size(); ++n) {
-      if (!(values[n] >= 0.0 && values[n] <= max) || values[n] != std::floor(values[n]))
-        fail("variable '" + name + "' holds " + std::to_string(values[n]) + ", not a flag in [0, " +
+    const auto v = values(name, {{"y", ny}, {"x", nx}});
+    std::vector<std::uint8_t> result(v.size());
+    for (size_t n = 0; n < v.size(); ++n) {
+      if (!(v[n] >= 0.0 && v[n] <= max) || v[n] != std::floor(v[n]))
+        fail("variable '" + name + "' holds " + std::to_string(v[n]) + ", not a flag in [0, " +
              std::to_string(max) + "]");
-      result[n] = std::uint8_t(values[n]);
+      result[n] = std::uint8_t(v[n]);
     }
     return result;
   }
-  size_t dimension(const std::string& name) const { return m_file.dimension_length(name); }
-  [[noreturn]] void fail(const std::string& what) const {
-    throw Error("bp fixture '" + m_path + "': " + what);
-  }
-
-private:
-  NcFile m_file;
-  std::string m_path;
 };
 
 } // namespace
@@ -205,18 +173,18 @@ BPFixture read_bp_fixture(const std::string& path) {
   for (const auto& [name, member] : bp_constant_attributes()) p.constants.*member = r.number(name);
   x.description = r.text("description");
 
-  p.sigma = r.variable("sigma", {{"z", nz}});
-  p.thickness = r.variable("thickness", {{"y", ny}, {"x", nx}});
-  p.bed = r.variable("bed", {{"y", ny}, {"x", nx}});
-  p.beta2 = r.variable("beta2", {{"y", ny}, {"x", nx}});
-  p.hardness = r.variable("hardness", {{"y", ny}, {"x", nx}, {"z", nz}});
+  p.sigma = r.values("sigma", {{"z", nz}});
+  p.thickness = r.values("thickness", {{"y", ny}, {"x", nx}});
+  p.bed = r.values("bed", {{"y", ny}, {"x", nx}});
+  p.beta2 = r.values("beta2", {{"y", ny}, {"x", nx}});
+  p.hardness = r.values("hardness", {{"y", ny}, {"x", nx}, {"z", nz}});
   p.element_filled = r.flags("element_filled", ny, nx, 1);
   p.node_free = r.flags("node_free", ny, nx, 1);
   p.bed_fixed = r.flags("bed_fixed", ny, nx, 1);
   p.front_faces = r.flags("front_faces", ny, nx, 15);
-  x.velocity = r.variable("velocity", {{"y", ny}, {"x", nx}, {"z", nz}, {"component", 2}});
-  x.gradient = r.variable("gradient", {{"y", ny}, {"x", nx}, {"z", nz}, {"component", 2}});
-  x.energy = r.variable("energy", {}).front();
+  x.velocity = r.values("velocity", {{"y", ny}, {"x", nx}, {"z", nz}, {"component", 2}});
+  x.gradient = r.values("gradient", {{"y", ny}, {"x", nx}, {"z", nz}, {"component", 2}});
+  x.energy = r.values("energy", {}).front();
   p.check("bp fixture '" + path + "'");
   return x;
 }

@@ -1,5 +1,7 @@
 #include "nunatak/io/emulator_dataset.hpp"
 
+#include "nc_own_format.hpp"
+
 #include "nunatak/core/error.hpp"
 #include "nunatak/core/version.hpp"
 #include "nunatak/io/bp_fixture.hpp"
@@ -18,14 +20,6 @@ namespace {
 
 const char* const dataset_kind = "emulator_samples";
 const int dataset_version = 1;
-
-int define(NcFile& f, const std::string& name, int type, const std::vector<int>& dims,
-           const std::string& units, const std::string& long_name) {
-  const int id = f.define_variable(name, type, dims);
-  if (!units.empty()) f.put_attribute(id, "units", units);
-  f.put_attribute(id, "long_name", long_name);
-  return id;
-}
 
 void check_sample(const EmulatorDataset& d, const EmulatorSample& s, const std::string& path) {
   const core::BPPatch& p = s.patch;
@@ -63,31 +57,39 @@ void write_file(NcFile& f, const EmulatorDataset& d) {
                   std::string("nunatak ") + nunatak::version + " (git " + nunatak::git_revision +
                       ")");
 
-  const int sigma = define(f, "sigma", NC_DOUBLE, {zd}, "1", "terrain-following level");
-  const int index = define(f, "index", NC_INT, {sd}, "", "the sample's number in its data set");
-  const int source = define(f, "source", NC_BYTE, {sd}, "", "where the geometry comes from");
+  const int sigma = define_described(f, "sigma", NC_DOUBLE, {zd}, "1", "terrain-following level");
+  const int index =
+      define_described(f, "index", NC_INT, {sd}, "", "the sample's number in its data set");
+  const int source =
+      define_described(f, "source", NC_BYTE, {sd}, "", "where the geometry comes from");
   f.put_attribute(source, "flag_values", std::vector<int>{0, 1});
   f.put_attribute(source, "flag_meanings", std::string("synthetic_glacier patch"));
-  const int validation =
-      define(f, "validation", NC_BYTE, {sd}, "", "1: held back from training (validation)");
-  const int nx = define(f, "nx", NC_INT, {sd}, "", "columns along x");
-  const int ny = define(f, "ny", NC_INT, {sd}, "", "columns along y");
-  const int dx = define(f, "dx", NC_DOUBLE, {sd}, "m", "column spacing along x");
-  const int dy = define(f, "dy", NC_DOUBLE, {sd}, "m", "column spacing along y");
-  const int converged = define(f, "converged", NC_BYTE, {sd}, "", "1: the solver converged");
-  const int newton = define(f, "newton_iterations", NC_INT, {sd}, "", "Newton iterations");
-  const int krylov = define(f, "krylov_iterations", NC_INT, {sd}, "", "Krylov iterations");
-  const int seconds = define(f, "solve_seconds", NC_DOUBLE, {sd}, "s", "wall time of the solve");
-  const int thk = define(f, "thickness", NC_DOUBLE, {sd, yd, xd}, "m", "ice thickness H");
-  const int bed = define(f, "bed", NC_DOUBLE, {sd, yd, xd}, "m", "elevation of the ice base z_b");
-  const int beta2 = define(f, "beta2", NC_DOUBLE, {sd, yd, xd}, "Pa (m/a)^-q",
-                           "basal friction coefficient beta^2");
-  const int bed_fixed = define(f, "bed_fixed", NC_BYTE, {sd, yd, xd}, "",
-                               "1 where the bed node is fixed at u = v = 0 (no slip)");
-  const int hardness = define(f, "hardness", NC_DOUBLE, {sd, yd, xd, zd}, "Pa a^(1/n)",
-                              "ice hardness B = (E A)^(-1/n)");
-  const int velocity = define(f, "velocity", NC_DOUBLE, {sd, yd, xd, zd, cd}, "m/a",
-                              "Blatter-Pattyn velocity (component 0: u along x, 1: v along y)");
+  const int validation = define_described(f, "validation", NC_BYTE, {sd}, "",
+                                          "1: held back from training (validation)");
+  const int nx = define_described(f, "nx", NC_INT, {sd}, "", "columns along x");
+  const int ny = define_described(f, "ny", NC_INT, {sd}, "", "columns along y");
+  const int dx = define_described(f, "dx", NC_DOUBLE, {sd}, "m", "column spacing along x");
+  const int dy = define_described(f, "dy", NC_DOUBLE, {sd}, "m", "column spacing along y");
+  const int converged =
+      define_described(f, "converged", NC_BYTE, {sd}, "", "1: the solver converged");
+  const int newton =
+      define_described(f, "newton_iterations", NC_INT, {sd}, "", "Newton iterations");
+  const int krylov =
+      define_described(f, "krylov_iterations", NC_INT, {sd}, "", "Krylov iterations");
+  const int seconds =
+      define_described(f, "solve_seconds", NC_DOUBLE, {sd}, "s", "wall time of the solve");
+  const int thk = define_described(f, "thickness", NC_DOUBLE, {sd, yd, xd}, "m", "ice thickness H");
+  const int bed =
+      define_described(f, "bed", NC_DOUBLE, {sd, yd, xd}, "m", "elevation of the ice base z_b");
+  const int beta2 = define_described(f, "beta2", NC_DOUBLE, {sd, yd, xd}, "Pa (m/a)^-q",
+                                     "basal friction coefficient beta^2");
+  const int bed_fixed = define_described(f, "bed_fixed", NC_BYTE, {sd, yd, xd}, "",
+                                         "1 where the bed node is fixed at u = v = 0 (no slip)");
+  const int hardness = define_described(f, "hardness", NC_DOUBLE, {sd, yd, xd, zd}, "Pa a^(1/n)",
+                                        "ice hardness B = (E A)^(-1/n)");
+  const int velocity =
+      define_described(f, "velocity", NC_DOUBLE, {sd, yd, xd, zd, cd}, "m/a",
+                       "Blatter-Pattyn velocity (component 0: u along x, 1: v along y)");
   const size_t Y = size_t(max_ny), X = size_t(max_nx), Z = d.sigma.size();
   for (const int v : {thk, bed, beta2, bed_fixed}) f.set_compression(v, {1, Y, X}, 1);
   f.set_compression(hardness, {1, Y, X, Z}, 1);
@@ -121,46 +123,6 @@ void write_file(NcFile& f, const EmulatorDataset& d) {
   }
 }
 
-/// Reads a data set file; `fail` names it in errors.
-class Reader {
-public:
-  explicit Reader(const std::string& path) : m_file(NcFile::open(path)), m_path(path) {}
-
-  double number(const std::string& name) const {
-    auto value = m_file.number_attribute(NC_GLOBAL, name);
-    if (!value || value->size() != 1) fail("global attribute '" + name + "' is missing");
-    return value->front();
-  }
-  std::string text(const std::string& name) const {
-    return m_file.text_attribute(NC_GLOBAL, name).value_or("");
-  }
-  /// Variable `name` with the dimension names `dims`.
-  int variable(const std::string& name, const std::vector<std::string>& dims) const {
-    const int id = m_file.variable(name);
-    const auto found = m_file.dimensions(id);
-    bool same = found.size() == dims.size();
-    for (size_t d = 0; same && d < dims.size(); ++d) same = found[d].name == dims[d];
-    if (!same) {
-      std::string want;
-      for (size_t d = 0; d < dims.size(); ++d) want += (d ? ", " : "") + dims[d];
-      fail("variable '" + name + "' does not have the dimensions (" + want + ")");
-    }
-    return id;
-  }
-  std::vector<double> read(int id, const std::vector<size_t>& start,
-                           const std::vector<size_t>& count) const {
-    return m_file.read(id, start, count);
-  }
-  size_t dimension(const std::string& name) const { return m_file.dimension_length(name); }
-  [[noreturn]] void fail(const std::string& what) const {
-    throw Error("emulator data set '" + m_path + "': " + what);
-  }
-
-private:
-  NcFile m_file;
-  std::string m_path;
-};
-
 } // namespace
 
 void write_emulator_dataset(const std::string& path, const EmulatorDataset& dataset) {
@@ -173,8 +135,8 @@ void write_emulator_dataset(const std::string& path, const EmulatorDataset& data
 }
 
 EmulatorDataset read_emulator_dataset(const std::string& path) {
-  const Reader r(path);
-  if (r.text("nunatak_dataset") != dataset_kind)
+  const CheckedNcReader r(path, "emulator data set");
+  if (r.optional_text("nunatak_dataset") != dataset_kind)
     r.fail("not an emulator data set (no global attribute nunatak_dataset = \"" +
            std::string(dataset_kind) + "\"; make one with `nunatak emulator dataset`)");
   if (r.number("nunatak_dataset_version") != dataset_version)
@@ -183,8 +145,8 @@ EmulatorDataset read_emulator_dataset(const std::string& path) {
   EmulatorDataset d;
   d.ocean_pressure = r.number("ocean_pressure") != 0;
   for (const auto& [name, member] : bp_constant_attributes()) d.constants.*member = r.number(name);
-  d.configuration = r.text("configuration");
-  d.history = r.text("history");
+  d.configuration = r.optional_text("configuration");
+  d.history = r.optional_text("history");
   const size_t nz = r.dimension("level"), count = r.dimension("sample");
   const size_t Y = r.dimension("y"), X = r.dimension("x");
   d.sigma = r.read(r.variable("sigma", {"level"}), {0}, {nz});
