@@ -285,7 +285,8 @@ TEST_F(EmulatorTraining, ValidationErrorFallsAndTheSeedReproducesTheModel) {
                                               " --samples validation --maps 1");
   ASSERT_EQ(trained.status, 0) << trained.err;
   EXPECT_CONTAINS(trained.err, "depth-averaged velocity: mean");
-  EXPECT_CONTAINS(trained.err, "SIA surface velocity: mean"); // the baseline beside it
+  EXPECT_CONTAINS(trained.err, "SIA surface velocity: mean"); // the baselines beside it
+  EXPECT_CONTAINS(trained.err, "membrane surface: mean");
   EXPECT_CONTAINS(trained.err, "times faster");
   const double printed = printed_surface_error(trained.err);
   EXPECT_TRUE(printed > 0 && printed < 1000) << trained.err;
@@ -293,6 +294,19 @@ TEST_F(EmulatorTraining, ValidationErrorFallsAndTheSeedReproducesTheModel) {
   for (const auto& e : fs::directory_iterator(dir.file("a")))
     maps = maps || e.path().string().find("model_eval_sample") != std::string::npos;
   EXPECT_TRUE(maps) << "eval draws the worst sample's error map";
+
+  // The membrane output scaling trains (each sample's reference solved once)
+  // and evaluates.
+  const Result membrane =
+      run_shell(dir, train_command("m/model.pt", "--set emulator.training.output_scaling=membrane "
+                                                 "--set emulator.training.epochs=3"));
+  ASSERT_EQ(membrane.status, 0) << membrane.err;
+  EXPECT_EQ(emulator::Emulator::load(dir.file("m/model.pt")).metadata().output_scaling, "membrane");
+  const Result evaluated = run_nunatak(dir, "emulator eval m/model.pt " + data_dir->file("d.nc") +
+                                                " --samples validation --maps 0");
+  ASSERT_EQ(evaluated.status, 0) << evaluated.err;
+  const double membrane_error = printed_surface_error(evaluated.err);
+  EXPECT_TRUE(membrane_error > 0 && membrane_error < 1000) << evaluated.err;
 }
 
 // A network whose weights are all 0 predicts u = 0: every sample's relative
@@ -329,6 +343,7 @@ TEST_F(EmulatorTraining, GradientFidelityAgainstTheSolversFiniteDifferences) {
   ASSERT_EQ(a.status, 0) << a.err;
   EXPECT_CONTAINS(a.err, "gradient fidelity on 2 validation samples");
   EXPECT_CONTAINS(a.err, "| zero.pt | 0.000 | 100 % |");
+  EXPECT_CONTAINS(a.err, "| membrane baseline |");
   const std::string resolve = gradient_line_from(a.err, "re-solve ");
   ASSERT_FALSE(resolve.empty()) << a.err;
   EXPECT_LT(std::stod(resolve.substr(9)), 1e-5) << resolve;

@@ -6,7 +6,8 @@
 // the solver's by central differences of Blatter-Pattyn solves (H0 +- step H0
 // at one column, the ice base held, each solve warm-started from the solution
 // at H0, Newton to a relative residual of 1e-10), against each model's
-// by back-propagation through the network, and the shallow-ice baseline's.
+// by back-propagation through the network, and the two baselines': the
+// shallow-ice velocity and the linear membrane reference (its adjoint).
 // Printed per sample and as medians: the cosine similarity and the relative
 // error |g - g_solver| / |g_solver| over the columns.
 
@@ -14,6 +15,7 @@
 
 #include "nunatak/core/error.hpp"
 #include "nunatak/core/petsc_check.hpp"
+#include "nunatak/emulator/membrane_reference.hpp"
 #include "nunatak/model/sample_solver.hpp"
 #include "nunatak/model/simulation.hpp"
 
@@ -109,7 +111,7 @@ void add_gradient_command(CLI::App& emulator_cmd, Context& context) {
       "Gradient fidelity: dJ/d(thickness) of J = sum |u_s|^2 (surface velocity over the ice) "
       "through each model against the solver's (central differences of Blatter-Pattyn solves) "
       "at interior columns of data-set samples: cosine similarity and relative error, beside "
-      "the shallow-ice baseline");
+      "the shallow-ice and membrane baselines");
   struct Options {
     std::string dataset, which = "validation";
     std::vector<std::string> models;
@@ -144,8 +146,10 @@ void add_gradient_command(CLI::App& emulator_cmd, Context& context) {
     for (const auto& [key, value] : {std::pair{"snes_rtol", "1e-10"}, {"ksp_rtol", "1e-12"}})
       NUNATAK_PETSC(
           PetscOptionsSetValue(nullptr, fmt::format("-{}{}", fd_prefix, key).c_str(), value));
-    // Per model, then the shallow-ice baseline (last).
-    std::vector<std::vector<double>> cosines(nets.size() + 1), errors(nets.size() + 1);
+    // Per model, then the shallow-ice and membrane baselines (last).
+    const size_t baselines = 2, rows = nets.size() + baselines;
+    const char* const baseline_names[] = {"shallow-ice baseline", "membrane baseline"};
+    std::vector<std::vector<double>> cosines(rows), errors(rows);
     int done = 0;
     for (const io::EmulatorSample& s : dataset.samples) {
       if (done >= o->max_samples) break;
@@ -186,21 +190,21 @@ void add_gradient_command(CLI::App& emulator_cmd, Context& context) {
           "sample {} ({}x{}, dx {:.0f} m, {} columns, {:.1f} s of solves, re-solve "
           "{:.1e} from the stored solution):",
           s.index, patch.nx, patch.ny, patch.dx, cells.size(), seconds, resolve_difference);
-      for (size_t m = 0; m <= nets.size(); ++m) {
+      for (size_t m = 0; m < rows; ++m) {
         const std::vector<double> g =
-            m < nets.size()
-                ? torch_gradient(patch, cells, normaliser,
-                                 [&](const emulator::TorchBPPatch& p) {
-                                   nets[m].to(p.options());
-                                   return nets[m].velocity(p);
-                                 })
-                : torch_gradient(patch, cells, normaliser, [](const emulator::TorchBPPatch& p) {
-                    return emulator::shallow_ice_velocity(p);
-                  });
+            torch_gradient(patch, cells, normaliser, [&](const emulator::TorchBPPatch& p) {
+              if (m == nets.size()) return emulator::shallow_ice_velocity(p);
+              if (m == nets.size() + 1) return emulator::membrane_velocity_3d(p);
+              nets[m].to(p.options());
+              return nets[m].velocity(p);
+            });
         const Fidelity f = compare(g, g_solver);
         cosines[m].push_back(f.cosine);
         errors[m].push_back(f.relative_error);
-        line += fmt::format(" {} cos {:.3f} err {:.0f} %", m < nets.size() ? "model" : "SIA",
+        line += fmt::format(" {} cos {:.3f} err {:.0f} %",
+                            m < nets.size()    ? "model"
+                            : m == nets.size() ? "SIA"
+                                               : "membrane",
                             f.cosine, 100 * f.relative_error);
       }
       spdlog::info("{}", line);
@@ -211,10 +215,10 @@ void add_gradient_command(CLI::App& emulator_cmd, Context& context) {
     spdlog::info("gradient fidelity on {} {} samples of {} (J = sum |u_s|^2, step {} H):", done,
                  o->which, o->dataset, o->step);
     spdlog::info("| model | median cosine | median relative error |");
-    for (size_t m = 0; m <= nets.size(); ++m)
+    for (size_t m = 0; m < rows; ++m)
       spdlog::info("| {} | {:.3f} | {:.0f} % |",
-                   m < nets.size() ? o->models[m] : "shallow-ice baseline", median(cosines[m]),
-                   100 * median(errors[m]));
+                   m < nets.size() ? o->models[m] : baseline_names[m - nets.size()],
+                   median(cosines[m]), 100 * median(errors[m]));
   });
 }
 

@@ -6,6 +6,7 @@
 
 #include "nunatak/core/error.hpp"
 #include "nunatak/core/version.hpp"
+#include "nunatak/emulator/membrane_reference.hpp"
 #include "nunatak/emulator/network.hpp"
 #include "nunatak/emulator/trainer.hpp"
 #include "nunatak/io/bp_fixture.hpp"
@@ -195,6 +196,11 @@ void add_train_command(CLI::App& emulator_cmd, Context& context) {
     meta.code_version =
         std::string("nunatak ") + nunatak::version + " (git " + nunatak::git_revision + ")";
     emulator::Emulator net(meta, std::uint64_t(config.get_int(t + "seed")));
+    if (emulator::uses_membrane(meta)) {
+      // The samples' geometry is fixed: solve each one's membrane reference once.
+      for (auto* set : {&training, &validation})
+        for (auto& s : *set) s.patch.membrane = emulator::membrane_velocity(s.patch);
+    }
     {
       std::vector<emulator::TorchBPPatch> patches;
       for (const auto& s : training) patches.push_back(s.patch);
@@ -257,7 +263,8 @@ torch::Tensor depth_average(const torch::Tensor& u, const std::vector<double>& s
 struct SampleError {
   size_t sample = 0;
   double surface = 0, depth_average = 0, seconds = 0, solver_seconds = 0;
-  double sia_surface = 0, sia_depth_average = 0; ///< the shallow-ice baseline's errors
+  double sia_surface = 0, sia_depth_average = 0;           ///< the shallow-ice baseline's errors
+  double membrane_surface = 0, membrane_depth_average = 0; ///< the membrane baseline's errors
 };
 
 double percentile(std::vector<double> v, double p) {
@@ -408,6 +415,10 @@ void add_eval_command(CLI::App& emulator_cmd, Context& context) {
       e.sia_surface = relative_error(sia.select(2, nz - 1), star.select(2, nz - 1), icy);
       e.sia_depth_average = relative_error(depth_average(sia, dataset.sigma),
                                            depth_average(star, dataset.sigma), icy);
+      const torch::Tensor membrane = emulator::membrane_velocity_3d(p64);
+      e.membrane_surface = relative_error(membrane.select(2, nz - 1), star.select(2, nz - 1), icy);
+      e.membrane_depth_average = relative_error(depth_average(membrane, dataset.sigma),
+                                                depth_average(star, dataset.sigma), icy);
       e.seconds = seconds;
       e.solver_seconds = s.solve_seconds;
       if (!std::isfinite(e.surface)) continue; // no ice in motion
@@ -443,6 +454,9 @@ void add_eval_command(CLI::App& emulator_cmd, Context& context) {
     spdlog::info("the shallow-ice velocity (local slopes, with sliding), for comparison:");
     summary("SIA surface velocity", &SampleError::sia_surface);
     summary("SIA depth-averaged", &SampleError::sia_depth_average);
+    spdlog::info("the linear membrane reference (membrane_reference.hpp), for comparison:");
+    summary("membrane surface", &SampleError::membrane_surface);
+    summary("membrane depth-averaged", &SampleError::membrane_depth_average);
     double emulator_time = 0, solver_time = 0;
     for (const auto& e : errors) {
       emulator_time += e.seconds;

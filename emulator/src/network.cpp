@@ -5,7 +5,9 @@
 
 #include "nunatak/emulator/network.hpp"
 
+#include "grid_ops.hpp"
 #include "nunatak/core/error.hpp"
+#include "nunatak/emulator/membrane_reference.hpp"
 #include "nunatak/emulator/trainer.hpp"
 
 #include <torch/nn/functional/activation.h>
@@ -86,16 +88,7 @@ std::string unescape(const std::string& text) {
   return out;
 }
 
-/// Centred differences along `dim` (one-sided at the ends) divided by `h`.
-torch::Tensor centred_difference(const torch::Tensor& f, int64_t dim, double h) {
-  const int64_t n = f.size(dim);
-  if (n < 2) return torch::zeros_like(f);
-  const auto first = f.narrow(dim, 1, 1) - f.narrow(dim, 0, 1);
-  const auto last = f.narrow(dim, n - 1, 1) - f.narrow(dim, n - 2, 1);
-  if (n == 2) return torch::cat({first, last}, dim) / h;
-  const auto inner = (f.narrow(dim, 2, n - 2) - f.narrow(dim, 0, n - 2)) / 2.0;
-  return torch::cat({first, inner, last}, dim) / h;
-}
+using detail::centred_difference;
 
 } // namespace
 
@@ -110,18 +103,21 @@ const std::vector<std::string>& emulator_input_names() {
                                                  "icy",
                                                  "log10_thickness_over_dx",
                                                  "log10_deformation_speed",
-                                                 "log10_sliding_speed"};
+                                                 "log10_sliding_speed",
+                                                 "log10_membrane_speed",
+                                                 "membrane_deformation_share"};
   return names;
 }
 
 const std::vector<std::string>& emulator_output_scalings() {
   static const std::vector<std::string> names = {"constant", "shallow_ice", "flow_aligned",
-                                                 "log_speed"};
+                                                 "log_speed", "membrane"};
   return names;
 }
 
 int emulator_output_channels(const EmulatorMetadata& m) {
-  return 2 * int(m.sigma.size()) + (m.output_scaling == "log_speed" ? 1 : 0);
+  const bool log_channel = m.output_scaling == "log_speed" || m.output_scaling == "membrane";
+  return 2 * int(m.sigma.size()) + (log_channel ? 1 : 0);
 }
 
 std::string EmulatorMetadata::to_text() const {
@@ -431,6 +427,10 @@ torch::Tensor Emulator::raw_inputs(const TorchBPPatch& p) const {
     if (name == "log10_deformation_speed")
       return torch::log10(torch::clamp_min(speeds->first, 1e-6));
     if (name == "log10_sliding_speed") return torch::log10(torch::clamp_min(speeds->second, 1e-6));
+    // The non-local linear membrane balance (membrane_reference.hpp).
+    if (name == "log10_membrane_speed")
+      return torch::log10(torch::clamp_min(membrane_velocity(p).norm(2, 2), 1e-6)) * icy;
+    if (name == "membrane_deformation_share") return membrane_deformation_share(p) * icy;
     throw Error("emulator: unknown input channel '" + name + "'");
   };
   std::vector<torch::Tensor> channels;
@@ -450,14 +450,12 @@ torch::Tensor Emulator::reference_speed(const TorchBPPatch& p) const {
   const auto options = p.options();
   if (m_metadata.output_scaling == "constant")
     return torch::full({p.ny, p.nx}, m_metadata.velocity_scale, options);
+  if (m_metadata.output_scaling == "membrane")
+    return m_metadata.velocity_scale *
+           torch::clamp_min(torch::sqrt(membrane_velocity(p).pow(2).sum(2) + 1e-24), 1e-6);
   const torch::Tensor icy = p.free_nodes.select(2, p.nz - 1);
   const auto speeds = local_shallow_ice_speeds(p);
-  const torch::Tensor U = speeds.first + speeds.second;
-  namespace F = torch::nn::functional;
-  const auto pool = F::AvgPool2dFuncOptions(5).stride(1).padding(2).count_include_pad(false);
-  const torch::Tensor sum = F::avg_pool2d((U * icy).unsqueeze(0).unsqueeze(0), pool);
-  const torch::Tensor count = F::avg_pool2d(icy.unsqueeze(0).unsqueeze(0), pool);
-  const torch::Tensor mean = (sum / torch::clamp_min(count, 1e-12)).squeeze(0).squeeze(0);
+  const torch::Tensor mean = detail::icy_mean_5x5(speeds.first + speeds.second, icy);
   return m_metadata.velocity_scale * torch::clamp_min(mean, 1e-6);
 }
 
@@ -488,23 +486,50 @@ torch::Tensor Emulator::downhill_direction(const TorchBPPatch& p) const {
   return (-mean / norm).permute({1, 2, 0}); // [ny, nx, 2]
 }
 
-torch::Tensor Emulator::velocity(const TorchBPPatch& p) {
-  if (int(m_metadata.sigma.size()) != p.nz)
+bool uses_membrane(const EmulatorMetadata& m) {
+  return m.output_scaling == "membrane" ||
+         std::any_of(m.inputs.begin(), m.inputs.end(), [](const std::string& name) {
+           return name.find("membrane") != std::string::npos;
+         });
+}
+
+torch::Tensor Emulator::velocity(const TorchBPPatch& patch) {
+  if (int(m_metadata.sigma.size()) != patch.nz)
     throw Error("emulator: the model has " + std::to_string(m_metadata.sigma.size()) +
-                " levels, the patch " + std::to_string(p.nz));
+                " levels, the patch " + std::to_string(patch.nz));
+  // The membrane reference is solved once per call (inputs, speed and frame
+  // share it), unless the caller cached it.
+  TorchBPPatch solved;
+  const bool solve = uses_membrane(m_metadata) && !patch.membrane.defined();
+  if (solve) {
+    solved = patch;
+    solved.membrane = membrane_velocity(patch);
+  }
+  const TorchBPPatch& p = solve ? solved : patch;
   const torch::Tensor out = m_net->forward(inputs(p)).squeeze(0); // [2 nz (+1), ny, nx]
   torch::Tensor u = out.narrow(0, 0, 2 * p.nz).view({p.nz, 2, p.ny, p.nx}).permute({2, 3, 0, 1});
   torch::Tensor speed = reference_speed(p);
-  if (m_metadata.output_scaling == "log_speed") {
+  const bool membrane = m_metadata.output_scaling == "membrane";
+  if (m_metadata.output_scaling == "log_speed" || membrane) {
     // The last channel g scales each column's speed by exp(g): the network
     // sets the speed's decade in log space and the level channels its shape.
     // g is clamped to [-20, 10] so that no column overflows.
     speed = speed * torch::exp(torch::clamp(out[2 * p.nz], -20.0, 10.0));
   }
-  if (m_metadata.output_scaling == "flow_aligned" || m_metadata.output_scaling == "log_speed") {
-    // Channels (a, b): along and across the downhill direction d.
-    const torch::Tensor d = downhill_direction(p).unsqueeze(2); // [ny, nx, 1, 2]
-    const torch::Tensor a = u.select(3, 0), b = u.select(3, 1);
+  if (m_metadata.output_scaling == "flow_aligned" || m_metadata.output_scaling == "log_speed" ||
+      membrane) {
+    // Channels (a, b): along and across the downhill direction d, or, for
+    // membrane, the membrane velocity's direction, a added to the membrane
+    // profile (so that zero outputs give the membrane velocity itself).
+    torch::Tensor d;
+    torch::Tensor a = u.select(3, 0), b = u.select(3, 1);
+    if (membrane) {
+      const torch::Tensor ubar = membrane_velocity(p);
+      d = (ubar / torch::sqrt(ubar.pow(2).sum(2, true) + 1e-24)).unsqueeze(2);
+      a = a + membrane_profile(p);
+    } else {
+      d = downhill_direction(p).unsqueeze(2); // [ny, nx, 1, 2]
+    }
     const torch::Tensor dx = d.select(3, 0), dy = d.select(3, 1);
     u = torch::stack({a * dx - b * dy, a * dy + b * dx}, 3);
   }

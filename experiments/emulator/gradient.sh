@@ -4,7 +4,7 @@
 # held-out samples (8 synthetic glaciers x 24 columns, 3 Aletsch patches x
 # 12), through each model given on the command line (default: the three
 # training modes) against the solver's (central differences of Blatter-Pattyn
-# solves), beside the shallow-ice baseline. Run from the
+# solves), beside the shallow-ice and membrane baselines. Run from the
 # repository root after evaluate.sh has made the held-out sets:
 #
 #   sh experiments/emulator/gradient.sh [MODEL.pt ...]

@@ -212,8 +212,10 @@ std::vector<KeySpec> build_schema() {
           "emulator training: the network's output times a constant velocity scale (constant), "
           "times each column's shallow-ice speed (shallow_ice), that speed with the outputs "
           "along and across the downhill direction (flow_aligned), or flow_aligned times "
-          "exp(g), g an extra output channel (log_speed; docs/emulator.md)",
-          {"constant", "shallow_ice", "flow_aligned", "log_speed"}),
+          "exp(g), g an extra output channel (log_speed), or the linear membrane reference's "
+          "speed times exp(g) in its direction, corrections added to its vertical profile "
+          "(membrane; docs/emulator.md)",
+          {"constant", "shallow_ice", "flow_aligned", "log_speed", "membrane"}),
       integer("emulator.training.epochs", "20",
               "emulator training: passes over the training samples", 1, 1000000),
       integer("emulator.training.batch_size", "4",

@@ -12,6 +12,7 @@
 #include "nunatak/core/constants.hpp"
 #include "nunatak/core/error.hpp"
 #include "nunatak/core/parallel_grid.hpp"
+#include "nunatak/emulator/membrane_reference.hpp"
 #include "nunatak/emulator/network.hpp"
 #include "nunatak/emulator/trainer.hpp"
 #include "nunatak/model/sample_solver.hpp"
@@ -182,10 +183,15 @@ private:
                                               hardness, constants, m_params.bp_ocean_pressure);
     patch.bed_fixed = bed_fixed;
     patch.check("emulator patch");
-    const emulator::TorchBPPatch tp = emulator::make_torch_bp_patch(
+    emulator::TorchBPPatch tp = emulator::make_torch_bp_patch(
         patch, m_params.emulator_precision == "double" ? torch::kFloat64 : torch::kFloat32,
         m_device);
     m_model->to(tp.options());
+    if (emulator::uses_membrane(m_model->metadata())) {
+      // One membrane solve per update, shared by retraining and inference.
+      const torch::NoGradGuard no_grad;
+      tp.membrane = emulator::membrane_velocity(tp);
+    }
     // Every K (M) steps, counted from the first; not in diagnostic updates.
     const auto due = [&](int every) {
       return !in.diagnostic && every > 0 && m_updates % every == 0;

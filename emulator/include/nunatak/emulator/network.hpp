@@ -12,7 +12,9 @@
 ///   held at 0: no slip); log10(1 + beta^2) (beta^2 in Pa (m/a)^-q);
 ///   log10 of the column-mean hardness B (Pa a^(1/n)); log10 dx (m); icy
 ///   (1 where the column's nodes are unknowns); log10(H / dx); log10 of the
-///   local shallow-ice deformation and sliding speeds (m/a, floored at 1e-6).
+///   local shallow-ice deformation and sliding speeds (m/a, floored at 1e-6);
+///   log10 of the speed of the linear membrane reference and its deformation
+///   share (membrane_reference.hpp), the non-local inputs.
 /// A model lists its own channels (EmulatorMetadata::inputs), so a model
 /// trained on fewer of them still runs.
 /// Each channel is normalised, (x - mean) / std, with statistics stored in
@@ -59,7 +61,10 @@ struct EmulatorMetadata {
   /// instead of along x and y, so that the shallow-ice answer is a constant
   /// output per level; "log_speed": as flow_aligned, times exp(g) with g an
   /// extra output channel, so the network sets each column's decade of speed
-  /// in log space (emulator_output_scalings()).
+  /// in log space; "membrane": the speed of the linear membrane reference
+  /// (membrane_reference.hpp) times exp(g), the outputs along and across its
+  /// direction, the along-channel added to its vertical profile, so that
+  /// zero outputs give the reference itself (emulator_output_scalings()).
   std::string output_scaling = "constant";
   double glen_exponent = 3.0;        ///< n
   double ice_density = 910.0;        ///< kg m^-3
@@ -81,10 +86,14 @@ struct EmulatorMetadata {
 /// code can compute).
 const std::vector<std::string>& emulator_input_names();
 
-/// The output scalings: constant, shallow_ice, flow_aligned, log_speed.
+/// The output scalings: constant, shallow_ice, flow_aligned, log_speed, membrane.
 const std::vector<std::string>& emulator_output_scalings();
 
-/// The network's output channels: 2 nz, plus 1 (g) for log_speed.
+/// Whether a model needs the membrane reference (membrane_reference.hpp):
+/// its output scaling or one of its inputs.
+bool uses_membrane(const EmulatorMetadata& metadata);
+
+/// The network's output channels: 2 nz, plus 1 (g) for log_speed and membrane.
 int emulator_output_channels(const EmulatorMetadata& metadata);
 
 /// Metadata for a new model of `architecture`, `width` and `depth` that

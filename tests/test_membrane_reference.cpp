@@ -1,0 +1,181 @@
+// The emulator's linear membrane reference (emulator/membrane_reference.hpp)
+// against exact solutions: a uniform slab on an incline gives Glen's
+// depth-averaged shallow-ice speed (plus tau/beta^2 where it slides) and, with
+// its profile, the shallow-ice surface speed; a floating slab spreads at the
+// rate of the Newtonian plane-stress balance of its front pressure; the
+// implicit (adjoint) gradient with respect to thickness equals central
+// differences; a `membrane` network with zero weights returns the reference.
+#include "nunatak/emulator/membrane_reference.hpp"
+#include "nunatak/emulator/network.hpp"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+using namespace nunatak;
+using namespace nunatak::emulator;
+using nunatak::core::BPConstants;
+
+namespace {
+
+constexpr double softness = 1e-16; // Pa^-3 a^-1
+
+std::vector<double> uniform_levels(int nz) {
+  std::vector<double> sigma(static_cast<size_t>(nz));
+  for (int k = 0; k < nz; ++k) sigma[size_t(k)] = double(k) / (nz - 1);
+  return sigma;
+}
+
+std::vector<double> uniform_hardness(size_t columns, int nz) {
+  return std::vector<double>(columns * size_t(nz), std::pow(softness, -1.0 / 3.0));
+}
+
+MembraneOptions tight() {
+  MembraneOptions o;
+  o.tolerance = 1e-12;
+  return o;
+}
+
+// Uniform slab, H = 800 m, surface slope 0.01 along x. With no gradients
+// the membrane term vanishes: ubar = tau / beta_e^2 exactly, with
+// eta = 5 / (6 A tau^2), i.e. 2 A tau^3 H / 5 (+ tau / beta^2 when sliding).
+TEST(MembraneReference, UniformSlabGivesTheShallowIceSpeed) {
+  const int nx = 10, ny = 7, nz = 5;
+  const double dx = 1000.0, H0 = 800.0, slope = 0.01, beta2 = 1000.0;
+  std::vector<double> H(size_t(nx * ny), H0), b(size_t(nx * ny)), friction(H.size(), beta2);
+  for (int j = 0; j < ny; ++j)
+    for (int i = 0; i < nx; ++i) b[size_t(j * nx + i)] = 2000.0 - slope * i * dx - H0;
+  const BPConstants c;
+  const double tau = c.rho_g * H0 * slope;
+  const double deformation = 2.0 * softness * std::pow(tau, 3.0) * H0 / 5.0;
+  for (const bool no_slip : {true, false}) {
+    const TorchBPPatch p =
+        make_torch_bp_patch(core::make_bp_patch(nx, ny, dx, dx, uniform_levels(nz), H, b, friction,
+                                                uniform_hardness(H.size(), nz), c, true, no_slip));
+    MembraneReport report;
+    const torch::Tensor ubar = membrane_velocity(p, tight(), &report);
+    EXPECT_TRUE(report.converged) << report.residual;
+    const double expected = deformation + (no_slip ? 0.0 : tau / beta2);
+    for (int j = 0; j < ny; ++j)
+      for (int i = 0; i < nx; ++i) {
+        EXPECT_NEAR(ubar[j][i][0].item<double>(), expected, 1e-5 * expected) << j << " " << i;
+        EXPECT_NEAR(ubar[j][i][1].item<double>(), 0.0, 1e-5 * expected);
+      }
+    // With the deformation profile: the shallow-ice surface speed.
+    const torch::Tensor u = membrane_velocity_3d(p);
+    const torch::Tensor sia = shallow_ice_velocity(p);
+    EXPECT_NEAR(u[3][4][nz - 1][0].item<double>(), sia[3][4][nz - 1][0].item<double>(),
+                1e-5 * expected);
+    EXPECT_NEAR(membrane_deformation_share(p)[3][4].item<double>(),
+                no_slip ? 1.0 : deformation / expected, 1e-5);
+  }
+}
+
+// A floating slab (H = 400 m at flotation, ocean columns at both x ends,
+// free edges along y) spreads under its front pressure F = rho g H^2 (1 -
+// rho_i/rho_w) / 2: plane stress, 2 eta H (2 u_x + v_y) = F and 2 v_y + u_x =
+// 0, so u_x = F / (3 eta H), with the shelf viscosity eta = 5 / (6 A tau^2),
+// tau = rho g H (1 - rho_i/rho_w) / 4, in the interior (away from the fronts,
+// whose surface step raises tau).
+TEST(MembraneReference, FloatingSlabSpreadsUnderItsFrontPressure) {
+  const int nx = 16, ny = 6, nz = 3;
+  const double dx = 500.0, H0 = 400.0;
+  const BPConstants c;
+  const double base = -H0 / c.water_ratio;
+  std::vector<double> H(size_t(nx * ny), H0), b(H.size(), base), beta2(H.size(), 0.0);
+  for (int j = 0; j < ny; ++j)
+    for (int i : {0, nx - 1}) {
+      H[size_t(j * nx + i)] = 0.0;
+      b[size_t(j * nx + i)] = -1000.0; // the sea floor
+    }
+  const TorchBPPatch p = make_torch_bp_patch(core::make_bp_patch(
+      nx, ny, dx, dx, uniform_levels(nz), H, b, beta2, uniform_hardness(H.size(), nz), c, true));
+  ASSERT_GT(p.front_columns.size(0), 0);
+  MembraneReport report;
+  const torch::Tensor ubar = membrane_velocity(p, tight(), &report);
+  EXPECT_TRUE(report.converged) << report.residual;
+  const double tau = 0.25 * c.rho_g * H0 * (1 - 1 / c.water_ratio);
+  const double eta = 5.0 / (6.0 * softness * tau * tau);
+  const double force = 0.5 * c.rho_g * H0 * H0 * (1 - 1 / c.water_ratio);
+  const double expected = force / (3.0 * eta * H0); // a^-1
+  for (int j = 1; j < ny - 1; ++j) {
+    const double ux = (ubar[j][9][0].item<double>() - ubar[j][6][0].item<double>()) / (3 * dx);
+    EXPECT_NEAR(ux, expected, 1e-3 * expected) << "row " << j;
+  }
+  // Symmetric spreading: the two halves move apart, the centre line stays.
+  EXPECT_LT(ubar[2][3][0].item<double>(), 0.0);
+  EXPECT_GT(ubar[2][nx - 4][0].item<double>(), 0.0);
+  EXPECT_NEAR(ubar[2][3][0].item<double>(), -ubar[2][nx - 4][0].item<double>(),
+              1e-6 * std::abs(ubar[2][3][0].item<double>()));
+}
+
+// A bumpy glacier with a sliding patch: the adjoint gradient of J = sum w .
+// ubar with respect to the thickness equals central differences of solves.
+TEST(MembraneReference, ThicknessGradientMatchesFiniteDifferences) {
+  const int nx = 12, ny = 9, nz = 3;
+  const double dx = 400.0;
+  std::vector<double> H(size_t(nx * ny)), b(H.size()), beta2(H.size());
+  for (int j = 0; j < ny; ++j)
+    for (int i = 0; i < nx; ++i) {
+      const size_t k = size_t(j * nx + i);
+      const bool edge = i == 0 || i == nx - 1 || j == 0 || j == ny - 1;
+      H[k] = edge ? 0.0 : 300.0 + 60.0 * std::sin(0.7 * i) * std::cos(0.5 * j);
+      b[k] = 1500.0 - 30.0 * i + 20.0 * std::cos(0.9 * j);
+      beta2[k] = (i > 4 && i < 8 && j > 3) ? 50.0 : 2000.0;
+    }
+  const core::BPPatch base_patch =
+      core::make_bp_patch(nx, ny, dx, dx, uniform_levels(nz), H, b, beta2,
+                          uniform_hardness(H.size(), nz), BPConstants(), true);
+  const torch::Tensor weights =
+      torch::sin(torch::arange(double(nx * ny * 2), torch::kFloat64)).view({ny, nx, 2});
+  const auto objective = [&](const TorchBPPatch& p) {
+    return (membrane_velocity(p, tight()) * weights).sum();
+  };
+  TorchBPPatch p = make_torch_bp_patch(base_patch);
+  p.thickness = p.thickness.clone().requires_grad_(true);
+  const torch::Tensor gradient = torch::autograd::grad({objective(p)}, {p.thickness})[0];
+  for (const auto& [j, i] : std::vector<std::pair<int, int>>{{2, 3}, {4, 6}, {6, 8}, {7, 2}}) {
+    const double h = 1e-3 * H[size_t(j * nx + i)];
+    double J[2];
+    for (int side = 0; side < 2; ++side) {
+      TorchBPPatch q = make_torch_bp_patch(base_patch);
+      q.thickness = q.thickness.clone();
+      q.thickness[j][i] += side ? h : -h;
+      J[side] = objective(q).item<double>();
+    }
+    const double fd = (J[1] - J[0]) / (2 * h), ad = gradient[j][i].item<double>();
+    EXPECT_NEAR(ad, fd, 1e-4 * std::abs(fd) + 1e-9) << "column " << j << ", " << i;
+  }
+}
+
+// A `membrane` network whose weights are all zero returns the reference:
+// exp(0) times the membrane speed, in its direction, with its profile.
+TEST(MembraneReference, AZeroMembraneNetworkReturnsTheReference) {
+  const int nx = 9, ny = 8, nz = 4;
+  std::vector<double> H(size_t(nx * ny)), b(H.size()), beta2(H.size(), 300.0);
+  for (int j = 0; j < ny; ++j)
+    for (int i = 0; i < nx; ++i) {
+      const size_t k = size_t(j * nx + i);
+      H[k] = i == nx - 1 ? 0.0 : 200.0 + 20.0 * j - 10.0 * i;
+      b[k] = 1000.0 - 40.0 * i - 5.0 * j * j;
+    }
+  const TorchBPPatch p =
+      make_torch_bp_patch(core::make_bp_patch(nx, ny, 300.0, 300.0, uniform_levels(nz), H, b, beta2,
+                                              uniform_hardness(H.size(), nz), BPConstants(), true));
+  EmulatorMetadata meta = emulator_metadata_for(p, "cnn", 4, 2);
+  meta.output_scaling = "membrane";
+  meta.velocity_scale = 1.0;
+  ASSERT_TRUE(uses_membrane(meta));
+  Emulator model(meta, 1);
+  {
+    const torch::NoGradGuard no_grad;
+    for (auto& w : model.net()->parameters()) w.zero_();
+  }
+  const torch::Tensor u = model.velocity(p), reference = membrane_velocity_3d(p);
+  const double scale = reference.abs().max().item<double>();
+  ASSERT_GT(scale, 0.0);
+  EXPECT_LT((u - reference).abs().max().item<double>(), 1e-9 * scale);
+}
+
+} // namespace
