@@ -429,7 +429,9 @@ torch::Tensor Emulator::raw_inputs(const TorchBPPatch& p) const {
     if (name == "log10_sliding_speed") return torch::log10(torch::clamp_min(speeds->second, 1e-6));
     // The non-local linear membrane balance (membrane_reference.hpp).
     if (name == "log10_membrane_speed")
-      return torch::log10(torch::clamp_min(membrane_velocity(p).norm(2, 2), 1e-6)) * icy;
+      return torch::log10(
+                 torch::clamp_min(torch::sqrt(membrane_velocity(p).pow(2).sum(2) + 1e-24), 1e-6)) *
+             icy;
     if (name == "membrane_deformation_share") return membrane_deformation_share(p) * icy;
     throw Error("emulator: unknown input channel '" + name + "'");
   };
