@@ -5,6 +5,7 @@
 // rate of the Newtonian plane-stress balance of its front pressure; the
 // implicit (adjoint) gradient with respect to thickness equals central
 // differences; a `membrane` network with zero weights returns the reference.
+#include "nunatak/core/error.hpp"
 #include "nunatak/emulator/membrane_reference.hpp"
 #include "nunatak/emulator/network.hpp"
 
@@ -147,6 +148,42 @@ TEST(MembraneReference, ThicknessGradientMatchesFiniteDifferences) {
     const double fd = (J[1] - J[0]) / (2 * h), ad = gradient[j][i].item<double>();
     EXPECT_NEAR(ad, fd, 1e-4 * std::abs(fd) + 1e-9) << "column " << j << ", " << i;
   }
+}
+
+// A first guess near the answer (the solution for a 2 % thinner glacier, as
+// the previous time step's) converges to the cold solve's answer in fewer
+// iterations; a first guess of the wrong shape is an error.
+TEST(MembraneReference, AWarmStartConvergesToTheSameAnswerInFewerIterations) {
+  const int nx = 14, ny = 11, nz = 3;
+  std::vector<double> H(size_t(nx * ny)), b(H.size()), beta2(H.size());
+  for (int j = 0; j < ny; ++j)
+    for (int i = 0; i < nx; ++i) {
+      const size_t k = size_t(j * nx + i);
+      const bool edge = i == 0 || i == nx - 1 || j == 0 || j == ny - 1;
+      H[k] = edge ? 0.0 : 250.0 + 50.0 * std::sin(0.6 * i) * std::cos(0.4 * j);
+      b[k] = 2000.0 - 25.0 * i;
+      beta2[k] = (i > 5 && j > 4) ? 30.0 : 3000.0;
+    }
+  const auto solve = [&](double factor, const torch::Tensor& guess, MembraneReport& report) {
+    std::vector<double> h = H;
+    for (double& x : h) x *= factor;
+    MembraneOptions o;
+    o.tolerance = 1e-8;
+    o.initial_guess = guess;
+    return membrane_velocity(make_torch_bp_patch(core::make_bp_patch(
+                                 nx, ny, 150.0, 150.0, uniform_levels(nz), h, b, beta2,
+                                 uniform_hardness(h.size(), nz), BPConstants(), true)),
+                             o, &report);
+  };
+  MembraneReport previous, cold, warm;
+  const torch::Tensor before = solve(0.98, {}, previous);
+  const torch::Tensor u_cold = solve(1.0, {}, cold);
+  const torch::Tensor u_warm = solve(1.0, before, warm);
+  ASSERT_TRUE(cold.converged && warm.converged);
+  EXPECT_LT(warm.iterations, cold.iterations);
+  const double scale = u_cold.abs().max().item<double>();
+  EXPECT_LT((u_warm - u_cold).abs().max().item<double>(), 1e-5 * scale);
+  EXPECT_THROW(solve(1.0, torch::zeros({ny, nx + 1, 2}, torch::kFloat64), warm), Error);
 }
 
 // A `membrane` network whose weights are all zero returns the reference:

@@ -121,18 +121,25 @@ torch::Tensor diagonal(const System& s) {
   return free * torch::clamp_min(full, 1e-300) + (1 - free);
 }
 
-/// Solves A x = b by Jacobi-preconditioned conjugate gradients, from 0.
+/// Solves A x = b by Jacobi-preconditioned conjugate gradients, from
+/// `initial` ([N, 2]; undefined: 0), to options.tolerance relative to the
+/// preconditioned norm of b.
 torch::Tensor conjugate_gradients(const System& s, const torch::Tensor& b,
-                                  const MembraneOptions& options, MembraneReport* report) {
+                                  const MembraneOptions& options, MembraneReport* report,
+                                  const torch::Tensor& initial = {}) {
   const torch::NoGradGuard no_grad;
   const torch::Tensor inverse_diagonal = 1.0 / diagonal(s);
   const torch::Tensor free = s.free.unsqueeze(1);
-  torch::Tensor x = torch::zeros_like(b), r = b * free;
+  const double start =
+      std::sqrt(std::max((b * free * b * inverse_diagonal).sum().item<double>(), 0.0));
+  torch::Tensor x = initial.defined() ? initial * free : torch::zeros_like(b);
+  torch::Tensor r = initial.defined() ? (b - apply(s, x)) * free : b * free;
   torch::Tensor z = r * inverse_diagonal, p = z.clone();
   double rz = (r * z).sum().item<double>();
-  const double start = std::sqrt(std::max(rz, 0.0));
   MembraneReport out;
-  out.converged = start == 0;
+  out.residual = start > 0 ? std::sqrt(std::max(rz, 0.0)) / start : 0.0;
+  out.converged = start == 0 || out.residual <= options.tolerance;
+  if (start == 0) x = torch::zeros_like(b);
   for (int it = 0; it < options.max_iterations && !out.converged; ++it) {
     const torch::Tensor Ap = apply(s, p);
     const double pAp = (p * Ap).sum().item<double>();
@@ -292,7 +299,16 @@ torch::Tensor membrane_velocity(const TorchBPPatch& patch, const MembraneOptions
     const torch::NoGradGuard no_grad;
     sys = build_system(patch);
   }
-  const torch::Tensor x = conjugate_gradients(sys, sys.rhs, options, report);
+  torch::Tensor initial;
+  if (options.initial_guess.defined()) {
+    if (options.initial_guess.sizes() != torch::IntArrayRef({patch.ny, patch.nx, 2}))
+      throw Error("membrane reference: the first guess is not [ny, nx, 2] = [" +
+                  std::to_string(patch.ny) + ", " + std::to_string(patch.nx) + ", 2]");
+    initial = options.initial_guess.detach()
+                  .to(sys.rhs.device(), torch::kFloat64)
+                  .reshape({int64_t(patch.ny) * patch.nx, 2});
+  }
+  const torch::Tensor x = conjugate_gradients(sys, sys.rhs, options, report, initial);
   torch::Tensor ubar = x;
   if (differentiate) {
     const System live = build_system(patch);

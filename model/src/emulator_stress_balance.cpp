@@ -188,9 +188,16 @@ private:
         m_device);
     m_model->to(tp.options());
     if (emulator::uses_membrane(m_model->metadata())) {
-      // One membrane solve per update, shared by retraining and inference.
+      // One membrane solve per update, shared by retraining and inference,
+      // started from the previous update's.
       const torch::NoGradGuard no_grad;
-      tp.membrane = emulator::membrane_velocity(tp);
+      emulator::MembraneOptions options;
+      options.initial_guess = m_membrane;
+      emulator::MembraneReport report;
+      tp.membrane = emulator::membrane_velocity(tp, options, &report);
+      m_membrane = tp.membrane;
+      spdlog::debug("emulator: membrane reference in {} conjugate-gradient iterations",
+                    report.iterations);
     }
     // Every K (M) steps, counted from the first; not in diagnostic updates.
     const auto due = [&](int every) {
@@ -308,6 +315,7 @@ private:
   std::unique_ptr<torch::optim::Adam> m_adam;        ///< retraining's, kept across retrainings
   emulator::LossBalance m_balance;                   ///< retraining's hybrid weight
   std::optional<emulator::TrainingSample> m_checked; ///< the last check's problem and solution
+  torch::Tensor m_membrane; ///< the last update's membrane reference (the next one's first guess)
 };
 
 } // namespace

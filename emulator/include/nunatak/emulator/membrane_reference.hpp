@@ -26,7 +26,12 @@ namespace nunatak::emulator {
 /// Options of the conjugate-gradient solve.
 struct MembraneOptions {
   int max_iterations = 2000; ///< conjugate-gradient iterations at most
-  double tolerance = 1e-6;   ///< on the Jacobi-preconditioned residual, relative to the start's
+  /// On the Jacobi-preconditioned residual, relative to that of ubar = 0 (so
+  /// that a good first guess stops early).
+  double tolerance = 1e-6;
+  /// The first guess, [ny, nx, 2] m/a (e.g. the previous time step's ubar);
+  /// undefined: 0.
+  torch::Tensor initial_guess;
 };
 
 /// What one solve did (for tests and benchmarks).
