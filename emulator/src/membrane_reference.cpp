@@ -293,12 +293,10 @@ torch::Tensor membrane_velocity(const TorchBPPatch& patch, const MembraneOptions
     if (report) *report = MembraneReport{0, 0, true};
     return patch.membrane;
   }
-  const bool differentiate = geometry_requires_grad(patch);
-  System sys;
-  {
-    const torch::NoGradGuard no_grad;
-    sys = build_system(patch);
-  }
+  // One system: the solves use its values, the adjoint step its graph.
+  const System live = build_system(patch);
+  System sys = live;
+  for (torch::Tensor* t : {&sys.k, &sys.friction, &sys.rhs}) *t = t->detach();
   torch::Tensor initial;
   if (options.initial_guess.defined()) {
     if (options.initial_guess.sizes() != torch::IntArrayRef({patch.ny, patch.nx, 2}))
@@ -310,8 +308,7 @@ torch::Tensor membrane_velocity(const TorchBPPatch& patch, const MembraneOptions
   }
   const torch::Tensor x = conjugate_gradients(sys, sys.rhs, options, report, initial);
   torch::Tensor ubar = x;
-  if (differentiate) {
-    const System live = build_system(patch);
+  if (geometry_requires_grad(patch)) {
     const torch::Tensor residual = apply(live, x) - live.rhs;
     ubar = x - ImplicitSolve::apply(residual, sys.columns, sys.k, sys.friction, sys.free, patch.dx,
                                     patch.dy, int64_t(options.max_iterations), options.tolerance);
