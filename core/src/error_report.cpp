@@ -32,6 +32,18 @@ bool wait_for(std::vector<MPI_Request>& requests, double seconds) {
   }
 }
 
+/// Writes `line` and a newline in one piece, then flushes: std::cerr writes
+/// each `<<` on its own, and Open MPI's abort notice can land between them.
+void print_line(std::ostream& out, const std::string& line) {
+  out << (line + "\n") << std::flush;
+}
+
+/// "PROGRAM: error (rank R of N): MESSAGE".
+std::string rank_line(const std::string& program, int rank, int size, const std::string& message) {
+  return program + ": error (rank " + std::to_string(rank) + " of " + std::to_string(size) +
+         "): " + message;
+}
+
 bool wait_for(MPI_Request& request, double seconds) {
   std::vector<MPI_Request> one{request};
   const bool done = wait_for(one, seconds);
@@ -41,7 +53,7 @@ bool wait_for(MPI_Request& request, double seconds) {
 
 [[noreturn]] void abort_after(std::ostream& out, const std::string& program, int rank, int size,
                               const std::string& message) {
-  out << program << ": error (rank " << rank << " of " << size << "): " << message << std::endl;
+  print_line(out, rank_line(program, rank, size, message));
   MPI_Abort(MPI_COMM_WORLD, 1);
   std::abort(); // MPI_Abort does not return
 }
@@ -59,7 +71,7 @@ int report_error(const std::exception& error, const std::string& program, std::o
     MPI_Comm_size(MPI_COMM_WORLD, &size);
   }
   if (size == 1 || dynamic_cast<const CollectiveError*>(&error)) {
-    if (rank == 0) out << program << ": error: " << message << std::endl;
+    if (rank == 0) print_line(out, program + ": error: " + message);
     return 1;
   }
 
@@ -74,7 +86,7 @@ int report_error(const std::exception& error, const std::string& program, std::o
       abort_after(out, program, rank, size, message);
     MPI_Wait(&sent, MPI_STATUS_IGNORE);
     if (verdict == shared) return 1;
-    out << program << ": error (rank " << rank << " of " << size << "): " << message << std::endl;
+    print_line(out, rank_line(program, rank, size, message));
     MPI_Send(&report, 1, MPI_INT, 0, ack_tag, MPI_COMM_WORLD);
     MPI_Abort(MPI_COMM_WORLD, 1);
     std::abort();
@@ -88,14 +100,14 @@ int report_error(const std::exception& error, const std::string& program, std::o
               &requests[size_t(r - 1)]);
   const bool everyone = wait_for(requests, wait_seconds);
   if (everyone) {
-    out << program << ": error: " << message << std::endl;
+    print_line(out, program + ": error: " + message);
     int verdict = shared;
     for (int r = 1; r < size; ++r) MPI_Send(&verdict, 1, MPI_INT, r, verdict_tag, MPI_COMM_WORLD);
     return 1;
   }
   // Rank-local: the ranks that did report print their own message; wait
   // (briefly) until they have, then end every rank.
-  out << program << ": error (rank 0 of " << size << "): " << message << std::endl;
+  print_line(out, rank_line(program, 0, size, message));
   int verdict = local;
   std::vector<int> acks(size_t(size), 0);
   std::vector<MPI_Request> ack_requests;
