@@ -295,16 +295,21 @@ TEST_F(EmulatorTraining, ValidationErrorFallsAndTheSeedReproducesTheModel) {
     maps = maps || e.path().string().find("model_eval_sample") != std::string::npos;
   EXPECT_TRUE(maps) << "eval draws the worst sample's error map";
 
-  // The membrane output scaling trains (each sample's reference solved once)
-  // and evaluates.
+  // The membrane output scaling, with the glen reference, trains (each
+  // sample's reference solved once) and evaluates beside both references.
   const Result membrane =
       run_shell(dir, train_command("m/model.pt", "--set emulator.training.output_scaling=membrane "
+                                                 "--set emulator.training.membrane_viscosity=glen "
                                                  "--set emulator.training.epochs=3"));
   ASSERT_EQ(membrane.status, 0) << membrane.err;
-  EXPECT_EQ(emulator::Emulator::load(dir.file("m/model.pt")).metadata().output_scaling, "membrane");
+  const emulator::EmulatorMetadata trained_meta =
+      emulator::Emulator::load(dir.file("m/model.pt")).metadata();
+  EXPECT_EQ(trained_meta.output_scaling, "membrane");
+  EXPECT_EQ(trained_meta.membrane_viscosity, "glen");
   const Result evaluated = run_nunatak(dir, "emulator eval m/model.pt " + data_dir->file("d.nc") +
                                                 " --samples validation --maps 0");
   ASSERT_EQ(evaluated.status, 0) << evaluated.err;
+  EXPECT_CONTAINS(evaluated.err, "glen membrane surface: mean");
   const double membrane_error = printed_surface_error(evaluated.err);
   EXPECT_TRUE(membrane_error > 0 && membrane_error < 1000) << evaluated.err;
 }
@@ -344,6 +349,7 @@ TEST_F(EmulatorTraining, GradientFidelityAgainstTheSolversFiniteDifferences) {
   EXPECT_CONTAINS(a.err, "gradient fidelity on 2 validation samples");
   EXPECT_CONTAINS(a.err, "| zero.pt | 0.000 | 100 % |");
   EXPECT_CONTAINS(a.err, "| membrane baseline |");
+  EXPECT_CONTAINS(a.err, "| glen membrane baseline |");
   const std::string resolve = gradient_line_from(a.err, "re-solve ");
   ASSERT_FALSE(resolve.empty()) << a.err;
   EXPECT_LT(std::stod(resolve.substr(9)), 1e-5) << resolve;

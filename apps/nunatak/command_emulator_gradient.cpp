@@ -6,8 +6,9 @@
 // the solver's by central differences of Blatter-Pattyn solves (H0 +- step H0
 // at one column, the ice base held, each solve warm-started from the solution
 // at H0, Newton to a relative residual of 1e-10), against each model's
-// by back-propagation through the network, and the two baselines': the
-// shallow-ice velocity and the linear membrane reference (its adjoint).
+// by back-propagation through the network, and the three baselines': the
+// shallow-ice velocity and the membrane reference, linear and glen (their
+// adjoints; glen's holds its viscosity fixed).
 // Printed per sample and as medians: the cosine similarity and the relative
 // error |g - g_solver| / |g_solver| over the columns.
 
@@ -111,7 +112,7 @@ void add_gradient_command(CLI::App& emulator_cmd, Context& context) {
       "Gradient fidelity: dJ/d(thickness) of J = sum |u_s|^2 (surface velocity over the ice) "
       "through each model against the solver's (central differences of Blatter-Pattyn solves) "
       "at interior columns of data-set samples: cosine similarity and relative error, beside "
-      "the shallow-ice and membrane baselines");
+      "the shallow-ice and membrane (linear, glen) baselines");
   struct Options {
     std::string dataset, which = "validation";
     std::vector<std::string> models;
@@ -147,8 +148,11 @@ void add_gradient_command(CLI::App& emulator_cmd, Context& context) {
       NUNATAK_PETSC(
           PetscOptionsSetValue(nullptr, fmt::format("-{}{}", fd_prefix, key).c_str(), value));
     // Per model, then the shallow-ice and membrane baselines (last).
-    const size_t baselines = 2, rows = nets.size() + baselines;
-    const char* const baseline_names[] = {"shallow-ice baseline", "membrane baseline"};
+    const size_t baselines = 3, rows = nets.size() + baselines;
+    const char* const baseline_names[] = {"shallow-ice baseline", "membrane baseline",
+                                          "glen membrane baseline"};
+    emulator::MembraneOptions glen;
+    glen.viscosity = "glen";
     std::vector<std::vector<double>> cosines(rows), errors(rows);
     int done = 0;
     for (const io::EmulatorSample& s : dataset.samples) {
@@ -195,6 +199,7 @@ void add_gradient_command(CLI::App& emulator_cmd, Context& context) {
             torch_gradient(patch, cells, normaliser, [&](const emulator::TorchBPPatch& p) {
               if (m == nets.size()) return emulator::shallow_ice_velocity(p);
               if (m == nets.size() + 1) return emulator::membrane_velocity_3d(p);
+              if (m == nets.size() + 2) return emulator::membrane_velocity_3d(p, glen);
               nets[m].to(p.options());
               return nets[m].velocity(p);
             });
@@ -202,9 +207,10 @@ void add_gradient_command(CLI::App& emulator_cmd, Context& context) {
         cosines[m].push_back(f.cosine);
         errors[m].push_back(f.relative_error);
         line += fmt::format(" {} cos {:.3f} err {:.0f} %",
-                            m < nets.size()    ? "model"
-                            : m == nets.size() ? "SIA"
-                                               : "membrane",
+                            m < nets.size()        ? "model"
+                            : m == nets.size()     ? "SIA"
+                            : m == nets.size() + 1 ? "membrane"
+                                                   : "glen",
                             f.cosine, 100 * f.relative_error);
       }
       spdlog::info("{}", line);

@@ -189,6 +189,7 @@ void add_train_command(CLI::App& emulator_cmd, Context& context) {
         training.front().patch, config.get_string(t + "architecture"),
         int(config.get_int(t + "width")), int(config.get_int(t + "depth")));
     meta.output_scaling = config.get_string(t + "output_scaling");
+    meta.membrane_viscosity = config.get_string(t + "membrane_viscosity");
     meta.training = training_text(config);
     meta.dataset = dataset_path + " (" + std::to_string(training.size()) + " training and " +
                    std::to_string(validation.size()) + " validation samples)\n" +
@@ -199,7 +200,7 @@ void add_train_command(CLI::App& emulator_cmd, Context& context) {
     if (emulator::uses_membrane(meta)) {
       // The samples' geometry is fixed: solve each one's membrane reference once.
       for (auto* set : {&training, &validation})
-        for (auto& s : *set) s.patch.membrane = emulator::membrane_velocity(s.patch);
+        for (auto& s : *set) emulator::cache_membrane(s.patch, emulator::membrane_options(meta));
     }
     {
       std::vector<emulator::TorchBPPatch> patches;
@@ -265,6 +266,7 @@ struct SampleError {
   double surface = 0, depth_average = 0, seconds = 0, solver_seconds = 0;
   double sia_surface = 0, sia_depth_average = 0;           ///< the shallow-ice baseline's errors
   double membrane_surface = 0, membrane_depth_average = 0; ///< the membrane baseline's errors
+  double glen_surface = 0, glen_depth_average = 0;         ///< the glen membrane baseline's errors
 };
 
 double percentile(std::vector<double> v, double p) {
@@ -419,9 +421,23 @@ void add_eval_command(CLI::App& emulator_cmd, Context& context) {
       e.membrane_surface = relative_error(membrane.select(2, nz - 1), star.select(2, nz - 1), icy);
       e.membrane_depth_average = relative_error(depth_average(membrane, dataset.sigma),
                                                 depth_average(star, dataset.sigma), icy);
+      emulator::MembraneOptions glen;
+      glen.viscosity = "glen";
+      const torch::Tensor nonlinear = emulator::membrane_velocity_3d(p64, glen);
+      e.glen_surface = relative_error(nonlinear.select(2, nz - 1), star.select(2, nz - 1), icy);
+      e.glen_depth_average = relative_error(depth_average(nonlinear, dataset.sigma),
+                                            depth_average(star, dataset.sigma), icy);
       e.seconds = seconds;
       e.solver_seconds = s.solve_seconds;
       if (!std::isfinite(e.surface)) continue; // no ice in motion
+      if (spdlog::should_log(spdlog::level::debug)) {
+        emulator::MembraneReport report;
+        emulator::membrane_velocity(p64, glen, &report);
+        spdlog::debug("sample {}: linear membrane {:.1f} %, glen {:.1f} % ({} Picard, {} CG "
+                      "iterations, residual {:.1e})",
+                      s.index, 100 * e.membrane_surface, 100 * e.glen_surface, report.picard,
+                      report.iterations, report.residual);
+      }
       spdlog::debug("sample {} ({}, {}x{}, dx {:.0f} m): surface error {:.1f} %, SIA {:.1f} %",
                     s.index, s.source ? "patch" : "synthetic", s.patch.nx, s.patch.ny, s.patch.dx,
                     100 * e.surface, 100 * e.sia_surface);
@@ -457,6 +473,9 @@ void add_eval_command(CLI::App& emulator_cmd, Context& context) {
     spdlog::info("the linear membrane reference (membrane_reference.hpp), for comparison:");
     summary("membrane surface", &SampleError::membrane_surface);
     summary("membrane depth-averaged", &SampleError::membrane_depth_average);
+    spdlog::info("the glen membrane reference (DIVA, membrane_reference.hpp), for comparison:");
+    summary("glen membrane surface", &SampleError::glen_surface);
+    summary("glen membrane depth-averaged", &SampleError::glen_depth_average);
     double emulator_time = 0, solver_time = 0;
     for (const auto& e : errors) {
       emulator_time += e.seconds;

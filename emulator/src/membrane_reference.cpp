@@ -1,41 +1,61 @@
 /// \file membrane_reference.cpp
 /// The emulator's non-local reference velocity (membrane_reference.hpp): a
-/// linear, Newtonian "hybrid" shallow-shelf balance for the depth-averaged
-/// velocity ubar = (u, v) on the patch's columns,
+/// "hybrid" shallow-shelf balance for the depth-averaged velocity
+/// ubar = (u, v) on the patch's columns,
 ///
-///   -div(2 eta H D(ubar)) + beta_e^2 ubar = -rho g H grad s   on the ice,
+///   -div(2 eta_H D(ubar)) + beta_e^2 ubar = -rho g H grad s   on the ice,
 ///   D(ubar) = [[2 u_x + v_y, (u_y + v_x)/2], [(u_y + v_x)/2, 2 v_y + u_x]],
 ///
-/// with ubar = 0 on ice-free columns (as the solver fixes them), no force on
-/// the patch's edges and land margins, and at marine fronts the depth-
-/// integrated pressure difference of the Blatter-Pattyn front condition,
-/// F = H^2/2 - (rho_w/rho_i) [(z_sl - b)_+^2 - (z_sl - s)_+^2]/2 (times rho g),
-/// pushing along the outward normal. Units: m, m/a, Pa, a.
+/// with eta_H the depth integral of the viscosity, ubar = 0 on ice-free
+/// columns (as the solver fixes them), no force on the patch's edges and land
+/// margins, and at marine fronts the depth-integrated pressure difference of
+/// the Blatter-Pattyn front condition, F = H^2/2 - (rho_w/rho_i)
+/// [(z_sl - b)_+^2 - (z_sl - s)_+^2]/2 (times rho g), pushing along the
+/// outward normal. Units: m, m/a, Pa, a. In both variants the basal friction
+/// acts on ubar through the column's shear, in series:
+///   beta_e^2 = beta^2 / (1 + beta^2 F2),  F2 = int_b^s (1/eta) ((s - z)/H)^2 dz,
+/// 1/F2 under no slip, 0 under floating ice or a frictionless bed (plus 1e-6
+/// of 1/F2, so that the system stays definite); the sliding speed is
+/// ubar (1 - f), f = beta_e^2 F2 the deformation share, and u(z) adds the
+/// integral of the shear strain rate tau_b ((s - z)/H) / eta, tau_b = beta_e^2 ubar.
 ///
-/// The coefficients come from the shallow-ice balance of each column:
+/// Viscosity "linear": one eta per column, from the shallow-ice balance:
 ///   - tau = max(rho g H |grad s| (differences between icy columns only)
 ///     averaged over the icy columns of the 5 x 5 neighbourhood; where the
 ///     bed slides and the ice floats, rho g H (1 - rho_i/rho_w)/4, an ice
-///     shelf's spreading stress; 10 kPa), the stress that sets the viscosity;
+///     shelf's spreading stress; 10 kPa);
 ///   - eta = (n + 2) / (6 A tau^(n-1)), A = B^-n from the column-mean
 ///     hardness: the Newtonian viscosity whose slab deforms at Glen's
-///     depth-averaged shallow-ice speed 2 A tau^n H/(n + 2) under tau;
-///   - beta_e^2 = 1 / (H/(3 eta) + 1/beta^2): internal shear (the slab's
-///     resistance 3 eta / H) in series with basal friction; 3 eta / H under
-///     no slip, 0 under floating ice or a frictionless bed (plus 1e-6 of
-///     3 eta/H, so that the system stays definite).
-/// The deformation share f = beta_e^2 H / (3 eta) (0 .. 1) splits ubar into
-/// sliding, uniform in depth, and deformation with the shallow-ice profile.
+///     depth-averaged shallow-ice speed 2 A tau^n H/(n + 2) under tau; then
+///     F2 = H/(3 eta), and u(z) has the shallow-ice profile.
+/// One linear solve.
+///
+/// Viscosity "glen": Glen's law at every level, the depth-integrated
+/// viscosity approximation (DIVA; Goldberg 2011, J. Glaciol. 57, as in CISM
+/// and Yelmo):
+///   eta(z) = B(z)/2 (e_m^2 + (du/dz)^2/4 + e_0^2)^((1-n)/(2n)),
+///   e_m^2 = u_x^2 + v_y^2 + u_x v_y + (u_y + v_x)^2/4 (of ubar),
+///   du/dz = tau_b ((s - z)/H) / eta(z),
+/// on four sublayers per layer of the patch's levels (B interpolated
+/// linearly; integrals by Simpson's rule), e_0^2 the solver's
+/// regularisation. Picard iterations from the linear solve: eta from the
+/// last ubar (over-relaxed in log space, eta (eta_new/eta)^1.5, since the
+/// map contracts by about (n-1)/n), then one solve, until ubar changes by
+/// less than picard_tolerance. It drops from Blatter-Pattyn only the
+/// vertical variation of the horizontal velocity inside the membrane
+/// stresses and the vertical resistive stresses.
 ///
 /// Discretisation: bilinear (Q1) elements on the solver's integrated
 /// ice-filled elements (TorchBPPatch::element_columns), 2 x 2 Gauss points,
-/// element viscosity the mean of its corners', friction lumped on the
+/// element coefficient the mean of its corners', friction lumped on the
 /// columns. The symmetric positive definite system A ubar = b is solved by
 /// conjugate gradients with the exact diagonal (Jacobi) as preconditioner,
 /// in double precision. Derivatives with respect to the geometry follow from
 /// the residual r(ubar, theta) = A(theta) ubar - b(theta) = 0:
 /// d ubar/d theta = -A^-1 dr/d theta, one more solve with A (symmetric) in
-/// the backward pass (ImplicitSolve).
+/// the backward pass (ImplicitSolve). For glen, A is the last Picard
+/// system with its viscosity held fixed: the derivative omits the viscosity's
+/// own change, so it is approximate (tests/test_membrane_reference.cpp).
 
 #include "nunatak/emulator/membrane_reference.hpp"
 
@@ -83,7 +103,6 @@ struct System {
   torch::Tensor friction; ///< [N]: lumped beta_e^2 area / (rho g) of each column
   torch::Tensor free;     ///< [N]: 1 on icy columns (unknowns), 0 where ubar = 0
   torch::Tensor rhs;      ///< [N, 2]: b
-  torch::Tensor share;    ///< [ny, nx]: the deformation share f
   ElementTables tables;
 };
 
@@ -177,45 +196,179 @@ torch::Tensor icy_difference(const torch::Tensor& f, const torch::Tensor& icy, i
   return (d_next + d_prev) / (h * torch::clamp_min(m_next + m_prev, 1.0));
 }
 
-/// The system of `p`, differentiable with respect to its geometry and parameters.
-System build_system(const TorchBPPatch& p) {
+/// The patch's columns in double precision.
+struct Geometry {
+  torch::Tensor icy;      ///< [ny, nx] 1 on icy columns
+  torch::Tensor bed_free; ///< [ny, nx] 1 where the icy column's bed slides
+  torch::Tensor H;        ///< [ny, nx] thickness on the ice, 0 elsewhere, m
+  torch::Tensor H_min;    ///< [ny, nx] thickness floored at minimum_thickness, m
+  torch::Tensor b, s;     ///< [ny, nx] ice base and surface, m
+  torch::Tensor beta2;    ///< [ny, nx] >= 0, Pa a/m
+};
+
+Geometry geometry(const TorchBPPatch& p) {
   const auto f64 = [](const torch::Tensor& t) { return t.to(torch::kFloat64); };
+  Geometry g;
+  g.icy = f64(p.free_nodes.select(2, p.nz - 1));
+  g.bed_free = f64(p.free_nodes.select(2, 0)) * g.icy;
+  g.H = f64(p.thickness) * g.icy;
+  g.H_min = torch::clamp_min(g.H, p.constants.minimum_thickness);
+  g.b = f64(p.bed);
+  g.s = g.b + f64(p.thickness);
+  g.beta2 = torch::clamp_min(f64(p.beta2), 0.0);
+  return g;
+}
+
+/// What the membrane system needs from each column, and how the velocity
+/// varies through it.
+struct Columns {
+  torch::Tensor eta_H;   ///< [ny, nx]: the depth integral of the viscosity, Pa a m
+  torch::Tensor beta_e;  ///< [ny, nx]: the effective friction on ubar, Pa a/m
+  torch::Tensor share;   ///< [ny, nx]: the deformation share f, 0 .. 1
+  torch::Tensor profile; ///< [ny, nx, nz]: u(sigma) / ubar, of mean 1
+};
+
+/// Friction on ubar given F2 = int (1/eta) ((s - z)/H)^2 dz (m/(Pa a)): where the
+/// bed slides, beta^2 / (1 + beta^2 F2) (internal shear in series with
+/// friction); under no slip, 1 / F2; plus 1e-6 / F2, so that the system
+/// stays definite under floating ice and frictionless beds.
+torch::Tensor effective_friction(const Geometry& g, const torch::Tensor& F2) {
+  const torch::Tensor sliding = g.beta2 / (1 + g.beta2 * F2);
+  return g.bed_free * sliding + (1 - g.bed_free) / F2 + 1e-6 / F2;
+}
+
+/// The linear columns: one viscosity through the depth, from the smoothed
+/// driving stress. Differentiable.
+Columns linear_columns(const TorchBPPatch& p, const Geometry& g, torch::Tensor* viscosity) {
   const core::BPConstants& c = p.constants;
   const double n = c.glen_exponent, rho_g = c.rho_g;
-  const torch::Tensor icy = f64(p.free_nodes.select(2, p.nz - 1));
-  const torch::Tensor bed_free = f64(p.free_nodes.select(2, 0)) * icy;
-  const torch::Tensor H = f64(p.thickness) * icy, b = f64(p.bed), s = b + f64(p.thickness);
-  const torch::Tensor sx = icy_difference(s, icy, 1, p.dx);
-  const torch::Tensor sy = icy_difference(s, icy, 0, p.dy);
+  const torch::Tensor sx = icy_difference(g.s, g.icy, 1, p.dx);
+  const torch::Tensor sy = icy_difference(g.s, g.icy, 0, p.dy);
   const torch::Tensor driving =
-      detail::icy_mean_5x5(rho_g * H * torch::sqrt(sx * sx + sy * sy + 1e-30), icy);
+      detail::icy_mean_5x5(rho_g * g.H * torch::sqrt(sx * sx + sy * sy + 1e-30), g.icy);
   // The ice base z_b of floating ice sits at flotation, H = (rho_w/rho_i)(z_sl - z_b): within 1 m.
   const torch::Tensor floating =
-      bed_free * (H <= c.water_ratio * (c.sea_level - b) + 1.0).to(torch::kFloat64);
+      g.bed_free * (g.H <= c.water_ratio * (c.sea_level - g.b) + 1.0).to(torch::kFloat64);
   const torch::Tensor tau = torch::clamp_min(
-      torch::maximum(driving, floating * 0.25 * rho_g * (1 - 1 / c.water_ratio) * H), 1e4);
-  const torch::Tensor A = torch::pow(f64(p.hardness).mean(2), -n);                // Pa^-n a^-1
+      torch::maximum(driving, floating * 0.25 * rho_g * (1 - 1 / c.water_ratio) * g.H), 1e4);
+  const torch::Tensor A = torch::pow(p.hardness.to(torch::kFloat64).mean(2), -n); // Pa^-n a^-1
   const torch::Tensor eta = (n + 2) / (6 * A * torch::pow(tau, n - 1));           // Pa a
-  const torch::Tensor shear = 3 * eta / torch::clamp_min(H, c.minimum_thickness); // Pa a/m
-  const torch::Tensor beta2 = torch::clamp_min(f64(p.beta2), 0.0);
-  // Series resistance where the bed slides; the slab's alone under no slip.
-  const torch::Tensor sliding = shear * beta2 / (shear + beta2 + 1e-300);
-  const torch::Tensor beta_e = bed_free * sliding + (1 - bed_free) * shear + 1e-6 * shear;
+  const torch::Tensor F2 = g.H_min / (3 * eta);
+  Columns out;
+  out.eta_H = eta * g.H;
+  out.beta_e = effective_friction(g, F2);
+  out.share = out.beta_e * F2;
+  const torch::Tensor shape =
+      (n + 2) / (n + 1) *
+      (1.0 - torch::pow(1.0 - p.sigma.to(torch::kFloat64).view({1, 1, p.nz}), n + 1.0));
+  out.profile = (1 - out.share).unsqueeze(2) + out.share.unsqueeze(2) * shape;
+  if (viscosity) *viscosity = eta;
+  return out;
+}
 
+/// The levels of the glen columns: each of the patch's layers cut in
+/// `refine` (even) equal parts, with the hardness interpolated linearly;
+/// integrals over sigma by Simpson's rule on each layer.
+struct Levels {
+  int refine = 4;
+  torch::Tensor zeta;       ///< [L]: depth below the surface over H, 1 (bed) .. 0 (surface)
+  torch::Tensor weight;     ///< [L]: weights of integrals over sigma, 0 .. 1
+  torch::Tensor cumulative; ///< [L, nz]: weights of the integrals from 0 to each patch level
+  torch::Tensor hardness;   ///< [ny, nx, L]: B, Pa a^(1/n)
+};
+
+Levels levels(const TorchBPPatch& p) {
+  Levels lv;
+  const int R = lv.refine;
+  const torch::Tensor sigma = p.sigma.to(torch::kFloat64).cpu().contiguous();
+  const double* sig = sigma.data_ptr<double>();
+  const int64_t L = int64_t(R) * (p.nz - 1) + 1;
+  std::vector<int64_t> lower(static_cast<size_t>(L));
+  std::vector<double> t(static_cast<size_t>(L)), zeta(static_cast<size_t>(L)),
+      weight(static_cast<size_t>(L), 0.0), cumulative(static_cast<size_t>(L * p.nz), 0.0);
+  for (int64_t l = 0; l < L; ++l) {
+    const int64_t k = std::min<int64_t>(l / R, p.nz - 2);
+    lower[size_t(l)] = k;
+    t[size_t(l)] = double(l - k * R) / R;
+    zeta[size_t(l)] = 1 - (sig[k] + t[size_t(l)] * (sig[k + 1] - sig[k]));
+  }
+  for (int64_t k = 0; k + 1 < p.nz; ++k)
+    for (int q = 0; q <= R; ++q) {
+      const double w = (sig[k + 1] - sig[k]) / (3.0 * R) * (q == 0 || q == R ? 1 : q % 2 ? 4 : 2);
+      const int64_t l = k * R + q;
+      weight[size_t(l)] += w;
+      for (int64_t m = k + 1; m < p.nz; ++m) cumulative[size_t(l * p.nz + m)] += w;
+    }
+  const auto o = torch::TensorOptions().dtype(torch::kFloat64).device(p.thickness.device());
+  lv.zeta = torch::tensor(zeta, torch::kFloat64).to(o);
+  lv.weight = torch::tensor(weight, torch::kFloat64).to(o);
+  lv.cumulative = torch::tensor(cumulative, torch::kFloat64).view({L, p.nz}).to(o);
+  const torch::Tensor lo = torch::tensor(lower, torch::kInt64).to(o.dtype(torch::kInt64));
+  const torch::Tensor frac = torch::tensor(t, torch::kFloat64).to(o);
+  const torch::Tensor B = p.hardness.to(torch::kFloat64);
+  lv.hardness = B.index_select(2, lo) * (1 - frac) + B.index_select(2, lo + 1) * frac;
+  return lv;
+}
+
+/// The glen columns of the viscosity eta at the refined levels ([ny, nx, L],
+/// Pa a): F2 = H int zeta^2/eta dsigma, beta_e = effective_friction, the
+/// share f = beta_e F2 and the profile (1 - f) + beta_e H int_0^sigma zeta/eta,
+/// the sliding plus the integral of the shear strain rate tau_b zeta / eta.
+Columns glen_columns(const Geometry& g, const Levels& lv, const torch::Tensor& eta) {
+  const torch::Tensor inverse = lv.zeta / eta; // [ny, nx, L]
+  const torch::Tensor F2 = g.H_min * (inverse * lv.zeta * lv.weight).sum(2);
+  Columns out;
+  out.eta_H = g.H * (eta * lv.weight).sum(2);
+  out.beta_e = effective_friction(g, F2);
+  out.share = torch::clamp_max(out.beta_e * F2, 1.0);
+  out.profile = (1 - out.share).unsqueeze(2) +
+                (out.beta_e * g.H_min).unsqueeze(2) * inverse.matmul(lv.cumulative);
+  return out;
+}
+
+/// One relaxed Picard update of the glen viscosity for the velocity ubar
+/// ([ny, nx, 2], m/a): at each level, eta = B/2 (e_m^2 + (du/dz)^2/4 +
+/// e_0^2)^((1-n)/(2n)), with the membrane strain rate e_m^2 = u_x^2 + v_y^2
+/// + u_x v_y + (u_y + v_x)^2/4 of ubar and the shear du/dz = tau_b zeta/eta,
+/// tau_b = beta_e |ubar|; then eta <- eta (eta_new/eta)^1.5 (in log space,
+/// over-relaxed: the map contracts by about (n-1)/n there).
+torch::Tensor glen_update(const TorchBPPatch& p, const Geometry& g, const Levels& lv,
+                          const torch::Tensor& ubar, const torch::Tensor& eta) {
+  const double n = p.constants.glen_exponent;
+  const torch::Tensor u = ubar.select(2, 0), v = ubar.select(2, 1);
+  const torch::Tensor ux = icy_difference(u, g.icy, 1, p.dx),
+                      uy = icy_difference(u, g.icy, 0, p.dy);
+  const torch::Tensor vx = icy_difference(v, g.icy, 1, p.dx),
+                      vy = icy_difference(v, g.icy, 0, p.dy);
+  const torch::Tensor membrane = ux * ux + vy * vy + ux * vy + 0.25 * (uy + vx).pow(2);
+  const Columns c = glen_columns(g, lv, eta);
+  const torch::Tensor tau_b = c.beta_e * torch::sqrt(u * u + v * v + 1e-30);
+  const torch::Tensor shear = tau_b.unsqueeze(2) * lv.zeta / eta;
+  const torch::Tensor e2 =
+      membrane.unsqueeze(2) + 0.25 * shear * shear + p.constants.regularisation2;
+  const torch::Tensor updated = 0.5 * lv.hardness * torch::pow(e2, (1 - n) / (2 * n));
+  return eta * torch::pow(updated / eta, 1.5);
+}
+
+/// The system of `p` with the coefficients `columns`, differentiable with
+/// respect to the geometry and parameters that they and `g` carry.
+System build_system(const TorchBPPatch& p, const Geometry& g, const Columns& columns) {
+  const core::BPConstants& c = p.constants;
+  const double rho_g = c.rho_g;
+  const torch::Tensor &H = g.H, &b = g.b, &s = g.s;
   System sys;
   sys.tables = element_tables(p.dx, p.dy, p.thickness.device());
   const ElementTables& t = sys.tables;
   const int64_t E = p.element_columns.size(0), N = int64_t(p.nx) * p.ny;
   sys.columns = p.element_columns.reshape({E * 4});
-  sys.free = icy.reshape({N});
-  sys.share = beta_e / shear;
-  const torch::Tensor k_col = (2 * eta * H / rho_g).reshape({N});
+  sys.free = g.icy.reshape({N});
+  const torch::Tensor k_col = (2 * columns.eta_H / rho_g).reshape({N});
   sys.k = k_col.index_select(0, sys.columns).view({E, 4}).mean(1);
   // Lumped area of each column: sum over its elements of dx dy / 4.
   const torch::Tensor area =
       torch::zeros({N}, k_col.options())
           .index_add(0, sys.columns, torch::full({E * 4}, t.weight, k_col.options()));
-  sys.friction = (beta_e / rho_g).reshape({N}) * area;
+  sys.friction = (columns.beta_e / rho_g).reshape({N}) * area;
   // Driving: -sum over points of phi_c H grad s, H and s bilinear in each element.
   const torch::Tensor He = H.reshape({N}).index_select(0, sys.columns).view({E, 4});
   const torch::Tensor se = s.reshape({N}).index_select(0, sys.columns).view({E, 4});
@@ -236,9 +389,10 @@ System build_system(const TorchBPPatch& p) {
         0.5 * c.water_ratio * (torch::relu(z_sl - b).pow(2) - torch::relu(z_sl - s).pow(2));
     const torch::Tensor cols = p.front_columns.reshape({faces * 2});
     const torch::Tensor fc = force.reshape({N}).index_select(0, cols).view({faces, 2});
-    const torch::Tensor half_length = 0.5 * f64(p.front_length).unsqueeze(1); // [F, 1]
-    const torch::Tensor push =
-        (fc * half_length).unsqueeze(2) * f64(p.front_normal).unsqueeze(1); // [F, 2 columns, 2]
+    const torch::Tensor half_length =
+        0.5 * p.front_length.to(torch::kFloat64).unsqueeze(1); // [F, 1]
+    const torch::Tensor push = (fc * half_length).unsqueeze(2) *
+                               p.front_normal.to(torch::kFloat64).unsqueeze(1); // [F, 2 columns, 2]
     rhs = rhs.index_add(0, cols, push.view({faces * 2, 2}));
   }
   sys.rhs = rhs * sys.free.unsqueeze(1);
@@ -287,28 +441,73 @@ bool geometry_requires_grad(const TorchBPPatch& p) {
 
 } // namespace
 
-torch::Tensor membrane_velocity(const TorchBPPatch& patch, const MembraneOptions& options,
-                                MembraneReport* report) {
-  if (patch.membrane.defined()) {
-    if (report) *report = MembraneReport{0, 0, true};
-    return patch.membrane;
-  }
-  // One system: the solves use its values, the adjoint step its graph.
-  const System live = build_system(patch);
-  System sys = live;
-  for (torch::Tensor* t : {&sys.k, &sys.friction, &sys.rhs}) *t = t->detach();
-  torch::Tensor initial;
+const std::vector<std::string>& membrane_viscosities() {
+  static const std::vector<std::string> names{"linear", "glen"};
+  return names;
+}
+
+namespace {
+
+bool is_glen(const MembraneOptions& options) {
+  if (options.viscosity == "glen") return true;
+  if (options.viscosity == "linear") return false;
+  throw Error("membrane reference: unknown viscosity '" + options.viscosity + "' (linear or glen)");
+}
+
+/// membrane_velocity, with the glen viscosity of its last system in
+/// `viscosity` (if given; undefined for linear).
+torch::Tensor solve_membrane(const TorchBPPatch& patch, const MembraneOptions& options,
+                             MembraneReport* report, torch::Tensor* viscosity) {
+  const bool glen = is_glen(options);
+  const Geometry g = geometry(patch);
+  torch::Tensor eta;
+  const Columns linear = linear_columns(patch, g, &eta);
+  const auto detached = [](System s) {
+    for (torch::Tensor* t : {&s.k, &s.friction, &s.rhs}) *t = t->detach();
+    return s;
+  };
+  torch::Tensor x;
   if (options.initial_guess.defined()) {
     if (options.initial_guess.sizes() != torch::IntArrayRef({patch.ny, patch.nx, 2}))
       throw Error("membrane reference: the first guess is not [ny, nx, 2] = [" +
                   std::to_string(patch.ny) + ", " + std::to_string(patch.nx) + ", 2]");
-    initial = options.initial_guess.detach()
-                  .to(sys.rhs.device(), torch::kFloat64)
-                  .reshape({int64_t(patch.ny) * patch.nx, 2});
+    x = options.initial_guess.detach()
+            .to(g.H.device(), torch::kFloat64)
+            .reshape({int64_t(patch.ny) * patch.nx, 2});
   }
-  const torch::Tensor x = conjugate_gradients(sys, sys.rhs, options, report, initial);
+  MembraneReport total;
+  const auto solve = [&](const System& sys) {
+    MembraneReport one;
+    x = conjugate_gradients(sys, sys.rhs, options, &one, x);
+    total.iterations += one.iterations;
+    total.residual = one.residual;
+    total.converged = one.converged;
+  };
+  // Linear: one solve. Glen: the linear solve (unless given a first guess),
+  // then Picard iterations with the viscosity of the last velocity.
+  System live = build_system(patch, g, linear);
+  if (!glen || !x.defined()) solve(detached(live));
+  if (glen) {
+    const torch::NoGradGuard no_grad;
+    const Levels lv = levels(patch);
+    eta = eta.detach().unsqueeze(2).expand({patch.ny, patch.nx, lv.weight.size(0)}).contiguous();
+    for (int k = 0; k < options.picard_iterations; ++k) {
+      const torch::Tensor before = x;
+      eta = glen_update(patch, g, lv, x.view({patch.ny, patch.nx, 2}), eta);
+      solve(build_system(patch, g, glen_columns(g, lv, eta)));
+      total.picard = k + 1;
+      const double change = (x - before).abs().max().item<double>();
+      if (change <= options.picard_tolerance * x.abs().max().item<double>()) break;
+    }
+    // The last system, its viscosity held fixed, carries the derivatives.
+    const torch::AutoGradMode grad(true);
+    live = build_system(patch, g, glen_columns(g, lv, eta));
+    if (viscosity) *viscosity = eta;
+  }
+  if (report) *report = total;
   torch::Tensor ubar = x;
   if (geometry_requires_grad(patch)) {
+    const System sys = detached(live);
     const torch::Tensor residual = apply(live, x) - live.rhs;
     ubar = x - ImplicitSolve::apply(residual, sys.columns, sys.k, sys.friction, sys.free, patch.dx,
                                     patch.dy, int64_t(options.max_iterations), options.tolerance);
@@ -316,21 +515,60 @@ torch::Tensor membrane_velocity(const TorchBPPatch& patch, const MembraneOptions
   return ubar.view({patch.ny, patch.nx, 2}).to(patch.options());
 }
 
-torch::Tensor membrane_deformation_share(const TorchBPPatch& patch) {
-  return build_system(patch).share.to(patch.options());
+} // namespace
+
+torch::Tensor membrane_velocity(const TorchBPPatch& patch, const MembraneOptions& options,
+                                MembraneReport* report) {
+  is_glen(options); // checks the name
+  if (patch.membrane.defined()) {
+    if (report) *report = MembraneReport{0, 0, 0, true};
+    return patch.membrane;
+  }
+  return solve_membrane(patch, options, report, nullptr);
 }
 
-torch::Tensor membrane_profile(const TorchBPPatch& patch) {
-  const double n = patch.constants.glen_exponent;
-  const torch::Tensor f = membrane_deformation_share(patch).unsqueeze(2);
-  const torch::Tensor shape =
-      (n + 2) / (n + 1) * (1.0 - torch::pow(1.0 - patch.sigma.view({1, 1, patch.nz}), n + 1.0));
-  return (1 - f) + f * shape;
+namespace {
+
+/// The columns for `options`: linear, or glen with the viscosity of the
+/// membrane solve (the patch's cache, or a solve).
+Columns columns_for(const TorchBPPatch& p, const MembraneOptions& options) {
+  const Geometry g = geometry(p);
+  if (!is_glen(options)) return linear_columns(p, g, nullptr);
+  torch::Tensor viscosity = p.membrane_viscosity;
+  if (!viscosity.defined()) solve_membrane(p, options, nullptr, &viscosity);
+  return glen_columns(g, levels(p), viscosity);
 }
 
-torch::Tensor membrane_velocity_3d(const TorchBPPatch& patch) {
-  return membrane_velocity(patch).unsqueeze(2) * membrane_profile(patch).unsqueeze(3) *
-         patch.free_nodes.unsqueeze(3);
+} // namespace
+
+void cache_membrane(TorchBPPatch& patch, const MembraneOptions& options, MembraneReport* report) {
+  torch::Tensor viscosity;
+  patch.membrane = torch::Tensor();
+  patch.membrane_viscosity = torch::Tensor();
+  const torch::Tensor ubar = solve_membrane(patch, options, report, &viscosity);
+  patch.membrane = ubar;
+  patch.membrane_viscosity = viscosity;
+}
+
+torch::Tensor membrane_deformation_share(const TorchBPPatch& patch,
+                                         const MembraneOptions& options) {
+  return columns_for(patch, options).share.to(patch.options());
+}
+
+torch::Tensor membrane_profile(const TorchBPPatch& patch, const MembraneOptions& options) {
+  return columns_for(patch, options).profile.to(patch.options());
+}
+
+torch::Tensor membrane_velocity_3d(const TorchBPPatch& patch, const MembraneOptions& options) {
+  TorchBPPatch solved; // one solve for the velocity and the profile
+  const bool solve = !patch.membrane.defined();
+  if (solve) {
+    solved = patch;
+    cache_membrane(solved, options);
+  }
+  const TorchBPPatch& p = solve ? solved : patch;
+  return membrane_velocity(p, options).unsqueeze(2) * membrane_profile(p, options).unsqueeze(3) *
+         p.free_nodes.unsqueeze(3);
 }
 
 } // namespace nunatak::emulator

@@ -133,6 +133,7 @@ std::string EmulatorMetadata::to_text() const {
     << "input_std: " << join(input_std) << "\n"
     << "velocity_scale: " << number(velocity_scale) << "\n"
     << "output_scaling: " << output_scaling << "\n"
+    << "membrane_viscosity: " << membrane_viscosity << "\n"
     << "glen_exponent: " << number(glen_exponent) << "\n"
     << "ice_density: " << number(ice_density) << "\n"
     << "gravity: " << number(gravity) << "\n"
@@ -194,6 +195,8 @@ EmulatorMetadata EmulatorMetadata::from_text(const std::string& text, const std:
       m.velocity_scale = real();
     } else if (key == "output_scaling") {
       m.output_scaling = value;
+    } else if (key == "membrane_viscosity") {
+      m.membrane_viscosity = value;
     } else if (key == "glen_exponent") {
       m.glen_exponent = real();
     } else if (key == "ice_density") {
@@ -225,6 +228,10 @@ EmulatorMetadata EmulatorMetadata::from_text(const std::string& text, const std:
   if (std::find(scalings.begin(), scalings.end(), m.output_scaling) == scalings.end())
     throw Error("emulator model '" + source + "': output_scaling '" + m.output_scaling +
                 "' is not one of " + join(scalings));
+  const auto& viscosities = membrane_viscosities();
+  if (std::find(viscosities.begin(), viscosities.end(), m.membrane_viscosity) == viscosities.end())
+    throw Error("emulator model '" + source + "': membrane_viscosity '" + m.membrane_viscosity +
+                "' is not one of " + join(viscosities));
   const auto& known = emulator_input_names();
   for (const std::string& name : m.inputs)
     if (std::find(known.begin(), known.end(), name) == known.end())
@@ -408,6 +415,7 @@ torch::Tensor Emulator::raw_inputs(const TorchBPPatch& p) const {
   const torch::Tensor free_bed = p.free_nodes.select(2, 0);
   const torch::Tensor icy = p.free_nodes.select(2, p.nz - 1);
   std::optional<std::pair<torch::Tensor, torch::Tensor>> speeds; // computed once, if asked for
+  const MembraneOptions membrane = membrane_options(m_metadata);
   const auto channel = [&](const std::string& name) -> torch::Tensor {
     if (name == "thickness") return H;
     if (name == "surface_slope_x") return centred_difference(s, 1, p.dx);
@@ -427,12 +435,12 @@ torch::Tensor Emulator::raw_inputs(const TorchBPPatch& p) const {
     if (name == "log10_deformation_speed")
       return torch::log10(torch::clamp_min(speeds->first, 1e-6));
     if (name == "log10_sliding_speed") return torch::log10(torch::clamp_min(speeds->second, 1e-6));
-    // The non-local linear membrane balance (membrane_reference.hpp).
+    // The non-local membrane balance (membrane_reference.hpp).
     if (name == "log10_membrane_speed")
-      return torch::log10(
-                 torch::clamp_min(torch::sqrt(membrane_velocity(p).pow(2).sum(2) + 1e-24), 1e-6)) *
+      return torch::log10(torch::clamp_min(
+                 torch::sqrt(membrane_velocity(p, membrane).pow(2).sum(2) + 1e-24), 1e-6)) *
              icy;
-    if (name == "membrane_deformation_share") return membrane_deformation_share(p) * icy;
+    if (name == "membrane_deformation_share") return membrane_deformation_share(p, membrane) * icy;
     throw Error("emulator: unknown input channel '" + name + "'");
   };
   std::vector<torch::Tensor> channels;
@@ -454,7 +462,10 @@ torch::Tensor Emulator::reference_speed(const TorchBPPatch& p) const {
     return torch::full({p.ny, p.nx}, m_metadata.velocity_scale, options);
   if (m_metadata.output_scaling == "membrane")
     return m_metadata.velocity_scale *
-           torch::clamp_min(torch::sqrt(membrane_velocity(p).pow(2).sum(2) + 1e-24), 1e-6);
+           torch::clamp_min(
+               torch::sqrt(membrane_velocity(p, membrane_options(m_metadata)).pow(2).sum(2) +
+                           1e-24),
+               1e-6);
   const torch::Tensor icy = p.free_nodes.select(2, p.nz - 1);
   const auto speeds = local_shallow_ice_speeds(p);
   const torch::Tensor mean = detail::icy_mean_5x5(speeds.first + speeds.second, icy);
@@ -488,6 +499,12 @@ torch::Tensor Emulator::downhill_direction(const TorchBPPatch& p) const {
   return (-mean / norm).permute({1, 2, 0}); // [ny, nx, 2]
 }
 
+MembraneOptions membrane_options(const EmulatorMetadata& m) {
+  MembraneOptions o;
+  o.viscosity = m.membrane_viscosity;
+  return o;
+}
+
 bool uses_membrane(const EmulatorMetadata& m) {
   return m.output_scaling == "membrane" ||
          std::any_of(m.inputs.begin(), m.inputs.end(), [](const std::string& name) {
@@ -505,7 +522,7 @@ torch::Tensor Emulator::velocity(const TorchBPPatch& patch) {
   const bool solve = uses_membrane(m_metadata) && !patch.membrane.defined();
   if (solve) {
     solved = patch;
-    solved.membrane = membrane_velocity(patch);
+    cache_membrane(solved, membrane_options(m_metadata));
   }
   const TorchBPPatch& p = solve ? solved : patch;
   const torch::Tensor out = m_net->forward(inputs(p)).squeeze(0); // [2 nz (+1), ny, nx]
@@ -526,9 +543,9 @@ torch::Tensor Emulator::velocity(const TorchBPPatch& patch) {
     torch::Tensor d;
     torch::Tensor a = u.select(3, 0), b = u.select(3, 1);
     if (membrane) {
-      const torch::Tensor ubar = membrane_velocity(p);
+      const torch::Tensor ubar = membrane_velocity(p, membrane_options(m_metadata));
       d = (ubar / torch::sqrt(ubar.pow(2).sum(2, true) + 1e-24)).unsqueeze(2);
-      a = a + membrane_profile(p);
+      a = a + membrane_profile(p, membrane_options(m_metadata));
     } else {
       d = downhill_direction(p).unsqueeze(2); // [ny, nx, 1, 2]
     }

@@ -212,10 +212,16 @@ std::vector<KeySpec> build_schema() {
           "emulator training: the network's output times a constant velocity scale (constant), "
           "times each column's shallow-ice speed (shallow_ice), that speed with the outputs "
           "along and across the downhill direction (flow_aligned), or flow_aligned times "
-          "exp(g), g an extra output channel (log_speed), or the linear membrane reference's "
+          "exp(g), g an extra output channel (log_speed), or the membrane reference's "
           "speed times exp(g) in its direction, corrections added to its vertical profile "
           "(membrane; docs/emulator.md)",
           {"constant", "shallow_ice", "flow_aligned", "log_speed", "membrane"}),
+      str("emulator.training.membrane_viscosity", "linear",
+          "emulator training: the membrane reference's viscosity (its inputs and the membrane "
+          "scaling): linear (Newtonian, from the smoothed driving stress; one solve) or glen "
+          "(Glen's law at every level, the depth-integrated viscosity approximation; Picard "
+          "iterations)",
+          {"linear", "glen"}),
       integer("emulator.training.epochs", "20",
               "emulator training: passes over the training samples", 1, 1000000),
       integer("emulator.training.batch_size", "4",

@@ -191,10 +191,10 @@ private:
       // One membrane solve per update, shared by retraining and inference,
       // started from the previous update's.
       const torch::NoGradGuard no_grad;
-      emulator::MembraneOptions options;
+      emulator::MembraneOptions options = emulator::membrane_options(m_model->metadata());
       options.initial_guess = m_membrane;
       emulator::MembraneReport report;
-      tp.membrane = emulator::membrane_velocity(tp, options, &report);
+      emulator::cache_membrane(tp, options, &report);
       m_membrane = tp.membrane;
       spdlog::debug("emulator: membrane reference in {} conjugate-gradient iterations",
                     report.iterations);

@@ -66,10 +66,13 @@ struct TorchBPPatch {
   torch::Tensor front_weights; ///< [3]: 3-point Gauss weights
   torch::Tensor vertical_points; ///< [2]: 2-point Gauss abscissae
 
-  /// Optional cache of membrane_velocity(patch) (membrane_reference.hpp),
+  /// Optional cache of membrane_velocity(patch, options) (membrane_reference.hpp),
   /// [ny, nx, 2] m/a: undefined unless a caller fills it for a geometry that
   /// does not change (training samples), so that the solve runs once.
   torch::Tensor membrane;
+  /// With it, for the glen viscosity: that viscosity at the refined levels,
+  /// [ny, nx, L] Pa a (fill both with cache_membrane).
+  torch::Tensor membrane_viscosity;
 
   /// Dtype and device of the patch's tensors.
   torch::TensorOptions options() const { return thickness.options(); }

@@ -1,12 +1,14 @@
 #pragma once
 /// \file membrane_reference.hpp
 /// A cheap, non-local reference velocity for the emulator: the depth-averaged
-/// velocity of a linear (Newtonian) "hybrid" shallow-shelf balance on the
-/// patch's own grid, solved by preconditioned conjugate gradients in
-/// LibTorch (equations in membrane_reference.cpp). Membrane stresses couple
-/// the columns over the whole patch, which the local shallow-ice speed
-/// cannot do; the network (output scaling `membrane`) corrects this linear
-/// answer to the nonlinear Blatter-Pattyn velocity and its vertical profile.
+/// velocity of a "hybrid" shallow-shelf balance on the patch's own grid,
+/// solved by preconditioned conjugate gradients in LibTorch (equations in
+/// membrane_reference.cpp). Its viscosity is either linear (Newtonian, from
+/// the smoothed driving stress: one solve) or Glen's law through the depth
+/// (the depth-integrated viscosity approximation, DIVA: Picard iterations). Membrane stresses
+/// couple the columns over the whole patch, which the local shallow-ice speed cannot do; the
+/// network (output scaling `membrane`) corrects this linear answer to the nonlinear Blatter-Pattyn
+/// velocity and its vertical profile.
 ///
 /// Usage:
 ///
@@ -21,10 +23,24 @@
 
 #include <torch/types.h>
 
+#include <string>
+#include <vector>
+
 namespace nunatak::emulator {
 
-/// Options of the conjugate-gradient solve.
+/// The membrane viscosities: "linear" (Newtonian, one solve) and "glen"
+/// (Glen's law at every level, the depth-integrated viscosity approximation).
+const std::vector<std::string>& membrane_viscosities();
+
+/// Options of the membrane solve.
 struct MembraneOptions {
+  /// "linear" or "glen" (membrane_viscosities()).
+  std::string viscosity = "linear";
+  /// glen: Picard iterations at most (each one conjugate-gradient solve,
+  /// started from the last), after the linear solve that starts them.
+  int picard_iterations = 40;
+  /// glen: stop when max |ubar_k - ubar_(k-1)| <= this times max |ubar_k|.
+  double picard_tolerance = 1e-3;
   int max_iterations = 2000; ///< conjugate-gradient iterations at most
   /// On the Jacobi-preconditioned residual, relative to that of ubar = 0 (so
   /// that a good first guess stops early).
@@ -36,31 +52,46 @@ struct MembraneOptions {
 
 /// What one solve did (for tests and benchmarks).
 struct MembraneReport {
-  int iterations = 0;     ///< conjugate-gradient iterations
+  int iterations = 0;     ///< conjugate-gradient iterations (all solves)
+  int picard = 0;         ///< glen: Picard iterations
   double residual = 0;    ///< final preconditioned residual relative to the start's
   bool converged = false; ///< residual <= tolerance
 };
 
-/// The depth-averaged velocity of the linear hybrid membrane balance on
-/// `patch`, [ny, nx, 2] in m/a, 0 on ice-free columns; in the patch's dtype
-/// and device (solved in double precision). `report`, if given, says how
-/// the solve went. If patch.membrane is defined, returns it (a cache that
-/// the caller filled for a fixed geometry).
+/// The depth-averaged velocity of the hybrid membrane balance on `patch`,
+/// [ny, nx, 2] in m/a, 0 on ice-free columns; in the patch's dtype and
+/// device (solved in double precision). `report`, if given, says how the
+/// solve went (the last Picard solve's residual). If patch.membrane is
+/// defined, returns it (a cache that the caller filled, with the same
+/// options, for a fixed geometry). Throws nunatak::Error on an unknown
+/// options.viscosity.
 torch::Tensor membrane_velocity(const TorchBPPatch& patch, const MembraneOptions& options = {},
                                 MembraneReport* report = nullptr);
 
+/// Solves the membrane reference of `patch` with `options` and caches it in
+/// the patch: patch.membrane (differentiable, as membrane_velocity), and for
+/// the glen viscosity patch.membrane_viscosity (held fixed), so that the
+/// velocity, share and profile that follow do not solve again. For a
+/// geometry that does not change.
+void cache_membrane(TorchBPPatch& patch, const MembraneOptions& options = {},
+                    MembraneReport* report = nullptr);
+
 /// The share of the membrane velocity that is internal deformation, per
 /// column ([ny, nx], 0 .. 1): 1 under no slip, 0 for floating ice (see the
-/// file comment of membrane_reference.cpp). Differentiable.
-torch::Tensor membrane_deformation_share(const TorchBPPatch& patch);
+/// file comment of membrane_reference.cpp). Differentiable. The glen
+/// viscosity depends on the velocity: it uses membrane_velocity(patch,
+/// options), so patch.membrane's cache.
+torch::Tensor membrane_deformation_share(const TorchBPPatch& patch,
+                                         const MembraneOptions& options = {});
 
 /// The membrane velocity given a vertical profile, [ny, nx, nz, 2] in m/a,
 /// 0 at fixed nodes: ubar ((1 - f) + f p(sigma)), with f the deformation
-/// share and p(sigma) = (n+2)/(n+1) (1 - (1 - sigma)^(n+1)) the shallow-ice
-/// profile of mean 1. A baseline that `nunatak emulator eval` prints.
-torch::Tensor membrane_velocity_3d(const TorchBPPatch& patch);
+/// share and p(sigma) of mean 1: linear, the shallow-ice profile
+/// (n+2)/(n+1) (1 - (1 - sigma)^(n+1)); glen, the integral of the column's
+/// shear strain rate. A baseline that `nunatak emulator eval` prints.
+torch::Tensor membrane_velocity_3d(const TorchBPPatch& patch, const MembraneOptions& options = {});
 
-/// The vertical shape of membrane_velocity_3d, [ny, nx, nz]: (1 - f) + f p(sigma).
-torch::Tensor membrane_profile(const TorchBPPatch& patch);
+/// The vertical shape of membrane_velocity_3d, [ny, nx, nz], of mean 1 over the depth.
+torch::Tensor membrane_profile(const TorchBPPatch& patch, const MembraneOptions& options = {});
 
 } // namespace nunatak::emulator

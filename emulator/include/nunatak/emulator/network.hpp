@@ -30,6 +30,7 @@
 /// what it expects and where it came from.
 
 #include "nunatak/emulator/bp_energy.hpp"
+#include "nunatak/emulator/membrane_reference.hpp"
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/modulelist.h>
@@ -66,6 +67,9 @@ struct EmulatorMetadata {
   /// direction, the along-channel added to its vertical profile, so that
   /// zero outputs give the reference itself (emulator_output_scalings()).
   std::string output_scaling = "constant";
+  /// The membrane reference's viscosity, "linear" or "glen"
+  /// (membrane_viscosities()): the one its membrane inputs and scaling use.
+  std::string membrane_viscosity = "linear";
   double glen_exponent = 3.0;        ///< n
   double ice_density = 910.0;        ///< kg m^-3
   double gravity = 9.81;             ///< m s^-2
@@ -88,6 +92,9 @@ const std::vector<std::string>& emulator_input_names();
 
 /// The output scalings: constant, shallow_ice, flow_aligned, log_speed, membrane.
 const std::vector<std::string>& emulator_output_scalings();
+
+/// The membrane-reference options of a model (its membrane_viscosity).
+MembraneOptions membrane_options(const EmulatorMetadata& metadata);
 
 /// Whether a model needs the membrane reference (membrane_reference.hpp):
 /// its output scaling or one of its inputs.
