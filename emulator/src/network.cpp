@@ -379,6 +379,14 @@ Emulator::Emulator(EmulatorMetadata metadata, std::uint64_t seed)
   torch::manual_seed(seed);
   m_net = EmulatorNet(m_metadata);
   m_net->to(torch::kFloat64);
+  if (m_metadata.output_scaling == "membrane") {
+    // A correction to the reference starts at none: the head's weights are
+    // 0, so a new model returns the membrane reference itself, and training
+    // moves away from it only where the data (or the energy) ask.
+    const torch::NoGradGuard no_grad;
+    for (auto& item : m_net->named_parameters())
+      if (item.key().rfind("head.", 0) == 0) item.value().zero_();
+  }
 }
 
 void Emulator::to(const torch::TensorOptions& options) {

@@ -135,7 +135,9 @@ TORCH_MODULE(EmulatorNet);
 /// A model: metadata and network together.
 class Emulator {
 public:
-  /// A new model with weights drawn from `seed` (CPU, double precision).
+  /// A new model with weights drawn from `seed` (CPU, double precision);
+  /// for the membrane output scaling, the head's weights are 0, so that the
+  /// new model returns the membrane reference.
   Emulator(EmulatorMetadata metadata, std::uint64_t seed);
   /// Reads a model file written by save(); throws nunatak::Error naming the
   /// file if it cannot be read or is not a nunatak emulator.
