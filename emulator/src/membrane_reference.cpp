@@ -490,7 +490,16 @@ torch::Tensor solve_membrane(const TorchBPPatch& patch, const MembraneOptions& o
   if (glen) {
     const torch::NoGradGuard no_grad;
     const Levels lv = levels(patch);
-    eta = eta.detach().unsqueeze(2).expand({patch.ny, patch.nx, lv.weight.size(0)}).contiguous();
+    const int64_t L = lv.weight.size(0);
+    if (options.initial_viscosity.defined()) {
+      if (options.initial_viscosity.sizes() != torch::IntArrayRef({patch.ny, patch.nx, L}))
+        throw Error("membrane reference: the first viscosity is not [ny, nx, L] = [" +
+                    std::to_string(patch.ny) + ", " + std::to_string(patch.nx) + ", " +
+                    std::to_string(L) + "]");
+      eta = options.initial_viscosity.detach().to(g.H.device(), torch::kFloat64);
+    } else {
+      eta = eta.detach().unsqueeze(2).expand({patch.ny, patch.nx, L}).contiguous();
+    }
     for (int k = 0; k < options.picard_iterations; ++k) {
       const torch::Tensor before = x;
       eta = glen_update(patch, g, lv, x.view({patch.ny, patch.nx, 2}), eta);

@@ -193,11 +193,13 @@ private:
       const torch::NoGradGuard no_grad;
       emulator::MembraneOptions options = emulator::membrane_options(m_model->metadata());
       options.initial_guess = m_membrane;
+      options.initial_viscosity = m_membrane_viscosity;
       emulator::MembraneReport report;
       emulator::cache_membrane(tp, options, &report);
       m_membrane = tp.membrane;
-      spdlog::debug("emulator: membrane reference in {} conjugate-gradient iterations",
-                    report.iterations);
+      m_membrane_viscosity = tp.membrane_viscosity;
+      spdlog::debug("emulator: membrane reference in {} conjugate-gradient iterations ({} Picard)",
+                    report.iterations, report.picard);
     }
     // Every K (M) steps, counted from the first; not in diagnostic updates.
     const auto due = [&](int every) {
@@ -316,6 +318,7 @@ private:
   emulator::LossBalance m_balance;                   ///< retraining's hybrid weight
   std::optional<emulator::TrainingSample> m_checked; ///< the last check's problem and solution
   torch::Tensor m_membrane; ///< the last update's membrane reference (the next one's first guess)
+  torch::Tensor m_membrane_viscosity; ///< and its glen viscosity (the next one's first)
 };
 
 } // namespace

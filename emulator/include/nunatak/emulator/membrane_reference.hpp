@@ -48,6 +48,10 @@ struct MembraneOptions {
   /// The first guess, [ny, nx, 2] m/a (e.g. the previous time step's ubar);
   /// undefined: 0.
   torch::Tensor initial_guess;
+  /// glen: the first viscosity, [ny, nx, 4 (nz - 1) + 1] Pa a (e.g. the
+  /// previous time step's TorchBPPatch::membrane_viscosity); undefined: the
+  /// linear one.
+  torch::Tensor initial_viscosity;
 };
 
 /// What one solve did (for tests and benchmarks).

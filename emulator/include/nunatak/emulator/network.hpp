@@ -13,7 +13,7 @@
 ///   log10 of the column-mean hardness B (Pa a^(1/n)); log10 dx (m); icy
 ///   (1 where the column's nodes are unknowns); log10(H / dx); log10 of the
 ///   local shallow-ice deformation and sliding speeds (m/a, floored at 1e-6);
-///   log10 of the speed of the linear membrane reference and its deformation
+///   log10 of the speed of the membrane reference and its deformation
 ///   share (membrane_reference.hpp), the non-local inputs.
 /// A model lists its own channels (EmulatorMetadata::inputs), so a model
 /// trained on fewer of them still runs.
@@ -62,7 +62,7 @@ struct EmulatorMetadata {
   /// instead of along x and y, so that the shallow-ice answer is a constant
   /// output per level; "log_speed": as flow_aligned, times exp(g) with g an
   /// extra output channel, so the network sets each column's decade of speed
-  /// in log space; "membrane": the speed of the linear membrane reference
+  /// in log space; "membrane": the speed of the membrane reference
   /// (membrane_reference.hpp) times exp(g), the outputs along and across its
   /// direction, the along-channel added to its vertical profile, so that
   /// zero outputs give the reference itself (emulator_output_scalings()).
