@@ -90,6 +90,25 @@ TEST(MembraneReference, UniformSlabGivesTheShallowIceSpeed) {
     }
 }
 
+// A floating slab, H = 400 m at flotation on 16 x 6 columns of 500 m, with
+// ocean columns (sea floor at -1000 m) at both x ends and free edges along y.
+constexpr int slab_nx = 16, slab_ny = 6, slab_nz = 3;
+constexpr double slab_dx = 500.0, slab_H = 400.0;
+
+TorchBPPatch floating_slab(const BPConstants& c) {
+  const int nx = slab_nx, ny = slab_ny;
+  std::vector<double> H(size_t(nx * ny), slab_H), b(H.size(), -slab_H / c.water_ratio),
+      beta2(H.size(), 0.0);
+  for (int j = 0; j < ny; ++j)
+    for (int i : {0, nx - 1}) {
+      H[size_t(j * nx + i)] = 0.0;
+      b[size_t(j * nx + i)] = -1000.0; // the sea floor
+    }
+  return make_torch_bp_patch(core::make_bp_patch(nx, ny, slab_dx, slab_dx, uniform_levels(slab_nz),
+                                                 H, b, beta2, uniform_hardness(H.size(), slab_nz),
+                                                 c, true));
+}
+
 // A floating slab (H = 400 m at flotation, ocean columns at both x ends,
 // free edges along y) spreads under its front pressure F = rho g H^2 (1 -
 // rho_i/rho_w) / 2: plane stress, 2 eta H (2 u_x + v_y) = F and 2 v_y + u_x =
@@ -97,18 +116,10 @@ TEST(MembraneReference, UniformSlabGivesTheShallowIceSpeed) {
 // tau = rho g H (1 - rho_i/rho_w) / 4, in the interior (away from the fronts,
 // whose surface step raises tau).
 TEST(MembraneReference, FloatingSlabSpreadsUnderItsFrontPressure) {
-  const int nx = 16, ny = 6, nz = 3;
-  const double dx = 500.0, H0 = 400.0;
+  const int nx = slab_nx, ny = slab_ny;
+  const double dx = slab_dx, H0 = slab_H;
   const BPConstants c;
-  const double base = -H0 / c.water_ratio;
-  std::vector<double> H(size_t(nx * ny), H0), b(H.size(), base), beta2(H.size(), 0.0);
-  for (int j = 0; j < ny; ++j)
-    for (int i : {0, nx - 1}) {
-      H[size_t(j * nx + i)] = 0.0;
-      b[size_t(j * nx + i)] = -1000.0; // the sea floor
-    }
-  const TorchBPPatch p = make_torch_bp_patch(core::make_bp_patch(
-      nx, ny, dx, dx, uniform_levels(nz), H, b, beta2, uniform_hardness(H.size(), nz), c, true));
+  const TorchBPPatch p = floating_slab(c);
   ASSERT_GT(p.front_columns.size(0), 0);
   MembraneReport report;
   const torch::Tensor ubar = membrane_velocity(p, tight(), &report);
@@ -132,18 +143,10 @@ TEST(MembraneReference, FloatingSlabSpreadsUnderItsFrontPressure) {
 // spreading, 2 eta H (3/2) u_x = F with eta = B/2 (3 u_x^2/4)^((1-n)/(2n)),
 // so u_x = (F / (3/2 B H))^n (3/4)^((n-1)/2), everywhere on the slab.
 TEST(MembraneReference, GlenFloatingSlabSpreadsAtGlensRate) {
-  const int nx = 16, ny = 6, nz = 3;
-  const double dx = 500.0, H0 = 400.0;
+  const int nx = slab_nx, ny = slab_ny, nz = slab_nz;
+  const double dx = slab_dx, H0 = slab_H;
   const BPConstants c;
-  const double base = -H0 / c.water_ratio;
-  std::vector<double> H(size_t(nx * ny), H0), b(H.size(), base), beta2(H.size(), 0.0);
-  for (int j = 0; j < ny; ++j)
-    for (int i : {0, nx - 1}) {
-      H[size_t(j * nx + i)] = 0.0;
-      b[size_t(j * nx + i)] = -1000.0;
-    }
-  const TorchBPPatch p = make_torch_bp_patch(core::make_bp_patch(
-      nx, ny, dx, dx, uniform_levels(nz), H, b, beta2, uniform_hardness(H.size(), nz), c, true));
+  const TorchBPPatch p = floating_slab(c);
   MembraneReport report;
   const torch::Tensor ubar = membrane_velocity(p, tight("glen"), &report);
   EXPECT_TRUE(report.converged) << report.residual;
