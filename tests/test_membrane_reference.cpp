@@ -6,7 +6,8 @@
 // (Newtonian, and Glen's law); the implicit (adjoint) gradient with respect to
 // thickness equals central differences (linear; glen, which holds the
 // viscosity fixed, points the same way); a `membrane` network with zero
-// weights returns the reference.
+// weights returns the reference; the shipped model loads and keeps a uniform
+// slab near Glen's shallow-ice velocity.
 #include "nunatak/core/error.hpp"
 #include "nunatak/emulator/membrane_reference.hpp"
 #include "nunatak/emulator/network.hpp"
@@ -321,6 +322,41 @@ TEST(MembraneReference, AZeroMembraneNetworkReturnsTheReference) {
   EmulatorMetadata meta = emulator_metadata_for(p, "cnn", 4, 2);
   meta.membrane_viscosity = "cubic";
   EXPECT_THROW(EmulatorMetadata::from_text(meta.to_text(), "m.pt"), Error);
+}
+
+// The model shipped under experiments/emulator/ (docs/emulator.md, "A
+// trained model") loads, corrects the glen reference, and on a uniform slab
+// on an incline (where the reference is exact: Glen's shallow-ice velocity)
+// stays within 10 % of that surface speed at every level of an interior column.
+TEST(MembraneReference, TheShippedModelKeepsAUniformSlabNearGlensVelocity) {
+  const Emulator model =
+      Emulator::load(std::string(NUNATAK_SOURCE_DIR) + "/experiments/emulator/cnn_glen_data.pt");
+  const EmulatorMetadata& meta = model.metadata();
+  EXPECT_EQ(meta.output_scaling, "membrane");
+  EXPECT_EQ(meta.membrane_viscosity, "glen");
+  const int nx = 20, ny = 14, nz = int(meta.sigma.size());
+  const double dx = 1000.0, H0 = 800.0, slope = 0.01;
+  std::vector<double> H(size_t(nx * ny), H0), b(H.size()), friction(H.size(), 1000.0);
+  for (int j = 0; j < ny; ++j)
+    for (int i = 0; i < nx; ++i) b[size_t(j * nx + i)] = 2000.0 - slope * i * dx - H0;
+  const TorchBPPatch p = make_torch_bp_patch(
+      core::make_bp_patch(nx, ny, dx, dx, meta.sigma, H, b, friction,
+                          uniform_hardness(H.size(), nz), BPConstants(), true, true),
+      torch::kFloat32);
+  Emulator net = model;
+  net.to(p.options());
+  const torch::NoGradGuard no_grad;
+  const torch::Tensor u = net.velocity(p).to(torch::kFloat64);
+  const torch::Tensor sia = shallow_ice_velocity(make_torch_bp_patch(
+      core::make_bp_patch(nx, ny, dx, dx, meta.sigma, H, b, friction,
+                          uniform_hardness(H.size(), nz), BPConstants(), true, true)));
+  const double surface = sia[7][10][nz - 1][0].item<double>();
+  ASSERT_GT(surface, 0.0);
+  for (int k = 1; k < nz; ++k) {
+    const double expected = sia[7][10][k][0].item<double>();
+    EXPECT_NEAR(u[7][10][k][0].item<double>(), expected, 0.1 * surface) << "level " << k;
+    EXPECT_NEAR(u[7][10][k][1].item<double>(), 0.0, 0.02 * surface) << "level " << k;
+  }
 }
 
 } // namespace
