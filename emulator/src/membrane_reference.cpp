@@ -485,10 +485,13 @@ torch::Tensor solve_membrane(const TorchBPPatch& patch, const MembraneOptions& o
   };
   // Linear: one solve. Glen: the linear solve (unless given a first guess),
   // then Picard iterations with the viscosity of the last velocity.
-  System live = build_system(patch, g, linear);
-  if (!glen || !x.defined()) solve(detached(live));
-  if (glen) {
+  System live;
+  if (!glen) {
+    live = build_system(patch, g, linear);
+    solve(detached(live));
+  } else {
     const torch::NoGradGuard no_grad;
+    if (!x.defined()) solve(build_system(patch, g, linear));
     const Levels lv = levels(patch);
     const int64_t L = lv.weight.size(0);
     if (options.initial_viscosity.defined()) {
