@@ -1,7 +1,8 @@
 // The emulator's membrane reference (emulator/membrane_reference.hpp), linear
 // and glen viscosity, against exact solutions: a uniform slab on an incline
 // gives Glen's depth-averaged shallow-ice speed (plus tau/beta^2 where it
-// slides) and, with its profile, the shallow-ice surface speed; a floating
+// slides) and, with its profile, the shallow-ice surface speed (linear), or
+// the first-order slab's, whose deformation is S^2 times slower (glen); a floating
 // slab spreads at the rate of the plane-stress balance of its front pressure
 // (Newtonian, and Glen's law); the implicit (adjoint) gradient with respect to
 // thickness equals central differences (linear; glen, which holds the
@@ -49,46 +50,70 @@ MembraneOptions tight(const std::string& viscosity = "linear") {
 // Uniform slab, H = 800 m, surface slope 0.01 along x. With no gradients
 // the membrane term vanishes: ubar = tau / beta_e^2 exactly, with
 // eta = 5 / (6 A tau^2), i.e. 2 A tau^3 H / 5 (+ tau / beta^2 when sliding).
-// Glen's viscosity through the depth gives the same (its shear strain rate is
-// the shallow-ice one) up to its depth quadrature (Simpson's rule on four
-// sublayers per layer).
-TEST(MembraneReference, UniformSlabGivesTheShallowIceSpeed) {
+// Glen's viscosity through the depth gives the solver's first-order
+// (Blatter-Pattyn) slab instead: the deformation falls by S^-2, S = 1 + 4
+// slope^2 (the shearing column also stretches along the slope;
+// membrane_reference.cpp, slope_factor), and each layer shears at the
+// stress of its midpoint, zeta_k (the solver's linear elements), so that
+// level m moves 2 A tau^3 H / S^2 sum_{k < m} dsigma_k zeta_k^3 faster than
+// the bed and ubar is 2 A tau^3 H / S^2 sum_k dsigma_k zeta_k^4 (the
+// continuum's 1/5 for many layers) above sliding. At slopes of 0.01 and 0.2.
+TEST(MembraneReference, UniformSlabGivesTheShallowIceAndBlatterPattynSpeeds) {
   const int nx = 10, ny = 7, nz = 5;
-  const double dx = 1000.0, H0 = 800.0, slope = 0.01, beta2 = 1000.0;
-  std::vector<double> H(size_t(nx * ny), H0), b(size_t(nx * ny)), friction(H.size(), beta2);
-  for (int j = 0; j < ny; ++j)
-    for (int i = 0; i < nx; ++i) b[size_t(j * nx + i)] = 2000.0 - slope * i * dx - H0;
-  const BPConstants c;
-  const double tau = c.rho_g * H0 * slope;
-  const double deformation = 2.0 * softness * std::pow(tau, 3.0) * H0 / 5.0;
-  for (const std::string viscosity : {"linear", "glen"})
-    for (const bool no_slip : {true, false}) {
-      SCOPED_TRACE(viscosity + (no_slip ? ", no slip" : ", sliding"));
-      const double tolerance = viscosity == "linear" ? 1e-5 : 1e-4;
-      const TorchBPPatch p = make_torch_bp_patch(
-          core::make_bp_patch(nx, ny, dx, dx, uniform_levels(nz), H, b, friction,
-                              uniform_hardness(H.size(), nz), c, true, no_slip));
-      const MembraneOptions o = tight(viscosity);
-      MembraneReport report;
-      const torch::Tensor ubar = membrane_velocity(p, o, &report);
-      EXPECT_TRUE(report.converged) << report.residual;
-      const double expected = deformation + (no_slip ? 0.0 : tau / beta2);
-      for (int j = 0; j < ny; ++j)
-        for (int i = 0; i < nx; ++i) {
-          EXPECT_NEAR(ubar[j][i][0].item<double>(), expected, tolerance * expected)
-              << j << " " << i;
-          EXPECT_NEAR(ubar[j][i][1].item<double>(), 0.0, 1e-5 * expected);
+  const double dx = 1000.0, H0 = 800.0, beta2 = 1000.0;
+  for (const double slope : {0.01, 0.2})
+    for (const std::string viscosity : {"linear", "glen"})
+      for (const bool no_slip : {true, false}) {
+        SCOPED_TRACE(viscosity + (no_slip ? ", no slip" : ", sliding") + ", slope " +
+                     std::to_string(slope));
+        std::vector<double> H(size_t(nx * ny), H0), b(size_t(nx * ny)), friction(H.size(), beta2);
+        for (int j = 0; j < ny; ++j)
+          for (int i = 0; i < nx; ++i) b[size_t(j * nx + i)] = 2000.0 - slope * i * dx - H0;
+        const BPConstants c;
+        const double tau = c.rho_g * H0 * slope;
+        const double S = viscosity == "glen" ? 1 + 4 * slope * slope : 1.0;
+        const double rate = 2.0 * softness * std::pow(tau, 3.0) * H0 / (S * S);
+        std::vector<double> level_deformation(nz, 0.0); // above the bed, at each level
+        double mean_share = 0.2;                        // of rate in ubar (linear: 1/5)
+        if (viscosity == "glen") {
+          mean_share = 0;
+          for (int k = 0; k + 1 < nz; ++k) {
+            const double zeta = 1 - (k + 0.5) / (nz - 1), dsigma = 1.0 / (nz - 1);
+            mean_share += dsigma * std::pow(zeta, 4);
+            level_deformation[size_t(k + 1)] =
+                level_deformation[size_t(k)] + rate * dsigma * std::pow(zeta, 3);
+          }
         }
-      // With the deformation profile: the shallow-ice velocity at each level.
-      const torch::Tensor u = membrane_velocity_3d(p, o);
-      const torch::Tensor sia = shallow_ice_velocity(p);
-      for (int k = 0; k < nz; ++k)
-        EXPECT_NEAR(u[3][4][k][0].item<double>(), sia[3][4][k][0].item<double>(),
-                    tolerance * expected)
-            << "level " << k;
-      EXPECT_NEAR(membrane_deformation_share(p, o)[3][4].item<double>(),
-                  no_slip ? 1.0 : deformation / expected, tolerance);
-    }
+        const double deformation = rate * mean_share;
+        const double sliding = no_slip ? 0.0 : tau / beta2;
+        const double tolerance = 1e-5;
+        const TorchBPPatch p = make_torch_bp_patch(
+            core::make_bp_patch(nx, ny, dx, dx, uniform_levels(nz), H, b, friction,
+                                uniform_hardness(H.size(), nz), c, true, no_slip));
+        const MembraneOptions o = tight(viscosity);
+        MembraneReport report;
+        const torch::Tensor ubar = membrane_velocity(p, o, &report);
+        EXPECT_TRUE(report.converged) << report.residual;
+        const double expected = deformation + sliding;
+        for (int j = 0; j < ny; ++j)
+          for (int i = 0; i < nx; ++i) {
+            EXPECT_NEAR(ubar[j][i][0].item<double>(), expected, tolerance * expected)
+                << j << " " << i;
+            EXPECT_NEAR(ubar[j][i][1].item<double>(), 0.0, 1e-5 * expected);
+          }
+        // With the deformation profile: the shallow-ice velocity at each level
+        // (linear), the solver's slab (glen).
+        const torch::Tensor u = membrane_velocity_3d(p, o);
+        const torch::Tensor sia = shallow_ice_velocity(p);
+        for (int k = 0; k < nz; ++k)
+          EXPECT_NEAR(u[3][4][k][0].item<double>(),
+                      viscosity == "glen" ? sliding + level_deformation[size_t(k)]
+                                          : sia[3][4][k][0].item<double>(),
+                      10 * tolerance * expected)
+              << "level " << k;
+        EXPECT_NEAR(membrane_deformation_share(p, o)[3][4].item<double>(),
+                    no_slip ? 1.0 : deformation / expected, tolerance);
+      }
 }
 
 // A floating slab, H = 400 m at flotation on 16 x 6 columns of 500 m, with

@@ -79,7 +79,7 @@ void write_history(const std::vector<emulator::EpochRecord>& history, const std:
         {"train_data", "1", "mean data loss (relative squared misfit) of the training samples",
          &emulator::EpochRecord::train_data},
         {"validation_error", "1",
-         "mean relative L2 error of the velocity on the validation samples",
+         "median relative L2 error of the velocity over the validation samples",
          &emulator::EpochRecord::validation_error},
         {"validation_physics", "1", "mean physics loss of the validation samples",
          &emulator::EpochRecord::validation_physics},

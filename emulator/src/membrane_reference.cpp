@@ -36,26 +36,38 @@
 ///   eta(z) = B(z)/2 (e_m^2 + (du/dz)^2/4 + e_0^2)^((1-n)/(2n)),
 ///   e_m^2 = u_x^2 + v_y^2 + u_x v_y + (u_y + v_x)^2/4 (of ubar),
 ///   du/dz = tau_b ((s - z)/H) / eta(z),
-/// on four sublayers per layer of the patch's levels (B interpolated
-/// linearly; integrals by Simpson's rule), e_0^2 the solver's
-/// regularisation. Picard iterations from the linear solve: eta from the
+/// at the midpoints of the patch's layers (the solver's vertical
+/// discretisation: Levels), e_0^2 the solver's regularisation, and with the
+/// slope factor S of slope_factor (du/dz = tau_b zeta / (S eta), e^2 with
+/// S (du/dz)^2 / 4). Picard iterations from the linear solve: eta from the
 /// last ubar (over-relaxed in log space, eta (eta_new/eta)^1.5, since the
-/// map contracts by about (n-1)/n), then one solve, until ubar changes by
-/// less than picard_tolerance. It drops from Blatter-Pattyn only the
+/// map contracts by about (n-1)/n; less, down to 0.5, once the change
+/// grows), then one solve, until ubar changes by less than
+/// picard_tolerance. It drops from Blatter-Pattyn only the
 /// vertical variation of the horizontal velocity inside the membrane
 /// stresses and the vertical resistive stresses.
 ///
 /// Discretisation: bilinear (Q1) elements on the solver's integrated
 /// ice-filled elements (TorchBPPatch::element_columns), 2 x 2 Gauss points,
-/// element coefficient the mean of its corners', friction lumped on the
-/// columns. The symmetric positive definite system A ubar = b is solved by
-/// conjugate gradients with the exact diagonal (Jacobi) as preconditioner,
-/// in double precision. Derivatives with respect to the geometry follow from
-/// the residual r(ubar, theta) = A(theta) ubar - b(theta) = 0:
-/// d ubar/d theta = -A^-1 dr/d theta, one more solve with A (symmetric) in
-/// the backward pass (ImplicitSolve). For glen, A is the last Picard
-/// system with its viscosity held fixed: the derivative omits the viscosity's
-/// own change, so it is approximate (tests/test_membrane_reference.cpp).
+/// element coefficient the mean of its corners'. Two choices follow the
+/// solver's own discretisation, and matter where the bed changes from one
+/// column to the next (tests/test_membrane_vs_bp.cpp):
+///   - friction: the sliding part of beta_e bilinear between the columns,
+///     times ubar bilinear, at the Gauss points (a consistent friction
+///     matrix, so that a slippery column is held by its neighbours'
+///     friction); the no-slip part lumped on its columns; each column's own
+///     beta_e (its shear profile and basal stress) unsmoothed;
+///   - the membrane strain rate e_m^2 at the Gauss points of the elements,
+///     averaged over each element and over the elements around a column
+///     (central differences at the columns miss a one-column peak).
+/// The symmetric positive definite system A ubar = b is solved by conjugate
+/// gradients with the exact diagonal (Jacobi) as preconditioner, in double
+/// precision. Derivatives with respect to the geometry follow from the
+/// residual r(ubar, theta) = A(theta) ubar - b(theta) = 0: d ubar/d theta =
+/// -A^-1 dr/d theta, one more solve with A (symmetric) in the backward pass
+/// (ImplicitSolve). For glen, A is the last Picard system with its
+/// viscosity held fixed: the derivative omits the viscosity's own change,
+/// so it is approximate (tests/test_membrane_reference.cpp).
 
 #include "nunatak/emulator/membrane_reference.hpp"
 
@@ -64,6 +76,7 @@
 
 #include <torch/autograd.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace nunatak::emulator {
@@ -100,7 +113,8 @@ ElementTables element_tables(double dx, double dy, const torch::Device& device) 
 struct System {
   torch::Tensor columns;  ///< [E * 4] flat column indices of the element corners
   torch::Tensor k;        ///< [E]: 2 eta H / (rho g) of each element, a m^2
-  torch::Tensor friction; ///< [N]: lumped beta_e^2 area / (rho g) of each column
+  torch::Tensor friction; ///< [N]: lumped no-slip friction area / (rho g) of each column
+  torch::Tensor sliding;  ///< [E, 4 points]: sliding friction weight / (rho g) at each Gauss point
   torch::Tensor free;     ///< [N]: 1 on icy columns (unknowns), 0 where ubar = 0
   torch::Tensor rhs;      ///< [N, 2]: b
   ElementTables tables;
@@ -118,8 +132,12 @@ torch::Tensor apply(const System& s, const torch::Tensor& x) {
   const torch::Tensor sxx = kw * (2 * ux + vy), syy = kw * (2 * vy + ux);
   const torch::Tensor sxy = kw * 0.5 * (uy + vx);
   // Force on corner c: sum over points of the stress times d phi_c.
-  const torch::Tensor fu = sxx.matmul(t.dphi_dx.t()) + sxy.matmul(t.dphi_dy.t()); // [E, 4 corners]
-  const torch::Tensor fv = syy.matmul(t.dphi_dy.t()) + sxy.matmul(t.dphi_dx.t());
+  // Consistent friction: the sliding coefficient times ubar at the points.
+  const torch::Tensor bu = s.sliding * u.matmul(t.phi), bv = s.sliding * v.matmul(t.phi);
+  const torch::Tensor fu = sxx.matmul(t.dphi_dx.t()) + sxy.matmul(t.dphi_dy.t()) +
+                           bu.matmul(t.phi.t()); // [E, 4 corners]
+  const torch::Tensor fv =
+      syy.matmul(t.dphi_dy.t()) + sxy.matmul(t.dphi_dx.t()) + bv.matmul(t.phi.t());
   const torch::Tensor out =
       torch::zeros_like(x).index_add(0, s.columns, torch::stack({fu, fv}, 2).view({E * 4, 2}));
   return (out + s.friction.unsqueeze(1) * x) * s.free.unsqueeze(1);
@@ -129,10 +147,11 @@ torch::Tensor apply(const System& s, const torch::Tensor& x) {
 torch::Tensor diagonal(const System& s) {
   const int64_t E = s.k.size(0);
   const ElementTables& t = s.tables;
-  const torch::Tensor px2 = t.dphi_dx.pow(2), py2 = t.dphi_dy.pow(2);      // [4, 4]
-  const torch::Tensor kw = (s.k * t.weight).unsqueeze(1);                  // [E, 1]
-  const torch::Tensor du = kw * (2 * px2 + 0.5 * py2).sum(1).unsqueeze(0); // [E, 4]
-  const torch::Tensor dv = kw * (2 * py2 + 0.5 * px2).sum(1).unsqueeze(0); // [E, 4]
+  const torch::Tensor px2 = t.dphi_dx.pow(2), py2 = t.dphi_dy.pow(2);              // [4, 4]
+  const torch::Tensor kw = (s.k * t.weight).unsqueeze(1);                          // [E, 1]
+  const torch::Tensor slide = s.sliding.matmul(t.phi.pow(2).t());                  // [E, 4 corners]
+  const torch::Tensor du = kw * (2 * px2 + 0.5 * py2).sum(1).unsqueeze(0) + slide; // [E, 4]
+  const torch::Tensor dv = kw * (2 * py2 + 0.5 * px2).sum(1).unsqueeze(0) + slide; // [E, 4]
   const torch::Tensor d = torch::zeros({s.free.size(0), 2}, s.free.options())
                               .index_add(0, s.columns, torch::stack({du, dv}, 2).view({E * 4, 2}));
   const torch::Tensor full = d + s.friction.unsqueeze(1);
@@ -204,6 +223,7 @@ struct Geometry {
   torch::Tensor H_min;    ///< [ny, nx] thickness floored at minimum_thickness, m
   torch::Tensor b, s;     ///< [ny, nx] ice base and surface, m
   torch::Tensor beta2;    ///< [ny, nx] >= 0, Pa a/m
+  torch::Tensor corners;  ///< [E * 4] flat column indices of the ice-filled elements' corners
 };
 
 Geometry geometry(const TorchBPPatch& p) {
@@ -216,6 +236,7 @@ Geometry geometry(const TorchBPPatch& p) {
   g.b = f64(p.bed);
   g.s = g.b + f64(p.thickness);
   g.beta2 = torch::clamp_min(f64(p.beta2), 0.0);
+  g.corners = p.element_columns.reshape({-1});
   return g;
 }
 
@@ -223,18 +244,24 @@ Geometry geometry(const TorchBPPatch& p) {
 /// varies through it.
 struct Columns {
   torch::Tensor eta_H;   ///< [ny, nx]: the depth integral of the viscosity, Pa a m
-  torch::Tensor beta_e;  ///< [ny, nx]: the effective friction on ubar, Pa a/m
+  torch::Tensor sliding; ///< [ny, nx]: the sliding part of beta_e, interpolated between columns
+  torch::Tensor lumped;  ///< [ny, nx]: the no-slip part of beta_e, lumped on its column
+  torch::Tensor beta_e;  ///< [ny, nx]: each column's effective friction on ubar, Pa a/m
   torch::Tensor share;   ///< [ny, nx]: the deformation share f, 0 .. 1
   torch::Tensor profile; ///< [ny, nx, nz]: u(sigma) / ubar, of mean 1
 };
 
-/// Friction on ubar given F2 = int (1/eta) ((s - z)/H)^2 dz (m/(Pa a)): where the
-/// bed slides, beta^2 / (1 + beta^2 F2) (internal shear in series with
-/// friction); under no slip, 1 / F2; plus 1e-6 / F2, so that the system
-/// stays definite under floating ice and frictionless beds.
-torch::Tensor effective_friction(const Geometry& g, const torch::Tensor& F2) {
-  const torch::Tensor sliding = g.beta2 / (1 + g.beta2 * F2);
-  return g.bed_free * sliding + (1 - g.bed_free) / F2 + 1e-6 / F2;
+/// Sets the friction on ubar of `out` given F2 = int (1/eta) ((s - z)/H)^2 dz
+/// (m/(Pa a)): where the bed slides (and on ice-free columns, whose beta^2
+/// the solver interpolates too), sliding = beta^2 / (1 + beta^2 F2)
+/// (internal shear in series with friction); under no slip, lumped = 1 / F2;
+/// plus 1e-6 / F2 lumped, so that the system stays definite under floating
+/// ice and frictionless beds. Each column's own beta_e is their sum.
+void effective_friction(const Geometry& g, const torch::Tensor& F2, Columns& out) {
+  const torch::Tensor slides = 1 - g.icy + g.bed_free; // 0 on icy no-slip columns only
+  out.sliding = slides * g.beta2 / (1 + g.beta2 * F2);
+  out.lumped = (1 - slides) / F2 + 1e-6 / F2;
+  out.beta_e = out.sliding + out.lumped;
 }
 
 /// The linear columns: one viscosity through the depth, from the smoothed
@@ -256,7 +283,7 @@ Columns linear_columns(const TorchBPPatch& p, const Geometry& g, torch::Tensor* 
   const torch::Tensor F2 = g.H_min / (3 * eta);
   Columns out;
   out.eta_H = eta * g.H;
-  out.beta_e = effective_friction(g, F2);
+  effective_friction(g, F2, out);
   out.share = out.beta_e * F2;
   const torch::Tensor shape =
       (n + 2) / (n + 1) *
@@ -266,11 +293,17 @@ Columns linear_columns(const TorchBPPatch& p, const Geometry& g, torch::Tensor* 
   return out;
 }
 
-/// The levels of the glen columns: each of the patch's layers cut in
-/// `refine` (even) equal parts, with the hardness interpolated linearly;
-/// integrals over sigma by Simpson's rule on each layer.
+/// The levels of the glen columns: the midpoints of the patch's layers, with
+/// the hardness there (the mean of the layer's two levels); integrals over
+/// sigma by the midpoint rule. This is the solver's own vertical
+/// discretisation: its velocity is linear in each layer, so the shear
+/// strain rate is one per layer, and its two Gauss points average a
+/// linearly interpolated B to B at the midpoint; the shear stress of a
+/// layer, from the load above it, is that at its midpoint. Finer
+/// quadrature (Simpson's rule on sublayers) follows the continuum instead,
+/// and differs from the solver where B varies fast near the bed: mean(B)^-n
+/// against mean(B^-n).
 struct Levels {
-  int refine = 4;
   torch::Tensor zeta;       ///< [L]: depth below the surface over H, 1 (bed) .. 0 (surface)
   torch::Tensor weight;     ///< [L]: weights of integrals over sigma, 0 .. 1
   torch::Tensor cumulative; ///< [L, nz]: weights of the integrals from 0 to each patch level
@@ -279,75 +312,108 @@ struct Levels {
 
 Levels levels(const TorchBPPatch& p) {
   Levels lv;
-  const int R = lv.refine;
   const torch::Tensor sigma = p.sigma.to(torch::kFloat64).cpu().contiguous();
   const double* sig = sigma.data_ptr<double>();
-  const int64_t L = int64_t(R) * (p.nz - 1) + 1;
-  std::vector<int64_t> lower(static_cast<size_t>(L));
-  std::vector<double> t(static_cast<size_t>(L)), zeta(static_cast<size_t>(L)),
-      weight(static_cast<size_t>(L), 0.0), cumulative(static_cast<size_t>(L * p.nz), 0.0);
-  for (int64_t l = 0; l < L; ++l) {
-    const int64_t k = std::min<int64_t>(l / R, p.nz - 2);
-    lower[size_t(l)] = k;
-    t[size_t(l)] = double(l - k * R) / R;
-    zeta[size_t(l)] = 1 - (sig[k] + t[size_t(l)] * (sig[k + 1] - sig[k]));
+  const int64_t L = p.nz - 1;
+  std::vector<double> zeta(static_cast<size_t>(L)), weight(static_cast<size_t>(L)),
+      cumulative(static_cast<size_t>(L * p.nz), 0.0);
+  for (int64_t k = 0; k < L; ++k) {
+    zeta[size_t(k)] = 1 - 0.5 * (sig[k] + sig[k + 1]);
+    weight[size_t(k)] = sig[k + 1] - sig[k];
+    for (int64_t m = k + 1; m < p.nz; ++m) cumulative[size_t(k * p.nz + m)] = weight[size_t(k)];
   }
-  for (int64_t k = 0; k + 1 < p.nz; ++k)
-    for (int q = 0; q <= R; ++q) {
-      const double w = (sig[k + 1] - sig[k]) / (3.0 * R) * (q == 0 || q == R ? 1 : q % 2 ? 4 : 2);
-      const int64_t l = k * R + q;
-      weight[size_t(l)] += w;
-      for (int64_t m = k + 1; m < p.nz; ++m) cumulative[size_t(l * p.nz + m)] += w;
-    }
   const auto o = torch::TensorOptions().dtype(torch::kFloat64).device(p.thickness.device());
   lv.zeta = torch::tensor(zeta, torch::kFloat64).to(o);
   lv.weight = torch::tensor(weight, torch::kFloat64).to(o);
   lv.cumulative = torch::tensor(cumulative, torch::kFloat64).view({L, p.nz}).to(o);
-  const torch::Tensor lo = torch::tensor(lower, torch::kInt64).to(o.dtype(torch::kInt64));
-  const torch::Tensor frac = torch::tensor(t, torch::kFloat64).to(o);
   const torch::Tensor B = p.hardness.to(torch::kFloat64);
-  lv.hardness = B.index_select(2, lo) * (1 - frac) + B.index_select(2, lo + 1) * frac;
+  lv.hardness = 0.5 * (B.narrow(2, 0, L) + B.narrow(2, 1, L));
   return lv;
 }
 
+/// The slope factor S = 1 + |grad z|^2 + 3 (grad z . t)^2 ([ny, nx, L]) of
+/// the levels z = s - zeta H, t the direction of ubar ([ny, nx, 2]). In
+/// Blatter-Pattyn a column sheared on a slope also stretches along it: in a
+/// uniform slab (u a function of the depth d = s - z, surface slope grad s)
+/// u_x = s_x u_d, so that the strain rate is e^2 = S u_d^2 / 4 and the
+/// stress balance (S eta u_d)_d = -rho g |grad s| gives the shear stress
+/// eta u_d = tau_b zeta / S (with S of the surface slope along and across
+/// the flow, 1 + 4 s_par^2 + s_perp^2). Sliding keeps tau_b = beta^2 u_b.
+/// The deformation speed of a slab falls by S^(-(n+1)/2): 26 % at a slope of
+/// 0.2 (tests/test_membrane_vs_bp.cpp).
+torch::Tensor slope_factor(const TorchBPPatch& p, const Geometry& g, const Levels& lv,
+                           const torch::Tensor& ubar) {
+  const auto level_slope = [&](int64_t dim, double h) {
+    return icy_difference(g.s, g.icy, dim, h).unsqueeze(2) -
+           lv.zeta * icy_difference(g.H, g.icy, dim, h).unsqueeze(2);
+  };
+  const torch::Tensor zx = level_slope(1, p.dx), zy = level_slope(0, p.dy); // [ny, nx, L]
+  const torch::Tensor u = ubar.select(2, 0), v = ubar.select(2, 1);
+  const torch::Tensor speed = torch::sqrt(u * u + v * v + 1e-30);
+  const torch::Tensor along = (zx * u.unsqueeze(2) + zy * v.unsqueeze(2)) / speed.unsqueeze(2);
+  return 1 + zx * zx + zy * zy + 3 * along * along;
+}
+
 /// The glen columns of the viscosity eta at the refined levels ([ny, nx, L],
-/// Pa a): F2 = H int zeta^2/eta dsigma, beta_e = effective_friction, the
-/// share f = beta_e F2 and the profile (1 - f) + beta_e H int_0^sigma zeta/eta,
-/// the sliding plus the integral of the shear strain rate tau_b zeta / eta.
-Columns glen_columns(const Geometry& g, const Levels& lv, const torch::Tensor& eta) {
-  const torch::Tensor inverse = lv.zeta / eta; // [ny, nx, L]
+/// Pa a) and the slope factor S (slope_factor): F2 = H int zeta^2/(S eta)
+/// dsigma, beta_e = effective_friction, the share f = beta_e F2 and the
+/// profile (1 - f) + beta_e H int_0^sigma zeta/(S eta), the sliding plus the
+/// integral of the shear strain rate tau_b zeta / (S eta).
+Columns glen_columns(const Geometry& g, const Levels& lv, const torch::Tensor& eta,
+                     const torch::Tensor& S) {
+  const torch::Tensor inverse = lv.zeta / (eta * S); // [ny, nx, L]
   const torch::Tensor F2 = g.H_min * (inverse * lv.zeta * lv.weight).sum(2);
   Columns out;
   out.eta_H = g.H * (eta * lv.weight).sum(2);
-  out.beta_e = effective_friction(g, F2);
+  effective_friction(g, F2, out);
   out.share = torch::clamp_max(out.beta_e * F2, 1.0);
   out.profile = (1 - out.share).unsqueeze(2) +
                 (out.beta_e * g.H_min).unsqueeze(2) * inverse.matmul(lv.cumulative);
   return out;
 }
 
+/// The membrane strain rate e_m^2 = u_x^2 + v_y^2 + u_x v_y + (u_y + v_x)^2/4
+/// of ubar ([ny, nx, 2], m/a) on each column (a^-2): at the Gauss points of
+/// the ice-filled elements, as the solver evaluates it, then the mean over
+/// each element's points and over the elements around the column (0 on
+/// columns of no element). Central differences at the columns would miss
+/// the strain of a one-column peak (a slippery spot) altogether.
+torch::Tensor membrane_strain_rate2(const TorchBPPatch& p, const Geometry& g,
+                                    const torch::Tensor& ubar) {
+  const int64_t N = int64_t(p.nx) * p.ny, E = g.corners.size(0) / 4;
+  const ElementTables t = element_tables(p.dx, p.dy, ubar.device());
+  const torch::Tensor xe = ubar.reshape({N, 2}).index_select(0, g.corners).view({E, 4, 2});
+  const torch::Tensor u = xe.select(2, 0), v = xe.select(2, 1);
+  const torch::Tensor ux = u.matmul(t.dphi_dx), uy = u.matmul(t.dphi_dy); // [E, 4 points]
+  const torch::Tensor vx = v.matmul(t.dphi_dx), vy = v.matmul(t.dphi_dy);
+  const torch::Tensor element =
+      (ux * ux + vy * vy + ux * vy + 0.25 * (uy + vx).pow(2)).mean(1); // [E]
+  const torch::Tensor o = torch::zeros({N}, ubar.options());
+  const torch::Tensor sum = o.index_add(0, g.corners, element.repeat_interleave(4));
+  const torch::Tensor count = o.index_add(0, g.corners, torch::ones({E * 4}, ubar.options()));
+  return (sum / torch::clamp_min(count, 1.0)).view({p.ny, p.nx});
+}
+
 /// One relaxed Picard update of the glen viscosity for the velocity ubar
 /// ([ny, nx, 2], m/a): at each level, eta = B/2 (e_m^2 + (du/dz)^2/4 +
-/// e_0^2)^((1-n)/(2n)), with the membrane strain rate e_m^2 = u_x^2 + v_y^2
-/// + u_x v_y + (u_y + v_x)^2/4 of ubar and the shear du/dz = tau_b zeta/eta,
-/// tau_b = beta_e |ubar|; then eta <- eta (eta_new/eta)^1.5 (in log space,
+/// e_0^2)^((1-n)/(2n)), with the membrane strain rate e_m^2 of ubar
+/// (membrane_strain_rate2) and the shear du/dz = tau_b zeta/(S eta),
+/// tau_b = beta_e |ubar|, which strains the ice S times its square / 4
+/// (slope_factor); then eta <- eta (eta_new/eta)^1.5 (in log space,
 /// over-relaxed: the map contracts by about (n-1)/n there).
 torch::Tensor glen_update(const TorchBPPatch& p, const Geometry& g, const Levels& lv,
-                          const torch::Tensor& ubar, const torch::Tensor& eta) {
+                          const torch::Tensor& ubar, const torch::Tensor& eta,
+                          const torch::Tensor& S, double relaxation) {
   const double n = p.constants.glen_exponent;
   const torch::Tensor u = ubar.select(2, 0), v = ubar.select(2, 1);
-  const torch::Tensor ux = icy_difference(u, g.icy, 1, p.dx),
-                      uy = icy_difference(u, g.icy, 0, p.dy);
-  const torch::Tensor vx = icy_difference(v, g.icy, 1, p.dx),
-                      vy = icy_difference(v, g.icy, 0, p.dy);
-  const torch::Tensor membrane = ux * ux + vy * vy + ux * vy + 0.25 * (uy + vx).pow(2);
-  const Columns c = glen_columns(g, lv, eta);
+  const torch::Tensor membrane = membrane_strain_rate2(p, g, ubar);
+  const Columns c = glen_columns(g, lv, eta, S);
   const torch::Tensor tau_b = c.beta_e * torch::sqrt(u * u + v * v + 1e-30);
-  const torch::Tensor shear = tau_b.unsqueeze(2) * lv.zeta / eta;
+  const torch::Tensor shear = tau_b.unsqueeze(2) * lv.zeta / (eta * S);
   const torch::Tensor e2 =
-      membrane.unsqueeze(2) + 0.25 * shear * shear + p.constants.regularisation2;
+      membrane.unsqueeze(2) + 0.25 * S * shear * shear + p.constants.regularisation2;
   const torch::Tensor updated = 0.5 * lv.hardness * torch::pow(e2, (1 - n) / (2 * n));
-  return eta * torch::pow(updated / eta, 1.5);
+  return eta * torch::pow(updated / eta, relaxation);
 }
 
 /// The system of `p` with the coefficients `columns`, differentiable with
@@ -368,7 +434,13 @@ System build_system(const TorchBPPatch& p, const Geometry& g, const Columns& col
   const torch::Tensor area =
       torch::zeros({N}, k_col.options())
           .index_add(0, sys.columns, torch::full({E * 4}, t.weight, k_col.options()));
-  sys.friction = (columns.beta_e / rho_g).reshape({N}) * area;
+  sys.friction = (columns.lumped / rho_g).reshape({N}) * area;
+  sys.sliding = (columns.sliding / rho_g)
+                    .reshape({N})
+                    .index_select(0, sys.columns)
+                    .view({E, 4})
+                    .matmul(t.phi) *
+                t.weight;
   // Driving: -sum over points of phi_c H grad s, H and s bilinear in each element.
   const torch::Tensor He = H.reshape({N}).index_select(0, sys.columns).view({E, 4});
   const torch::Tensor se = s.reshape({N}).index_select(0, sys.columns).view({E, 4});
@@ -406,9 +478,10 @@ System build_system(const TorchBPPatch& p, const Geometry& g, const Columns& col
 struct ImplicitSolve : public torch::autograd::Function<ImplicitSolve> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& residual,
                                const torch::Tensor& columns, const torch::Tensor& k,
-                               const torch::Tensor& friction, const torch::Tensor& free, double dx,
-                               double dy, int64_t max_iterations, double tolerance) {
-    ctx->save_for_backward({columns, k, friction, free});
+                               const torch::Tensor& friction, const torch::Tensor& sliding,
+                               const torch::Tensor& free, double dx, double dy,
+                               int64_t max_iterations, double tolerance) {
+    ctx->save_for_backward({columns, k, friction, sliding, free});
     ctx->saved_data["dx"] = dx;
     ctx->saved_data["dy"] = dy;
     ctx->saved_data["max_iterations"] = max_iterations;
@@ -422,7 +495,8 @@ struct ImplicitSolve : public torch::autograd::Function<ImplicitSolve> {
     s.columns = saved[0];
     s.k = saved[1];
     s.friction = saved[2];
-    s.free = saved[3];
+    s.sliding = saved[3];
+    s.free = saved[4];
     s.tables = element_tables(ctx->saved_data["dx"].toDouble(), ctx->saved_data["dy"].toDouble(),
                               s.k.device());
     MembraneOptions o;
@@ -430,7 +504,7 @@ struct ImplicitSolve : public torch::autograd::Function<ImplicitSolve> {
     o.tolerance = ctx->saved_data["tolerance"].toDouble();
     const torch::Tensor lambda = conjugate_gradients(s, grad[0], o, nullptr);
     return {lambda,          torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(),
-            torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+            torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
@@ -463,7 +537,7 @@ torch::Tensor solve_membrane(const TorchBPPatch& patch, const MembraneOptions& o
   torch::Tensor eta;
   const Columns linear = linear_columns(patch, g, &eta);
   const auto detached = [](System s) {
-    for (torch::Tensor* t : {&s.k, &s.friction, &s.rhs}) *t = t->detach();
+    for (torch::Tensor* t : {&s.k, &s.friction, &s.sliding, &s.rhs}) *t = t->detach();
     return s;
   };
   torch::Tensor x;
@@ -503,17 +577,23 @@ torch::Tensor solve_membrane(const TorchBPPatch& patch, const MembraneOptions& o
     } else {
       eta = eta.detach().unsqueeze(2).expand({patch.ny, patch.nx, L}).contiguous();
     }
+    double relaxation = 1.5, last_change = HUGE_VAL;
     for (int k = 0; k < options.picard_iterations; ++k) {
-      const torch::Tensor before = x;
-      eta = glen_update(patch, g, lv, x.view({patch.ny, patch.nx, 2}), eta);
-      solve(build_system(patch, g, glen_columns(g, lv, eta)));
+      const torch::Tensor before = x, ubar = x.view({patch.ny, patch.nx, 2});
+      const torch::Tensor S = slope_factor(patch, g, lv, ubar);
+      eta = glen_update(patch, g, lv, ubar, eta, S, relaxation);
+      solve(build_system(patch, g, glen_columns(g, lv, eta, S)));
       total.picard = k + 1;
       const double change = (x - before).abs().max().item<double>();
       if (change <= options.picard_tolerance * x.abs().max().item<double>()) break;
+      // Oscillating: relax less (down to half a step).
+      if (change > last_change) relaxation = std::max(0.5, 0.75 * relaxation);
+      last_change = change;
     }
     // The last system, its viscosity held fixed, carries the derivatives.
     const torch::AutoGradMode grad(true);
-    live = build_system(patch, g, glen_columns(g, lv, eta));
+    const torch::Tensor S = slope_factor(patch, g, lv, x.view({patch.ny, patch.nx, 2}));
+    live = build_system(patch, g, glen_columns(g, lv, eta, S));
     if (viscosity) *viscosity = eta;
   }
   if (report) *report = total;
@@ -521,8 +601,9 @@ torch::Tensor solve_membrane(const TorchBPPatch& patch, const MembraneOptions& o
   if (geometry_requires_grad(patch)) {
     const System sys = detached(live);
     const torch::Tensor residual = apply(live, x) - live.rhs;
-    ubar = x - ImplicitSolve::apply(residual, sys.columns, sys.k, sys.friction, sys.free, patch.dx,
-                                    patch.dy, int64_t(options.max_iterations), options.tolerance);
+    ubar = x - ImplicitSolve::apply(residual, sys.columns, sys.k, sys.friction, sys.sliding,
+                                    sys.free, patch.dx, patch.dy, int64_t(options.max_iterations),
+                                    options.tolerance);
   }
   return ubar.view({patch.ny, patch.nx, 2}).to(patch.options());
 }
@@ -541,14 +622,16 @@ torch::Tensor membrane_velocity(const TorchBPPatch& patch, const MembraneOptions
 
 namespace {
 
-/// The columns for `options`: linear, or glen with the viscosity of the
-/// membrane solve (the patch's cache, or a solve).
+/// The columns for `options`: linear, or glen with the velocity and
+/// viscosity of the membrane solve (the patch's cache, or a solve).
 Columns columns_for(const TorchBPPatch& p, const MembraneOptions& options) {
   const Geometry g = geometry(p);
   if (!is_glen(options)) return linear_columns(p, g, nullptr);
-  torch::Tensor viscosity = p.membrane_viscosity;
-  if (!viscosity.defined()) solve_membrane(p, options, nullptr, &viscosity);
-  return glen_columns(g, levels(p), viscosity);
+  torch::Tensor viscosity = p.membrane_viscosity, ubar = p.membrane;
+  if (!viscosity.defined() || !ubar.defined())
+    ubar = solve_membrane(p, options, nullptr, &viscosity);
+  const Levels lv = levels(p);
+  return glen_columns(g, lv, viscosity, slope_factor(p, g, lv, ubar.to(torch::kFloat64)));
 }
 
 } // namespace

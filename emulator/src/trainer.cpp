@@ -36,6 +36,17 @@ namespace nunatak::emulator {
 
 namespace {
 
+/// The median of `values` (the mean of the two middle ones for an even
+/// count); NaN for none.
+double median(std::vector<double> values) {
+  if (values.empty()) return std::nan("");
+  const size_t h = values.size() / 2;
+  std::nth_element(values.begin(), values.begin() + std::ptrdiff_t(h), values.end());
+  const double upper = values[h];
+  if (values.size() % 2) return upper;
+  return 0.5 * (upper + *std::max_element(values.begin(), values.begin() + std::ptrdiff_t(h)));
+}
+
 const char* const checkpoint_kind = "nunatak-bp-emulator-checkpoint";
 const int checkpoint_version = 1;
 const int history_columns = 10;
@@ -370,19 +381,18 @@ EpochRecord Trainer::run_epoch() {
   record.train_physics = sums.physics / sums.samples;
   record.train_data = sums.data_samples > 0 ? sums.data / sums.data_samples : nan;
 
-  double error = 0, physics = 0;
-  int errors = 0;
+  std::vector<double> errors;
+  double physics = 0;
   {
     const torch::NoGradGuard no_grad;
     for (const auto& s : m_validation) {
       const torch::Tensor u = m_model.velocity(s.patch);
       physics += physics_loss(m_model, s.patch, u).item<double>();
       if (!s.solution.defined()) continue;
-      error += velocity_relative_error(s.patch, u, s.solution);
-      ++errors;
+      errors.push_back(velocity_relative_error(s.patch, u, s.solution));
     }
   }
-  record.validation_error = errors > 0 ? error / errors : nan;
+  record.validation_error = median(errors);
   record.validation_physics = m_validation.empty() ? nan : physics / double(m_validation.size());
 
   const double now = score(record);

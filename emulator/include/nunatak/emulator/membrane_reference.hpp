@@ -48,7 +48,7 @@ struct MembraneOptions {
   /// The first guess, [ny, nx, 2] m/a (e.g. the previous time step's ubar);
   /// undefined: 0.
   torch::Tensor initial_guess;
-  /// glen: the first viscosity, [ny, nx, 4 (nz - 1) + 1] Pa a (e.g. the
+  /// glen: the first viscosity, [ny, nx, nz - 1] Pa a (one per layer; e.g. the
   /// previous time step's TorchBPPatch::membrane_viscosity); undefined: the
   /// linear one.
   torch::Tensor initial_viscosity;

@@ -58,7 +58,7 @@ struct EpochRecord {
   double train_loss = 0;         ///< the loss trained on, per sample
   double train_physics = 0;      ///< physics_loss per sample
   double train_data = 0;         ///< data_loss per sample with a solution
-  double validation_error = 0;   ///< mean velocity_relative_error over validation solutions
+  double validation_error = 0;   ///< median velocity_relative_error over validation solutions
   double validation_physics = 0; ///< mean physics_loss over validation samples
   double seconds = 0;            ///< wall time, training and validation
   int samples = 0;               ///< training samples seen
