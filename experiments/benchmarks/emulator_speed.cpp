@@ -1,9 +1,13 @@
 // Speed of the emulator against the Blatter-Pattyn solver on ISMIP-HOM A
 // (L = 10 km), in one run: the solver's set-up and solve (nunatak ismip-hom,
-// one rank) and the inference of an IGM-size CNN (16 layers x 32 channels)
-// and of a U-Net (width 32, 4 levels) on the same nodes, on 1 and 2 threads,
-// in double and single precision, with the ratio. Inference time does not depend on the weights, so
-// the networks are untrained here; accuracy is measured elsewhere (docs/emulator.md).
+// one rank) and the inference of an IGM-size CNN (16 layers x 32 channels),
+// of a U-Net (width 32, 4 levels) and of the shipped configuration (CNN 6 x
+// 32 correcting the glen membrane reference, whose Picard iterations and
+// conjugate-gradient solves are timed with it) on the same nodes, on 1 and
+// 2 threads, in double and single precision, with the ratio. Inference time
+// does not depend on the weights (the reference's cost depends on the
+// geometry only), so the networks are untrained here; accuracy is measured
+// elsewhere (docs/emulator.md).
 //
 //   emulator_speed [NX NY NZ ...]   (default: 32 32 9  64 64 17)
 
@@ -86,13 +90,20 @@ int main(int argc, char** argv) {
       const char* name;
       const char* arch;
       int width, depth;
+      bool glen_reference;
     };
-    for (const Net net :
-         {Net{"cnn 16 x 32 (IGM)", "cnn", 32, 16}, Net{"unet 32, 4 levels", "unet", 32, 4}})
+    for (const Net net : {Net{"cnn 16 x 32 (IGM)", "cnn", 32, 16, false},
+                          Net{"unet 32, 4 levels", "unet", 32, 4, false},
+                          Net{"cnn 6 x 32, glen ref.", "cnn", 32, 6, true}})
       for (const auto dtype : {torch::kFloat64, torch::kFloat32}) {
         const emulator::TorchBPPatch p = emulator::make_torch_bp_patch(patch, dtype);
-        emulator::Emulator model(emulator::emulator_metadata_for(p, net.arch, net.width, net.depth),
-                                 1);
+        emulator::EmulatorMetadata meta =
+            emulator::emulator_metadata_for(p, net.arch, net.width, net.depth);
+        if (net.glen_reference) {
+          meta.output_scaling = "membrane";
+          meta.membrane_viscosity = "glen";
+        }
+        emulator::Emulator model(meta, 1);
         model.to(p.options());
         double ms[2];
         for (int threads : {1, 2}) {
