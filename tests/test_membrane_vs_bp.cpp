@@ -48,7 +48,7 @@ core::BPPatch slab(const std::vector<std::pair<int, int>>& slippery, double slop
 }
 
 struct Comparison {
-  double relative_l2 = 0; ///< of the surface speed over the slab
+  double relative_l2 = 0; ///< of the surface velocity over the slab
   double spot_solver = 0; ///< surface speed at the first slippery column (or the centre), m/a
   double spot_reference = 0;
 };
