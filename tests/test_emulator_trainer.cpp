@@ -255,9 +255,7 @@ TEST_F(EmulatorTrainer, BestModelFileIsTheBestEpochs) {
     std::vector<double> v;
     for (const auto& s : s_validation)
       v.push_back(velocity_relative_error(s.patch, e.velocity(s.patch), s.solution));
-    std::sort(v.begin(), v.end());
-    const size_t h = v.size() / 2;
-    return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
+    return median(v);
   };
   const std::string path = temp_path("best.pt");
   trainer.save_best(path);

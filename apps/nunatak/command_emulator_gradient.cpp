@@ -17,6 +17,7 @@
 #include "nunatak/core/error.hpp"
 #include "nunatak/core/petsc_check.hpp"
 #include "nunatak/emulator/membrane_reference.hpp"
+#include "nunatak/emulator/trainer.hpp"
 #include "nunatak/model/sample_solver.hpp"
 #include "nunatak/model/simulation.hpp"
 
@@ -95,13 +96,6 @@ Fidelity compare(const std::vector<double>& g, const std::vector<double>& refere
     dd += (g[k] - reference[k]) * (g[k] - reference[k]);
   }
   return {gg > 0 && rr > 0 ? dot / std::sqrt(gg * rr) : 0.0, rr > 0 ? std::sqrt(dd / rr) : NAN};
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) return NAN;
-  std::sort(v.begin(), v.end());
-  const size_t h = v.size() / 2;
-  return v.size() % 2 ? v[h] : 0.5 * (v[h - 1] + v[h]);
 }
 
 } // namespace
@@ -224,7 +218,7 @@ void add_gradient_command(CLI::App& emulator_cmd, Context& context) {
     for (size_t m = 0; m < rows; ++m)
       spdlog::info("| {} | {:.3f} | {:.0f} % |",
                    m < nets.size() ? o->models[m] : baseline_names[m - nets.size()],
-                   median(cosines[m]), 100 * median(errors[m]));
+                   emulator::median(cosines[m]), 100 * emulator::median(errors[m]));
   });
 }
 

@@ -673,10 +673,7 @@ void fit_velocity_scale(Emulator& model, const std::vector<TrainingSample>& samp
     m.velocity_scale = saved;
     return;
   }
-  std::sort(ratios.begin(), ratios.end());
-  const size_t h = ratios.size() / 2;
-  const double median = ratios.size() % 2 ? ratios[h] : 0.5 * (ratios[h - 1] + ratios[h]);
-  m.velocity_scale = std::exp(median);
+  m.velocity_scale = std::exp(median(ratios));
 }
 
 torch::Tensor physics_loss(const Emulator& model, const TorchBPPatch& patch,

@@ -36,17 +36,6 @@ namespace nunatak::emulator {
 
 namespace {
 
-/// The median of `values` (the mean of the two middle ones for an even
-/// count); NaN for none.
-double median(std::vector<double> values) {
-  if (values.empty()) return std::nan("");
-  const size_t h = values.size() / 2;
-  std::nth_element(values.begin(), values.begin() + std::ptrdiff_t(h), values.end());
-  const double upper = values[h];
-  if (values.size() % 2) return upper;
-  return 0.5 * (upper + *std::max_element(values.begin(), values.begin() + std::ptrdiff_t(h)));
-}
-
 const char* const checkpoint_kind = "nunatak-bp-emulator-checkpoint";
 const int checkpoint_version = 1;
 const int history_columns = 10;
@@ -219,6 +208,13 @@ void check_samples(const Emulator& model, const std::vector<TrainingSample>& sam
 }
 
 } // namespace
+
+double median(std::vector<double> values) {
+  if (values.empty()) return std::nan("");
+  std::sort(values.begin(), values.end());
+  const size_t h = values.size() / 2;
+  return values.size() % 2 ? values[h] : 0.5 * (values[h - 1] + values[h]);
+}
 
 double velocity_relative_error(const TorchBPPatch& patch, const torch::Tensor& velocity,
                                const torch::Tensor& solution) {

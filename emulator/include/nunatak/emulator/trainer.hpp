@@ -70,6 +70,10 @@ struct EpochRecord {
 double velocity_relative_error(const TorchBPPatch& patch, const torch::Tensor& velocity,
                                const torch::Tensor& solution);
 
+/// The median of `values` (the mean of the two middle ones for an even
+/// count); NaN for none.
+double median(std::vector<double> values);
+
 /// The hybrid loss's physics weight lambda and its adaptation.
 struct LossBalance {
   double weight = 1.0; ///< lambda
