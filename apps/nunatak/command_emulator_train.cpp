@@ -330,29 +330,6 @@ void check_model_fits(const emulator::Emulator& net, const io::EmulatorDataset& 
 
 namespace {
 
-/// A data set, or a Blatter-Pattyn fixture (`nunatak solve --bp-fixture`,
-/// `nunatak ismip-hom --bp-fixture`) as a data set of one sample.
-io::EmulatorDataset read_samples(const std::string& path) {
-  bool fixture = false;
-  {
-    const io::NcFile f = io::NcFile::open(path);
-    fixture = f.text_attribute(NC_GLOBAL, "nunatak_fixture").has_value();
-  }
-  if (!fixture) return io::read_emulator_dataset(path);
-  io::BPFixture x = io::read_bp_fixture(path);
-  io::EmulatorDataset d;
-  d.sigma = x.patch.sigma;
-  d.constants = x.patch.constants;
-  io::EmulatorSample s;
-  s.source = 1;
-  s.converged = true;
-  s.solve_seconds = std::nan("");
-  s.patch = std::move(x.patch);
-  s.velocity = std::move(x.velocity);
-  d.samples.push_back(std::move(s));
-  return d;
-}
-
 void add_eval_command(CLI::App& emulator_cmd, Context& context) {
   auto* cmd = emulator_cmd.add_subcommand(
       "eval", "Measure an emulator on a data set: per sample, the relative L2 error of the "
@@ -386,7 +363,7 @@ void add_eval_command(CLI::App& emulator_cmd, Context& context) {
     model::prepare_files(files, runtime.comm());
     if (runtime.rank() != 0) return;
     emulator::Emulator net = emulator::Emulator::load(o->model);
-    const io::EmulatorDataset dataset = read_samples(o->dataset);
+    const io::EmulatorDataset dataset = io::read_emulator_samples(o->dataset);
     check_model_fits(net, dataset, o->model);
     const torch::Dtype dtype = o->precision == "single" ? torch::kFloat32 : torch::kFloat64;
     const int nz = int(dataset.sigma.size());

@@ -60,10 +60,13 @@
 ///   - the membrane strain rate e_m^2 at the Gauss points of the elements,
 ///     averaged over each element and over the elements around a column
 ///     (central differences at the columns miss a one-column peak).
-/// The symmetric positive definite system A ubar = b is solved by conjugate
-/// gradients with the exact diagonal (Jacobi) as preconditioner, in double
-/// precision. Derivatives with respect to the geometry follow from the
-/// residual r(ubar, theta) = A(theta) ubar - b(theta) = 0: d ubar/d theta =
+/// The symmetric positive definite system A ubar = b is assembled as a
+/// 3 x 3 stencil per column (assemble_stencil) and solved by conjugate
+/// gradients in double precision, preconditioned by the diagonal (Jacobi)
+/// or a geometric multigrid V-cycle (stencil_multigrid.hpp), as
+/// MembraneOptions::preconditioner says (Preconditioner). Derivatives with
+/// respect to the geometry follow from the residual r(ubar, theta) =
+/// A(theta) ubar - b(theta) = 0: d ubar/d theta =
 /// -A^-1 dr/d theta, one more solve with A (symmetric) in the backward pass
 /// (ImplicitSolve). For glen, A is the last Picard system with its
 /// viscosity held fixed: the derivative omits the viscosity's own change,
@@ -73,11 +76,16 @@
 
 #include "grid_ops.hpp"
 #include "nunatak/core/error.hpp"
+#include "stencil_multigrid.hpp"
 
 #include <torch/autograd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
 
 namespace nunatak::emulator {
 
@@ -118,15 +126,21 @@ struct System {
   torch::Tensor free;     ///< [N]: 1 on icy columns (unknowns), 0 where ubar = 0
   torch::Tensor rhs;      ///< [N, 2]: b
   ElementTables tables;
+  int64_t ny = 0, nx = 0; ///< the grid of the N = ny nx columns
 };
 
-/// A x for x [N, 2] (rows of fixed columns are 0).
+/// A x for x [N, 2] or a batch [B, N, 2] (rows of fixed columns are 0).
 torch::Tensor apply(const System& s, const torch::Tensor& x) {
   const int64_t E = s.k.size(0);
-  const torch::Tensor xe = x.index_select(0, s.columns).view({E, 4, 2});
-  const torch::Tensor u = xe.select(2, 0), v = xe.select(2, 1);
+  std::vector<int64_t> shape = x.sizes().vec(); // [..., E, 4 corners, 2]
+  shape.pop_back();
+  shape.back() = E;
+  shape.push_back(4);
+  shape.push_back(2);
+  const torch::Tensor xe = x.index_select(-2, s.columns).view(shape);
+  const torch::Tensor u = xe.select(-1, 0), v = xe.select(-1, 1);
   const ElementTables& t = s.tables;
-  const torch::Tensor ux = u.matmul(t.dphi_dx), uy = u.matmul(t.dphi_dy); // [E, 4 points]
+  const torch::Tensor ux = u.matmul(t.dphi_dx), uy = u.matmul(t.dphi_dy); // [..., E, 4 points]
   const torch::Tensor vx = v.matmul(t.dphi_dx), vy = v.matmul(t.dphi_dy);
   const torch::Tensor kw = (s.k * t.weight).unsqueeze(1);
   const torch::Tensor sxx = kw * (2 * ux + vy), syy = kw * (2 * vy + ux);
@@ -135,66 +149,166 @@ torch::Tensor apply(const System& s, const torch::Tensor& x) {
   // Consistent friction: the sliding coefficient times ubar at the points.
   const torch::Tensor bu = s.sliding * u.matmul(t.phi), bv = s.sliding * v.matmul(t.phi);
   const torch::Tensor fu = sxx.matmul(t.dphi_dx.t()) + sxy.matmul(t.dphi_dy.t()) +
-                           bu.matmul(t.phi.t()); // [E, 4 corners]
+                           bu.matmul(t.phi.t()); // [..., E, 4 corners]
   const torch::Tensor fv =
       syy.matmul(t.dphi_dy.t()) + sxy.matmul(t.dphi_dx.t()) + bv.matmul(t.phi.t());
   const torch::Tensor out =
-      torch::zeros_like(x).index_add(0, s.columns, torch::stack({fu, fv}, 2).view({E * 4, 2}));
+      torch::zeros_like(x).index_add(-2, s.columns, torch::stack({fu, fv}, -1).flatten(-3, -2));
   return (out + s.friction.unsqueeze(1) * x) * s.free.unsqueeze(1);
 }
 
-/// The diagonal of A, [N, 2] (1 on fixed columns).
-torch::Tensor diagonal(const System& s) {
+/// The stencil of A, [N, 9, 2, 2] (row, 3 x 3 offset, component of the row,
+/// of the column; stencil_multigrid.hpp): the element matrices (membrane
+/// stresses and consistent sliding friction) gathered per row and 3 x 3
+/// offset, plus the lumped friction; the rows and columns of fixed columns
+/// the identity. The operator of apply(), in the form that the multigrid
+/// coarsens and that costs a fraction of apply() to apply.
+torch::Tensor assemble_stencil(const System& s) {
   const int64_t E = s.k.size(0);
   const ElementTables& t = s.tables;
-  const torch::Tensor px2 = t.dphi_dx.pow(2), py2 = t.dphi_dy.pow(2);              // [4, 4]
-  const torch::Tensor kw = (s.k * t.weight).unsqueeze(1);                          // [E, 1]
-  const torch::Tensor slide = s.sliding.matmul(t.phi.pow(2).t());                  // [E, 4 corners]
-  const torch::Tensor du = kw * (2 * px2 + 0.5 * py2).sum(1).unsqueeze(0) + slide; // [E, 4]
-  const torch::Tensor dv = kw * (2 * py2 + 0.5 * px2).sum(1).unsqueeze(0) + slide; // [E, 4]
-  const torch::Tensor d = torch::zeros({s.free.size(0), 2}, s.free.options())
-                              .index_add(0, s.columns, torch::stack({du, dv}, 2).view({E * 4, 2}));
-  const torch::Tensor full = d + s.friction.unsqueeze(1);
-  const torch::Tensor free = s.free.unsqueeze(1);
-  return free * torch::clamp_min(full, 1e-300) + (1 - free);
+  const torch::Tensor px = t.dphi_dx, py = t.dphi_dy; // [4 corners, 4 points]
+  // The membrane coupling of corner c's force (a) with corner d's velocity (b), [c, d, a, b].
+  const torch::Tensor uu = 2 * px.matmul(px.t()) + 0.5 * py.matmul(py.t());
+  const torch::Tensor uv = px.matmul(py.t()) + 0.5 * py.matmul(px.t());
+  const torch::Tensor vv = 2 * py.matmul(py.t()) + 0.5 * px.matmul(px.t());
+  const torch::Tensor membrane =
+      torch::stack({torch::stack({uu, uv}, 2), torch::stack({uv.t(), vv}, 2)}, 2);
+  const torch::Tensor sliding = torch::einsum("eq,cq,dq->ecd", {s.sliding, t.phi, t.phi});
+  return detail::assemble_q1_stencil(s.columns.view({E, 4}), s.k * t.weight, membrane, sliding,
+                                     s.friction, s.free, s.nx);
 }
 
-/// Solves A x = b by Jacobi-preconditioned conjugate gradients, from
-/// `initial` ([N, 2]; undefined: 0), to options.tolerance relative to the
-/// preconditioned norm of b.
-torch::Tensor conjugate_gradients(const System& s, const torch::Tensor& b,
-                                  const MembraneOptions& options, MembraneReport* report,
-                                  const torch::Tensor& initial = {}) {
+/// The stencil's diagonal, [2, N].
+torch::Tensor stencil_diagonal(const torch::Tensor& stencil) {
+  const torch::Tensor centre = stencil.select(1, 4); // [N, 2, 2]
+  return torch::stack({centre.select(1, 0).select(1, 0), centre.select(1, 1).select(1, 1)});
+}
+
+/// The conjugate gradients' preconditioner over the solves of one membrane
+/// solve (the linear solve and the Picard iterations) or of one adjoint
+/// solve, as options.preconditioner says:
+///   - jacobi: the diagonal of each system;
+///   - multigrid: a V-cycle (stencil_multigrid.hpp) built for the first
+///     system and kept for the next ones, which differ by their viscosity
+///     only, until a solve takes more than stale_iterations (then it is
+///     built again for the next);
+///   - auto: Jacobi, and multigrid from the first solve that Jacobi has not
+///     finished in switch_iterations. On this project's CPUs (one stencil
+///     product: 0.3 ms on 128 x 128 nodes) a V-cycle costs about 10 stencil
+///     products and building one about 150; the V-cycle needs 5-15
+///     iterations per solve, Jacobi a few where the friction dominates the
+///     membrane stresses (cells wider than the ice is thick: Greenland at
+///     16 km) and a number that grows with the grid where they dominate
+///     (narrow cells under thick ice: 80 per solve on ISMIP-HOM A at 32 x 32
+///     columns, 330 at 128 x 128). The V-cycle pays from about 200
+///     (membrane_reference_timing, docs/emulator.md).
+class Preconditioner {
+public:
+  static constexpr int switch_iterations = 200;
+  static constexpr int stale_iterations = 12;
+
+  explicit Preconditioner(const std::string& mode) : m_mode(mode) {
+    if (mode != "auto" && mode != "jacobi" && mode != "multigrid")
+      throw Error("membrane reference: unknown preconditioner '" + mode +
+                  "' (auto, multigrid or jacobi)");
+    m_multigrid = mode == "multigrid";
+  }
+
+  /// Prepares the solves with the system of `stencil` (assemble_stencil).
+  void prepare(const System& s, const torch::Tensor& stencil, MembraneReport& report) {
+    if (!m_multigrid)
+      m_inverse_diagonal = 1.0 / stencil_diagonal(stencil);
+    else if (!m_cycle || m_stale)
+      build(s, stencil, report);
+  }
+
+  /// z = M^-1 r for r [1, 2, N].
+  torch::Tensor operator()(const torch::Tensor& r) const {
+    return m_multigrid ? (*m_cycle)(r) : r * m_inverse_diagonal;
+  }
+
+  /// After `iterations` iterations of a solve: true if the preconditioner
+  /// changed (auto, from Jacobi to multigrid), so that the conjugate
+  /// gradients restart their search direction.
+  bool escalate(const System& s, const torch::Tensor& stencil, int iterations,
+                MembraneReport& report) {
+    if (m_multigrid || m_mode != "auto" || iterations < switch_iterations) return false;
+    m_multigrid = true;
+    build(s, stencil, report);
+    return true;
+  }
+
+  /// At the end of a solve that took `iterations`.
+  void finished(int iterations) { m_stale = m_multigrid && iterations > stale_iterations; }
+
+private:
+  void build(const System& s, const torch::Tensor& stencil, MembraneReport& report) {
+    m_cycle = std::make_shared<detail::StencilMultigrid>(stencil, s.free, s.ny, s.nx);
+    m_stale = false;
+    ++report.multigrid_builds;
+  }
+
+  std::string m_mode;
+  bool m_multigrid = false, m_stale = false;
+  torch::Tensor m_inverse_diagonal;
+  std::shared_ptr<detail::StencilMultigrid> m_cycle;
+};
+
+/// Solves A x = b (b [N, 2]) by conjugate gradients preconditioned by
+/// `precondition`, from `initial` ([N, 2]; undefined: 0), to
+/// options.tolerance relative to the preconditioned norm of b. A is applied
+/// through its stencil (assemble_stencil).
+torch::Tensor conjugate_gradients(const System& s, const torch::Tensor& rhs,
+                                  const MembraneOptions& options, Preconditioner& precondition,
+                                  MembraneReport* report, const torch::Tensor& initial = {}) {
   const torch::NoGradGuard no_grad;
-  const torch::Tensor inverse_diagonal = 1.0 / diagonal(s);
-  const torch::Tensor free = s.free.unsqueeze(1);
-  const double start =
-      std::sqrt(std::max((b * free * b * inverse_diagonal).sum().item<double>(), 0.0));
-  torch::Tensor x = initial.defined() ? initial * free : torch::zeros_like(b);
-  torch::Tensor r = initial.defined() ? (b - apply(s, x)) * free : b * free;
-  torch::Tensor z = r * inverse_diagonal, p = z.clone();
-  double rz = (r * z).sum().item<double>();
   MembraneReport out;
+  const torch::Tensor stencil = assemble_stencil(s);
+  const auto A = [&](const torch::Tensor& x) {
+    return detail::apply_stencil(stencil, x, s.ny, s.nx);
+  };
+  precondition.prepare(s, stencil, out);
+  // Fields [1, 2, N] (the stencil's layout).
+  const auto field = [](const torch::Tensor& x) { return x.t().unsqueeze(0).contiguous(); };
+  const torch::Tensor free = s.free, b = field(rhs) * free;
+  const auto norm_of_b = [&] {
+    return std::sqrt(std::max((b * precondition(b)).sum().item<double>(), 0.0));
+  };
+  double start = norm_of_b();
+  torch::Tensor x = initial.defined() ? field(initial) * free : torch::zeros_like(b);
+  torch::Tensor r = initial.defined() ? (b - A(x)) * free : b.clone();
+  torch::Tensor z = precondition(r), p = z.clone();
+  double rz = (r * z).sum().item<double>();
   out.residual = start > 0 ? std::sqrt(std::max(rz, 0.0)) / start : 0.0;
   out.converged = start == 0 || out.residual <= options.tolerance;
   if (start == 0) x = torch::zeros_like(b);
   for (int it = 0; it < options.max_iterations && !out.converged; ++it) {
-    const torch::Tensor Ap = apply(s, p);
+    const torch::Tensor Ap = A(p);
     const double pAp = (p * Ap).sum().item<double>();
     if (!(pAp > 0)) break; // breakdown: keep the last iterate
     const double alpha = rz / pAp;
     x.add_(p, alpha);
     r.sub_(Ap, alpha);
-    z = r * inverse_diagonal;
-    const double rz_new = (r * z).sum().item<double>();
     out.iterations = it + 1;
+    if (precondition.escalate(s, stencil, out.iterations, out)) { // restart
+      start = norm_of_b();
+      z = precondition(r);
+      rz = (r * z).sum().item<double>();
+      p = z.clone();
+      out.residual = std::sqrt(std::max(rz, 0.0)) / start;
+      out.converged = out.residual <= options.tolerance;
+      continue;
+    }
+    z = precondition(r);
+    const double rz_new = (r * z).sum().item<double>();
     out.residual = std::sqrt(std::max(rz_new, 0.0)) / start;
     out.converged = out.residual <= options.tolerance;
     p = z + (rz_new / rz) * p;
     rz = rz_new;
   }
+  precondition.finished(out.iterations);
   if (report) *report = out;
-  return x;
+  return x[0].t().contiguous();
 }
 
 /// The derivative of f along `dim` from icy neighbours only ([ny, nx]): the
@@ -424,16 +538,20 @@ System build_system(const TorchBPPatch& p, const Geometry& g, const Columns& col
   const torch::Tensor &H = g.H, &b = g.b, &s = g.s;
   System sys;
   sys.tables = element_tables(p.dx, p.dy, p.thickness.device());
+  sys.ny = p.ny;
+  sys.nx = p.nx;
   const ElementTables& t = sys.tables;
   const int64_t E = p.element_columns.size(0), N = int64_t(p.nx) * p.ny;
   sys.columns = p.element_columns.reshape({E * 4});
-  sys.free = g.icy.reshape({N});
   const torch::Tensor k_col = (2 * columns.eta_H / rho_g).reshape({N});
   sys.k = k_col.index_select(0, sys.columns).view({E, 4}).mean(1);
   // Lumped area of each column: sum over its elements of dx dy / 4.
   const torch::Tensor area =
       torch::zeros({N}, k_col.options())
           .index_add(0, sys.columns, torch::full({E * 4}, t.weight, k_col.options()));
+  // Unknowns: the icy columns of some element (not, e.g., the ghost columns
+  // of a periodic patch, which no element reaches: they stay at 0).
+  sys.free = g.icy.reshape({N}) * area.gt(0).to(k_col.dtype());
   sys.friction = (columns.lumped / rho_g).reshape({N}) * area;
   sys.sliding = (columns.sliding / rho_g)
                     .reshape({N})
@@ -476,35 +594,38 @@ System build_system(const TorchBPPatch& p, const Geometry& g, const Columns& col
 /// the incoming gradient, so that ubar* - ImplicitSolve(r(ubar*, theta)) has
 /// the derivative -A^-1 dr/dtheta of the exact solution.
 struct ImplicitSolve : public torch::autograd::Function<ImplicitSolve> {
+  /// `numbers`: dx, dy, ny, nx, options.max_iterations, options.tolerance.
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& residual,
                                const torch::Tensor& columns, const torch::Tensor& k,
                                const torch::Tensor& friction, const torch::Tensor& sliding,
-                               const torch::Tensor& free, double dx, double dy,
-                               int64_t max_iterations, double tolerance) {
+                               const torch::Tensor& free, const std::vector<double>& numbers,
+                               const std::string& preconditioner) {
     ctx->save_for_backward({columns, k, friction, sliding, free});
-    ctx->saved_data["dx"] = dx;
-    ctx->saved_data["dy"] = dy;
-    ctx->saved_data["max_iterations"] = max_iterations;
-    ctx->saved_data["tolerance"] = tolerance;
+    ctx->saved_data["numbers"] = numbers;
+    ctx->saved_data["preconditioner"] = preconditioner;
     return torch::zeros_like(residual);
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad) {
     const auto saved = ctx->get_saved_variables();
+    const std::vector<double> numbers = ctx->saved_data["numbers"].toDoubleVector();
     System s;
     s.columns = saved[0];
     s.k = saved[1];
     s.friction = saved[2];
     s.sliding = saved[3];
     s.free = saved[4];
-    s.tables = element_tables(ctx->saved_data["dx"].toDouble(), ctx->saved_data["dy"].toDouble(),
-                              s.k.device());
+    s.tables = element_tables(numbers[0], numbers[1], s.k.device());
+    s.ny = int64_t(numbers[2]);
+    s.nx = int64_t(numbers[3]);
     MembraneOptions o;
-    o.max_iterations = int(ctx->saved_data["max_iterations"].toInt());
-    o.tolerance = ctx->saved_data["tolerance"].toDouble();
-    const torch::Tensor lambda = conjugate_gradients(s, grad[0], o, nullptr);
-    return {lambda,          torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(),
-            torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    o.max_iterations = int(numbers[4]);
+    o.tolerance = numbers[5];
+    o.preconditioner = ctx->saved_data["preconditioner"].toStringRef();
+    Preconditioner preconditioner(o.preconditioner);
+    const torch::Tensor lambda = conjugate_gradients(s, grad[0], o, preconditioner, nullptr);
+    return {lambda,          torch::Tensor(), torch::Tensor(), torch::Tensor(),
+            torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
@@ -550,10 +671,12 @@ torch::Tensor solve_membrane(const TorchBPPatch& patch, const MembraneOptions& o
             .reshape({int64_t(patch.ny) * patch.nx, 2});
   }
   MembraneReport total;
+  Preconditioner preconditioner(options.preconditioner);
   const auto solve = [&](const System& sys) {
     MembraneReport one;
-    x = conjugate_gradients(sys, sys.rhs, options, &one, x);
+    x = conjugate_gradients(sys, sys.rhs, options, preconditioner, &one, x);
     total.iterations += one.iterations;
+    total.multigrid_builds += one.multigrid_builds;
     total.residual = one.residual;
     total.converged = one.converged;
   };
@@ -601,9 +724,14 @@ torch::Tensor solve_membrane(const TorchBPPatch& patch, const MembraneOptions& o
   if (geometry_requires_grad(patch)) {
     const System sys = detached(live);
     const torch::Tensor residual = apply(live, x) - live.rhs;
+    const std::vector<double> numbers{patch.dx,
+                                      patch.dy,
+                                      double(patch.ny),
+                                      double(patch.nx),
+                                      double(options.max_iterations),
+                                      options.tolerance};
     ubar = x - ImplicitSolve::apply(residual, sys.columns, sys.k, sys.friction, sys.sliding,
-                                    sys.free, patch.dx, patch.dy, int64_t(options.max_iterations),
-                                    options.tolerance);
+                                    sys.free, numbers, options.preconditioner);
   }
   return ubar.view({patch.ny, patch.nx, 2}).to(patch.options());
 }

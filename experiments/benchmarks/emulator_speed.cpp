@@ -11,6 +11,7 @@
 //
 //   emulator_speed [NX NY NZ ...]   (default: 32 32 9  64 64 17)
 
+#include "ismip_a_patch.hpp"
 #include "nunatak/core/bp_patch.hpp"
 #include "nunatak/core/runtime.hpp"
 #include "nunatak/emulator/network.hpp"
@@ -28,25 +29,6 @@
 using namespace nunatak;
 
 namespace {
-
-/// ISMIP-HOM A's geometry on nx x ny columns of nz nodes (not periodic), no slip.
-core::BPPatch ismip_a_patch(int nx, int ny, int nz) {
-  const double L = 10000.0, dx = L / nx, omega = 2.0 * M_PI / L;
-  const double slope = std::tan(0.5 * M_PI / 180.0);
-  std::vector<double> H(size_t(nx * ny)), b(size_t(nx * ny)), beta2(size_t(nx * ny), 0.0);
-  for (int j = 0; j < ny; ++j)
-    for (int i = 0; i < nx; ++i) {
-      const double s = -i * dx * slope;
-      b[size_t(j * nx + i)] =
-          s - 1000.0 + 500.0 * std::sin(omega * i * dx) * std::sin(omega * j * dx);
-      H[size_t(j * nx + i)] = s - b[size_t(j * nx + i)];
-    }
-  std::vector<double> sigma(static_cast<size_t>(nz), 0.0);
-  for (int k = 0; k < nz; ++k) sigma[size_t(k)] = double(k) / (nz - 1);
-  const std::vector<double> B(size_t(nx * ny * nz), std::pow(1e-16, -1.0 / 3.0));
-  return core::make_bp_patch(nx, ny, dx, dx, sigma, H, b, beta2, B, core::BPConstants{}, true,
-                             true);
-}
 
 /// Median wall time (s) of `repetitions` inferences after two warm-up ones.
 double inference_seconds(emulator::Emulator& model, const emulator::TorchBPPatch& p,
@@ -85,7 +67,7 @@ int main(int argc, char** argv) {
     ismip.ny = ny;
     ismip.nz = nz;
     const double bp = model::run_ismip_hom(ismip, runtime.comm()).wall_seconds;
-    const core::BPPatch patch = ismip_a_patch(nx, ny, nz);
+    const core::BPPatch patch = bench::ismip_a_patch(nx, ny, nz);
     struct Net {
       const char* name;
       const char* arch;

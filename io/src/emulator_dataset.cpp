@@ -201,4 +201,25 @@ EmulatorDataset read_emulator_dataset(const std::string& path) {
   return d;
 }
 
+EmulatorDataset read_emulator_samples(const std::string& path) {
+  bool fixture = false;
+  {
+    const NcFile f = NcFile::open(path);
+    fixture = f.text_attribute(NC_GLOBAL, "nunatak_fixture").has_value();
+  }
+  if (!fixture) return read_emulator_dataset(path);
+  BPFixture x = read_bp_fixture(path);
+  EmulatorDataset d;
+  d.sigma = x.patch.sigma;
+  d.constants = x.patch.constants;
+  EmulatorSample s;
+  s.source = 1;
+  s.converged = true;
+  s.solve_seconds = std::nan("");
+  s.patch = std::move(x.patch);
+  s.velocity = std::move(x.velocity);
+  d.samples.push_back(std::move(s));
+  return d;
+}
+
 } // namespace nunatak::io

@@ -42,9 +42,15 @@ struct MembraneOptions {
   /// glen: stop when max |ubar_k - ubar_(k-1)| <= this times max |ubar_k|.
   double picard_tolerance = 1e-3;
   int max_iterations = 2000; ///< conjugate-gradient iterations at most
-  /// On the Jacobi-preconditioned residual, relative to that of ubar = 0 (so
-  /// that a good first guess stops early).
+  /// On the preconditioned residual, relative to that of ubar = 0 (so that a
+  /// good first guess stops early).
   double tolerance = 1e-6;
+  /// The conjugate gradients' preconditioner: "jacobi" (the diagonal),
+  /// "multigrid" (a geometric V-cycle with Galerkin coarse grids, kept over
+  /// the Picard iterations) or "auto" (Jacobi, and multigrid from the first
+  /// solve that Jacobi does not finish in 200 iterations). The answer is the
+  /// same to the tolerance; the cost is not (membrane_reference.cpp).
+  std::string preconditioner = "auto";
   /// The first guess, [ny, nx, 2] m/a (e.g. the previous time step's ubar);
   /// undefined: 0.
   torch::Tensor initial_guess;
@@ -56,10 +62,11 @@ struct MembraneOptions {
 
 /// What one solve did (for tests and benchmarks).
 struct MembraneReport {
-  int iterations = 0;     ///< conjugate-gradient iterations (all solves)
-  int picard = 0;         ///< glen: Picard iterations
-  double residual = 0;    ///< final preconditioned residual relative to the start's
-  bool converged = false; ///< residual <= tolerance
+  int iterations = 0;       ///< conjugate-gradient iterations (all solves)
+  int picard = 0;           ///< glen: Picard iterations
+  double residual = 0;      ///< final preconditioned residual relative to the start's
+  bool converged = false;   ///< residual <= tolerance
+  int multigrid_builds = 0; ///< V-cycle hierarchies built
 };
 
 /// The depth-averaged velocity of the hybrid membrane balance on `patch`,

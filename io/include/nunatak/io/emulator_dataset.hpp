@@ -72,4 +72,9 @@ void write_emulator_dataset(const std::string& path, const EmulatorDataset& data
 /// naming the file and the variable or attribute that is missing or wrong.
 EmulatorDataset read_emulator_dataset(const std::string& path);
 
+/// A data set, or a Blatter-Pattyn fixture (io/bp_fixture.hpp: `nunatak
+/// solve --bp-fixture`, `nunatak ismip-hom --bp-fixture`) as a data set of
+/// one sample (source 1, no solve time). Throws as the two readers do.
+EmulatorDataset read_emulator_samples(const std::string& path);
+
 } // namespace nunatak::io
