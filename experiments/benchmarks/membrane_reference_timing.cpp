@@ -6,7 +6,7 @@
 // geometry and preconditioner: Picard iterations, conjugate-gradient
 // iterations (all solves), the wall time of the reference (one thread,
 // median of R), the wall time of its derivative (the backward pass of a
-// velocity functional: one more solve), and the largest difference between
+// velocity functional: one more solve), and the largest difference from
 // Jacobi's answer relative to the largest speed. Preconditioners: jacobi,
 // multigrid (the V-cycle from the first solve) and auto (the default:
 // Jacobi, then multigrid once a solve takes 200 iterations).
@@ -26,6 +26,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -121,12 +122,17 @@ int main(int argc, char** argv) {
               "max diff");
   for (int n : {32, 64, 128})
     compare("ISMIP-HOM A 10 km", bench::ismip_a_patch(n, n, 9), repetitions);
-  for (const std::string& file : files) {
-    const io::EmulatorDataset d = io::read_emulator_samples(file);
-    const std::string base = file.substr(file.find_last_of('/') + 1);
-    for (size_t k = 0; k < d.samples.size() && int(k) < first; ++k)
-      compare(base.substr(0, 16) + (d.samples.size() > 1 ? " #" + std::to_string(k) : ""),
-              d.samples[k].patch, repetitions);
+  try {
+    for (const std::string& file : files) {
+      const io::EmulatorDataset d = io::read_emulator_samples(file);
+      const std::string base = file.substr(file.find_last_of('/') + 1);
+      for (size_t k = 0; k < d.samples.size() && int(k) < first; ++k)
+        compare(base.substr(0, 16) + (d.samples.size() > 1 ? " #" + std::to_string(k) : ""),
+                d.samples[k].patch, repetitions);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "membrane_reference_timing: %s\n", e.what());
+    return 1;
   }
   return 0;
 }
