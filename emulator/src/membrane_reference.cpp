@@ -234,12 +234,17 @@ public:
                 MembraneReport& report) {
     if (m_multigrid || m_mode != "auto" || iterations < switch_iterations) return false;
     m_multigrid = true;
+    m_switched_at = iterations;
     build(s, stencil, report);
     return true;
   }
 
-  /// At the end of a solve that took `iterations`.
-  void finished(int iterations) { m_stale = m_multigrid && iterations > stale_iterations; }
+  /// At the end of a solve that took `iterations` (those with the V-cycle
+  /// decide whether it is stale).
+  void finished(int iterations) {
+    m_stale = m_multigrid && iterations - m_switched_at > stale_iterations;
+    m_switched_at = 0;
+  }
 
 private:
   void build(const System& s, const torch::Tensor& stencil, MembraneReport& report) {
@@ -250,6 +255,7 @@ private:
 
   std::string m_mode;
   bool m_multigrid = false, m_stale = false;
+  int m_switched_at = 0; ///< the iteration of this solve at which auto switched
   torch::Tensor m_inverse_diagonal;
   std::shared_ptr<detail::StencilMultigrid> m_cycle;
 };
