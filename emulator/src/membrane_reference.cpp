@@ -82,7 +82,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -129,18 +128,15 @@ struct System {
   int64_t ny = 0, nx = 0; ///< the grid of the N = ny nx columns
 };
 
-/// A x for x [N, 2] or a batch [B, N, 2] (rows of fixed columns are 0).
+/// A x for x [N, 2] (rows of fixed columns are 0), element by element: the
+/// differentiable form that carries the derivatives (the solves apply the
+/// same operator through assemble_stencil).
 torch::Tensor apply(const System& s, const torch::Tensor& x) {
   const int64_t E = s.k.size(0);
-  std::vector<int64_t> shape = x.sizes().vec(); // [..., E, 4 corners, 2]
-  shape.pop_back();
-  shape.back() = E;
-  shape.push_back(4);
-  shape.push_back(2);
-  const torch::Tensor xe = x.index_select(-2, s.columns).view(shape);
-  const torch::Tensor u = xe.select(-1, 0), v = xe.select(-1, 1);
+  const torch::Tensor xe = x.index_select(0, s.columns).view({E, 4, 2});
+  const torch::Tensor u = xe.select(2, 0), v = xe.select(2, 1);
   const ElementTables& t = s.tables;
-  const torch::Tensor ux = u.matmul(t.dphi_dx), uy = u.matmul(t.dphi_dy); // [..., E, 4 points]
+  const torch::Tensor ux = u.matmul(t.dphi_dx), uy = u.matmul(t.dphi_dy); // [E, 4 points]
   const torch::Tensor vx = v.matmul(t.dphi_dx), vy = v.matmul(t.dphi_dy);
   const torch::Tensor kw = (s.k * t.weight).unsqueeze(1);
   const torch::Tensor sxx = kw * (2 * ux + vy), syy = kw * (2 * vy + ux);
@@ -149,11 +145,11 @@ torch::Tensor apply(const System& s, const torch::Tensor& x) {
   // Consistent friction: the sliding coefficient times ubar at the points.
   const torch::Tensor bu = s.sliding * u.matmul(t.phi), bv = s.sliding * v.matmul(t.phi);
   const torch::Tensor fu = sxx.matmul(t.dphi_dx.t()) + sxy.matmul(t.dphi_dy.t()) +
-                           bu.matmul(t.phi.t()); // [..., E, 4 corners]
+                           bu.matmul(t.phi.t()); // [E, 4 corners]
   const torch::Tensor fv =
       syy.matmul(t.dphi_dy.t()) + sxy.matmul(t.dphi_dx.t()) + bv.matmul(t.phi.t());
   const torch::Tensor out =
-      torch::zeros_like(x).index_add(-2, s.columns, torch::stack({fu, fv}, -1).flatten(-3, -2));
+      torch::zeros_like(x).index_add(0, s.columns, torch::stack({fu, fv}, 2).view({E * 4, 2}));
   return (out + s.friction.unsqueeze(1) * x) * s.free.unsqueeze(1);
 }
 
@@ -176,12 +172,6 @@ torch::Tensor assemble_stencil(const System& s) {
   const torch::Tensor sliding = torch::einsum("eq,cq,dq->ecd", {s.sliding, t.phi, t.phi});
   return detail::assemble_q1_stencil(s.columns.view({E, 4}), s.k * t.weight, membrane, sliding,
                                      s.friction, s.free, s.nx);
-}
-
-/// The stencil's diagonal, [2, N].
-torch::Tensor stencil_diagonal(const torch::Tensor& stencil) {
-  const torch::Tensor centre = stencil.select(1, 4); // [N, 2, 2]
-  return torch::stack({centre.select(1, 0).select(1, 0), centre.select(1, 1).select(1, 1)});
 }
 
 /// The conjugate gradients' preconditioner over the solves of one membrane
@@ -217,7 +207,7 @@ public:
   /// Prepares the solves with the system of `stencil` (assemble_stencil).
   void prepare(const System& s, const torch::Tensor& stencil, MembraneReport& report) {
     if (!m_multigrid)
-      m_inverse_diagonal = 1.0 / stencil_diagonal(stencil);
+      m_inverse_diagonal = 1.0 / detail::stencil_diagonal(stencil);
     else if (!m_cycle || m_stale)
       build(s, stencil, report);
   }

@@ -83,6 +83,11 @@ torch::Tensor prolong_field(const torch::Tensor& x, const torch::Tensor& fine_fr
 
 } // namespace
 
+torch::Tensor stencil_diagonal(const torch::Tensor& stencil) {
+  const torch::Tensor centre = stencil.select(1, 4); // [N, 2, 2]
+  return torch::stack({centre.select(1, 0).select(1, 0), centre.select(1, 1).select(1, 1)});
+}
+
 torch::Tensor apply_stencil_ops(const torch::Tensor& stencil, const torch::Tensor& x, int64_t ny,
                                 int64_t nx) {
   // One fused multiply-add per offset and component pair on shifted views

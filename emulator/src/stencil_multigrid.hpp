@@ -64,6 +64,9 @@ torch::Tensor probe_stencil(const GridOperator& op, const torch::Tensor& free, i
 torch::Tensor apply_stencil(const torch::Tensor& stencil, const torch::Tensor& x, int64_t ny,
                             int64_t nx);
 
+/// The stencil's diagonal, [2, N]: each node's coupling with itself, per component.
+torch::Tensor stencil_diagonal(const torch::Tensor& stencil);
+
 /// apply_stencil in LibTorch operations (any device and dtype).
 torch::Tensor apply_stencil_ops(const torch::Tensor& stencil, const torch::Tensor& x, int64_t ny,
                                 int64_t nx);
