@@ -34,6 +34,10 @@ struct PetscDestroy<SNES> {
   static PetscErrorCode destroy(SNES* h) { return SNESDestroy(h); }
 };
 template <>
+struct PetscDestroy<KSP> {
+  static PetscErrorCode destroy(KSP* h) { return KSPDestroy(h); }
+};
+template <>
 struct PetscDestroy<VecScatter> {
   static PetscErrorCode destroy(VecScatter* h) { return VecScatterDestroy(h); }
 };
@@ -42,7 +46,7 @@ struct PetscDestroy<PetscContainer> {
   static PetscErrorCode destroy(PetscContainer* h) { return PetscContainerDestroy(h); }
 };
 
-/// An owned PETSc object (DM, Vec, Mat, SNES, PetscContainer), destroyed with it.
+/// An owned PETSc object (DM, Vec, Mat, SNES, KSP, PetscContainer), destroyed with it.
 template <class T>
 class PetscHandle {
 public:
@@ -84,6 +88,7 @@ using DMHandle = PetscHandle<DM>;
 using VecHandle = PetscHandle<Vec>;
 using MatHandle = PetscHandle<Mat>;
 using SNESHandle = PetscHandle<SNES>;
+using KSPHandle = PetscHandle<KSP>;
 
 /// A work vector of a DM (local: ghosted; or global), borrowed for the
 /// lifetime of this object.

@@ -26,7 +26,9 @@ class BlatterPattyn;
 
 namespace nunatak::model {
 
-/// A BP solver for one stored problem (see the file comment).
+/// A BP solver for one stored problem (see the file comment). The
+/// inversion's solver mode also changes the ice base and the friction
+/// (solve with three arrays) and solves the adjoint problem.
 class SampleSolver {
 public:
   /// Builds the solver for `patch` (one rank, the whole grid, no ghosts) with
@@ -46,12 +48,24 @@ public:
   /// and returns the solution ([y][x][z][c], m/a). Throws nunatak::Error if
   /// Newton does not converge.
   std::vector<double> solve(const std::vector<double>& thickness);
+  /// As above with the ice base z_b (m) and beta^2 (Pa (m/a)^-q) too ([y][x]).
+  std::vector<double> solve(const std::vector<double>& thickness, const std::vector<double>& base,
+                            const std::vector<double>& beta2);
+  /// The adjoint of the last solve: lambda with K lambda = rhs, K the
+  /// Hessian of the energy at the solution (the Newton matrix: symmetric on
+  /// the free nodes, identity rows at fixed ones), rhs [y][x][z][c] (its
+  /// values at fixed nodes are ignored: lambda is 0 there). GMRES with
+  /// ILU(0) to a relative residual of 1e-10 (PETSc options with the prefix
+  /// OPTIONS_PREFIX adjoint_, e.g. -bp_adjoint_pc_type lu), sparse LU if that
+  /// fails. Throws nunatak::Error if neither converges.
+  std::vector<double> adjoint(const std::vector<double>& rhs);
   /// Newton and Krylov iterations of the last solve.
   int newton_iterations() const { return m_newton; }
   int krylov_iterations() const { return m_krylov; }
 
 private:
   core::BPPatch m_patch;
+  std::string m_prefix;
   std::shared_ptr<const core::ParallelGrid> m_grid;
   std::unique_ptr<solver::BlatterPattyn> m_solver;
   int m_newton = 0, m_krylov = 0;
