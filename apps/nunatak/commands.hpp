@@ -60,5 +60,7 @@ void add_emulator_command(CLI::App& app, Context& context);
 /// `emulator train`, `eval` and `gradient` (command_emulator_train.cpp,
 /// command_emulator_gradient.cpp; LibTorch).
 void add_emulator_training_commands(CLI::App& emulator, Context& context);
+/// `invert` (command_invert.cpp; LibTorch).
+void add_invert_command(CLI::App& app, Context& context);
 
 } // namespace nunatak::app

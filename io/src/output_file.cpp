@@ -115,6 +115,21 @@ void write_config(NcFile& f, const Config& config, int existing = -1) {
     f.put_attribute(NC_GLOBAL, "nunatak_config_file", config.source_file());
 }
 
+/// The global attributes of every output: conventions, title, provenance
+/// (source, history, the command) and the configuration.
+void write_provenance(NcFile& f, const Provenance& provenance) {
+  f.put_attribute(NC_GLOBAL, "Conventions", std::string("CF-1.8"));
+  f.put_attribute(NC_GLOBAL, "title",
+                  provenance.title.empty() ? std::string("nunatak output") : provenance.title);
+  f.put_attribute(NC_GLOBAL, "institution", std::string("nunatak users"));
+  f.put_attribute(NC_GLOBAL, "source",
+                  std::string("nunatak ") + nunatak::version + " (git " + nunatak::git_revision +
+                      ")");
+  f.put_attribute(NC_GLOBAL, "history", utc_now() + ": " + provenance.command_line + "\n");
+  f.put_attribute(NC_GLOBAL, "nunatak_command", provenance.command_line);
+  if (provenance.config) write_config(f, *provenance.config);
+}
+
 } // namespace
 
 OutputFile::OutputFile(std::shared_ptr<const core::ParallelGrid> grid, const std::string& path,
@@ -146,16 +161,7 @@ OutputFile::OutputFile(std::shared_ptr<const core::ParallelGrid> grid, const std
       const int var = f.define_variable(m->variable_name, NC_INT, {});
       for (const auto& a : m->attributes) f.put_attribute(var, a);
     }
-    f.put_attribute(NC_GLOBAL, "Conventions", std::string("CF-1.8"));
-    f.put_attribute(NC_GLOBAL, "title",
-                    provenance.title.empty() ? std::string("nunatak output") : provenance.title);
-    f.put_attribute(NC_GLOBAL, "institution", std::string("nunatak users"));
-    f.put_attribute(NC_GLOBAL, "source",
-                    std::string("nunatak ") + nunatak::version + " (git " + nunatak::git_revision +
-                        ")");
-    f.put_attribute(NC_GLOBAL, "history", utc_now() + ": " + provenance.command_line + "\n");
-    f.put_attribute(NC_GLOBAL, "nunatak_command", provenance.command_line);
-    if (provenance.config) write_config(f, *provenance.config);
+    write_provenance(f, provenance);
     f.end_definitions();
     guard.release();
   });
@@ -470,6 +476,59 @@ void OutputFile::commit(const std::string& status) {
     m_committed = true;
   });
   m_committed = true;
+}
+
+void write_map_file(const std::string& path, const core::Grid& grid,
+                    const std::vector<MapField>& fields, const std::string& series_dimension,
+                    const std::vector<SeriesColumn>& series, const Provenance& provenance,
+                    int deflate_level) {
+  const size_t nx = size_t(grid.nx()), ny = size_t(grid.ny());
+  for (const auto& field : fields)
+    if (field.values.size() != nx * ny)
+      throw Error("output '" + path + "': field '" + field.info.name + "' has " +
+                  std::to_string(field.values.size()) + " values, the grid " +
+                  std::to_string(nx * ny));
+  const size_t length = series.empty() ? 0 : series.front().values.size();
+  for (const auto& column : series)
+    if (column.values.size() != length)
+      throw Error("output '" + path + "': the series '" + column.name + "' has " +
+                  std::to_string(column.values.size()) + " values, the first " +
+                  std::to_string(length));
+  write_then_rename(path, [&](const std::string& temporary) {
+    NcFile f = NcFile::create(temporary);
+    const int y_dim = f.define_dimension("y", ny);
+    const int x_dim = f.define_dimension("x", nx);
+    write_coordinate(f, x_dim, "x", grid.x_coords());
+    write_coordinate(f, y_dim, "y", grid.y_coords());
+    if (const core::GridMapping* m = grid.mapping()) {
+      const int var = f.define_variable(m->variable_name, NC_INT, {});
+      for (const auto& a : m->attributes) f.put_attribute(var, a);
+    }
+    write_provenance(f, provenance);
+    std::vector<int> vars;
+    for (const auto& field : fields)
+      vars.push_back(
+          define_field(f, field.info, {y_dim, x_dim}, {ny, nx}, deflate_level, grid.mapping()));
+    std::vector<int> series_vars;
+    if (!series.empty()) {
+      const int dim = f.define_dimension(series_dimension, length);
+      for (const auto& column : series) {
+        const int var = f.define_variable(column.name, NC_DOUBLE, {dim});
+        f.put_attribute(var, "long_name", column.long_name);
+        f.put_attribute(var, "units", column.units);
+        series_vars.push_back(var);
+      }
+    }
+    f.end_definitions();
+    for (size_t k = 0; k < fields.size(); ++k) {
+      std::vector<double> values = fields[k].values;
+      to_output_units(fields[k].info, values);
+      f.write(vars[k], {0, 0}, {ny, nx}, values.data());
+    }
+    for (size_t k = 0; k < series.size(); ++k)
+      if (length > 0) f.write(series_vars[k], {0}, {length}, series[k].values.data());
+    f.close();
+  });
 }
 
 } // namespace nunatak::io

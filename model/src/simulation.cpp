@@ -84,9 +84,8 @@ std::string years_text(double seconds) {
   return s.str();
 }
 
-/// Inserts the options of `text` ("-name [value] ...") into PETSc's global
-/// options database, except those already set (PETSC_OPTIONS, the host
-/// program), so that the environment overrides the configuration.
+} // namespace
+
 void insert_petsc_options(const std::string& text) {
   for (const auto& [name, value] : core::parse_petsc_options(text, "petsc.options")) {
     PetscBool set = PETSC_FALSE;
@@ -96,8 +95,6 @@ void insert_petsc_options(const std::string& text) {
           PetscOptionsSetValue(nullptr, name.c_str(), value.empty() ? nullptr : value.c_str()));
   }
 }
-
-} // namespace
 
 /// Where a restart came from and which output it continues.
 struct RestartOrigin {

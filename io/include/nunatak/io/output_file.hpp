@@ -101,6 +101,30 @@ private:
   bool m_committed = false;
 };
 
+/// One map-plane field of write_map_file: [y][x] values in `info.units`
+/// (written in info.output_units; NaN: no data).
+struct MapField {
+  core::FieldInfo info;
+  std::vector<double> values;
+};
+
+/// One variable along the extra dimension of write_map_file.
+struct SeriesColumn {
+  std::string name, long_name, units;
+  std::vector<double> values;
+};
+
+/// Not collective: writes a file of map-plane `fields` on `grid` (no time
+/// axis) and of `series` (all of one length) along the dimension
+/// `series_dimension` (e.g. the iterations of an inversion), with the
+/// coordinates, grid mapping, provenance and configuration of every output;
+/// under a temporary name, renamed when complete. Throws nunatak::Error
+/// naming the file and the field on a size mismatch.
+void write_map_file(const std::string& path, const core::Grid& grid,
+                    const std::vector<MapField>& fields, const std::string& series_dimension,
+                    const std::vector<SeriesColumn>& series, const Provenance& provenance,
+                    int deflate_level = 1);
+
 /// The time axis units of nunatak outputs.
 inline constexpr const char* time_units = "seconds since 0001-01-01 00:00:00";
 

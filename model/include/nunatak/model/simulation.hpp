@@ -102,6 +102,12 @@ io::FilePlan configured_files(const io::Config& config, Purpose purpose,
 /// warnings), on rank 0; a failed check throws CollectiveError on every rank.
 void prepare_files(const io::FilePlan& plan, MPI_Comm comm);
 
+/// Inserts the options of `text` ("-name [value] ...", the key petsc.options)
+/// into PETSc's global options database, except those already set
+/// (PETSC_OPTIONS, the host program), so that the environment overrides the
+/// configuration.
+void insert_petsc_options(const std::string& text);
+
 /// The time series file of a run's output: DIR/STEM_ts.nc for DIR/STEM.nc.
 std::string timeseries_path(const std::string& output);
 /// The checkpoint file as configured (checkpoint.file, or

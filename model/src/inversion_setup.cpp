@@ -1,0 +1,304 @@
+// The inversion's problem as configured (inversion_setup.hpp).
+
+#include "nunatak/model/inversion_setup.hpp"
+
+#include "nunatak/core/constants.hpp"
+#include "nunatak/core/error.hpp"
+#include "nunatak/io/input_file.hpp"
+#include "nunatak/io/model_inputs.hpp"
+#include "nunatak/io/quantities.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace nunatak::model {
+
+namespace {
+
+constexpr double year = core::seconds_per_year;
+
+inversion::InversionOptions inversion_options(const io::Config& c, const std::string& forward) {
+  inversion::InversionOptions o;
+  o.controls = c.get_list("inversion.controls");
+  o.optimizer = c.get_string("inversion.optimizer");
+  if (o.optimizer == "auto") o.optimizer = forward == "solver" ? "lbfgs" : "adam";
+  o.iterations = int(c.get_int("inversion.iterations"));
+  o.learning_rate = c.get_real("inversion.learning_rate");
+  if (o.learning_rate == 0) o.learning_rate = o.optimizer == "adam" ? 0.1 : 1.0;
+  o.tolerance = c.get_real("inversion.tolerance");
+  o.precision = c.get_string("inversion.precision");
+  o.thickness_scale = c.get_real("inversion.thickness.scale");
+  o.thickness_min = c.get_real("inversion.thickness.min");
+  o.thickness_max = c.get_real("inversion.thickness.max");
+  o.friction_min = c.get_real("inversion.friction.min");
+  o.friction_max = c.get_real("inversion.friction.max");
+  o.velocity_sigma = c.get_real("inversion.velocity.sigma");
+  o.velocity_huber = c.get_real("inversion.velocity.huber");
+  o.radar_sigma = c.get_real("inversion.radar.sigma");
+  o.radar_density_radius = c.get_real("inversion.radar.density_radius");
+  o.surface_sigma = c.get_real("inversion.surface.sigma");
+  o.mass_weight = c.get_real("inversion.mass.weight");
+  o.mass_sigma = c.get_real("inversion.mass.sigma");
+  const std::string t = "inversion.regularisation.thickness.",
+                    f = "inversion.regularisation.friction.";
+  o.thickness_smoothing = c.get_real(t + "smoothing");
+  o.thickness_length = c.get_real(t + "length");
+  o.across_flow_factor = c.get_real(t + "across_flow_factor");
+  o.thickness_prior = c.get_real(t + "prior");
+  o.thickness_prior_sigma = c.get_real(t + "prior_sigma");
+  o.friction_smoothing = c.get_real(f + "smoothing");
+  o.friction_length = c.get_real(f + "length");
+  o.friction_prior = c.get_real(f + "prior");
+  o.friction_prior_sigma = c.get_real(f + "prior_sigma");
+  o.check();
+  return o;
+}
+
+/// The plastic estimate's options from the keys thickness_estimate.*.
+inversion::ThicknessEstimateOptions estimate_options(const io::Config& config) {
+  inversion::ThicknessEstimateOptions o;
+  o.params.ice_density = config.get_real("constants.ice.density");
+  o.params.gravity = config.get_real("constants.standard_gravity");
+  o.params.shape_factor = config.get_real("thickness_estimate.shape_factor");
+  o.params.minimum_slope = config.get_real("thickness_estimate.minimum_slope");
+  o.params.smoothing_length = config.get_real("thickness_estimate.smoothing_length");
+  o.params.taper_length = config.get_real("thickness_estimate.taper_length");
+  o.calibrate = config.get_string("thickness_estimate.calibration") == "radar";
+  o.basal_shear_stress = config.get_real("thickness_estimate.basal_shear_stress");
+  o.holdout_block_size = config.get_real("thickness_estimate.holdout_block_size");
+  return o;
+}
+
+/// m/s to m/a, NaN kept.
+std::vector<double> per_year(const std::vector<double>& v) {
+  std::vector<double> out(v);
+  for (double& x : out) x *= year;
+  return out;
+}
+
+} // namespace
+
+InversionSetup configure_inversion(const io::Config& config) {
+  InversionSetup s;
+  s.forward = config.get_string("inversion.forward");
+  s.options = inversion_options(config, s.forward);
+  s.hybrid.every = int(config.get_int("inversion.hybrid.every"));
+  s.hybrid.steps = int(config.get_int("inversion.hybrid.steps"));
+  s.hybrid.learning_rate = config.get_real("inversion.hybrid.learning_rate");
+  s.hybrid.anchor = config.get_real("inversion.hybrid.anchor");
+  s.ocean_pressure = config.get_bool("bp.ocean_pressure");
+  if (config.get_string("sliding.law") == "pseudo_plastic")
+    throw Error("sliding.law: pseudo_plastic is not supported by the inversion (use none or "
+                "weertman, and invert for friction with inversion.controls: [thickness, "
+                "friction])");
+
+  io::InputArrays in = io::read_input_arrays(config);
+  s.notes = in.notes;
+  if (!in.usurf)
+    throw Error("inversion: the geometry '" + in.geometry_file +
+                "' has no surface elevation (usurf, or thk with topg): the inversion keeps the "
+                "observed surface");
+  const double H_min = config.get_real("bp.minimum_thickness");
+
+  // The outline, on the input grid.
+  const size_t full_columns = size_t(in.grid.size());
+  std::vector<std::uint8_t> full_ice(full_columns, 0);
+  if (in.thk) {
+    for (size_t c = 0; c < full_columns; ++c) full_ice[c] = in.thk->values[c] >= H_min;
+  } else if (in.ice_mask) {
+    for (size_t c = 0; c < full_columns; ++c)
+      full_ice[c] = in.ice_mask->values[c] == core::grounded_ice ||
+                    in.ice_mask->values[c] == core::floating_ice;
+  } else {
+    throw Error("inversion: the geometry '" + in.geometry_file +
+                "' has neither a thickness nor an ice mask: the outline is unknown");
+  }
+  if (std::count(full_ice.begin(), full_ice.end(), std::uint8_t(1)) == 0)
+    throw Error("inversion: the outline in '" + in.geometry_file + "' has no ice cell");
+
+  // The inversion's grid: the outline's bounding box and a margin.
+  s.input_grid = in.grid;
+  s.input_surface = in.usurf->values;
+  {
+    int i0 = in.grid.nx(), i1 = -1, j0 = in.grid.ny(), j1 = -1;
+    for (int j = 0; j < in.grid.ny(); ++j)
+      for (int i = 0; i < in.grid.nx(); ++i)
+        if (full_ice[size_t(j) * size_t(in.grid.nx()) + size_t(i)]) {
+          i0 = std::min(i0, i);
+          i1 = std::max(i1, i);
+          j0 = std::min(j0, j);
+          j1 = std::max(j1, j);
+        }
+    const int margin = int(config.get_int("inversion.crop_margin"));
+    if (margin >= 0) {
+      s.crop_i0 = std::max(0, i0 - margin);
+      s.crop_j0 = std::max(0, j0 - margin);
+      i1 = std::min(in.grid.nx() - 1, i1 + margin);
+      j1 = std::min(in.grid.ny() - 1, j1 + margin);
+      s.grid = core::Grid(i1 - s.crop_i0 + 1, j1 - s.crop_j0 + 1, in.grid.dx(), in.grid.dy(),
+                          in.grid.x(s.crop_i0), in.grid.y(s.crop_j0));
+      if (const core::GridMapping* m = in.grid.mapping()) s.grid.set_mapping(*m);
+    } else {
+      s.grid = in.grid;
+    }
+  }
+  const int nx = s.grid.nx(), ny = s.grid.ny();
+  const size_t columns = size_t(nx) * size_t(ny);
+  const auto crop = [&](const std::vector<double>& full, size_t per_column = 1) {
+    if (full.empty()) return full;
+    std::vector<double> out(columns * per_column);
+    for (int j = 0; j < ny; ++j)
+      for (int i = 0; i < nx; ++i)
+        for (size_t k = 0; k < per_column; ++k)
+          out[(size_t(j) * size_t(nx) + size_t(i)) * per_column + k] =
+              full[(size_t(j + s.crop_j0) * size_t(in.grid.nx()) + size_t(i + s.crop_i0)) *
+                       per_column +
+                   k];
+    return out;
+  };
+  for (std::optional<io::InputArray>* a :
+       {&in.thk, &in.usurf, &in.uvelsurfobs, &in.vvelsurfobs, &in.velsurfobs_mag, &in.thkobs,
+        &in.climatic_mass_balance})
+    if (*a) (*a)->values = crop((*a)->values);
+  if (in.softness) in.softness->values = crop(in.softness->values, in.softness->sigma.size());
+  std::vector<std::uint8_t> ice(columns);
+  for (int j = 0; j < ny; ++j)
+    for (int i = 0; i < nx; ++i)
+      ice[size_t(j) * size_t(nx) + size_t(i)] =
+          full_ice[size_t(j + s.crop_j0) * size_t(in.grid.nx()) + size_t(i + s.crop_i0)];
+  const std::vector<double>& usurf = in.usurf->values;
+  if (in.thk) s.input_thickness = in.thk->values;
+
+  // Observations.
+  inversion::InversionObservations& o = s.observations;
+  o.surface = usurf;
+  if (in.uvelsurfobs && in.vvelsurfobs) {
+    o.u = per_year(in.uvelsurfobs->values);
+    o.v = per_year(in.vvelsurfobs->values);
+  }
+  if (in.velsurfobs_mag) o.speed = per_year(in.velsurfobs_mag->values);
+  if (in.thkobs) o.radar = in.thkobs->values;
+  if (in.climatic_mass_balance) {
+    // kg m-2 s-1 to m/a ice equivalent.
+    o.smb = in.climatic_mass_balance->values;
+    for (double& x : o.smb) x *= year / config.get_real("constants.ice.density");
+  }
+  if (o.u.empty() && o.speed.empty() && o.radar.empty())
+    throw Error("inversion: '" + in.observations_file +
+                "' has no observed surface velocity (uvelsurfobs and vvelsurfobs, or "
+                "velsurfobs_mag) and no radar thickness (thkobs): nothing to invert");
+  // Radar cells held out in a checkerboard of blocks.
+  if (const double block = config.get_real("inversion.radar.holdout_block_size");
+      block > 0 && !o.radar.empty()) {
+    const int parity = int(config.get_int("inversion.radar.holdout_parity"));
+    o.radar_used.assign(columns, 1);
+    for (int j = 0; j < ny; ++j)
+      for (int i = 0; i < nx; ++i) {
+        // Blocks counted from the input grid's corner, whatever the crop.
+        const long bx = long(std::floor((s.grid.x(i) - in.grid.x(0)) / block));
+        const long by = long(std::floor((s.grid.y(j) - in.grid.y(0)) / block));
+        if (int((bx + by) % 2) == parity) o.radar_used[size_t(j) * size_t(nx) + size_t(i)] = 0;
+      }
+  }
+
+  // The first guess.
+  std::vector<double> H(columns, 0.0);
+  if (config.get_string("inversion.first_guess") == "plastic") {
+    std::vector<double> radar_for_fit = o.radar;
+    for (size_t c = 0; c < radar_for_fit.size() && !o.radar_used.empty(); ++c)
+      if (!o.radar_used[c]) radar_for_fit[c] = NAN;
+    inversion::ThicknessEstimateOptions eo = estimate_options(config);
+    // The inversion's own hold-out is the test; the estimate's checkerboard
+    // would split the cells used again.
+    if (!o.radar_used.empty()) eo.holdout_block_size = 0;
+    const bool radar_on_ice =
+        inversion::observed_cells_on_ice(ice, radar_for_fit.empty() ? nullptr : &radar_for_fit) > 0;
+    if (!radar_on_ice) eo.calibrate = false;
+    s.plastic = inversion::estimate_thickness(s.grid, usurf, ice,
+                                              radar_on_ice ? &radar_for_fit : nullptr, eo);
+    H = s.plastic->thickness();
+  } else {
+    const std::string file = config.get_string("inversion.first_guess_file");
+    if (!file.empty()) {
+      const io::InputFile f(file);
+      if (!f.grid().matches(in.grid))
+        throw Error("inversion.first_guess_file: '" + file + "' is on another grid (" +
+                    f.grid().describe() + ") than the geometry (" + in.grid.describe() + ")");
+      const io::QuantitySpec& spec = io::quantity("thk");
+      const auto var = f.find(spec, "");
+      if (!var) throw Error("inversion.first_guess_file: '" + file + "' has no thickness (thk)");
+      H = crop(f.read(*var, spec));
+    } else if (in.thk) {
+      H = in.thk->values; // cropped above
+    } else {
+      throw Error("inversion.first_guess = input, but '" + in.geometry_file +
+                  "' has no thickness and inversion.first_guess_file is empty");
+    }
+    for (size_t c = 0; c < columns; ++c)
+      if (ice[c] && !std::isfinite(H[c]))
+        throw Error("inversion: the first guess thickness is not a number inside the outline");
+  }
+  for (size_t c = 0; c < columns; ++c)
+    H[c] = ice[c] ? std::clamp(H[c], s.options.thickness_min, s.options.thickness_max) : 0.0;
+
+  // Physics: hardness, friction, constants.
+  const double n = config.get_real("flow_law.glen_exponent");
+  double A = config.get_real("flow_law.softness"); // Pa^-n a^-1
+  if (const double B = config.get_real("flow_law.hardness"); B > 0.0) A = std::pow(B, -n);
+  const double E = config.get_real("flow_law.enhancement_factor");
+  std::vector<double> softness(columns, A);
+  if (in.softness) {
+    const size_t levels = in.softness->sigma.size();
+    for (size_t c = 0; c < columns; ++c) {
+      double sum = 0;
+      for (size_t k = 0; k < levels; ++k) sum += in.softness->values[c * levels + k];
+      softness[c] = sum / double(levels) * year;
+    }
+  }
+  const int nz = int(config.get_int("bp.levels"));
+  std::vector<double> sigma(static_cast<size_t>(nz)), hardness(columns * size_t(nz));
+  for (int k = 0; k < nz; ++k) sigma[size_t(k)] = double(k) / (nz - 1);
+  for (size_t c = 0; c < columns; ++c)
+    for (int k = 0; k < nz; ++k)
+      hardness[c * size_t(nz) + size_t(k)] = std::pow(E * softness[c], -1.0 / n);
+  const bool friction_control = std::find(s.options.controls.begin(), s.options.controls.end(),
+                                          "friction") != s.options.controls.end();
+  const std::string law = config.get_string("sliding.law");
+  const double m = config.get_real("sliding.exponent");
+  double beta2 = 0.0;
+  if (law == "weertman") {
+    const double C = config.get_real("sliding.coefficient");
+    if (!(C > 0)) throw Error("sliding.law = weertman needs sliding.coefficient > 0");
+    beta2 = std::pow(C, -1.0 / m);
+  } else if (friction_control) {
+    beta2 = config.get_real("inversion.friction.initial");
+  }
+  const bool sliding = law == "weertman" || friction_control;
+  core::BPConstants k;
+  k.glen_exponent = n;
+  k.friction_exponent = 1.0 / m;
+  k.regularisation2 = std::pow(config.get_real("bp.regularisation"), 2);
+  k.rho_g =
+      config.get_real("constants.ice.density") * config.get_real("constants.standard_gravity");
+  k.minimum_thickness = H_min;
+  const core::Floatation floatation = io::configured_floatation(config);
+  k.sea_level = floatation.sea_level;
+  k.water_ratio = floatation.sea_water_density / floatation.ice_density;
+  std::vector<double> base(columns), beta(columns, beta2);
+  for (size_t c = 0; c < columns; ++c) base[c] = usurf[c] - H[c];
+  s.first_guess = core::make_bp_patch(nx, ny, s.grid.dx(), s.grid.dy(), sigma, H, base, beta,
+                                      hardness, k, s.ocean_pressure, !sliding);
+  return s;
+}
+
+std::vector<double> InversionSetup::to_input_grid(const std::vector<double>& values,
+                                                  double fill) const {
+  std::vector<double> out(size_t(input_grid.size()), fill);
+  for (int j = 0; j < grid.ny(); ++j)
+    for (int i = 0; i < grid.nx(); ++i)
+      out[size_t(j + crop_j0) * size_t(input_grid.nx()) + size_t(i + crop_i0)] =
+          values[size_t(j) * size_t(grid.nx()) + size_t(i)];
+  return out;
+}
+
+} // namespace nunatak::model
