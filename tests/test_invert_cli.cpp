@@ -169,7 +169,7 @@ TEST(InvertCli, BadConfigurationsAreOneClearErrorAndLeaveNoOutput) {
   fails_with("--set inversion.radar.sigma=-5", "inversion.radar.sigma");
   fails_with("--set inversion.forward=emulator", "needs emulator.model");
   fails_with("--set inversion.thickness.min=2", "inversion.thickness_min");
-  fails_with("--set sliding.law=pseudo_plastic", "pseudo_plastic is not supported");
+  fails_with("--set sliding.law=pseudo_plastic", "pseudo_plastic is not supported here");
   // Observations on another grid.
   TestFile o = grid_file(nx + 1, ny, dx, dx);
   add_field(o, "uvelsurfobs", "m/a", std::vector<double>(size_t((nx + 1) * ny), 1.0));

@@ -57,6 +57,8 @@ void add_run_command(CLI::App& app, Context& context);
 void add_ismip_hom_command(CLI::App& app, Context& context);
 void add_solve_command(CLI::App& app, Context& context);
 void add_emulator_command(CLI::App& app, Context& context);
+/// `observe`: synthetic observations for twin experiments (command_observe.cpp).
+void add_observe_command(CLI::App& app, Context& context);
 /// `emulator train`, `eval` and `gradient` (command_emulator_train.cpp,
 /// command_emulator_gradient.cpp; LibTorch).
 void add_emulator_training_commands(CLI::App& emulator, Context& context);

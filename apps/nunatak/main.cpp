@@ -173,6 +173,7 @@ int main(int argc, char** argv) {
   app::add_ismip_hom_command(cli, context);
   app::add_solve_command(cli, context);
   app::add_emulator_command(cli, context);
+  app::add_observe_command(cli, context);
 #ifdef NUNATAK_HAVE_EMULATOR
   app::add_invert_command(cli, context);
 #endif

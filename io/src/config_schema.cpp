@@ -244,6 +244,14 @@ std::vector<KeySpec> build_schema() {
           "about 7 times faster on a CPU than double)",
           {"single", "double"}),
 
+      // `nunatak observe`: synthetic observations for twin experiments.
+      integer("observe.seed", "1", "observe: seed of the noise", 0, 1e15),
+      real("observe.velocity_noise", "0", "m year-1",
+           "observe: standard deviation of the Gaussian noise on each velocity component", 0.0),
+      integer("observe.radar_lines", "3",
+              "observe: radar lines (along x, at rows evenly spaced over the outline)", 0, 1000000),
+      real("observe.radar_noise", "0", "m",
+           "observe: standard deviation of the Gaussian noise on the radar thickness", 0.0),
       // `nunatak invert`: the gradient-based inversion (docs/inversion.md).
       str("inversion.forward", "emulator",
           "inversion: the forward model: emulator (autograd through emulator.model), solver "

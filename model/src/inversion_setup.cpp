@@ -2,6 +2,8 @@
 
 #include "nunatak/model/inversion_setup.hpp"
 
+#include "nunatak/model/configured_patch.hpp"
+
 #include "nunatak/core/constants.hpp"
 #include "nunatak/core/error.hpp"
 #include "nunatak/io/input_file.hpp"
@@ -87,10 +89,6 @@ InversionSetup configure_inversion(const io::Config& config) {
   s.hybrid.learning_rate = config.get_real("inversion.hybrid.learning_rate");
   s.hybrid.anchor = config.get_real("inversion.hybrid.anchor");
   s.ocean_pressure = config.get_bool("bp.ocean_pressure");
-  if (config.get_string("sliding.law") == "pseudo_plastic")
-    throw Error("sliding.law: pseudo_plastic is not supported by the inversion (use none or "
-                "weertman, and invert for friction with inversion.controls: [thickness, "
-                "friction])");
 
   io::InputArrays in = io::read_input_arrays(config);
   s.notes = in.notes;
@@ -242,52 +240,11 @@ InversionSetup configure_inversion(const io::Config& config) {
     H[c] = ice[c] ? std::clamp(H[c], s.options.thickness_min, s.options.thickness_max) : 0.0;
 
   // Physics: hardness, friction, constants.
-  const double n = config.get_real("flow_law.glen_exponent");
-  double A = config.get_real("flow_law.softness"); // Pa^-n a^-1
-  if (const double B = config.get_real("flow_law.hardness"); B > 0.0) A = std::pow(B, -n);
-  const double E = config.get_real("flow_law.enhancement_factor");
-  std::vector<double> softness(columns, A);
-  if (in.softness) {
-    const size_t levels = in.softness->sigma.size();
-    for (size_t c = 0; c < columns; ++c) {
-      double sum = 0;
-      for (size_t k = 0; k < levels; ++k) sum += in.softness->values[c * levels + k];
-      softness[c] = sum / double(levels) * year;
-    }
-  }
-  const int nz = int(config.get_int("bp.levels"));
-  std::vector<double> sigma(static_cast<size_t>(nz)), hardness(columns * size_t(nz));
-  for (int k = 0; k < nz; ++k) sigma[size_t(k)] = double(k) / (nz - 1);
-  for (size_t c = 0; c < columns; ++c)
-    for (int k = 0; k < nz; ++k)
-      hardness[c * size_t(nz) + size_t(k)] = std::pow(E * softness[c], -1.0 / n);
   const bool friction_control = std::find(s.options.controls.begin(), s.options.controls.end(),
                                           "friction") != s.options.controls.end();
-  const std::string law = config.get_string("sliding.law");
-  const double m = config.get_real("sliding.exponent");
-  double beta2 = 0.0;
-  if (law == "weertman") {
-    const double C = config.get_real("sliding.coefficient");
-    if (!(C > 0)) throw Error("sliding.law = weertman needs sliding.coefficient > 0");
-    beta2 = std::pow(C, -1.0 / m);
-  } else if (friction_control) {
-    beta2 = config.get_real("inversion.friction.initial");
-  }
-  const bool sliding = law == "weertman" || friction_control;
-  core::BPConstants k;
-  k.glen_exponent = n;
-  k.friction_exponent = 1.0 / m;
-  k.regularisation2 = std::pow(config.get_real("bp.regularisation"), 2);
-  k.rho_g =
-      config.get_real("constants.ice.density") * config.get_real("constants.standard_gravity");
-  k.minimum_thickness = H_min;
-  const core::Floatation floatation = io::configured_floatation(config);
-  k.sea_level = floatation.sea_level;
-  k.water_ratio = floatation.sea_water_density / floatation.ice_density;
-  std::vector<double> base(columns), beta(columns, beta2);
-  for (size_t c = 0; c < columns; ++c) base[c] = usurf[c] - H[c];
-  s.first_guess = core::make_bp_patch(nx, ny, s.grid.dx(), s.grid.dy(), sigma, H, base, beta,
-                                      hardness, k, s.ocean_pressure, !sliding);
+  s.first_guess =
+      configured_bp_patch(config, s.grid, H, usurf, in.softness ? &*in.softness : nullptr,
+                          friction_control ? config.get_real("inversion.friction.initial") : 0.0);
   return s;
 }
 
