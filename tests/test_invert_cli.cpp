@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <regex>
+#include <set>
 
 using namespace nunatak;
 using namespace nunatak::test;
@@ -30,6 +31,11 @@ double true_thickness(int i, int j) {
 }
 double surface(int i, int) {
   return 2000.0 - 0.03 * i * dx;
+}
+
+/// A value that is data (the files store "no data" as NetCDF's fill value).
+bool present(double v) {
+  return std::isfinite(v) && std::abs(v) < 1e30;
 }
 
 std::vector<double> read_variable(const std::string& path, const std::string& name) {
@@ -179,4 +185,41 @@ TEST(InvertCli, BadConfigurationsAreOneClearErrorAndLeaveNoOutput) {
   // No observation at all.
   write_test_file(dir.file("input_empty.nc"), grid_file(nx, ny, dx, dx));
   fails_with("--set input.observations.file=input_empty.nc", "no observations found");
+}
+
+TEST(InvertCli, ObserveMakesSeededSyntheticObservations) {
+  TempDir dir;
+  make_twin(dir);
+  write_text(dir.file("input_observe.yaml"),
+             "input.geometry.file: input_geometry.nc\nbp.levels: 5\n"
+             "observe: {velocity_noise: 3, radar_lines: 2, radar_noise: 5, seed: 7}\n");
+  ASSERT_EQ(run_nunatak(dir, "observe input_observe.yaml -o a.nc").status, 0);
+  ASSERT_EQ(run_nunatak(dir, "observe input_observe.yaml -o b.nc").status, 0);
+  ASSERT_EQ(run_nunatak(dir, "observe input_observe.yaml -o c.nc --set observe.seed=8").status, 0);
+  const auto u = [&](const char* file) { return read_variable(dir.file(file), "uvelsurfobs"); };
+  const auto radar = [&](const char* file) { return read_variable(dir.file(file), "thkobs"); };
+  EXPECT_EQ(u("a.nc"), u("b.nc")); // the same seed: the same file
+  EXPECT_NE(u("a.nc"), u("c.nc"));
+  // Radar on two rows of ice cells, within a few sigma of the truth.
+  const std::vector<double> r = radar("a.nc");
+  std::set<int> rows;
+  for (int j = 0; j < ny; ++j)
+    for (int i = 0; i < nx; ++i)
+      if (present(r[size_t(j * nx + i)])) {
+        rows.insert(j);
+        EXPECT_NEAR(r[size_t(j * nx + i)], true_thickness(i, j), 25.0);
+      }
+  EXPECT_EQ(rows.size(), 2u);
+  // The noise's spread: u - the noise-free solution has a standard deviation near 3 m/a.
+  const std::vector<double> speed = read_variable(dir.file("a.nc"), "velsurf_mag_true");
+  const std::vector<double> ua = u("a.nc"), uc = u("c.nc");
+  double sum2 = 0;
+  int n = 0;
+  for (size_t c = 0; c < ua.size(); ++c)
+    if (present(ua[c]) && present(speed[c])) {
+      sum2 += (ua[c] - uc[c]) * (ua[c] - uc[c]) / 2; // two independent draws
+      ++n;
+    }
+  EXPECT_GT(n, 50);
+  EXPECT_NEAR(std::sqrt(sum2 / n), 3.0, 0.6);
 }
