@@ -9,6 +9,7 @@
 #include "commands.hpp"
 
 #include "nunatak/core/error.hpp"
+#include "nunatak/io/input_file.hpp"
 #include "nunatak/io/model_inputs.hpp"
 #include "nunatak/io/output_file.hpp"
 #include "nunatak/model/configured_patch.hpp"
@@ -86,7 +87,7 @@ void make_observations(const io::Config& config, const std::string& output,
                        const std::string& units) {
     return core::FieldInfo{name, long_name, "", units, units, {}, ""};
   };
-  const std::vector<io::MapField> fields = {
+  std::vector<io::MapField> fields = {
       {info("uvelsurfobs", "x-component of the surface velocity (synthetic: BP plus noise)", a),
        uo},
       {info("vvelsurfobs", "y-component of the surface velocity (synthetic: BP plus noise)", a),
@@ -96,11 +97,24 @@ void make_observations(const io::Config& config, const std::string& output,
       {info("velsurf_mag_true", "surface speed of the Blatter-Pattyn solve, without noise", a),
        speed},
   };
+  // On the geometry file's whole grid, also when input.region read a part of
+  // it, so that the inversion reads the file beside the geometry.
+  const core::Grid whole = io::InputFile(config.get_string("input.geometry.file")).grid();
+  const long di = std::lround((grid.x(0) - whole.x(0)) / grid.dx());
+  const long dj = std::lround((grid.y(0) - whole.y(0)) / grid.dy());
+  for (io::MapField& f : fields) {
+    std::vector<double> full(size_t(whole.size()), NAN);
+    for (int j = 0; j < ny; ++j)
+      for (int i = 0; i < nx; ++i)
+        full[size_t(j + dj) * size_t(whole.nx()) + size_t(i + di)] =
+            f.values[size_t(j) * size_t(nx) + size_t(i)];
+    f.values = std::move(full);
+  }
   io::Provenance provenance;
   provenance.command_line = command_line;
   provenance.config = &config;
   provenance.title = "nunatak synthetic observations (twin experiment)";
-  io::write_map_file(output, grid, fields, "", {}, provenance,
+  io::write_map_file(output, whole, fields, "", {}, provenance,
                      int(config.get_int("output.compression_level")));
   spdlog::info("wrote {}: surface velocity on the outline (noise {} m/a), {} radar cells on {} "
                "lines (noise {} m)",

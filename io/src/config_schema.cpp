@@ -244,6 +244,9 @@ std::vector<KeySpec> build_schema() {
           "about 7 times faster on a CPU than double)",
           {"single", "double"}),
 
+      list("input.region", "[]",
+           "a sub-domain: [x_min, x_max, y_min, y_max] in metres of the input's coordinates; "
+           "only the cells whose centres lie inside are read (empty: the whole grid)"),
       // `nunatak observe`: synthetic observations for twin experiments.
       integer("observe.seed", "1", "observe: seed of the noise", 0, 1e15),
       real("observe.velocity_noise", "0", "m year-1",
@@ -345,7 +348,7 @@ std::vector<KeySpec> build_schema() {
               1000000),
       integer("inversion.hybrid.steps", "20",
               "inversion hybrid: Adam steps retraining the emulator on each check", 0, 1000000),
-      real("inversion.hybrid.learning_rate", "1e-4", "", "inversion hybrid: their learning rate",
+      real("inversion.hybrid.learning_rate", "1e-3", "", "inversion hybrid: their learning rate",
            1e-12),
       real("inversion.hybrid.anchor", "1", "",
            "inversion hybrid: weight of the anchor to the pretrained weights", 0.0),

@@ -422,6 +422,65 @@ core::Floatation configured_floatation(const Config& config) {
   return f;
 }
 
+namespace {
+
+/// input.region: keeps the cells whose centres lie in [x_min, x_max] x
+/// [y_min, y_max] (metres of the grid's coordinates), in every array.
+void crop_to_region(InputArrays& in, const Config& config) {
+  const std::vector<std::string>& list = config.get_list("input.region");
+  if (list.empty()) return;
+  if (list.size() != 4)
+    throw Error("input.region: give four numbers [x_min, x_max, y_min, y_max] in metres, not " +
+                std::to_string(list.size()));
+  double b[4];
+  for (size_t k = 0; k < 4; ++k) {
+    size_t used = 0;
+    try {
+      b[k] = std::stod(list[k], &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != list[k].size() || !std::isfinite(b[k]))
+      throw Error("input.region: '" + list[k] + "' is not a number (metres)");
+  }
+  if (!(b[0] < b[1]) || !(b[2] < b[3]))
+    throw Error("input.region: needs x_min < x_max and y_min < y_max");
+  const core::Grid g = in.grid;
+  int i0 = g.nx(), i1 = -1, j0 = g.ny(), j1 = -1;
+  for (int i = 0; i < g.nx(); ++i)
+    if (g.x(i) >= b[0] && g.x(i) <= b[1]) {
+      i0 = std::min(i0, i);
+      i1 = std::max(i1, i);
+    }
+  for (int j = 0; j < g.ny(); ++j)
+    if (g.y(j) >= b[2] && g.y(j) <= b[3]) {
+      j0 = std::min(j0, j);
+      j1 = std::max(j1, j);
+    }
+  if (i1 < 0 || j1 < 0)
+    throw Error("input.region: the box [" + list[0] + ", " + list[1] + "] x [" + list[2] + ", " +
+                list[3] + "] m holds no cell of the grid (" + g.describe() + ")");
+  in.grid = core::Grid(i1 - i0 + 1, j1 - j0 + 1, g.dx(), g.dy(), g.x(i0), g.y(j0));
+  if (const core::GridMapping* m = g.mapping()) in.grid.set_mapping(*m);
+  const auto crop = [&](std::vector<double>& values, size_t per_cell) {
+    std::vector<double> out(size_t(in.grid.size()) * per_cell);
+    for (int j = j0; j <= j1; ++j)
+      for (int i = i0; i <= i1; ++i)
+        for (size_t k = 0; k < per_cell; ++k)
+          out[(size_t(j - j0) * size_t(in.grid.nx()) + size_t(i - i0)) * per_cell + k] =
+              values[(size_t(j) * size_t(g.nx()) + size_t(i)) * per_cell + k];
+    values = std::move(out);
+  };
+  for (std::optional<InputArray>* a :
+       {&in.thk, &in.topg, &in.usurf, &in.ice_mask, &in.climatic_mass_balance, &in.uvelsurfobs,
+        &in.vvelsurfobs, &in.velsurfobs_mag, &in.thkobs, &in.tauc})
+    if (*a) crop((*a)->values, 1);
+  if (in.softness) crop(in.softness->values, in.softness->sigma.size());
+  in.notes.push_back("cropped to input.region: " + in.grid.describe());
+}
+
+} // namespace
+
 InputArrays read_input_arrays(const Config& config) {
   const std::string geometry_path = config.get_string("input.geometry.file");
   if (geometry_path.empty())
@@ -598,6 +657,7 @@ InputArrays read_input_arrays(const Config& config) {
     if (std::find(files.begin(), files.end(), file) == files.end()) files.push_back(file);
   for (const InputFile* file : files)
     for (const auto& w : file->warnings()) in.log.push_back({true, w});
+  crop_to_region(in, config);
   return in;
 }
 

@@ -70,7 +70,7 @@ private:
 struct HybridOptions {
   int every = 10;              ///< K: iterations between solver checks
   int steps = 20;              ///< Adam steps on each check's sample
-  double learning_rate = 1e-4; ///< Adam's
+  double learning_rate = 1e-3; ///< Adam's
   double anchor = 1.0;         ///< mu
 };
 
