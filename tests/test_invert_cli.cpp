@@ -222,4 +222,32 @@ TEST(InvertCli, ObserveMakesSeededSyntheticObservations) {
     }
   EXPECT_GT(n, 50);
   EXPECT_NEAR(std::sqrt(sum2 / n), 3.0, 0.6);
+
+  // input.region: a sub-domain is solved, the file is on the whole grid.
+  ASSERT_EQ(run_nunatak(dir, "observe input_observe.yaml -o d.nc --set "
+                             "'input.region=[3000, 11000, 0, 20000]'")
+                .status,
+            0);
+  const std::vector<double> part = read_variable(dir.file("d.nc"), "velsurf_mag_true");
+  ASSERT_EQ(part.size(), size_t(nx * ny));
+  int inside = 0;
+  for (int j = 0; j < ny; ++j)
+    for (int i = 0; i < nx; ++i) {
+      const bool in_box = i * dx >= 3000 && i * dx <= 11000;
+      if (present(part[size_t(j * nx + i)])) {
+        EXPECT_TRUE(in_box) << i << ", " << j;
+        ++inside;
+      }
+    }
+  EXPECT_GT(inside, 30);
+  for (const auto& [region, message] :
+       {std::pair{"[1, 2, 3]", "input.region: give four numbers"},
+        std::pair{"[0, 1e3, a, 5]", "input.region: 'a' is not a number"},
+        std::pair{"[5e5, 6e5, 0, 1e4]", "holds no cell of the grid"}}) {
+    const Result r = run_nunatak(dir, std::string("observe input_observe.yaml -o e.nc --set "
+                                                  "'input.region=") +
+                                          region + "'");
+    EXPECT_NE(r.status, 0) << region;
+    EXPECT_CONTAINS(r.err, message);
+  }
 }
