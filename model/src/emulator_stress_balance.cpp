@@ -15,6 +15,7 @@
 #include "nunatak/emulator/membrane_reference.hpp"
 #include "nunatak/emulator/network.hpp"
 #include "nunatak/emulator/trainer.hpp"
+#include "nunatak/model/inversion_forward.hpp"
 #include "nunatak/model/sample_solver.hpp"
 #include "nunatak/solver/column_velocity.hpp"
 
@@ -251,17 +252,7 @@ private:
       spdlog::warn("emulator solver check at update {}: {}", m_updates + 1, e.what());
       return;
     }
-    double diff2 = 0, norm2 = 0;
-    for (int j = 0; j < patch.ny; ++j)
-      for (int i = 0; i < patch.nx; ++i) {
-        if (!patch.node_free[patch.column(j, i)]) continue;
-        const size_t n = 2 * patch.node(j, i, patch.nz - 1);
-        for (size_t c = n; c < n + 2; ++c) {
-          diff2 += (m_velocity[c] - u[c]) * (m_velocity[c] - u[c]);
-          norm2 += u[c] * u[c];
-        }
-      }
-    m_check = norm2 > 0 ? std::sqrt(diff2 / norm2) : 0.0;
+    m_check = surface_difference(patch, m_velocity, u);
     if (m_params.emulator_retrain_every > 0) {
       emulator::TrainingSample sample;
       sample.patch = tp;

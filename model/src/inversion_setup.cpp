@@ -3,6 +3,7 @@
 #include "nunatak/model/inversion_setup.hpp"
 
 #include "nunatak/model/configured_patch.hpp"
+#include "nunatak/model/model_inputs.hpp"
 
 #include "nunatak/core/constants.hpp"
 #include "nunatak/core/error.hpp"
@@ -53,21 +54,6 @@ inversion::InversionOptions inversion_options(const io::Config& c, const std::st
   o.friction_prior = c.get_real(f + "prior");
   o.friction_prior_sigma = c.get_real(f + "prior_sigma");
   o.check();
-  return o;
-}
-
-/// The plastic estimate's options from the keys thickness_estimate.*.
-inversion::ThicknessEstimateOptions estimate_options(const io::Config& config) {
-  inversion::ThicknessEstimateOptions o;
-  o.params.ice_density = config.get_real("constants.ice.density");
-  o.params.gravity = config.get_real("constants.standard_gravity");
-  o.params.shape_factor = config.get_real("thickness_estimate.shape_factor");
-  o.params.minimum_slope = config.get_real("thickness_estimate.minimum_slope");
-  o.params.smoothing_length = config.get_real("thickness_estimate.smoothing_length");
-  o.params.taper_length = config.get_real("thickness_estimate.taper_length");
-  o.calibrate = config.get_string("thickness_estimate.calibration") == "radar";
-  o.basal_shear_stress = config.get_real("thickness_estimate.basal_shear_stress");
-  o.holdout_block_size = config.get_real("thickness_estimate.holdout_block_size");
   return o;
 }
 
@@ -205,7 +191,7 @@ InversionSetup configure_inversion(const io::Config& config) {
     std::vector<double> radar_for_fit = o.radar;
     for (size_t c = 0; c < radar_for_fit.size() && !o.radar_used.empty(); ++c)
       if (!o.radar_used[c]) radar_for_fit[c] = NAN;
-    inversion::ThicknessEstimateOptions eo = estimate_options(config);
+    inversion::ThicknessEstimateOptions eo = thickness_estimate_options(config);
     // The inversion's own hold-out is the test; the estimate's checkerboard
     // would split the cells used again.
     if (!o.radar_used.empty()) eo.holdout_block_size = 0;

@@ -11,21 +11,6 @@ namespace nunatak::model {
 
 namespace {
 
-/// The plastic estimate's options from the keys thickness_estimate.*.
-inversion::ThicknessEstimateOptions estimate_options(const io::Config& config) {
-  inversion::ThicknessEstimateOptions o;
-  o.params.ice_density = config.get_real("constants.ice.density");
-  o.params.gravity = config.get_real("constants.standard_gravity");
-  o.params.shape_factor = config.get_real("thickness_estimate.shape_factor");
-  o.params.minimum_slope = config.get_real("thickness_estimate.minimum_slope");
-  o.params.smoothing_length = config.get_real("thickness_estimate.smoothing_length");
-  o.params.taper_length = config.get_real("thickness_estimate.taper_length");
-  o.calibrate = config.get_string("thickness_estimate.calibration") == "radar";
-  o.basal_shear_stress = config.get_real("thickness_estimate.basal_shear_stress");
-  o.holdout_block_size = config.get_real("thickness_estimate.holdout_block_size");
-  return o;
-}
-
 void log_thickness_estimate(const inversion::ThicknessEstimate& e) {
   spdlog::info("thickness estimate (perfect plasticity, f = {}, slope_min = {}, slope smoothed "
                "over {} m, taper {} m): tau_b = {:.1f} kPa{}",
@@ -47,6 +32,20 @@ void log_thickness_estimate(const inversion::ThicknessEstimate& e) {
 
 } // namespace
 
+inversion::ThicknessEstimateOptions thickness_estimate_options(const io::Config& config) {
+  inversion::ThicknessEstimateOptions o;
+  o.params.ice_density = config.get_real("constants.ice.density");
+  o.params.gravity = config.get_real("constants.standard_gravity");
+  o.params.shape_factor = config.get_real("thickness_estimate.shape_factor");
+  o.params.minimum_slope = config.get_real("thickness_estimate.minimum_slope");
+  o.params.smoothing_length = config.get_real("thickness_estimate.smoothing_length");
+  o.params.taper_length = config.get_real("thickness_estimate.taper_length");
+  o.calibrate = config.get_string("thickness_estimate.calibration") == "radar";
+  o.basal_shear_stress = config.get_real("thickness_estimate.basal_shear_stress");
+  o.holdout_block_size = config.get_real("thickness_estimate.holdout_block_size");
+  return o;
+}
+
 std::optional<inversion::ThicknessEstimate> complete_thickness(io::InputArrays& in,
                                                                const io::Config& config, bool log) {
   if (!in.usurf || in.thk || in.topg || config.get_string("input.missing_thickness") != "plastic")
@@ -61,7 +60,7 @@ std::optional<inversion::ThicknessEstimate> complete_thickness(io::InputArrays& 
   if (std::count(ice.begin(), ice.end(), std::uint8_t(1)) == 0)
     throw Error("input.missing_thickness = plastic: the ice mask has no ice cells");
 
-  const inversion::ThicknessEstimateOptions options = estimate_options(config);
+  const inversion::ThicknessEstimateOptions options = thickness_estimate_options(config);
   const std::vector<double>* radar = in.thkobs ? &in.thkobs->values : nullptr;
   if (options.calibrate && inversion::observed_cells_on_ice(ice, radar) == 0)
     throw Error(std::string("thickness_estimate.calibration = radar needs observed thickness "

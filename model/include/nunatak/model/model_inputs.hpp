@@ -29,6 +29,9 @@ struct ModelInputs : io::ModelInputs {
 /// on bad input (also when reading failed on some ranks only).
 ModelInputs read_model_inputs(const io::Config& config, MPI_Comm comm);
 
+/// The plastic estimate's options from the keys thickness_estimate.*.
+inversion::ThicknessEstimateOptions thickness_estimate_options(const io::Config& config);
+
 /// Not collective: estimates the thickness of `arrays` if it has a surface but
 /// neither thickness nor bed and input.missing_thickness = plastic (then also
 /// sets topg = usurf - thk); returns the estimate, or nothing if none was
