@@ -118,10 +118,11 @@ TEST(InputCli, FullDiskIsOneErrorAndNoOutput) {
     ASSERT_TRUE(WIFEXITED(raw)) << command << ": " << err;
     EXPECT_EQ(WEXITSTATUS(raw), 1) << command << ": " << err; // 139: the crash at exit
     EXPECT_EQ(error_lines(err), 1u) << command << ": " << err;
-    if (command.find("plot") == std::string::npos)
+    if (command.find("plot") == std::string::npos) {
       EXPECT_NE(err.find("File too large (the file size limit, ulimit -f, is reached)"),
                 std::string::npos)
           << command << ": " << err;
+    }
     EXPECT_TRUE(outputs_in(dir.path()).empty())
         << command << " left output behind: " << outputs_in(dir.path()).front();
   }

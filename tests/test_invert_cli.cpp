@@ -244,10 +244,10 @@ TEST(InvertCli, ObserveMakesSeededSyntheticObservations) {
        {std::pair{"[1, 2, 3]", "input.region: give four numbers"},
         std::pair{"[0, 1e3, a, 5]", "input.region: 'a' is not a number"},
         std::pair{"[5e5, 6e5, 0, 1e4]", "holds no cell of the grid"}}) {
-    const Result r = run_nunatak(dir, std::string("observe input_observe.yaml -o e.nc --set "
-                                                  "'input.region=") +
-                                          region + "'");
-    EXPECT_NE(r.status, 0) << region;
-    EXPECT_CONTAINS(r.err, message);
+    const Result refused = run_nunatak(dir, std::string("observe input_observe.yaml -o e.nc "
+                                                        "--set 'input.region=") +
+                                                region + "'");
+    EXPECT_NE(refused.status, 0) << region;
+    EXPECT_CONTAINS(refused.err, message);
   }
 }
