@@ -246,9 +246,12 @@ TEST(Inversion, CellsWithoutObservationsLeaveCostAndGradientFinite) {
     ASSERT_TRUE(c.grad().defined());
     EXPECT_TRUE(torch::isfinite(c.grad()).all().item<bool>());
   }
-  // The western velocity cells do not enter the velocity term: changing
-  // their (missing) observation changes nothing, and the speed-only cell does.
   EXPECT_GT(terms.velocity, 0.0);
+  // The speed-only cell enters the velocity term: without it the term changes.
+  inversion::InversionObservations no_speed = o;
+  no_speed.speed.clear();
+  inversion::Inversion without(glacier(0.7), no_speed, options);
+  EXPECT_NE(without.evaluate(forward, false).velocity, terms.velocity);
 }
 
 TEST(Inversion, HybridCheckRetrainsTheEmulatorTowardsTheSolver) {

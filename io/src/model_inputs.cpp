@@ -460,15 +460,25 @@ void crop_to_region(InputArrays& in, const Config& config) {
   if (i1 < 0 || j1 < 0)
     throw Error("input.region: the box [" + list[0] + ", " + list[1] + "] x [" + list[2] + ", " +
                 list[3] + "] m holds no cell of the grid (" + g.describe() + ")");
-  in.grid = core::Grid(i1 - i0 + 1, j1 - j0 + 1, g.dx(), g.dy(), g.x(i0), g.y(j0));
+  crop_input_arrays(in, i0, j0, i1 - i0 + 1, j1 - j0 + 1);
+  in.notes.push_back("cropped to input.region: " + in.grid.describe());
+}
+
+} // namespace
+
+void crop_input_arrays(InputArrays& in, int i0, int j0, int nx, int ny) {
+  const core::Grid g = in.grid;
+  if (i0 < 0 || j0 < 0 || nx < 1 || ny < 1 || i0 + nx > g.nx() || j0 + ny > g.ny())
+    throw Error("crop_input_arrays: the box leaves the grid (" + g.describe() + ")");
+  in.grid = core::Grid(nx, ny, g.dx(), g.dy(), g.x(i0), g.y(j0));
   if (const core::GridMapping* m = g.mapping()) in.grid.set_mapping(*m);
   const auto crop = [&](std::vector<double>& values, size_t per_cell) {
-    std::vector<double> out(size_t(in.grid.size()) * per_cell);
-    for (int j = j0; j <= j1; ++j)
-      for (int i = i0; i <= i1; ++i)
+    std::vector<double> out(size_t(nx) * size_t(ny) * per_cell);
+    for (int j = 0; j < ny; ++j)
+      for (int i = 0; i < nx; ++i)
         for (size_t k = 0; k < per_cell; ++k)
-          out[(size_t(j - j0) * size_t(in.grid.nx()) + size_t(i - i0)) * per_cell + k] =
-              values[(size_t(j) * size_t(g.nx()) + size_t(i)) * per_cell + k];
+          out[(size_t(j) * size_t(nx) + size_t(i)) * per_cell + k] =
+              values[(size_t(j + j0) * size_t(g.nx()) + size_t(i + i0)) * per_cell + k];
     values = std::move(out);
   };
   for (std::optional<InputArray>* a :
@@ -476,10 +486,7 @@ void crop_to_region(InputArrays& in, const Config& config) {
         &in.vvelsurfobs, &in.velsurfobs_mag, &in.thkobs, &in.tauc})
     if (*a) crop((*a)->values, 1);
   if (in.softness) crop(in.softness->values, in.softness->sigma.size());
-  in.notes.push_back("cropped to input.region: " + in.grid.describe());
 }
-
-} // namespace
 
 InputArrays read_input_arrays(const Config& config) {
   const std::string geometry_path = config.get_string("input.geometry.file");

@@ -115,6 +115,17 @@ void write_config(NcFile& f, const Config& config, int existing = -1) {
     f.put_attribute(NC_GLOBAL, "nunatak_config_file", config.source_file());
 }
 
+/// The coordinates x, y of `g` along the dimensions `x_dim`, `y_dim`, and its
+/// grid mapping variable when it has one.
+void write_grid(NcFile& f, const core::Grid& g, int x_dim, int y_dim) {
+  write_coordinate(f, x_dim, "x", g.x_coords());
+  write_coordinate(f, y_dim, "y", g.y_coords());
+  if (const core::GridMapping* m = g.mapping()) {
+    const int var = f.define_variable(m->variable_name, NC_INT, {});
+    for (const auto& a : m->attributes) f.put_attribute(var, a);
+  }
+}
+
 /// The global attributes of every output: conventions, title, provenance
 /// (source, history, the command) and the configuration.
 void write_provenance(NcFile& f, const Provenance& provenance) {
@@ -154,13 +165,7 @@ OutputFile::OutputFile(std::shared_ptr<const core::ParallelGrid> grid, const std
     f.put_attribute(m_time_var, "axis", std::string("T"));
     f.put_attribute(m_time_var, "standard_name", std::string("time"));
     f.put_attribute(m_time_var, "long_name", std::string("model time"));
-    write_coordinate(f, x_dim, "x", g.x_coords());
-    write_coordinate(f, y_dim, "y", g.y_coords());
-
-    if (const core::GridMapping* m = g.mapping()) {
-      const int var = f.define_variable(m->variable_name, NC_INT, {});
-      for (const auto& a : m->attributes) f.put_attribute(var, a);
-    }
+    write_grid(f, g, x_dim, y_dim);
     write_provenance(f, provenance);
     f.end_definitions();
     guard.release();
@@ -498,12 +503,7 @@ void write_map_file(const std::string& path, const core::Grid& grid,
     NcFile f = NcFile::create(temporary);
     const int y_dim = f.define_dimension("y", ny);
     const int x_dim = f.define_dimension("x", nx);
-    write_coordinate(f, x_dim, "x", grid.x_coords());
-    write_coordinate(f, y_dim, "y", grid.y_coords());
-    if (const core::GridMapping* m = grid.mapping()) {
-      const int var = f.define_variable(m->variable_name, NC_INT, {});
-      for (const auto& a : m->attributes) f.put_attribute(var, a);
-    }
+    write_grid(f, grid, x_dim, y_dim);
     write_provenance(f, provenance);
     std::vector<int> vars;
     for (const auto& field : fields)

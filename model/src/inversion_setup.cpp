@@ -119,37 +119,17 @@ InversionSetup configure_inversion(const io::Config& config) {
       s.crop_j0 = std::max(0, j0 - margin);
       i1 = std::min(in.grid.nx() - 1, i1 + margin);
       j1 = std::min(in.grid.ny() - 1, j1 + margin);
-      s.grid = core::Grid(i1 - s.crop_i0 + 1, j1 - s.crop_j0 + 1, in.grid.dx(), in.grid.dy(),
-                          in.grid.x(s.crop_i0), in.grid.y(s.crop_j0));
-      if (const core::GridMapping* m = in.grid.mapping()) s.grid.set_mapping(*m);
-    } else {
-      s.grid = in.grid;
+      io::crop_input_arrays(in, s.crop_i0, s.crop_j0, i1 - s.crop_i0 + 1, j1 - s.crop_j0 + 1);
     }
+    s.grid = in.grid;
   }
   const int nx = s.grid.nx(), ny = s.grid.ny();
   const size_t columns = size_t(nx) * size_t(ny);
-  const auto crop = [&](const std::vector<double>& full, size_t per_column = 1) {
-    if (full.empty()) return full;
-    std::vector<double> out(columns * per_column);
-    for (int j = 0; j < ny; ++j)
-      for (int i = 0; i < nx; ++i)
-        for (size_t k = 0; k < per_column; ++k)
-          out[(size_t(j) * size_t(nx) + size_t(i)) * per_column + k] =
-              full[(size_t(j + s.crop_j0) * size_t(in.grid.nx()) + size_t(i + s.crop_i0)) *
-                       per_column +
-                   k];
-    return out;
-  };
-  for (std::optional<io::InputArray>* a :
-       {&in.thk, &in.usurf, &in.uvelsurfobs, &in.vvelsurfobs, &in.velsurfobs_mag, &in.thkobs,
-        &in.climatic_mass_balance})
-    if (*a) (*a)->values = crop((*a)->values);
-  if (in.softness) in.softness->values = crop(in.softness->values, in.softness->sigma.size());
   std::vector<std::uint8_t> ice(columns);
   for (int j = 0; j < ny; ++j)
     for (int i = 0; i < nx; ++i)
       ice[size_t(j) * size_t(nx) + size_t(i)] =
-          full_ice[size_t(j + s.crop_j0) * size_t(in.grid.nx()) + size_t(i + s.crop_i0)];
+          full_ice[size_t(j + s.crop_j0) * size_t(s.input_grid.nx()) + size_t(i + s.crop_i0)];
   const std::vector<double>& usurf = in.usurf->values;
   if (in.thk) s.input_thickness = in.thk->values;
 
@@ -179,8 +159,8 @@ InversionSetup configure_inversion(const io::Config& config) {
     for (int j = 0; j < ny; ++j)
       for (int i = 0; i < nx; ++i) {
         // Blocks counted from the input grid's corner, whatever the crop.
-        const long bx = long(std::floor((s.grid.x(i) - in.grid.x(0)) / block));
-        const long by = long(std::floor((s.grid.y(j) - in.grid.y(0)) / block));
+        const long bx = long(std::floor((s.grid.x(i) - s.input_grid.x(0)) / block));
+        const long by = long(std::floor((s.grid.y(j) - s.input_grid.y(0)) / block));
         if (int((bx + by) % 2) == parity) o.radar_used[size_t(j) * size_t(nx) + size_t(i)] = 0;
       }
   }
@@ -205,13 +185,17 @@ InversionSetup configure_inversion(const io::Config& config) {
     const std::string file = config.get_string("inversion.first_guess_file");
     if (!file.empty()) {
       const io::InputFile f(file);
-      if (!f.grid().matches(in.grid))
+      if (!f.grid().matches(s.input_grid))
         throw Error("inversion.first_guess_file: '" + file + "' is on another grid (" +
-                    f.grid().describe() + ") than the geometry (" + in.grid.describe() + ")");
+                    f.grid().describe() + ") than the geometry (" + s.input_grid.describe() + ")");
       const io::QuantitySpec& spec = io::quantity("thk");
       const auto var = f.find(spec, "");
       if (!var) throw Error("inversion.first_guess_file: '" + file + "' has no thickness (thk)");
-      H = crop(f.read(*var, spec));
+      const std::vector<double> full = f.read(*var, spec);
+      for (int j = 0; j < ny; ++j)
+        for (int i = 0; i < nx; ++i)
+          H[size_t(j) * size_t(nx) + size_t(i)] =
+              full[size_t(j + s.crop_j0) * size_t(s.input_grid.nx()) + size_t(i + s.crop_i0)];
     } else if (in.thk) {
       H = in.thk->values; // cropped above
     } else {

@@ -102,6 +102,12 @@ struct ModelInputs {
 /// give. Throws nunatak::Error naming the file, variable or key on bad input.
 InputArrays read_input_arrays(const Config& config);
 
+/// Not collective: keeps the box of nx x ny cells from cell (i0, j0) of
+/// every array of `in` and of its grid (with the grid mapping). Throws
+/// nunatak::Error if the box leaves the grid. input.region uses it; so does
+/// the inversion, on the outline's bounding box.
+void crop_input_arrays(InputArrays& in, int i0, int j0, int nx, int ny);
+
 /// Collective on `comm`: the grid and the rank's part of every array, and the
 /// mask (derived from thk and topg with the floatation rule when both are
 /// known, else the input's ice mask, if any).
