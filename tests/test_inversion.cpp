@@ -305,3 +305,75 @@ TEST(Inversion, BadOptionsAndObservationsAreErrorsNamingTheKey) {
   EXPECT_NE(message(options, wrong).find("both components"), std::string::npos);
   EXPECT_EQ(message(options, o), "");
 }
+
+// The velocity's error model and the correction's smoothness, against sums
+// done by hand: a modelled velocity that is the observation plus e_c in x
+// costs 1/2 mean (e_c^2 / (sigma_u^2 + (r_u |u_obs|)^2)) over the observed
+// cells; observations within margin_distance of the outline leave the mean;
+// the smoothness of H - H_first is 0 at the first guess, that of H is not.
+TEST(Inversion, VelocityErrorModelMarginAndSmoothCorrectionAreAsDefined) {
+  const core::BPPatch truth = glacier();
+  const size_t n = size_t(nx * ny);
+  std::vector<double> u_obs(n * nz * 2, 0.0);
+  for (size_t c = 0; c < n; ++c)
+    if (truth.thickness[c] > 0)
+      for (int k = 0; k < nz; ++k) {
+        u_obs[(c * nz + size_t(k)) * 2] = 40.0 + 2.0 * double(c % 7);
+        u_obs[(c * nz + size_t(k)) * 2 + 1] = -5.0;
+      }
+  const inversion::InversionObservations o = observe(truth, u_obs, -1);
+  // The model: the observation plus 1 to 5 m/a in x, depending on the column.
+  const auto offset = [](size_t c) { return 1.0 + double(c % 5); };
+  std::vector<double> shifted = u_obs;
+  for (size_t q = 0; q < shifted.size(); q += 2) shifted[q] += offset(q / 2 / size_t(nz));
+  const torch::Tensor velocity = torch::tensor(shifted, torch::kFloat64).view({ny, nx, nz, 2});
+  // Every ice cell's surface node is free here (the outline is inside the domain).
+  const auto expected = [&](double sigma, double r, double margin) {
+    double sum = 0;
+    int cells = 0;
+    for (int j = 0; j < ny; ++j)
+      for (int i = 0; i < nx; ++i) {
+        const size_t c = size_t(j * nx + i);
+        if (!(truth.thickness[c] > 0)) continue;
+        bool near = false;
+        const int reach = int(std::floor(margin / dx));
+        for (int jj = j - reach; jj <= j + reach; ++jj)
+          for (int ii = i - reach; ii <= i + reach; ++ii) {
+            if ((ii - i) * (ii - i) + (jj - j) * (jj - j) > reach * reach) continue;
+            near = near || jj < 0 || jj >= ny || ii < 0 || ii >= nx ||
+                   !(truth.thickness[size_t(jj * nx + ii)] > 0);
+          }
+        if (margin > 0 && near) continue;
+        const double speed = std::hypot(o.u[c], o.v[c]);
+        sum += offset(c) * offset(c) / (sigma * sigma + r * r * speed * speed);
+        ++cells;
+      }
+    return 0.5 * sum / cells;
+  };
+  inversion::InversionOptions options = quiet_options();
+  options.velocity_sigma = 2.0;
+  for (const auto& [r, margin] : {std::pair{0.0, 0.0}, {0.25, 0.0}, {0.0, 1000.0}, {0.5, 1000.0}}) {
+    options.velocity_relative_sigma = r;
+    options.velocity_margin_distance = margin;
+    inversion::Inversion inv(truth, o, options);
+    inversion::CostTerms terms;
+    inv.cost(velocity, &terms);
+    EXPECT_NEAR(terms.velocity, expected(2.0, r, margin), 1e-12 * expected(2.0, r, margin))
+        << "relative_sigma " << r << ", margin_distance " << margin;
+  }
+  // The cases differ: the relative error lowers the cost, the margin changes the cells.
+  EXPECT_LT(expected(2.0, 0.25, 0.0), 0.5 * expected(2.0, 0.0, 0.0));
+  EXPECT_GT(std::abs(expected(2.0, 0.0, 1000.0) - expected(2.0, 0.0, 0.0)), 1e-5);
+
+  options.velocity_relative_sigma = options.velocity_margin_distance = 0;
+  options.thickness_smoothing = 1.0;
+  inversion::CostTerms plain, correction;
+  inversion::Inversion smooth_h(truth, o, options);
+  smooth_h.cost(velocity, &plain);
+  options.smooth_correction = true;
+  inversion::Inversion smooth_d(truth, o, options);
+  smooth_d.cost(velocity, &correction);
+  EXPECT_GT(plain.thickness_smoothness, 1e-3);
+  EXPECT_LT(correction.thickness_smoothness, 1e-20); // round-off of H = scale theta_H
+  EXPECT_EQ(correction.velocity, plain.velocity);
+}

@@ -160,6 +160,41 @@ TEST(InvertCli, EmulatorModeRunsTheShippedModelAndChecksWithTheSolver) {
   EXPECT_CONTAINS(wrong.err, "cnn_glen_data.pt");
 }
 
+// The velocity-scaled first guess, and the validation split: the test
+// cells (radar row 5, columns of the 4 km blocks of parity 1) leave, and
+// the rest is split again in 2 km blocks.
+TEST(InvertCli, VelocityFirstGuessAndValidationSplit) {
+  TempDir dir;
+  make_twin(dir);
+  write_config(dir, "");
+  const Result r =
+      run_nunatak(dir, "invert input_invert.yaml --set inversion.first_guess=velocity "
+                       "--set inversion.iterations=0 --set inversion.radar.holdout_block_size=4000 "
+                       "--set inversion.radar.validation_block_size=2000");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string log = r.err + r.out;
+  EXPECT_CONTAINS(log, "first guess: shallow-ice law scaled by the observed surface speed");
+  EXPECT_CONTAINS(log, "(fitted to the radar cells used)");
+  const auto [rms, first] = truth_rms(log);
+  EXPECT_EQ(rms, first); // no step taken
+  EXPECT_GT(first, 0.0);
+  EXPECT_LT(first, 150.0);
+  // radar_used: 1 used, 0 validation, NaN for the test cells (and off the radar).
+  const std::vector<double> used = read_variable(dir.file("inverted.nc"), "radar_used");
+  const std::vector<double> obs = read_variable(dir.file("inverted.nc"), "thkobs");
+  const auto value = [](double x) { return std::isfinite(x) && std::abs(x) < 1e30; }; // not fill
+  int used_cells = 0, validation_cells = 0, radar_cells = 0;
+  for (size_t c = 0; c < used.size(); ++c) {
+    radar_cells += value(obs[c]);
+    used_cells += used[c] == 1.0 && value(obs[c]);
+    validation_cells += used[c] == 0.0 && value(obs[c]);
+  }
+  EXPECT_LT(radar_cells, 16); // row 5's ice cells, less the test cells
+  EXPECT_GT(used_cells, 0);
+  EXPECT_GT(validation_cells, 0);
+  EXPECT_EQ(used_cells + validation_cells, radar_cells);
+}
+
 TEST(InvertCli, BadConfigurationsAreOneClearErrorAndLeaveNoOutput) {
   TempDir dir;
   make_twin(dir);
@@ -176,6 +211,9 @@ TEST(InvertCli, BadConfigurationsAreOneClearErrorAndLeaveNoOutput) {
   fails_with("--set inversion.forward=emulator", "needs emulator.model");
   fails_with("--set inversion.thickness.min=2", "inversion.thickness_min");
   fails_with("--set sliding.law=pseudo_plastic", "pseudo_plastic is not supported here");
+  fails_with("--set inversion.radar.validation_block_size=2000",
+             "inversion.radar.validation_block_size needs inversion.radar.holdout_block_size");
+  fails_with("--set inversion.first_guess=speed", "inversion.first_guess");
   // Observations on another grid.
   TestFile o = grid_file(nx + 1, ny, dx, dx);
   add_field(o, "uvelsurfobs", "m/a", std::vector<double>(size_t((nx + 1) * ny), 1.0));

@@ -214,3 +214,68 @@ TEST(PlasticThickness, CompleteEstimateCalibratedOrConfigured) {
     EXPECT_CONTAINS(e.what(), "calibration needs observed thickness on ice cells");
   }
 }
+
+// The velocity-scaled estimate on a plane slab: where a column of thickness
+// H with surface slope a deforms at u = 2 A / (n+1) (rho g f H a)^n H, the
+// estimate at K = 1 returns H exactly; columns that move 16 times faster at
+// the same slope are twice as thick (n = 3); a calibration against radar
+// thickness 1.3 times the truth fits K = 1.3, an effective softness A / 1.3^4.
+TEST(PlasticThickness, VelocityScaledEstimateInvertsTheShallowIceLaw) {
+  const core::Grid grid(30, 20, 100.0, 100.0, 0.0, 0.0);
+  const double slope = 0.05, n = 3.0, A = 2.4e-24; // A in Pa^-3 s^-1
+  std::vector<double> s(size_t(grid.size())), speed(size_t(grid.size())), truth(s.size(), 0.0);
+  const auto ice = rectangle(grid, 0, 29, 0, 19); // no outline inside: no taper
+  for (int j = 0; j < grid.ny(); ++j)
+    for (int i = 0; i < grid.nx(); ++i) {
+      const size_t k = size_t(j) * grid.nx() + i;
+      s[k] = 3000.0 - slope * grid.x(i);
+      const double H = j < 10 ? 200.0 : 400.0; // the north half is twice as thick
+      speed[k] = 2.0 * A / (n + 1.0) * std::pow(rho * g * f * H * slope, n) * H;
+      truth[k] = H;
+    }
+  speed[5] = no_data; // a gap: the average over ice cells with a speed fills it
+  inversion::ThicknessEstimateOptions options;
+  options.params = params(0.0, 0.0); // no smoothing, no taper: the law cell by cell
+  options.method = "velocity";
+  options.velocity.glen_exponent = n;
+  options.velocity.softness = A;
+  options.calibrate = false;
+  const auto law = inversion::estimate_thickness(grid, s, ice, nullptr, options, &speed);
+  EXPECT_EQ(law.tau_b, 1.0);
+  const auto H = law.thickness();
+  for (size_t k = 0; k < H.size(); ++k) {
+    if (k == 5) continue;
+    EXPECT_NEAR(H[k], truth[k], 1e-6 * truth[k]) << "cell " << k;
+  }
+  EXPECT_GT(H[5], 0.0);
+  EXPECT_LT(std::abs(H[5] - 200.0), 200.0); // the mean speed's thickness, between 200 and 400 m
+
+  std::vector<double> radar(truth.size(), no_data);
+  for (size_t k = 7; k < truth.size(); k += 7) radar[k] = 1.3 * truth[k];
+  options.calibrate = true;
+  options.holdout_block_size = 0;
+  const auto fitted = inversion::estimate_thickness(grid, s, ice, &radar, options, &speed);
+  EXPECT_NEAR(fitted.tau_b, 1.3, 1e-9);
+  EXPECT_NEAR(fitted.effective_softness(), A / std::pow(1.3, 4.0), 1e-9 * A);
+  EXPECT_CONTAINS(fitted.describe_scale(fitted.tau_b), "K = 1.300");
+
+  // The plastic estimate of the same slab is uniform: the slope is.
+  options.method = "plastic";
+  const auto plastic = inversion::estimate_thickness(grid, s, ice, &radar, options);
+  EXPECT_NEAR(plastic.thickness()[0], plastic.thickness()[size_t(grid.size()) - 1], 1e-9);
+
+  options.method = "velocity";
+  try {
+    inversion::estimate_thickness(grid, s, ice, &radar, options, nullptr);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_CONTAINS(e.what(), "needs the observed surface speed");
+  }
+  const std::vector<double> none(speed.size(), no_data);
+  try {
+    inversion::estimate_thickness(grid, s, ice, &radar, options, &none);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_CONTAINS(e.what(), "no ice cell has an observed surface speed");
+  }
+}

@@ -115,7 +115,8 @@ void run_inversion(const io::Config& config, const std::string& command_line) {
   const core::BPPatch& first = setup.first_guess;
   const size_t columns = size_t(first.nx) * size_t(first.ny);
   if (setup.plastic)
-    spdlog::info("first guess: plastic estimate, tau_b = {:.1f} kPa{}", setup.plastic->tau_b / 1e3,
+    spdlog::info("first guess: {}: {}{}", setup.plastic->describe_method(),
+                 setup.plastic->describe_scale(setup.plastic->tau_b),
                  setup.plastic->calibrated ? " (fitted to the radar cells used)" : " (configured)");
   const inversion::InversionOptions& options = setup.options;
   inversion::Inversion inversion(first, setup.observations, options);
@@ -192,7 +193,7 @@ void run_inversion(const io::Config& config, const std::string& command_line) {
                m_first.holdout_cells > 0
                    ? fmt::format(", {:.1f} m on the held-out cells", m_first.holdout_rms)
                    : std::string());
-  if (!setup.input_thickness.empty() && config.get_string("inversion.first_guess") == "plastic") {
+  if (!setup.input_thickness.empty() && setup.plastic) {
     // A twin experiment: the geometry's thickness is the truth the inversion did not see.
     double e2 = 0, f2 = 0;
     long long n = 0;

@@ -14,7 +14,8 @@
 # the velocity misfits of the forward model and of BP at the final state,
 # the steps and the inversion's time. Environment: NUNATAK (the program),
 # MODEL (the emulator), INVERT_SET (extra --set options of every inversion,
-# e.g. "--set inversion.velocity.sigma=20").
+# e.g. "--set inversion.velocity.sigma=20"), FORWARDS (the forward modes to
+# run, default "solver emulator hybrid"), LINES (default "1 3 6").
 set -eu
 NUNATAK=${NUNATAK:-build/bin/nunatak}
 MODEL=${MODEL:-experiments/emulator/cnn_glen_data.pt}
@@ -63,11 +64,11 @@ output.quicklook: [thk_change, velsurf_misfit_bp]
 YAML
 echo "| radar lines | forward | thickness RMS vs truth (m), first guess -> inverted | velocity misfit, forward / BP (m/a) | steps | time (s) |"
 echo "|---|---|---|---|---|---|"
-for lines in 1 3 6; do
+for lines in ${LINES:-1 3 6}; do
   # shellcheck disable=SC2086
   "$NUNATAK" observe "$out/twin.yaml" -o "$out/obs_$lines.nc" --set observe.radar_lines=$lines \
     $observe_extra > "$out/observe_$lines.log" 2>&1
-  for forward in solver emulator hybrid; do
+  for forward in ${FORWARDS:-solver emulator hybrid}; do
     log="$out/invert_${lines}_$forward.log"
     "$NUNATAK" invert "$out/twin.yaml" --set input.observations.file="$(realpath "$out/obs_$lines.nc")" \
       --set inversion.forward=$forward --set output.file="$out/inverted_${lines}_$forward.nc" \

@@ -88,6 +88,8 @@ void InversionOptions::check() const {
   const std::pair<const char*, double> non_negative[] = {
       {"tolerance", tolerance},
       {"velocity_huber", velocity_huber},
+      {"velocity_relative_sigma", velocity_relative_sigma},
+      {"velocity_margin_distance", velocity_margin_distance},
       {"radar_density_radius", radar_density_radius},
       {"mass_weight", mass_weight},
       {"thickness_smoothing", thickness_smoothing},
@@ -155,6 +157,7 @@ struct Inversion::State {
   torch::Tensor h_first, b_first, beta2_fixed, s_obs;
 
   torch::Tensor u_obs, v_obs, velocity_mask; ///< both components observed (ice, free)
+  torch::Tensor velocity_sigma2;             ///< sigma_i^2, (m/a)^2
   torch::Tensor speed_obs, speed_mask;       ///< only the speed observed
   torch::Tensor radar, radar_w, radar_holdout;
   torch::Tensor direction;     ///< [2, ny, nx] unit flow direction
@@ -249,6 +252,32 @@ Inversion::Inversion(const core::BPPatch& first_guess, InversionObservations obs
   s.velocity_mask = valid(o.u) * valid(o.v) * free;
   s.speed_obs = zeroed(o.speed);
   s.speed_mask = valid(o.speed) * free * (1 - s.velocity_mask);
+  if (const double d = m_options.velocity_margin_distance; d > 0) {
+    // Leave out the cells within d of an ice-free cell centre (outside the
+    // patch counts as ice-free).
+    std::vector<double> far(columns, 0.0);
+    const int ri = int(std::floor(d / s.first.dx)), rj = int(std::floor(d / s.first.dy));
+    for (int j = 0; j < ny; ++j)
+      for (int i = 0; i < nx; ++i) {
+        bool near = false;
+        for (int jj = j - rj; jj <= j + rj && !near; ++jj)
+          for (int ii = i - ri; ii <= i + ri && !near; ++ii) {
+            const double ex = (ii - i) * s.first.dx, ey = (jj - j) * s.first.dy;
+            if (ex * ex + ey * ey > d * d) continue;
+            near = jj < 0 || jj >= ny || ii < 0 || ii >= nx || ice[s.first.column(jj, ii)] == 0;
+          }
+        far[s.first.column(j, i)] = near ? 0.0 : 1.0;
+      }
+    const torch::Tensor keep = plane(far, ny, nx, opt);
+    s.velocity_mask = s.velocity_mask * keep;
+    s.speed_mask = s.speed_mask * keep;
+  }
+  {
+    const torch::Tensor speed = torch::where(
+        s.velocity_mask > 0, torch::sqrt(s.u_obs.pow(2) + s.v_obs.pow(2)), s.speed_obs.abs());
+    s.velocity_sigma2 = m_options.velocity_sigma * m_options.velocity_sigma +
+                        (m_options.velocity_relative_sigma * speed).pow(2);
+  }
   s.radar = zeroed(o.radar);
   {
     std::vector<double> used(columns, 0.0), held(columns, 0.0);
@@ -355,9 +384,9 @@ torch::Tensor Inversion::cost(const torch::Tensor& velocity, CostTerms* terms) c
   const torch::Tensor du = us.select(2, 0) - s.u_obs, dv = us.select(2, 1) - s.v_obs;
   const torch::Tensor model_speed =
       torch::sqrt(us.select(2, 0).pow(2) + us.select(2, 1).pow(2) + 1e-12);
-  const double sigma2 = o.velocity_sigma * o.velocity_sigma;
-  const torch::Tensor r2 = torch::where(s.velocity_mask > 0, (du * du + dv * dv) / sigma2,
-                                        (model_speed - s.speed_obs).pow(2) / sigma2);
+  const torch::Tensor r2 =
+      torch::where(s.velocity_mask > 0, du * du + dv * dv, (model_speed - s.speed_obs).pow(2)) /
+      s.velocity_sigma2;
   const torch::Tensor observed = s.velocity_mask + s.speed_mask;
   torch::Tensor rho = r2;
   if (o.velocity_huber > 0) {
@@ -385,7 +414,8 @@ torch::Tensor Inversion::cost(const torch::Tensor& velocity, CostTerms* terms) c
   }
 
   // Thickness smoothness, along and across the flow; prior.
-  const torch::Tensor gx = masked_gradient(H, s.ice, 1, dx), gy = masked_gradient(H, s.ice, 0, dy);
+  const torch::Tensor D = o.smooth_correction ? H - s.h_first : H;
+  const torch::Tensor gx = masked_gradient(D, s.ice, 1, dx), gy = masked_gradient(D, s.ice, 0, dy);
   const torch::Tensor along = s.direction[0] * gx + s.direction[1] * gy;
   const torch::Tensor across = -s.direction[1] * gx + s.direction[0] * gy;
   const double scale_h = o.thickness_length / o.radar_sigma;

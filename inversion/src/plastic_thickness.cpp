@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <string>
 
@@ -162,6 +163,80 @@ PlasticThicknessShape plastic_thickness_shape(const core::Grid& g, const std::ve
   return shape;
 }
 
+PlasticThicknessShape velocity_thickness_shape(const core::Grid& g,
+                                               const PlasticThicknessShape& plastic,
+                                               const std::vector<double>& speed,
+                                               const PlasticThicknessParams& params,
+                                               const VelocityScaling& scaling) {
+  const size_t n = size_t(g.size());
+  if (speed.size() != n || plastic.c.size() != n)
+    throw Error("velocity-scaled thickness estimate: the surface speed has " +
+                std::to_string(speed.size()) + " cells, the grid " + std::to_string(n));
+  // The observed speed averaged over ice cells with an observation
+  // (normalised Gaussian, as the slope).
+  std::vector<double> u(n, 0.0), weight(n, 0.0);
+  for (size_t k = 0; k < n; ++k)
+    if (plastic.ice[k] && std::isfinite(speed[k])) {
+      u[k] = std::abs(speed[k]);
+      weight[k] = 1.0;
+    }
+  if (params.smoothing_length > 0.0)
+    for (auto* v : {&u, &weight}) {
+      gaussian_pass(*v, g.nx(), g.ny(), true, g.dx(), params.smoothing_length);
+      gaussian_pass(*v, g.nx(), g.ny(), false, g.dy(), params.smoothing_length);
+    }
+  double sum = 0.0;
+  long long cells = 0;
+  for (size_t k = 0; k < n; ++k)
+    if (plastic.ice[k] && weight[k] > 1e-6) {
+      u[k] /= weight[k];
+      sum += u[k];
+      ++cells;
+    }
+  if (cells == 0)
+    throw Error("velocity-scaled thickness estimate: no ice cell has an observed surface speed "
+                "(thickness_estimate.method = velocity needs uvelsurfobs and vvelsurfobs, or "
+                "velsurfobs_mag)");
+  const double mean = sum / double(cells);
+  const double m = scaling.glen_exponent;
+  PlasticThicknessShape shape = plastic;
+  for (size_t k = 0; k < n; ++k) {
+    if (!plastic.ice[k]) continue;
+    const double uk = std::max(weight[k] > 1e-6 ? u[k] : mean, scaling.minimum_speed);
+    shape.c[k] = std::pow((m + 1.0) * uk / (2.0 * scaling.softness), 1.0 / (m + 1.0)) *
+                 std::pow(plastic.c[k], m / (m + 1.0));
+  }
+  return shape;
+}
+
+double ThicknessEstimate::effective_softness() const {
+  if (method != "velocity" || !(tau_b > 0)) return 0.0;
+  return velocity.softness / std::pow(tau_b, velocity.glen_exponent + 1.0);
+}
+
+std::string ThicknessEstimate::describe_scale(double scale) const {
+  char text[160];
+  if (method == "velocity") {
+    const double n = velocity.glen_exponent;
+    const double A = velocity.softness / std::pow(scale, n + 1.0) * 365.25 * 86400.0;
+    std::snprintf(text, sizeof text, "K = %.3f (effective softness %.3g Pa-%g a-1)", scale, A, n);
+  } else {
+    std::snprintf(text, sizeof text, "tau_b = %.1f kPa", scale / 1e3);
+  }
+  return text;
+}
+
+std::string ThicknessEstimate::describe_method() const {
+  char text[240];
+  std::snprintf(text, sizeof text,
+                "%s, f = %g, slope_min = %g, slope%s smoothed over %g m, taper %g m",
+                method == "velocity" ? "shallow-ice law scaled by the observed surface speed"
+                                     : "perfect plasticity",
+                params.shape_factor, params.minimum_slope, method == "velocity" ? " and speed" : "",
+                params.smoothing_length, params.taper_length);
+  return text;
+}
+
 std::vector<double> plastic_thickness(const PlasticThicknessShape& shape, double tau_b) {
   std::vector<double> H(shape.c.size(), 0.0);
   for (size_t k = 0; k < H.size(); ++k) H[k] = tau_b * shape.c[k];
@@ -253,10 +328,21 @@ long long observed_cells_on_ice(const Mask& ice, const std::vector<double>* thko
 
 ThicknessEstimate estimate_thickness(const core::Grid& g, const std::vector<double>& usurf,
                                      const Mask& ice, const std::vector<double>* thkobs,
-                                     const ThicknessEstimateOptions& options) {
+                                     const ThicknessEstimateOptions& options,
+                                     const std::vector<double>* speed) {
   ThicknessEstimate e;
   e.params = options.params;
+  e.method = options.method;
+  e.velocity = options.velocity;
   e.shape = plastic_thickness_shape(g, usurf, ice, e.params);
+  if (options.method == "velocity") {
+    if (!speed)
+      throw Error("thickness_estimate.method = velocity needs the observed surface speed "
+                  "(uvelsurfobs and vvelsurfobs, or velsurfobs_mag)");
+    e.shape = velocity_thickness_shape(g, e.shape, *speed, e.params, e.velocity);
+  } else if (options.method != "plastic") {
+    throw Error("thickness_estimate.method: '" + options.method + "' is not plastic or velocity");
+  }
   const long long observed = observed_cells_on_ice(ice, thkobs);
   if (options.calibrate) {
     if (observed == 0)
@@ -267,7 +353,8 @@ ThicknessEstimate estimate_thickness(const core::Grid& g, const std::vector<doub
     if (options.holdout_block_size > 0.0)
       e.hold_out = hold_out_check(g, e.shape, *thkobs, options.holdout_block_size);
   } else {
-    e.tau_b = options.basal_shear_stress;
+    // Uncalibrated: the configured tau_b, or the velocity law as it stands (K = 1).
+    e.tau_b = options.method == "velocity" ? 1.0 : options.basal_shear_stress;
   }
   if (observed > 0) e.radar = thickness_misfit(e.thickness(), *thkobs, ice);
   return e;

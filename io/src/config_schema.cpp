@@ -91,6 +91,13 @@ std::vector<KeySpec> build_schema() {
            "the comparison with observed speeds, and the SIA (no flow)",
            0.0),
 
+      str("thickness_estimate.method", "plastic",
+          "thickness estimate: plastic (from the surface slope and the outline) or velocity "
+          "(the plastic shape rescaled by the observed surface speed through the shallow-ice "
+          "law, H ~ u^(1/(n+1)) (plastic H)^(n/(n+1)); needs the observed velocity)",
+          {"plastic", "velocity"}),
+      real("thickness_estimate.minimum_speed", "0.03", "m year-1",
+           "velocity-scaled thickness: smallest averaged surface speed used", 1e-6),
       str("thickness_estimate.calibration", "radar",
           "plastic thickness: radar (least-squares basal shear stress against the observed "
           "thickness thkobs) or none (use thickness_estimate.basal_shear_stress)",
@@ -281,9 +288,10 @@ std::vector<KeySpec> build_schema() {
           {"single", "double"}),
       str("inversion.first_guess", "plastic",
           "inversion: the first thickness: plastic (the estimate of thickness_estimate.*, from "
-          "the surface and the outline, calibrated on the radar cells the cost uses) or input "
-          "(the geometry's thk, or inversion.first_guess_file)",
-          {"plastic", "input"}),
+          "the surface and the outline, calibrated on the radar cells the cost uses), velocity "
+          "(the same, scaled by the observed surface speed: thickness_estimate.method = "
+          "velocity) or input (the geometry's thk, or inversion.first_guess_file)",
+          {"plastic", "velocity", "input"}),
       str("inversion.first_guess_file", "\"\"",
           "inversion: with first_guess = input, read thk from this file instead of the geometry"),
       integer("inversion.crop_margin", "3",
@@ -303,6 +311,14 @@ std::vector<KeySpec> build_schema() {
       real("inversion.velocity.huber", "0", "",
            "inversion: Huber threshold of the velocity misfit in units of sigma_u (0: quadratic)",
            0.0),
+      real("inversion.velocity.relative_sigma", "0", "",
+           "inversion: a velocity error proportional to the observed speed, sigma^2 = sigma_u^2 "
+           "+ (relative_sigma |u_obs|)^2 (model error grows with the speed)",
+           0.0, 10.0),
+      real("inversion.velocity.margin_distance", "0", "m",
+           "inversion: observed velocities closer than this to the outline are left out of the "
+           "misfit (mixed pixels, and the no-slip margin of the model); 0: none",
+           0.0),
       real("inversion.radar.sigma", "20", "m", "inversion: radar thickness error sigma_H", 1e-9),
       real("inversion.radar.density_radius", "300", "m",
            "inversion: a radar cell weighs 1 / (radar cells within this radius), so dense lines "
@@ -315,6 +331,14 @@ std::vector<KeySpec> build_schema() {
       integer("inversion.radar.holdout_parity", "1",
               "inversion: which blocks are held out: 0 or 1 (the checkerboard's two colours)", 0,
               1),
+      real("inversion.radar.validation_block_size", "0", "m",
+           "inversion: choosing settings without the test: drop the held-out radar cells "
+           "altogether and split the rest again, in a checkerboard of blocks of this side; the "
+           "cells of colour inversion.radar.validation_parity are then the ones reported as held "
+           "out; 0: no validation split",
+           0.0),
+      integer("inversion.radar.validation_parity", "1",
+              "inversion: which blocks of the validation checkerboard are held out: 0 or 1", 0, 1),
       real("inversion.surface.sigma", "5", "m",
            "inversion: how far the surface control may move from the observed (its prior's "
            "sigma)",
@@ -332,6 +356,15 @@ std::vector<KeySpec> build_schema() {
            "inversion: the smoothness's length l", 0.0),
       real("inversion.regularisation.thickness.across_flow_factor", "0.2", "",
            "inversion: weight of across-flow gradients relative to along-flow ones", 0.0),
+      {"inversion.regularisation.thickness.smooth_correction",
+       KeyType::boolean,
+       "false",
+       "",
+       "inversion: the smoothness acts on the correction to the first guess (H - H_first) "
+       "instead of H, so the first guess's structure is kept",
+       {},
+       {},
+       {}},
       real("inversion.regularisation.thickness.prior", "0", "",
            "inversion: weight of the prior towards the first guess", 0.0),
       real("inversion.regularisation.thickness.prior_sigma", "100", "m",

@@ -37,6 +37,8 @@ inversion::InversionOptions inversion_options(const io::Config& c, const std::st
   o.friction_max = c.get_real("inversion.friction.max");
   o.velocity_sigma = c.get_real("inversion.velocity.sigma");
   o.velocity_huber = c.get_real("inversion.velocity.huber");
+  o.velocity_relative_sigma = c.get_real("inversion.velocity.relative_sigma");
+  o.velocity_margin_distance = c.get_real("inversion.velocity.margin_distance");
   o.radar_sigma = c.get_real("inversion.radar.sigma");
   o.radar_density_radius = c.get_real("inversion.radar.density_radius");
   o.surface_sigma = c.get_real("inversion.surface.sigma");
@@ -47,6 +49,7 @@ inversion::InversionOptions inversion_options(const io::Config& c, const std::st
   o.thickness_smoothing = c.get_real(t + "smoothing");
   o.thickness_length = c.get_real(t + "length");
   o.across_flow_factor = c.get_real(t + "across_flow_factor");
+  o.smooth_correction = c.get_bool(t + "smooth_correction");
   o.thickness_prior = c.get_real(t + "prior");
   o.thickness_prior_sigma = c.get_real(t + "prior_sigma");
   o.friction_smoothing = c.get_real(f + "smoothing");
@@ -151,27 +154,47 @@ InversionSetup configure_inversion(const io::Config& config) {
     throw Error("inversion: '" + in.observations_file +
                 "' has no observed surface velocity (uvelsurfobs and vvelsurfobs, or "
                 "velsurfobs_mag) and no radar thickness (thkobs): nothing to invert");
-  // Radar cells held out in a checkerboard of blocks.
-  if (const double block = config.get_real("inversion.radar.holdout_block_size");
-      block > 0 && !o.radar.empty()) {
-    const int parity = int(config.get_int("inversion.radar.holdout_parity"));
-    o.radar_used.assign(columns, 1);
+  // Radar cells held out in a checkerboard of blocks (blocks counted from
+  // the input grid's corner, whatever the crop).
+  const auto checkerboard = [&](double block, int parity) {
+    std::vector<std::uint8_t> used(columns, 1);
     for (int j = 0; j < ny; ++j)
       for (int i = 0; i < nx; ++i) {
-        // Blocks counted from the input grid's corner, whatever the crop.
         const long bx = long(std::floor((s.grid.x(i) - s.input_grid.x(0)) / block));
         const long by = long(std::floor((s.grid.y(j) - s.input_grid.y(0)) / block));
-        if (int((bx + by) % 2) == parity) o.radar_used[size_t(j) * size_t(nx) + size_t(i)] = 0;
+        if (int((bx + by) % 2) == parity) used[size_t(j) * size_t(nx) + size_t(i)] = 0;
       }
+    return used;
+  };
+  if (const double block = config.get_real("inversion.radar.holdout_block_size");
+      block > 0 && !o.radar.empty()) {
+    o.radar_used = checkerboard(block, int(config.get_int("inversion.radar.holdout_parity")));
+    // A validation split: the test cells leave altogether; the others are
+    // split again, and their held-out half is what the run reports.
+    if (const double v = config.get_real("inversion.radar.validation_block_size"); v > 0) {
+      for (size_t c = 0; c < columns; ++c)
+        if (!o.radar_used[c]) o.radar[c] = NAN;
+      o.radar_used = checkerboard(v, int(config.get_int("inversion.radar.validation_parity")));
+    }
+  } else if (config.get_real("inversion.radar.validation_block_size") > 0) {
+    throw Error("inversion.radar.validation_block_size needs inversion.radar.holdout_block_size "
+                "(the test cells that the validation split leaves out)");
   }
 
   // The first guess.
   std::vector<double> H(columns, 0.0);
-  if (config.get_string("inversion.first_guess") == "plastic") {
+  if (const std::string method = config.get_string("inversion.first_guess");
+      method == "plastic" || method == "velocity") {
     std::vector<double> radar_for_fit = o.radar;
     for (size_t c = 0; c < radar_for_fit.size() && !o.radar_used.empty(); ++c)
       if (!o.radar_used[c]) radar_for_fit[c] = NAN;
     inversion::ThicknessEstimateOptions eo = thickness_estimate_options(config);
+    eo.method = method;
+    std::vector<double> speed(columns, NAN); // m/s
+    for (size_t c = 0; c < columns; ++c) {
+      if (!o.u.empty()) speed[c] = std::hypot(o.u[c], o.v[c]) / year;
+      if (!std::isfinite(speed[c]) && !o.speed.empty()) speed[c] = o.speed[c] / year;
+    }
     // The inversion's own hold-out is the test; the estimate's checkerboard
     // would split the cells used again.
     if (!o.radar_used.empty()) eo.holdout_block_size = 0;
@@ -179,7 +202,7 @@ InversionSetup configure_inversion(const io::Config& config) {
         inversion::observed_cells_on_ice(ice, radar_for_fit.empty() ? nullptr : &radar_for_fit) > 0;
     if (!radar_on_ice) eo.calibrate = false;
     s.plastic = inversion::estimate_thickness(s.grid, usurf, ice,
-                                              radar_on_ice ? &radar_for_fit : nullptr, eo);
+                                              radar_on_ice ? &radar_for_fit : nullptr, eo, &speed);
     H = s.plastic->thickness();
   } else {
     const std::string file = config.get_string("inversion.first_guess_file");

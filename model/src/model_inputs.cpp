@@ -1,21 +1,20 @@
 #include "nunatak/model/model_inputs.hpp"
 
 #include "nunatak/core/collective.hpp"
+#include "nunatak/core/constants.hpp"
 #include "nunatak/core/error.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
 
 namespace nunatak::model {
 
 namespace {
 
 void log_thickness_estimate(const inversion::ThicknessEstimate& e) {
-  spdlog::info("thickness estimate (perfect plasticity, f = {}, slope_min = {}, slope smoothed "
-               "over {} m, taper {} m): tau_b = {:.1f} kPa{}",
-               e.params.shape_factor, e.params.minimum_slope, e.params.smoothing_length,
-               e.params.taper_length, e.tau_b / 1e3,
+  spdlog::info("thickness estimate ({}): {}{}", e.describe_method(), e.describe_scale(e.tau_b),
                e.calibrated ? " (least squares against radar)" : " (configured)");
   if (e.radar)
     spdlog::info("  against radar thickness on {} cells: RMS {:.1f} m, bias {:+.1f} m (observed "
@@ -23,11 +22,11 @@ void log_thickness_estimate(const inversion::ThicknessEstimate& e) {
                  e.radar->cells, e.radar->rms, e.radar->bias, e.radar->mean_observed);
   if (e.hold_out)
     for (int h = 0; h < 2; ++h)
-      spdlog::info("  hold-out {}: calibrated on {} cells (tau_b = {:.1f} kPa, RMS {:.1f} m), "
+      spdlog::info("  hold-out {}: calibrated on {} cells ({}, RMS {:.1f} m), "
                    "tested on the other {}: RMS {:.1f} m, bias {:+.1f} m",
-                   h + 1, e.hold_out->fit[h].misfit.cells, e.hold_out->fit[h].tau_b / 1e3,
-                   e.hold_out->fit[h].misfit.rms, e.hold_out->test[h].cells,
-                   e.hold_out->test[h].rms, e.hold_out->test[h].bias);
+                   h + 1, e.hold_out->fit[h].misfit.cells,
+                   e.describe_scale(e.hold_out->fit[h].tau_b), e.hold_out->fit[h].misfit.rms,
+                   e.hold_out->test[h].cells, e.hold_out->test[h].rms, e.hold_out->test[h].bias);
 }
 
 } // namespace
@@ -43,7 +42,28 @@ inversion::ThicknessEstimateOptions thickness_estimate_options(const io::Config&
   o.calibrate = config.get_string("thickness_estimate.calibration") == "radar";
   o.basal_shear_stress = config.get_real("thickness_estimate.basal_shear_stress");
   o.holdout_block_size = config.get_real("thickness_estimate.holdout_block_size");
+  o.method = config.get_string("thickness_estimate.method");
+  const double n = config.get_real("flow_law.glen_exponent");
+  double A = config.get_real("flow_law.softness"); // Pa^-n a^-1
+  if (const double B = config.get_real("flow_law.hardness"); B > 0.0) A = std::pow(B, -n);
+  o.velocity.glen_exponent = n;
+  o.velocity.softness = config.get_real("flow_law.enhancement_factor") * A / core::seconds_per_year;
+  o.velocity.minimum_speed =
+      config.get_real("thickness_estimate.minimum_speed") / core::seconds_per_year;
   return o;
+}
+
+std::optional<std::vector<double>> observed_surface_speed(const io::InputArrays& in) {
+  if (in.uvelsurfobs && in.vvelsurfobs) {
+    std::vector<double> speed(in.uvelsurfobs->values.size());
+    for (size_t k = 0; k < speed.size(); ++k) {
+      speed[k] = std::hypot(in.uvelsurfobs->values[k], in.vvelsurfobs->values[k]);
+      if (!std::isfinite(speed[k]) && in.velsurfobs_mag) speed[k] = in.velsurfobs_mag->values[k];
+    }
+    return speed;
+  }
+  if (in.velsurfobs_mag) return in.velsurfobs_mag->values;
+  return std::nullopt;
 }
 
 std::optional<inversion::ThicknessEstimate> complete_thickness(io::InputArrays& in,
@@ -70,16 +90,17 @@ std::optional<inversion::ThicknessEstimate> complete_thickness(io::InputArrays& 
                 " (set input.names.thkobs or input.observations.file, or "
                 "thickness_estimate.calibration: none to use "
                 "thickness_estimate.basal_shear_stress)");
-  inversion::ThicknessEstimate e =
-      inversion::estimate_thickness(in.grid, in.usurf->values, ice, radar, options);
+  const std::optional<std::vector<double>> speed = observed_surface_speed(in);
+  inversion::ThicknessEstimate e = inversion::estimate_thickness(
+      in.grid, in.usurf->values, ice, radar, options, speed ? &*speed : nullptr);
 
   const size_t n = in.usurf->values.size();
   in.thk = io::InputArray{"thk", "derived", e.thickness()};
   in.topg = io::InputArray{"topg", "derived", std::vector<double>(n)};
   for (size_t k = 0; k < n; ++k) in.topg->values[k] = in.usurf->values[k] - in.thk->values[k];
-  in.notes.push_back("estimated thk from the smoothed surface slope and the outline " +
-                     mask.describe() + " (perfect plasticity, tau_b = " + std::to_string(e.tau_b) +
-                     " Pa); derived topg = usurf - thk");
+  in.notes.push_back("estimated thk from the outline " + mask.describe() + " (" +
+                     e.describe_method() + ", " + e.describe_scale(e.tau_b) +
+                     "); derived topg = usurf - thk");
   if (log) log_thickness_estimate(e);
   return e;
 }

@@ -16,10 +16,12 @@
 ///
 /// Cost J = sum of the terms below (each reported; "mean" is over the cells
 /// the term covers, so weights do not depend on the grid size):
-///   velocity   1/2 mean_obs rho(|u_s - u_obs| / sigma_u), rho(r) = r^2, or
-///              Huber's 2 delta r - delta^2 beyond r > delta; cells without
-///              an observation (NaN), off the ice or with fixed velocity are
-///              left out;
+///   velocity   1/2 mean_obs rho(|u_s - u_obs| / sigma_i), rho(r) = r^2, or
+///              Huber's 2 delta r - delta^2 beyond r > delta, with
+///              sigma_i^2 = sigma_u^2 + (r_u |u_obs,i|)^2 (r_u the relative
+///              error: a model error that grows with the speed); cells without
+///              an observation (NaN), off the ice, with fixed velocity or
+///              within `velocity_margin_distance` of the outline are left out;
 ///   radar      1/2 sum_i w_i ((H_i - H_obs,i) / sigma_H)^2 / sum_i w_i over
 ///              the radar cells used, w_i = 1 / (radar cells within
 ///              `radar_density_radius` of i): dense lines do not dominate;
@@ -27,11 +29,14 @@
 ///   mass       w_m/2 mean_ice ((div(H ubar) - (smb - dh/dt)) / sigma_m)^2
 ///              (optional; ubar the depth-averaged velocity, centred differences);
 ///   thickness smoothness
-///              w/2 mean_ice (l / sigma_H)^2 ((d.grad H)^2 + f (d_perp.grad H)^2)
-///              with d the flow direction (observed velocity, smoothed; the
-///              surface's downhill direction where there is none) and f =
-///              `across_flow_factor` (< 1: valley cross-sections may change
-///              faster across the flow than the thickness along it);
+///              w/2 mean_ice (l / sigma_H)^2 ((d.grad D)^2 + f (d_perp.grad D)^2)
+///              with D = H, or D = H - H_first when `smooth_correction` (the
+///              inversion then corrects the first guess smoothly instead of
+///              flattening the structure it carries), d the flow direction
+///              (observed velocity, smoothed; the surface's downhill
+///              direction where there is none) and f = `across_flow_factor`
+///              (< 1: valley cross-sections may change faster across the
+///              flow than the thickness along it);
 ///   thickness prior   w/2 mean_ice ((H - H_first) / sigma_prior)^2;
 ///   friction smoothness  w/2 mean_ice l^2 |grad theta_beta|^2;
 ///   friction prior    w/2 mean_ice ((theta_beta - theta_beta,first) / sigma)^2.
@@ -83,8 +88,12 @@ struct InversionOptions {
   double friction_min = 1.0;      ///< log10 beta^2 at least
   double friction_max = 7.0;      ///< log10 beta^2 at most
 
-  double velocity_sigma = 10.0;        ///< sigma_u, m/a
-  double velocity_huber = 0.0;         ///< delta (in units of sigma_u); 0: quadratic
+  double velocity_sigma = 10.0;         ///< sigma_u, m/a
+  double velocity_huber = 0.0;          ///< delta (in units of sigma_i); 0: quadratic
+  double velocity_relative_sigma = 0.0; ///< r_u: the part of sigma_i proportional to the speed
+  /// m: observations closer than this to the outline (the nearest ice-free
+  /// cell centre) are left out; 0: none.
+  double velocity_margin_distance = 0.0;
   double radar_sigma = 20.0;           ///< sigma_H, m
   double radar_density_radius = 300.0; ///< m; 0: every radar cell weighs the same
   double surface_sigma = 5.0;          ///< sigma_s, m
@@ -94,6 +103,7 @@ struct InversionOptions {
   double thickness_smoothing = 1.0;     ///< w of the thickness smoothness
   double thickness_length = 500.0;      ///< l, m
   double across_flow_factor = 0.2;      ///< f
+  bool smooth_correction = false;       ///< smooth H - H_first instead of H
   double thickness_prior = 0.0;         ///< w of the prior towards the first guess
   double thickness_prior_sigma = 100.0; ///< sigma_prior, m
   double friction_smoothing = 1.0;      ///< w of the friction smoothness

@@ -36,6 +36,24 @@
 /// tau_b = sum c H_obs / sum c^2. Only tau_b / f is determined by the data:
 /// f fixes how a fitted tau_b is to be read, not the estimate.
 ///
+/// **Velocity-scaled variant** (`thickness_estimate.method: velocity`). Where
+/// the surface speed u_s is observed, the shallow-ice relation of a column
+/// that deforms (u_s = 2 A / (n+1) tau_d^n H with tau_d = rho g f H |grad s|)
+/// gives
+///
+///     H = K ((n+1) u / (2 A))^(1/(n+1)) c_p^(n/(n+1)),   c_p = t(d/L) / (rho g f max(|grad s|,
+///     slope_min)),
+///
+/// with u the observed speed averaged by the same Gaussian as the slope (over
+/// ice cells with an observation; at least `minimum_speed`), A the softness
+/// and n Glen's exponent. K = 1 is that law with softness A and no sliding;
+/// the least-squares K against radar (the same closed form as tau_b) absorbs
+/// a uniform sliding fraction and the error of A: A_eff = A / K^(n+1). Ice
+/// cells without an observed speed within the Gaussian's reach take the mean
+/// averaged speed of the others. Like the plastic estimate this is a scale times a fixed field, so
+/// one number is fitted; it puts the thickness where the ice moves fast
+/// (trunks thicker, slow margins thinner), which the slope alone cannot.
+///
 /// All arrays are whole grids, row-major [y][x], SI units; the functions are
 /// pure (no I/O, no configuration). `model::read_model_inputs` calls
 /// `estimate_thickness` as configured (input.missing_thickness = plastic, keys
@@ -45,6 +63,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace nunatak::inversion {
@@ -116,9 +135,29 @@ struct HoldOutCheck {
 HoldOutCheck hold_out_check(const core::Grid& grid, const PlasticThicknessShape& shape,
                             const std::vector<double>& thkobs, double block_size);
 
+/// The velocity-scaled variant of an estimate (see the file comment).
+struct VelocityScaling {
+  double glen_exponent = 3.0;  ///< n
+  double softness = 2.4e-24;   ///< A, Pa^-n s^-1
+  double minimum_speed = 1e-9; ///< m s-1 (about 3 cm/a): the smallest averaged speed used
+};
+
+/// The shape `plastic` rescaled by the surface speed `speed` (m/s, NaN =
+/// none): c becomes the thickness (m) at K = 1, ((n+1) u / (2 A))^(1/(n+1))
+/// c_p^(n/(n+1)) with u the averaged speed. Throws nunatak::Error if the
+/// sizes do not match or no ice cell has a speed.
+PlasticThicknessShape velocity_thickness_shape(const core::Grid& grid,
+                                               const PlasticThicknessShape& plastic,
+                                               const std::vector<double>& speed,
+                                               const PlasticThicknessParams& params,
+                                               const VelocityScaling& scaling);
+
 /// How to make a complete estimate.
 struct ThicknessEstimateOptions {
   PlasticThicknessParams params;
+  /// "plastic", or "velocity" (scaled by the observed surface speed; needs it).
+  std::string method = "plastic";
+  VelocityScaling velocity;
   bool calibrate = true;              ///< tau_b by least squares against radar (else the next)
   double basal_shear_stress = 1e5;    ///< Pa, tau_b when not calibrated
   double holdout_block_size = 2000.0; ///< m, hold-out check of a calibration; 0: none
@@ -127,13 +166,24 @@ struct ThicknessEstimateOptions {
 /// A complete estimate: the thickness is plastic_thickness(shape, tau_b).
 struct ThicknessEstimate {
   PlasticThicknessParams params;
+  std::string method = "plastic"; ///< plastic | velocity
+  VelocityScaling velocity;       ///< the velocity method's constants
   PlasticThicknessShape shape;
-  double tau_b = 0;                     ///< Pa, basal shear stress used
+  /// The fitted (or configured) scale: the basal shear stress in Pa for the
+  /// plastic method, the dimensionless K for the velocity method.
+  double tau_b = 0;
   bool calibrated = false;              ///< tau_b fitted to radar thickness (else configured)
   std::optional<ThicknessMisfit> radar; ///< against all radar cells on ice, if any
   std::optional<HoldOutCheck> hold_out; ///< when calibrated and holdout_block_size > 0
   /// The estimated thickness, m.
   std::vector<double> thickness() const { return plastic_thickness(shape, tau_b); }
+  /// Velocity method: the effective softness A / K^(n+1), Pa^-n s^-1 (0 for plastic).
+  double effective_softness() const;
+  /// A scale of this estimate's method in words: "tau_b = 228.0 kPa", or
+  /// "K = 1.46 (effective softness 1.7e-17 Pa-3 a-1)".
+  std::string describe_scale(double scale) const;
+  /// The method in words, with its parameters.
+  std::string describe_method() const;
 };
 
 /// Cells of `ice` with an observation in `thkobs` (not NaN); 0 if `thkobs` is null.
@@ -141,14 +191,17 @@ long long observed_cells_on_ice(const std::vector<std::uint8_t>& ice,
                                 const std::vector<double>* thkobs);
 
 /// The estimate from the surface `usurf` and the outline `ice`; with
-/// options.calibrate, tau_b is the least-squares fit to `thkobs` over all ice
-/// cells (then checked on a hold-out checkerboard if holdout_block_size > 0);
-/// the misfit to `thkobs` is reported whenever it has cells on ice. `thkobs`
-/// may be null. Throws nunatak::Error if there is no ice, or if calibrating
-/// without an observation on ice.
+/// options.calibrate, the scale (tau_b or K) is the least-squares fit to
+/// `thkobs` over all ice cells (then checked on a hold-out checkerboard if
+/// holdout_block_size > 0); the misfit to `thkobs` is reported whenever it
+/// has cells on ice. `thkobs` may be null; `speed` (m/s, NaN = none) is
+/// needed by the velocity method only. Throws nunatak::Error if there is no
+/// ice, if calibrating without an observation on ice, or if the velocity
+/// method has no speed.
 ThicknessEstimate estimate_thickness(const core::Grid& grid, const std::vector<double>& usurf,
                                      const std::vector<std::uint8_t>& ice,
                                      const std::vector<double>* thkobs,
-                                     const ThicknessEstimateOptions& options);
+                                     const ThicknessEstimateOptions& options,
+                                     const std::vector<double>* speed = nullptr);
 
 } // namespace nunatak::inversion

@@ -9,9 +9,10 @@
 ///   the geometry (or, without one, the input's ice mask). It is fixed: the
 ///   thickness stays within [inversion.thickness.min, .max] on it and 0 off it.
 /// - The ice is grounded and the surface observed: bed = surface - thickness.
-/// - The first guess: the plastic estimate (thickness_estimate.*, calibrated
-///   on the radar cells the cost uses, never on held-out ones) or the input's
-///   thickness (inversion.first_guess_file if given).
+/// - The first guess: the plastic or velocity-scaled estimate
+///   (thickness_estimate.*, calibrated on the radar cells the cost uses,
+///   never on held-out ones) or the input's thickness
+///   (inversion.first_guess_file if given).
 /// - Friction: none (no slip) unless sliding.law = weertman (uniform beta^2)
 ///   or friction is a control (beta^2 = inversion.friction.initial where
 ///   sliding.law is none).
@@ -48,7 +49,8 @@ struct InversionSetup {
   std::string forward;  ///< inversion.forward
   HybridOptions hybrid; ///< inversion.hybrid.*
   bool ocean_pressure = true;
-  std::optional<inversion::ThicknessEstimate> plastic; ///< when the first guess is plastic
+  /// The estimate, when the first guess is plastic or velocity.
+  std::optional<inversion::ThicknessEstimate> plastic;
   std::vector<double> input_thickness; ///< the geometry's thk (a twin's truth), if it has one
   std::vector<std::string> notes;      ///< what was read and derived, for the log
 

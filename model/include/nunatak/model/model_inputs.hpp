@@ -14,6 +14,7 @@
 #include "nunatak/io/model_inputs.hpp"
 
 #include <optional>
+#include <vector>
 
 namespace nunatak::model {
 
@@ -31,6 +32,10 @@ ModelInputs read_model_inputs(const io::Config& config, MPI_Comm comm);
 
 /// The plastic estimate's options from the keys thickness_estimate.*.
 inversion::ThicknessEstimateOptions thickness_estimate_options(const io::Config& config);
+
+/// The observed surface speed (m/s, NaN = none) of `arrays`: |(u, v)| where
+/// both components are given, else velsurfobs_mag; nothing if it has neither.
+std::optional<std::vector<double>> observed_surface_speed(const io::InputArrays& arrays);
 
 /// Not collective: estimates the thickness of `arrays` if it has a surface but
 /// neither thickness nor bed and input.missing_thickness = plastic (then also
