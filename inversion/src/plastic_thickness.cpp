@@ -3,6 +3,7 @@
 
 #include "nunatak/inversion/plastic_thickness.hpp"
 
+#include "nunatak/core/constants.hpp"
 #include "nunatak/core/error.hpp"
 
 #include <algorithm>
@@ -218,7 +219,7 @@ std::string ThicknessEstimate::describe_scale(double scale) const {
   char text[160];
   if (method == "velocity") {
     const double n = velocity.glen_exponent;
-    const double A = velocity.softness / std::pow(scale, n + 1.0) * 365.25 * 86400.0;
+    const double A = velocity.softness / std::pow(scale, n + 1.0) * core::seconds_per_year;
     std::snprintf(text, sizeof text, "K = %.3f (effective softness %.3g Pa-%g a-1)", scale, A, n);
   } else {
     std::snprintf(text, sizeof text, "tau_b = %.1f kPa", scale / 1e3);

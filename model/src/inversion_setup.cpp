@@ -190,19 +190,15 @@ InversionSetup configure_inversion(const io::Config& config) {
       if (!o.radar_used[c]) radar_for_fit[c] = NAN;
     inversion::ThicknessEstimateOptions eo = thickness_estimate_options(config);
     eo.method = method;
-    std::vector<double> speed(columns, NAN); // m/s
-    for (size_t c = 0; c < columns; ++c) {
-      if (!o.u.empty()) speed[c] = std::hypot(o.u[c], o.v[c]) / year;
-      if (!std::isfinite(speed[c]) && !o.speed.empty()) speed[c] = o.speed[c] / year;
-    }
+    const std::optional<std::vector<double>> speed = observed_surface_speed(in); // m/s
     // The inversion's own hold-out is the test; the estimate's checkerboard
     // would split the cells used again.
     if (!o.radar_used.empty()) eo.holdout_block_size = 0;
     const bool radar_on_ice =
         inversion::observed_cells_on_ice(ice, radar_for_fit.empty() ? nullptr : &radar_for_fit) > 0;
     if (!radar_on_ice) eo.calibrate = false;
-    s.plastic = inversion::estimate_thickness(s.grid, usurf, ice,
-                                              radar_on_ice ? &radar_for_fit : nullptr, eo, &speed);
+    s.plastic = inversion::estimate_thickness(
+        s.grid, usurf, ice, radar_on_ice ? &radar_for_fit : nullptr, eo, speed ? &*speed : nullptr);
     H = s.plastic->thickness();
   } else {
     const std::string file = config.get_string("inversion.first_guess_file");
