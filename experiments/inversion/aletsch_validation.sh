@@ -37,4 +37,7 @@ velocity_radar_only_H --set inversion.velocity.sigma=10000 --set inversion.veloc
 velocity_radar_only_correction --set inversion.velocity.sigma=10000 --set inversion.velocity.relative_sigma=0
 velocity_sigma20_correction --set inversion.velocity.relative_sigma=0
 velocity_sigma20_rel0.3_correction
+velocity_sigma20_rel0.3_correction_friction --set inversion.controls=[thickness,friction]
+velocity_sigma20_rel0.3_correction_w10 --set inversion.regularisation.thickness.smoothing=10
+velocity_sigma20_rel0.3_correction_w100 --set inversion.regularisation.thickness.smoothing=100
 LIST
