@@ -41,8 +41,8 @@
 /// that deforms (u_s = 2 A / (n+1) tau_d^n H with tau_d = rho g f H |grad s|)
 /// gives
 ///
-///     H = K ((n+1) u / (2 A))^(1/(n+1)) c_p^(n/(n+1)),   c_p = t(d/L) / (rho g f max(|grad s|,
-///     slope_min)),
+///     H = K ((n+1) u / (2 A))^(1/(n+1)) c_p^(n/(n+1)),
+///     c_p = t(d/L) / (rho g f max(|grad s|, slope_min)),
 ///
 /// with u the observed speed averaged by the same Gaussian as the slope (over
 /// ice cells with an observation; at least `minimum_speed`), A the softness
@@ -50,9 +50,10 @@
 /// the least-squares K against radar (the same closed form as tau_b) absorbs
 /// a uniform sliding fraction and the error of A: A_eff = A / K^(n+1). Ice
 /// cells without an observed speed within the Gaussian's reach take the mean
-/// averaged speed of the others. Like the plastic estimate this is a scale times a fixed field, so
-/// one number is fitted; it puts the thickness where the ice moves fast
-/// (trunks thicker, slow margins thinner), which the slope alone cannot.
+/// averaged speed of the others. Like the plastic estimate this is a scale
+/// times a fixed field, so one number is fitted; it puts the thickness where
+/// the ice moves fast (trunks thicker, slow margins thinner), which the
+/// slope alone cannot.
 ///
 /// All arrays are whole grids, row-major [y][x], SI units; the functions are
 /// pure (no I/O, no configuration). `model::read_model_inputs` calls
