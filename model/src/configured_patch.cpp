@@ -9,6 +9,12 @@
 
 namespace nunatak::model {
 
+double configured_softness(const io::Config& config) {
+  const double B = config.get_real("flow_law.hardness");
+  return B > 0.0 ? std::pow(B, -config.get_real("flow_law.glen_exponent"))
+                 : config.get_real("flow_law.softness");
+}
+
 core::BPPatch configured_bp_patch(const io::Config& config, const core::Grid& grid,
                                   const std::vector<double>& thickness,
                                   const std::vector<double>& surface,
@@ -21,8 +27,7 @@ core::BPPatch configured_bp_patch(const io::Config& config, const core::Grid& gr
     throw Error("sliding.law: pseudo_plastic is not supported here (use none or weertman; the "
                 "inversion inverts for friction with inversion.controls: [thickness, friction])");
   const double n = config.get_real("flow_law.glen_exponent");
-  double A = config.get_real("flow_law.softness"); // Pa^-n a^-1
-  if (const double B = config.get_real("flow_law.hardness"); B > 0.0) A = std::pow(B, -n);
+  const double A = configured_softness(config); // Pa^-n a^-1
   const double E = config.get_real("flow_law.enhancement_factor");
   std::vector<double> softness(columns, A);
   if (softness_field) {

@@ -1,5 +1,7 @@
 #include "nunatak/model/model_inputs.hpp"
 
+#include "nunatak/model/configured_patch.hpp"
+
 #include "nunatak/core/collective.hpp"
 #include "nunatak/core/constants.hpp"
 #include "nunatak/core/error.hpp"
@@ -43,11 +45,9 @@ inversion::ThicknessEstimateOptions thickness_estimate_options(const io::Config&
   o.basal_shear_stress = config.get_real("thickness_estimate.basal_shear_stress");
   o.holdout_block_size = config.get_real("thickness_estimate.holdout_block_size");
   o.method = config.get_string("thickness_estimate.method");
-  const double n = config.get_real("flow_law.glen_exponent");
-  double A = config.get_real("flow_law.softness"); // Pa^-n a^-1
-  if (const double B = config.get_real("flow_law.hardness"); B > 0.0) A = std::pow(B, -n);
-  o.velocity.glen_exponent = n;
-  o.velocity.softness = config.get_real("flow_law.enhancement_factor") * A / core::seconds_per_year;
+  o.velocity.glen_exponent = config.get_real("flow_law.glen_exponent");
+  o.velocity.softness = config.get_real("flow_law.enhancement_factor") *
+                        configured_softness(config) / core::seconds_per_year;
   o.velocity.minimum_speed =
       config.get_real("thickness_estimate.minimum_speed") / core::seconds_per_year;
   return o;

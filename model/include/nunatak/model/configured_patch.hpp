@@ -23,6 +23,11 @@
 
 namespace nunatak::model {
 
+/// The configured Glen softness A, Pa^-n a^-1: flow_law.softness, or
+/// flow_law.hardness^-n when the hardness is positive (without the
+/// enhancement factor).
+double configured_softness(const io::Config& config);
+
 /// The patch of `thickness` and `surface` ([y][x], m) on `grid` (see the file
 /// comment); `softness`, if not null, is the input's softness field on the
 /// same grid. Throws nunatak::Error naming the key on a configuration it
