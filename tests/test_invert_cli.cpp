@@ -44,8 +44,9 @@ std::vector<double> read_variable(const std::string& path, const std::string& na
 }
 
 /// Writes geometry.nc (truth), solves BP on it, and writes observations.nc:
-/// the solver's surface velocity and radar thickness along the row j = 5.
-void make_twin(const TempDir& dir) {
+/// the solver's surface velocity and radar thickness along the row j = 5,
+/// and, when `dhdt` (m/a) is a number, that dh/dt on the ice (NaN elsewhere).
+void make_twin(const TempDir& dir, double dhdt = NAN) {
   TestFile g = grid_file(nx, ny, dx, dx);
   std::vector<double> thk, topg;
   for (int j = 0; j < ny; ++j)
@@ -76,6 +77,12 @@ void make_twin(const TempDir& dir) {
   add_field(o, "uvelsurfobs", "m/a", uo);
   add_field(o, "vvelsurfobs", "m/a", vo);
   add_field(o, "thkobs", "m", radar);
+  if (std::isfinite(dhdt)) {
+    std::vector<double> rate(u.size(), NAN);
+    for (size_t c = 0; c < u.size(); ++c)
+      if (thk[c] > 0) rate[c] = dhdt;
+    add_field(o, "dhdt", "m/a", rate);
+  }
   write_test_file(dir.file("input_observations.nc"), o);
   std::filesystem::remove(dir.file("truth.nc"));
 }
@@ -193,6 +200,37 @@ TEST(InvertCli, VelocityFirstGuessAndValidationSplit) {
   EXPECT_GT(used_cells, 0);
   EXPECT_GT(validation_cells, 0);
   EXPECT_EQ(used_cells + validation_cells, radar_cells);
+}
+
+// The mass-conservation term's source smb - dh/dt: dh/dt read from the
+// observations (m/a, NaN off the ice), the SMB from
+// surface_mass_balance.constant. A thinning of 2 m/a with an SMB of 2 m/a
+// is the same source as neither (the same cost to round-off); the thinning
+// alone is not.
+TEST(InvertCli, MassConservationTakesDhdtFromTheObservations) {
+  TempDir with_dhdt, without;
+  make_twin(with_dhdt, 2.0);
+  make_twin(without);
+  const auto mass_cost = [&](const TempDir& dir, const std::string& args) {
+    write_config(dir, "");
+    const Result r = run_nunatak(dir, "invert input_invert.yaml --set inversion.iterations=0 "
+                                      "--set inversion.mass.weight=1 " +
+                                          args);
+    EXPECT_EQ(r.status, 0) << r.err;
+    const std::vector<double> cost = read_variable(dir.file("inverted.nc"), "cost_mass");
+    std::filesystem::remove(dir.file("inverted.nc"));
+    return std::make_pair(cost.empty() ? NAN : cost.front(), r.err + r.out);
+  };
+  const auto [balanced, log] =
+      mass_cost(with_dhdt, "--set surface_mass_balance.constant=2 --log-level debug");
+  EXPECT_CONTAINS(log, "read dhdt from");
+  const double thinning = mass_cost(with_dhdt, "").first;
+  const double none = mass_cost(without, "").first;
+  std::printf("mass cost: smb 2, dh/dt 2: %.9g; neither: %.9g; dh/dt 2 alone: %.9g\n", balanced,
+              none, thinning);
+  EXPECT_GT(none, 0.0);
+  EXPECT_NEAR(balanced, none, 1e-9 * none);
+  EXPECT_GT(std::abs(thinning - none), 1e-3 * none);
 }
 
 TEST(InvertCli, BadConfigurationsAreOneClearErrorAndLeaveNoOutput) {

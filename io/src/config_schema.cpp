@@ -76,6 +76,8 @@ std::vector<KeySpec> build_schema() {
       name_override("vvelsurfobs", "observed surface velocity, y component"),
       name_override("velsurfobs_mag", "observed surface speed"),
       name_override("thkobs", "observed (radar) ice thickness"),
+      name_override("dhdt", "the observed rate of thickness change dh/dt (the inversion's "
+                            "mass-conservation term; read from the observations file)"),
       name_override("tauc", "the till yield stress (sliding.law: pseudo_plastic)"),
       name_override("softness", "ice softness A (2-D, or 3-D on sigma levels); if present it "
                                 "replaces flow_law.softness/hardness"),
@@ -345,7 +347,7 @@ std::vector<KeySpec> build_schema() {
            1e-9),
       real("inversion.mass.weight", "0", "",
            "inversion: weight of the mass-conservation term div(H ubar) = smb - dh/dt (0: off; "
-           "dh/dt taken as 0)",
+           "dh/dt from the observations where given, else 0)",
            0.0),
       real("inversion.mass.sigma", "1", "m year-1", "inversion: its error scale", 1e-9),
       real("inversion.regularisation.thickness.smoothing", "1", "",

@@ -483,7 +483,7 @@ void crop_input_arrays(InputArrays& in, int i0, int j0, int nx, int ny) {
   };
   for (std::optional<InputArray>* a :
        {&in.thk, &in.topg, &in.usurf, &in.ice_mask, &in.climatic_mass_balance, &in.uvelsurfobs,
-        &in.vvelsurfobs, &in.velsurfobs_mag, &in.thkobs, &in.tauc})
+        &in.vvelsurfobs, &in.velsurfobs_mag, &in.thkobs, &in.dhdt, &in.tauc})
     if (*a) crop((*a)->values, 1);
   if (in.softness) crop(in.softness->values, in.softness->sigma.size());
 }
@@ -634,6 +634,7 @@ InputArrays read_input_arrays(const Config& config) {
   v = look_up(*obs_file, "vvelsurfobs", config);
   speed = look_up(*obs_file, "velsurfobs_mag", config);
   radar = look_up(*obs_file, "thkobs", config);
+  in.dhdt = look_up(*obs_file, "dhdt", config);
   if (radar) {
     require_non_negative(radar->values, g, "observed thickness " + radar->describe(), "m",
                          "a radar thickness must be >= 0", in.log);
@@ -645,13 +646,18 @@ InputArrays read_input_arrays(const Config& config) {
     if (*f && (*f)->file != "derived")
       warn_if_implausible(**f, g, "observed velocity", -1e5 / per_year, 1e5 / per_year, per_year,
                           "m year-1", "faster than any glacier", in.log);
+  // Outlet glaciers thin by tens of metres a year at most.
+  if (in.dhdt)
+    warn_if_implausible(*in.dhdt, g, "observed dh/dt", -1e3 / per_year, 1e3 / per_year, per_year,
+                        "m year-1", "a kilometre of thickness a year", in.log);
   if (u && v && !speed) {
     speed = InputArray{"velsurfobs_mag", "derived", HostField(n)};
     for (size_t k = 0; k < n; ++k) speed->values[k] = std::hypot(u->values[k], v->values[k]);
     note("derived velsurfobs_mag = |(uvelsurfobs, vvelsurfobs)|");
   }
   for (auto [name, found] : {std::pair{"uvelsurfobs", &u}, std::pair{"vvelsurfobs", &v},
-                             std::pair{"velsurfobs_mag", &speed}, std::pair{"thkobs", &radar}})
+                             std::pair{"velsurfobs_mag", &speed}, std::pair{"thkobs", &radar},
+                             std::pair{"dhdt", &in.dhdt}})
     if (*found && (*found)->file != "derived")
       note("read " + std::string(name) + " from " + (*found)->describe());
   if (!obs_path.empty() && !u && !v && !speed && !radar)

@@ -61,6 +61,13 @@ std::vector<QuantitySpec> build() {
        QuantityKind::velocity,
        {"velsurfobs_mag", "uxy_srf", "velsurf_mag_obs", "velsurf_mag", "speed"},
        {"land_ice_surface_speed"}},
+      // The rate of thickness change (altimetry), for the inversion's
+      // mass-conservation term div(H ubar) = smb - dh/dt.
+      {info("dhdt", "rate of change of land ice thickness", "tendency_of_land_ice_thickness",
+            velocity_units, user_velocity),
+       QuantityKind::velocity,
+       {"dhdt", "dHdt", "dh_dt", "dthk_dt", "dhdt_obs", "thk_rate"},
+       {"tendency_of_land_ice_thickness"}},
       {info("thkobs", "observed (radar) ice thickness", "", "m", "m"),
        QuantityKind::length,
        {"thkobs", "thk_obs", "H_obs", "radar_thickness", "thickness_obs"},

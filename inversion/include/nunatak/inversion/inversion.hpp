@@ -66,7 +66,7 @@ struct InversionObservations {
   std::vector<double> radar; ///< ice thickness, m (empty: none)
   std::vector<double> surface; ///< surface elevation, m (required)
   std::vector<double> smb;     ///< surface mass balance, m/a ice equivalent (empty: 0)
-  std::vector<double> dhdt;    ///< thinning rate dh/dt, m/a (empty: 0)
+  std::vector<double> dhdt;    ///< rate of thickness change dh/dt, m/a (empty or NaN: 0)
   /// 1 for radar cells the cost may use; 0 for cells held out to test the
   /// result (empty: all).
   std::vector<std::uint8_t> radar_used;

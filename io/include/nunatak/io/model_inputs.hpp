@@ -76,6 +76,8 @@ struct InputArrays {
   std::optional<InputArray> ice_mask;
   std::optional<InputArray> climatic_mass_balance;
   std::optional<InputArray> uvelsurfobs, vvelsurfobs, velsurfobs_mag, thkobs;
+  /// Observed rate of thickness change dh/dt (m s-1; NaN where unknown).
+  std::optional<InputArray> dhdt;
   /// Till yield stress (Pa, PISM's tauc), from the geometry file, read only
   /// with sliding.law = pseudo_plastic.
   std::optional<InputArray> tauc;

@@ -32,7 +32,7 @@ struct QuantitySpec {
 
 /// The catalogue entry for `name` ("thk", "topg", "usurf", "mask",
 /// "climatic_mass_balance", "uvelsurfobs", "vvelsurfobs", "velsurfobs_mag",
-/// "thkobs", "tauc", "softness"); throws nunatak::Error for other names.
+/// "thkobs", "dhdt", "tauc", "softness"); throws nunatak::Error for other names.
 const QuantitySpec& quantity(const std::string& name);
 
 /// Every quantity in the catalogue.
