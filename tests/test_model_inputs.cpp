@@ -3,6 +3,7 @@
 // configured, and one clear error per bad input (at 1 and 2 ranks).
 #include "nunatak/core/constants.hpp"
 #include "nunatak/core/error.hpp"
+#include "nunatak/io/model_inputs.hpp"
 #include "nunatak/io/quantities.hpp"
 #include "nunatak/io/units.hpp"
 #include "nunatak/model/model_inputs.hpp"
@@ -91,6 +92,61 @@ TEST(ModelInputs, SurfaceAndMaskDerivedWithFloatation) {
   // The geometry has both floating (i = 0: bed -500, H 300) and grounded cells.
   EXPECT_EQ(int(m[0]), io::floating_ice);
   EXPECT_EQ(int(m[3]), io::grounded_ice);
+}
+
+// input.coarsen_factor: blocks of 2 x 2 cells (the last row of blocks holds
+// one row of the 6 x 5 grid); the volume is conserved, means skip missing
+// radar cells, and the surface follows the coarse thickness and bed.
+TEST(ModelInputs, CoarsenedInputsConserveTheVolume) {
+  TempDir dir;
+  TestFile g = geometry();
+  std::vector<double> radar(size_t(nx * ny), NAN), u(size_t(nx * ny)), v(size_t(nx * ny));
+  for (size_t k = 0; k < radar.size(); ++k) {
+    u[k] = 10.0 * double(k);
+    v[k] = -5.0;
+  }
+  radar[0] = 310.0; // cells (0, 0), (1, 0), (1, 1) of the first block
+  radar[1] = 320.0;
+  radar[size_t(nx + 1)] = 345.0;
+  test::add_field(g, "thkobs", "m", radar);
+  test::add_field(g, "uvelsurfobs", "m/a", u);
+  test::add_field(g, "vvelsurfobs", "m/a", v);
+  test::write_test_file(dir.file("g.nc"), g);
+  io::Config c;
+  c.set("input.geometry.file", "'" + dir.file("g.nc") + "'", "test");
+  const io::InputArrays fine = io::read_input_arrays(c);
+  c.set_override("input.coarsen_factor=2");
+  const io::InputArrays coarse = io::read_input_arrays(c);
+  ASSERT_EQ(coarse.grid.nx(), 3);
+  ASSERT_EQ(coarse.grid.ny(), 3);
+  EXPECT_DOUBLE_EQ(coarse.grid.dx(), 2 * dx);
+  EXPECT_DOUBLE_EQ(coarse.grid.x(0), 0.5 * (fine.grid.x(0) + fine.grid.x(1)));
+  double fine_volume = 0, coarse_volume = 0;
+  for (double h : fine.thk->values) fine_volume += h * dx * dx;
+  for (double h : coarse.thk->values) coarse_volume += h * 4 * dx * dx;
+  EXPECT_NEAR(coarse_volume, fine_volume, 1e-12 * fine_volume);
+  // Block (1, 2): fine cells (2..3, 4) only; the thickness counts the
+  // missing row as ice-free, the bed is the mean of the cells there.
+  EXPECT_DOUBLE_EQ(coarse.thk->values[7], (ice(2, 4) + ice(3, 4)) / 4);
+  EXPECT_DOUBLE_EQ(coarse.topg->values[7], (bed(2, 4) + bed(3, 4)) / 2);
+  const double rho_i = 910, rho_w = 1028;
+  for (size_t k = 0; k < 9; ++k) {
+    const double H = coarse.thk->values[k], b = coarse.topg->values[k];
+    EXPECT_NEAR(coarse.usurf->values[k], std::max(b + H, (1 - rho_i / rho_w) * H), 1e-9) << k;
+  }
+  EXPECT_DOUBLE_EQ(coarse.thkobs->values[0], (310.0 + 320.0 + 345.0) / 3);
+  EXPECT_TRUE(std::isnan(coarse.thkobs->values[1]));
+  // The speed is that of the coarse velocity.
+  EXPECT_DOUBLE_EQ(coarse.uvelsurfobs->values[0],
+                   10.0 * (0 + 1 + 6 + 7) / 4 / core::seconds_per_year);
+  EXPECT_DOUBLE_EQ(coarse.velsurfobs_mag->values[0],
+                   std::hypot(coarse.uvelsurfobs->values[0], coarse.vvelsurfobs->values[0]));
+  try {
+    c.set_override("input.coarsen_factor=0");
+    ADD_FAILURE() << "a factor of 0 was accepted";
+  } catch (const Error& e) {
+    EXPECT_CONTAINS(std::string(e.what()), "input.coarsen_factor");
+  }
 }
 
 TEST(ModelInputs, ThicknessDerivedFromSurfaceAndBed) {

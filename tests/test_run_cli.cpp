@@ -12,6 +12,8 @@
 #include "test_files.hpp"
 
 #include <gtest/gtest.h>
+
+#include <cstdio>
 #include <netcdf.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -427,6 +429,7 @@ TEST(RunCli, OutputTimesAreExactMultiplesOfTheInterval) {
 // Without a surface mass balance in the inputs a run says that it uses a
 // constant (0 unless surface_mass_balance.constant is set); the constant is
 // in m/a ice equivalent; setting it when the inputs have one is an error.
+// The scenario keys (factor, offset, offset_rate) act on it.
 TEST(RunCli, ConstantSurfaceMassBalance) {
   TempDir dir;
   TestFile f = grid_file(5, 5, 1000.0, 1000.0);
@@ -448,6 +451,20 @@ TEST(RunCli, ConstantSurfaceMassBalance) {
   EXPECT_EQ(r.err.find("no surface mass balance"), std::string::npos) << r.err;
   // 2 m of ice on 25 cells of 1 km2 after one year (no flow from no ice).
   EXPECT_NEAR(read_variable(dir.file("out/run_ts.nc"), "ice_volume").back(), 25 * 1e6 * 2.0, 1e-6);
+  // Scenario keys: smb = factor * smb + offset, the offset ramped in time:
+  // 1.5 * 2 + 0.5 = 3.5 m/a for a year, then (ramp 1 m/a per year over two
+  // years) the integral of 3 + t, 8 m, to the step's first-order error.
+  r = run_nunatak(dir, "run input.yaml --set surface_mass_balance.constant=2 --set "
+                       "surface_mass_balance.factor=1.5 --set surface_mass_balance.offset=0.5");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NEAR(read_variable(dir.file("out/run_ts.nc"), "ice_volume").back(), 25 * 1e6 * 3.5, 1e-6);
+  r = run_nunatak(dir, "run input.yaml --set surface_mass_balance.constant=2 --set "
+                       "surface_mass_balance.factor=1.5 --set surface_mass_balance.offset_rate=1 "
+                       "--set time.end=2 --set time.max_step=0.01");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const double ramped = read_variable(dir.file("out/run_ts.nc"), "ice_volume").back() / 25e6;
+  std::printf("ramped offset: %.4f m of ice after 2 years (8 m exactly)\n", ramped);
+  EXPECT_NEAR(ramped, 8.0, 0.02);
   write_ice_cap(dir.file("input_cap.nc"), 11);
   fs::remove_all(dir.file("out"));
   expect_clean_failure(dir,

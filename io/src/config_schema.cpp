@@ -256,6 +256,12 @@ std::vector<KeySpec> build_schema() {
       list("input.region", "[]",
            "a sub-domain: [x_min, x_max, y_min, y_max] in metres of the input's coordinates; "
            "only the cells whose centres lie inside are read (empty: the whole grid)"),
+      integer("input.coarsen_factor", "1",
+              "read the inputs on a grid K times coarser (blocks of K x K cells, after "
+              "input.region): thickness by volume (conserved exactly), the other fields by the "
+              "mean of their cells with data, the ice mask by majority; the surface follows from "
+              "thickness and bed by the floatation rule (docs/io.md)",
+              1, 1000),
       // `nunatak observe`: synthetic observations for twin experiments.
       integer("observe.seed", "1", "observe: seed of the noise", 0, 1e15),
       real("observe.velocity_noise", "0", "m year-1",
@@ -445,9 +451,16 @@ std::vector<KeySpec> build_schema() {
       real("surface_mass_balance.constant", "0", "m year-1",
            "surface mass balance, ice equivalent (m/a; times constants.ice.density for kg m-2 "
            "a-1), used everywhere when the inputs have no surface mass balance field (a run "
-           "without either warns that it uses 0); setting it when they have one is an error. "
-           "The scenario keys surface_mass_balance.offset and .factor (issue 12) will act on "
-           "either, in the same units"),
+           "without either warns that it uses 0); setting it when they have one is an error; "
+           "the scenario keys surface_mass_balance.factor and .offset act on either"),
+      real("surface_mass_balance.factor", "1", "",
+           "scenario: the run's surface mass balance is factor * smb + offset (nunatak run; the "
+           "inversion uses the present-day field)"),
+      real("surface_mass_balance.offset", "0", "m year-1",
+           "scenario: added to the surface mass balance everywhere, ice equivalent (after the "
+           "factor)"),
+      real("surface_mass_balance.offset_rate", "0", "m year-2",
+           "scenario: the offset grows by this much per year from time.start (a linear ramp)"),
 
       real("output.interval", "0", "year",
            "time between spatial output records; 0: only the start and the end", 0.0),

@@ -3,6 +3,7 @@
 #include "nunatak/core/constants.hpp"
 #include "nunatak/core/error.hpp"
 #include "nunatak/core/floatation.hpp"
+#include "nunatak/core/regrid.hpp"
 #include "nunatak/io/input_file.hpp"
 #include "nunatak/io/quantities.hpp"
 #include "nunatak/io/units.hpp"
@@ -488,6 +489,59 @@ void crop_input_arrays(InputArrays& in, int i0, int j0, int nx, int ny) {
   if (in.softness) crop(in.softness->values, in.softness->sigma.size());
 }
 
+namespace {
+
+/// input.coarsen_factor: every field on the grid of K x K blocks
+/// (core/regrid.hpp); the surface from the coarse thickness and bed.
+void coarsen_inputs(InputArrays& in, const Config& config) {
+  const int factor = int(config.get_int("input.coarsen_factor"));
+  if (factor == 1) return;
+  const core::Grid fine = in.grid;
+  const auto coarsen = [&](std::optional<InputArray>& a, core::Coarsening rule) {
+    if (a) a->values = core::coarsen(fine, a->values, factor, rule);
+  };
+  coarsen(in.thk, core::Coarsening::volume);
+  for (auto* a : {&in.topg, &in.usurf, &in.climatic_mass_balance, &in.uvelsurfobs, &in.vvelsurfobs,
+                  &in.thkobs, &in.dhdt, &in.tauc})
+    coarsen(*a, core::Coarsening::mean);
+  coarsen(in.ice_mask, core::Coarsening::majority);
+  if (in.velsurfobs_mag && in.velsurfobs_mag->file == "derived" && in.uvelsurfobs &&
+      in.vvelsurfobs) {
+    in.velsurfobs_mag->values = in.uvelsurfobs->values;
+    for (size_t k = 0; k < in.velsurfobs_mag->values.size(); ++k)
+      in.velsurfobs_mag->values[k] =
+          std::hypot(in.uvelsurfobs->values[k], in.vvelsurfobs->values[k]);
+  } else {
+    coarsen(in.velsurfobs_mag, core::Coarsening::mean);
+  }
+  if (in.softness) {
+    // [cell][level]: each level on its own.
+    const size_t levels = in.softness->sigma.size(), cells = size_t(fine.size());
+    std::vector<std::vector<double>> coarse_levels;
+    for (size_t k = 0; k < levels; ++k) {
+      std::vector<double> level(cells);
+      for (size_t c = 0; c < cells; ++c) level[c] = in.softness->values[c * levels + k];
+      coarse_levels.push_back(core::coarsen(fine, level, factor, core::Coarsening::mean));
+    }
+    const size_t coarse_cells = coarse_levels.empty() ? 0 : coarse_levels[0].size();
+    in.softness->values.assign(coarse_cells * levels, 0.0);
+    for (size_t c = 0; c < coarse_cells; ++c)
+      for (size_t k = 0; k < levels; ++k) in.softness->values[c * levels + k] = coarse_levels[k][c];
+  }
+  in.grid = core::coarsened_grid(fine, factor);
+  if (in.thk && in.topg && in.usurf) {
+    const core::Floatation floatation = configured_floatation(config);
+    for (size_t k = 0; k < in.usurf->values.size(); ++k)
+      in.usurf->values[k] = floatation.surface(in.thk->values[k], in.topg->values[k]);
+  }
+  in.notes.push_back("coarsened the inputs by " + std::to_string(factor) + " (" + fine.describe() +
+                     " to " + in.grid.describe() +
+                     "): thickness by volume, other fields by their mean, the mask by majority" +
+                     (in.thk && in.topg ? ", the surface from thickness and bed" : ""));
+}
+
+} // namespace
+
 InputArrays read_input_arrays(const Config& config) {
   const std::string geometry_path = config.get_string("input.geometry.file");
   if (geometry_path.empty())
@@ -671,6 +725,7 @@ InputArrays read_input_arrays(const Config& config) {
   for (const InputFile* file : files)
     for (const auto& w : file->warnings()) in.log.push_back({true, w});
   crop_to_region(in, config);
+  coarsen_inputs(in, config);
   return in;
 }
 

@@ -181,6 +181,22 @@ bool restart_may_change(const std::string& key) {
 
 namespace {
 
+/// `base` with the scenario keys surface_mass_balance.factor, .offset and
+/// .offset_rate (m/a ice equivalent, per year) applied, or `base` itself
+/// when they are at their defaults. `start` in s, `ice_density` kg m-3.
+std::unique_ptr<SurfaceForcing> scenario_forcing(std::unique_ptr<SurfaceForcing> base,
+                                                 const io::Config& config, double start,
+                                                 double ice_density) {
+  const double factor = config.get_real("surface_mass_balance.factor");
+  const double offset = config.get_real("surface_mass_balance.offset");
+  const double rate = config.get_real("surface_mass_balance.offset_rate");
+  if (factor == 1 && offset == 0 && rate == 0) return base;
+  // m/a of ice to kg m-2 s-1 (and per year to per second for the rate).
+  const double flux = ice_density / core::seconds_per_year;
+  return std::make_unique<ScenarioForcing>(std::move(base), factor, offset * flux,
+                                           rate * flux / core::seconds_per_year, start);
+}
+
 /// The friction coefficient of PISM's pseudo-plastic law,
 ///   tau_b = -tau_c |u_b|^(q-1) u_b / u0^q = -beta^2 |u_b|^(q-1) u_b,
 ///   beta^2 = tau_c / u0^q   (Pa (m/a)^-q; u0 = sliding.threshold_speed in m/a,
@@ -352,8 +368,9 @@ Simulation::Simulation(const io::Config& config, MPI_Comm comm, std::string comm
   if (s.inputs.softness) coefficients.softness = *s.inputs.softness;
   m_model = std::make_unique<TransientModel>(
       solver::make_stress_balance(config.get_string("stress_balance.model"), grid, params.stress),
-      std::make_unique<ConstantForcing>(std::move(smb)), std::move(state), params,
-      std::move(coefficients));
+      scenario_forcing(std::make_unique<ConstantForcing>(std::move(smb)), config, m_start,
+                       params.transport.floatation.ice_density),
+      std::move(state), params, std::move(coefficients));
   const TransientModel::InitialCalving& calved = m_model->initial_calving();
   if (calved.cells > 0) {
     std::ostringstream text;

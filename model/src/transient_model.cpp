@@ -21,6 +21,16 @@ void FormulaForcing::update(double t, const ModelState&, core::Field2D& smb) {
   Kokkos::deep_copy(smb.view(), host);
 }
 
+void ScenarioForcing::update(double t, const ModelState& state, core::Field2D& smb) {
+  m_base->update(t, state, smb);
+  const double factor = m_factor, offset = m_offset + m_offset_rate * (t - m_start);
+  const core::View2D v = smb.view();
+  Kokkos::parallel_for(
+      "model::smb_scenario",
+      Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {v.extent(0), v.extent(1)}),
+      KOKKOS_LAMBDA(int j, int i) { v(j, i) = factor * v(j, i) + offset; });
+}
+
 void update_ghosts_with_edge(core::Field2D& field, double outside) {
   const core::ParallelGrid& grid = field.grid();
   grid.update_ghosts(field);

@@ -73,6 +73,22 @@ private:
   Formula m_formula;
 };
 
+/// A scenario on top of another forcing: smb = factor * base(t) + offset(t),
+/// offset(t) = offset + offset_rate (t - start) (keys surface_mass_balance.*).
+class ScenarioForcing final : public SurfaceForcing {
+public:
+  /// `offset` in kg m^-2 s^-1, `offset_rate` in kg m^-2 s^-2, `start` in s.
+  ScenarioForcing(std::unique_ptr<SurfaceForcing> base, double factor, double offset,
+                  double offset_rate, double start)
+      : m_base(std::move(base)), m_factor(factor), m_offset(offset), m_offset_rate(offset_rate),
+        m_start(start) {}
+  void update(double t, const ModelState& state, core::Field2D& smb) override;
+
+private:
+  std::unique_ptr<SurfaceForcing> m_base;
+  double m_factor, m_offset, m_offset_rate, m_start;
+};
+
 /// Coefficient fields of the stress balance that do not change in time; an
 /// empty one means the uniform value of the parameters. The model owns them,
 /// so they live as long as it does (StressBalanceInputs points at them).
