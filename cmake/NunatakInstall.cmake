@@ -24,8 +24,10 @@ if(NUNATAK_ENABLE_EMULATOR)
   set_target_properties(nunatak_emulator PROPERTIES EXPORT_NAME emulator)
   set_target_properties(nunatak_torch PROPERTIES EXPORT_NAME torch)
   set_target_properties(nunatak_gradient_inversion PROPERTIES EXPORT_NAME gradient_inversion)
-  list(APPEND nunatak_installed nunatak_emulator nunatak_torch nunatak_gradient_inversion)
-  list(APPEND nunatak_installed_headers emulator)
+  set_target_properties(nunatak_superres PROPERTIES EXPORT_NAME superres)
+  list(APPEND nunatak_installed nunatak_emulator nunatak_torch nunatak_gradient_inversion
+                                nunatak_superres)
+  list(APPEND nunatak_installed_headers emulator superres)
 endif()
 
 install(TARGETS ${nunatak_installed}

@@ -64,5 +64,7 @@ void add_observe_command(CLI::App& app, Context& context);
 void add_emulator_training_commands(CLI::App& emulator, Context& context);
 /// `invert` (command_invert.cpp; LibTorch).
 void add_invert_command(CLI::App& app, Context& context);
+/// `superres pairs|train|apply|eval` (command_superres.cpp; LibTorch).
+void add_superres_command(CLI::App& app, Context& context);
 
 } // namespace nunatak::app

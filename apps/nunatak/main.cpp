@@ -176,6 +176,7 @@ int main(int argc, char** argv) {
   app::add_observe_command(cli, context);
 #ifdef NUNATAK_HAVE_EMULATOR
   app::add_invert_command(cli, context);
+  app::add_superres_command(cli, context);
 #endif
   cli.parse_complete_callback(
       [&] { spdlog::set_level(quiet ? spdlog::level::warn : spdlog::level::from_str(log_level)); });

@@ -213,6 +213,12 @@ Config Config::from_file(const std::string& path) {
                        "bootstrap config.yaml"
                      : "") +
                 ")");
+  Config config = from_text(text, path);
+  config.m_source_file = path;
+  return config;
+}
+
+Config Config::from_text(const std::string& text, const std::string& path) {
   std::vector<YAML::Node> documents;
   try {
     documents = YAML::LoadAll(text);
@@ -246,7 +252,6 @@ Config Config::from_file(const std::string& path) {
                 "): it sets no key; give at least input.geometry.file, e.g. "
                 "'input: {geometry: {file: in.nc}}'");
   Config config;
-  config.m_source_file = path;
   if (!root.IsMap())
     throw Error(path + ": the configuration must be a map of keys, e.g. 'output: {file: out.nc}'");
 

@@ -47,6 +47,9 @@ public:
   /// documents, unknown or repeated keys, wrong types (a null value included)
   /// or ranges.
   static Config from_file(const std::string& path);
+  /// The same from YAML `text`; `name` says where it came from in errors
+  /// (e.g. "the configuration stored in 'run.nc'"). source_file() is "".
+  static Config from_text(const std::string& text, const std::string& name);
 
   /// Applies "dotted.key=value" (value in YAML syntax). Throws on errors.
   void set_override(const std::string& assignment);
