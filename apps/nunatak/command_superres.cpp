@@ -310,6 +310,7 @@ void train_command(const io::Config& config, const std::string& command_line) {
   o.learning_rate = config.get_real("superres.learning_rate");
   o.final_learning_rate = config.get_real("superres.final_learning_rate");
   o.seed = std::uint64_t(config.get_int("superres.seed"));
+  o.augment = config.get_bool("superres.augment");
   superres::Model model(m, o.seed);
   model.fit_normalisation(training);
   spdlog::info("superres train: {} training and {} validation snapshots of {} ({} x {}) from {} "

@@ -87,7 +87,8 @@ TrainingReport Model::train(const std::vector<Snapshot>& training,
     return out;
   };
   const std::vector<Batchable> train_set = prepare(training), valid_set = prepare(validation);
-  const auto loss_of = [&](const std::vector<const Batchable*>& batch) {
+  const auto loss_of = [&](const std::vector<const Batchable*>& batch,
+                           const std::vector<int64_t>& mirror = {}) {
     std::vector<torch::Tensor> raw, norm, target, c;
     for (const auto* b : batch) {
       raw.push_back(b->raw);
@@ -95,10 +96,14 @@ TrainingReport Model::train(const std::vector<Snapshot>& training,
       target.push_back(b->target);
       c.push_back(b->coarse);
     }
-    const torch::Tensor t = torch::cat(target, 0);
-    torch::Tensor out = scaled_outputs(m_impl->net, torch::cat(raw, 0), torch::cat(norm, 0));
+    const auto flipped = [&](const torch::Tensor& x) {
+      return mirror.empty() ? x : torch::flip(x, mirror);
+    };
+    const torch::Tensor t = flipped(torch::cat(target, 0));
+    torch::Tensor out =
+        scaled_outputs(m_impl->net, flipped(torch::cat(raw, 0)), flipped(torch::cat(norm, 0)));
     torch::Tensor h = out.narrow(1, 0, 1);
-    if (m.conserve_mass) h = conserve_volume(h, torch::cat(c, 0), K);
+    if (m.conserve_mass) h = conserve_volume(h, flipped(torch::cat(c, 0)), K);
     return F::mse_loss(h, t.narrow(1, 0, 1)) + F::mse_loss(out.narrow(1, 1, 1), t.narrow(1, 1, 1));
   };
   const auto evaluate = [&](const std::vector<Batchable>& set) {
@@ -131,8 +136,16 @@ TrainingReport Model::train(const std::vector<Snapshot>& training,
       std::vector<const Batchable*> batch;
       for (size_t k = first; k < std::min(order.size(), first + size_t(o.batch_size)); ++k)
         batch.push_back(&train_set[order[k]]);
+      std::vector<int64_t> mirror;
+      if (o.augment) {
+        const int pick = std::uniform_int_distribution<int>(0, 3)(rng);
+        const bool align_y = !m.conserve_mass || m.fine.ny() % K == 0,
+                   align_x = !m.conserve_mass || m.fine.nx() % K == 0;
+        if ((pick & 1) && align_y) mirror.push_back(2);
+        if ((pick & 2) && align_x) mirror.push_back(3);
+      }
       adam.zero_grad();
-      const torch::Tensor loss = loss_of(batch);
+      const torch::Tensor loss = loss_of(batch, mirror);
       loss.backward();
       adam.step();
       sum += loss.item<double>();

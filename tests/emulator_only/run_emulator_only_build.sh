@@ -27,7 +27,7 @@ if ! cmake --build "$build" -j 2 > "$work/build.log" 2>&1; then
   echo "emulator_only_build: building with NUNATAK_ENABLE_SOLVERS=OFF failed" >&2
   exit 1
 fi
-for library in nunatak_core_base nunatak_emulator; do
+for library in nunatak_core_base nunatak_emulator nunatak_superres; do
   if ! compgen -G "$build/lib/lib$library.*" > /dev/null; then
     echo "emulator_only_build: $library was not built" >&2
     exit 1

@@ -73,6 +73,10 @@ struct TrainingOptions {
   double learning_rate = 2e-3, final_learning_rate = 1e-4; ///< cosine schedule
   int batch_size = 4;
   std::uint64_t seed = 1;
+  /// Each batch mirrored in x and/or y at random (ice flow has no preferred
+  /// direction); with conserve_mass only along axes whose cell count the
+  /// factor divides (the blocks must stay aligned).
+  bool augment = false;
 };
 
 /// Losses per epoch (the mean squared error of the scaled thickness plus
