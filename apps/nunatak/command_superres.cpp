@@ -131,6 +131,7 @@ std::vector<superres::Snapshot> snapshots(const RunFile& coarse, const RunFile* 
     s.time = (t - inputs.start) / year;
     s.coarse_thickness = read_record(coarse, "thk", int(k));
     s.coarse_speed = read_record(coarse, "velsurf_mag", int(k));
+    s.coarse_initial_thickness = read_record(coarse, "thk", 0);
     s.bed = inputs.bed;
     s.smb = inputs.smb_at(t);
     if (fine) {
@@ -299,6 +300,7 @@ void train_command(const io::Config& config, const std::string& command_line) {
   m.depth = int(config.get_int("superres.depth"));
   m.conserve_mass = config.get_bool("superres.conserve_mass");
   m.use_time = config.get_bool("superres.use_time");
+  m.use_change = config.get_bool("superres.use_change");
   m.time_scale = std::max(1.0, (config.get_real("time.end") - config.get_real("time.start")));
   m.sea_level = inputs.sea_level;
   m.code_version = std::string(nunatak::version) + " (" + nunatak::git_revision + ")";

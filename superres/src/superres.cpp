@@ -51,6 +51,7 @@ std::vector<std::string> Metadata::input_names() const {
   std::vector<std::string> names = {
       "thickness_bicubic", "log_speed_bicubic", "bed", "bed_detail", "ocean", "smb_detail"};
   if (use_time) names.push_back("time");
+  if (use_change) names.push_back("coarse_change");
   return names;
 }
 
@@ -65,6 +66,7 @@ std::string Metadata::to_text() const {
       << "depth: " << depth << "\n"
       << "conserve_mass: " << int(conserve_mass) << "\n"
       << "use_time: " << int(use_time) << "\n"
+      << "use_change: " << int(use_change) << "\n"
       << "time_scale: " << time_scale << "\n"
       << "sea_level: " << sea_level << "\n"
       << "input_mean: " << join(input_mean) << "\n"
@@ -109,6 +111,8 @@ Metadata Metadata::from_text(const std::string& text, const std::string& source)
       m.conserve_mass = one() != 0;
     } else if (key == "use_time") {
       m.use_time = one() != 0;
+    } else if (key == "use_change") {
+      m.use_change = one() != 0;
     } else if (key == "time_scale") {
       m.time_scale = one();
     } else if (key == "sea_level") {
@@ -258,6 +262,13 @@ Inputs make_inputs(const Metadata& m, const Snapshot& s) {
   const size_t n = size_t(fine.size());
   std::vector<std::vector<double>> channels(m.input_names().size(), std::vector<double>(n));
   const std::vector<double> bed_detail = detail(s.bed), smb_detail = detail(s.smb);
+  std::vector<double> change(n, 0.0);
+  if (m.use_change && !s.coarse_initial_thickness.empty()) {
+    check_size(s.coarse_initial_thickness, coarse, "the coarse run's first thickness");
+    std::vector<double> dh = s.coarse_thickness;
+    for (size_t k = 0; k < dh.size(); ++k) dh[k] -= s.coarse_initial_thickness[k];
+    change = up(dh);
+  }
   for (size_t k = 0; k < n; ++k) {
     channels[0][k] = in.bicubic_thickness[k] / thickness_scale;
     channels[1][k] = std::log1p(in.bicubic_speed[k] / speed_reference);
@@ -266,6 +277,7 @@ Inputs make_inputs(const Metadata& m, const Snapshot& s) {
     channels[4][k] = s.bed[k] < m.sea_level ? 1.0 : 0.0;
     channels[5][k] = smb_detail[k];
     if (m.use_time) channels[6][k] = s.time / m.time_scale;
+    if (m.use_change) channels.back()[k] = change[k] / thickness_scale;
   }
   std::vector<float> flat;
   flat.reserve(channels.size() * n);

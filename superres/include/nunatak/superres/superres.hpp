@@ -10,7 +10,8 @@
 /// bicubic interpolation of its coarse mean), an ocean mask (bed below sea
 /// level), the detail of the fine surface mass balance (not the balance
 /// itself: a scenario's offset cancels in its detail), and optionally the
-/// time since the start of the run. Outputs: the fine thickness H (m) and
+/// time since the start of the run and the coarse run's thickness change
+/// since its first record (interpolated). Outputs: the fine thickness H (m) and
 /// surface speed |u_s| (m/a): H = max(0, H_bicubic + H_s o_0) and
 /// log(1 + |u_s| / u_0) = max(0, log(1 + s_bicubic / u_0) + o_1), u_0 = 10 m/a,
 /// H_s = 1000 m. With conserve_mass the thickness is then scaled in each
@@ -35,10 +36,12 @@ struct Snapshot {
   double time = 0;                      ///< years since the start of the run
   std::vector<double> coarse_thickness; ///< m, on the coarse grid
   std::vector<double> coarse_speed;     ///< surface speed, m/a, coarse grid (NaN: 0)
-  std::vector<double> bed;              ///< fine bed elevation, m
-  std::vector<double> smb;              ///< fine surface mass balance, m/a ice equivalent
-  std::vector<double> fine_thickness;   ///< the fine run's, m (empty: unknown)
-  std::vector<double> fine_speed;       ///< the fine run's, m/a (empty: unknown)
+  /// The coarse run's first record's thickness, m (for use_change; empty: none).
+  std::vector<double> coarse_initial_thickness;
+  std::vector<double> bed;            ///< fine bed elevation, m
+  std::vector<double> smb;            ///< fine surface mass balance, m/a ice equivalent
+  std::vector<double> fine_thickness; ///< the fine run's, m (empty: unknown)
+  std::vector<double> fine_speed;     ///< the fine run's, m/a (empty: unknown)
 };
 
 /// What a model is: the grids, the architecture, the normalisation and where
@@ -49,8 +52,9 @@ struct Metadata {
   int width = 16, depth = 3;                 ///< channels, residual blocks
   bool conserve_mass = false;
   bool use_time = false;
-  double time_scale = 1000.0;                ///< years (the time input is t / time_scale)
-  double sea_level = 0.0;                    ///< m (the ocean mask)
+  bool use_change = false;    ///< the coarse run's thickness change since its first record
+  double time_scale = 1000.0; ///< years (the time input is t / time_scale)
+  double sea_level = 0.0;     ///< m (the ocean mask)
   std::vector<double> input_mean, input_std; ///< per input channel
   std::string training;                      ///< the training configuration and data, text
   std::string code_version;
