@@ -173,19 +173,24 @@ double run_at(io::Config config, int factor, const std::string& output, MPI_Comm
   model::Simulation simulation(config, comm, command_line);
   model::RunSignals signals;
   const model::RunSummary summary = simulation.run(signals);
-  spdlog::info("  {} at {} x {} cells: {:.2f} s, ice volume {:.6g} -> {:.6g} km3", output,
-               simulation.model().state().thk.grid().grid().nx(),
-               simulation.model().state().thk.grid().grid().ny(), summary.wall_seconds,
-               summary.volume_start / 1e9, summary.volume_end / 1e9);
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  if (rank == 0)
+    spdlog::info("  {} at {} x {} cells: {:.2f} s, ice volume {:.6g} -> {:.6g} km3", output,
+                 simulation.model().state().thk.grid().grid().nx(),
+                 simulation.model().state().thk.grid().grid().ny(), summary.wall_seconds,
+                 summary.volume_start / 1e9, summary.volume_end / 1e9);
   return summary.wall_seconds;
 }
 
+/// Ice volume (m3) of thickness `H` on `g`.
 double volume(const core::Grid& g, const std::vector<double>& H) {
   double v = 0;
   for (double h : H) v += std::isfinite(h) ? h : 0.0;
   return v * g.cell_area();
 }
 
+/// Area (m2) of the cells of `g` where `H` exceeds 1 m.
 double area(const core::Grid& g, const std::vector<double>& H) {
   long long n = 0;
   for (double h : H) n += h > 1.0; // thicker than 1 m
@@ -346,7 +351,10 @@ void eval_command(const std::string& model_path, const io::Config& scenario,
   const std::string fine_out = prefix + "_fine.nc",
                     coarse_out = prefix + "_x" + std::to_string(factor) + ".nc",
                     sr_out = prefix + "_superres.nc";
-  spdlog::info("superres eval: the scenario at the fine grid and {} times coarser", factor);
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  if (rank == 0)
+    spdlog::info("superres eval: the scenario at the fine grid and {} times coarser", factor);
   const double fine_seconds = run_at(scenario, 1, fine_out, comm, command_line);
   const double coarse_seconds = run_at(scenario, factor, coarse_out, comm, command_line);
   io::on_rank_zero(comm, [&] {
@@ -443,12 +451,13 @@ void add_superres_command(CLI::App& app, Context& context) {
       if (k < 2) throw Error("superres.factors: '" + f + "' is not an integer >= 2");
       factors.push_back(k);
     }
-    spdlog::info("superres pairs: {} and {} coarser grid(s)", fine, factors.size());
+    const bool root = runtime.rank() == 0;
+    if (root) spdlog::info("superres pairs: {} and {} coarser grid(s)", fine, factors.size());
     const double fine_seconds = run_at(config, 1, fine, runtime.comm(), context.command_line());
     for (int k : factors) {
       const double s =
           run_at(config, k, coarse_path(fine, k), runtime.comm(), context.command_line());
-      spdlog::info("  factor {}: {:.3f} of the fine run's time", k, s / fine_seconds);
+      if (root) spdlog::info("  factor {}: {:.3f} of the fine run's time", k, s / fine_seconds);
     }
   });
 
