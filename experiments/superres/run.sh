@@ -7,8 +7,8 @@
 #
 #   sh experiments/superres/run.sh
 #
-# Environment: NUNATAK (the program). About 2 minutes of training per factor
-# and 10 s per evaluation on one core of this machine.
+# Environment: NUNATAK (the program). About 6 minutes of training per factor
+# and 10 s per evaluation on this machine (2 cores).
 set -eu
 NUNATAK=${NUNATAK:-build/bin/nunatak}
 config=experiments/superres/greenland.yaml
