@@ -162,6 +162,9 @@ TrainingReport Model::train(const std::vector<Snapshot>& training,
     }
     if (progress) progress(epoch, report.training_loss.back(), v);
   }
+  if (best_weights.empty())
+    throw Error("superres train: the loss is not a number from the first epoch on (diverged; "
+                "try a smaller superres.learning_rate)");
   {
     const torch::NoGradGuard no_grad;
     const auto params = m_impl->net->parameters();
