@@ -22,6 +22,7 @@
 #include "nunatak/io/output_file.hpp"
 #include "nunatak/io/quantities.hpp"
 #include "nunatak/io/quicklook.hpp"
+#include "nunatak/model/model_inputs.hpp"
 #include "nunatak/model/simulation.hpp"
 #include "nunatak/superres/superres.hpp"
 
@@ -105,13 +106,7 @@ FineInputs fine_inputs(io::Config config) {
     throw Error("superres: the experiment's geometry '" + in.geometry_file +
                 "' gives no bed (topg, or thickness and surface)");
   f.bed = in.topg->values;
-  const double rho = config.get_real("constants.ice.density");
-  if (in.climatic_mass_balance) {
-    f.smb = in.climatic_mass_balance->values;
-    for (double& x : f.smb) x *= year / rho;
-  } else {
-    f.smb.assign(size_t(f.grid.size()), config.get_real("surface_mass_balance.constant"));
-  }
+  f.smb = model::ice_equivalent_smb(in, config);
   f.factor = config.get_real("surface_mass_balance.factor");
   f.offset = config.get_real("surface_mass_balance.offset");
   f.rate = config.get_real("surface_mass_balance.offset_rate");

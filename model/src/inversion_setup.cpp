@@ -145,19 +145,13 @@ InversionSetup configure_inversion(const io::Config& config) {
   }
   if (in.velsurfobs_mag) o.speed = per_year(in.velsurfobs_mag->values);
   if (in.thkobs) o.radar = in.thkobs->values;
-  // The surface mass balance: the inputs' field or surface_mass_balance.constant (m/a ice).
+  // The surface mass balance: the inputs' field or surface_mass_balance.constant, not both.
   const bool smb_constant_set = config.origin("surface_mass_balance.constant") != "default";
   if (in.climatic_mass_balance && smb_constant_set)
     throw Error("surface_mass_balance.constant is set, but the inputs have a surface mass balance "
                 "field (" +
                 in.climatic_mass_balance->describe() + "): use one or the other");
-  if (in.climatic_mass_balance) {
-    // kg m-2 s-1 to m/a ice equivalent.
-    o.smb = in.climatic_mass_balance->values;
-    for (double& x : o.smb) x *= year / config.get_real("constants.ice.density");
-  } else if (smb_constant_set) {
-    o.smb.assign(columns, config.get_real("surface_mass_balance.constant"));
-  }
+  if (in.climatic_mass_balance || smb_constant_set) o.smb = ice_equivalent_smb(in, config);
   if (in.dhdt) o.dhdt = per_year(in.dhdt->values); // NaN where unknown: 0 there
 
   if (o.u.empty() && o.speed.empty() && o.radar.empty())

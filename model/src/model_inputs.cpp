@@ -66,6 +66,16 @@ std::optional<std::vector<double>> observed_surface_speed(const io::InputArrays&
   return std::nullopt;
 }
 
+std::vector<double> ice_equivalent_smb(const io::InputArrays& in, const io::Config& config) {
+  if (!in.climatic_mass_balance)
+    return std::vector<double>(size_t(in.grid.size()),
+                               config.get_real("surface_mass_balance.constant"));
+  // kg m-2 s-1 to m/a ice equivalent.
+  std::vector<double> smb = in.climatic_mass_balance->values;
+  for (double& x : smb) x *= core::seconds_per_year / config.get_real("constants.ice.density");
+  return smb;
+}
+
 std::optional<inversion::ThicknessEstimate> complete_thickness(io::InputArrays& in,
                                                                const io::Config& config, bool log) {
   if (!in.usurf || in.thk || in.topg || config.get_string("input.missing_thickness") != "plastic")

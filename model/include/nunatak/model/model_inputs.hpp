@@ -37,6 +37,11 @@ inversion::ThicknessEstimateOptions thickness_estimate_options(const io::Config&
 /// both components are given, else velsurfobs_mag; nothing if it has neither.
 std::optional<std::vector<double>> observed_surface_speed(const io::InputArrays& arrays);
 
+/// The surface mass balance of `arrays` in m/a ice equivalent: its field
+/// (through constants.ice.density), or else surface_mass_balance.constant
+/// everywhere.
+std::vector<double> ice_equivalent_smb(const io::InputArrays& arrays, const io::Config& config);
+
 /// Not collective: estimates the thickness of `arrays` if it has a surface but
 /// neither thickness nor bed and input.missing_thickness = plastic (then also
 /// sets topg = usurf - thk); returns the estimate, or nothing if none was
