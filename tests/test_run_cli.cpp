@@ -458,6 +458,11 @@ TEST(RunCli, ConstantSurfaceMassBalance) {
                        "surface_mass_balance.factor=1.5 --set surface_mass_balance.offset=0.5");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NEAR(read_variable(dir.file("out/run_ts.nc"), "ice_volume").back(), 25 * 1e6 * 3.5, 1e-6);
+  // The first record shows the scenario's balance, 3.5 m/a of ice (910 kg m-3), not the input's.
+  const std::vector<double> smb = read_variable(dir.file("out/run.nc"), "climatic_mass_balance");
+  ASSERT_EQ(smb.size(), 2u * 25u);
+  EXPECT_NEAR(smb.front(), 3.5 * 910.0, 1e-9);
+  EXPECT_NEAR(smb.back(), 3.5 * 910.0, 1e-9);
   r = run_nunatak(dir, "run input.yaml --set surface_mass_balance.constant=2 --set "
                        "surface_mass_balance.factor=1.5 --set surface_mass_balance.offset_rate=1 "
                        "--set time.end=2 --set time.max_step=0.01");

@@ -8,6 +8,7 @@
 #include "test_files.hpp"
 
 #include <gtest/gtest.h>
+#include <netcdf.h>
 
 #include <cmath>
 #include <filesystem>
@@ -94,4 +95,58 @@ TEST(SuperResCli, PairsTrainApplyAndEvaluate) {
   r = run_nunatak(dir, "superres apply input_sr.yaml out/cap_x2.nc -o out/bad.nc");
   EXPECT_NE(r.status, 0);
   EXPECT_CONTAINS(r.err, "input_sr.yaml");
+}
+
+TEST(SuperResCli, TrainsOnSeveralScenarios) {
+  // superres.scenarios: two more pairs (a melting and a growing cap) beside
+  // the configured one, with the scenario's balance as an input (use_smb);
+  // the model is judged on an offset between them that it never saw.
+  TempDir dir;
+  write_cap(dir.file("input_cap.nc"));
+  const std::string config =
+      "input.geometry.file: input_cap.nc\n"
+      "time: {start: 0, end: 1000}\n"
+      "stress_balance.model: sia\n"
+      "output: {file: out/cap.nc, interval: 50, variables: [thk, velsurf_mag]}\n"
+      "superres: {factors: [2], factor: 2, model: out/cap_x2.pt, width: 8, depth: 1,\n"
+      "           epochs: 100, learning_rate: 0.005, validation_every: 4, use_smb: true,\n";
+  write_text(dir.file("input_sr.yaml"),
+             config + "           scenarios: ['surface_mass_balance.offset=-0.4', "
+                      "'surface_mass_balance.offset=0.2; surface_mass_balance.factor=1.1']}\n");
+  Result r = run_nunatak(dir, "superres pairs input_sr.yaml");
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (const char* f : {"out/cap.nc", "out/cap_x2.nc", "out/cap_s1.nc", "out/cap_s1_x2.nc",
+                        "out/cap_s2.nc", "out/cap_s2_x2.nc"})
+    EXPECT_TRUE(std::filesystem::exists(dir.file(f))) << f;
+  {
+    // The second scenario's run carries both of its overrides.
+    const io::NcFile f = io::NcFile::open(dir.file("out/cap_s2.nc"));
+    const auto text = f.text_attribute(NC_GLOBAL, "nunatak_config_yaml");
+    ASSERT_TRUE(text);
+    EXPECT_CONTAINS(*text, "offset: 0.2");
+    EXPECT_CONTAINS(*text, "factor: 1.1");
+  }
+  r = run_nunatak(dir, "superres train input_sr.yaml");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_CONTAINS(r.err, "48 training and 15 validation snapshots of 3 pair(s)");
+  r = run_nunatak(dir, "superres eval out/cap_x2.pt --scenario input_sr.yaml --set "
+                       "surface_mass_balance.offset=-0.15 --prefix out/eval");
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::printf("%s\n", r.out.c_str());
+  const std::regex ratio(R"(thickness ([0-9.]+), surface speed ([0-9.]+))");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, ratio)) << r.out;
+  EXPECT_LT(std::stod(m[1]), 0.9);
+
+  // An entry that is not key=value, and an unknown key, name the entry.
+  write_text(dir.file("input_bad.yaml"),
+             config + "           scenarios: ['surface_mass_balance.offset']}\n");
+  r = run_nunatak(dir, "superres pairs input_bad.yaml");
+  EXPECT_NE(r.status, 0);
+  EXPECT_CONTAINS(r.err, "superres.scenarios: entry 1");
+  write_text(dir.file("input_bad.yaml"),
+             config + "           scenarios: ['surface_mass_balance.ofset=1']}\n");
+  r = run_nunatak(dir, "superres pairs input_bad.yaml");
+  EXPECT_NE(r.status, 0);
+  EXPECT_CONTAINS(r.err, "surface_mass_balance.ofset");
 }

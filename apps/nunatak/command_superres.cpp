@@ -34,6 +34,8 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <optional>
+#include <sstream>
 
 namespace nunatak::app {
 
@@ -95,6 +97,14 @@ struct FineInputs {
     for (double& x : out) x = factor * x + add;
     return out;
   }
+  /// The integral of smb_at from the start to time t (s), m of ice.
+  std::vector<double> smb_integral(double t) const {
+    const double years = (t - start) / year;
+    std::vector<double> out(smb);
+    const double add = offset * years + 0.5 * rate * years * years;
+    for (double& x : out) x = factor * x * years + add;
+    return out;
+  }
 };
 
 FineInputs fine_inputs(io::Config config) {
@@ -129,6 +139,7 @@ std::vector<superres::Snapshot> snapshots(const RunFile& coarse, const RunFile* 
     s.coarse_initial_thickness = read_record(coarse, "thk", 0);
     s.bed = inputs.bed;
     s.smb = inputs.smb_at(t);
+    s.smb_cumulative = inputs.smb_integral(t);
     if (fine) {
       size_t r = 0;
       while (r < fine->times.size() && std::abs(fine->times[r] - t) > 1.0) ++r;
@@ -148,6 +159,46 @@ std::vector<superres::Snapshot> snapshots(const RunFile& coarse, const RunFile* 
 std::string coarse_path(const std::string& fine_output, int factor) {
   const std::filesystem::path p(fine_output);
   return (p.parent_path() / (p.stem().string() + "_x" + std::to_string(factor) + ".nc")).string();
+}
+
+/// A training scenario: its configuration and its fine run's output file.
+struct Scenario {
+  io::Config config;
+  std::string fine_output;
+};
+
+/// The configured scenario (output.file) and those of superres.scenarios,
+/// the k-th of which (from 1) writes output.file's stem + _sK.nc. Each entry
+/// of superres.scenarios is one or more `key=value` overrides joined by ';'.
+std::vector<Scenario> training_scenarios(const io::Config& config) {
+  const std::string fine = config.get_string("output.file");
+  std::vector<Scenario> out = {{config, fine}};
+  const std::filesystem::path p(fine);
+  int index = 0;
+  for (const std::string& entry : config.get_list("superres.scenarios")) {
+    ++index;
+    Scenario s{
+        config,
+        (p.parent_path() / (p.stem().string() + "_s" + std::to_string(index) + ".nc")).string()};
+    std::istringstream parts(entry);
+    std::string part;
+    int assignments = 0;
+    while (std::getline(parts, part, ';')) {
+      const auto first = part.find_first_not_of(' '), last = part.find_last_not_of(' ');
+      if (first == std::string::npos) continue;
+      part = part.substr(first, last - first + 1);
+      if (part.find('=') == std::string::npos)
+        throw Error("superres.scenarios: entry " + std::to_string(index) + " ('" + entry + "'): '" +
+                    part + "' is not key=value");
+      s.config.set_override(part);
+      ++assignments;
+    }
+    if (assignments == 0)
+      throw Error("superres.scenarios: entry " + std::to_string(index) +
+                  " is empty (give key=value overrides joined by ';')");
+    out.push_back(std::move(s));
+  }
+  return out;
 }
 
 /// Runs `config` at input.coarsen_factor = `factor` writing `output`;
@@ -280,32 +331,45 @@ apply_model(const superres::Model& model, const RunFile& coarse, const RunFile* 
 
 void train_command(const io::Config& config, const std::string& command_line) {
   const int factor = int(config.get_int("superres.factor"));
-  const std::string fine_path = config.get_string("output.file");
-  const RunFile fine = open_run(fine_path), coarse = open_run(coarse_path(fine_path, factor));
-  if (!coarse.file->grid().matches(core::coarsened_grid(fine.file->grid(), factor)))
-    throw Error("'" + coarse.path + "' (" + coarse.file->grid().describe() + ") is not " +
-                std::to_string(factor) + " times coarser than '" + fine.path + "' (" +
-                fine.file->grid().describe() + "): make the pair with nunatak superres pairs");
-  const FineInputs inputs = fine_inputs(coarse.config);
-  std::vector<superres::Snapshot> all = snapshots(coarse, &fine, inputs), training, validation;
+  std::vector<superres::Snapshot> training, validation;
+  std::optional<core::Grid> fine_grid;
+  std::string pairs_text;
+  double sea_level = 0;
   const long long every = config.get_int("superres.validation_every");
-  for (size_t k = 0; k < all.size(); ++k)
-    (every > 0 && k % size_t(every) == size_t(every - 1) ? validation : training)
-        .push_back(std::move(all[k]));
-  if (training.empty()) throw Error("superres train: the pair has no training snapshot");
+  for (const Scenario& scenario : training_scenarios(config)) {
+    const RunFile fine = open_run(scenario.fine_output),
+                  coarse = open_run(coarse_path(scenario.fine_output, factor));
+    if (!coarse.file->grid().matches(core::coarsened_grid(fine.file->grid(), factor)))
+      throw Error("'" + coarse.path + "' (" + coarse.file->grid().describe() + ") is not " +
+                  std::to_string(factor) + " times coarser than '" + fine.path + "' (" +
+                  fine.file->grid().describe() + "): make the pairs with nunatak superres pairs");
+    if (fine_grid && !fine.file->grid().matches(*fine_grid))
+      throw Error("'" + fine.path + "' is on " + fine.file->grid().describe() + ", '" +
+                  config.get_string("output.file") + "' on " + fine_grid->describe() +
+                  ": every training scenario needs the same grid");
+    fine_grid = fine.file->grid();
+    const FineInputs inputs = fine_inputs(coarse.config);
+    sea_level = inputs.sea_level;
+    std::vector<superres::Snapshot> all = snapshots(coarse, &fine, inputs);
+    for (size_t k = 0; k < all.size(); ++k)
+      (every > 0 && k % size_t(every) == size_t(every - 1) ? validation : training)
+          .push_back(std::move(all[k]));
+    pairs_text += "\nfine run: " + fine.path + "\ncoarse run: " + coarse.path;
+  }
+  if (training.empty()) throw Error("superres train: the pairs have no training snapshot");
   superres::Metadata m;
   m.factor = factor;
-  m.fine = fine.file->grid();
+  m.fine = *fine_grid;
   m.width = int(config.get_int("superres.width"));
   m.depth = int(config.get_int("superres.depth"));
   m.conserve_mass = config.get_bool("superres.conserve_mass");
   m.use_time = config.get_bool("superres.use_time");
   m.use_change = config.get_bool("superres.use_change");
+  m.use_smb = config.get_bool("superres.use_smb");
   m.time_scale = std::max(1.0, (config.get_real("time.end") - config.get_real("time.start")));
-  m.sea_level = inputs.sea_level;
+  m.sea_level = sea_level;
   m.code_version = std::string(nunatak::version) + " (" + nunatak::git_revision + ")";
-  m.training = "command: " + command_line + "\nfine run: " + fine.path +
-               "\ncoarse run: " + coarse.path + "\nconfiguration:\n" + config.to_yaml();
+  m.training = "command: " + command_line + pairs_text + "\nconfiguration:\n" + config.to_yaml();
   superres::TrainingOptions o;
   o.epochs = int(config.get_int("superres.epochs"));
   o.batch_size = int(config.get_int("superres.batch_size"));
@@ -315,10 +379,11 @@ void train_command(const io::Config& config, const std::string& command_line) {
   o.augment = config.get_bool("superres.augment");
   superres::Model model(m, o.seed);
   model.fit_normalisation(training);
-  spdlog::info("superres train: {} training and {} validation snapshots of {} ({} x {}) from {} "
-               "({} x {}), {} parameters",
-               training.size(), validation.size(), fine.path, m.fine.nx(), m.fine.ny(), coarse.path,
-               model.coarse_grid().nx(), model.coarse_grid().ny(), model.parameter_count());
+  spdlog::info("superres train: {} training and {} validation snapshots of {} pair(s) ({} x {} "
+               "from {} x {}), {} parameters",
+               training.size(), validation.size(), training_scenarios(config).size(), m.fine.nx(),
+               m.fine.ny(), model.coarse_grid().nx(), model.coarse_grid().ny(),
+               model.parameter_count());
   ProgressBar bar("train", o.epochs, spdlog::get_level() <= spdlog::level::info);
   const superres::TrainingReport report =
       model.train(training, validation, o, [&](int epoch, double train_loss, double valid_loss) {
@@ -435,7 +500,6 @@ void add_superres_command(CLI::App& app, Context& context) {
   pairs->callback([o, read_config, &context] {
     const io::Config config = read_config();
     core::Runtime& runtime = context.runtime();
-    const std::string fine = config.get_string("output.file");
     std::vector<int> factors;
     for (const auto& f : config.get_list("superres.factors")) {
       int k = 0;
@@ -447,12 +511,17 @@ void add_superres_command(CLI::App& app, Context& context) {
       factors.push_back(k);
     }
     const bool root = runtime.rank() == 0;
-    if (root) spdlog::info("superres pairs: {} and {} coarser grid(s)", fine, factors.size());
-    const double fine_seconds = run_at(config, 1, fine, runtime.comm(), context.command_line());
-    for (int k : factors) {
-      const double s =
-          run_at(config, k, coarse_path(fine, k), runtime.comm(), context.command_line());
-      if (root) spdlog::info("  factor {}: {:.3f} of the fine run's time", k, s / fine_seconds);
+    const std::vector<Scenario> scenarios = training_scenarios(config);
+    for (const Scenario& scenario : scenarios) {
+      const std::string& fine = scenario.fine_output;
+      if (root) spdlog::info("superres pairs: {} and {} coarser grid(s)", fine, factors.size());
+      const double fine_seconds =
+          run_at(scenario.config, 1, fine, runtime.comm(), context.command_line());
+      for (int k : factors) {
+        const double s = run_at(scenario.config, k, coarse_path(fine, k), runtime.comm(),
+                                context.command_line());
+        if (root) spdlog::info("  factor {}: {:.3f} of the fine run's time", k, s / fine_seconds);
+      }
     }
   });
 

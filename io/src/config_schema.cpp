@@ -508,6 +508,19 @@ std::vector<KeySpec> build_schema() {
        {},
        {},
        {}},
+      {"superres.use_smb",
+       KeyType::boolean,
+       "false",
+       "",
+       "superres: the scenario's surface mass balance and its integral since the start are "
+       "inputs (for training on several scenarios, superres.scenarios)",
+       {},
+       {},
+       {}},
+      list("superres.scenarios", "[]",
+           "superres pairs and train: more scenarios to train on beside the configured one, "
+           "each one or more key=value overrides joined by ';' (the k-th writes output.file's "
+           "stem + _sK.nc)"),
       {"superres.use_time",
        KeyType::boolean,
        "true",

@@ -59,6 +59,9 @@ TransientModel::TransientModel(std::unique_ptr<solver::StressBalance> stress_bal
   if (!(params.cfl > 0.0 && params.cfl <= 1.0)) throw Error("time.cfl must be in (0, 1]");
   if (m_params.transport.calve_floating_ice) calve_initial_state();
   refresh_geometry();
+  // The balance at the start time, so that the first output record shows
+  // the forcing the first step applies (a scenario's, not the input's).
+  if (m_forcing) m_forcing->update(m_state.time, m_state, m_state.smb);
 }
 
 void TransientModel::calve_initial_state() {

@@ -46,12 +46,18 @@ void check_size(const std::vector<double>& v, const core::Grid& g, const char* w
 } // namespace
 
 std::vector<std::string> Metadata::input_names() const {
-  // The surface mass balance enters by its detail only: a scenario's offset
-  // cancels in it, so that the network cannot read the scenario from it.
+  // Without use_smb the surface mass balance enters by its detail only: a
+  // scenario's offset cancels in it, so that the network cannot read the
+  // scenario from it (a model trained on one scenario could only learn its
+  // level as a constant).
   std::vector<std::string> names = {
       "thickness_bicubic", "log_speed_bicubic", "bed", "bed_detail", "ocean", "smb_detail"};
   if (use_time) names.push_back("time");
   if (use_change) names.push_back("coarse_change");
+  if (use_smb) {
+    names.push_back("smb");
+    names.push_back("smb_cumulative");
+  }
   return names;
 }
 
@@ -67,6 +73,7 @@ std::string Metadata::to_text() const {
       << "conserve_mass: " << int(conserve_mass) << "\n"
       << "use_time: " << int(use_time) << "\n"
       << "use_change: " << int(use_change) << "\n"
+      << "use_smb: " << int(use_smb) << "\n"
       << "time_scale: " << time_scale << "\n"
       << "sea_level: " << sea_level << "\n"
       << "input_mean: " << join(input_mean) << "\n"
@@ -113,6 +120,8 @@ Metadata Metadata::from_text(const std::string& text, const std::string& source)
       m.use_time = one() != 0;
     } else if (key == "use_change") {
       m.use_change = one() != 0;
+    } else if (key == "use_smb") {
+      m.use_smb = one() != 0;
     } else if (key == "time_scale") {
       m.time_scale = one();
     } else if (key == "sea_level") {
@@ -269,6 +278,13 @@ Inputs make_inputs(const Metadata& m, const Snapshot& s) {
     for (size_t k = 0; k < dh.size(); ++k) dh[k] -= s.coarse_initial_thickness[k];
     change = up(dh);
   }
+  if (m.use_smb) {
+    if (s.smb_cumulative.empty())
+      throw Error("super-resolution: the model takes the surface mass balance integrated since "
+                  "the start of the run (use_smb), and the snapshot has none");
+    check_size(s.smb_cumulative, fine, "the integrated surface mass balance");
+  }
+  const size_t change_channel = 6 + size_t(m.use_time), smb_channel = channels.size() - 2;
   for (size_t k = 0; k < n; ++k) {
     channels[0][k] = in.bicubic_thickness[k] / thickness_scale;
     channels[1][k] = std::log1p(in.bicubic_speed[k] / speed_reference);
@@ -277,7 +293,11 @@ Inputs make_inputs(const Metadata& m, const Snapshot& s) {
     channels[4][k] = s.bed[k] < m.sea_level ? 1.0 : 0.0;
     channels[5][k] = smb_detail[k];
     if (m.use_time) channels[6][k] = s.time / m.time_scale;
-    if (m.use_change) channels.back()[k] = change[k] / thickness_scale;
+    if (m.use_change) channels[change_channel][k] = change[k] / thickness_scale;
+    if (m.use_smb) {
+      channels[smb_channel][k] = s.smb[k];
+      channels[smb_channel + 1][k] = s.smb_cumulative[k] / thickness_scale;
+    }
   }
   std::vector<float> flat;
   flat.reserve(channels.size() * n);

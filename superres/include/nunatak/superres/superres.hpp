@@ -10,13 +10,14 @@
 /// bicubic interpolation of its coarse mean), an ocean mask (bed below sea
 /// level), the detail of the fine surface mass balance (not the balance
 /// itself: a scenario's offset cancels in its detail), and optionally the
-/// time since the start of the run and the coarse run's thickness change
-/// since its first record (interpolated). Outputs: the fine thickness H (m) and
-/// surface speed |u_s| (m/a): H = max(0, H_bicubic + H_s o_0) and
-/// log(1 + |u_s| / u_0) = max(0, log(1 + s_bicubic / u_0) + o_1), u_0 = 10 m/a,
-/// H_s = 1000 m. With conserve_mass the thickness is then scaled in each
-/// coarse block so that its volume is the coarse cell's exactly (the
-/// coarsening rule of core/regrid.hpp).
+/// time since the start of the run, the coarse run's thickness change
+/// since its first record (interpolated), and the scenario's surface mass
+/// balance itself with its integral since the start (use_smb: for models
+/// trained on several scenarios, so that they can tell them apart). Outputs: the fine thickness H
+/// (m) and surface speed |u_s| (m/a): H = max(0, H_bicubic + H_s o_0) and log(1 + |u_s| / u_0) =
+/// max(0, log(1 + s_bicubic / u_0) + o_1), u_0 = 10 m/a, H_s = 1000 m. With conserve_mass the
+/// thickness is then scaled in each coarse block so that its volume is the coarse cell's exactly
+/// (the coarsening rule of core/regrid.hpp).
 ///
 /// Depends on nunatak::core_base and LibTorch only; LibTorch stays out of
 /// this header.
@@ -38,8 +39,11 @@ struct Snapshot {
   std::vector<double> coarse_speed;     ///< surface speed, m/a, coarse grid (NaN: 0)
   /// The coarse run's first record's thickness, m (for use_change; empty: none).
   std::vector<double> coarse_initial_thickness;
-  std::vector<double> bed;            ///< fine bed elevation, m
-  std::vector<double> smb;            ///< fine surface mass balance, m/a ice equivalent
+  std::vector<double> bed; ///< fine bed elevation, m
+  std::vector<double> smb; ///< fine surface mass balance, m/a ice equivalent
+  /// The fine surface mass balance integrated from the start of the run to
+  /// `time`, m of ice (for use_smb; empty: none).
+  std::vector<double> smb_cumulative;
   std::vector<double> fine_thickness; ///< the fine run's, m (empty: unknown)
   std::vector<double> fine_speed;     ///< the fine run's, m/a (empty: unknown)
 };
@@ -53,6 +57,7 @@ struct Metadata {
   bool conserve_mass = false;
   bool use_time = false;
   bool use_change = false;    ///< the coarse run's thickness change since its first record
+  bool use_smb = false;       ///< the surface mass balance and its integral since the start
   double time_scale = 1000.0; ///< years (the time input is t / time_scale)
   double sea_level = 0.0;     ///< m (the ocean mask)
   std::vector<double> input_mean, input_std; ///< per input channel
