@@ -6,6 +6,8 @@
 
 #include <torch/nn.h>
 
+#include <mutex>
+
 namespace nunatak::superres {
 
 constexpr double thickness_scale = 1000.0; ///< H_s, m
@@ -29,8 +31,17 @@ struct SuperResNetImpl : torch::nn::Module {
 };
 TORCH_MODULE(SuperResNet);
 
+/// The last static field's detail (the field minus the bicubic
+/// interpolation of its coarse mean), kept so that the snapshots of one run,
+/// which share their bed (and, without a ramp, their balance), compute it once.
+struct DetailCache {
+  std::vector<double> field, detail;
+};
+
 struct Model::Impl {
   SuperResNet net{nullptr};
+  std::mutex cache_mutex; ///< predict is const and may be called from threads
+  DetailCache bed, smb;
 };
 
 /// One snapshot's inputs: raw channels [1, C, ny, nx] (float) and the
@@ -40,7 +51,11 @@ struct Inputs {
   std::vector<double> bicubic_thickness, bicubic_speed;
 };
 
-Inputs make_inputs(const Metadata& m, const Snapshot& s);
+/// The inputs of `s`; with `bed_cache` and `smb_cache`, the details of
+/// fields equal to the cached ones are taken from them (and the caches
+/// updated otherwise).
+Inputs make_inputs(const Metadata& m, const Snapshot& s, DetailCache* bed_cache = nullptr,
+                   DetailCache* smb_cache = nullptr);
 /// (raw - mean) / std per channel.
 torch::Tensor normalise(const Metadata& m, const torch::Tensor& raw);
 /// [1, 2, ny, nx]: H / H_s and log(1 + |u_s| / u_0) of the fine run.

@@ -246,7 +246,8 @@ Model Model::load(const std::string& path) {
 
 // --- inputs and prediction ---
 
-Inputs make_inputs(const Metadata& m, const Snapshot& s) {
+Inputs make_inputs(const Metadata& m, const Snapshot& s, DetailCache* bed_cache,
+                   DetailCache* smb_cache) {
   const core::Grid& fine = m.fine;
   const core::Grid coarse = core::coarsened_grid(fine, m.factor);
   check_size(s.coarse_thickness, coarse, "the coarse thickness");
@@ -270,7 +271,16 @@ Inputs make_inputs(const Metadata& m, const Snapshot& s) {
   for (double& u : in.bicubic_speed) u = std::max(u, 0.0);
   const size_t n = size_t(fine.size());
   std::vector<std::vector<double>> channels(m.input_names().size(), std::vector<double>(n));
-  const std::vector<double> bed_detail = detail(s.bed), smb_detail = detail(s.smb);
+  const auto cached_detail = [&](const std::vector<double>& v, DetailCache* cache) {
+    if (!cache) return detail(v);
+    if (cache->field != v) {
+      cache->detail = detail(v);
+      cache->field = v;
+    }
+    return cache->detail;
+  };
+  const std::vector<double> bed_detail = cached_detail(s.bed, bed_cache),
+                            smb_detail = cached_detail(s.smb, smb_cache);
   std::vector<double> change(n, 0.0);
   if (m.use_change && !s.coarse_initial_thickness.empty()) {
     check_size(s.coarse_initial_thickness, coarse, "the coarse run's first thickness");
@@ -356,7 +366,10 @@ void Model::fit_normalisation(const std::vector<Snapshot>& snapshots) {
 
 Prediction Model::predict(const Snapshot& snapshot) const {
   const torch::NoGradGuard no_grad;
-  Inputs in = make_inputs(m_metadata, snapshot);
+  Inputs in = [&] {
+    const std::lock_guard<std::mutex> lock(m_impl->cache_mutex);
+    return make_inputs(m_metadata, snapshot, &m_impl->bed, &m_impl->smb);
+  }();
   m_impl->net->eval();
   const torch::Tensor out =
       scaled_outputs(m_impl->net, in.raw, normalise(m_metadata, in.raw)).to(torch::kFloat64);
