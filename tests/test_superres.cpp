@@ -165,30 +165,43 @@ TEST(SuperRes, WrongGridAndBadFilesAreClearErrors) {
   }
   EXPECT_THROW(Model::load("/nonexistent/model.pt"), Error);
   EXPECT_THROW(Metadata::from_text("factor: 2\n", "x"), Error); // no version
-  // The metadata round trip, with the trend and scenario inputs; a model
-  // file without use_change (older) reads as without it.
+  // The metadata round trip, with the trend, scenario and initial-state
+  // inputs; a model file without use_change (older) reads as without it.
   Metadata m = tiny_metadata(fine, 2, true);
-  m.use_time = m.use_change = m.use_smb = true;
+  m.use_time = m.use_change = m.use_smb = m.use_initial = true;
   m.input_mean.assign(m.input_names().size(), 0.5);
   m.input_std.assign(m.input_names().size(), 2.0);
   const Metadata back = Metadata::from_text(m.to_text(), "round trip");
   EXPECT_EQ(back.input_names(), m.input_names());
-  EXPECT_EQ(back.input_names().size(), 10u);
+  EXPECT_EQ(back.input_names().size(), 11u);
   EXPECT_EQ(back.input_names()[7], "coarse_change");
-  EXPECT_EQ(back.input_names().back(), "smb_cumulative");
-  // A model that takes the integrated balance, given a snapshot without it.
+  EXPECT_EQ(back.input_names()[9], "smb_cumulative");
+  EXPECT_EQ(back.input_names().back(), "initial_detail");
+  // A model that takes the integrated balance or the initial state, given a
+  // snapshot without it.
   Snapshot plain = synthetic(fine, 2, 0.0);
+  plain.coarse_initial_thickness = plain.coarse_thickness;
+  plain.fine_initial_thickness = plain.fine_thickness;
   try {
     Model(m, 1).predict(plain);
     ADD_FAILURE() << "a snapshot without the integrated balance was accepted";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("use_smb"), std::string::npos) << e.what();
   }
+  plain.smb_cumulative.assign(plain.smb.size(), 0.0);
+  EXPECT_NO_THROW(Model(m, 1).predict(plain));
+  plain.fine_initial_thickness.clear();
+  try {
+    Model(m, 1).predict(plain);
+    ADD_FAILURE() << "a snapshot without the initial thickness was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("use_initial"), std::string::npos) << e.what();
+  }
   EXPECT_EQ(back.fine.nx(), 16);
   EXPECT_TRUE(back.conserve_mass);
   std::string old_text = m.to_text();
   old_text.erase(old_text.find("use_change: 1\n"), 14);
-  EXPECT_THROW(Metadata::from_text(old_text, "old"), Error); // 10 statistics for 9 inputs
+  EXPECT_THROW(Metadata::from_text(old_text, "old"), Error); // 11 statistics for 10 inputs
 }
 
 TEST(SuperRes, MetricsOfKnownFields) {

@@ -82,6 +82,7 @@ TEST(SuperResCli, PairsTrainApplyAndEvaluate) {
   ASSERT_TRUE(std::regex_search(r.out, m, ratio)) << r.out;
   EXPECT_LT(std::stod(m[1]), 0.9);
   EXPECT_CONTAINS(r.out, "volume change from year 0 to 1000");
+  EXPECT_CONTAINS(r.out, "volume trend (least-squares slope over the 21 records)");
   EXPECT_CONTAINS(r.out, "cost: fine run");
 
   // The factor-4 run on a factor-2 model; a file that is not a run.

@@ -517,6 +517,15 @@ std::vector<KeySpec> build_schema() {
        {},
        {},
        {}},
+      {"superres.use_initial",
+       KeyType::boolean,
+       "false",
+       "",
+       "superres: the initial state's detail (the fine input thickness minus the bicubic "
+       "interpolation of the coarse run's first record) is an input",
+       {},
+       {},
+       {}},
       list("superres.scenarios", "[]",
            "superres pairs and train: more scenarios to train on beside the configured one, "
            "each one or more key=value overrides joined by ';' (the k-th writes output.file's "

@@ -58,6 +58,7 @@ std::vector<std::string> Metadata::input_names() const {
     names.push_back("smb");
     names.push_back("smb_cumulative");
   }
+  if (use_initial) names.push_back("initial_detail");
   return names;
 }
 
@@ -74,6 +75,7 @@ std::string Metadata::to_text() const {
       << "use_time: " << int(use_time) << "\n"
       << "use_change: " << int(use_change) << "\n"
       << "use_smb: " << int(use_smb) << "\n"
+      << "use_initial: " << int(use_initial) << "\n"
       << "time_scale: " << time_scale << "\n"
       << "sea_level: " << sea_level << "\n"
       << "input_mean: " << join(input_mean) << "\n"
@@ -122,6 +124,8 @@ Metadata Metadata::from_text(const std::string& text, const std::string& source)
       m.use_change = one() != 0;
     } else if (key == "use_smb") {
       m.use_smb = one() != 0;
+    } else if (key == "use_initial") {
+      m.use_initial = one() != 0;
     } else if (key == "time_scale") {
       m.time_scale = one();
     } else if (key == "sea_level") {
@@ -294,7 +298,25 @@ Inputs make_inputs(const Metadata& m, const Snapshot& s, DetailCache* bed_cache,
                   "the start of the run (use_smb), and the snapshot has none");
     check_size(s.smb_cumulative, fine, "the integrated surface mass balance");
   }
-  const size_t change_channel = 6 + size_t(m.use_time), smb_channel = channels.size() - 2;
+  std::vector<double> initial_detail;
+  if (m.use_initial) {
+    if (s.fine_initial_thickness.empty() || s.coarse_initial_thickness.empty())
+      throw Error("super-resolution: the model takes the initial state's detail (use_initial), "
+                  "and the snapshot lacks the fine initial thickness or the coarse run's first "
+                  "record");
+    check_size(s.fine_initial_thickness, fine, "the fine initial thickness");
+    check_size(s.coarse_initial_thickness, coarse, "the coarse run's first thickness");
+    std::vector<double> h0 = s.coarse_initial_thickness;
+    for (double& h : h0) h = std::isfinite(h) ? h : 0.0;
+    initial_detail = up(h0);
+    for (size_t k = 0; k < n; ++k) {
+      const double f = std::isfinite(s.fine_initial_thickness[k]) ? s.fine_initial_thickness[k] : 0;
+      initial_detail[k] = f - std::max(initial_detail[k], 0.0);
+    }
+  }
+  const size_t change_channel = 6 + size_t(m.use_time),
+               smb_channel = change_channel + size_t(m.use_change),
+               initial_channel = smb_channel + 2 * size_t(m.use_smb);
   for (size_t k = 0; k < n; ++k) {
     channels[0][k] = in.bicubic_thickness[k] / thickness_scale;
     channels[1][k] = std::log1p(in.bicubic_speed[k] / speed_reference);
@@ -308,6 +330,7 @@ Inputs make_inputs(const Metadata& m, const Snapshot& s, DetailCache* bed_cache,
       channels[smb_channel][k] = s.smb[k];
       channels[smb_channel + 1][k] = s.smb_cumulative[k] / thickness_scale;
     }
+    if (m.use_initial) channels[initial_channel][k] = initial_detail[k] / thickness_scale;
   }
   std::vector<float> flat;
   flat.reserve(channels.size() * n);

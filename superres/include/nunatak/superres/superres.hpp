@@ -13,7 +13,9 @@
 /// time since the start of the run, the coarse run's thickness change
 /// since its first record (interpolated), and the scenario's surface mass
 /// balance itself with its integral since the start (use_smb: for models
-/// trained on several scenarios, so that they can tell them apart). Outputs: the fine thickness H
+/// trained on several scenarios, so that they can tell them apart), and the
+/// detail of the initial state (use_initial: the fine initial thickness
+/// minus the bicubic interpolation of the coarse run's first record). Outputs: the fine thickness H
 /// (m) and surface speed |u_s| (m/a): H = max(0, H_bicubic + H_s o_0) and log(1 + |u_s| / u_0) =
 /// max(0, log(1 + s_bicubic / u_0) + o_1), u_0 = 10 m/a, H_s = 1000 m. With conserve_mass the
 /// thickness is then scaled in each coarse block so that its volume is the coarse cell's exactly
@@ -44,6 +46,9 @@ struct Snapshot {
   /// The fine surface mass balance integrated from the start of the run to
   /// `time`, m of ice (for use_smb; empty: none).
   std::vector<double> smb_cumulative;
+  /// The fine grid's thickness at the start (the inputs the coarse run was
+  /// coarsened from), m (for use_initial; empty: none).
+  std::vector<double> fine_initial_thickness;
   std::vector<double> fine_thickness; ///< the fine run's, m (empty: unknown)
   std::vector<double> fine_speed;     ///< the fine run's, m/a (empty: unknown)
 };
@@ -56,10 +61,13 @@ struct Metadata {
   int width = 16, depth = 3;                 ///< channels, residual blocks
   bool conserve_mass = false;
   bool use_time = false;
-  bool use_change = false;    ///< the coarse run's thickness change since its first record
-  bool use_smb = false;       ///< the surface mass balance and its integral since the start
-  double time_scale = 1000.0; ///< years (the time input is t / time_scale)
-  double sea_level = 0.0;     ///< m (the ocean mask)
+  bool use_change = false; ///< the coarse run's thickness change since its first record
+  bool use_smb = false;    ///< the surface mass balance and its integral since the start
+  /// The initial state's detail: the fine initial thickness minus the
+  /// bicubic interpolation of the coarse run's first record.
+  bool use_initial = false;
+  double time_scale = 1000.0;                ///< years (the time input is t / time_scale)
+  double sea_level = 0.0;                    ///< m (the ocean mask)
   std::vector<double> input_mean, input_std; ///< per input channel
   std::string training;                      ///< the training configuration and data, text
   std::string code_version;
