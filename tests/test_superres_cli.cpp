@@ -149,5 +149,6 @@ TEST(SuperResCli, TrainsOnSeveralScenarios) {
              config + "           scenarios: ['surface_mass_balance.ofset=1']}\n");
   r = run_nunatak(dir, "superres pairs input_bad.yaml");
   EXPECT_NE(r.status, 0);
+  EXPECT_CONTAINS(r.err, "superres.scenarios: entry 1");
   EXPECT_CONTAINS(r.err, "surface_mass_balance.ofset");
 }

@@ -193,7 +193,12 @@ std::vector<Scenario> training_scenarios(const io::Config& config) {
       if (part.find('=') == std::string::npos)
         throw Error("superres.scenarios: entry " + std::to_string(index) + " ('" + entry + "'): '" +
                     part + "' is not key=value");
-      s.config.set_override(part);
+      try {
+        s.config.set_override(part);
+      } catch (const Error& e) {
+        throw Error("superres.scenarios: entry " + std::to_string(index) + " ('" + entry +
+                    "'): " + e.what());
+      }
       ++assignments;
     }
     if (assignments == 0)
