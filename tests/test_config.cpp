@@ -1,4 +1,5 @@
 // Configuration: schema defaults, YAML parsing, errors that name file, line and key.
+#include "error_of.hpp"
 #include "nunatak/core/error.hpp"
 #include "nunatak/io/config.hpp"
 #include "test_files.hpp"
@@ -10,20 +11,7 @@ using nunatak::io::Config;
 using nunatak::test::TempDir;
 using nunatak::test::write_text;
 
-namespace {
-
-/// The message of the nunatak::Error thrown by `f`, or "" if none.
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-} // namespace
+using nunatak::test::error_of;
 
 TEST(Config, DefaultsComeFromTheSchema) {
   Config c;
