@@ -30,25 +30,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// A 41 x 41 ice cap, 25 km cells, on a bed partly below sea level, with a
-/// mass balance that grows it in the middle and melts it at the margin.
-void write_ice_cap(const std::string& path, int n = 41) {
-  TestFile f = grid_file(n, n, 25000.0, 25000.0, -500000.0, -500000.0);
-  std::vector<double> thk, topg, smb;
-  for (int j = 0; j < n; ++j)
-    for (int i = 0; i < n; ++i) {
-      const double x = -500000.0 + 25000.0 * i, y = -500000.0 + 25000.0 * j;
-      const double r = std::hypot(x, y) / 400000.0;
-      thk.push_back(r < 1.0 ? 2500.0 * std::pow(1.0 - r * r, 0.5) : 0.0);
-      topg.push_back(200.0 - 0.001 * x);
-      smb.push_back(500.0 - 1500.0 * r * r); // kg m-2 a-1
-    }
-  add_field(f, "thk", "m", thk);
-  add_field(f, "topg", "m", topg);
-  add_field(f, "climatic_mass_balance", "kg m-2 year-1", smb);
-  write_test_file(path, f);
-}
-
 std::string config_text(const std::string& extra) {
   return "input.geometry.file: input_cap.nc\n"
          "time: {start: 0, end: 3000}\n"

@@ -5,6 +5,7 @@
 #include "commands.hpp"
 #include "progress.hpp"
 #include "report.hpp"
+#include "signal_scope.hpp"
 
 #include "nunatak/core/constants.hpp"
 #include "nunatak/core/error.hpp"
@@ -19,44 +20,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <csignal>
 
 namespace nunatak::app {
-
-namespace {
-
-model::RunSignals* active_signals = nullptr;
-
-extern "C" void on_stop_signal(int) {
-  if (active_signals) active_signals->stop = 1;
-}
-extern "C" void on_checkpoint_signal(int) {
-  if (active_signals) active_signals->checkpoint = 1;
-}
-
-/// Installs the run's signal handlers for its lifetime.
-class SignalScope {
-public:
-  explicit SignalScope(model::RunSignals& signals) {
-    active_signals = &signals;
-    m_term = std::signal(SIGTERM, on_stop_signal);
-    m_int = std::signal(SIGINT, on_stop_signal);
-    m_usr1 = std::signal(SIGUSR1, on_checkpoint_signal);
-  }
-  ~SignalScope() {
-    std::signal(SIGTERM, m_term);
-    std::signal(SIGINT, m_int);
-    std::signal(SIGUSR1, m_usr1);
-    active_signals = nullptr;
-  }
-  SignalScope(const SignalScope&) = delete;
-  SignalScope& operator=(const SignalScope&) = delete;
-
-private:
-  void (*m_term)(int), (*m_int)(int), (*m_usr1)(int);
-};
-
-} // namespace
 
 void add_run_command(CLI::App& app, Context& context) {
   auto* cmd = app.add_subcommand(

@@ -55,6 +55,8 @@ void add_bootstrap_command(CLI::App& app, Context& context);
 void add_verify_command(CLI::App& app, Context& context);
 void add_run_command(CLI::App& app, Context& context);
 void add_ismip_hom_command(CLI::App& app, Context& context);
+/// `ensemble`, `ensemble collect`, `ensemble sample` (command_ensemble.cpp).
+void add_ensemble_command(CLI::App& app, Context& context);
 void add_solve_command(CLI::App& app, Context& context);
 void add_emulator_command(CLI::App& app, Context& context);
 /// `observe`: synthetic observations for twin experiments (command_observe.cpp).

@@ -170,6 +170,7 @@ int main(int argc, char** argv) {
   app::add_bootstrap_command(cli, context);
   app::add_verify_command(cli, context);
   app::add_run_command(cli, context);
+  app::add_ensemble_command(cli, context);
   app::add_ismip_hom_command(cli, context);
   app::add_solve_command(cli, context);
   app::add_emulator_command(cli, context);

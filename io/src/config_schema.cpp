@@ -540,6 +540,35 @@ std::vector<KeySpec> build_schema() {
        {},
        {}},
 
+      integer("ensemble.members", "0",
+              "nunatak ensemble: members of the Latin-hypercube sample of ensemble.parameters "
+              "(0 with ensemble.table)",
+              0, 1e6),
+      list("ensemble.parameters", "[]",
+           "nunatak ensemble: sampled keys with ranges, 'KEY = MIN .. MAX' (uniform) or "
+           "'KEY = MIN .. MAX log' (log-uniform), for real or integer keys"),
+      integer("ensemble.seed", "1", "nunatak ensemble: seed of the Latin-hypercube sample", 0,
+              1e15),
+      str("ensemble.table", "\"\"",
+          "nunatak ensemble: the members as a table instead of a sample: a CSV file (a header "
+          "of keys, a row per member) or a NetCDF file (variables KEY(member))"),
+      integer("ensemble.ranks_per_member", "1",
+              "nunatak ensemble: MPI ranks that run one member together (the world is split "
+              "into groups of this size)",
+              1, 1e6),
+      str("ensemble.directory", "ensemble",
+          "nunatak ensemble: folder of the members' outputs (member_K.nc, member_K_ts.nc, "
+          "member_K.status, member_K.log) and of the summary (summary.nc, summary.png)"),
+      real("ensemble.member_time_limit", "0", "s",
+           "nunatak ensemble: wall-clock time after which a member is stopped (with a "
+           "checkpoint) and counted as failed, so that a parameter set that makes the run crawl "
+           "does not hold up the ensemble; 0: no limit",
+           0.0),
+      real("ensemble.summary_interval", "0", "year",
+           "nunatak ensemble: time between the rows of the summary's time series; 0: "
+           "output.interval, or a hundredth of the run if that is 0",
+           0.0),
+
       real("output.interval", "0", "year",
            "time between spatial output records; 0: only the start and the end", 0.0),
       list("output.variables",

@@ -113,6 +113,20 @@ void write_config(NcFile& f, const Config& config, int existing = -1) {
   f.put_attribute(NC_GLOBAL, "nunatak_config_yaml", config.to_yaml());
   if (!config.source_file().empty())
     f.put_attribute(NC_GLOBAL, "nunatak_config_file", config.source_file());
+  // An ensemble member's values (keys set with origin "ensemble member K",
+  // model/ensemble.hpp) also in one line a reader sees at once.
+  const std::string member_origin = "ensemble member ";
+  std::string parameters, member;
+  for (const auto& spec : config_schema()) {
+    const std::string& origin = config.origin(spec.name);
+    if (origin.rfind(member_origin, 0) != 0) continue;
+    member = origin.substr(member_origin.size());
+    parameters += (parameters.empty() ? "" : "; ") + spec.name + " = " + config.text(spec.name);
+  }
+  if (!parameters.empty()) {
+    f.put_attribute(NC_GLOBAL, "nunatak_ensemble_member", std::vector<int>{std::stoi(member)});
+    f.put_attribute(NC_GLOBAL, "nunatak_ensemble_parameters", parameters);
+  }
 }
 
 /// The coordinates x, y of `g` along the dimensions `x_dim`, `y_dim`, and its

@@ -4,6 +4,7 @@
 #include "nunatak/model/ensemble.hpp"
 
 #include "nunatak/core/error.hpp"
+#include "nunatak/io/netcdf_file.hpp"
 
 #include <fmt/format.h>
 
@@ -117,7 +118,49 @@ std::vector<EnsembleMember> sample_members(const std::vector<ParameterRange>& ra
   return out;
 }
 
+namespace {
+
+/// The members of a NetCDF table: the variables over the one dimension
+/// `member` whose names are configuration keys (they have a dot; others,
+/// such as a summary's status and wall_time, are not parameters).
+std::vector<EnsembleMember> read_netcdf_table(const std::string& path) {
+  const io::NcFile f = io::NcFile::open(path);
+  const std::string where = "ensemble table '" + path + "'";
+  const size_t count = f.dimension_length("member");
+  std::vector<std::string> keys;
+  std::vector<std::vector<double>> columns;
+  for (const auto& name : f.variable_names()) {
+    const int var = f.variable(name);
+    const auto dims = f.dimensions(var);
+    if (dims.size() != 1 || dims[0].name != "member" || name.find('.') == std::string::npos)
+      continue;
+    check_numeric_key(name, where + ", variable '" + name + "'");
+    std::vector<double> values = f.read_all(var);
+    for (size_t m = 0; m < values.size(); ++m)
+      if (!std::isfinite(values[m]))
+        throw Error(where + ", variable '" + name + "', member " + std::to_string(m) +
+                    ": not a finite number");
+    keys.push_back(name);
+    columns.push_back(std::move(values));
+  }
+  if (keys.empty())
+    throw Error(where + ": no variable KEY(member) named by a configuration key (e.g. "
+                        "'flow_law.enhancement_factor')");
+  if (count == 0) throw Error(where + ": no member rows (the dimension 'member' is empty)");
+  std::vector<EnsembleMember> out(count);
+  for (size_t m = 0; m < count; ++m) {
+    out[m].index = int(m);
+    out[m].keys = keys;
+    for (const auto& c : columns) out[m].values.push_back(c[m]);
+  }
+  return out;
+}
+
+} // namespace
+
 std::vector<EnsembleMember> read_member_table(const std::string& path) {
+  const std::string ext = path.size() >= 3 ? path.substr(path.size() - 3) : "";
+  if (ext == ".nc" || ext == ".NC") return read_netcdf_table(path);
   std::ifstream in(path);
   if (!in) throw Error("ensemble table '" + path + "': cannot open it");
   std::string line;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -116,6 +117,24 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   std::error_code ignored;
   std::filesystem::remove_all(m_path, ignored);
+}
+
+void write_ice_cap(const std::string& path, int n) {
+  const double d = 25000.0, x0 = -500000.0;
+  TestFile f = grid_file(n, n, d, d, x0, x0);
+  std::vector<double> thk, topg, smb;
+  for (int j = 0; j < n; ++j)
+    for (int i = 0; i < n; ++i) {
+      const double x = x0 + d * i, y = x0 + d * j;
+      const double r = std::hypot(x, y) / 400000.0;
+      thk.push_back(r < 1.0 ? 2500.0 * std::pow(1.0 - r * r, 0.5) : 0.0);
+      topg.push_back(200.0 - 0.001 * x);
+      smb.push_back(500.0 - 1500.0 * r * r); // kg m-2 a-1
+    }
+  add_field(f, "thk", "m", thk);
+  add_field(f, "topg", "m", topg);
+  add_field(f, "climatic_mass_balance", "kg m-2 year-1", smb);
+  write_test_file(path, f);
 }
 
 void write_text(const std::string& path, const std::string& text) {

@@ -65,6 +65,12 @@ void add_field(TestFile& file, const std::string& name, const std::string& units
 void add_field(TestFile& file, const std::string& name, const std::string& units,
                const std::vector<double>& values);
 
+/// Writes an n x n ice cap (41 x 41 by default), 25 km cells from x = y =
+/// -500 km (centred on 0 for n = 41), radius 400 km, on a bed partly below sea level, with a mass
+/// balance that grows it in the middle and melts it at the margin (thk, topg,
+/// climatic_mass_balance).
+void write_ice_cap(const std::string& path, int n = 41);
+
 /// A uniquely named temporary folder, removed with its contents on destruction.
 class TempDir {
 public:

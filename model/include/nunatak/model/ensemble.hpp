@@ -53,7 +53,9 @@ std::vector<EnsembleMember> sample_members(const std::vector<ParameterRange>& ra
 /// row of numbers per member ('#' starts a comment line). Throws
 /// nunatak::Error naming the file, row and column for a missing file, an
 /// unknown or non-numeric key, a row of the wrong length or a value that is
-/// not a finite number.
+/// not a finite number. A path ending in ".nc" is a NetCDF table instead:
+/// the variables KEY(member) whose names are configuration keys (names with
+/// a dot; others are ignored, so an ensemble's summary.nc is a table).
 std::vector<EnsembleMember> read_member_table(const std::string& path);
 
 /// `base` with the member's values set (origin "ensemble member K").
