@@ -17,9 +17,20 @@ set_target_properties(nunatak_io PROPERTIES EXPORT_NAME io)
 set_target_properties(nunatak_solver PROPERTIES EXPORT_NAME solver)
 set_target_properties(nunatak_model PROPERTIES EXPORT_NAME model)
 set_target_properties(nunatak_kokkos PROPERTIES EXPORT_NAME kokkos)
+set_target_properties(nunatak_coupling PROPERTIES EXPORT_NAME coupling)
+set_target_properties(nunatak_c PROPERTIES EXPORT_NAME c)
 set(nunatak_installed nunatak_core_base nunatak_core nunatak_inversion nunatak_io nunatak_solver
-                      nunatak_model nunatak_kokkos)
-set(nunatak_installed_headers core inversion io solver model)
+                      nunatak_model nunatak_kokkos nunatak_coupling nunatak_c)
+set(nunatak_installed_headers core inversion io solver model coupling)
+# The Fortran module library and its .mod files, where it was built.
+set(NUNATAK_WITH_FORTRAN OFF)
+if(TARGET nunatak_fortran)
+  set(NUNATAK_WITH_FORTRAN ON)
+  set_target_properties(nunatak_fortran PROPERTIES EXPORT_NAME fortran INSTALL_RPATH "$ORIGIN")
+  list(APPEND nunatak_installed nunatak_fortran)
+  install(DIRECTORY ${CMAKE_BINARY_DIR}/fortran_modules/
+          DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/nunatak/fortran)
+endif()
 if(NUNATAK_ENABLE_EMULATOR)
   set_target_properties(nunatak_emulator PROPERTIES EXPORT_NAME emulator)
   set_target_properties(nunatak_torch PROPERTIES EXPORT_NAME torch)
@@ -52,3 +63,15 @@ write_basic_package_version_file(${CMAKE_BINARY_DIR}/nunatakConfigVersion.cmake
                                  COMPATIBILITY SameMinorVersion)
 install(FILES ${CMAKE_BINARY_DIR}/nunatakConfig.cmake ${CMAKE_BINARY_DIR}/nunatakConfigVersion.cmake
         DESTINATION ${NUNATAK_CMAKE_DIR})
+
+# pkg-config files for host programs that do not use CMake (C, Fortran); the
+# prefix is found from the file's own place, so an installation can move.
+set(pc_dir ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+file(RELATIVE_PATH pc_to_prefix /root/${pc_dir} /root)
+configure_file(${PROJECT_SOURCE_DIR}/cmake/nunatak.pc.in ${CMAKE_BINARY_DIR}/nunatak.pc @ONLY)
+install(FILES ${CMAKE_BINARY_DIR}/nunatak.pc DESTINATION ${pc_dir})
+if(TARGET nunatak_fortran)
+  configure_file(${PROJECT_SOURCE_DIR}/cmake/nunatak-fortran.pc.in
+                 ${CMAKE_BINARY_DIR}/nunatak-fortran.pc @ONLY)
+  install(FILES ${CMAKE_BINARY_DIR}/nunatak-fortran.pc DESTINATION ${pc_dir})
+endif()

@@ -86,8 +86,9 @@ std::string years_text(double seconds) {
 
 } // namespace
 
-void insert_petsc_options(const std::string& text) {
-  for (const auto& [name, value] : core::parse_petsc_options(text, "petsc.options")) {
+void insert_petsc_options(const std::string& text, const std::string& prefix) {
+  for (auto [name, value] : core::parse_petsc_options(text, "petsc.options")) {
+    if (!prefix.empty()) name = "-" + prefix + name.substr(1);
     PetscBool set = PETSC_FALSE;
     NUNATAK_PETSC(PetscOptionsHasName(nullptr, nullptr, name.c_str(), &set));
     if (!set)
@@ -259,7 +260,8 @@ void check_interval(const io::Config& config, const std::string& key) {
 
 } // namespace
 
-Simulation::Simulation(const io::Config& config, MPI_Comm comm, std::string command_line)
+Simulation::Simulation(const io::Config& config, MPI_Comm comm, std::string command_line,
+                       const std::string& options_prefix)
     : m_impl(std::make_unique<Impl>()) {
   Impl& s = *m_impl;
   s.config = config;
@@ -326,7 +328,8 @@ Simulation::Simulation(const io::Config& config, MPI_Comm comm, std::string comm
   register_emulator_stress_balance();
   params.max_dt = config.get_real("time.max_step") * year;
 
-  insert_petsc_options(config.get_string("petsc.options"));
+  params.stress.options_prefix = options_prefix;
+  insert_petsc_options(config.get_string("petsc.options"), options_prefix);
 
   const auto& geometry = s.inputs.geometry;
   auto grid = s.inputs.grid;

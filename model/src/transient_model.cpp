@@ -277,6 +277,12 @@ double TransientModel::volume() const {
   return m_state.thk.grid().sum(m_state.thk) * m_state.thk.grid().grid().cell_area();
 }
 
+std::unique_ptr<SurfaceForcing>
+TransientModel::replace_forcing(std::unique_ptr<SurfaceForcing> forcing) {
+  std::swap(forcing, m_forcing);
+  return forcing;
+}
+
 double TransientModel::area() const {
   const core::View2D H = m_state.thk.view();
   const core::Floatation floatation = m_params.transport.floatation;

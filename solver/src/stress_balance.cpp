@@ -38,6 +38,7 @@ std::unique_ptr<StressBalance> make_stress_balance(const std::string& name,
     p.minimum_thickness = params.bp_minimum_thickness;
     p.strain_rate_regularisation = params.bp_regularisation;
     p.ocean_pressure = params.bp_ocean_pressure;
+    p.options_prefix = params.options_prefix + "bp_";
     p.sea_level = params.sea_level;
     p.sea_water_density = params.sea_water_density;
     // Sliding laws as tau = -beta^2 |u|^(q-1) u with q = 1/m: Weertman's

@@ -105,8 +105,9 @@ void prepare_files(const io::FilePlan& plan, MPI_Comm comm);
 /// Inserts the options of `text` ("-name [value] ...", the key petsc.options)
 /// into PETSc's global options database, except those already set
 /// (PETSC_OPTIONS, the host program), so that the environment overrides the
-/// configuration.
-void insert_petsc_options(const std::string& text);
+/// configuration. With a `prefix`, "-name" is inserted as "-PREFIXname" (the
+/// options of one coupled model instance).
+void insert_petsc_options(const std::string& text, const std::string& prefix = "");
 
 /// The time series file of a run's output: DIR/STEM_ts.nc for DIR/STEM.nc.
 std::string timeseries_path(const std::string& output);
@@ -130,7 +131,10 @@ class Simulation {
 public:
   /// Reads the inputs and builds the model. Throws nunatak::Error on bad
   /// configuration (e.g. time.end not after time.start) or input.
-  Simulation(const io::Config& config, MPI_Comm comm, std::string command_line);
+  /// `options_prefix`: prepended to the solvers' PETSc options prefixes and
+  /// to the names of petsc.options (one of several models in a process).
+  Simulation(const io::Config& config, MPI_Comm comm, std::string command_line,
+             const std::string& options_prefix = "");
   ~Simulation();
   /// Collective: replaces the state by a checkpoint's. Throws
   /// CollectiveError on every rank, naming the file (and the variable, cell
@@ -159,6 +163,8 @@ public:
   const std::vector<std::string>& state_warnings() const;
 
   const TransientModel& model() const { return *m_model; }
+  /// The model itself, for a host that steps it (coupling/coupled_model.hpp).
+  TransientModel& model() { return *m_model; }
   double end_time() const { return m_end; }
 
 private:

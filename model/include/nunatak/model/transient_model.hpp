@@ -139,6 +139,12 @@ public:
   /// Replaces the thickness (whole grid, row-major [y][x], m), the time (s)
   /// and the step count, as when restarting from a checkpoint.
   void restore(const std::vector<double>& thk, double time, long long steps);
+  /// Replaces the surface mass balance forcing (a coupled host's) and
+  /// returns the one it replaces.
+  std::unique_ptr<SurfaceForcing> replace_forcing(std::unique_ptr<SurfaceForcing> forcing);
+  /// Collective: the ghosts of H and topg, the surface and the mask from the
+  /// current thickness and bed (after a host set them; every step does it).
+  void refresh_geometry();
   /// Ice volume (m^3) and area (m^2, of the cells that hold ice: H > H_min)
   /// of the current state.
   double volume() const;
@@ -154,7 +160,6 @@ public:
   const InitialCalving& initial_calving() const { return m_initial_calving; }
 
 private:
-  void refresh_geometry();
   /// Applies the calving rule to the initial state (sets m_initial_calving).
   void calve_initial_state();
   /// Collective: throws CollectiveError naming the step, time and first cell

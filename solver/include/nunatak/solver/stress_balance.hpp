@@ -84,10 +84,13 @@ public:
 struct StressBalanceParams {
   FlowLaw flow;
   SlidingLaw sliding;
-  int bp_levels = 9;                            ///< Blatter-Pattyn: nodes per column
-  double bp_minimum_thickness = 10.0;           ///< m: thinner columns are excluded
-  double bp_regularisation = 1e-5;              ///< a^-1: strain-rate regularisation
-  bool bp_ocean_pressure = true;                ///< Blatter-Pattyn: calving-front condition
+  int bp_levels = 9;                  ///< Blatter-Pattyn: nodes per column
+  double bp_minimum_thickness = 10.0; ///< m: thinner columns are excluded
+  double bp_regularisation = 1e-5;    ///< a^-1: strain-rate regularisation
+  bool bp_ocean_pressure = true;      ///< Blatter-Pattyn: calving-front condition
+  /// Put before the solvers' PETSc options prefixes ("" -> -bp_*, "nk1_" ->
+  /// -nk1_bp_*): two models in one process each read their own options.
+  std::string options_prefix;
   double sea_level = 0.0;                       ///< m
   double sea_water_density = 1028.0;            ///< kg m^-3
   std::string emulator_model;                   ///< emulator: the model file
