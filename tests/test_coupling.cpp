@@ -48,11 +48,6 @@ double max_difference(const std::vector<double>& a, const std::vector<double>& b
   return d;
 }
 
-std::string launch(int ranks, const std::string& program) {
-  return std::string(NUNATAK_MPIEXEC) + " --allow-run-as-root --oversubscribe -n " +
-         std::to_string(ranks) + " " + program + " ";
-}
-
 } // namespace
 
 TEST(Coupling, FortranHostSettingTheSmbEveryYearEndsWhereTheRunEnds) {
@@ -71,7 +66,7 @@ TEST(Coupling, FortranHostSettingTheSmbEveryYearEndsWhereTheRunEnds) {
   for (int ranks : {1, 2}) {
     const std::string out = "fortran_" + std::to_string(ranks) + ".bin";
     const Result host =
-        run_shell(dir, launch(ranks, NUNATAK_FORTRAN_HOST) + "cap.yaml -0.4 " + out);
+        run_shell(dir, mpiexec_command(ranks, NUNATAK_FORTRAN_HOST) + "cap.yaml -0.4 " + out);
     ASSERT_EQ(host.status, 0) << host.out << host.err;
     EXPECT_NE(host.out.find("host: " + std::to_string(ranks) +
                             " rank(s), grid 21 x 21, SMB in "
@@ -96,7 +91,8 @@ TEST(Coupling, TwoModelsInOneCHostEachEndWhereTheirRunEnds) {
   ASSERT_GT(max_difference(a, b), 5.0); // the two experiments differ
   for (int ranks : {1, 2}) {
     const std::string prefix = "c" + std::to_string(ranks);
-    const Result host = run_shell(dir, launch(ranks, NUNATAK_C_HOST) + prefix + " a.yaml b.yaml");
+    const Result host =
+        run_shell(dir, mpiexec_command(ranks, NUNATAK_C_HOST) + prefix + " a.yaml b.yaml");
     ASSERT_EQ(host.status, 0) << host.out << host.err;
     // One rank: the run's arithmetic exactly; two: to round-off.
     const double tolerance = ranks == 1 ? 0.0 : 1e-6;
@@ -104,7 +100,7 @@ TEST(Coupling, TwoModelsInOneCHostEachEndWhereTheirRunEnds) {
     EXPECT_LE(max_difference(read_raw(dir.file(prefix + "_1.bin")), b), tolerance);
   }
   // A configuration the host cannot initialise: the host says why.
-  const Result bad = run_shell(dir, launch(1, NUNATAK_C_HOST) + "bad a.yaml missing.yaml");
+  const Result bad = run_shell(dir, mpiexec_command(1, NUNATAK_C_HOST) + "bad a.yaml missing.yaml");
   EXPECT_NE(bad.status, 0);
   EXPECT_NE(bad.err.find("host: rank 0: initialize failed: "), std::string::npos) << bad.err;
   EXPECT_NE(bad.err.find("missing.yaml"), std::string::npos) << bad.err;

@@ -88,8 +88,7 @@ std::string status_field(const std::string& path, const std::string& field) {
 }
 
 std::string mpiexec(int ranks) {
-  return std::string(NUNATAK_MPIEXEC) + " --allow-run-as-root --oversubscribe -n " +
-         std::to_string(ranks) + " " + NUNATAK_BINARY + " ";
+  return mpiexec_command(ranks, NUNATAK_BINARY);
 }
 
 } // namespace

@@ -49,6 +49,15 @@ inline Result run_nunatak(const TempDir& dir, const std::string& args) {
   return run_shell(dir, std::string(NUNATAK_BINARY) + " " + args);
 }
 
+#ifdef NUNATAK_MPIEXEC
+/// The command line that starts `program` on `ranks` MPI ranks (as root
+/// too, more ranks than cores allowed), ending in a space for its arguments.
+inline std::string mpiexec_command(int ranks, const std::string& program) {
+  return std::string(NUNATAK_MPIEXEC) + " --allow-run-as-root --oversubscribe -n " +
+         std::to_string(ranks) + " " + program + " ";
+}
+#endif
+
 /// Files in `dir` other than the test's own inputs.
 inline std::vector<std::string> outputs_in(const std::string& dir) {
   std::vector<std::string> found;
