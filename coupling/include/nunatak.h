@@ -11,7 +11,8 @@
  *   (nunatak_set_communicator, or nunatak_set_communicator_f with a Fortran
  *   MPI_Fint) before nunatak_initialize; the default is MPI_COMM_WORLD.
  *   PETSc and Kokkos are initialised by the first model if the host has not,
- *   and finalised when the host finalises MPI.
+ *   and finalised when the host finalises MPI (models not finalised by then
+ *   are finalised first; their handles stay valid for nunatak_destroy).
  * - Calls that step, read or write the model are collective on that
  *   communicator: every rank calls them, in the same order.
  * - Fields are the calling rank's own cells (no ghosts), row-major [y][x],

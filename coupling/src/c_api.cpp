@@ -13,6 +13,7 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <set>
 #include <string>
 
 struct nunatak_model {
@@ -31,7 +32,15 @@ using nunatak::coupling::CoupledModel;
 /// MPI_Finalize), or at exit.
 nunatak::core::Runtime* process_runtime = nullptr;
 
+/// The models that exist, so that the runtime's end releases theirs first
+/// (a host that calls MPI_Finalize before finalize or destroy).
+std::set<nunatak_model*>& live_models() {
+  static std::set<nunatak_model*> models;
+  return models;
+}
+
 void end_runtime() {
+  for (nunatak_model* m : live_models()) m->model.reset();
   delete process_runtime;
   process_runtime = nullptr;
 }
@@ -108,10 +117,13 @@ extern "C" {
 int nunatak_create(nunatak_model** model) {
   if (!model) return NUNATAK_FAILURE;
   *model = new (std::nothrow) nunatak_model();
-  return *model ? NUNATAK_SUCCESS : NUNATAK_FAILURE;
+  if (!*model) return NUNATAK_FAILURE;
+  live_models().insert(*model);
+  return NUNATAK_SUCCESS;
 }
 
 void nunatak_destroy(nunatak_model* model) {
+  live_models().erase(model);
   delete model;
 }
 
