@@ -13,6 +13,7 @@
 #include <petscsys.h>
 
 #include <cmath>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -194,7 +195,19 @@ TEST(CApi, ValuesTimeAndMisuse) {
             std::string::npos);
   ASSERT_EQ(nunatak_update_until(m, 20.0), 0);
   EXPECT_EQ(nunatak_update(m), NUNATAK_FAILURE);
-  ASSERT_EQ(nunatak_finalize(m), 0);
+  // A second model that would write the same output: refused.
+  nunatak_model* twin = nullptr;
+  ASSERT_EQ(nunatak_create(&twin), 0);
+  EXPECT_EQ(nunatak_initialize(twin, config.c_str()), NUNATAK_FAILURE);
+  EXPECT_NE(std::string(nunatak_last_error(twin)).find("is the output of another nunatak model"),
+            std::string::npos)
+      << nunatak_last_error(twin);
+  nunatak_destroy(twin);
+  // finalize publishes the output: the start and time.end.
+  EXPECT_FALSE(std::filesystem::exists(dir.file("out.nc")));
+  ASSERT_EQ(nunatak_finalize(m), 0) << nunatak_last_error(m);
+  EXPECT_TRUE(std::filesystem::exists(dir.file("out.nc")));
+  EXPECT_TRUE(std::filesystem::exists(dir.file("out_ts.nc")));
   EXPECT_EQ(nunatak_update(m), NUNATAK_FAILURE);
   nunatak_destroy(m);
 }

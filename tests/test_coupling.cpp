@@ -7,6 +7,7 @@
 #include "test_files.hpp"
 
 #include <gtest/gtest.h>
+#include <netcdf.h>
 
 #include <cmath>
 #include <fstream>
@@ -20,16 +21,20 @@ constexpr int cells = 21;
 
 /// 300 years of the ice cap; the run writes every year, so its time steps
 /// end at every year as the hosts' (which step year by year) do.
-std::string config_text(const std::string& extra = "") {
+std::string config_text(const std::string& output, const std::string& extra = "") {
   return "input.geometry.file: input_cap.nc\n"
          "time: {start: 0, end: 300}\n"
-         "output: {file: out/run.nc, interval: 1, variables: [thk], quicklook: []}\n" +
-         extra;
+         "output: {file: " +
+         output + ", interval: 1, variables: [thk], quicklook: []}\n" + extra;
+}
+
+std::vector<double> read_variable(const std::string& path, const std::string& name) {
+  io::NcFile f = io::NcFile::open(path);
+  return f.read_all(f.variable(name));
 }
 
 std::vector<double> last_thickness(const std::string& path) {
-  io::NcFile f = io::NcFile::open(path);
-  const std::vector<double> all = f.read_all(f.variable("thk"));
+  const std::vector<double> all = read_variable(path, "thk");
   return std::vector<double>(all.end() - cells * cells, all.end());
 }
 
@@ -53,7 +58,7 @@ double max_difference(const std::vector<double>& a, const std::vector<double>& b
 TEST(Coupling, FortranHostSettingTheSmbEveryYearEndsWhereTheRunEnds) {
   TempDir dir;
   write_ice_cap(dir.file("input_cap.nc"), cells);
-  write_text(dir.file("cap.yaml"), config_text());
+  write_text(dir.file("cap.yaml"), config_text("host/run.nc"));
   const Result run = run_nunatak(dir, "run cap.yaml --set surface_mass_balance.offset=-0.4 --set "
                                       "output.file=ref/run.nc");
   ASSERT_EQ(run.status, 0) << run.err;
@@ -76,14 +81,29 @@ TEST(Coupling, FortranHostSettingTheSmbEveryYearEndsWhereTheRunEnds) {
     // The same physics; the host's SMB differs from the run's scenario
     // offset by round-off (it is set in kg m-2 a-1).
     EXPECT_LT(max_difference(read_raw(dir.file(out)), reference), 1e-6) << ranks << " rank(s)";
+    // nunatak's own output of the coupled run: every yearly record, as the run's.
+    EXPECT_EQ(read_variable(dir.file("host/run.nc"), "time"),
+              read_variable(dir.file("ref/run.nc"), "time"));
+    EXPECT_LT(max_difference(read_variable(dir.file("host/run.nc"), "thk"),
+                             read_variable(dir.file("ref/run.nc"), "thk")),
+              1e-6);
+    EXPECT_EQ(io::NcFile::open(dir.file("host/run.nc"))
+                  .text_attribute(NC_GLOBAL, "nunatak_run_status")
+                  .value_or(""),
+              "complete");
+    const auto volume = read_variable(dir.file("host/run_ts.nc"), "ice_volume");
+    const auto reference_volume = read_variable(dir.file("ref/run_ts.nc"), "ice_volume");
+    ASSERT_EQ(volume.size(), reference_volume.size());
+    EXPECT_NEAR(volume.back(), reference_volume.back(), 1e-9 * reference_volume.back());
   }
 }
 
 TEST(Coupling, TwoModelsInOneCHostEachEndWhereTheirRunEnds) {
   TempDir dir;
   write_ice_cap(dir.file("input_cap.nc"), cells);
-  write_text(dir.file("a.yaml"), config_text());
-  write_text(dir.file("b.yaml"), config_text("flow_law.enhancement_factor: 4\n"));
+  write_text(dir.file("a.yaml"), config_text("host_a/run.nc"));
+  write_text(dir.file("b.yaml"), config_text("host_b/run.nc", "flow_law.enhancement_factor: 4\n"));
+  write_text(dir.file("same.yaml"), config_text("host_a/run.nc"));
   ASSERT_EQ(run_nunatak(dir, "run a.yaml --set output.file=ref_a/run.nc").status, 0);
   ASSERT_EQ(run_nunatak(dir, "run b.yaml --set output.file=ref_b/run.nc").status, 0);
   const auto a = last_thickness(dir.file("ref_a/run.nc"));
@@ -98,7 +118,19 @@ TEST(Coupling, TwoModelsInOneCHostEachEndWhereTheirRunEnds) {
     const double tolerance = ranks == 1 ? 0.0 : 1e-6;
     EXPECT_LE(max_difference(read_raw(dir.file(prefix + "_0.bin")), a), tolerance);
     EXPECT_LE(max_difference(read_raw(dir.file(prefix + "_1.bin")), b), tolerance);
+    EXPECT_LE(max_difference(read_variable(dir.file("host_a/run.nc"), "thk"),
+                             read_variable(dir.file("ref_a/run.nc"), "thk")),
+              tolerance);
+    EXPECT_LE(max_difference(read_variable(dir.file("host_b/run.nc"), "thk"),
+                             read_variable(dir.file("ref_b/run.nc"), "thk")),
+              tolerance);
   }
+  // Two models that would write one output file: the second is refused.
+  const Result same = run_shell(dir, mpiexec_command(1, NUNATAK_C_HOST) + "same a.yaml same.yaml");
+  EXPECT_NE(same.status, 0);
+  EXPECT_NE(same.err.find("is the output of another nunatak model in this process"),
+            std::string::npos)
+      << same.err;
   // A configuration the host cannot initialise: the host says why.
   const Result bad = run_shell(dir, mpiexec_command(1, NUNATAK_C_HOST) + "bad a.yaml missing.yaml");
   EXPECT_NE(bad.status, 0);

@@ -58,7 +58,9 @@ int nunatak_initialize(nunatak_model* model, const char* config_file);
 int nunatak_update(nunatak_model* model);
 /** Steps until `time` (years), which the last step ends at exactly. */
 int nunatak_update_until(nunatak_model* model, double time);
-/** Releases the model's solvers and fields (the handle stays valid). */
+/** Publishes the model's output (output.file and its _ts.nc, as `nunatak run`
+ *  writes them, at time.start, every output.interval and time.end) and
+ *  releases its solvers and fields (the handle stays valid). */
 int nunatak_finalize(nunatak_model* model);
 
 /** Times in years: the model's, time.start, time.end, the last step's length. */

@@ -164,7 +164,12 @@ int nunatak_update_until(nunatak_model* model, double time) {
 }
 
 int nunatak_finalize(nunatak_model* model) {
-  return guarded(model, [&] { model->model.reset(); });
+  return guarded(model, [&] {
+    if (!model->model) return;
+    // The model goes even if publishing its output fails (the error says why).
+    std::unique_ptr<CoupledModel> ending = std::move(model->model);
+    ending->finish();
+  });
 }
 
 int nunatak_get_current_time(const nunatak_model* model, double* time) {

@@ -15,7 +15,9 @@
 
 #include <atomic>
 #include <cmath>
+#include <filesystem>
 #include <optional>
+#include <set>
 
 namespace nunatak::coupling {
 
@@ -52,6 +54,12 @@ private:
   std::optional<core::Field2D> m_host;
 };
 
+/// The output files of the models that exist in this process.
+std::set<std::string>& outputs_in_use() {
+  static std::set<std::string> files;
+  return files;
+}
+
 /// Each instance its own PETSc options prefix: nk1_, nk2_, ...
 std::string next_prefix() {
   static std::atomic<int> count{0};
@@ -86,7 +94,9 @@ struct CoupledModel::Impl {
   std::unique_ptr<model::Simulation> simulation;
   HostForcing* forcing = nullptr; ///< owned by the model
   double last_dt = 0;             ///< s
-  long long version = 0;          ///< of the state, for the velocity cache
+  std::string output;             ///< output.file, absolute
+  bool finished = false;
+  long long version = 0; ///< of the state, for the velocity cache
   long long velocity_version = -1;
   std::optional<solver::Velocities> velocities;
 
@@ -118,6 +128,10 @@ CoupledModel::CoupledModel(const std::string& config_file, MPI_Comm comm)
   Impl& s = *m_impl;
   s.comm = comm;
   s.config = io::Config::from_file(config_file);
+  s.output = std::filesystem::absolute(s.config.get_string("output.file")).lexically_normal();
+  if (outputs_in_use().count(s.output))
+    throw Error("output.file '" + s.config.get_string("output.file") + "' (" + config_file +
+                ") is the output of another nunatak model in this process: give each its own");
   m_prefix = next_prefix();
   s.simulation = std::make_unique<model::Simulation>(
       s.config, comm, "nunatak coupled to a host program (" + config_file + ")", m_prefix);
@@ -134,6 +148,9 @@ CoupledModel::CoupledModel(const std::string& config_file, MPI_Comm comm)
   auto configured = s.model().replace_forcing(std::move(forcing));
   s.forcing->set_configured(std::move(configured));
 
+  s.simulation->begin_stepping();
+  outputs_in_use().insert(s.output);
+
   const core::ParallelGrid& grid = s.model().state().thk.grid();
   const core::Grid& g = grid.grid();
   const core::LocalBox b = grid.box();
@@ -149,7 +166,16 @@ CoupledModel::CoupledModel(const std::string& config_file, MPI_Comm comm)
   m_grid.y0 = g.y(b.ys);
 }
 
-CoupledModel::~CoupledModel() = default;
+CoupledModel::~CoupledModel() {
+  if (m_impl && !m_impl->output.empty()) outputs_in_use().erase(m_impl->output);
+}
+
+void CoupledModel::finish() {
+  Impl& s = *m_impl;
+  if (s.finished) return;
+  s.finished = true;
+  s.simulation->end_stepping();
+}
 
 double CoupledModel::current_time() const {
   return m_impl->model().state().time / year;
@@ -167,22 +193,25 @@ double CoupledModel::time_step() const {
 void CoupledModel::update() {
   Impl& s = *m_impl;
   const double end = s.simulation->end_time();
+  if (s.finished) throw Error("update: the model is finished");
   if (!(s.model().state().time < end))
     throw Error(fmt::format("update: the model is at time.end ({} years)", end_time()));
-  s.last_dt = s.model().step(end).dt;
+  s.last_dt = s.simulation->step_to(end).dt;
   ++s.version;
 }
 
 void CoupledModel::update_until(double time) {
   Impl& s = *m_impl;
-  const double now = s.model().state().time, target = time * year;
+  const double now = s.model().state().time;
+  const double target = s.simulation->output_time_near(time * year);
   if (target > s.simulation->end_time() * (1 + 1e-12))
     throw Error(fmt::format("update_until({}): after time.end ({} years)", time, end_time()));
   if (target < now)
     throw Error(
         fmt::format("update_until({}): before the model time ({} years)", time, current_time()));
+  if (s.finished) throw Error("update_until: the model is finished");
   while (s.model().state().time < target) {
-    s.last_dt = s.model().step(target).dt;
+    s.last_dt = s.simulation->step_to(target).dt;
     ++s.version;
   }
 }

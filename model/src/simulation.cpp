@@ -64,6 +64,14 @@ public:
     }
   }
 
+  /// The scheduled time within the tolerance of `t` (s), or else `t`.
+  double near(double t) const {
+    if (std::abs(t - m_end) <= m_tolerance) return m_end;
+    if (!(m_interval > 0.0)) return t;
+    const double tk = time(std::max(0.0, std::round((t / year - m_start) / m_interval)));
+    return std::abs(tk - t) <= m_tolerance ? tk : t;
+  }
+
 private:
   double time(double k) const {
     const double t = (m_start + k * m_interval) * year;
@@ -117,7 +125,34 @@ struct Simulation::Impl {
   std::vector<io::TimeSeriesRecord> series;
   std::optional<RestartOrigin> restart;
   std::vector<std::string> warnings, state_warnings;
+  /// A run stepped by a host (begin_stepping .. end_stepping).
+  std::unique_ptr<io::OutputFile> host_output;
+  double host_volume_start = 0;
+  std::chrono::steady_clock::time_point host_start;
+  io::Provenance provenance() const {
+    return {command_line, &config, config.get_string("experiment.name")};
+  }
 };
+
+namespace {
+
+/// The time-series row of the step `r` that brought `model` to its state.
+io::TimeSeriesRecord step_record(const StepReport& r, const TransientModel& model) {
+  io::TimeSeriesRecord rec;
+  rec.time = model.state().time;
+  rec.dt = r.dt;
+  rec.volume = model.volume();
+  rec.area = model.area();
+  rec.smb = r.budget.smb;
+  rec.edge_outflow = r.budget.edge_outflow;
+  rec.clipped = r.budget.clipped;
+  rec.calved = r.budget.calved;
+  rec.residual = r.budget.residual();
+  rec.emulator_solver_difference = r.solver_check;
+  return rec;
+}
+
+} // namespace
 
 std::string timeseries_path(const std::string& output) {
   return stem_path(output, "_ts.nc");
@@ -537,7 +572,7 @@ RunSummary Simulation::run(RunSignals& signals, const ProgressCallback& progress
   prepare_files(configured_files(s.config, Purpose::run, s.restart ? s.restart->checkpoint : ""),
                 grid->comm());
 
-  io::Provenance provenance{s.command_line, &s.config, s.config.get_string("experiment.name")};
+  const io::Provenance provenance = s.provenance();
   const int deflate = int(s.config.get_int("output.compression_level"));
   const double now_at_start = model.state().time;
   std::unique_ptr<io::OutputFile> out;
@@ -585,19 +620,8 @@ RunSummary Simulation::run(RunSignals& signals, const ProgressCallback& progress
     const double next_checkpoint = s.checkpoint_interval > 0 ? checkpoints.next(t) : m_end;
     const StepReport r = model.step(std::min(next_output, next_checkpoint));
     const double now = model.state().time;
-    io::TimeSeriesRecord rec;
-    rec.time = now;
-    rec.dt = r.dt;
-    rec.volume = model.volume();
-    rec.area = model.area();
-    rec.smb = r.budget.smb;
-    rec.edge_outflow = r.budget.edge_outflow;
-    rec.clipped = r.budget.clipped;
-    rec.calved = r.budget.calved;
-    rec.residual = r.budget.residual();
-    rec.emulator_solver_difference = r.solver_check;
-    s.series.push_back(rec);
-    summary.budget_residual += rec.residual;
+    s.series.push_back(step_record(r, model));
+    summary.budget_residual += s.series.back().residual;
     if (now == next_output) write_output(*out);
     bool checkpoint_now = s.checkpoint_interval > 0 && now == next_checkpoint && now < m_end;
     // All ranks act on a signal together.
@@ -632,6 +656,65 @@ RunSummary Simulation::run(RunSignals& signals, const ProgressCallback& progress
 
   compare_with_observations(summary);
   summary.wall_seconds = wall();
+  return summary;
+}
+
+void Simulation::begin_stepping() {
+  Impl& s = *m_impl;
+  if (s.host_output) throw Error("begin_stepping: the run is being stepped already");
+  const auto grid = s.inputs.grid;
+  prepare_files(configured_files(s.config, Purpose::run), grid->comm());
+  s.host_output = std::make_unique<io::OutputFile>(
+      grid, s.output, s.provenance(), int(s.config.get_int("output.compression_level")));
+  s.host_volume_start = m_model->volume();
+  s.host_start = std::chrono::steady_clock::now();
+  write_output(*s.host_output);
+}
+
+StepReport Simulation::step_to(double t_limit) {
+  Impl& s = *m_impl;
+  if (!s.host_output) throw Error("step_to: call begin_stepping first");
+  TransientModel& model = *m_model;
+  const Schedule outputs(s.config.get_real("time.start"), s.output_interval,
+                         s.config.get_real("time.end"));
+  const double next_output = outputs.next(model.state().time);
+  // A host's target that is an output time but for round-off is that time.
+  const StepReport r = model.step(std::min(outputs.near(t_limit), next_output));
+  s.series.push_back(step_record(r, model));
+  if (model.state().time == next_output) write_output(*s.host_output);
+  return r;
+}
+
+double Simulation::output_time_near(double t) const {
+  const Impl& s = *m_impl;
+  return Schedule(s.config.get_real("time.start"), s.output_interval, s.config.get_real("time.end"))
+      .near(t);
+}
+
+RunSummary Simulation::end_stepping() {
+  Impl& s = *m_impl;
+  RunSummary summary;
+  if (!s.host_output) return summary;
+  const TransientModel& model = *m_model;
+  summary.completed = model.state().time >= m_end;
+  const std::string status = summary.completed ? "complete"
+                                               : "stopped by the host program at year " +
+                                                     years_text(model.state().time) +
+                                                     " (time.end is " + years_text(m_end) + ")";
+  s.host_output->commit(status);
+  s.host_output.reset();
+  const io::Provenance provenance = s.provenance();
+  io::on_rank_zero(s.inputs.grid->comm(),
+                   [&] { io::write_timeseries(s.timeseries, s.series, provenance, status); });
+  summary.time = model.state().time;
+  summary.steps = model.state().steps;
+  summary.output = s.output;
+  summary.timeseries = s.timeseries;
+  summary.volume_start = s.host_volume_start;
+  summary.volume_end = model.volume();
+  for (const auto& r : s.series) summary.budget_residual += r.residual;
+  summary.wall_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - s.host_start).count();
   return summary;
 }
 

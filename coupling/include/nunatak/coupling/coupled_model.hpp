@@ -22,6 +22,12 @@
 /// its scenario keys) from the next step on, and stays until set again.
 /// The velocities are those of the current state: the stress balance is
 /// solved for them when they are read after the state changed.
+///
+/// Outputs: as `nunatak run`, output.file gets the records of output.variables
+/// at time.start, every output.interval years and time.end (steps never pass
+/// an output time), and OUTPUT_ts.nc a row per step; both are published by
+/// finish() (status "complete" at time.end, else where the host stopped). No
+/// checkpoints. Two models in one process must have different output files.
 
 #include "nunatak/model/simulation.hpp"
 
@@ -63,10 +69,15 @@ public:
   CoupledModel(const CoupledModel&) = delete;
   CoupledModel& operator=(const CoupledModel&) = delete;
 
-  /// One adaptive time step (not past time.end). Throws at time.end.
+  /// One adaptive time step (not past time.end nor the next output time).
+  /// Throws at time.end.
   void update();
   /// Steps until `time` (years; up to time.end); the last step ends there.
   void update_until(double time);
+
+  /// Publishes the output and the time series (collective). The model
+  /// cannot be stepped afterwards; the destructor alone publishes nothing.
+  void finish();
 
   double current_time() const; ///< years
   double start_time() const;   ///< years

@@ -146,6 +146,20 @@ public:
   void restart_from(const std::string& checkpoint, bool allow_config_change = false);
   /// Runs to time.end, or until signals.stop (then writes a checkpoint).
   RunSummary run(RunSignals& signals, const ProgressCallback& progress = {});
+  /// A run stepped by a host program (coupling/coupled_model.hpp), in three
+  /// collective calls. begin_stepping checks the files (as run does), opens
+  /// the output and writes its first record. step_to takes one step, never
+  /// past `t_limit` (s) nor the next output time, and writes the output
+  /// record when it reaches one, so that a host that steps to the output
+  /// times takes the steps of `run`. end_stepping publishes the output and
+  /// the time series (status "complete" at time.end, else where the host
+  /// stopped). No checkpoints are written; without end_stepping, no output.
+  void begin_stepping();
+  StepReport step_to(double t_limit);
+  RunSummary end_stepping();
+  /// The output time (or time.end) within round-off of `t` (s), else `t`: a
+  /// host's "year 42" computed in years is the run's output time at year 42.
+  double output_time_near(double t) const;
   /// Diagnostic solve: the flow of the initial state, written to output.file
   /// (one record) and compared with the observed surface speed.
   RunSummary diagnose();
