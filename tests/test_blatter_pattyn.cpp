@@ -336,9 +336,10 @@ TEST(BlatterPattyn, RobustnessLadderRecoversFromABadStart) {
 }
 
 // On a grid without geometric multigrid, a GMRES/ILU that stalls (here: made
-// to, by allowing it 2 iterations per solve) gives way to FGMRES/GAMG, and the
-// solution is the one the plain solve finds.
-TEST(BlatterPattyn, StalledIluGivesWayToAlgebraicMultigrid) {
+// to, by allowing it 2 iterations per solve) gives way to FGMRES/GAMG (a grid
+// above direct_solve_unknowns; here the limit is set to 0) or to sparse LU (a
+// small grid), and the solution is the one the plain solve finds.
+void expect_stalled_ilu_gives_way(long long direct_solve_unknowns, bool lu_expected) {
   model::IsmipHomCase c;
   c.nx = c.ny = 15; // periodic and odd: no geometric multigrid
   c.nz = 5;
@@ -351,15 +352,56 @@ TEST(BlatterPattyn, StalledIluGivesWayToAlgebraicMultigrid) {
 
   solver::BPParams p = s.params;
   p.options_prefix = "stall_";
+  p.direct_solve_unknowns = direct_solve_unknowns;
   PetscOptionsSetValue(nullptr, "-stall_ksp_max_it", "2");
   solver::BlatterPattyn bp(s.grid, p);
   bp.set_geometry(s.thk, s.bed);
   const solver::BPSolveReport r = bp.solve();
   PetscOptionsClearValue(nullptr, "-stall_ksp_max_it");
-  EXPECT_TRUE(r.switched_to_gamg);
+  EXPECT_EQ(r.switched_to_gamg, !lu_expected);
+  EXPECT_EQ(r.switched_to_lu, lu_expected);
   EXPECT_EQ(r.continuation_stages, 0);
   ASSERT_TRUE(r.converged) << r.reason;
   EXPECT_LT(relative_difference(bp.solution(), reference.solution()), 1e-5);
+}
+
+TEST(BlatterPattyn, StalledIluGivesWayToAlgebraicMultigrid) {
+  expect_stalled_ilu_gives_way(0, false);
+}
+
+TEST(BlatterPattyn, StalledIluOnASmallGridGivesWayToLu) {
+  expect_stalled_ilu_gives_way(solver::BPParams().direct_solve_unknowns, true);
+}
+
+// ISMIP-HOM D at L = 20 km on a flowline grid of 128 x 4 x 17 nodes, where
+// GMRES/ILU stalls and GAMG does not converge in 10,000 iterations (issue
+// 14): from the defaults the ladder's LU rung solves it, to the solution of
+// a direct solve from the start (-pc_type lu).
+TEST(BlatterPattyn, IsmipHomDFlowlineConvergesFromTheDefaults) {
+  model::IsmipHomCase c;
+  c.experiment = 'D';
+  c.length_km = 20.0;
+  c.nx = 128;
+  c.ny = 4;
+  c.nz = 17;
+  model::IsmipHomSetup s = model::make_ismip_hom(c, MPI_COMM_WORLD);
+  solver::BlatterPattyn defaults(s.grid, s.params);
+  defaults.set_geometry(s.thk, s.bed, &s.beta2);
+  const solver::BPSolveReport r = defaults.solve();
+  ASSERT_TRUE(r.converged) << r.reason;
+  EXPECT_TRUE(r.switched_to_lu);
+
+  solver::BPParams p = s.params;
+  p.options_prefix = "direct_";
+  PetscOptionsSetValue(nullptr, "-direct_pc_type", "lu");
+  PetscOptionsSetValue(nullptr, "-direct_ksp_type", "preonly");
+  solver::BlatterPattyn direct(s.grid, p);
+  direct.set_geometry(s.thk, s.bed, &s.beta2);
+  const solver::BPSolveReport d = direct.solve();
+  PetscOptionsClearValue(nullptr, "-direct_pc_type");
+  PetscOptionsClearValue(nullptr, "-direct_ksp_type");
+  ASSERT_TRUE(d.converged) << d.reason;
+  EXPECT_LT(relative_difference(defaults.solution(), direct.solution()), 1e-6);
 }
 
 // Grid sequencing (cold starts on grids that coarsen by 2 solve a coarser grid

@@ -290,7 +290,19 @@ BPSolveReport BlatterPattyn::solve() {
     // continuation in the strain-rate regularisation, from a viscosity that is
     // nearly linear (reg^2 x 1e6) down to the requested one. Each stage is a
     // bounded Newton solve, so a hopeless problem fails, not hangs.
-    if (m_default_ilu && m_params.direct_fallback) {
+    const long long unknowns = 2LL * m_mx * m_my * m_mz;
+    // LU on more than one rank needs a parallel direct solver (MUMPS or
+    // SuperLU_dist: Debian's PETSc has both).
+    int ranks = 1;
+    MPI_Comm_size(PetscObjectComm(reinterpret_cast<PetscObject>(static_cast<SNES>(m_snes))),
+                  &ranks);
+#if defined(PETSC_HAVE_MUMPS) || defined(PETSC_HAVE_SUPERLU_DIST)
+    const bool parallel_lu = true;
+#else
+    const bool parallel_lu = false;
+#endif
+    if (m_default_ilu && (ranks == 1 || parallel_lu) &&
+        (m_params.direct_fallback || unknowns <= m_params.direct_solve_unknowns)) {
       // First rung, small grids: sparse LU from the shallow-ice velocity.
       PC pc = use_linear_solver(m_snes, KSPPREONLY, PCLU);
       NUNATAK_PETSC(PCFactorSetMatOrderingType(pc, MATORDERINGND));

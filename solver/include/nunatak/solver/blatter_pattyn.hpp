@@ -87,6 +87,13 @@ struct BPParams {
   /// ladder's first rung when it stalls. Faster and surer there, too costly in
   /// memory on large grids.
   bool direct_fallback = false;
+  /// The ladder's first rung where GMRES/ILU stalls on a grid of at most this
+  /// many unknowns (2 per node) is sparse LU too, even without
+  /// direct_fallback (ISMIP-HOM D at L = 20 km, 128 x 4 x 17: 17,408
+  /// unknowns, where GAMG does not converge in 10,000 iterations and LU
+  /// solves in 9 Newton steps); on larger grids, and on several ranks
+  /// without a parallel LU (MUMPS, SuperLU_dist), it is FGMRES/GAMG. 0: never.
+  long long direct_solve_unknowns = 100000;
 };
 
 /// Outcome of one nonlinear solve.
