@@ -126,11 +126,10 @@ void add_ensemble_command(CLI::App& app, Context& context) {
     });
   });
 
-  cmd->callback([cmd, collect_cmd, sample_cmd, o, &context] {
+  cmd->callback([collect_cmd, sample_cmd, o, &context] {
     if (collect_cmd->parsed() || sample_cmd->parsed()) return;
     if (o->config_file.empty())
       throw CLI::RequiredError("CONFIG (or a subcommand: collect, sample)");
-    (void)cmd;
     const io::Config config = load(*o);
     const model::EnsembleSettings settings = model::ensemble_settings(config);
     core::Runtime& runtime = context.runtime();
