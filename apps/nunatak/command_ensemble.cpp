@@ -14,6 +14,7 @@
 
 #include "nunatak/core/error.hpp"
 #include "nunatak/io/config.hpp"
+#include "nunatak/io/file_safety.hpp"
 #include "nunatak/io/output_file.hpp"
 #include "nunatak/model/ensemble_run.hpp"
 
@@ -118,10 +119,12 @@ void add_ensemble_command(CLI::App& app, Context& context) {
         std::cout << text;
         return;
       }
-      std::ofstream out(so->table_output);
-      out << text;
-      out.close();
-      if (!out) throw Error("--output '" + so->table_output + "': cannot write it");
+      io::write_then_rename(so->table_output, [&](const std::string& temporary) {
+        std::ofstream out(temporary);
+        out << text;
+        out.close();
+        if (!out) throw Error("--output '" + so->table_output + "': cannot write it");
+      });
       spdlog::info("wrote {}", so->table_output);
     });
   });

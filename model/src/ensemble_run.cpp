@@ -5,6 +5,7 @@
 
 #include "nunatak/core/constants.hpp"
 #include "nunatak/core/error.hpp"
+#include "nunatak/io/file_safety.hpp"
 #include "nunatak/io/output_file.hpp"
 #include "nunatak/io/quicklook.hpp"
 
@@ -71,23 +72,12 @@ std::string parameter_text(const std::vector<std::string>& keys,
 
 /// Writes `text` to `path` under a temporary name, then renames it.
 void write_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp." + std::to_string(getpid());
-  {
-    std::ofstream out(tmp);
+  io::write_then_rename(path, [&](const std::string& temporary) {
+    std::ofstream out(temporary);
     out << text;
     out.close();
-    if (!out) {
-      std::error_code ignored;
-      fs::remove(tmp, ignored);
-      throw Error("cannot write '" + path + "' (disk full, or no permission?)");
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    throw Error("cannot rename '" + tmp + "' to '" + path + "'");
-  }
+    if (!out) throw Error("cannot write '" + path + "' (disk full, or no permission?)");
+  });
 }
 
 /// Hands out members to groups. Lives on world rank 0; other group leaders
@@ -529,9 +519,7 @@ EnsembleReport run_ensemble(const io::Config& base, const EnsembleSettings& sett
     fs::create_directories(settings.directory);
     const std::string table = base.get_string("ensemble.table");
     const std::string csv = (fs::path(settings.directory) / "members.csv").string();
-    std::error_code ec;
-    if (table.empty() || !fs::equivalent(table, csv, ec))
-      write_atomically(csv, members_csv(settings));
+    if (table.empty() || !io::same_file(table, csv)) write_atomically(csv, members_csv(settings));
     for (int k = 0; k < members; ++k) {
       if (single && k != options.only_member) continue;
       const auto status = read_member_status(member_status_path(settings, k));

@@ -4,6 +4,7 @@
 
 #include "nunatak/core/constants.hpp"
 #include "nunatak/core/error.hpp"
+#include "nunatak/io/file_safety.hpp"
 #include "nunatak/io/line_plot.hpp"
 #include "nunatak/io/netcdf_file.hpp"
 #include "nunatak/io/output_file.hpp"
@@ -13,7 +14,6 @@
 #include <fmt/format.h>
 #include <netcdf.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -77,16 +77,6 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-/// Removes the temporary on failure.
-struct TemporaryFile {
-  std::string path;
-  bool keep = false;
-  ~TemporaryFile() {
-    std::error_code ignored;
-    if (!keep) fs::remove(path, ignored);
-  }
-};
-
 } // namespace
 
 EnsembleSummary write_ensemble_summary(const io::Config& base, const EnsembleSettings& settings,
@@ -148,11 +138,9 @@ EnsembleSummary write_ensemble_summary(const io::Config& base, const EnsembleSet
   }
 
   // --- summary.nc ---
-  fs::create_directories(settings.directory);
   summary.netcdf = (fs::path(settings.directory) / "summary.nc").string();
-  TemporaryFile tmp{summary.netcdf + ".tmp." + std::to_string(getpid())};
-  {
-    io::NcFile f = io::NcFile::create(tmp.path);
+  io::write_then_rename(summary.netcdf, [&](const std::string& temporary) {
+    io::NcFile f = io::NcFile::create(temporary);
     const int member_dim = f.define_dimension("member", members);
     const int time_dim = f.define_dimension("time", nt);
     const int member_var = f.define_variable("member", NC_INT, {member_dim});
@@ -232,9 +220,7 @@ EnsembleSummary write_ensemble_summary(const io::Config& base, const EnsembleSet
     for (size_t k = 0; k < nt; ++k) seconds[k] = times[k] * year;
     f.write(time_var, {0}, {nt}, seconds.data());
     f.close();
-  }
-  fs::rename(tmp.path, summary.netcdf);
-  tmp.keep = true;
+  });
 
   // --- summary.png: the ice volume of each member, or its spread ---
   io::LineChart chart;
