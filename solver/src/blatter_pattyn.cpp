@@ -186,26 +186,7 @@ void BlatterPattyn::set_up() {
   m_fluxes.qx = core::View2D(label + "qx", m_grid->box().gym, m_grid->box().gxm);
   m_fluxes.qy = core::View2D(label + "qy", m_grid->box().gym, m_grid->box().gxm);
 
-  // Jacobian: a bare AIJ matrix with the problem's COO pattern, one entry per
-  // nonzero (element matrices are summed into m_hessian_values first).
-  {
-    core::BorrowedVec v(m_dm, core::BorrowedVec::global);
-    PetscInt local = 0;
-    NUNATAK_PETSC(VecGetLocalSize(v, &local));
-    ISLocalToGlobalMapping ltog = nullptr;
-    NUNATAK_PETSC(DMGetLocalToGlobalMapping(m_dm, &ltog));
-    NUNATAK_PETSC(MatCreate(m_grid->comm(), m_matrix.out()));
-    NUNATAK_PETSC(MatSetSizes(m_matrix, local, local, PETSC_DETERMINE, PETSC_DETERMINE));
-    NUNATAK_PETSC(MatSetBlockSize(m_matrix, 2));
-    NUNATAK_PETSC(MatSetType(m_matrix, MATAIJ));
-    NUNATAK_PETSC(MatSetLocalToGlobalMapping(m_matrix, ltog, ltog));
-    NUNATAK_PETSC(MatSetDM(m_matrix, m_dm));
-    std::vector<PetscInt> rows, cols;
-    m_problem->hessian_pattern(rows, cols);
-    NUNATAK_PETSC(
-        MatSetPreallocationCOOLocal(m_matrix, PetscCount(rows.size()), rows.data(), cols.data()));
-    m_hessian_values.assign(rows.size(), 0.0);
-  }
+  create_jacobian_matrix();
   NUNATAK_PETSC(DMCreateGlobalVector(m_dm, m_solution.out()));
   NUNATAK_PETSC(VecSet(m_solution, 0.0));
 
@@ -238,6 +219,39 @@ void BlatterPattyn::set_up() {
   bp_driver::check_tolerances(m_snes, p.options_prefix);
 
   read_options();
+}
+
+void BlatterPattyn::create_jacobian_matrix() {
+  // A bare AIJ matrix with the problem's COO pattern, one entry per nonzero
+  // (element matrices are summed into m_hessian_values first). Only entries
+  // between free nodes of filled elements are stored: on Greenland at 16 km
+  // (40 % of the columns hold ice) a third of the full 27-point stencil's.
+  const core::BPPatch& p = m_problem->patch();
+  std::vector<std::uint8_t> key = p.element_filled;
+  key.insert(key.end(), p.node_free.begin(), p.node_free.end());
+  key.insert(key.end(), p.bed_fixed.begin(), p.bed_fixed.end());
+  if (m_matrix && key == m_pattern_key) return;
+  core::BorrowedVec v(m_dm, core::BorrowedVec::global);
+  PetscInt local = 0;
+  NUNATAK_PETSC(VecGetLocalSize(v, &local));
+  ISLocalToGlobalMapping ltog = nullptr;
+  NUNATAK_PETSC(DMGetLocalToGlobalMapping(m_dm, &ltog));
+  core::MatHandle matrix;
+  NUNATAK_PETSC(MatCreate(m_grid->comm(), matrix.out()));
+  NUNATAK_PETSC(MatSetSizes(matrix, local, local, PETSC_DETERMINE, PETSC_DETERMINE));
+  NUNATAK_PETSC(MatSetBlockSize(matrix, 2));
+  NUNATAK_PETSC(MatSetType(matrix, MATAIJ));
+  NUNATAK_PETSC(MatSetLocalToGlobalMapping(matrix, ltog, ltog));
+  NUNATAK_PETSC(MatSetDM(matrix, m_dm));
+  std::vector<PetscInt> rows, cols;
+  m_problem->hessian_pattern(rows, cols);
+  NUNATAK_PETSC(
+      MatSetPreallocationCOOLocal(matrix, PetscCount(rows.size()), rows.data(), cols.data()));
+  m_hessian_values.assign(rows.size(), 0.0);
+  m_matrix = std::move(matrix);
+  m_pattern_key = std::move(key);
+  // A new matrix object: the preconditioner is rebuilt from scratch.
+  if (m_snes) NUNATAK_PETSC(SNESSetJacobian(m_snes, m_matrix, m_matrix, nullptr, nullptr));
 }
 
 void BlatterPattyn::read_options() {

@@ -164,6 +164,7 @@ void BlatterPattyn::set_geometry(const core::Field2D& thk, const core::Field2D& 
   auto columns = std::make_shared<Columns>(Columns{m_grid, copy_field(thk), copy_field(base),
                                                    optional_copy(beta2), optional_copy(bed_fixed)});
   m_problem->set_patch(make_patch(*columns));
+  create_jacobian_matrix(); // where the ice mask changed
   m_columns = columns;
   bp_driver::attach_columns(m_dm, columns);
 }

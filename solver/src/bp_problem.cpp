@@ -243,6 +243,16 @@ void BPProblem::hessian_pattern(std::vector<Int>& rows, std::vector<Int>& cols) 
     return std::max(std::max(a, b) - 1, lo) <= std::min(std::min(a, b), hi - 1);
   };
   const auto dof = [&](int j, int i, int k, int c) { return Int(p.node(j, i, k) * 2 + size_t(c)); };
+  // True if a filled element (lowest corner in [ey0, ey1) x [ex0, ex1)) holds
+  // columns (j, i) and (j2, i2): only filled elements are integrated.
+  const auto filled_element_holds = [&](int j, int i, int j2, int i2) {
+    for (int ej = std::max(std::max(j, j2) - 1, p.ey0); ej <= std::min(std::min(j, j2), p.ey1 - 1);
+         ++ej)
+      for (int ei = std::max(std::max(i, i2) - 1, p.ex0);
+           ei <= std::min(std::min(i, i2), p.ex1 - 1); ++ei)
+        if (p.element_filled[p.column(ej, ei)]) return true;
+    return false;
+  };
   for (int j = p.ey0; j <= p.ey1; ++j)
     for (int i = p.ex0; i <= p.ex1; ++i)
       for (int k = 0; k < p.nz; ++k) {
@@ -255,9 +265,12 @@ void BPProblem::hessian_pattern(std::vector<Int>& rows, std::vector<Int>& cols) 
                   const std::size_t e = m.coo_index(j, i, k, c, dj, di, dk, c2);
                   const int j2 = j + dj, i2 = i + di, k2 = k + dk;
                   const bool diagonal = dj == 0 && di == 0 && dk == 0 && c2 == c;
+                  // Rows and columns of fixed nodes are 0 off the diagonal.
                   const bool entry = (diagonal && owned) ||
                                      (k2 >= 0 && k2 < p.nz && share(j, j2, p.ey0, p.ey1) &&
-                                      share(i, i2, p.ex0, p.ex1) && share(k, k2, 0, p.nz - 1));
+                                      share(i, i2, p.ex0, p.ex1) && share(k, k2, 0, p.nz - 1) &&
+                                      !p.fixed(j, i, k) && !p.fixed(j2, i2, k2) &&
+                                      filled_element_holds(j, i, j2, i2));
                   rows[e] = dof(j, i, k, c);
                   cols[e] = entry ? dof(j2, i2, k2, c2) : -1;
                 }

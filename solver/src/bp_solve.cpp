@@ -29,6 +29,19 @@ PC use_linear_solver(SNES snes, KSPType ksp_type, PCType pc_type) {
   return pc;
 }
 
+/// Puts `defaults` (option names after -`prefix`, values) into PETSc's
+/// options database where the user gave none: for solvers that exist only
+/// after set-up (block Jacobi's blocks, multigrid smoothers).
+void set_default_options(const std::string& prefix,
+                         std::initializer_list<std::pair<const char*, const char*>> defaults) {
+  for (const auto& [name, value] : defaults) {
+    const std::string option = "-" + prefix + name;
+    PetscBool given = PETSC_FALSE;
+    NUNATAK_PETSC(PetscOptionsHasName(nullptr, nullptr, option.c_str(), &given));
+    if (!given) NUNATAK_PETSC(PetscOptionsSetValue(nullptr, option.c_str(), value));
+  }
+}
+
 /// Levels of full (factor 2) coarsening the node counts allow, keeping the
 /// coarsest grid at least 4 nodes across and 3 deep.
 int coarsening_levels(int mx, int my, int mz, bool px, bool py) {
@@ -75,25 +88,25 @@ void BlatterPattyn::configure_default_multigrid() {
   // operators; one GMRES iteration of block-Jacobi/ICC(0) as smoother), as in
   // PETSc's ex48, with the backtracking line search (after grid sequencing the
   // critical-point one saves no Newton steps, and it fails on Greenland).
-  // Otherwise GMRES + block-Jacobi/ILU(0), capped, with the ladder's GAMG
-  // fallback. Command-line options override both.
-  // direct_fallback (small grids): GMRES/ILU, then LU where it stalls.
+  // Otherwise GMRES + ICC(1) (block Jacobi/ICC(1) on several ranks), capped,
+  // with the ladder's LU or GAMG fallback. Command-line options override all.
+  // direct_fallback (small grids): GMRES/ILU(0), then LU where it stalls.
   const int levels = m_params.direct_fallback
                          ? 1
                          : coarsening_levels(m_mx, m_my, m_mz, m_periodic_x, m_periodic_y);
   const char* prefix = m_params.options_prefix.c_str();
+  PetscBool user_ksp = PETSC_FALSE, user_pc = PETSC_FALSE;
+  NUNATAK_PETSC(PetscOptionsHasName(nullptr, prefix, "-ksp_type", &user_ksp));
+  NUNATAK_PETSC(PetscOptionsHasName(nullptr, prefix, "-pc_type", &user_pc));
+  m_default_linear_solver = !user_ksp && !user_pc;
+  KSP ksp = nullptr;
+  NUNATAK_PETSC(SNESGetKSP(m_snes, &ksp));
   if (levels < 2) {
-    // GMRES + block-Jacobi/ILU(0), at most 150 iterations per linear solve:
-    // on thin, steep geometry (Aletsch at 100 m with 10 m columns) ILU(0)
-    // stalls, and the robustness ladder then switches to FGMRES + GAMG (slower
-    // on Greenland: 80 against 17 Krylov iterations per Newton step).
-    PetscBool user_ksp = PETSC_FALSE, user_pc = PETSC_FALSE;
-    NUNATAK_PETSC(PetscOptionsHasName(nullptr, prefix, "-ksp_type", &user_ksp));
-    NUNATAK_PETSC(PetscOptionsHasName(nullptr, prefix, "-pc_type", &user_pc));
-    m_default_ilu = !user_ksp && !user_pc;
-    KSP ksp = nullptr;
-    NUNATAK_PETSC(SNESGetKSP(m_snes, &ksp));
+    // At most 150 Krylov iterations per linear solve: where the factorisation
+    // stalls, the robustness ladder takes over (LU or FGMRES/GAMG).
+    m_default_solver_name = "GMRES/ILU(0)";
     NUNATAK_PETSC(KSPSetTolerances(ksp, PETSC_DEFAULT, PETSC_DEFAULT, PETSC_DEFAULT, 150));
+    if (m_default_linear_solver && !m_params.direct_fallback) use_incomplete_cholesky();
     return;
   }
   PC pc = use_linear_solver(m_snes, KSPFGMRES, PCMG);
@@ -121,12 +134,39 @@ void BlatterPattyn::configure_default_multigrid() {
   // and the shifted ICC stagnates on Greenland). The block solvers exist only
   // after set-up, so these defaults go into the options database, where
   // options given by the user win.
-  const std::string sub = "-" + m_params.options_prefix + "mg_levels_sub_";
-  for (auto [name, value] : {std::pair{"pc_type", "icc"}, {"pc_factor_shift_type", "none"}}) {
-    PetscBool given = PETSC_FALSE;
-    NUNATAK_PETSC(PetscOptionsHasName(nullptr, nullptr, (sub + name).c_str(), &given));
-    if (!given) NUNATAK_PETSC(PetscOptionsSetValue(nullptr, (sub + name).c_str(), value));
+  set_default_options(m_params.options_prefix + "mg_levels_sub_",
+                      {{"pc_type", "icc"}, {"pc_factor_shift_type", "none"}});
+  // At most 50 iterations per linear solve (ISMIP-HOM takes 1-2): where the
+  // ice margin spoils the coarse grids (Greenland cropped to 97 x 173 nodes
+  // stagnates), the ladder's first rung switches to GMRES/ICC(1).
+  m_default_multigrid = m_default_linear_solver;
+  m_default_solver_name = "FGMRES/geometric multigrid";
+  if (m_default_multigrid)
+    NUNATAK_PETSC(KSPSetTolerances(ksp, PETSC_DEFAULT, PETSC_DEFAULT, PETSC_DEFAULT, 50));
+}
+
+void BlatterPattyn::use_incomplete_cholesky() {
+  // GMRES + incomplete Cholesky with one level of fill, without PETSc's
+  // positive-definite shift (the Jacobian is symmetric positive definite):
+  // Greenland at 16 km takes 6 Krylov iterations per Newton step against 14
+  // with ILU(0), and Aletsch at 100 m, where ILU(0) stalls, converges
+  // (docs/blatter_pattyn.md). The shifted ICC(1) stalls on Greenland.
+  int ranks = 1;
+  MPI_Comm_size(m_grid->comm(), &ranks);
+  m_default_solver_name = "GMRES/ICC(1)";
+  KSP ksp = nullptr;
+  NUNATAK_PETSC(SNESGetKSP(m_snes, &ksp));
+  NUNATAK_PETSC(KSPSetTolerances(ksp, PETSC_DEFAULT, PETSC_DEFAULT, PETSC_DEFAULT, 150));
+  if (ranks == 1) {
+    PC pc = use_linear_solver(m_snes, KSPGMRES, PCICC);
+    NUNATAK_PETSC(PCFactorSetLevels(pc, 1));
+    NUNATAK_PETSC(PCFactorSetShiftType(pc, MAT_SHIFT_NONE));
+    return;
   }
+  use_linear_solver(m_snes, KSPGMRES, PCBJACOBI);
+  set_default_options(
+      m_params.options_prefix + "sub_",
+      {{"pc_type", "icc"}, {"pc_factor_levels", "1"}, {"pc_factor_shift_type", "none"}});
 }
 
 void BlatterPattyn::set_sia_initial_guess() {
@@ -301,17 +341,31 @@ BPSolveReport BlatterPattyn::solve() {
 #else
     const bool parallel_lu = false;
 #endif
-    if (m_default_ilu && (ranks == 1 || parallel_lu) &&
+    r.stalled_solver = m_default_solver_name;
+    if (m_default_multigrid) {
+      // First rung where the default geometric multigrid stalled (an ice
+      // margin on a grid that coarsens by 2): GMRES/ICC(1), the default of
+      // the other grids, with its line search, from the shallow-ice velocity.
+      m_default_multigrid = false;
+      use_incomplete_cholesky();
+      SNESLineSearch line_search = nullptr;
+      NUNATAK_PETSC(SNESGetLineSearch(m_snes, &line_search));
+      NUNATAK_PETSC(SNESLineSearchSetType(line_search, SNESLINESEARCHL2));
+      r.switched_to_icc = true;
+      set_sia_initial_guess();
+      attempt();
+    }
+    if (!r.converged && m_default_linear_solver && (ranks == 1 || parallel_lu) &&
         (m_params.direct_fallback || unknowns <= m_params.direct_solve_unknowns)) {
       // First rung, small grids: sparse LU from the shallow-ice velocity.
       PC pc = use_linear_solver(m_snes, KSPPREONLY, PCLU);
       NUNATAK_PETSC(PCFactorSetMatOrderingType(pc, MATORDERINGND));
-      m_default_ilu = false;
+      m_default_linear_solver = false;
       r.switched_to_lu = true;
       set_sia_initial_guess();
       attempt();
     }
-    if (m_default_ilu) {
+    if (!r.converged && m_default_linear_solver) {
       // First rung: a stronger linear solver (algebraic multigrid, true
       // residual norm) from the shallow-ice velocity.
       use_linear_solver(m_snes, KSPFGMRES, PCGAMG);
@@ -322,7 +376,7 @@ BPSolveReport BlatterPattyn::solve() {
       });
       // The iteration cap (150, or -bp_ksp_max_it) was for GMRES/ILU.
       NUNATAK_PETSC(KSPSetTolerances(ksp, PETSC_DEFAULT, PETSC_DEFAULT, PETSC_DEFAULT, 10000));
-      m_default_ilu = false;
+      m_default_linear_solver = false;
       r.switched_to_gamg = true;
       set_sia_initial_guess();
       attempt();
@@ -360,8 +414,12 @@ std::string BlatterPattyn::last_solve_summary() const {
       r.newton_iterations, r.krylov_iterations, r.initial_residual, r.final_residual,
       r.reason.c_str(), r.continuation_stages > 0 ? ", after regularisation continuation" : "");
   std::string summary = text;
-  if (r.switched_to_gamg) summary += "; GMRES/ILU stalled, solved with FGMRES/GAMG";
-  if (r.switched_to_lu) summary += "; GMRES/ILU stalled, solved with LU";
+  if (r.switched_to_icc)
+    summary +=
+        "; " + r.stalled_solver + " stalled, " +
+        (r.switched_to_gamg || r.switched_to_lu ? "then GMRES/ICC(1)" : "solved with GMRES/ICC(1)");
+  if (r.switched_to_gamg) summary += "; " + r.stalled_solver + " stalled, solved with FGMRES/GAMG";
+  if (r.switched_to_lu) summary += "; " + r.stalled_solver + " stalled, solved with LU";
   if (r.coarse_grids > 0) {
     std::snprintf(text, sizeof text,
                   "; started from %d coarser grid(s): %d Newton, %d Krylov iterations there",

@@ -104,8 +104,10 @@ struct BPSolveReport {
   double initial_residual = 0, final_residual = 0;
   std::string reason;            ///< SNES converged reason
   int continuation_stages = 0;   ///< robustness ladder stages used (0: plain Newton converged)
-  bool switched_to_gamg = false; ///< the ladder replaced GMRES/ILU by FGMRES/GAMG
-  bool switched_to_lu = false;   ///< the ladder replaced GMRES/ILU by LU (direct_fallback)
+  bool switched_to_icc = false;  ///< the ladder replaced geometric multigrid by GMRES/ICC(1)
+  bool switched_to_gamg = false; ///< the ladder replaced the default by FGMRES/GAMG
+  bool switched_to_lu = false;   ///< the ladder replaced the default by LU (small grids)
+  std::string stalled_solver;    ///< the default linear solver the ladder replaced
   /// Grid sequencing (cold starts on grids that coarsen by 2): coarser grids
   /// solved first, and their Newton and Krylov iterations (all coarse grids
   /// together; the counts above are the finest grid's).
@@ -219,6 +221,12 @@ private:
   /// Reads (and registers, for -help) nunatak's own -bp_ options.
   void read_options();
   void configure_default_multigrid();
+  /// GMRES + ICC(1) (block Jacobi/ICC(1) on several ranks), at most 150
+  /// iterations per solve: the default where the grid does not coarsen by 2.
+  void use_incomplete_cholesky();
+  /// (Re)creates the Jacobian matrix with the problem's sparsity pattern, if
+  /// the ice mask that defines it changed (set_geometry); sets it on the SNES.
+  void create_jacobian_matrix();
   /// Grid sequencing: solves on the grid coarsened by 2 and interpolates that
   /// solution into m_solution. False (m_solution untouched) where the grid does
   /// not coarsen or the coarse solve failed.
@@ -238,6 +246,8 @@ private:
   core::VecHandle m_solution;
   std::unique_ptr<BPProblem> m_problem;
   std::vector<double> m_hessian_values; ///< COO values of the Jacobian
+  /// element_filled, node_free and bed_fixed of the patch m_matrix's pattern was made for.
+  std::vector<std::uint8_t> m_pattern_key;
   std::shared_ptr<const Columns> m_columns;
   std::vector<double> m_hardness; ///< B per node of the patch, Pa a^(1/n)
   bool m_softness_field = false;  ///< m_hardness comes from set_softness (else the flow law)
@@ -249,8 +259,10 @@ private:
   int m_coarser_grids_allowed = 0;    ///< grid sequencing depth left (-bp_grid_sequence)
   double m_grid_sequence_rtol = 1e-4; ///< coarser grids' Newton tolerance (-bp_grid_sequence_rtol)
   bool m_coarse_stage = false;        ///< a grid-sequencing stage: no robustness ladder
-  bool m_default_ilu = false;         ///< default GMRES/ILU in use (no multigrid, no user choice)
-  double m_reg2 = 0;                  ///< requested strain-rate regularisation squared, a^-2
+  bool m_default_linear_solver = false; ///< a default linear solver in use (no user choice)
+  bool m_default_multigrid = false;     ///< the default geometric multigrid in use
+  std::string m_default_solver_name;    ///< its name, for the report
+  double m_reg2 = 0;                    ///< requested strain-rate regularisation squared, a^-2
   FaceFluxes m_fluxes;
   double m_max_advection_rate = 0.0;
   BPSolveReport m_report;

@@ -71,8 +71,10 @@ public:
   /// The Hessian's COO pattern in local dof numbering (dof = 2 node + c):
   /// 108 entries per node of the box [ey0, ey1] x [ex0, ex1] x levels (the 27
   /// neighbours of the stencil times 2 x 2 components); the column is -1 where
-  /// no element of the patch holds both nodes, except on the diagonal of owned
-  /// dofs, which is always an entry (the solver's fixed rows use it).
+  /// no filled element of the patch holds both nodes or either node is fixed
+  /// (those entries are 0), except on the diagonal of owned dofs, which is
+  /// always an entry (the solver's fixed rows use it). The pattern follows the
+  /// patch's element_filled, node_free and bed_fixed.
   /// `Int` is int, long or long long (PETSc's PetscInt is one of them).
   std::size_t hessian_size() const;
   template <class Int>
