@@ -372,9 +372,10 @@ TEST(BlatterPattyn, StalledIluOnASmallGridGivesWayToLu) {
 }
 
 // ISMIP-HOM D at L = 20 km on a flowline grid of 128 x 4 x 17 nodes, where
-// GMRES/ILU stalls and GAMG does not converge in 10,000 iterations (issue
-// 14): from the defaults the ladder's LU rung solves it, to the solution of
-// a direct solve from the start (-pc_type lu).
+// GMRES/ILU(0) stalls, GMRES/ICC(1) stalls after some Newton steps, and GAMG
+// does not converge in 10,000 iterations (issue 14): from the defaults the
+// ladder's LU rung solves it, to the solution of a direct solve from the
+// start (-pc_type lu).
 TEST(BlatterPattyn, IsmipHomDFlowlineConvergesFromTheDefaults) {
   model::IsmipHomCase c;
   c.experiment = 'D';
