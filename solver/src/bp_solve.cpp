@@ -354,6 +354,7 @@ BPSolveReport BlatterPattyn::solve() {
       r.switched_to_icc = true;
       set_sia_initial_guess();
       attempt();
+      if (!r.converged) r.stalled_solver += " and " + m_default_solver_name;
     }
     if (!r.converged && m_default_linear_solver && (ranks == 1 || parallel_lu) &&
         (m_params.direct_fallback || unknowns <= m_params.direct_solve_unknowns)) {
@@ -414,10 +415,8 @@ std::string BlatterPattyn::last_solve_summary() const {
       r.newton_iterations, r.krylov_iterations, r.initial_residual, r.final_residual,
       r.reason.c_str(), r.continuation_stages > 0 ? ", after regularisation continuation" : "");
   std::string summary = text;
-  if (r.switched_to_icc)
-    summary +=
-        "; " + r.stalled_solver + " stalled, " +
-        (r.switched_to_gamg || r.switched_to_lu ? "then GMRES/ICC(1)" : "solved with GMRES/ICC(1)");
+  if (r.switched_to_icc && !r.switched_to_gamg && !r.switched_to_lu)
+    summary += "; " + r.stalled_solver + " stalled, solved with GMRES/ICC(1)";
   if (r.switched_to_gamg) summary += "; " + r.stalled_solver + " stalled, solved with FGMRES/GAMG";
   if (r.switched_to_lu) summary += "; " + r.stalled_solver + " stalled, solved with LU";
   if (r.coarse_grids > 0) {

@@ -107,7 +107,7 @@ struct BPSolveReport {
   bool switched_to_icc = false;  ///< the ladder replaced geometric multigrid by GMRES/ICC(1)
   bool switched_to_gamg = false; ///< the ladder replaced the default by FGMRES/GAMG
   bool switched_to_lu = false;   ///< the ladder replaced the default by LU (small grids)
-  std::string stalled_solver;    ///< the default linear solver the ladder replaced
+  std::string stalled_solver;    ///< the default linear solver(s) the ladder replaced
   /// Grid sequencing (cold starts on grids that coarsen by 2): coarser grids
   /// solved first, and their Newton and Krylov iterations (all coarse grids
   /// together; the counts above are the finest grid's).
