@@ -5,7 +5,7 @@
 
 #include "nunatak/core/error.hpp"
 
-#include <torch/linalg.h>
+#include <torch/types.h>
 #include <torch/nn/functional/padding.h>
 
 #include <string>

@@ -1,7 +1,7 @@
 // Timing of the emulator on the CPU and, where LibTorch has it, on CUDA (a
 // benchmark, not a test; LibTorch and nunatak::core_base only, so it builds
 // on a GPU machine without PETSc):
-//   emulator_device_timing [repetitions]
+//   emulator_device_timing [repetitions] [MODEL.pt]
 // For the grids of the shipped experiments (ISMIP-HOM A 64 x 64 x 17,
 // Greenland 16 km 106 x 181 x 9, Aletsch 100 m 199 x 264 x 9) it prints the
 // inference time of three networks (the shipped CNN 32 x 6, a U-Net 16/4 and
@@ -10,6 +10,10 @@
 // set's patch sizes (48 x 48 x 9 and 128 x 128 x 9): samples per second.
 // Inference and training time do not depend on the weights, so the networks
 // are untrained; the geometry is a synthetic glacier at the grid's size.
+// With MODEL.pt (e.g. the shipped experiments/emulator/cnn_glen_data.pt), the
+// inference of that model too, on the grids with its number of levels: with
+// the membrane output scaling this includes the membrane reference (Picard
+// iterations of preconditioned conjugate gradients), most of its cost.
 #include "nunatak/core/synthetic_glacier.hpp"
 #include "nunatak/emulator/network.hpp"
 #include "nunatak/emulator/trainer.hpp"
@@ -74,6 +78,22 @@ double inference_seconds(const core::BPPatch& patch, const std::string& architec
   return seconds_since(start) / repetitions;
 }
 
+/// Seconds per inference of a trained model read from `path`, moved to
+/// `device` in single precision.
+double model_inference_seconds(const core::BPPatch& patch, const std::string& path,
+                               const torch::Device& device, int repetitions) {
+  const emu::TorchBPPatch p = emu::make_torch_bp_patch(patch, torch::kFloat32, device);
+  emu::Emulator model = emu::Emulator::load(path);
+  model.to(p.options());
+  const torch::NoGradGuard no_grad;
+  model.velocity(p); // warm-up
+  synchronize(device);
+  const auto start = std::chrono::steady_clock::now();
+  for (int r = 0; r < repetitions; ++r) model.velocity(p);
+  synchronize(device);
+  return seconds_since(start) / repetitions;
+}
+
 /// Training samples per second: hybrid steps (data + physics, balanced) with
 /// Adam on `patch`, its shallow-ice velocity standing in for the solution.
 double training_samples_per_second(const core::BPPatch& patch, const torch::Device& device,
@@ -131,6 +151,22 @@ int main(int argc, char** argv) {
       std::printf("| %s %dx%dx%d | %s %d/%d | %.2f", g.name, g.nx, g.ny, g.nz, n.architecture,
                   n.width, n.depth, ms[0]);
       if (ms.size() > 1) std::printf(" | %.3f | %.0f", ms[1], ms[0] / ms[1]);
+      std::printf(" |\n");
+    }
+  }
+  if (argc > 2) {
+    const std::string path = argv[2];
+    const int levels = int(emu::Emulator::load(path).metadata().sigma.size());
+    std::printf("\ninference of %s (%d levels), single precision (ms per grid)\n", path.c_str(),
+                levels);
+    for (const Grid& g : grids) {
+      const core::BPPatch patch = glacier(g.nx, g.ny, levels, 7);
+      std::printf("| %s %dx%dx%d |", g.name, g.nx, g.ny, levels);
+      std::vector<double> ms;
+      for (const auto& d : devices)
+        ms.push_back(1e3 * model_inference_seconds(patch, path, d, repetitions));
+      std::printf(" %.2f", ms[0]);
+      if (ms.size() > 1) std::printf(" | %.3f | %.1f", ms[1], ms[0] / ms[1]);
       std::printf(" |\n");
     }
   }

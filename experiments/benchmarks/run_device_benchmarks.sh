@@ -36,9 +36,10 @@ jobs="$(nproc)"
     echo "no GoogleTest here: the tests were not built"
   fi
   echo "## emulator_device_timing (all CPU threads)"
-  timeout 300 "$build/bin/emulator_device_timing" 20
+  model=experiments/emulator/cnn_glen_data.pt
+  timeout 300 "$build/bin/emulator_device_timing" 20 "$model"
   echo "## emulator_device_timing (1 CPU thread)"
-  OMP_NUM_THREADS=1 timeout 200 "$build/bin/emulator_device_timing" 5
+  OMP_NUM_THREADS=1 timeout 200 "$build/bin/emulator_device_timing" 5 "$model"
   echo "## bp_energy_timing"
   timeout 60 "$build/bin/bp_energy_timing" 64 64 17 20
   timeout 60 "$build/bin/bp_energy_timing" 200 264 9 10
