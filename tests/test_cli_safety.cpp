@@ -173,6 +173,9 @@ TEST(CliSafety, NumericArgumentsAreFiniteAndInRange) {
       {"ismip-hom A --grid 100000x100000x1000", "at most 2e8 nodes"},
       {"ismip-hom A --grid 10000x10000x2", "2e+08 nodes need about 1.12 TiB for the "
                                            "Blatter-Pattyn solve"},
+      {"ismip-hom E1 --length 10", "--length: experiment E's length is that of its profile"},
+      {"ismip-hom E3", "EXP: E3 not in {A,B,C,D,E1,E2}"},
+      {"ismip-hom E2 --arolla missing.dat -o e2.nc", "missing.dat"},
       {"plot input_cap.nc thk --vmin nan", "--vmin: 'nan' is not a finite number"},
       {"plot input_cap.nc thk --vmin 5 --vmax 1", "--vmin (5) must be below --vmax (1)"},
       {"plot input_cap.nc thk --time -2", "--time"},

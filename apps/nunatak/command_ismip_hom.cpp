@@ -20,33 +20,50 @@ namespace nunatak::app {
 
 void add_ismip_hom_command(CLI::App& app, Context& context) {
   auto* cmd = app.add_subcommand(
-      "ismip-hom", "Run ISMIP-HOM experiment A, B, C or D (Pattyn et al. 2008) with the "
-                   "Blatter-Pattyn solver and print the surface velocity along y = L/4");
+      "ismip-hom", "Run ISMIP-HOM experiment A, B, C, D, E1 or E2 (Pattyn et al. 2008) with "
+                   "the Blatter-Pattyn solver and print the surface velocity along y = L/4 or "
+                   "the flowline");
   struct Options {
     std::string experiment, grid = "16x16x9", output, plot, fixture;
+    std::string arolla = model::IsmipHomCase().profile_file;
     double length_km = 10.0;
     bool profile = false;
   };
   auto o = std::make_shared<Options>();
-  cmd->add_option("EXP", o->experiment, "experiment: A, B, C or D")
+  cmd->add_option("EXP", o->experiment,
+                  "experiment: A, B, C, D, E1 (Arolla, no slip) or E2 (Arolla, zero-traction zone)")
       ->required()
-      ->check(CLI::IsMember({"A", "B", "C", "D", "a", "b", "c", "d"}));
-  cmd->add_option("--length", o->length_km,
-                  "domain length L in km (5, 10, 20, 40, 80, 160; any in [0.1, 10000])")
-      ->check(finite_range(0.1, 1e4))
+      ->check(CLI::IsMember({"A", "B", "C", "D", "E1", "E2"}, CLI::ignore_case));
+  auto* length =
+      cmd->add_option("--length", o->length_km,
+                      "domain length L in km (5, 10, 20, 40, 80, 160; any in [0.1, 10000]; "
+                      "not for E, whose length is its profile's)")
+          ->check(finite_range(0.1, 1e4))
+          ->capture_default_str();
+  cmd->add_option("--grid", o->grid,
+                  "nodes NXxNYxNZ (NY a multiple of 4 for A and C; E: NX nodes over the 5 km "
+                  "flowline, 51 puts one on each point of the profile)")
       ->capture_default_str();
-  cmd->add_option("--grid", o->grid, "nodes NXxNYxNZ (NY a multiple of 4 for A and C)")
+  cmd->add_option("--arolla", o->arolla,
+                  "E: the Arolla profile (arolla100.dat of the ISMIP-HOM data set)")
       ->capture_default_str();
   cmd->add_option("-o,--output", o->output, "write surface and 3-D velocities to this NetCDF file");
-  cmd->add_flag("--profile", o->profile, "print the whole profile x/L, vx");
+  cmd->add_flag("--profile", o->profile,
+                "print the whole profile x/L, vx (E: x in m, surface vx, basal vx)");
   cmd->add_option("--bp-fixture", o->fixture,
                   "write the discrete problem at the solution (patch, velocity, energy, "
                   "gradient) to this NetCDF file, one per rank (docs/energy.md)");
   cmd->add_option("--plot", o->plot, "draw the surface vx profile to this PNG");
-  cmd->callback([o, &context] {
+  cmd->callback([o, length, &context] {
     model::IsmipHomCase c;
     c.experiment = char(std::toupper(o->experiment[0]));
+    if (c.experiment == 'E') {
+      c.variant = o->experiment[1] - '0';
+      if (length->count() > 0)
+        throw Error("--length: experiment E's length is that of its profile (--arolla)");
+    }
     c.length_km = o->length_km;
+    c.profile_file = o->arolla;
     int consumed = 0;
     if (std::sscanf(o->grid.c_str(), "%dx%dx%d%n", &c.nx, &c.ny, &c.nz, &consumed) != 3 ||
         size_t(consumed) != o->grid.size())
@@ -69,6 +86,7 @@ void add_ismip_hom_command(CLI::App& app, Context& context) {
     c.command_line = context.command_line();
     core::Runtime& runtime = context.runtime();
     io::FilePlan files;
+    if (c.experiment == 'E') files.read(o->arolla, "--arolla");
     files.write(o->output, "-o");
     files.write(o->plot, "--plot");
     for (int r = 0; r < (o->fixture.empty() ? 0 : runtime.size()); ++r)
@@ -76,11 +94,24 @@ void add_ismip_hom_command(CLI::App& app, Context& context) {
     model::prepare_files(files, runtime.comm());
     const model::IsmipHomResult r = model::run_ismip_hom(c, runtime.comm());
     if (runtime.rank() != 0) return;
-    fmt::print("ISMIP-HOM {} L = {:g} km, grid {}x{}x{}, {} rank(s)\n", c.experiment, c.length_km,
-               c.nx, c.ny, c.nz, runtime.size());
+    const bool is_e = c.experiment == 'E';
+    fmt::print("{}, grid {}x{}x{}, {} rank(s)\n", model::ismip_hom_title(c), c.nx, c.ny, c.nz,
+               runtime.size());
     fmt::print("surface vx along {}: max {:.3f} m/a, min {:.3f} m/a, mean {:.3f} m/a\n",
-               (c.experiment == 'A' || c.experiment == 'C') ? "y = L/4" : "the flowline", r.max,
-               r.min, r.mean);
+               (c.experiment == 'A' || c.experiment == 'C') ? "y = L/4"
+               : is_e                                       ? "the flowline (nodes with ice)"
+                                                            : "the flowline",
+               r.max, r.min, r.mean);
+    if (is_e) {
+      // Where the surface is fastest, and the largest basal speed (E2's slip zone).
+      size_t fastest = 0, basal = 0;
+      for (size_t k = 0; k < r.vx_surface.size(); ++k) {
+        if (r.vx_surface[k] > r.vx_surface[fastest]) fastest = k;
+        if (r.vx_base[k] > r.vx_base[basal]) basal = k;
+      }
+      fmt::print("fastest surface at x = {:.0f} m; basal vx max {:.3f} m/a at x = {:.0f} m\n",
+                 r.x_over_L[fastest] * r.length, r.vx_base[basal], r.x_over_L[basal] * r.length);
+    }
     fmt::print("Newton {} iterations, {} Krylov iterations, residual {:.3e} -> {:.3e} ({}), "
                "{:.2f} s (set-up and solve)\n",
                r.report.newton_iterations, r.report.krylov_iterations, r.report.initial_residual,
@@ -92,24 +123,37 @@ void add_ismip_hom_command(CLI::App& app, Context& context) {
           r.report.coarse_krylov_iterations);
     if (!o->plot.empty()) {
       io::LineChart chart;
-      chart.title =
-          fmt::format("ISMIP-HOM {}, L = {:g} km: surface velocity", c.experiment, c.length_km);
+      chart.title = model::ismip_hom_title(c) + ": surface velocity";
       chart.subtitle =
           fmt::format("nunatak Blatter-Pattyn, {}x{}x{} nodes, {}", c.nx, c.ny, c.nz,
                       (c.experiment == 'A' || c.experiment == 'C') ? "y = L/4" : "flowline");
-      chart.x_label = "x / L";
+      chart.x_label = is_e ? "x (m)" : "x / L";
       chart.y_label = "surface vx (m/a)";
-      io::Series profile{r.x_over_L, r.vx_surface, "nunatak"};
-      // Close the periodic profile at x/L = 1.
-      profile.x.push_back(1.0);
-      profile.y.push_back(r.vx_surface.front());
+      io::Series profile{r.x_over_L, r.vx_surface, is_e ? "surface" : "nunatak"};
+      if (is_e) {
+        for (double& x : profile.x) x *= r.length;
+      } else {
+        // Close the periodic profile at x/L = 1.
+        profile.x.push_back(1.0);
+        profile.y.push_back(r.vx_surface.front());
+      }
       chart.series.push_back(profile);
+      if (is_e && c.variant == 2) {
+        io::Series base{profile.x, r.vx_base, "bed"};
+        chart.y_label = "vx (m/a)";
+        chart.series.push_back(base);
+      }
       io::write_line_png(chart, o->plot);
       fmt::print("wrote {}\n", o->plot);
     }
     if (o->profile)
-      for (size_t k = 0; k < r.x_over_L.size(); ++k)
-        fmt::print("{:.4f} {:.4f}\n", r.x_over_L[k], r.vx_surface[k]);
+      for (size_t k = 0; k < r.x_over_L.size(); ++k) {
+        if (is_e)
+          fmt::print("{:.1f} {:.4f} {:.4f}\n", r.x_over_L[k] * r.length, r.vx_surface[k],
+                     r.vx_base[k]);
+        else
+          fmt::print("{:.4f} {:.4f}\n", r.x_over_L[k], r.vx_surface[k]);
+      }
   });
 }
 

@@ -9,11 +9,20 @@
 ///   C: alpha 0.1 deg, b = s - 1000, beta^2 = 1000 + 1000 sin(wx) sin(wy) Pa a m^-1
 ///   D: alpha 0.1 deg, b = s - 1000, beta^2 = 1000 + 1000 sin(wx)
 /// with w = 2 pi / L. Nodes at x_i = i L / nx.
+///   E: Haut Glacier d'Arolla flowline, bed and surface from the ISMIP-HOM
+///      profile (arolla100.dat: x, bed, surface, zero-traction flag every
+///      100 m over 5 km), interpolated linearly to nodes x_i = i 5000/(nx-1)
+///      (not periodic in x; periodic in y, flowline); thickness 0 at both
+///      ends. E1: no slip; E2: no traction (free slip) on the flagged zone
+///      2200 <= x <= 2500 m, no slip elsewhere. H_min = 1 m, so that the
+///      thin ice of the first and last 200 m is ice (with the default 10 m
+///      the glacier would start at x = 200 m).
 
 #include "nunatak/solver/blatter_pattyn.hpp"
 
 #include <mpi.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,30 +30,54 @@ namespace nunatak::model {
 
 /// One ISMIP-HOM run.
 struct IsmipHomCase {
-  char experiment = 'A';        ///< 'A', 'B', 'C' or 'D'
-  double length_km = 10.0;      ///< L
+  char experiment = 'A';   ///< 'A', 'B', 'C', 'D' or 'E'
+  int variant = 1;         ///< E: 1 (no slip) or 2 (the zero-traction zone)
+  double length_km = 10.0; ///< L (A-D; E's length is its profile's)
+  std::string profile_file = "../shared/reference/arolla100.dat"; ///< E: the Arolla profile
   int nx = 16, ny = 16, nz = 9; ///< nodes (B and D: ny is used as given; 4 is plenty)
   std::string output;           ///< if not empty: NetCDF with surface and 3-D velocities
   std::string fixture; ///< if not empty: each rank's BP fixture at the solution (bp_fixtures.hpp)
   std::string command_line;
 };
 
-/// Results: surface velocity along the profile y = L/4 (A, C) or the flowline.
+/// Results: surface velocity along the profile y = L/4 (A, C) or the flowline;
+/// max, min and mean over the profile (E: over its nodes with ice).
 struct IsmipHomResult {
-  std::vector<double> x_over_L;      ///< profile positions in [0, 1)
+  double length = 0;                 ///< L, m
+  std::vector<double> x_over_L;      ///< profile positions in [0, 1) (E: [0, 1])
   std::vector<double> vx_surface;    ///< m/a
+  std::vector<double> vx_base;       ///< m/a, at the bed (0 where it is fixed)
   double max = 0, min = 0, mean = 0; ///< of vx_surface, m/a
   solver::BPSolveReport report;
   double wall_seconds = 0; ///< solver set-up and solve
 };
 
 /// The inputs of one experiment: grid (periodic), thickness, bed (periodic
-/// part; the slope is BPParams::surface_trend_x), beta^2 and solver parameters.
+/// part; the slope is BPParams::surface_trend_x), beta^2 and solver parameters;
+/// E2 also where the bed is fixed (BlatterPattyn::set_geometry's bed_fixed).
 struct IsmipHomSetup {
   std::shared_ptr<const core::ParallelGrid> grid;
   core::Field2D thk, bed, beta2;
   solver::BPParams params;
+  std::optional<core::Field2D> bed_fixed;
+  double length = 0; ///< m
 };
+
+/// One node of experiment E's profile file (m; `zero_traction`: E2's flag).
+struct ArollaPoint {
+  double x = 0, bed = 0, surface = 0;
+  bool zero_traction = false;
+};
+
+/// Reads experiment E's profile (arolla100.dat: x, bed, surface, flag per
+/// line); throws nunatak::Error naming the file and line if it is missing or
+/// malformed, x does not increase, or the surface lies below the bed.
+std::vector<ArollaPoint> read_arolla_profile(const std::string& path);
+
+/// The experiment's short name: "A" .. "D", "E1" or "E2".
+std::string ismip_hom_name(const IsmipHomCase& c);
+/// "ISMIP-HOM A, L = 10 km" or "ISMIP-HOM E2 (Haut Glacier d'Arolla, zero-traction zone)".
+std::string ismip_hom_title(const IsmipHomCase& c);
 
 /// Collective: builds the inputs of an experiment (no solve).
 IsmipHomSetup make_ismip_hom(const IsmipHomCase& c, MPI_Comm comm);
