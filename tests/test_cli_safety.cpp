@@ -174,7 +174,10 @@ TEST(CliSafety, NumericArgumentsAreFiniteAndInRange) {
       {"ismip-hom A --grid 10000x10000x2", "2e+08 nodes need about 1.12 TiB for the "
                                            "Blatter-Pattyn solve"},
       {"ismip-hom E1 --length 10", "--length: experiment E's length is that of its profile"},
-      {"ismip-hom E3", "EXP: E3 not in {A,B,C,D,E1,E2}"},
+      {"ismip-hom E3", "EXP: E3 not in {A,B,C,D,E1,E2,F1,F2}"},
+      {"ismip-hom F1 --length 10", "--length: experiment F's length is 100 km"},
+      {"ismip-hom F2 --max-dt 0", "--max-dt: '0' is out of range"},
+      {"ismip-hom F1 --bp-fixture f.nc", "--bp-fixture: not for experiment F"},
       {"ismip-hom E2 --arolla missing.dat -o e2.nc", "missing.dat"},
       {"plot input_cap.nc thk --vmin nan", "--vmin: 'nan' is not a finite number"},
       {"plot input_cap.nc thk --vmin 5 --vmax 1", "--vmin (5) must be below --vmax (1)"},

@@ -18,6 +18,40 @@
 
 namespace nunatak::app {
 
+namespace {
+
+/// Runs ISMIP-HOM F to steady state and prints (and draws) the centre line.
+void run_f(const model::IsmipHomFCase& f, core::Runtime& runtime, const std::string& plot,
+           bool profile) {
+  const model::IsmipHomFResult r = model::run_ismip_hom_f(f, runtime.comm());
+  if (runtime.rank() != 0) return;
+  fmt::print("ISMIP-HOM F{} ({}), grid {}x{}x{}, {} rank(s)\n", f.variant,
+             f.variant == 1 ? "no slip" : "sliding, beta^2 = 1/(A H0)", f.nx, f.ny, f.nz,
+             runtime.size());
+  fmt::print("{} after {:.1f} years, {} steps: max |dH/dt| {:.3g} m/a; ice volume drift {:.2e}\n",
+             r.steady ? "steady" : "NOT steady", r.years, r.steps, r.final_rate, r.volume_drift);
+  fmt::print("steady surface relative to the flat start: max {:.3f} m, min {:.3f} m\n",
+             r.surface_max, r.surface_min);
+  fmt::print("surface vx along y = L/2: max {:.3f} m/a, min {:.3f} m/a; {:.1f} s\n", r.vx_max,
+             r.vx_min, r.wall_seconds);
+  if (!plot.empty()) {
+    io::LineChart chart;
+    chart.title = fmt::format("ISMIP-HOM F{}: steady surface through the bump", f.variant);
+    chart.subtitle = fmt::format("nunatak Blatter-Pattyn, {}x{}x{} nodes, {:.0f} years", f.nx, f.ny,
+                                 f.nz, r.years);
+    chart.x_label = "x from the bump's centre (m)";
+    chart.y_label = "surface relative to the flat start (m)";
+    chart.series.push_back(io::Series{r.x, r.surface, "surface"});
+    io::write_line_png(chart, plot);
+    fmt::print("wrote {}\n", plot);
+  }
+  if (profile)
+    for (size_t k = 0; k < r.x.size(); ++k)
+      fmt::print("{:.1f} {:.4f} {:.4f}\n", r.x[k], r.surface[k], r.vx_surface[k]);
+}
+
+} // namespace
+
 void add_ismip_hom_command(CLI::App& app, Context& context) {
   auto* cmd = app.add_subcommand(
       "ismip-hom", "Run ISMIP-HOM experiment A, B, C, D, E1 or E2 (Pattyn et al. 2008) with "
@@ -26,14 +60,17 @@ void add_ismip_hom_command(CLI::App& app, Context& context) {
   struct Options {
     std::string experiment, grid = "16x16x9", output, plot, fixture;
     std::string arolla = model::IsmipHomCase().profile_file;
+    double years = model::IsmipHomFCase().max_years, max_dt = model::IsmipHomFCase().max_dt_years;
     double length_km = 10.0;
     bool profile = false;
   };
   auto o = std::make_shared<Options>();
-  cmd->add_option("EXP", o->experiment,
-                  "experiment: A, B, C, D, E1 (Arolla, no slip) or E2 (Arolla, zero-traction zone)")
+  cmd->add_option(
+         "EXP", o->experiment,
+         "experiment: A, B, C, D, E1 (Arolla, no slip), E2 (Arolla, zero-traction zone), F1 "
+         "(prognostic, no slip) or F2 (prognostic, sliding)")
       ->required()
-      ->check(CLI::IsMember({"A", "B", "C", "D", "E1", "E2"}, CLI::ignore_case));
+      ->check(CLI::IsMember({"A", "B", "C", "D", "E1", "E2", "F1", "F2"}, CLI::ignore_case));
   auto* length =
       cmd->add_option("--length", o->length_km,
                       "domain length L in km (5, 10, 20, 40, 80, 160; any in [0.1, 10000]; "
@@ -43,6 +80,15 @@ void add_ismip_hom_command(CLI::App& app, Context& context) {
   cmd->add_option("--grid", o->grid,
                   "nodes NXxNYxNZ (NY a multiple of 4 for A and C; E: NX nodes over the 5 km "
                   "flowline, 51 puts one on each point of the profile)")
+      ->capture_default_str();
+  cmd->add_option("--years", o->years,
+                  "F: stop after this many years if not steady before (max |dH/dt| < 1e-3 m/a)")
+      ->check(finite_range(1e-3, 1e6))
+      ->capture_default_str();
+  cmd->add_option("--max-dt", o->max_dt,
+                  "F: the longest time step in years (explicit transport: larger steps "
+                  "oscillate on fine grids)")
+      ->check(finite_range(1e-3, 1e3))
       ->capture_default_str();
   cmd->add_option("--arolla", o->arolla,
                   "E: the Arolla profile (arolla100.dat of the ISMIP-HOM data set)")
@@ -57,10 +103,12 @@ void add_ismip_hom_command(CLI::App& app, Context& context) {
   cmd->callback([o, length, &context] {
     model::IsmipHomCase c;
     c.experiment = char(std::toupper(o->experiment[0]));
-    if (c.experiment == 'E') {
+    if (c.experiment == 'E' || c.experiment == 'F') {
       c.variant = o->experiment[1] - '0';
       if (length->count() > 0)
-        throw Error("--length: experiment E's length is that of its profile (--arolla)");
+        throw Error(c.experiment == 'E'
+                        ? "--length: experiment E's length is that of its profile (--arolla)"
+                        : "--length: experiment F's length is 100 km");
     }
     c.length_km = o->length_km;
     c.profile_file = o->arolla;
@@ -85,6 +133,8 @@ void add_ismip_hom_command(CLI::App& app, Context& context) {
     c.fixture = o->fixture;
     c.command_line = context.command_line();
     core::Runtime& runtime = context.runtime();
+    if (c.experiment == 'F' && !o->fixture.empty())
+      throw Error("--bp-fixture: not for experiment F (a transient run)");
     io::FilePlan files;
     if (c.experiment == 'E') files.read(o->arolla, "--arolla");
     files.write(o->output, "-o");
@@ -92,6 +142,19 @@ void add_ismip_hom_command(CLI::App& app, Context& context) {
     for (int r = 0; r < (o->fixture.empty() ? 0 : runtime.size()); ++r)
       files.write(model::bp_fixture_path(o->fixture, r, runtime.size()), "--bp-fixture");
     model::prepare_files(files, runtime.comm());
+    if (c.experiment == 'F') {
+      model::IsmipHomFCase f;
+      f.variant = o->experiment[1] - '0';
+      f.nx = c.nx;
+      f.ny = c.ny;
+      f.nz = c.nz;
+      f.max_years = o->years;
+      f.max_dt_years = o->max_dt;
+      f.output = c.output;
+      f.command_line = c.command_line;
+      run_f(f, runtime, o->plot, o->profile);
+      return;
+    }
     const model::IsmipHomResult r = model::run_ismip_hom(c, runtime.comm());
     if (runtime.rank() != 0) return;
     const bool is_e = c.experiment == 'E';

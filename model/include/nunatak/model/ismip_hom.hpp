@@ -9,6 +9,10 @@
 ///   C: alpha 0.1 deg, b = s - 1000, beta^2 = 1000 + 1000 sin(wx) sin(wy) Pa a m^-1
 ///   D: alpha 0.1 deg, b = s - 1000, beta^2 = 1000 + 1000 sin(wx)
 /// with w = 2 pi / L. Nodes at x_i = i L / nx.
+///   F: n = 1, A = 2.140373e-7 Pa^-1 a^-1, L = 100 km, slope 3 deg, bed
+///      -H0 + 100 exp(-r^2 / sigma^2) about the centre (H0 = 1000 m, sigma =
+///      10 km), flat initial surface, SMB 0, run to steady state; F1 no
+///      slip, F2 beta^2 = 1/(A H0) (ismip_hom_f.cpp).
 ///   E: Haut Glacier d'Arolla flowline, bed and surface from the ISMIP-HOM
 ///      profile (arolla100.dat: x, bed, surface, zero-traction flag every
 ///      100 m over 5 km), interpolated linearly to nodes x_i = i 5000/(nx-1)
@@ -84,5 +88,34 @@ IsmipHomSetup make_ismip_hom(const IsmipHomCase& c, MPI_Comm comm);
 
 /// Collective: sets up and solves one experiment.
 IsmipHomResult run_ismip_hom(const IsmipHomCase& c, MPI_Comm comm);
+
+/// ISMIP-HOM F (ismip_hom_f.cpp): the prognostic experiment, run to steady state.
+struct IsmipHomFCase {
+  int variant = 1;              ///< 1: no slip; 2: beta^2 = 1/(A H0)
+  int nx = 40, ny = 40, nz = 9; ///< nodes (periodic, L = 100 km)
+  double max_years = 5000.0;    ///< stop here if not steady before
+  double max_dt_years = 2.0;    ///< time-step limit (stability of explicit transport)
+  double steady_rate = 1e-3;    ///< m/a: steady when max |dH/dt| falls below it
+  std::string output;           ///< if not empty: NetCDF of the steady state
+  std::string command_line;
+};
+
+/// The steady state of F along the flow line through the bump (y = L/2).
+struct IsmipHomFResult {
+  std::vector<double> x;                   ///< m, from the bump's centre
+  std::vector<double> surface;             ///< m, surface relative to the initial flat one
+  std::vector<double> vx_surface;          ///< m/a
+  double surface_max = 0, surface_min = 0; ///< m, whole grid
+  double vx_max = 0, vx_min = 0;           ///< m/a, along the line
+  double years = 0;                        ///< model time reached
+  long long steps = 0;
+  double final_rate = 0;   ///< m/a: max |dH/dt| of the last step
+  bool steady = false;     ///< final_rate < steady_rate
+  double volume_drift = 0; ///< relative change of the ice volume (0: SMB is 0)
+  double wall_seconds = 0;
+};
+
+/// Collective: runs F from the flat surface to steady state (or max_years).
+IsmipHomFResult run_ismip_hom_f(const IsmipHomFCase& c, MPI_Comm comm);
 
 } // namespace nunatak::model
