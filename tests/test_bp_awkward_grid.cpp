@@ -121,6 +121,30 @@ TEST(AwkwardGrid, IccSolvesAnIceCapToTheDirectSolution) {
   EXPECT_LT(icc.krylov_iterations, i.krylov_iterations);
 }
 
+// The matrix and vector types come from the options database (-bp_dm_mat_type,
+// -bp_dm_vec_type: with a GPU build of PETSc, aijkokkos/kokkos or
+// aijcusparse/cuda): block AIJ here, assembled through the same COO path,
+// gives the default AIJ solution.
+TEST(AwkwardGrid, MatrixAndVectorTypesComeFromTheOptions) {
+  const CapSetup s = make_setup();
+  auto aij = make_solver(s, "aij_", {{"pc_type", "bjacobi"}, {"sub_pc_type", "ilu"}});
+  ASSERT_TRUE(solve_on(*aij, s).converged);
+  MatType type = nullptr;
+  MatGetType(aij->matrix(), &type);
+  EXPECT_NE(std::string(type).find("aij"), std::string::npos) << type;
+
+  auto baij = make_solver(s, "baij_",
+                          {{"dm_mat_type", "baij"},
+                           {"dm_vec_type", "standard"},
+                           {"pc_type", "bjacobi"},
+                           {"sub_pc_type", "ilu"}});
+  const solver::BPSolveReport r = solve_on(*baij, s);
+  ASSERT_TRUE(r.converged) << r.reason;
+  MatGetType(baij->matrix(), &type);
+  EXPECT_NE(std::string(type).find("baij"), std::string::npos) << type;
+  EXPECT_LT(relative_difference(baij->solution(), aij->solution()), 1e-6);
+}
+
 // set_geometry with another ice mask: the Jacobian gets the new, smaller
 // pattern (only couplings of free nodes inside ice-filled elements are
 // stored), the preconditioner is set up again, and the solve from the old

@@ -222,7 +222,7 @@ void BlatterPattyn::set_up() {
 }
 
 void BlatterPattyn::create_jacobian_matrix() {
-  // A bare AIJ matrix with the problem's COO pattern, one entry per nonzero
+  // A bare matrix (AIJ by default) with the problem's COO pattern, one entry per nonzero
   // (element matrices are summed into m_hessian_values first). Only entries
   // between free nodes of filled elements are stored: on Greenland at 16 km
   // (40 % of the columns hold ice) a third of the full 27-point stencil's.
@@ -240,7 +240,12 @@ void BlatterPattyn::create_jacobian_matrix() {
   NUNATAK_PETSC(MatCreate(m_grid->comm(), matrix.out()));
   NUNATAK_PETSC(MatSetSizes(matrix, local, local, PETSC_DETERMINE, PETSC_DETERMINE));
   NUNATAK_PETSC(MatSetBlockSize(matrix, 2));
-  NUNATAK_PETSC(MatSetType(matrix, MATAIJ));
+  // The DMDA's matrix type: AIJ unless -bp_dm_mat_type names another (e.g.
+  // aijkokkos or aijcusparse with a PETSc built for a GPU: the COO assembly
+  // below is PETSc's device assembly path).
+  MatType type = nullptr;
+  NUNATAK_PETSC(DMGetMatType(m_dm, &type));
+  NUNATAK_PETSC(MatSetType(matrix, type ? type : MATAIJ));
   NUNATAK_PETSC(MatSetLocalToGlobalMapping(matrix, ltog, ltog));
   NUNATAK_PETSC(MatSetDM(matrix, m_dm));
   std::vector<PetscInt> rows, cols;
