@@ -1,7 +1,7 @@
 #pragma once
 /// \file ismip_hom.hpp
-/// ISMIP-HOM experiments A-D (Pattyn et al. 2008, The Cryosphere 2, 95-108)
-/// with the Blatter-Pattyn solver: domain [0, L]^2, periodic; A = 1e-16
+/// ISMIP-HOM experiments A-F (Pattyn et al. 2008, The Cryosphere 2, 95-108)
+/// with the Blatter-Pattyn solver. A-D: domain [0, L]^2, periodic; A = 1e-16
 /// Pa^-3 a^-1, n = 3, rho = 910, g = 9.81; surface s = -x tan(alpha) (the
 /// benchmark text's tan; ex48 uses sin, a 4e-5 relative difference at 0.5 deg).
 ///   A: alpha 0.5 deg, b = s - 1000 + 500 sin(wx) sin(wy), no slip
