@@ -4,9 +4,11 @@
 # prime) and to 97 x 173 (96 and 172 intervals: it coarsens by 2, so the
 # default is geometric multigrid, which the ice margin stalls, and the ladder's
 # first rung takes over), and Aletsch at 100 m (199 x 264 x 9), each with the
-# default linear solver (GMRES/ICC(1) where the grid does not coarsen by 2)
-# and, for the Greenland grids, with GMRES/ILU(0) (-bp_pc_type ilu, the default
-# before) in the same run, and Greenland on 2 ranks.
+# default linear solver (GMRES/ICC(1) on the reverse Cuthill-McKee ordering
+# where the grid does not coarsen by 2) and, in the same run, ICC(1) on the
+# natural ordering (the default until 2026-11-29) for Greenland and Aletsch,
+# GMRES/ILU(0) (-bp_pc_type ilu, the default before that) for the Greenland
+# grids, and Greenland on 2 ranks.
 #
 # Usage (from the repository root, after the build): experiments/benchmarks/bp_real_grids.sh
 #   [--repeat N]  run every case N times and keep the fastest (default 1)
@@ -66,14 +68,14 @@ run() {
   echo "$best"
 }
 
-printf '%-34s %9s %6s %7s %9s %12s %8s\n' case time newton krylov kry/newt "s/1e5 unkn." ratio
+printf '%-38s %9s %6s %7s %9s %12s %8s\n' case time newton krylov kry/newt "s/1e5 unkn." ratio
 row() { # row LABEL UNKNOWNS "t n k" [REFERENCE_T]
   local label=$1 unknowns=$2 result=$3 reference=${4:-}
   read -r t n k <<< "$result"
   local ratio="-"
   [ -n "$reference" ] && ratio=$(awk -v a="$t" -v b="$reference" 'BEGIN { printf "%.2f", a / b }')
   awk -v l="$label" -v t="$t" -v n="$n" -v k="$k" -v u="$unknowns" -v r="$ratio" \
-    'BEGIN { printf "%-34s %8.1fs %6d %7d %9.1f %12.2f %8s\n", l, t, n, k, k / n, t / u * 1e5, r }'
+    'BEGIN { printf "%-38s %8.1fs %6d %7d %9.1f %12.2f %8s\n", l, t, n, k, k / n, t / u * 1e5, r }'
 }
 
 g_unknowns=$((106 * 181 * 9 * 2))
@@ -81,19 +83,23 @@ c_unknowns=$((98 * 174 * 9 * 2))
 m_unknowns=$((97 * 173 * 9 * 2))
 a_unknowns=$((199 * 264 * 9 * 2))
 g_ilu=$(run greenland_ilu 1 "$greenland" -- -bp_pc_type ilu)
+g_nat=$(run greenland_natural 1 "$greenland" -- -bp_pc_factor_mat_ordering_type natural)
 g_icc=$(run greenland_icc 1 "$greenland")
 row "Greenland 106x181, ILU(0)" "$g_unknowns" "$g_ilu"
-row "Greenland 106x181, ICC(1) default" "$g_unknowns" "$g_icc" "${g_ilu%% *}"
+row "Greenland 106x181, ICC(1) natural" "$g_unknowns" "$g_nat" "${g_ilu%% *}"
+row "Greenland 106x181, ICC(1) RCM default" "$g_unknowns" "$g_icc" "${g_nat%% *}"
 c_ilu=$(run crop_ilu 1 "$greenland" --set "$crop" -- -bp_pc_type ilu)
 c_icc=$(run crop_icc 1 "$greenland" --set "$crop")
 row "Greenland 98x174, ILU(0)" "$c_unknowns" "$c_ilu"
-row "Greenland 98x174, ICC(1) default" "$c_unknowns" "$c_icc" "${c_ilu%% *}"
+row "Greenland 98x174, ICC(1) RCM default" "$c_unknowns" "$c_icc" "${c_ilu%% *}"
 m_default=$(run crop_mg 1 "$greenland" --set "$crop_mg")
 row "Greenland 97x173, default (MG->ICC)" "$m_unknowns" "$m_default"
 g_np2=$(run greenland_np2 2 "$greenland")
 row "Greenland 106x181, default, 2 ranks" "$g_unknowns" "$g_np2" "${g_icc%% *}"
 if [ "$aletsch" = 1 ]; then
+  a_nat=$(run aletsch_natural 1 "$aletsch_config" -- -bp_pc_factor_mat_ordering_type natural)
   a_icc=$(run aletsch_icc 1 "$aletsch_config")
-  row "Aletsch 199x264, ICC(1) default" "$a_unknowns" "$a_icc"
+  row "Aletsch 199x264, ICC(1) natural" "$a_unknowns" "$a_nat"
+  row "Aletsch 199x264, ICC(1) RCM default" "$a_unknowns" "$a_icc" "${a_nat%% *}"
 fi
 echo "(ratio: time against the row above it; 2 ranks: against 1 rank)"

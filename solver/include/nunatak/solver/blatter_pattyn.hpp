@@ -49,8 +49,11 @@
 /// driving-stress residual; FGMRES + full geometric multigrid (Galerkin,
 /// ICC(0) smoother) where the grid coarsens by 2 in every direction, with grid
 /// sequencing on cold starts (coarse geometry made by a DMCoarsenHook),
-/// GMRES + block-Jacobi/ILU(0) elsewhere; options override them. If Newton
-/// fails, a robustness ladder switches a stalled GMRES/ILU to FGMRES/GAMG, then
+/// GMRES + ICC(1) on the reverse Cuthill-McKee ordering elsewhere (block
+/// Jacobi with such blocks on several ranks; the emulator's small samples:
+/// ILU(0)); options override them. If Newton fails, a robustness ladder
+/// switches a stalled multigrid to GMRES/ICC(1), a stalled GMRES to
+/// FGMRES/GAMG (LU on small grids), then
 /// restarts from the shallow-ice velocity and continues in the strain-rate
 /// regularisation (x 1e6, 1e4, 1e2, 1 on its square).
 
