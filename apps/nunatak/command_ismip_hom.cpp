@@ -1,5 +1,5 @@
-// `nunatak ismip-hom EXP --length L_KM`: ISMIP-HOM experiments with the
-// Blatter-Pattyn solver.
+// `nunatak ismip-hom EXP --length L_KM`: ISMIP-HOM experiments A-F with the
+// Blatter-Pattyn solver (F: the prognostic run to steady state).
 
 #include "commands.hpp"
 
@@ -54,9 +54,9 @@ void run_f(const model::IsmipHomFCase& f, core::Runtime& runtime, const std::str
 
 void add_ismip_hom_command(CLI::App& app, Context& context) {
   auto* cmd = app.add_subcommand(
-      "ismip-hom", "Run ISMIP-HOM experiment A, B, C, D, E1 or E2 (Pattyn et al. 2008) with "
-                   "the Blatter-Pattyn solver and print the surface velocity along y = L/4 or "
-                   "the flowline");
+      "ismip-hom", "Run ISMIP-HOM experiment A, B, C, D, E1, E2, F1 or F2 (Pattyn et al. 2008) "
+                   "with the Blatter-Pattyn solver and print the surface velocity along y = L/4 "
+                   "or the flowline (F: run to steady state, the steady surface)");
   struct Options {
     std::string experiment, grid = "16x16x9", output, plot, fixture;
     std::string arolla = model::IsmipHomCase().profile_file;
