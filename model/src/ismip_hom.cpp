@@ -59,6 +59,11 @@ std::string ismip_hom_title(const IsmipHomCase& c) {
 
 namespace {
 
+/// The basal friction coefficient beta^2 of the experiments with sliding.
+core::FieldInfo friction_info() {
+  return core::FieldInfo{"beta2", "basal friction coefficient", "", "Pa a m-1", "Pa a m-1", {}, ""};
+}
+
 /// Experiment E: the Arolla flowline on nx nodes from the profile's first to
 /// its last x, periodic in y (ny nodes, dy = dx).
 IsmipHomSetup make_ismip_hom_e(const IsmipHomCase& c, MPI_Comm comm) {
@@ -80,10 +85,7 @@ IsmipHomSetup make_ismip_hom_e(const IsmipHomCase& c, MPI_Comm comm) {
   auto grid = core::ParallelGrid::create(comm, core::Grid(c.nx, c.ny, dx, dx, x0, 0.0), options);
   core::Field2D thk(grid, io::quantity("thk").info), bed(grid, io::quantity("topg").info);
   core::FieldInfo fixed_info{"bed_fixed", "1 where the bed is fixed", "", "1", "1", {}, ""};
-  core::Field2D beta2(
-      grid,
-      core::FieldInfo{"beta2", "basal friction coefficient", "", "Pa a m-1", "Pa a m-1", {}, ""});
-  core::Field2D fixed(grid, fixed_info);
+  core::Field2D beta2(grid, friction_info()), fixed(grid, fixed_info);
   const core::LocalBox b = grid->box();
   const core::Grid& g = grid->grid();
   auto H = Kokkos::create_mirror_view(thk.view()), B = Kokkos::create_mirror_view(bed.view()),
@@ -135,9 +137,7 @@ IsmipHomSetup make_ismip_hom(const IsmipHomCase& c, MPI_Comm comm) {
   auto grid = core::ParallelGrid::create(comm, core::Grid(c.nx, c.ny, dx, dy, 0.0, 0.0), options);
 
   core::Field2D thk(grid, io::quantity("thk").info), bed(grid, io::quantity("topg").info);
-  core::Field2D beta2(
-      grid,
-      core::FieldInfo{"beta2", "basal friction coefficient", "", "Pa a m-1", "Pa a m-1", {}, ""});
+  core::Field2D beta2(grid, friction_info());
   const core::LocalBox b = grid->box();
   const core::Grid& g = grid->grid();
   auto H = Kokkos::create_mirror_view(thk.view()), B = Kokkos::create_mirror_view(bed.view()),

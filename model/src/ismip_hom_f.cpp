@@ -77,8 +77,6 @@ IsmipHomFResult run_ismip_hom_f(const IsmipHomFCase& c, MPI_Comm comm) {
   bp.uniform_beta2 = 1.0 / (softness_per_year * H0);
   bp.ocean_pressure = false;
   ModelParams params;
-  params.stress.flow = bp.flow;
-  params.stress.bp_levels = c.nz;
   params.transport.floatation.minimum_thickness = bp.minimum_thickness;
   params.transport.calve_floating_ice = false;
   params.max_dt = c.max_dt_years * core::seconds_per_year;
