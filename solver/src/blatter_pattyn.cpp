@@ -6,6 +6,7 @@
 
 #include "nunatak/solver/blatter_pattyn.hpp"
 
+#include "bp_csr.hpp"
 #include "bp_driver.hpp"
 #include "nunatak/core/constants.hpp"
 #include "nunatak/core/error.hpp"
@@ -222,8 +223,10 @@ void BlatterPattyn::set_up() {
 }
 
 void BlatterPattyn::create_jacobian_matrix() {
-  // A bare matrix (AIJ by default) with the problem's COO pattern, one entry per nonzero
-  // (element matrices are summed into m_hessian_values first). Only entries
+  // A bare matrix (AIJ by default) with the problem's pattern, one entry per
+  // nonzero (element matrices are summed straight into the CSR values on one
+  // rank; on several into m_hessian_values' 108 slots per node, then COO
+  // assembly). Only entries
   // between free nodes of filled elements are stored: on Greenland at 16 km
   // (40 % of the columns hold ice) a third of the full 27-point stencil's.
   const core::BPPatch& p = m_problem->patch();
@@ -250,9 +253,56 @@ void BlatterPattyn::create_jacobian_matrix() {
   NUNATAK_PETSC(MatSetDM(matrix, m_dm));
   std::vector<PetscInt> rows, cols;
   m_problem->hessian_pattern(rows, cols);
-  NUNATAK_PETSC(
-      MatSetPreallocationCOOLocal(matrix, PetscCount(rows.size()), rows.data(), cols.data()));
-  m_hessian_values.assign(rows.size(), 0.0);
+  m_hessian_values.clear();
+  m_coo_slots.clear();
+  m_coo_values.clear();
+  m_csr.reset();
+  PetscBool seqaij = PETSC_FALSE;
+  NUNATAK_PETSC(PetscObjectTypeCompare(reinterpret_cast<PetscObject>(static_cast<Mat>(matrix)),
+                                       MATSEQAIJ, &seqaij));
+  if (seqaij) {
+    // One rank, AIJ: the CSR pattern made here (bp_csr.hpp), and
+    // jacobian_local writes the values into the matrix's array.
+    const PetscInt* global = nullptr;
+    NUNATAK_PETSC(ISLocalToGlobalMappingGetIndices(ltog, &global));
+    for (std::size_t e = 0; e < cols.size(); ++e)
+      if (cols[e] >= 0) {
+        rows[e] = global[rows[e]];
+        cols[e] = global[cols[e]];
+      }
+    NUNATAK_PETSC(ISLocalToGlobalMappingRestoreIndices(ltog, &global));
+    auto pattern = std::make_unique<bp_csr::Pattern>(bp_csr::make_pattern(local, rows, cols));
+    NUNATAK_PETSC(MatSeqAIJSetPreallocationCSR(matrix, pattern->row_start.data(),
+                                               pattern->columns.data(), nullptr));
+    pattern->row_start = {}; // PETSc keeps its own copy
+    pattern->columns = {};
+    m_csr = std::move(pattern);
+    m_hessian_values.shrink_to_fit();
+  } else {
+    m_hessian_values.assign(rows.size(), 0.0);
+    // Several ranks (or another matrix type): PETSc's COO assembly. Where
+    // fewer than half of the 108 slots per node are nonzeros (an ice sheet's
+    // margins and ice-free land, a DMDA before set_geometry), PETSc is given
+    // only the nonzeros and jacobian_local gathers their values: on
+    // Greenland at 16 km the preallocation sorts a third of the entries.
+    // Elsewhere (ISMIP-HOM) the slots go as they are, -1 for the unused.
+    std::size_t nonzeros = 0;
+    for (const PetscInt c : cols) nonzeros += c >= 0 ? 1 : 0;
+    if (2 * nonzeros < cols.size()) {
+      m_coo_slots.reserve(nonzeros);
+      for (std::size_t e = 0; e < cols.size(); ++e)
+        if (cols[e] >= 0) {
+          rows[m_coo_slots.size()] = rows[e];
+          cols[m_coo_slots.size()] = cols[e];
+          m_coo_slots.push_back(e);
+        }
+      rows.resize(nonzeros);
+      cols.resize(nonzeros);
+      m_coo_values.assign(nonzeros, 0.0);
+    }
+    NUNATAK_PETSC(
+        MatSetPreallocationCOOLocal(matrix, PetscCount(rows.size()), rows.data(), cols.data()));
+  }
   m_matrix = std::move(matrix);
   m_pattern_key = std::move(key);
   // A new matrix object: the preconditioner is rebuilt from scratch.
@@ -301,18 +351,40 @@ void BlatterPattyn::residual_local(const double* x, double* f) const {
 }
 
 void BlatterPattyn::jacobian_local(const double* x, Mat P) const {
+  const core::BPPatch& p = m_problem->patch();
+  // d on the diagonal of the fixed dofs of owned columns, through `add(slot, d)`.
+  const auto add_fixed_diagonal = [&](const auto& add) {
+    for (int j = p.ys; j < p.ys + p.ym; ++j)
+      for (int i = p.xs; i < p.xs + p.xm; ++i)
+        for (int k = 0; k < p.nz; ++k)
+          if (p.fixed(j, i, k))
+            for (int c = 0; c < 2; ++c)
+              add(m_problem->hessian_index(j, i, k, c, 0, 0, 0, c),
+                  m_problem->dirichlet_scale(j, i));
+  };
+  if (m_csr) {
+    // One rank: straight into the matrix's CSR values.
+    if (P != m_matrix) throw Error("internal: bp Jacobian into a matrix of another pattern");
+    PetscScalar* csr = nullptr;
+    NUNATAK_PETSC(MatSeqAIJGetArrayWrite(P, &csr));
+    m_problem->hessian_compressed(x, m_csr->position.data(), csr, m_csr->entries);
+    add_fixed_diagonal([&](std::size_t slot, double d) { csr[m_csr->position[slot]] += d; });
+    NUNATAK_PETSC(MatSeqAIJRestoreArrayWrite(P, &csr));
+    NUNATAK_PETSC(MatAssemblyBegin(P, MAT_FINAL_ASSEMBLY));
+    NUNATAK_PETSC(MatAssemblyEnd(P, MAT_FINAL_ASSEMBLY));
+    return;
+  }
   // The values buffer is scratch space of a const operation.
   std::vector<double>& values = const_cast<std::vector<double>&>(m_hessian_values);
   m_problem->hessian(x, values.data());
-  const core::BPPatch& p = m_problem->patch();
-  for (int j = p.ys; j < p.ys + p.ym; ++j)
-    for (int i = p.xs; i < p.xs + p.xm; ++i)
-      for (int k = 0; k < p.nz; ++k)
-        if (p.fixed(j, i, k))
-          for (int c = 0; c < 2; ++c)
-            values[m_problem->hessian_index(j, i, k, c, 0, 0, 0, c)] +=
-                m_problem->dirichlet_scale(j, i);
-  NUNATAK_PETSC(MatSetValuesCOO(P, values.data(), INSERT_VALUES));
+  add_fixed_diagonal([&](std::size_t slot, double d) { values[slot] += d; });
+  if (m_coo_slots.empty()) {
+    NUNATAK_PETSC(MatSetValuesCOO(P, values.data(), INSERT_VALUES));
+    return;
+  }
+  std::vector<double>& nonzeros = const_cast<std::vector<double>&>(m_coo_values);
+  for (std::size_t n = 0; n < m_coo_slots.size(); ++n) nonzeros[n] = values[m_coo_slots[n]];
+  NUNATAK_PETSC(MatSetValuesCOO(P, nonzeros.data(), INSERT_VALUES));
 }
 
 double BlatterPattyn::energy(Vec x) const {

@@ -281,18 +281,19 @@ template void BPProblem::hessian_pattern(std::vector<int>&, std::vector<int>&) c
 template void BPProblem::hessian_pattern(std::vector<long>&, std::vector<long>&) const;
 template void BPProblem::hessian_pattern(std::vector<long long>&, std::vector<long long>&) const;
 
-void BPProblem::hessian(const double* x_data, double* values_data) const {
-  const KernelData m = m_impl->kernel;
+namespace {
+
+/// Adds the element Hessians of the filled elements to the slots they touch:
+/// add(slot, value) with slot = coo_index(node a, component c, offset to node
+/// b, component c2).
+template <class Add>
+void add_element_hessians(const KernelData& m, const double* x_data, const Add& add) {
   const bp::ConstNodeView x(x_data, m.ny, m.nx, m.nz, 2);
-  const Kokkos::View<double*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> values(
-      values_data, hessian_size());
-  Kokkos::deep_copy(values, 0.0);
   Kokkos::parallel_for(
       "bp::hessian", element_range(m), KOKKOS_LAMBDA(int j, int i, int k) {
         if (!bp::element_is_filled(m, j, i)) return;
         double K[256];
         bp::element_hessian(m, x, j, i, k, K);
-        // Add K to the COO values of the nonzeros it touches.
         for (int a = 0; a < 8; ++a) {
           const int ja = j + bp::node_dj(a), ia = i + bp::node_di(a), ka = k + bp::node_dk(a);
           for (int b = 0; b < 8; ++b) {
@@ -300,11 +301,40 @@ void BPProblem::hessian(const double* x_data, double* values_data) const {
                       dk = bp::node_dk(b) - bp::node_dk(a);
             for (int c = 0; c < 2; ++c) {
               const std::size_t row = m.coo_index(ja, ia, ka, c, dj, di, dk, 0);
-              Kokkos::atomic_add(&values(row), K[(a * 2 + c) * 16 + b * 2]);
-              Kokkos::atomic_add(&values(row + 1), K[(a * 2 + c) * 16 + b * 2 + 1]);
+              add(row, K[(a * 2 + c) * 16 + b * 2]);
+              add(row + 1, K[(a * 2 + c) * 16 + b * 2 + 1]);
             }
           }
         }
+      });
+}
+
+} // namespace
+
+void BPProblem::hessian(const double* x_data, double* values_data) const {
+  const KernelData m = m_impl->kernel;
+  const Kokkos::View<double*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> values(
+      values_data, hessian_size());
+  Kokkos::deep_copy(values, 0.0);
+  add_element_hessians(
+      m, x_data,
+      KOKKOS_LAMBDA(std::size_t slot, double v) { Kokkos::atomic_add(&values(slot), v); });
+}
+
+void BPProblem::hessian_compressed(const double* x_data, const std::int32_t* position,
+                                   double* values_data, std::size_t entries) const {
+  const KernelData m = m_impl->kernel;
+  const Kokkos::View<double*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> values(
+      values_data, entries);
+  const Kokkos::View<const std::int32_t*, Kokkos::HostSpace,
+                     Kokkos::MemoryTraits<Kokkos::Unmanaged>>
+      where(position, hessian_size());
+  Kokkos::deep_copy(values, 0.0);
+  // Unused slots (-1) receive only zeros: rows and columns of fixed nodes,
+  // which element_hessian zeroes.
+  add_element_hessians(
+      m, x_data, KOKKOS_LAMBDA(std::size_t slot, double v) {
+        if (where(slot) >= 0) Kokkos::atomic_add(&values(where(slot)), v);
       });
 }
 

@@ -1,5 +1,6 @@
 // Solver strategy of the Blatter-Pattyn driver: the default linear solver
-// (geometric multigrid where the grid coarsens by 2, GMRES/ILU elsewhere),
+// (geometric multigrid where the grid coarsens by 2 and ice covers every
+// column, GMRES/ICC(1) elsewhere),
 // grid sequencing on cold starts (coarser DMDAs from DMCoarsen, whose hook
 // attaches their geometry), the shallow-ice first guess, and the robustness
 // ladder (GAMG, then regularisation continuation) when Newton fails.
@@ -88,8 +89,9 @@ void BlatterPattyn::configure_default_multigrid() {
   // operators; one GMRES iteration of block-Jacobi/ICC(0) as smoother), as in
   // PETSc's ex48, with the backtracking line search (after grid sequencing the
   // critical-point one saves no Newton steps, and it fails on Greenland).
-  // Otherwise GMRES + ICC(1) (block Jacobi/ICC(1) on several ranks), capped,
-  // with the ladder's LU or GAMG fallback. Command-line options override all.
+  // Otherwise, and where the ice has margins (solve()), GMRES + ICC(1)
+  // (block Jacobi/ICC(1) on several ranks), capped, with the ladder's LU or
+  // GAMG fallback. Command-line options override all.
   // direct_fallback (small grids): GMRES/ILU(0), then LU where it stalls.
   const int levels = m_params.direct_fallback
                          ? 1
@@ -136,9 +138,9 @@ void BlatterPattyn::configure_default_multigrid() {
   // options given by the user win.
   set_default_options(m_params.options_prefix + "mg_levels_sub_",
                       {{"pc_type", "icc"}, {"pc_factor_shift_type", "none"}});
-  // At most 50 iterations per linear solve (ISMIP-HOM takes 1-2): where the
-  // ice margin spoils the coarse grids (Greenland cropped to 97 x 173 nodes
-  // stagnates), the ladder's first rung switches to GMRES/ICC(1).
+  // At most 50 iterations per linear solve (ISMIP-HOM takes 1-2): where it
+  // stalls, the ladder's first rung switches to GMRES/ICC(1). Grids with ice
+  // margins get GMRES/ICC(1) before their first solve (solve()).
   m_default_multigrid = m_default_linear_solver;
   m_default_solver_name = "FGMRES/geometric multigrid";
   if (m_default_multigrid)
@@ -206,6 +208,30 @@ void BlatterPattyn::set_sia_initial_guess() {
     }
 }
 
+bool BlatterPattyn::has_ice_free_columns() const {
+  const core::BPPatch& p = m_problem->patch();
+  int ice_free = 0;
+  for (int j = p.ys; j < p.ys + p.ym && !ice_free; ++j)
+    for (int i = p.xs; i < p.xs + p.xm; ++i)
+      if (p.thickness[p.column(j, i)] < p.constants.minimum_thickness) ice_free = 1;
+  MPI_Allreduce(MPI_IN_PLACE, &ice_free, 1, MPI_INT, MPI_MAX, m_grid->comm());
+  return ice_free != 0;
+}
+
+void BlatterPattyn::switch_multigrid_to_incomplete_cholesky() {
+  // GMRES/ICC(1) with its line search (l2), and the preconditioner rebuilt
+  // at every Newton step (multigrid's lag of 2 doubles ICC's Krylov count).
+  m_default_multigrid = false;
+  use_incomplete_cholesky();
+  SNESLineSearch line_search = nullptr;
+  NUNATAK_PETSC(SNESGetLineSearch(m_snes, &line_search));
+  NUNATAK_PETSC(SNESLineSearchSetType(line_search, SNESLINESEARCHL2));
+  PetscBool user_lag = PETSC_FALSE;
+  NUNATAK_PETSC(PetscOptionsHasName(nullptr, m_params.options_prefix.c_str(),
+                                    "-snes_lag_preconditioner", &user_lag));
+  if (!user_lag) NUNATAK_PETSC(SNESSetLagPreconditioner(m_snes, 1));
+}
+
 bool BlatterPattyn::start_from_coarser_grid(BPSolveReport& report) {
   if (m_coarser_grids_allowed <= 0 || !m_columns ||
       !sequence_coarsens(m_dm, m_mx, m_my, m_mz, m_periodic_x, m_periodic_y))
@@ -214,13 +240,7 @@ bool BlatterPattyn::start_from_coarser_grid(BPSolveReport& report) {
   // Only where every column holds ice: at margins the injected coarse mask
   // differs from the fine one, and the interpolated start cost Newton steps
   // (an ice cap on 33 x 33 x 9 nodes: 16-17 instead of 13 on the finest grid).
-  const core::BPPatch& p = m_problem->patch();
-  int ice_free = 0;
-  for (int j = p.ys; j < p.ys + p.ym && !ice_free; ++j)
-    for (int i = p.xs; i < p.xs + p.xm; ++i)
-      if (p.thickness[p.column(j, i)] < p.constants.minimum_thickness) ice_free = 1;
-  MPI_Allreduce(MPI_IN_PLACE, &ice_free, 1, MPI_INT, MPI_MAX, comm);
-  if (ice_free) return false;
+  if (has_ice_free_columns()) return false;
 
   // The coarse DMDA is PETSc's coarsening of this one (so that interpolation
   // between the two is local up to the ghosts); the coarsen hook has
@@ -296,6 +316,10 @@ BPSolveReport BlatterPattyn::solve() {
   PetscReal current = 0;
   NUNATAK_PETSC(VecNorm(m_solution, NORM_INFINITY, &current));
   BPSolveReport r;
+  // The default geometric multigrid stalls where the ice has margins (the
+  // coarse grids' basis functions straddle them: Greenland cropped to 97 x
+  // 173 nodes, or at 32 km): there, GMRES/ICC(1) from the start.
+  if (m_default_multigrid && has_ice_free_columns()) switch_multigrid_to_incomplete_cholesky();
   if (current == 0.0) {
     // Cold start: from the coarser grid's solution where the grid coarsens,
     // else from the shallow-ice velocity.
@@ -347,14 +371,10 @@ BPSolveReport BlatterPattyn::solve() {
 #endif
     r.stalled_solver = m_default_solver_name;
     if (m_default_multigrid) {
-      // First rung where the default geometric multigrid stalled (an ice
-      // margin on a grid that coarsens by 2): GMRES/ICC(1), the default of
-      // the other grids, with its line search, from the shallow-ice velocity.
-      m_default_multigrid = false;
-      use_incomplete_cholesky();
-      SNESLineSearch line_search = nullptr;
-      NUNATAK_PETSC(SNESGetLineSearch(m_snes, &line_search));
-      NUNATAK_PETSC(SNESLineSearchSetType(line_search, SNESLINESEARCHL2));
+      // First rung where the default geometric multigrid stalled:
+      // GMRES/ICC(1), the default of the other grids, with its line search,
+      // from the shallow-ice velocity.
+      switch_multigrid_to_incomplete_cholesky();
       r.switched_to_icc = true;
       set_sia_initial_guess();
       attempt();

@@ -47,8 +47,9 @@
 /// Solver (bp_solve.cpp): Newton (SNES, options prefix -bp_) with a line
 /// search, Eisenstat-Walker and an absolute tolerance of 1e-8 of the
 /// driving-stress residual; FGMRES + full geometric multigrid (Galerkin,
-/// ICC(0) smoother) where the grid coarsens by 2 in every direction, with grid
-/// sequencing on cold starts (coarse geometry made by a DMCoarsenHook),
+/// ICC(0) smoother) where the grid coarsens by 2 in every direction and ice
+/// covers every column, with grid sequencing on cold starts (coarse geometry
+/// made by a DMCoarsenHook),
 /// GMRES + ICC(1) on the reverse Cuthill-McKee ordering elsewhere (block
 /// Jacobi with such blocks on several ranks; the emulator's small samples:
 /// ILU(0)); options override them. If Newton fails, a robustness ladder
@@ -68,6 +69,10 @@
 #include <vector>
 
 namespace nunatak::solver {
+
+namespace bp_csr {
+struct Pattern;
+}
 
 /// Parameters of the Blatter-Pattyn solver.
 struct BPParams {
@@ -234,6 +239,11 @@ private:
   /// solution into m_solution. False (m_solution untouched) where the grid does
   /// not coarsen or the coarse solve failed.
   bool start_from_coarser_grid(BPSolveReport& report);
+  /// Collective: true if some column of the grid holds less than the minimum thickness.
+  bool has_ice_free_columns() const;
+  /// Replaces the default geometric multigrid by GMRES/ICC(1) and its line
+  /// search (a stalled multigrid, or a grid with ice margins).
+  void switch_multigrid_to_incomplete_cholesky();
   /// Depth-averaged velocity and upwind face fluxes of thickness `thk` (after a solve).
   void update_fluxes(const core::Field2D& thk);
   /// The rank's ghosted column velocities `x` ([y][x][z][c], m/a) as a box of the 2-D grid.
@@ -248,7 +258,14 @@ private:
   core::SNESHandle m_snes;
   core::VecHandle m_solution;
   std::unique_ptr<BPProblem> m_problem;
-  std::vector<double> m_hessian_values; ///< COO values of the Jacobian
+  std::vector<double> m_hessian_values; ///< COO assembly: the Jacobian's 108 slots per node
+  /// COO assembly where the matrix was given only the nonzeros: their slots
+  /// in m_hessian_values (empty where it was given every slot), and the
+  /// gathered values.
+  std::vector<std::size_t> m_coo_slots;
+  std::vector<double> m_coo_values;
+  /// One rank, AIJ: the CSR position of each slot (bp_csr.hpp); null: COO assembly.
+  std::unique_ptr<bp_csr::Pattern> m_csr;
   /// element_filled, node_free and bed_fixed of the patch m_matrix's pattern was made for.
   std::vector<std::uint8_t> m_pattern_key;
   std::shared_ptr<const Columns> m_columns;

@@ -28,6 +28,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -85,6 +86,12 @@ public:
   /// The Hessian of energy() at `x` into `values` (hessian_size() values,
   /// overwritten; rows and columns of fixed nodes are 0).
   void hessian(const double* x, double* values) const;
+  /// The same Hessian summed straight into compressed storage: slot s
+  /// (hessian_index) adds to values[position[s]], skipped where position[s]
+  /// is -1; `values` (`entries` long) is zeroed first. For a CSR matrix whose
+  /// positions come from hessian_pattern (bp_csr.hpp).
+  void hessian_compressed(const double* x, const std::int32_t* position, double* values,
+                          std::size_t entries) const;
 
   /// Scale of the fixed rows d (u - 0) = 0 that the solver adds for column
   /// (j, i): 2 eta_ref / (rho g) (dx dy/hz + dx hz/dy + dy hz/dx), the
