@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Blatter-Pattyn diagnostic solves on real grids: Greenland at 16 km (106 x 181
 # x 9 nodes), the same cropped to 98 x 174 (97 and 173 node intervals, both
-# prime) and to 97 x 173 (96 and 172 intervals: it coarsens by 2, so the
-# default is geometric multigrid, which the ice margin stalls, and the ladder's
-# first rung takes over), and Aletsch at 100 m (199 x 264 x 9), each with the
+# prime) and to 97 x 173 (96 and 172 intervals: it coarsens by 2, but the ice
+# has margins, so the default is GMRES/ICC(1) from the start; until 2026-11-30
+# geometric multigrid, which the margin stalled, and then the ladder's first
+# rung), and Aletsch at 100 m (199 x 264 x 9), each with the
 # default linear solver (GMRES/ICC(1) on the reverse Cuthill-McKee ordering
 # where the grid does not coarsen by 2) and, in the same run, ICC(1) on the
 # natural ordering (the default until 2026-11-29) for Greenland and Aletsch,
@@ -93,7 +94,7 @@ c_icc=$(run crop_icc 1 "$greenland" --set "$crop")
 row "Greenland 98x174, ILU(0)" "$c_unknowns" "$c_ilu"
 row "Greenland 98x174, ICC(1) RCM default" "$c_unknowns" "$c_icc" "${c_ilu%% *}"
 m_default=$(run crop_mg 1 "$greenland" --set "$crop_mg")
-row "Greenland 97x173, default (MG->ICC)" "$m_unknowns" "$m_default"
+row "Greenland 97x173, ICC(1) RCM default" "$m_unknowns" "$m_default"
 g_np2=$(run greenland_np2 2 "$greenland")
 row "Greenland 106x181, default, 2 ranks" "$g_unknowns" "$g_np2" "${g_icc%% *}"
 if [ "$aletsch" = 1 ]; then

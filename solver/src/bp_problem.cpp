@@ -254,9 +254,17 @@ void BPProblem::hessian_pattern(std::vector<Int>& rows, std::vector<Int>& cols) 
     return false;
   };
   for (int j = p.ey0; j <= p.ey1; ++j)
-    for (int i = p.ex0; i <= p.ex1; ++i)
-      for (int k = 0; k < p.nz; ++k) {
-        const bool owned = j >= p.ys && j < p.ys + p.ym && i >= p.xs && i < p.xs + p.xm;
+    for (int i = p.ex0; i <= p.ex1; ++i) {
+      const bool owned = j >= p.ys && j < p.ys + p.ym && i >= p.xs && i < p.xs + p.xm;
+      // Whether columns (j, i) and (j + dj, i + di) share a filled element:
+      // once per column pair, not per slot.
+      bool coupled[3][3];
+      for (int dj = -1; dj <= 1; ++dj)
+        for (int di = -1; di <= 1; ++di)
+          coupled[dj + 1][di + 1] = share(j, j + dj, p.ey0, p.ey1) &&
+                                    share(i, i + di, p.ex0, p.ex1) &&
+                                    filled_element_holds(j, i, j + dj, i + di);
+      for (int k = 0; k < p.nz; ++k)
         for (int c = 0; c < 2; ++c)
           for (int dj = -1; dj <= 1; ++dj)
             for (int di = -1; di <= 1; ++di)
@@ -266,15 +274,13 @@ void BPProblem::hessian_pattern(std::vector<Int>& rows, std::vector<Int>& cols) 
                   const int j2 = j + dj, i2 = i + di, k2 = k + dk;
                   const bool diagonal = dj == 0 && di == 0 && dk == 0 && c2 == c;
                   // Rows and columns of fixed nodes are 0 off the diagonal.
-                  const bool entry = (diagonal && owned) ||
-                                     (k2 >= 0 && k2 < p.nz && share(j, j2, p.ey0, p.ey1) &&
-                                      share(i, i2, p.ex0, p.ex1) && share(k, k2, 0, p.nz - 1) &&
-                                      !p.fixed(j, i, k) && !p.fixed(j2, i2, k2) &&
-                                      filled_element_holds(j, i, j2, i2));
+                  const bool entry =
+                      (diagonal && owned) || (k2 >= 0 && k2 < p.nz && coupled[dj + 1][di + 1] &&
+                                              !p.fixed(j, i, k) && !p.fixed(j2, i2, k2));
                   rows[e] = dof(j, i, k, c);
                   cols[e] = entry ? dof(j2, i2, k2, c2) : -1;
                 }
-      }
+    }
 }
 
 template void BPProblem::hessian_pattern(std::vector<int>&, std::vector<int>&) const;

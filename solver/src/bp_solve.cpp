@@ -282,6 +282,7 @@ bool BlatterPattyn::start_from_coarser_grid(BPSolveReport& report) {
 
 BPSolveReport BlatterPattyn::solve() {
   read_options();
+  create_jacobian_matrix(); // a solve before set_geometry: the matrix of the empty problem
   // Absolute tolerance: 1e-8 of the residual at zero velocity (the driving
   // stress), so that a warm-started solve stops where a cold one would,
   // above the round-off floor of a large ice sheet; -bp_snes_atol wins.

@@ -197,7 +197,8 @@ public:
 
   /// The discrete problem on this rank's patch.
   const BPProblem& problem() const { return *m_problem; }
-  /// The solution vector (u, v in m/a), the 3-D DMDA, the Jacobian matrix.
+  /// The solution vector (u, v in m/a), the 3-D DMDA, the Jacobian matrix
+  /// (null until set_geometry or solve).
   Vec solution() const { return m_solution; }
   DM dm() const { return m_dm; }
   Mat matrix() const { return m_matrix; }
