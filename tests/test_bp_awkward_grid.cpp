@@ -6,6 +6,7 @@
 #include "nunatak/core/constants.hpp"
 #include "nunatak/solver/blatter_pattyn.hpp"
 
+#include "solver_type.hpp"
 #include "vec_difference.hpp"
 
 #include <gtest/gtest.h>
@@ -81,16 +82,6 @@ solver::BPSolveReport solve_on(solver::BlatterPattyn& bp, const CapSetup& s) {
   return bp.solve();
 }
 
-std::string pc_type(const solver::BlatterPattyn& bp) {
-  KSP ksp = nullptr;
-  PC pc = nullptr;
-  SNESGetKSP(bp.snes(), &ksp);
-  KSPGetPC(ksp, &pc);
-  PCType type = nullptr;
-  PCGetType(pc, &type);
-  return type ? type : "";
-}
-
 } // namespace
 
 // On this grid the default linear solver is GMRES/ICC(1) on the reverse
@@ -109,7 +100,7 @@ TEST(AwkwardGrid, IccSolvesAnIceCapToTheDirectSolution) {
   MPI_Comm_size(MPI_COMM_WORLD, &ranks);
   auto defaults = make_solver(s, "icc_", {});
   const solver::BPSolveReport icc = solve_on(*defaults, s);
-  EXPECT_EQ(pc_type(*defaults), ranks == 1 ? "icc" : "bjacobi");
+  EXPECT_EQ(preconditioner_type(defaults->snes()), ranks == 1 ? "icc" : "bjacobi");
   EXPECT_TRUE(icc.converged) << icc.reason;
   EXPECT_FALSE(icc.switched_to_gamg || icc.switched_to_lu || icc.continuation_stages > 0);
   EXPECT_LT(relative_difference(defaults->solution(), direct->solution()), 1e-5);
