@@ -226,10 +226,11 @@ void BlatterPattyn::set_up() {
 void BlatterPattyn::create_jacobian_matrix() {
   // A bare matrix (AIJ by default) with the problem's pattern, one entry per
   // nonzero (element matrices are summed straight into the CSR values on one
-  // rank; on several into m_hessian_values' 108 slots per node, then COO
-  // assembly). Only entries
-  // between free nodes of filled elements are stored: on Greenland at 16 km
-  // (40 % of the columns hold ice) a third of the full 27-point stencil's.
+  // rank; on several, or with another matrix type such as a GPU one, into
+  // m_hessian_values' 108 slots per node, then PETSc's COO assembly). Only
+  // entries between free nodes of filled elements are stored: on Greenland at
+  // 16 km (40 % of the columns hold ice) a third of the full 27-point
+  // stencil's.
   const core::BPPatch& p = m_problem->patch();
   std::vector<std::uint8_t> key = p.element_filled;
   key.insert(key.end(), p.node_free.begin(), p.node_free.end());
