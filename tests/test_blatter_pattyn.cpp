@@ -6,6 +6,7 @@
 #include "nunatak/model/ismip_hom.hpp"
 #include "nunatak/model/transient_model.hpp"
 #include "nunatak/solver/blatter_pattyn.hpp"
+#include "nunatak/solver/bp_problem.hpp"
 
 #include "solver_type.hpp"
 #include "vec_difference.hpp"
@@ -16,6 +17,7 @@
 #include <cmath>
 #include <random>
 #include <string>
+#include <vector>
 
 using namespace nunatak;
 
@@ -375,10 +377,14 @@ TEST(BlatterPattyn, StalledIluOnASmallGridGivesWayToLu) {
 
 // ISMIP-HOM D at L = 20 km on a flowline grid of 128 x 4 x 17 nodes, where
 // GMRES/ILU(0) stalls, GMRES/ICC(1) stalls after some Newton steps, and GAMG
-// does not converge in 10,000 iterations (issue 14): from the defaults the
-// ladder's LU rung solves it, to the solution of a direct solve from the
-// start (-pc_type lu).
+// does not converge in 10,000 iterations (issue 14): from the defaults it
+// converges to the solution of a direct solve from the start (-pc_type lu).
+// On one rank through the ladder's LU rung (the stress-velocity Newton with
+// ICC(1) stalls after 6 steps); on two, block Jacobi/ICC(1) with the
+// stress-velocity Newton converges by itself (9 steps).
 TEST(BlatterPattyn, IsmipHomDFlowlineConvergesFromTheDefaults) {
+  int ranks = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &ranks);
   model::IsmipHomCase c;
   c.experiment = 'D';
   c.length_km = 20.0;
@@ -390,7 +396,9 @@ TEST(BlatterPattyn, IsmipHomDFlowlineConvergesFromTheDefaults) {
   defaults.set_geometry(s.thk, s.bed, &s.beta2);
   const solver::BPSolveReport r = defaults.solve();
   ASSERT_TRUE(r.converged) << r.reason;
-  EXPECT_TRUE(r.switched_to_lu);
+  if (ranks == 1) {
+    EXPECT_TRUE(r.switched_to_lu);
+  }
 
   solver::BPParams p = s.params;
   p.options_prefix = "direct_";
@@ -526,6 +534,86 @@ TEST(BlatterPattyn, DefaultSolverIsIncompleteCholeskyWhereTheIceHasMargins) {
     ASSERT_TRUE(d.converged) << d.reason;
     EXPECT_LT(relative_difference(bp.solution(), ilu.solution()), 1e-6);
   }
+}
+
+// Stress-velocity Newton (BPProblem::update_dual_stress): Newton's matrix
+// takes the direction of a dual stress, updated by the linearised flow law,
+// in Glen's rank-one term. Where the dual stress is the strain rate's own
+// direction it is the Hessian; after one update from x0 to x1 = x0 + h d it is
+// the first-order Taylor expansion of that direction, so the matrix differs
+// from the Hessian at x1 by O(h^2), against O(h) without the update (one
+// rank, ice cap: 4.6e-4 and 1.1e-4 at h = 0.01 and 0.005, lagged 3.4e-3 and
+// 1.9e-3).
+TEST(BlatterPattyn, StressVelocityMatrixFollowsTheLinearisedFlowLaw) {
+  const NonPeriodicCase c = make_nonperiodic_case(true);
+  solver::BlatterPattyn bp(c.grid, c.params);
+  bp.set_geometry(c.thk, c.bed);
+  bp.set_sia_initial_guess();
+  const solver::BPPatchState s = bp.patch_state();
+  const core::BPPatch& p = s.patch;
+  // A smooth direction on the free nodes: speeds change by tens of percent over the cap.
+  std::vector<double> direction(p.size(), 0.0);
+  for (int j = 0; j < p.ny; ++j)
+    for (int i = 0; i < p.nx; ++i)
+      for (int k = 0; k < p.nz; ++k)
+        if (!p.fixed(j, i, k)) {
+          const std::size_t n = p.node(j, i, k) * 2;
+          direction[n] = 0.5 * s.velocity[n] + 3.0 * std::sin(0.3 * i + 0.2 * k);
+          direction[n + 1] = 0.5 * s.velocity[n + 1] + 3.0 * std::cos(0.25 * j - 0.1 * k);
+        }
+  const auto matrix_error = [&](double h, bool update) {
+    solver::BPProblem problem(p);
+    std::vector<double> x1 = s.velocity;
+    for (std::size_t n = 0; n < x1.size(); ++n) x1[n] += h * direction[n];
+    std::vector<double> exact(problem.hessian_size()), dual(problem.hessian_size());
+    problem.hessian(x1.data(), exact.data());
+    problem.update_dual_stress(s.velocity.data(), update ? x1.data() : s.velocity.data(), 1.0);
+    problem.hessian(x1.data(), dual.data());
+    double diff = 0, norm = 0;
+    for (std::size_t e = 0; e < exact.size(); ++e) {
+      diff += (dual[e] - exact[e]) * (dual[e] - exact[e]);
+      norm += exact[e] * exact[e];
+    }
+    problem.clear_dual_stress();
+    std::vector<double> again(problem.hessian_size());
+    problem.hessian(x1.data(), again.data());
+    EXPECT_EQ(again, exact) << "clear_dual_stress gives the exact Hessian back";
+    return std::sqrt(diff / norm);
+  };
+  EXPECT_LT(matrix_error(0.0, true), 1e-6); // the dual stress is kept in single precision
+  // Small steps (speeds change by 1 %): the thin margins' strain rates are
+  // tiny, and larger steps leave the asymptotic regime there.
+  const double lagged = matrix_error(0.01, false), lagged_half = matrix_error(0.005, false);
+  const double updated = matrix_error(0.01, true), updated_half = matrix_error(0.005, true);
+  EXPECT_NEAR(lagged / lagged_half, 2.0, 0.4) << lagged << " " << lagged_half;
+  EXPECT_NEAR(updated / updated_half, 4.0, 0.8) << updated << " " << updated_half;
+  EXPECT_LT(updated, 0.2 * lagged);
+}
+
+// On the ice cap (margins: GMRES/ICC(1) and stress-velocity Newton by
+// default) the stress-velocity Newton converges to the solution of Newton
+// with the exact Hessian, in no more steps (7 each here; on Greenland at 16 km
+// 8 against 14: experiments/benchmarks/bp_real_grids.sh).
+TEST(BlatterPattyn, StressVelocityNewtonGivesNewtonsSolution) {
+  const NonPeriodicCase c = make_nonperiodic_case(true);
+  solver::BlatterPattyn bp(c.grid, c.params);
+  bp.set_geometry(c.thk, c.bed);
+  const solver::BPSolveReport r = bp.solve();
+  ASSERT_TRUE(r.converged) << r.reason;
+  EXPECT_TRUE(r.stress_velocity);
+  EXPECT_NE(bp.last_solve_summary().find("stress-velocity Newton"), std::string::npos);
+
+  solver::BPParams pe = c.params;
+  pe.options_prefix = "exact_";
+  PetscOptionsSetValue(nullptr, "-exact_stress_velocity_newton", "0");
+  solver::BlatterPattyn exact(c.grid, pe);
+  exact.set_geometry(c.thk, c.bed);
+  const solver::BPSolveReport e = exact.solve();
+  PetscOptionsClearValue(nullptr, "-exact_stress_velocity_newton");
+  ASSERT_TRUE(e.converged) << e.reason;
+  EXPECT_FALSE(e.stress_velocity);
+  EXPECT_LT(relative_difference(bp.solution(), exact.solution()), 1e-6);
+  EXPECT_LE(r.newton_iterations, e.newton_iterations);
 }
 
 // Bad geometry gives one clear error, not a hang or NaN velocities.

@@ -2,29 +2,31 @@
 # Blatter-Pattyn diagnostic solves on real grids: Greenland at 16 km (106 x 181
 # x 9 nodes), the same cropped to 98 x 174 (97 and 173 node intervals, both
 # prime) and to 97 x 173 (96 and 172 intervals: it coarsens by 2, but the ice
-# has margins, so the default is GMRES/ICC(1) from the start; until 2026-11-30
-# geometric multigrid, which the margin stalled, and then the ladder's first
-# rung), and Aletsch at 100 m (199 x 264 x 9), each with the
-# default linear solver (GMRES/ICC(1) on the reverse Cuthill-McKee ordering
-# where the grid does not coarsen by 2) and, in the same run, ICC(1) on the
-# natural ordering (the default until 2026-11-29) for Greenland and Aletsch,
-# GMRES/ILU(0) (-bp_pc_type ilu, the default before that) for the Greenland
-# grids, and Greenland on 2 ranks.
+# has margins, so the default is GMRES/ICC(1) from the start), Greenland on 2
+# ranks, and Aletsch at 100 m (199 x 264 x 9), each with the defaults
+# (GMRES/ICC(1) on the reverse Cuthill-McKee ordering, stress-velocity Newton
+# with the critical-point line search, since 2026-11-30) and, in the same
+# run, Newton with the exact Hessian and the l2 line search (the default
+# before: -bp_stress_velocity_newton 0); then three 5-year steps of the
+# transient Greenland run with BP, both ways.
 #
 # Usage (from the repository root, after the build): experiments/benchmarks/bp_real_grids.sh
 #   [--repeat N]  run every case N times and keep the fastest (default 1)
-#   [--no-aletsch]
+#   [--no-aletsch] [--no-transient]
 # Prints one table: solve time (nunatak's own timer, "bp diagnostic solve in"),
 # Newton steps, Krylov iterations, Krylov per Newton, time per 100,000 unknowns,
-# and the ratio of the default's time to ILU(0)'s.
+# and the ratio of the default's time to the exact Hessian's; then the
+# transient runs' times ("finished ... in").
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repeat=1
 aletsch=1
+transient=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --repeat) repeat="$2"; shift 2 ;;
     --no-aletsch) aletsch=0; shift ;;
+    --no-transient) transient=0; shift ;;
     *) echo "bp_real_grids.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -83,24 +85,41 @@ g_unknowns=$((106 * 181 * 9 * 2))
 c_unknowns=$((98 * 174 * 9 * 2))
 m_unknowns=$((97 * 173 * 9 * 2))
 a_unknowns=$((199 * 264 * 9 * 2))
-g_ilu=$(run greenland_ilu 1 "$greenland" -- -bp_pc_type ilu)
-g_nat=$(run greenland_natural 1 "$greenland" -- -bp_pc_factor_mat_ordering_type natural)
-g_icc=$(run greenland_icc 1 "$greenland")
-row "Greenland 106x181, ILU(0)" "$g_unknowns" "$g_ilu"
-row "Greenland 106x181, ICC(1) natural" "$g_unknowns" "$g_nat" "${g_ilu%% *}"
-row "Greenland 106x181, ICC(1) RCM default" "$g_unknowns" "$g_icc" "${g_nat%% *}"
-c_ilu=$(run crop_ilu 1 "$greenland" --set "$crop" -- -bp_pc_type ilu)
-c_icc=$(run crop_icc 1 "$greenland" --set "$crop")
-row "Greenland 98x174, ILU(0)" "$c_unknowns" "$c_ilu"
-row "Greenland 98x174, ICC(1) RCM default" "$c_unknowns" "$c_icc" "${c_ilu%% *}"
-m_default=$(run crop_mg 1 "$greenland" --set "$crop_mg")
-row "Greenland 97x173, ICC(1) RCM default" "$m_unknowns" "$m_default"
+exact=(-- -bp_stress_velocity_newton 0)
+g_exact=$(run greenland_exact 1 "$greenland" "${exact[@]}")
+g_sv=$(run greenland_sv 1 "$greenland")
+row "Greenland 106x181, exact Hessian" "$g_unknowns" "$g_exact"
+row "Greenland 106x181, stress-velocity" "$g_unknowns" "$g_sv" "${g_exact%% *}"
+c_exact=$(run crop_exact 1 "$greenland" --set "$crop" "${exact[@]}")
+c_sv=$(run crop_sv 1 "$greenland" --set "$crop")
+row "Greenland 98x174, exact Hessian" "$c_unknowns" "$c_exact"
+row "Greenland 98x174, stress-velocity" "$c_unknowns" "$c_sv" "${c_exact%% *}"
+m_exact=$(run crop_mg_exact 1 "$greenland" --set "$crop_mg" "${exact[@]}")
+m_sv=$(run crop_mg_sv 1 "$greenland" --set "$crop_mg")
+row "Greenland 97x173, exact Hessian" "$m_unknowns" "$m_exact"
+row "Greenland 97x173, stress-velocity" "$m_unknowns" "$m_sv" "${m_exact%% *}"
+g_np2_exact=$(run greenland_np2_exact 2 "$greenland" "${exact[@]}")
 g_np2=$(run greenland_np2 2 "$greenland")
-row "Greenland 106x181, default, 2 ranks" "$g_unknowns" "$g_np2" "${g_icc%% *}"
+row "Greenland 106x181, exact, 2 ranks" "$g_unknowns" "$g_np2_exact"
+row "Greenland 106x181, stress-vel., 2 ranks" "$g_unknowns" "$g_np2" "${g_np2_exact%% *}"
 if [ "$aletsch" = 1 ]; then
-  a_nat=$(run aletsch_natural 1 "$aletsch_config" -- -bp_pc_factor_mat_ordering_type natural)
-  a_icc=$(run aletsch_icc 1 "$aletsch_config")
-  row "Aletsch 199x264, ICC(1) natural" "$a_unknowns" "$a_nat"
-  row "Aletsch 199x264, ICC(1) RCM default" "$a_unknowns" "$a_icc" "${a_nat%% *}"
+  a_exact=$(run aletsch_exact 1 "$aletsch_config" "${exact[@]}")
+  a_sv=$(run aletsch_sv 1 "$aletsch_config")
+  row "Aletsch 199x264, exact Hessian" "$a_unknowns" "$a_exact"
+  row "Aletsch 199x264, stress-velocity" "$a_unknowns" "$a_sv" "${a_exact%% *}"
 fi
-echo "(ratio: time against the row above it; 2 ranks: against 1 rank)"
+echo "(ratio: the stress-velocity Newton's time against the exact Hessian's, same grid and ranks)"
+if [ "$transient" = 1 ]; then
+  # Three 5-year steps of the Greenland run with BP (each step's solve starts
+  # from the last velocity), after the diagnostic solve at the start.
+  for mode in exact stress-velocity; do
+    options=()
+    [ "$mode" = exact ] && options=(-- -bp_stress_velocity_newton 0)
+    log="$work/transient_$mode.log"
+    "$nunatak" run experiments/greenland/greenland.yaml --set stress_balance.model=bp \
+      --set time.end=15 --set "output.file=$work/transient_$mode.nc" "${options[@]}" > "$log" 2>&1 ||
+      { echo "bp_real_grids.sh: transient ($mode) failed:" >&2; tail -3 "$log" >&2; exit 1; }
+    printf 'transient Greenland BP, %-16s %s\n' "$mode:" \
+      "$(grep -o 'after [0-9]* steps in [0-9.]* s' "$log")"
+  done
+fi

@@ -15,6 +15,7 @@
 
 #include <petscdmda.h>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -47,6 +48,16 @@ struct BPCallbacks {
       const core::LogEventScope scope(event);
       bp_driver::solver_of(info->da).residual_local(local_base<const double>(x, info),
                                                     local_base<double>(f, info));
+      return 0;
+    } catch (const std::exception& e) {
+      return petsc_error(e);
+    }
+  }
+  static PetscErrorCode newton_update(SNES snes, PetscInt step) {
+    try {
+      DM dm = nullptr;
+      PetscCall(SNESGetDM(snes, &dm));
+      bp_driver::solver_of(dm).update_dual_stress(snes, int(step));
       return 0;
     } catch (const std::exception& e) {
       return petsc_error(e);
@@ -130,6 +141,8 @@ struct DriverOptions {
   PetscInt grid_sequence = 1000;
   PetscBool grid_sequence_set = PETSC_FALSE;
   PetscReal grid_sequence_rtol = 1e-4;
+  PetscBool stress_velocity = PETSC_FALSE;
+  PetscBool stress_velocity_set = PETSC_FALSE;
 };
 
 PetscErrorCode register_options(MPI_Comm comm, const char* prefix, DriverOptions* o) {
@@ -142,6 +155,10 @@ PetscErrorCode register_options(MPI_Comm comm, const char* prefix, DriverOptions
   PetscCall(PetscOptionsReal("-grid_sequence_rtol",
                              "relative tolerance of the Newton solves on the coarser grids", "",
                              o->grid_sequence_rtol, &o->grid_sequence_rtol, nullptr));
+  PetscCall(PetscOptionsBool("-stress_velocity_newton",
+                             "Newton's matrix from the stress-velocity linearisation of Glen's law "
+                             "(default: where GMRES/ICC(1) is the linear solver)",
+                             "", o->stress_velocity, &o->stress_velocity, &o->stress_velocity_set));
   PetscOptionsEnd();
   PetscFunctionReturn(0);
 }
@@ -215,6 +232,7 @@ void BlatterPattyn::set_up() {
   SNESLineSearch line_search = nullptr;
   NUNATAK_PETSC(SNESGetLineSearch(m_snes, &line_search));
   NUNATAK_PETSC(SNESLineSearchSetType(line_search, SNESLINESEARCHL2));
+  NUNATAK_PETSC(SNESSetUpdate(m_snes, BPCallbacks::newton_update));
   configure_default_multigrid();
   bp_driver::read_solver_options(p.options_prefix,
                                  [&] { NUNATAK_PETSC(SNESSetFromOptions(m_snes)); });
@@ -332,6 +350,7 @@ void BlatterPattyn::read_options() {
   }
   m_grid_sequence_rtol = options.grid_sequence_rtol;
   m_coarser_grids_allowed = int(options.grid_sequence);
+  m_stress_velocity_option = options.stress_velocity_set ? int(options.stress_velocity) : -1;
   // A level count given for the finest grid's multigrid does not fit the coarser ones.
   PetscBool levels_given = PETSC_FALSE;
   NUNATAK_PETSC(PetscOptionsHasName(nullptr, prefix, "-pc_mg_levels", &levels_given));
@@ -387,6 +406,29 @@ void BlatterPattyn::jacobian_local(const double* x, Mat P) const {
   std::vector<double>& nonzeros = const_cast<std::vector<double>&>(m_coo_values);
   for (std::size_t n = 0; n < m_coo_slots.size(); ++n) nonzeros[n] = values[m_coo_slots[n]];
   NUNATAK_PETSC(MatSetValuesCOO(P, nonzeros.data(), INSERT_VALUES));
+}
+
+void BlatterPattyn::update_dual_stress(SNES snes, int step) {
+  if (!m_stress_velocity) return;
+  Vec x = nullptr;
+  NUNATAK_PETSC(SNESGetSolution(snes, &x));
+  if (!m_previous_local) NUNATAK_PETSC(DMCreateLocalVector(m_dm, m_previous_local.out()));
+  if (step == 0) {
+    m_problem->clear_dual_stress();
+    NUNATAK_PETSC(DMGlobalToLocal(m_dm, x, INSERT_VALUES, m_previous_local));
+    return;
+  }
+  core::BorrowedVec current(m_dm, core::BorrowedVec::local);
+  NUNATAK_PETSC(DMGlobalToLocal(m_dm, x, INSERT_VALUES, current));
+  SNESLineSearch line_search = nullptr;
+  NUNATAK_PETSC(SNESGetLineSearch(snes, &line_search));
+  PetscReal step_length = 1.0;
+  NUNATAK_PETSC(SNESLineSearchGetLambda(line_search, &step_length));
+  {
+    const core::VecReadArray previous(m_previous_local), now(current);
+    m_problem->update_dual_stress(previous.data(), now.data(), step_length);
+  }
+  NUNATAK_PETSC(VecCopy(current, m_previous_local));
 }
 
 double BlatterPattyn::energy(Vec x) const {

@@ -14,6 +14,7 @@
 namespace nunatak::solver::bp {
 
 using View1D = Kokkos::View<double*>;
+using FloatView1D = Kokkos::View<float*>;
 using View2D = Kokkos::View<double**, Kokkos::LayoutRight>;
 using View3D = Kokkos::View<double***, Kokkos::LayoutRight>;
 using Flags2D = Kokkos::View<int**, Kokkos::LayoutRight>;
@@ -49,6 +50,12 @@ struct KernelData {
   // A body force tabulated at the volume quadrature points (Pa/m), for tests.
   bool has_body_force = false;
   View1D body_force_q{"bp::body_force_q", 0};
+  // Stress-velocity Newton: the normalised dual stress at the volume
+  // quadrature points (dual_index; single precision: it only shapes the
+  // Newton matrix), used by element_hessian where `dual_stress` is set
+  // (update_element_dual).
+  bool dual_stress = false;
+  FloatView1D dual{"bp::dual", 0};
 
   KOKKOS_INLINE_FUNCTION bool fixed(int j, int i, int k) const {
     return !node_free(j, i) || (k == 0 && bed_fixed(j, i));
@@ -59,6 +66,16 @@ struct KernelData {
         (std::size_t(j - ey0) * std::size_t(coo_ni) + std::size_t(i - ex0)) * std::size_t(nz) +
         std::size_t(k);
     return node * 108 + std::size_t((c * 27 + (dj + 1) * 9 + (di + 1) * 3 + (dk + 1)) * 2 + c2);
+  }
+  /// Position of the first of the 5 dual-stress components at quadrature point q of element (j, i,
+  /// k).
+  KOKKOS_INLINE_FUNCTION std::size_t dual_index(int j, int i, int k, int q) const {
+    return (((std::size_t(j - ey0) * std::size_t(ex1 - ex0) + std::size_t(i - ex0)) *
+                 std::size_t(nz - 1) +
+             std::size_t(k)) *
+                8 +
+            std::size_t(q)) *
+           5;
   }
   /// Position of component 0 of the body force at quadrature point q of element (j, i, k).
   KOKKOS_INLINE_FUNCTION std::size_t body_force_index(int j, int i, int k, int q) const {
@@ -311,11 +328,27 @@ KOKKOS_FORCEINLINE_FUNCTION void element_hessian(const KernelData& m, const X& x
     // 2 d(eta)/d(e2) = 2 eta (1-n)/(2n (e2 + reg2))
     const double c2 = c1 * (1.0 - n_glen) / (2.0 * n_glen * (e2 + m.rheology.reg2));
     const double shear = 0.5 * (du[1] + dv[0]);
-    double gu[8], gv[8];
+    double gu[8], gv[8], tu[8], tv[8];
     for (int a = 0; a < 8; ++a) {
       const double* g = p.grad[a];
       gu[a] = (2 * du[0] + dv[1]) * g[0] + shear * g[1] + 0.5 * du[2] * g[2];
       gv[a] = (2 * dv[1] + du[0]) * g[1] + shear * g[0] + 0.5 * dv[2] * g[2];
+      tu[a] = gu[a];
+      tv[a] = gv[a];
+    }
+    if (m.dual_stress) {
+      // Stress-velocity Newton: one factor of the rank-one term takes the
+      // dual stress's direction instead of the strain rate's (symmetrised).
+      const std::size_t d = m.dual_index(j, i, k, q);
+      const double s = 2.0 * sqrt(e2 + m.rheology.reg2);
+      const double t0 = s * double(m.dual(d)), t1 = s * double(m.dual(d + 1)),
+                   t2 = s * double(m.dual(d + 2)), t3 = s * double(m.dual(d + 3)),
+                   t4 = s * double(m.dual(d + 4));
+      for (int a = 0; a < 8; ++a) {
+        const double* g = p.grad[a];
+        tu[a] = t0 * g[0] + 0.5 * (t2 * g[1] + t3 * g[2]);
+        tv[a] = t1 * g[1] + 0.5 * (t2 * g[0] + t4 * g[2]);
+      }
     }
     // The element Hessian is symmetric: node pairs b >= a here, the lower
     // triangle is mirrored below.
@@ -327,10 +360,11 @@ KOKKOS_FORCEINLINE_FUNCTION void element_hessian(const KernelData& m, const X& x
         const double vv = 2 * ga[1] * gb[1] + 0.5 * ga[0] * gb[0] + 0.5 * ga[2] * gb[2];
         const double uv = ga[0] * gb[1] + 0.5 * ga[1] * gb[0];
         const double vu = ga[1] * gb[0] + 0.5 * ga[0] * gb[1];
-        K[(a * 2 + 0) * 16 + b * 2 + 0] += c1 * uu + c2 * gu[a] * gu[b];
-        K[(a * 2 + 0) * 16 + b * 2 + 1] += c1 * uv + c2 * gu[a] * gv[b];
-        K[(a * 2 + 1) * 16 + b * 2 + 0] += c1 * vu + c2 * gv[a] * gu[b];
-        K[(a * 2 + 1) * 16 + b * 2 + 1] += c1 * vv + c2 * gv[a] * gv[b];
+        const double h = 0.5 * c2;
+        K[(a * 2 + 0) * 16 + b * 2 + 0] += c1 * uu + h * (tu[a] * gu[b] + gu[a] * tu[b]);
+        K[(a * 2 + 0) * 16 + b * 2 + 1] += c1 * uv + h * (tu[a] * gv[b] + gu[a] * tv[b]);
+        K[(a * 2 + 1) * 16 + b * 2 + 0] += c1 * vu + h * (tv[a] * gu[b] + gv[a] * tu[b]);
+        K[(a * 2 + 1) * 16 + b * 2 + 1] += c1 * vv + h * (tv[a] * gv[b] + gv[a] * tv[b]);
       }
     }
   }
@@ -363,6 +397,56 @@ KOKKOS_FORCEINLINE_FUNCTION void element_hessian(const KernelData& m, const X& x
         K[(a * 2 + 0) * 16 + r] = K[(a * 2 + 1) * 16 + r] = 0.0;
         K[r * 16 + a * 2 + 0] = K[r * 16 + a * 2 + 1] = 0.0;
       }
+}
+
+/// Stress-velocity Newton's update of the dual stress of element (j, i, k)
+/// from velocities `x0` to `x1` = x0 + step * (Newton direction): at each
+/// quadrature point, with t = D r / sqrt(E) the normalised stress at x0 (r =
+/// (u_x, v_y, (u_y + v_x)/2, u_z/2, v_z/2), e2 = r.D r, E = e2 + reg2),
+///   tau <- tau + step (t - tau) + (D dr - tau (t.dr)) / sqrt(E),  dr = r(x1) - r(x0),
+/// then scaled back into the unit ball |tau|^2 = tau.D^-1 tau <= 1 (where t
+/// lies). `first`: tau starts at t (the standard Newton linearisation).
+template <class X>
+KOKKOS_FORCEINLINE_FUNCTION void update_element_dual(const KernelData& m, const X& x0, const X& x1,
+                                                     double step, bool first, int j, int i, int k) {
+  ElementData e0, e1;
+  gather(m, x0, j, i, k, e0);
+  gather(m, x1, j, i, k, e1);
+  for (int q = 0; q < 8; ++q) {
+    QuadraturePoint p0, p1;
+    evaluate_point(m, e0, q, p0);
+    evaluate_point(m, e1, q, p1);
+    const double r0[5] = {p0.du[0], p0.dv[1], 0.5 * (p0.du[1] + p0.dv[0]), 0.5 * p0.du[2],
+                          0.5 * p0.dv[2]};
+    const double r1[5] = {p1.du[0], p1.dv[1], 0.5 * (p1.du[1] + p1.dv[0]), 0.5 * p1.du[2],
+                          0.5 * p1.dv[2]};
+    const double inv_root = 1.0 / sqrt(strain_rate2(p0.du, p0.dv) + m.rheology.reg2);
+    double dr[5], Dr[5], Ddr[5];
+    for (int c = 0; c < 5; ++c) dr[c] = r1[c] - r0[c];
+    const auto apply_D = [](const double* v, double* out) {
+      out[0] = v[0] + 0.5 * v[1];
+      out[1] = v[1] + 0.5 * v[0];
+      for (int c = 2; c < 5; ++c) out[c] = v[c];
+    };
+    apply_D(r0, Dr);
+    apply_D(dr, Ddr);
+    double t[5], t_dr = 0.0;
+    for (int c = 0; c < 5; ++c) {
+      t[c] = Dr[c] * inv_root;
+      t_dr += t[c] * dr[c];
+    }
+    const std::size_t d = m.dual_index(j, i, k, q);
+    double tau[5];
+    for (int c = 0; c < 5; ++c) {
+      const double old = first ? t[c] : double(m.dual(d + std::size_t(c)));
+      tau[c] = old + step * (t[c] - old) + (Ddr[c] - old * t_dr) * inv_root;
+    }
+    // |tau|^2 in D^-1: D^-1 = [[4/3, -2/3], [-2/3, 4/3]] + identity on the rest.
+    const double norm2 = (4.0 * (tau[0] * tau[0] + tau[1] * tau[1]) - 4.0 * tau[0] * tau[1]) / 3.0 +
+                         tau[2] * tau[2] + tau[3] * tau[3] + tau[4] * tau[4];
+    const double scale = norm2 > 1.0 ? 1.0 / sqrt(norm2) : 1.0;
+    for (int c = 0; c < 5; ++c) m.dual(d + std::size_t(c)) = float(tau[c] * scale);
+  }
 }
 
 } // namespace nunatak::solver::bp

@@ -116,6 +116,8 @@ struct BPSolveReport {
   bool switched_to_gamg = false; ///< the ladder replaced the default by FGMRES/GAMG
   bool switched_to_lu = false;   ///< the ladder replaced the default by LU (small grids)
   std::string stalled_solver;    ///< the default linear solver(s) the ladder replaced
+  /// Newton's matrix was the stress-velocity linearisation (BPProblem::update_dual_stress).
+  bool stress_velocity = false;
   /// Grid sequencing (cold starts on grids that coarsen by 2): coarser grids
   /// solved first, and their Newton and Krylov iterations (all coarse grids
   /// together; the counts above are the finest grid's).
@@ -221,6 +223,9 @@ private:
   void residual_local(const double* x, double* f) const;
   /// The Jacobian from a local (ghosted) array into `P` (MatSetValuesCOO).
   void jacobian_local(const double* x, Mat P) const;
+  /// Stress-velocity Newton: at the start of Newton step `step` of `snes`,
+  /// updates the problem's dual stress from the last step (BPProblem::update_dual_stress).
+  void update_dual_stress(SNES snes, int step);
   /// A coarser level of grid sequencing: `dm` comes from DMCoarsen of a finer
   /// level's DMDA, which attached the coarse geometry (coarsen hook).
   BlatterPattyn(std::shared_ptr<const core::ParallelGrid> grid, const BPParams& params,
@@ -245,6 +250,11 @@ private:
   /// Replaces the default geometric multigrid by GMRES/ICC(1) and its line
   /// search (a stalled multigrid, or a grid with ice margins).
   void switch_multigrid_to_incomplete_cholesky();
+  /// Newton's matrix: the stress-velocity linearisation (`stress_velocity`,
+  /// with the critical-point line search) or the exact Hessian (with the
+  /// linear solver's line search: bt for multigrid, l2 otherwise). A line
+  /// search the user chose is kept.
+  void use_newton_linearisation(bool stress_velocity);
   /// Depth-averaged velocity and upwind face fluxes of thickness `thk` (after a solve).
   void update_fluxes(const core::Field2D& thk);
   /// The rank's ghosted column velocities `x` ([y][x][z][c], m/a) as a box of the 2-D grid.
@@ -258,6 +268,7 @@ private:
   core::MatHandle m_matrix;
   core::SNESHandle m_snes;
   core::VecHandle m_solution;
+  core::VecHandle m_previous_local; ///< stress-velocity Newton: the last iterate (ghosted)
   std::unique_ptr<BPProblem> m_problem;
   std::vector<double> m_hessian_values; ///< COO assembly: the Jacobian's 108 slots per node
   /// COO assembly where the matrix was given only the nonzeros: their slots
@@ -282,6 +293,9 @@ private:
   bool m_coarse_stage = false;        ///< a grid-sequencing stage: no robustness ladder
   bool m_default_linear_solver = false; ///< a default linear solver in use (no user choice)
   bool m_default_multigrid = false;     ///< the default geometric multigrid in use
+  bool m_incomplete_cholesky = false;   ///< the default GMRES/ICC(1) in use
+  int m_stress_velocity_option = -1;    ///< -bp_stress_velocity_newton: 0, 1 or -1 (not given)
+  bool m_stress_velocity = false;       ///< Newton's matrix: stress-velocity linearisation
   std::string m_default_solver_name;    ///< its name, for the report
   double m_reg2 = 0;                    ///< requested strain-rate regularisation squared, a^-2
   FaceFluxes m_fluxes;

@@ -93,6 +93,19 @@ public:
   void hessian_compressed(const double* x, const std::int32_t* position, double* values,
                           std::size_t entries) const;
 
+  /// Stress-velocity Newton (Isaac, Stadler and Ghattas 2015; Rudi, Shih and
+  /// Stadler 2020): after a Newton step from `x_old` to `x_new` (ghosted
+  /// patch arrays) of length `step`, updates a dual stress kept at every
+  /// quadrature point by the linearised flow law; hessian() and
+  /// hessian_compressed() then return the stress-velocity linearisation
+  /// (the rank-one term of Glen's law takes the dual stress's direction on
+  /// one side, symmetrised; still positive definite), not the exact Hessian,
+  /// until clear_dual_stress(). The first call starts the dual stress at the
+  /// strain rate's direction at `x_old`.
+  void update_dual_stress(const double* x_old, const double* x_new, double step);
+  /// Back to the exact Hessian (frees the dual stress).
+  void clear_dual_stress();
+
   /// Scale of the fixed rows d (u - 0) = 0 that the solver adds for column
   /// (j, i): 2 eta_ref / (rho g) (dx dy/hz + dx hz/dy + dy hz/dx), the
   /// viscous diagonal for a strain rate of 1e-3 a^-1, so that fixed rows do
