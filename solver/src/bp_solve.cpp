@@ -1,8 +1,8 @@
 // Solver strategy of the Blatter-Pattyn driver: the default linear solver
 // (geometric multigrid where the grid coarsens by 2 and ice covers every
-// column, GMRES/ICC(1) elsewhere),
-// grid sequencing on cold starts (coarser DMDAs from DMCoarsen, whose hook
-// attaches their geometry), the shallow-ice first guess, and the robustness
+// column, GMRES/ICC(1) elsewhere) and Newton's linearisation (the
+// stress-velocity one with GMRES/ICC(1)), grid sequencing on cold starts (coarser DMDAs from
+// DMCoarsen, whose hook attaches their geometry), the shallow-ice first guess, and the robustness
 // ladder (GAMG, then regularisation continuation) when Newton fails.
 
 #include "bp_driver.hpp"

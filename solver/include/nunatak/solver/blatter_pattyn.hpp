@@ -42,7 +42,8 @@
 /// arrays. Nodes sit at the 2-D grid's cell centres and the DMDA has the 2-D
 /// grid's decomposition. Residual and Jacobian are DMDA local callbacks
 /// (DMDASNESSetFunctionLocal with ADD_VALUES, DMDASNESSetJacobianLocal, as in
-/// ex48); the Jacobian is assembled with MatSetValuesCOO.
+/// ex48); the Jacobian is assembled into a CSR pattern of nunatak's own on one
+/// rank, with MatSetValuesCOO on several.
 ///
 /// Solver (bp_solve.cpp): Newton (SNES, options prefix -bp_) with a line
 /// search, Eisenstat-Walker and an absolute tolerance of 1e-8 of the
@@ -52,7 +53,11 @@
 /// made by a DMCoarsenHook),
 /// GMRES + ICC(1) on the reverse Cuthill-McKee ordering elsewhere (block
 /// Jacobi with such blocks on several ranks; the emulator's small samples:
-/// ILU(0)); options override them. If Newton fails, a robustness ladder
+/// ILU(0)); options override them. With GMRES/ICC(1), Newton's matrix is the
+/// stress-velocity linearisation of Glen's law (BPProblem::update_dual_stress,
+/// -bp_stress_velocity_newton) with the critical-point line search: same
+/// residual and solution, fewer steps where margins hold Newton back. If
+/// Newton fails, a robustness ladder
 /// switches a stalled multigrid to GMRES/ICC(1), a stalled GMRES to
 /// FGMRES/GAMG (LU on small grids), then
 /// restarts from the shallow-ice velocity and continues in the strain-rate
