@@ -405,10 +405,10 @@ KOKKOS_FORCEINLINE_FUNCTION void element_hessian(const KernelData& m, const X& x
 /// (u_x, v_y, (u_y + v_x)/2, u_z/2, v_z/2), e2 = r.D r, E = e2 + reg2),
 ///   tau <- tau + step (t - tau) + (D dr - tau (t.dr)) / sqrt(E),  dr = r(x1) - r(x0),
 /// then scaled back into the unit ball |tau|^2 = tau.D^-1 tau <= 1 (where t
-/// lies). `first`: tau starts at t (the standard Newton linearisation).
+/// lies).
 template <class X>
 KOKKOS_FORCEINLINE_FUNCTION void update_element_dual(const KernelData& m, const X& x0, const X& x1,
-                                                     double step, bool first, int j, int i, int k) {
+                                                     double step, int j, int i, int k) {
   ElementData e0, e1;
   gather(m, x0, j, i, k, e0);
   gather(m, x1, j, i, k, e1);
@@ -438,7 +438,7 @@ KOKKOS_FORCEINLINE_FUNCTION void update_element_dual(const KernelData& m, const 
     const std::size_t d = m.dual_index(j, i, k, q);
     double tau[5];
     for (int c = 0; c < 5; ++c) {
-      const double old = first ? t[c] : double(m.dual(d + std::size_t(c)));
+      const double old = double(m.dual(d + std::size_t(c)));
       tau[c] = old + step * (t[c] - old) + (Ddr[c] - old * t_dr) * inv_root;
     }
     // |tau|^2 in D^-1: D^-1 = [[4/3, -2/3], [-2/3, 4/3]] + identity on the rest.

@@ -317,20 +317,25 @@ void add_element_hessians(const KernelData& m, const double* x_data, const Add& 
 
 } // namespace
 
-void BPProblem::update_dual_stress(const double* x_old, const double* x_new, double step) {
+void BPProblem::start_dual_stress() {
   KernelData& k = m_impl->kernel;
   const std::size_t size = std::size_t(std::max(k.ey1 - k.ey0, 0)) *
                            std::size_t(std::max(k.ex1 - k.ex0, 0)) * std::size_t(k.nz - 1) * 40;
-  if (k.dual.extent(0) != size) k.dual = bp::FloatView1D("bp::dual", size);
-  const bool first = !k.dual_stress;
-  const KernelData m = k;
+  if (k.dual.extent(0) != size)
+    k.dual = bp::FloatView1D("bp::dual", size);
+  else
+    Kokkos::deep_copy(k.dual, 0.0f);
+  k.dual_stress = true;
+}
+
+void BPProblem::update_dual_stress(const double* x_old, const double* x_new, double step) {
+  if (!m_impl->kernel.dual_stress) start_dual_stress();
+  const KernelData m = m_impl->kernel;
   const bp::ConstNodeView x0(x_old, m.ny, m.nx, m.nz, 2), x1(x_new, m.ny, m.nx, m.nz, 2);
   Kokkos::parallel_for(
-      "bp::dual_stress", element_range(m), KOKKOS_LAMBDA(int j, int i, int kk) {
-        if (bp::element_is_filled(m, j, i))
-          bp::update_element_dual(m, x0, x1, step, first, j, i, kk);
+      "bp::dual_stress", element_range(m), KOKKOS_LAMBDA(int j, int i, int k) {
+        if (bp::element_is_filled(m, j, i)) bp::update_element_dual(m, x0, x1, step, j, i, k);
       });
-  k.dual_stress = true;
 }
 
 void BPProblem::clear_dual_stress() {

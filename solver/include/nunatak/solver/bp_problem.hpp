@@ -94,14 +94,16 @@ public:
                           std::size_t entries) const;
 
   /// Stress-velocity Newton (Isaac, Stadler and Ghattas 2015; Rudi, Shih and
-  /// Stadler 2020): after a Newton step from `x_old` to `x_new` (ghosted
-  /// patch arrays) of length `step`, updates a dual stress kept at every
-  /// quadrature point by the linearised flow law; hessian() and
-  /// hessian_compressed() then return the stress-velocity linearisation
-  /// (the rank-one term of Glen's law takes the dual stress's direction on
-  /// one side, symmetrised; still positive definite), not the exact Hessian,
-  /// until clear_dual_stress(). The first call starts the dual stress at the
-  /// strain rate's direction at `x_old`.
+  /// Stadler 2020): a dual stress kept at every quadrature point, in whose
+  /// direction hessian() and hessian_compressed() take one side of Glen's
+  /// rank-one term (symmetrised; still positive definite) instead of the
+  /// strain rate's, from start_dual_stress() until clear_dual_stress().
+  /// Starts the dual stress at 0: the matrix is then Picard's (the viscous
+  /// operator at the current viscosity, no rank-one term).
+  void start_dual_stress();
+  /// After a Newton step from `x_old` to `x_new` (ghosted patch arrays) of
+  /// length `step`, updates the dual stress by the linearised flow law
+  /// (bp_kernels.hpp, update_element_dual); starts it first if needed.
   void update_dual_stress(const double* x_old, const double* x_new, double step);
   /// Back to the exact Hessian (frees the dual stress).
   void clear_dual_stress();
