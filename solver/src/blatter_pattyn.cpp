@@ -15,7 +15,6 @@
 
 #include <petscdmda.h>
 
-#include <algorithm>
 #include <cmath>
 #include <sstream>
 

@@ -67,8 +67,8 @@ struct KernelData {
         std::size_t(k);
     return node * 108 + std::size_t((c * 27 + (dj + 1) * 9 + (di + 1) * 3 + (dk + 1)) * 2 + c2);
   }
-  /// Position of the first of the 5 dual-stress components at quadrature point q of element (j, i,
-  /// k).
+  /// Position of the first of the 5 dual-stress components at quadrature
+  /// point q of element (j, i, k).
   KOKKOS_INLINE_FUNCTION std::size_t dual_index(int j, int i, int k, int q) const {
     return (((std::size_t(j - ey0) * std::size_t(ex1 - ex0) + std::size_t(i - ex0)) *
                  std::size_t(nz - 1) +

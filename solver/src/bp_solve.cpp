@@ -1,9 +1,10 @@
 // Solver strategy of the Blatter-Pattyn driver: the default linear solver
 // (geometric multigrid where the grid coarsens by 2 and ice covers every
 // column, GMRES/ICC(1) elsewhere) and Newton's linearisation (the
-// stress-velocity one with GMRES/ICC(1)), grid sequencing on cold starts (coarser DMDAs from
-// DMCoarsen, whose hook attaches their geometry), the shallow-ice first guess, and the robustness
-// ladder (GAMG, then regularisation continuation) when Newton fails.
+// stress-velocity one with GMRES/ICC(1)), grid sequencing on cold starts
+// (coarser DMDAs from DMCoarsen, whose hook attaches their geometry), the
+// shallow-ice first guess, and the robustness ladder (GAMG, then
+// regularisation continuation) when Newton fails.
 
 #include "bp_driver.hpp"
 #include "nunatak/core/error.hpp"
@@ -342,7 +343,7 @@ BPSolveReport BlatterPattyn::solve() {
   if (m_default_multigrid && has_ice_free_columns()) switch_multigrid_to_incomplete_cholesky();
   // Stress-velocity Newton where GMRES/ICC(1) is the default, i.e. on grids
   // with ice margins or that do not coarsen by 2: Greenland at 16 km takes 8
-  // Newton steps instead of 14, Aletsch 9 as before (docs/blatter_pattyn.md).
+  // Newton steps instead of 14, Aletsch 8 instead of 9 (docs/blatter_pattyn.md).
   // With grid sequencing and multigrid (ISMIP-HOM) Newton takes 5 steps
   // either way, and the dual stress would cost memory for nothing.
   const bool stress_velocity_default = m_default_linear_solver && m_incomplete_cholesky;
