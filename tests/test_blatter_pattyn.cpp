@@ -536,9 +536,9 @@ TEST(BlatterPattyn, DefaultSolverIsIncompleteCholeskyWhereTheIceHasMargins) {
 // Stress-velocity Newton (BPProblem::update_dual_stress): Newton's matrix
 // takes the direction of a dual stress, updated by the linearised flow law,
 // in Glen's rank-one term. Where the dual stress is 0 it is Picard's matrix;
-// where it is the strain rate's own
-// direction it is the Hessian; after one update from x0 to x1 = x0 + h d it is
-// the first-order Taylor expansion of that direction, so the matrix differs
+// where it is the strain rate's own direction it is the Hessian; after one
+// update from x0 to x1 = x0 + h d it is the first-order Taylor expansion of
+// that direction, so the matrix differs
 // from the Hessian at x1 by O(h^2), against O(h) without the update (one
 // rank, ice cap: 4.6e-4 and 1.1e-4 at h = 0.01 and 0.005, lagged 3.4e-3 and
 // 1.9e-3).
@@ -549,7 +549,7 @@ TEST(BlatterPattyn, StressVelocityMatrixFollowsTheLinearisedFlowLaw) {
   bp.set_sia_initial_guess();
   const solver::BPPatchState s = bp.patch_state();
   const core::BPPatch& p = s.patch;
-  // A smooth direction on the free nodes: speeds change by tens of percent over the cap.
+  // A smooth direction on the free nodes: half the velocity plus a few m/a.
   std::vector<double> direction(p.size(), 0.0);
   for (int j = 0; j < p.ny; ++j)
     for (int i = 0; i < p.nx; ++i)
@@ -627,8 +627,8 @@ TEST(BlatterPattyn, StressVelocityMatrixFollowsTheLinearisedFlowLaw) {
 
 // On the ice cap (margins: GMRES/ICC(1) and stress-velocity Newton by
 // default) the stress-velocity Newton converges to the solution of Newton
-// with the exact Hessian, in no more steps (7 each here; on Greenland at 16 km
-// 8 against 14: experiments/benchmarks/bp_real_grids.sh).
+// with the exact Hessian, in no more steps (on Greenland at 16 km 8 against
+// 14: experiments/benchmarks/bp_real_grids.sh).
 TEST(BlatterPattyn, StressVelocityNewtonGivesNewtonsSolution) {
   const NonPeriodicCase c = make_nonperiodic_case(true);
   solver::BlatterPattyn bp(c.grid, c.params);
