@@ -67,23 +67,25 @@ struct KernelData {
         std::size_t(k);
     return node * 108 + std::size_t((c * 27 + (dj + 1) * 9 + (di + 1) * 3 + (dk + 1)) * 2 + c2);
   }
+  /// Elements integrated on the patch: [ey0, ey1) x [ex0, ex1) x layers.
+  KOKKOS_INLINE_FUNCTION std::size_t element_count() const {
+    return std::size_t(ey1 > ey0 ? ey1 - ey0 : 0) * std::size_t(ex1 > ex0 ? ex1 - ex0 : 0) *
+           std::size_t(nz - 1);
+  }
+  /// Position of element (j, i, k) in arrays over the integrated elements.
+  KOKKOS_INLINE_FUNCTION std::size_t element_index(int j, int i, int k) const {
+    return (std::size_t(j - ey0) * std::size_t(ex1 - ex0) + std::size_t(i - ex0)) *
+               std::size_t(nz - 1) +
+           std::size_t(k);
+  }
   /// Position of the first of the 5 dual-stress components at quadrature
   /// point q of element (j, i, k).
   KOKKOS_INLINE_FUNCTION std::size_t dual_index(int j, int i, int k, int q) const {
-    return (((std::size_t(j - ey0) * std::size_t(ex1 - ex0) + std::size_t(i - ex0)) *
-                 std::size_t(nz - 1) +
-             std::size_t(k)) *
-                8 +
-            std::size_t(q)) *
-           5;
+    return (element_index(j, i, k) * 8 + std::size_t(q)) * 5;
   }
   /// Position of component 0 of the body force at quadrature point q of element (j, i, k).
   KOKKOS_INLINE_FUNCTION std::size_t body_force_index(int j, int i, int k, int q) const {
-    return ((std::size_t(j - ey0) * std::size_t(ex1 - ex0) + std::size_t(i - ex0)) *
-                std::size_t(nz - 1) +
-            std::size_t(k)) *
-               16 +
-           std::size_t(q) * 2;
+    return element_index(j, i, k) * 16 + std::size_t(q) * 2;
   }
 };
 

@@ -111,9 +111,7 @@ void load_patch(const core::BPPatch& p, KernelData& m, std::vector<double>& diri
 void tabulate_body_force(const core::BPPatch& p, const BodyForce& force, double x_first,
                          double y_first, KernelData& m) {
   m.has_body_force = bool(force);
-  const std::size_t n = m.has_body_force ? std::size_t(p.ey1 - p.ey0) * std::size_t(p.ex1 - p.ex0) *
-                                               std::size_t(p.nz - 1) * 16
-                                         : 0;
+  const std::size_t n = m.has_body_force ? m.element_count() * 16 : 0;
   m.body_force_q = bp::View1D("bp::body_force_q", n);
   if (!m.has_body_force) return;
   auto F = Kokkos::create_mirror_view(m.body_force_q);
@@ -319,8 +317,7 @@ void add_element_hessians(const KernelData& m, const double* x_data, const Add& 
 
 void BPProblem::start_dual_stress() {
   KernelData& k = m_impl->kernel;
-  const std::size_t size = std::size_t(std::max(k.ey1 - k.ey0, 0)) *
-                           std::size_t(std::max(k.ex1 - k.ex0, 0)) * std::size_t(k.nz - 1) * 40;
+  const std::size_t size = k.element_count() * 40; // 8 Gauss points x 5 components
   if (k.dual.extent(0) != size)
     k.dual = bp::FloatView1D("bp::dual", size);
   else
