@@ -382,6 +382,9 @@ TEST(BlatterPattyn, StalledIluOnASmallGridGivesWayToLu) {
 // until 2026-11-30 through the ladder's LU rung (17 Newton steps in all);
 // with the stress-velocity Newton (first matrix Picard's), GMRES/ICC(1) (block
 // Jacobi on two ranks) converges by itself, in 8 steps on one rank and on two.
+// Its layers (62.5 m) are thick against the grid spacing (156 m), so the
+// default incomplete Cholesky has one level of fill: block Jacobi/ICC(0)
+// stalls on two ranks (and the LU rung solves it, in 12 Newton steps).
 TEST(BlatterPattyn, IsmipHomDFlowlineConvergesFromTheDefaults) {
   model::IsmipHomCase c;
   c.experiment = 'D';
@@ -396,6 +399,7 @@ TEST(BlatterPattyn, IsmipHomDFlowlineConvergesFromTheDefaults) {
   ASSERT_TRUE(r.converged) << r.reason;
   EXPECT_FALSE(r.switched_to_lu || r.switched_to_gamg) << defaults.last_solve_summary();
   EXPECT_EQ(r.continuation_stages, 0);
+  EXPECT_EQ(factorisation_fill_levels(defaults.snes()), 1);
 
   solver::BPParams p = s.params;
   p.options_prefix = "direct_";

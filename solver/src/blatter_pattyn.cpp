@@ -156,7 +156,7 @@ PetscErrorCode register_options(MPI_Comm comm, const char* prefix, DriverOptions
                              o->grid_sequence_rtol, &o->grid_sequence_rtol, nullptr));
   PetscCall(PetscOptionsBool("-stress_velocity_newton",
                              "Newton's matrix from the stress-velocity linearisation of Glen's law "
-                             "(default: where GMRES/ICC(1) is the linear solver)",
+                             "(default: where GMRES/ICC is the linear solver)",
                              "", o->stress_velocity, &o->stress_velocity, &o->stress_velocity_set));
   PetscOptionsEnd();
   PetscFunctionReturn(0);

@@ -411,17 +411,27 @@ KOKKOS_FORCEINLINE_FUNCTION void element_hessian(const KernelData& m, const X& x
 template <class X>
 KOKKOS_FORCEINLINE_FUNCTION void update_element_dual(const KernelData& m, const X& x0, const X& x1,
                                                      double step, int j, int i, int k) {
-  ElementData e0, e1;
+  ElementData e0;
   gather(m, x0, j, i, k, e0);
-  gather(m, x1, j, i, k, e1);
+  // x1 on the same element: its geometry and fixed nodes are e0's.
+  double u1[8], v1[8];
+  for (int a = 0; a < 8; ++a) {
+    const int ja = j + node_dj(a), ia = i + node_di(a), ka = k + node_dk(a);
+    u1[a] = e0.fixed[a] ? 0.0 : x1(ja, ia, ka, 0);
+    v1[a] = e0.fixed[a] ? 0.0 : x1(ja, ia, ka, 1);
+  }
   for (int q = 0; q < 8; ++q) {
-    QuadraturePoint p0, p1;
+    QuadraturePoint p0;
     evaluate_point(m, e0, q, p0);
-    evaluate_point(m, e1, q, p1);
+    double du1[3] = {0.0, 0.0, 0.0}, dv1[3] = {0.0, 0.0, 0.0};
+    for (int a = 0; a < 8; ++a)
+      for (int d = 0; d < 3; ++d) {
+        du1[d] += u1[a] * p0.grad[a][d];
+        dv1[d] += v1[a] * p0.grad[a][d];
+      }
     const double r0[5] = {p0.du[0], p0.dv[1], 0.5 * (p0.du[1] + p0.dv[0]), 0.5 * p0.du[2],
                           0.5 * p0.dv[2]};
-    const double r1[5] = {p1.du[0], p1.dv[1], 0.5 * (p1.du[1] + p1.dv[0]), 0.5 * p1.du[2],
-                          0.5 * p1.dv[2]};
+    const double r1[5] = {du1[0], dv1[1], 0.5 * (du1[1] + dv1[0]), 0.5 * du1[2], 0.5 * dv1[2]};
     const double inv_root = 1.0 / sqrt(strain_rate2(p0.du, p0.dv) + m.rheology.reg2);
     double dr[5], Dr[5], Ddr[5];
     for (int c = 0; c < 5; ++c) dr[c] = r1[c] - r0[c];

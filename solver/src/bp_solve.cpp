@@ -1,7 +1,7 @@
 // Solver strategy of the Blatter-Pattyn driver: the default linear solver
 // (geometric multigrid where the grid coarsens by 2 and ice covers every
-// column, GMRES/ICC(1) elsewhere) and Newton's linearisation (the
-// stress-velocity one with GMRES/ICC(1)), grid sequencing on cold starts
+// column, GMRES/incomplete Cholesky elsewhere) and Newton's linearisation (the
+// stress-velocity one with GMRES/ICC), grid sequencing on cold starts
 // (coarser DMDAs from DMCoarsen, whose hook attaches their geometry), the
 // shallow-ice first guess, and the robustness ladder (GAMG, then
 // regularisation continuation) when Newton fails.
@@ -15,6 +15,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <set>
+#include <string>
 
 namespace nunatak::solver {
 
@@ -31,16 +33,27 @@ PC use_linear_solver(SNES snes, KSPType ksp_type, PCType pc_type) {
   return pc;
 }
 
+/// Options that set_default_options put into the database: nunatak's, not
+/// the user's (the database outlives a solver, and solvers share prefixes).
+std::set<std::string>& options_set_by_default() {
+  static std::set<std::string> options;
+  return options;
+}
+
 /// Puts `defaults` (option names after -`prefix`, values) into PETSc's
 /// options database where the user gave none: for solvers that exist only
-/// after set-up (block Jacobi's blocks, multigrid smoothers).
+/// after set-up (block Jacobi's blocks, multigrid smoothers). With
+/// `replace`, a default an earlier solver put there gives way to this one.
 void set_default_options(const std::string& prefix,
-                         std::initializer_list<std::pair<const char*, const char*>> defaults) {
+                         std::initializer_list<std::pair<const char*, const char*>> defaults,
+                         bool replace = false) {
   for (const auto& [name, value] : defaults) {
     const std::string option = "-" + prefix + name;
     PetscBool given = PETSC_FALSE;
     NUNATAK_PETSC(PetscOptionsHasName(nullptr, nullptr, option.c_str(), &given));
-    if (!given) NUNATAK_PETSC(PetscOptionsSetValue(nullptr, option.c_str(), value));
+    if (given && !(replace && options_set_by_default().count(option))) continue;
+    NUNATAK_PETSC(PetscOptionsSetValue(nullptr, option.c_str(), value));
+    options_set_by_default().insert(option);
   }
 }
 
@@ -90,8 +103,8 @@ void BlatterPattyn::configure_default_multigrid() {
   // operators; one GMRES iteration of block-Jacobi/ICC(0) as smoother), as in
   // PETSc's ex48, with the backtracking line search (after grid sequencing the
   // critical-point one saves no Newton steps, and it fails on Greenland).
-  // Otherwise, and where the ice has margins (solve()), GMRES + ICC(1)
-  // (block Jacobi/ICC(1) on several ranks), capped, with the ladder's LU or
+  // Otherwise, and where the ice has margins (solve()), GMRES + ICC(0) or
+  // ICC(1) by the geometry (block Jacobi/ICC on several ranks), capped, with the ladder's LU or
   // GAMG fallback. Command-line options override all.
   // direct_fallback (small grids): GMRES/ILU(0), then LU where it stalls.
   const int levels = m_params.direct_fallback
@@ -140,8 +153,8 @@ void BlatterPattyn::configure_default_multigrid() {
   set_default_options(m_params.options_prefix + "mg_levels_sub_",
                       {{"pc_type", "icc"}, {"pc_factor_shift_type", "none"}});
   // At most 50 iterations per linear solve (ISMIP-HOM takes 1-2): where it
-  // stalls, the ladder's first rung switches to GMRES/ICC(1). Grids with ice
-  // margins get GMRES/ICC(1) before their first solve (solve()).
+  // stalls, the ladder's first rung switches to GMRES/ICC. Grids with ice
+  // margins get GMRES/ICC before their first solve (solve()).
   m_default_multigrid = m_default_linear_solver;
   m_default_solver_name = "FGMRES/geometric multigrid";
   if (m_default_multigrid)
@@ -149,32 +162,76 @@ void BlatterPattyn::configure_default_multigrid() {
 }
 
 void BlatterPattyn::use_incomplete_cholesky() {
-  // GMRES + incomplete Cholesky with one level of fill, without PETSc's
-  // positive-definite shift (the Jacobian is symmetric positive definite),
-  // on the reverse Cuthill-McKee ordering: Greenland at 16 km takes 3
-  // Krylov iterations per Newton step (natural ordering 6, ILU(0) 14), and
-  // Aletsch at 100 m, where ILU(0) stalls, 15 (natural ordering 32, and 15
-  // Newton steps instead of 9) (docs/blatter_pattyn.md). The shifted ICC(1)
-  // stalls on Greenland.
+  // GMRES + incomplete Cholesky without PETSc's positive-definite shift (the
+  // Jacobian is symmetric positive definite; the shifted factorisation stalls
+  // on Greenland), on the reverse Cuthill-McKee ordering; its levels of fill
+  // follow the geometry at the first solve (choose_incomplete_cholesky_fill).
   int ranks = 1;
   MPI_Comm_size(m_grid->comm(), &ranks);
-  m_default_solver_name = "GMRES/ICC(1)";
   m_incomplete_cholesky = true;
+  m_incomplete_cholesky_fill = -1;
   KSP ksp = nullptr;
   NUNATAK_PETSC(SNESGetKSP(m_snes, &ksp));
   NUNATAK_PETSC(KSPSetTolerances(ksp, PETSC_DEFAULT, PETSC_DEFAULT, PETSC_DEFAULT, 150));
   if (ranks == 1) {
     PC pc = use_linear_solver(m_snes, KSPGMRES, PCICC);
-    NUNATAK_PETSC(PCFactorSetLevels(pc, 1));
     NUNATAK_PETSC(PCFactorSetShiftType(pc, MAT_SHIFT_NONE));
     NUNATAK_PETSC(PCFactorSetMatOrderingType(pc, MATORDERINGRCM));
     return;
   }
   use_linear_solver(m_snes, KSPGMRES, PCBJACOBI);
   set_default_options(m_params.options_prefix + "sub_", {{"pc_type", "icc"},
-                                                         {"pc_factor_levels", "1"},
                                                          {"pc_factor_shift_type", "none"},
                                                          {"pc_factor_mat_ordering_type", "rcm"}});
+}
+
+double BlatterPattyn::mean_layer_aspect_ratio() const {
+  const core::BPPatch& p = m_problem->patch();
+  double sum[2] = {0.0, 0.0}; // aspect ratios, ice columns
+  const double spacing = std::min(p.dx, p.dy) * (p.nz - 1);
+  for (int j = p.ys; j < p.ys + p.ym; ++j)
+    for (int i = p.xs; i < p.xs + p.xm; ++i) {
+      const double H = p.thickness[p.column(j, i)];
+      if (H < p.constants.minimum_thickness) continue;
+      sum[0] += H / spacing;
+      sum[1] += 1.0;
+    }
+  MPI_Allreduce(MPI_IN_PLACE, sum, 2, MPI_DOUBLE, MPI_SUM, m_grid->comm());
+  return sum[1] > 0.0 ? sum[0] / sum[1] : 0.0;
+}
+
+void BlatterPattyn::choose_incomplete_cholesky_fill() {
+  // Incomplete Cholesky is exact on a column's own couplings (the RCM
+  // ordering keeps a column's nodes close); fill captures the horizontal
+  // ones, which matter where the layers are not flat: layer thickness
+  // H/(Nz-1) against the grid spacing. Where the ice columns' mean of that
+  // ratio is at most 0.1, no fill (ICC(0)): it factors in a quarter of
+  // ICC(1)'s time (PETSc's AIJ ICC(1) numeric factorisation was a quarter of
+  // Greenland's solve) for a few more Krylov iterations. Greenland at 16 km
+  // (ratio 0.012): 35 against 31 in 8 Newton steps, 4.7 s against 6.0 s;
+  // Aletsch at 200 m (0.097) and 400 m (0.044): level or faster. Above it,
+  // one level (ICC(1)): Aletsch at 100 m (0.19) takes 104 Krylov iterations
+  // against 173 (11.2 s against 12.2 s), and ISMIP-HOM D's flowline at L = 20
+  // km on 128 x 4 x 17 nodes (0.40) stalls with block Jacobi/ICC(0) on 2
+  // ranks (docs/blatter_pattyn.md, "ICC(0) or ICC(1)"). -bp_pc_factor_levels
+  // (-bp_sub_pc_factor_levels on several ranks) overrides the choice.
+  const double aspect = mean_layer_aspect_ratio();
+  m_incomplete_cholesky_fill = aspect > 0.1 ? 1 : 0;
+  m_default_solver_name = "GMRES/ICC(" + std::to_string(m_incomplete_cholesky_fill) + ")";
+  int ranks = 1;
+  MPI_Comm_size(m_grid->comm(), &ranks);
+  if (ranks > 1) {
+    // The sub-solvers read their options at their first set-up, in the solve.
+    set_default_options(m_params.options_prefix + "sub_",
+                        {{"pc_factor_levels", m_incomplete_cholesky_fill > 0 ? "1" : "0"}}, true);
+    return;
+  }
+  KSP ksp = nullptr;
+  PC pc = nullptr;
+  NUNATAK_PETSC(SNESGetKSP(m_snes, &ksp));
+  NUNATAK_PETSC(KSPGetPC(ksp, &pc));
+  NUNATAK_PETSC(PCFactorSetLevels(pc, m_incomplete_cholesky_fill));
+  NUNATAK_PETSC(PCSetFromOptions(pc));
 }
 
 void BlatterPattyn::set_sia_initial_guess() {
@@ -221,7 +278,7 @@ bool BlatterPattyn::has_ice_free_columns() const {
 }
 
 void BlatterPattyn::switch_multigrid_to_incomplete_cholesky() {
-  // GMRES/ICC(1) with its line search (l2), and the preconditioner rebuilt
+  // GMRES/ICC with its line search (l2), and the preconditioner rebuilt
   // at every Newton step (multigrid's lag of 2 doubles ICC's Krylov count).
   m_default_multigrid = false;
   use_incomplete_cholesky();
@@ -339,13 +396,15 @@ BPSolveReport BlatterPattyn::solve() {
   BPSolveReport r;
   // The default geometric multigrid stalls where the ice has margins (the
   // coarse grids' basis functions straddle them: Greenland cropped to 97 x
-  // 173 nodes, or at 32 km): there, GMRES/ICC(1) from the start.
+  // 173 nodes, or at 32 km): there, GMRES/ICC from the start.
   if (m_default_multigrid && has_ice_free_columns()) switch_multigrid_to_incomplete_cholesky();
-  // Stress-velocity Newton where GMRES/ICC(1) is the default, i.e. on grids
+  // Stress-velocity Newton where GMRES/ICC is the default, i.e. on grids
   // with ice margins or that do not coarsen by 2: Greenland at 16 km takes 8
   // Newton steps instead of 14, Aletsch 8 instead of 9 (docs/blatter_pattyn.md).
   // With grid sequencing and multigrid (ISMIP-HOM) Newton takes 5 steps
   // either way, and the dual stress would cost memory for nothing.
+  if (m_default_linear_solver && m_incomplete_cholesky && m_incomplete_cholesky_fill < 0)
+    choose_incomplete_cholesky_fill();
   const bool stress_velocity_default = m_default_linear_solver && m_incomplete_cholesky;
   use_newton_linearisation(m_stress_velocity_option >= 0 ? m_stress_velocity_option != 0
                                                          : stress_velocity_default);
@@ -402,9 +461,10 @@ BPSolveReport BlatterPattyn::solve() {
     r.stalled_solver = m_default_solver_name;
     if (m_default_multigrid) {
       // First rung where the default geometric multigrid stalled:
-      // GMRES/ICC(1), the default of the other grids, with its Newton
+      // GMRES/ICC, the default of the other grids, with its Newton
       // linearisation and line search, from the shallow-ice velocity.
       switch_multigrid_to_incomplete_cholesky();
+      choose_incomplete_cholesky_fill();
       use_newton_linearisation(m_stress_velocity_option != 0);
       r.switched_to_icc = true;
       set_sia_initial_guess();
@@ -477,7 +537,7 @@ std::string BlatterPattyn::last_solve_summary() const {
                 r.continuation_stages > 0 ? ", after regularisation continuation" : "");
   std::string summary = text;
   if (r.switched_to_icc && !r.switched_to_gamg && !r.switched_to_lu)
-    summary += "; " + r.stalled_solver + " stalled, solved with GMRES/ICC(1)";
+    summary += "; " + r.stalled_solver + " stalled, solved with " + m_default_solver_name;
   if (r.switched_to_gamg) summary += "; " + r.stalled_solver + " stalled, solved with FGMRES/GAMG";
   if (r.switched_to_lu) summary += "; " + r.stalled_solver + " stalled, solved with LU";
   if (r.coarse_grids > 0) {
