@@ -2,30 +2,35 @@
 # Blatter-Pattyn diagnostic solves on real grids: Greenland at 16 km (106 x 181
 # x 9 nodes), the same cropped to 98 x 174 (97 and 173 node intervals, both
 # prime) and to 97 x 173 (96 and 172 intervals: it coarsens by 2, but the ice
-# has margins, so the default is GMRES/ICC(1) from the start), Greenland on 2
+# has margins, so the default is GMRES/ICC from the start), Greenland on 2
 # ranks, and Aletsch at 100 m (199 x 264 x 9), each with the defaults
-# (GMRES/ICC(1) on the reverse Cuthill-McKee ordering, stress-velocity Newton
-# with the critical-point line search, since 2026-11-30) and, in the same
-# run, Newton with the exact Hessian and the l2 line search (the default
-# before: -bp_stress_velocity_newton 0); then three 5-year steps of the
+# (GMRES/ICC(0) on the reverse Cuthill-McKee ordering since 2026-11-30, the
+# stress-velocity Newton with the critical-point line search) and, in the
+# same run, one alternative: `--compare fill` (the default) ICC(1), one level
+# of fill (the default before: -bp_pc_factor_levels 1, -bp_sub_pc_factor_levels
+# 1 on 2 ranks); `--compare exact` Newton with the exact Hessian and the l2
+# line search (-bp_stress_velocity_newton 0); then three 5-year steps of the
 # transient Greenland run with BP, both ways.
 #
 # Usage (from the repository root, after the build): experiments/benchmarks/bp_real_grids.sh
 #   [--repeat N]  run every case N times and keep the fastest (default 1)
-#   [--no-aletsch] [--no-transient]
-# Prints one table: solve time (nunatak's own timer, "bp diagnostic solve in"),
-# Newton steps, Krylov iterations, Krylov per Newton, time per 100,000 unknowns,
-# and the ratio of the default's time to the exact Hessian's; then the
-# transient runs' times ("finished ... in").
+#   [--compare fill|exact] [--no-aletsch] [--no-transient]
+# Prints one table: solve time (nunatak's own timer, "bp diagnostic solve in",
+# which includes writing the output file), Newton steps, Krylov iterations,
+# Krylov per Newton, time per 100,000 unknowns, and the ratio of the
+# default's time to the alternative's; then the transient runs' times
+# ("finished ... in") and their Newton steps per solve.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repeat=1
 aletsch=1
 transient=1
+compare=fill
 while [ $# -gt 0 ]; do
   case "$1" in
     --repeat) repeat="$2"; shift 2 ;;
     --no-aletsch) aletsch=0; shift ;;
+    --compare) compare="$2"; shift 2 ;;
     --no-transient) transient=0; shift ;;
     *) echo "bp_real_grids.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
@@ -85,41 +90,46 @@ g_unknowns=$((106 * 181 * 9 * 2))
 c_unknowns=$((98 * 174 * 9 * 2))
 m_unknowns=$((97 * 173 * 9 * 2))
 a_unknowns=$((199 * 264 * 9 * 2))
-exact=(-- -bp_stress_velocity_newton 0)
-g_exact=$(run greenland_exact 1 "$greenland" "${exact[@]}")
-g_sv=$(run greenland_sv 1 "$greenland")
-row "Greenland 106x181, exact Hessian" "$g_unknowns" "$g_exact"
-row "Greenland 106x181, stress-velocity" "$g_unknowns" "$g_sv" "${g_exact%% *}"
-c_exact=$(run crop_exact 1 "$greenland" --set "$crop" "${exact[@]}")
-c_sv=$(run crop_sv 1 "$greenland" --set "$crop")
-row "Greenland 98x174, exact Hessian" "$c_unknowns" "$c_exact"
-row "Greenland 98x174, stress-velocity" "$c_unknowns" "$c_sv" "${c_exact%% *}"
-m_exact=$(run crop_mg_exact 1 "$greenland" --set "$crop_mg" "${exact[@]}")
-m_sv=$(run crop_mg_sv 1 "$greenland" --set "$crop_mg")
-row "Greenland 97x173, exact Hessian" "$m_unknowns" "$m_exact"
-row "Greenland 97x173, stress-velocity" "$m_unknowns" "$m_sv" "${m_exact%% *}"
-g_np2_exact=$(run greenland_np2_exact 2 "$greenland" "${exact[@]}")
+case "$compare" in
+  fill) other=(-- -bp_pc_factor_levels 1); other_np2=(-- -bp_sub_pc_factor_levels 1); label="ICC(1)" ;;
+  exact) other=(-- -bp_stress_velocity_newton 0); other_np2=("${other[@]}"); label="exact Hessian" ;;
+  *) echo "bp_real_grids.sh: --compare fill or exact, not '$compare'" >&2; exit 2 ;;
+esac
+g_other=$(run greenland_other 1 "$greenland" "${other[@]}")
+g_default=$(run greenland_default 1 "$greenland")
+row "Greenland 106x181, $label" "$g_unknowns" "$g_other"
+row "Greenland 106x181, default" "$g_unknowns" "$g_default" "${g_other%% *}"
+c_other=$(run crop_other 1 "$greenland" --set "$crop" "${other[@]}")
+c_default=$(run crop_default 1 "$greenland" --set "$crop")
+row "Greenland 98x174, $label" "$c_unknowns" "$c_other"
+row "Greenland 98x174, default" "$c_unknowns" "$c_default" "${c_other%% *}"
+m_other=$(run crop_mg_other 1 "$greenland" --set "$crop_mg" "${other[@]}")
+m_default=$(run crop_mg_default 1 "$greenland" --set "$crop_mg")
+row "Greenland 97x173, $label" "$m_unknowns" "$m_other"
+row "Greenland 97x173, default" "$m_unknowns" "$m_default" "${m_other%% *}"
+g_np2_other=$(run greenland_np2_other 2 "$greenland" "${other_np2[@]}")
 g_np2=$(run greenland_np2 2 "$greenland")
-row "Greenland 106x181, exact, 2 ranks" "$g_unknowns" "$g_np2_exact"
-row "Greenland 106x181, stress-vel., 2 ranks" "$g_unknowns" "$g_np2" "${g_np2_exact%% *}"
+row "Greenland 106x181, $label, 2 ranks" "$g_unknowns" "$g_np2_other"
+row "Greenland 106x181, default, 2 ranks" "$g_unknowns" "$g_np2" "${g_np2_other%% *}"
 if [ "$aletsch" = 1 ]; then
-  a_exact=$(run aletsch_exact 1 "$aletsch_config" "${exact[@]}")
-  a_sv=$(run aletsch_sv 1 "$aletsch_config")
-  row "Aletsch 199x264, exact Hessian" "$a_unknowns" "$a_exact"
-  row "Aletsch 199x264, stress-velocity" "$a_unknowns" "$a_sv" "${a_exact%% *}"
+  a_other=$(run aletsch_other 1 "$aletsch_config" "${other[@]}")
+  a_default=$(run aletsch_default 1 "$aletsch_config")
+  row "Aletsch 199x264, $label" "$a_unknowns" "$a_other"
+  row "Aletsch 199x264, default" "$a_unknowns" "$a_default" "${a_other%% *}"
 fi
-echo "(ratio: the stress-velocity Newton's time against the exact Hessian's, same grid and ranks)"
+echo "(ratio: the default's time against $label's, same grid and ranks)"
 if [ "$transient" = 1 ]; then
   # Three 5-year steps of the Greenland run with BP (each step's solve starts
   # from the last velocity), after the diagnostic solve at the start.
-  for mode in exact stress-velocity; do
-    options=()
-    [ "$mode" = exact ] && options=(-- -bp_stress_velocity_newton 0)
-    log="$work/transient_$mode.log"
+  for mode in "$label" default; do
+    options=(-- -bp_snes_converged_reason)
+    [ "$mode" = default ] || options+=("${other[@]:1}")
+    log="$work/transient.log"
     "$nunatak" run experiments/greenland/greenland.yaml --set stress_balance.model=bp \
-      --set time.end=15 --set "output.file=$work/transient_$mode.nc" "${options[@]}" > "$log" 2>&1 ||
+      --set time.end=15 --set "output.file=$work/transient.nc" "${options[@]}" > "$log" 2>&1 ||
       { echo "bp_real_grids.sh: transient ($mode) failed:" >&2; tail -3 "$log" >&2; exit 1; }
-    printf 'transient Greenland BP, %-16s %s\n' "$mode:" \
-      "$(grep -o 'after [0-9]* steps in [0-9.]* s' "$log")"
+    printf 'transient Greenland BP, %-16s %s (Newton steps per solve: %s)\n' "$mode:" \
+      "$(grep -o 'after [0-9]* steps in [0-9.]* s' "$log")" \
+      "$(grep -o 'converged due to [A-Z_]* iterations [0-9]*' "$log" | awk '{ print $NF }' | paste -sd ' ')"
   done
 fi

@@ -122,7 +122,7 @@ void BlatterPattyn::configure_default_multigrid() {
     // stalls, the robustness ladder takes over (LU or FGMRES/GAMG).
     m_default_solver_name = "GMRES/ILU(0)";
     NUNATAK_PETSC(KSPSetTolerances(ksp, PETSC_DEFAULT, PETSC_DEFAULT, PETSC_DEFAULT, 150));
-    if (m_default_linear_solver && !m_params.direct_fallback) use_incomplete_cholesky();
+    if (m_default_linear_solver && !m_params.direct_fallback) use_incomplete_cholesky(0);
     return;
   }
   PC pc = use_linear_solver(m_snes, KSPFGMRES, PCMG);
@@ -161,77 +161,61 @@ void BlatterPattyn::configure_default_multigrid() {
     NUNATAK_PETSC(KSPSetTolerances(ksp, PETSC_DEFAULT, PETSC_DEFAULT, PETSC_DEFAULT, 50));
 }
 
-void BlatterPattyn::use_incomplete_cholesky() {
+void BlatterPattyn::use_incomplete_cholesky(int fill) {
   // GMRES + incomplete Cholesky without PETSc's positive-definite shift (the
   // Jacobian is symmetric positive definite; the shifted factorisation stalls
-  // on Greenland), on the reverse Cuthill-McKee ordering; its levels of fill
-  // follow the geometry at the first solve (choose_incomplete_cholesky_fill).
+  // on Greenland), on the reverse Cuthill-McKee ordering. The default has no
+  // fill: ICC(0) factors in a quarter of ICC(1)'s time (PETSc's AIJ ICC(1)
+  // numeric factorisation was a quarter of Greenland's solve) for a few more
+  // Krylov iterations. Greenland at 16 km: 35 against 31 in 8 Newton steps,
+  // 4.7 s against 6.0 s; Aletsch at 100 m, 173 against 104, 12.2 s against
+  // 11.2 s; on ISMIP-HOM A-C and E grids that do not coarsen by 2 level or
+  // faster (docs/blatter_pattyn.md, "ICC(0) or ICC(1)"). Where ICC(0) stalls
+  // (ISMIP-HOM D's flowline on two ranks) the ladder's first rung calls this
+  // again with one level of fill. The type is set afresh (via PCNONE), so
+  // that the factors, and on several ranks the blocks, are rebuilt with the
+  // new fill; the levels are defaults that -bp_pc_factor_levels
+  // (-bp_sub_pc_factor_levels) overrides.
   int ranks = 1;
   MPI_Comm_size(m_grid->comm(), &ranks);
   m_incomplete_cholesky = true;
-  m_incomplete_cholesky_fill = -1;
-  KSP ksp = nullptr;
-  NUNATAK_PETSC(SNESGetKSP(m_snes, &ksp));
-  NUNATAK_PETSC(KSPSetTolerances(ksp, PETSC_DEFAULT, PETSC_DEFAULT, PETSC_DEFAULT, 150));
+  m_incomplete_cholesky_fill = fill;
+  m_default_solver_name = "GMRES/ICC(" + std::to_string(fill) + ")";
+  if (fill == 0) {
+    // At most 150 Krylov iterations per solve (the ladder's ICC(1) keeps it,
+    // or the user's -bp_ksp_max_it).
+    KSP ksp = nullptr;
+    NUNATAK_PETSC(SNESGetKSP(m_snes, &ksp));
+    NUNATAK_PETSC(KSPSetTolerances(ksp, PETSC_DEFAULT, PETSC_DEFAULT, PETSC_DEFAULT, 150));
+  }
+  use_linear_solver(m_snes, KSPGMRES, PCNONE);
   if (ranks == 1) {
     PC pc = use_linear_solver(m_snes, KSPGMRES, PCICC);
+    NUNATAK_PETSC(PCFactorSetLevels(pc, fill));
     NUNATAK_PETSC(PCFactorSetShiftType(pc, MAT_SHIFT_NONE));
     NUNATAK_PETSC(PCFactorSetMatOrderingType(pc, MATORDERINGRCM));
+    NUNATAK_PETSC(PCSetFromOptions(pc));
     return;
   }
   use_linear_solver(m_snes, KSPGMRES, PCBJACOBI);
-  set_default_options(m_params.options_prefix + "sub_", {{"pc_type", "icc"},
-                                                         {"pc_factor_shift_type", "none"},
-                                                         {"pc_factor_mat_ordering_type", "rcm"}});
+  // The blocks exist only after set-up: their defaults go into the options
+  // database, replacing those an earlier solver of the same prefix put there.
+  set_default_options(m_params.options_prefix + "sub_",
+                      {{"pc_type", "icc"},
+                       {"pc_factor_levels", fill > 0 ? "1" : "0"},
+                       {"pc_factor_shift_type", "none"},
+                       {"pc_factor_mat_ordering_type", "rcm"}},
+                      true);
 }
 
-double BlatterPattyn::mean_layer_aspect_ratio() const {
-  const core::BPPatch& p = m_problem->patch();
-  double sum[2] = {0.0, 0.0}; // aspect ratios, ice columns
-  const double spacing = std::min(p.dx, p.dy) * (p.nz - 1);
-  for (int j = p.ys; j < p.ys + p.ym; ++j)
-    for (int i = p.xs; i < p.xs + p.xm; ++i) {
-      const double H = p.thickness[p.column(j, i)];
-      if (H < p.constants.minimum_thickness) continue;
-      sum[0] += H / spacing;
-      sum[1] += 1.0;
-    }
-  MPI_Allreduce(MPI_IN_PLACE, sum, 2, MPI_DOUBLE, MPI_SUM, m_grid->comm());
-  return sum[1] > 0.0 ? sum[0] / sum[1] : 0.0;
-}
-
-void BlatterPattyn::choose_incomplete_cholesky_fill() {
-  // Incomplete Cholesky is exact on a column's own couplings (the RCM
-  // ordering keeps a column's nodes close); fill captures the horizontal
-  // ones, which matter where the layers are not flat: layer thickness
-  // H/(Nz-1) against the grid spacing. Where the ice columns' mean of that
-  // ratio is at most 0.1, no fill (ICC(0)): it factors in a quarter of
-  // ICC(1)'s time (PETSc's AIJ ICC(1) numeric factorisation was a quarter of
-  // Greenland's solve) for a few more Krylov iterations. Greenland at 16 km
-  // (ratio 0.012): 35 against 31 in 8 Newton steps, 4.7 s against 6.0 s;
-  // Aletsch at 200 m (0.097) and 400 m (0.044): level or faster. Above it,
-  // one level (ICC(1)): Aletsch at 100 m (0.19) takes 104 Krylov iterations
-  // against 173 (11.2 s against 12.2 s), and ISMIP-HOM D's flowline at L = 20
-  // km on 128 x 4 x 17 nodes (0.40) stalls with block Jacobi/ICC(0) on 2
-  // ranks (docs/blatter_pattyn.md, "ICC(0) or ICC(1)"). -bp_pc_factor_levels
-  // (-bp_sub_pc_factor_levels on several ranks) overrides the choice.
-  const double aspect = mean_layer_aspect_ratio();
-  m_incomplete_cholesky_fill = aspect > 0.1 ? 1 : 0;
-  m_default_solver_name = "GMRES/ICC(" + std::to_string(m_incomplete_cholesky_fill) + ")";
+bool BlatterPattyn::user_gave_fill_levels() const {
   int ranks = 1;
   MPI_Comm_size(m_grid->comm(), &ranks);
-  if (ranks > 1) {
-    // The sub-solvers read their options at their first set-up, in the solve.
-    set_default_options(m_params.options_prefix + "sub_",
-                        {{"pc_factor_levels", m_incomplete_cholesky_fill > 0 ? "1" : "0"}}, true);
-    return;
-  }
-  KSP ksp = nullptr;
-  PC pc = nullptr;
-  NUNATAK_PETSC(SNESGetKSP(m_snes, &ksp));
-  NUNATAK_PETSC(KSPGetPC(ksp, &pc));
-  NUNATAK_PETSC(PCFactorSetLevels(pc, m_incomplete_cholesky_fill));
-  NUNATAK_PETSC(PCSetFromOptions(pc));
+  const std::string option =
+      "-" + m_params.options_prefix + (ranks == 1 ? "" : "sub_") + "pc_factor_levels";
+  PetscBool given = PETSC_FALSE;
+  NUNATAK_PETSC(PetscOptionsHasName(nullptr, nullptr, option.c_str(), &given));
+  return given && !options_set_by_default().count(option);
 }
 
 void BlatterPattyn::set_sia_initial_guess() {
@@ -281,7 +265,7 @@ void BlatterPattyn::switch_multigrid_to_incomplete_cholesky() {
   // GMRES/ICC with its line search (l2), and the preconditioner rebuilt
   // at every Newton step (multigrid's lag of 2 doubles ICC's Krylov count).
   m_default_multigrid = false;
-  use_incomplete_cholesky();
+  use_incomplete_cholesky(0);
   SNESLineSearch line_search = nullptr;
   NUNATAK_PETSC(SNESGetLineSearch(m_snes, &line_search));
   NUNATAK_PETSC(SNESLineSearchSetType(line_search, SNESLINESEARCHL2));
@@ -403,8 +387,6 @@ BPSolveReport BlatterPattyn::solve() {
   // Newton steps instead of 14, Aletsch 8 instead of 9 (docs/blatter_pattyn.md).
   // With grid sequencing and multigrid (ISMIP-HOM) Newton takes 5 steps
   // either way, and the dual stress would cost memory for nothing.
-  if (m_default_linear_solver && m_incomplete_cholesky && m_incomplete_cholesky_fill < 0)
-    choose_incomplete_cholesky_fill();
   const bool stress_velocity_default = m_default_linear_solver && m_incomplete_cholesky;
   use_newton_linearisation(m_stress_velocity_option >= 0 ? m_stress_velocity_option != 0
                                                          : stress_velocity_default);
@@ -464,9 +446,20 @@ BPSolveReport BlatterPattyn::solve() {
       // GMRES/ICC, the default of the other grids, with its Newton
       // linearisation and line search, from the shallow-ice velocity.
       switch_multigrid_to_incomplete_cholesky();
-      choose_incomplete_cholesky_fill();
       use_newton_linearisation(m_stress_velocity_option != 0);
       r.switched_to_icc = true;
+      set_sia_initial_guess();
+      attempt();
+      if (!r.converged) r.stalled_solver += " and " + m_default_solver_name;
+    }
+    if (!r.converged && m_default_linear_solver && m_incomplete_cholesky &&
+        m_incomplete_cholesky_fill == 0 && !user_gave_fill_levels()) {
+      // A stalled ICC(0) gives way to ICC(1), with the same Newton
+      // linearisation, from the shallow-ice velocity: ISMIP-HOM D's flowline
+      // (L = 20 km, 128 x 4 x 17 nodes) on two ranks, whose layers (62.5 m)
+      // are thick against the grid spacing (156 m).
+      use_incomplete_cholesky(1);
+      r.switched_to_fill = true;
       set_sia_initial_guess();
       attempt();
       if (!r.converged) r.stalled_solver += " and " + m_default_solver_name;
@@ -536,7 +529,7 @@ std::string BlatterPattyn::last_solve_summary() const {
                 r.krylov_iterations, r.initial_residual, r.final_residual, r.reason.c_str(),
                 r.continuation_stages > 0 ? ", after regularisation continuation" : "");
   std::string summary = text;
-  if (r.switched_to_icc && !r.switched_to_gamg && !r.switched_to_lu)
+  if ((r.switched_to_icc || r.switched_to_fill) && !r.switched_to_gamg && !r.switched_to_lu)
     summary += "; " + r.stalled_solver + " stalled, solved with " + m_default_solver_name;
   if (r.switched_to_gamg) summary += "; " + r.stalled_solver + " stalled, solved with FGMRES/GAMG";
   if (r.switched_to_lu) summary += "; " + r.stalled_solver + " stalled, solved with LU";

@@ -51,16 +51,16 @@
 /// ICC(0) smoother) where the grid coarsens by 2 in every direction and ice
 /// covers every column, with grid sequencing on cold starts (coarse geometry
 /// made by a DMCoarsenHook),
-/// GMRES + incomplete Cholesky on the reverse Cuthill-McKee ordering
-/// elsewhere, ICC(0) where the layers are flat against the grid spacing and
-/// ICC(1) where not (block Jacobi with such blocks on several ranks; the
-/// emulator's small samples: ILU(0)); options override them. With GMRES/ICC,
+/// GMRES + ICC(0) on the reverse Cuthill-McKee ordering elsewhere (block
+/// Jacobi with such blocks on several ranks; the emulator's small samples:
+/// ILU(0)); options override them. With GMRES/ICC,
 /// Newton's matrix is the
 /// stress-velocity linearisation of Glen's law (BPProblem::update_dual_stress,
 /// -bp_stress_velocity_newton) with the critical-point line search: same
 /// residual and solution, fewer steps where margins hold Newton back. If
 /// Newton fails, a robustness ladder
-/// switches a stalled multigrid to GMRES/ICC, a stalled GMRES to
+/// switches a stalled multigrid to GMRES/ICC(0), a stalled ICC(0) to ICC(1),
+/// a stalled GMRES to
 /// FGMRES/GAMG (LU on small grids), then
 /// restarts from the shallow-ice velocity and continues in the strain-rate
 /// regularisation (x 1e6, 1e4, 1e2, 1 on its square).
@@ -120,6 +120,7 @@ struct BPSolveReport {
   std::string reason;            ///< SNES converged reason
   int continuation_stages = 0;   ///< robustness ladder stages used (0: plain Newton converged)
   bool switched_to_icc = false;  ///< the ladder replaced geometric multigrid by GMRES/ICC
+  bool switched_to_fill = false; ///< the ladder gave a stalled ICC(0) a level of fill
   bool switched_to_gamg = false; ///< the ladder replaced the default by FGMRES/GAMG
   bool switched_to_lu = false;   ///< the ladder replaced the default by LU (small grids)
   std::string stalled_solver;    ///< the default linear solver(s) the ladder replaced
@@ -242,15 +243,12 @@ private:
   /// Reads (and registers, for -help) nunatak's own -bp_ options.
   void read_options();
   void configure_default_multigrid();
-  /// GMRES + ICC (block Jacobi/ICC on several ranks), at most 150
-  /// iterations per solve: the default where the grid does not coarsen by 2.
-  void use_incomplete_cholesky();
-  /// Collective: the ice columns' mean of layer thickness H/(Nz-1) over the
-  /// smaller grid spacing.
-  double mean_layer_aspect_ratio() const;
-  /// Sets the incomplete Cholesky's levels of fill from the geometry (0 where
-  /// the layers are flat, else 1), as defaults that options override.
-  void choose_incomplete_cholesky_fill();
+  /// GMRES + ICC(`fill`) (block Jacobi/ICC on several ranks), at most 150
+  /// iterations per solve: the default (fill 0) where the grid does not
+  /// coarsen by 2 or the ice has margins; fill 1 on the ladder.
+  void use_incomplete_cholesky(int fill);
+  /// True if the user set the incomplete factorisation's levels of fill.
+  bool user_gave_fill_levels() const;
   /// (Re)creates the Jacobian matrix with the problem's sparsity pattern, if
   /// the ice mask that defines it changed (set_geometry); sets it on the SNES.
   void create_jacobian_matrix();
@@ -307,7 +305,7 @@ private:
   bool m_default_linear_solver = false; ///< a default linear solver in use (no user choice)
   bool m_default_multigrid = false;     ///< the default geometric multigrid in use
   bool m_incomplete_cholesky = false;   ///< the default GMRES/ICC in use
-  int m_incomplete_cholesky_fill = -1;  ///< its levels of fill (-1: not chosen yet)
+  int m_incomplete_cholesky_fill = 0;   ///< its levels of fill
   int m_stress_velocity_option = -1;    ///< -bp_stress_velocity_newton: 0, 1 or -1 (not given)
   bool m_stress_velocity = false;       ///< Newton's matrix: stress-velocity linearisation
   std::string m_default_solver_name;    ///< its name, for the report
