@@ -191,3 +191,44 @@ TEST(AwkwardGrid, ANewIceMaskGivesANewPatternAndTheFreshSolution) {
   ASSERT_TRUE(solve_on(*fresh, small).converged);
   EXPECT_LT(relative_difference(bp->solution(), fresh->solution()), 1e-5);
 }
+
+// A new ice mask that changes on one rank only (a transient step that moves
+// one rank's margin): every rank rebuilds the Jacobian together. Deciding
+// locally left one rank building a matrix while the other solved, a hang
+// (the Greenland BP run on 2 ranks, 2026-11-30); on one rank the test is
+// the plain new-mask case. The margin of the cap is thinned away inside
+// rank 0's owned cells, at least 3 cells from their edge (beyond every
+// other rank's ghosts), and the warm-started solve reaches a fresh solver's
+// solution.
+TEST(AwkwardGrid, AMaskChangeOnOneRankRebuildsTheMatrixOnAll) {
+  CapSetup cap = make_setup(280000.0);
+  auto bp = make_solver(cap, "one_rank_", {});
+  ASSERT_TRUE(solve_on(*bp, cap).converged);
+  const Mat first = bp->matrix();
+
+  int owned[4] = {cap.grid->box().xs, cap.grid->box().ys, cap.grid->box().xm, cap.grid->box().ym};
+  MPI_Bcast(owned, 4, MPI_INT, 0, MPI_COMM_WORLD);
+  const core::LocalBox b = cap.grid->box();
+  auto H = Kokkos::create_mirror_view(cap.thk.view());
+  Kokkos::deep_copy(H, cap.thk.view());
+  int thinned = 0;
+  for (int j = b.gys; j < b.gys + b.gym; ++j)
+    for (int i = b.gxs; i < b.gxs + b.gxm; ++i) {
+      const bool inside = i >= owned[0] + 3 && i < owned[0] + owned[2] - 3 && j >= owned[1] + 3 &&
+                          j < owned[1] + owned[3] - 3;
+      double& h = H(b.lj(j), b.li(i));
+      if (inside && h > 0.0 && h < 700.0) {
+        h = 0.0;
+        ++thinned;
+      }
+    }
+  Kokkos::deep_copy(cap.thk.view(), H);
+  if (cap.grid->rank() == 0) EXPECT_GT(thinned, 0);
+
+  const solver::BPSolveReport r = solve_on(*bp, cap);
+  ASSERT_TRUE(r.converged) << r.reason;
+  EXPECT_NE(bp->matrix(), first);
+  auto fresh = make_solver(cap, "one_rank_fresh_", {});
+  ASSERT_TRUE(solve_on(*fresh, cap).converged);
+  EXPECT_LT(relative_difference(bp->solution(), fresh->solution()), 1e-5);
+}

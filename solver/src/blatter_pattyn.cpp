@@ -252,7 +252,12 @@ void BlatterPattyn::create_jacobian_matrix() {
   std::vector<std::uint8_t> key = p.element_filled;
   key.insert(key.end(), p.node_free.begin(), p.node_free.end());
   key.insert(key.end(), p.bed_fixed.begin(), p.bed_fixed.end());
-  if (m_matrix && key == m_pattern_key) return;
+  // Collective: every rank rebuilds if the mask changed on any (a transient
+  // step that changes one rank's margin only; deciding locally left the
+  // ranks in different collectives, a hang on 2 ranks in the Greenland run).
+  int unchanged = m_matrix && key == m_pattern_key ? 1 : 0;
+  MPI_Allreduce(MPI_IN_PLACE, &unchanged, 1, MPI_INT, MPI_MIN, m_grid->comm());
+  if (unchanged) return;
   core::BorrowedVec v(m_dm, core::BorrowedVec::global);
   PetscInt local = 0;
   NUNATAK_PETSC(VecGetLocalSize(v, &local));

@@ -249,8 +249,9 @@ private:
   void use_incomplete_cholesky(int fill);
   /// True if the user set the incomplete factorisation's levels of fill.
   bool user_gave_fill_levels() const;
-  /// (Re)creates the Jacobian matrix with the problem's sparsity pattern, if
-  /// the ice mask that defines it changed (set_geometry); sets it on the SNES.
+  /// Collective: (re)creates the Jacobian matrix with the problem's sparsity
+  /// pattern, if the ice mask that defines it changed on some rank
+  /// (set_geometry); sets it on the SNES.
   void create_jacobian_matrix();
   /// Grid sequencing: solves on the grid coarsened by 2 and interpolates that
   /// solution into m_solution. False (m_solution untouched) where the grid does
