@@ -103,9 +103,9 @@ void BlatterPattyn::configure_default_multigrid() {
   // operators; one GMRES iteration of block-Jacobi/ICC(0) as smoother), as in
   // PETSc's ex48, with the backtracking line search (after grid sequencing the
   // critical-point one saves no Newton steps, and it fails on Greenland).
-  // Otherwise, and where the ice has margins (solve()), GMRES + ICC(0) or
-  // ICC(1) by the geometry (block Jacobi/ICC on several ranks), capped, with the ladder's LU or
-  // GAMG fallback. Command-line options override all.
+  // Otherwise, and where the ice has margins (solve()), GMRES + ICC(0)
+  // (block Jacobi/ICC(0) on several ranks), capped, with the ladder's ICC(1),
+  // LU or GAMG fallbacks. Command-line options override all.
   // direct_fallback (small grids): GMRES/ILU(0), then LU where it stalls.
   const int levels = m_params.direct_fallback
                          ? 1
@@ -194,7 +194,8 @@ void BlatterPattyn::use_incomplete_cholesky(int fill) {
     NUNATAK_PETSC(PCFactorSetLevels(pc, fill));
     NUNATAK_PETSC(PCFactorSetShiftType(pc, MAT_SHIFT_NONE));
     NUNATAK_PETSC(PCFactorSetMatOrderingType(pc, MATORDERINGRCM));
-    NUNATAK_PETSC(PCSetFromOptions(pc));
+    bp_driver::read_solver_options(m_params.options_prefix,
+                                   [&] { NUNATAK_PETSC(PCSetFromOptions(pc)); });
     return;
   }
   use_linear_solver(m_snes, KSPGMRES, PCBJACOBI);

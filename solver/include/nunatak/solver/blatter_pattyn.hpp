@@ -53,15 +53,13 @@
 /// made by a DMCoarsenHook),
 /// GMRES + ICC(0) on the reverse Cuthill-McKee ordering elsewhere (block
 /// Jacobi with such blocks on several ranks; the emulator's small samples:
-/// ILU(0)); options override them. With GMRES/ICC,
-/// Newton's matrix is the
+/// ILU(0)); options override them. With GMRES/ICC, Newton's matrix is the
 /// stress-velocity linearisation of Glen's law (BPProblem::update_dual_stress,
 /// -bp_stress_velocity_newton) with the critical-point line search: same
 /// residual and solution, fewer steps where margins hold Newton back. If
 /// Newton fails, a robustness ladder
 /// switches a stalled multigrid to GMRES/ICC(0), a stalled ICC(0) to ICC(1),
-/// a stalled GMRES to
-/// FGMRES/GAMG (LU on small grids), then
+/// a stalled GMRES to FGMRES/GAMG (LU on small grids), then
 /// restarts from the shallow-ice velocity and continues in the strain-rate
 /// regularisation (x 1e6, 1e4, 1e2, 1 on its square).
 
