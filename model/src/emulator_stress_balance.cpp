@@ -97,13 +97,13 @@ public:
           m_box_icy[size_t(j) * size_t(box.gxm) + size_t(i)] =
               inside(i + box.gxs, j + box.gys) && Hl(j, i) >= m_params.bp_minimum_thickness;
     }
-    m_max_rate = solver::update_column_fluxes(*m_grid, in.thk, column_box(), m_fluxes);
+    m_limits = solver::update_column_fluxes(*m_grid, in.thk, in.usurf, column_box(), m_fluxes);
     m_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
 
   const solver::FaceFluxes& fluxes() const override { return m_fluxes; }
-  double max_diffusivity() const override { return 0.0; }
-  double max_advection_rate() const override { return m_max_rate; }
+  double max_diffusivity() const override { return m_limits.diffusivity; }
+  double max_advection_rate() const override { return m_limits.advection_rate; }
 
   std::string last_solve_summary() const override {
     char text[192];
@@ -302,7 +302,8 @@ private:
   solver::FaceFluxes m_fluxes;
   std::vector<double> m_velocity, m_box_values; ///< global / the rank's box, [y][x][z][c] m/a
   std::vector<std::uint8_t> m_box_icy;          ///< the rank's box, [y][x]: icy columns
-  double m_max_rate = 0.0, m_seconds = 0.0;
+  solver::ColumnFluxLimits m_limits;            ///< of the last update's fluxes
+  double m_seconds = 0.0;
   long long m_updates = 0;                           ///< updates done (diagnostic ones not counted)
   double m_check = std::nan("");                     ///< the last update's solver check (NaN: none)
   std::unique_ptr<torch::optim::Adam> m_adam;        ///< retraining's, kept across retrainings

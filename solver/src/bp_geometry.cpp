@@ -249,7 +249,7 @@ void BlatterPattyn::update(const StressBalanceInputs& in) {
     throw Error("bp: Newton did not converge (" + r.reason + ", residual " +
                 std::to_string(r.initial_residual) + " -> " + std::to_string(r.final_residual) +
                 ")");
-  update_fluxes(in.thk);
+  update_fluxes(in.thk, in.usurf);
 }
 
 namespace bp_driver {

@@ -41,12 +41,13 @@ ColumnVelocityBox BlatterPattyn::column_box(const std::vector<double>& x) const 
   b.ym = p.ym;
   b.values = x.data();
   b.moving = p.node_free.data();
+  b.surface_trend_x = m_params.surface_trend_x;
   return b;
 }
 
-void BlatterPattyn::update_fluxes(const core::Field2D& thk) {
+void BlatterPattyn::update_fluxes(const core::Field2D& thk, const core::Field2D& usurf) {
   const std::vector<double> x = local_velocities(m_dm, m_solution);
-  m_max_advection_rate = update_column_fluxes(*m_grid, thk, column_box(x), m_fluxes);
+  m_limits = update_column_fluxes(*m_grid, thk, usurf, column_box(x), m_fluxes);
 }
 
 Velocities BlatterPattyn::velocities(const std::vector<double>& sigma) const {

@@ -8,7 +8,10 @@
 ///  2. surface s and mask from the floatation rule (core/floatation.hpp:
 ///     s = max(b + H, z_sl + (1 - rho_i/rho_w) H), ice where H > H_min) on
 ///     the ghosted box;
-///  3. the stress balance computes face fluxes and its largest diffusivity D;
+///  3. the stress balance computes face fluxes and its largest diffusivity D
+///     (the shallow-ice model's own; Blatter-Pattyn and the emulator give
+///     the effective diffusivity of their deformation flux,
+///     solver/column_velocity.hpp);
 ///  4. dt = min(theta / (2 D (1/dx^2 + 1/dy^2)), c / max(|u|/dx + |v|/dy),
 ///     max_dt, t_limit - t): the explicit diffusion limit scaled by theta
 ///     (time.diffusivity_safety) and the CFL limit with Courant number c

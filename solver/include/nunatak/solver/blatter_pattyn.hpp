@@ -159,8 +159,8 @@ public:
   /// nunatak::Error if Newton fails.
   void update(const StressBalanceInputs& inputs) override;
   const FaceFluxes& fluxes() const override { return m_fluxes; }
-  double max_diffusivity() const override { return 0.0; }
-  double max_advection_rate() const override { return m_max_advection_rate; }
+  double max_diffusivity() const override { return m_limits.diffusivity; }
+  double max_advection_rate() const override { return m_limits.advection_rate; }
   std::string last_solve_summary() const override;
   Velocities velocities(const std::vector<double>& sigma) const override;
 
@@ -266,7 +266,7 @@ private:
   /// search the user chose is kept.
   void use_newton_linearisation(bool stress_velocity);
   /// Depth-averaged velocity and upwind face fluxes of thickness `thk` (after a solve).
-  void update_fluxes(const core::Field2D& thk);
+  void update_fluxes(const core::Field2D& thk, const core::Field2D& usurf);
   /// The rank's ghosted column velocities `x` ([y][x][z][c], m/a) as a box of the 2-D grid.
   ColumnVelocityBox column_box(const std::vector<double>& x) const;
   /// The patch of this rank for the given columns (collective: margins need ghost updates).
@@ -310,7 +310,7 @@ private:
   std::string m_default_solver_name;    ///< its name, for the report
   double m_reg2 = 0;                    ///< requested strain-rate regularisation squared, a^-2
   FaceFluxes m_fluxes;
-  double m_max_advection_rate = 0.0;
+  ColumnFluxLimits m_limits; ///< of the last update's fluxes
   BPSolveReport m_report;
 };
 

@@ -63,7 +63,9 @@ public:
   /// Mass fluxes through faces from the last update.
   virtual const FaceFluxes& fluxes() const = 0;
   /// Largest diffusivity (m^2 s^-1) of the last update, over all ranks, for
-  /// the explicit time-step limit; 0 for non-diffusive models.
+  /// the explicit time-step limit: an effective one where the flux follows
+  /// the surface slope without being written as -D grad s (Blatter-Pattyn,
+  /// the emulator); 0 for non-diffusive models.
   virtual double max_diffusivity() const = 0;
   /// Largest |u|/dx + |v|/dy (s^-1) of the depth-averaged velocity that the
   /// fluxes advect, over all ranks, for the CFL limit; 0 for diffusive models.
