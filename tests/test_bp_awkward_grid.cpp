@@ -223,7 +223,9 @@ TEST(AwkwardGrid, AMaskChangeOnOneRankRebuildsTheMatrixOnAll) {
       }
     }
   Kokkos::deep_copy(cap.thk.view(), H);
-  if (cap.grid->rank() == 0) EXPECT_GT(thinned, 0);
+  if (cap.grid->rank() == 0) {
+    EXPECT_GT(thinned, 0);
+  }
 
   const solver::BPSolveReport r = solve_on(*bp, cap);
   ASSERT_TRUE(r.converged) << r.reason;
