@@ -46,7 +46,7 @@ struct ColumnFluxLimits {
   /// q = -D grad s, makes the explicit transport step a diffusion step,
   /// unstable beyond dt ~ dx^2 / (4 D) however small the CFL number:
   /// Greenland at 16 km under Blatter-Pattyn with the CFL limit alone (steps
-  /// of 6-9 a) grew an oscillation whose speeds reached 4e4 m/a by year 37.
+  /// of 6-9 a) grew an oscillation that changed speeds by 4.7e4 m/a in one step at year 37.
   /// The first factor is the shallow-ice diffusivity the velocity implies
   /// (PISM estimates its Blatter time step the same way, with the whole
   /// velocity). G is the relaxation rate of a surface wave of wavenumber k on
