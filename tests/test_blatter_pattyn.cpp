@@ -8,6 +8,7 @@
 #include "nunatak/solver/blatter_pattyn.hpp"
 #include "nunatak/solver/bp_problem.hpp"
 
+#include "model_state.hpp"
 #include "solver_type.hpp"
 #include "vec_difference.hpp"
 
@@ -255,15 +256,8 @@ TEST(BlatterPattyn, TransientRunConservesMass) {
   const double dx = 10000.0;
   auto grid =
       core::ParallelGrid::create(MPI_COMM_WORLD, core::Grid(n, n, dx, dx, -100000.0, -100000.0));
-  core::FieldInfo info{"f", "", "", "m", "m", {}, ""};
-  model::ModelState state{core::Field2D(grid, info),
-                          core::Field2D(grid, info),
-                          core::Field2D(grid, info),
-                          core::Field2D(grid, info),
-                          core::Field2D(grid, info),
-                          0.0,
-                          0};
-  core::Field2D smb(grid, info);
+  model::ModelState state = test::zero_model_state(grid);
+  core::Field2D smb(grid, state.thk.info());
   const core::LocalBox b = grid->box();
   auto H = Kokkos::create_mirror_view(state.thk.view());
   auto B = Kokkos::create_mirror_view(state.topg.view());

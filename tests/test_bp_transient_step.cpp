@@ -12,6 +12,8 @@
 #include "nunatak/solver/column_velocity.hpp"
 #include "nunatak/solver/stress_balance.hpp"
 
+#include "model_state.hpp"
+
 #include <gtest/gtest.h>
 
 #include <Kokkos_Core.hpp>
@@ -36,15 +38,8 @@ std::unique_ptr<model::TransientModel> make_cap(const std::string& stress_balanc
   auto grid = core::ParallelGrid::create(
       MPI_COMM_WORLD, core::Grid(columns, columns, spacing, spacing, -0.5 * spacing * (columns - 1),
                                  -0.5 * spacing * (columns - 1)));
-  core::FieldInfo info{"f", "", "", "m", "m", {}, ""};
-  model::ModelState state{core::Field2D(grid, info),
-                          core::Field2D(grid, info),
-                          core::Field2D(grid, info),
-                          core::Field2D(grid, info),
-                          core::Field2D(grid, info),
-                          0.0,
-                          0};
-  core::Field2D smb(grid, info);
+  model::ModelState state = test::zero_model_state(grid);
+  core::Field2D smb(grid, state.thk.info());
   const core::LocalBox b = grid->box();
   auto H = Kokkos::create_mirror_view(state.thk.view());
   auto B = Kokkos::create_mirror_view(state.topg.view());
