@@ -9,6 +9,7 @@
 // changed a speed by 4.7e4 m/a at year 37).
 #include "nunatak/core/constants.hpp"
 #include "nunatak/model/transient_model.hpp"
+#include "nunatak/solver/blatter_pattyn.hpp"
 #include "nunatak/solver/column_velocity.hpp"
 #include "nunatak/solver/stress_balance.hpp"
 
@@ -104,6 +105,38 @@ TEST(BlatterPattynTransient, StepsAtTheDiffusiveLimitStaySmooth) {
   for (size_t n = 2; n < speeds.size(); ++n)
     EXPECT_LT(speeds[n], speeds[n - 1])
         << "step " << n << ": " << speeds[n - 1] << " -> " << speeds[n] << " m/a";
+}
+
+TEST(BlatterPattynTransient, StepSolvesTakeTheStepToleranceAndAgreeWithATightSolve) {
+  // The solve inside a step may also stop on Newton's step size
+  // (solver::transient_step_tolerance); a diagnosis of the same geometry
+  // solves to the absolute tolerance alone. They agree far below the
+  // model's own errors.
+  auto stepped = make_cap("bp", 1e4);
+  auto diagnosed = make_cap("bp", 1e4);
+  stepped->step(1e9 * core::seconds_per_year); // solves at the geometry of time 0
+  const auto step_tolerance = [](const model::TransientModel& m) {
+    PetscReal atol, rtol, stol;
+    PetscInt maxit, maxf;
+    const auto& bp = dynamic_cast<const solver::BlatterPattyn&>(m.stress_balance());
+    EXPECT_EQ(SNESGetTolerances(bp.snes(), &atol, &rtol, &stol, &maxit, &maxf), 0);
+    return double(stol);
+  };
+  EXPECT_EQ(step_tolerance(*stepped), solver::transient_step_tolerance);
+  const std::vector<double> a = stepped->state().thk.grid().gather_to_zero(
+      stepped->stress_balance().velocities({}).velsurf_mag);
+  const std::vector<double> b =
+      diagnosed->state().thk.grid().gather_to_zero(diagnosed->velocities({}).velsurf_mag);
+  EXPECT_EQ(step_tolerance(*diagnosed), 0.0);
+  if (!a.empty()) {
+    double largest = 0.0, difference = 0.0;
+    for (size_t n = 0; n < a.size(); ++n) {
+      largest = std::max(largest, std::abs(b[n]));
+      difference = std::max(difference, std::abs(a[n] - b[n]));
+    }
+    EXPECT_GT(largest, 0.0);
+    EXPECT_LT(difference / largest, 1e-6);
+  }
 }
 
 TEST(BlatterPattynTransient, SlabRelaxationFactorJoinsItsLimits) {

@@ -244,7 +244,9 @@ void BlatterPattyn::update(const StressBalanceInputs& in) {
     m_softness_field = false;
   }
   set_geometry(in.thk, base, &beta2, &bed_fixed);
+  m_step_tolerance = in.diagnostic ? 0.0 : transient_step_tolerance;
   const BPSolveReport r = solve();
+  m_step_tolerance = 0.0;
   if (!r.converged)
     throw Error("bp: Newton did not converge (" + r.reason + ", residual " +
                 std::to_string(r.initial_residual) + " -> " + std::to_string(r.final_residual) +

@@ -364,6 +364,18 @@ BPSolveReport BlatterPattyn::solve() {
     NUNATAK_PETSC(SNESGetTolerances(m_snes, &atol, &rtol, &stol, &maxit, &maxf));
     NUNATAK_PETSC(SNESSetTolerances(m_snes, rtol * forcing, rtol, stol, maxit, maxf));
   }
+  // Step tolerance: 0 (off), or in a transient step's solve (update() of
+  // inputs that are not a diagnosis) transient_step_tolerance; -bp_snes_stol
+  // wins.
+  PetscBool user_stol = PETSC_FALSE;
+  NUNATAK_PETSC(
+      PetscOptionsHasName(nullptr, m_params.options_prefix.c_str(), "-snes_stol", &user_stol));
+  if (!user_stol) {
+    PetscReal atol, rtol, stol;
+    PetscInt maxit, maxf;
+    NUNATAK_PETSC(SNESGetTolerances(m_snes, &atol, &rtol, &stol, &maxit, &maxf));
+    NUNATAK_PETSC(SNESSetTolerances(m_snes, atol, rtol, m_step_tolerance, maxit, maxf));
+  }
   // Fixed dofs hold their prescribed value (columns that just became ice-free
   // would otherwise start with a large, artificial residual).
   auto zero_fixed_dofs = [this] {
