@@ -82,7 +82,7 @@ struct Pattern;
 /// SNES step tolerance of the solves inside a transient model's steps
 /// (update() with inputs that are not a diagnosis): Newton also stops where
 /// its step changes the velocity by less than this fraction of its norm.
-/// Greenland at 16 km, 15 years: 4.6 Newton steps per solve instead of 6.1;
+/// Greenland at 16 km, 15 years: 4.7 Newton steps per solve instead of 6.1;
 /// the thickness at the end differs by at most 5e-5 m, the surface speed by
 /// 9e-8 (relative L2) from solves to the absolute tolerance alone
 /// (docs/blatter_pattyn.md). Diagnoses (`nunatak solve`, a run's output

@@ -24,7 +24,7 @@ struct ColumnVelocityBox {
   /// [ny][nx]: columns whose velocity counts for the CFL rate (null: all).
   const std::uint8_t* moving = nullptr;
   /// ds/dx of the flow's geometry beyond the surface field's (the incline of
-  /// ISMIP-HOM's periodic slabs, BlatterPattynParams::surface_trend_x).
+  /// ISMIP-HOM's periodic slabs, BPParams::surface_trend_x).
   double surface_trend_x = 0.0;
 
   /// Component c of node k of column (j, i), m/a.
@@ -46,7 +46,8 @@ struct ColumnFluxLimits {
   /// q = -D grad s, makes the explicit transport step a diffusion step,
   /// unstable beyond dt ~ dx^2 / (4 D) however small the CFL number:
   /// Greenland at 16 km under Blatter-Pattyn with the CFL limit alone (steps
-  /// of 6-9 a) grew an oscillation that changed speeds by 4.7e4 m/a in one step at year 37.
+  /// of 6-9 a) grew an oscillation that changed speeds by 4.7e4 m/a in one
+  /// step at year 37.
   /// The first factor is the shallow-ice diffusivity the velocity implies
   /// (PISM estimates its Blatter time step the same way, with the whole
   /// velocity). G is the relaxation rate of a surface wave of wavenumber k on
