@@ -347,34 +347,30 @@ BPSolveReport BlatterPattyn::solve() {
   create_jacobian_matrix(); // a solve before set_geometry: the matrix of the empty problem
   // Absolute tolerance: 1e-8 of the residual at zero velocity (the driving
   // stress), so that a warm-started solve stops where a cold one would,
-  // above the round-off floor of a large ice sheet; -bp_snes_atol wins.
-  PetscBool user_atol = PETSC_FALSE;
-  NUNATAK_PETSC(
-      PetscOptionsHasName(nullptr, m_params.options_prefix.c_str(), "-snes_atol", &user_atol));
-  if (!user_atol) {
-    core::VecHandle zero, f0;
-    NUNATAK_PETSC(VecDuplicate(m_solution, zero.out()));
-    NUNATAK_PETSC(VecDuplicate(m_solution, f0.out()));
-    NUNATAK_PETSC(VecSet(zero, 0.0));
-    residual(zero, f0);
-    PetscReal forcing = 0;
-    NUNATAK_PETSC(VecNorm(f0, NORM_2, &forcing));
+  // above the round-off floor of a large ice sheet. Step tolerance: 0 (off),
+  // or in a transient step's solve (update() of inputs that are not a
+  // diagnosis) transient_step_tolerance. -bp_snes_atol and -bp_snes_stol win.
+  const auto user_gave = [this](const char* option) {
+    PetscBool given = PETSC_FALSE;
+    NUNATAK_PETSC(PetscOptionsHasName(nullptr, m_params.options_prefix.c_str(), option, &given));
+    return bool(given);
+  };
+  {
     PetscReal atol, rtol, stol;
     PetscInt maxit, maxf;
     NUNATAK_PETSC(SNESGetTolerances(m_snes, &atol, &rtol, &stol, &maxit, &maxf));
-    NUNATAK_PETSC(SNESSetTolerances(m_snes, rtol * forcing, rtol, stol, maxit, maxf));
-  }
-  // Step tolerance: 0 (off), or in a transient step's solve (update() of
-  // inputs that are not a diagnosis) transient_step_tolerance; -bp_snes_stol
-  // wins.
-  PetscBool user_stol = PETSC_FALSE;
-  NUNATAK_PETSC(
-      PetscOptionsHasName(nullptr, m_params.options_prefix.c_str(), "-snes_stol", &user_stol));
-  if (!user_stol) {
-    PetscReal atol, rtol, stol;
-    PetscInt maxit, maxf;
-    NUNATAK_PETSC(SNESGetTolerances(m_snes, &atol, &rtol, &stol, &maxit, &maxf));
-    NUNATAK_PETSC(SNESSetTolerances(m_snes, atol, rtol, m_step_tolerance, maxit, maxf));
+    if (!user_gave("-snes_atol")) {
+      core::VecHandle zero, f0;
+      NUNATAK_PETSC(VecDuplicate(m_solution, zero.out()));
+      NUNATAK_PETSC(VecDuplicate(m_solution, f0.out()));
+      NUNATAK_PETSC(VecSet(zero, 0.0));
+      residual(zero, f0);
+      PetscReal forcing = 0;
+      NUNATAK_PETSC(VecNorm(f0, NORM_2, &forcing));
+      atol = rtol * forcing;
+    }
+    if (!user_gave("-snes_stol")) stol = m_step_tolerance;
+    NUNATAK_PETSC(SNESSetTolerances(m_snes, atol, rtol, stol, maxit, maxf));
   }
   // Fixed dofs hold their prescribed value (columns that just became ice-free
   // would otherwise start with a large, artificial residual).
