@@ -329,6 +329,7 @@ void BlatterPattyn::create_jacobian_matrix() {
   }
   m_matrix = std::move(matrix);
   m_pattern_key = std::move(key);
+  if (m_column_multigrid) update_column_prolongation(); // the fixed dofs changed
   // A new matrix object: the preconditioner is rebuilt from scratch.
   if (m_snes) NUNATAK_PETSC(SNESSetJacobian(m_snes, m_matrix, m_matrix, nullptr, nullptr));
 }

@@ -9,7 +9,9 @@
 #include <petscsnes.h>
 
 #include <functional>
+#include <initializer_list>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -58,6 +60,19 @@ void read_solver_options(const std::string& prefix, const std::function<void()>&
 /// read from the options is out of range (PETSc stores, e.g., -snes_max_it -1
 /// and -snes_rtol -3 without checking them).
 void check_tolerances(SNES snes, const std::string& prefix);
+
+/// Sets the Newton solver's Krylov method and preconditioner; returns the PC.
+PC use_linear_solver(SNES snes, KSPType ksp_type, PCType pc_type);
+/// Options that set_default_options put into the database: nunatak's, not
+/// the user's (the database outlives a solver, and solvers share prefixes).
+std::set<std::string>& options_set_by_default();
+/// Puts `defaults` (option names after -`prefix`, values) into PETSc's
+/// options database where the user gave none: for solvers that exist only
+/// after set-up (block Jacobi's blocks, multigrid smoothers). With
+/// `replace`, a default an earlier solver put there gives way to this one.
+void set_default_options(const std::string& prefix,
+                         std::initializer_list<std::pair<const char*, const char*>> defaults,
+                         bool replace = false);
 
 } // namespace bp_driver
 } // namespace nunatak::solver

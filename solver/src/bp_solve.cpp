@@ -22,41 +22,6 @@ namespace nunatak::solver {
 
 namespace {
 
-/// Sets the Newton solver's Krylov method and preconditioner; returns the PC.
-PC use_linear_solver(SNES snes, KSPType ksp_type, PCType pc_type) {
-  KSP ksp = nullptr;
-  PC pc = nullptr;
-  NUNATAK_PETSC(SNESGetKSP(snes, &ksp));
-  NUNATAK_PETSC(KSPSetType(ksp, ksp_type));
-  NUNATAK_PETSC(KSPGetPC(ksp, &pc));
-  NUNATAK_PETSC(PCSetType(pc, pc_type));
-  return pc;
-}
-
-/// Options that set_default_options put into the database: nunatak's, not
-/// the user's (the database outlives a solver, and solvers share prefixes).
-std::set<std::string>& options_set_by_default() {
-  static std::set<std::string> options;
-  return options;
-}
-
-/// Puts `defaults` (option names after -`prefix`, values) into PETSc's
-/// options database where the user gave none: for solvers that exist only
-/// after set-up (block Jacobi's blocks, multigrid smoothers). With
-/// `replace`, a default an earlier solver put there gives way to this one.
-void set_default_options(const std::string& prefix,
-                         std::initializer_list<std::pair<const char*, const char*>> defaults,
-                         bool replace = false) {
-  for (const auto& [name, value] : defaults) {
-    const std::string option = "-" + prefix + name;
-    PetscBool given = PETSC_FALSE;
-    NUNATAK_PETSC(PetscOptionsHasName(nullptr, nullptr, option.c_str(), &given));
-    if (given && !(replace && options_set_by_default().count(option))) continue;
-    NUNATAK_PETSC(PetscOptionsSetValue(nullptr, option.c_str(), value));
-    options_set_by_default().insert(option);
-  }
-}
-
 /// Levels of full (factor 2) coarsening the node counts allow, keeping the
 /// coarsest grid at least 4 nodes across and 3 deep.
 int coarsening_levels(int mx, int my, int mz, bool px, bool py) {
@@ -96,6 +61,43 @@ bool sequence_coarsens(DM dm, int mx, int my, int mz, bool px, bool py) {
 }
 
 } // namespace
+
+namespace bp_driver {
+
+// Linear-solver helpers shared with bp_column_multigrid.cpp (bp_driver.hpp).
+
+PC use_linear_solver(SNES snes, KSPType ksp_type, PCType pc_type) {
+  KSP ksp = nullptr;
+  PC pc = nullptr;
+  NUNATAK_PETSC(SNESGetKSP(snes, &ksp));
+  NUNATAK_PETSC(KSPSetType(ksp, ksp_type));
+  NUNATAK_PETSC(KSPGetPC(ksp, &pc));
+  NUNATAK_PETSC(PCSetType(pc, pc_type));
+  return pc;
+}
+
+std::set<std::string>& options_set_by_default() {
+  static std::set<std::string> options;
+  return options;
+}
+
+void set_default_options(const std::string& prefix,
+                         std::initializer_list<std::pair<const char*, const char*>> defaults,
+                         bool replace) {
+  for (const auto& [name, value] : defaults) {
+    const std::string option = "-" + prefix + name;
+    PetscBool given = PETSC_FALSE;
+    NUNATAK_PETSC(PetscOptionsHasName(nullptr, nullptr, option.c_str(), &given));
+    if (given && !(replace && options_set_by_default().count(option))) continue;
+    NUNATAK_PETSC(PetscOptionsSetValue(nullptr, option.c_str(), value));
+    options_set_by_default().insert(option);
+  }
+}
+
+} // namespace bp_driver
+
+using bp_driver::set_default_options;
+using bp_driver::use_linear_solver;
 
 void BlatterPattyn::configure_default_multigrid() {
   // Where the grid coarsens by 2 in all directions, the default linear solver
@@ -180,6 +182,7 @@ void BlatterPattyn::use_incomplete_cholesky(int fill) {
   MPI_Comm_size(m_grid->comm(), &ranks);
   m_incomplete_cholesky = true;
   m_incomplete_cholesky_fill = fill;
+  m_column_multigrid = false;
   m_default_solver_name = "GMRES/ICC(" + std::to_string(fill) + ")";
   if (fill == 0) {
     // At most 150 Krylov iterations per solve (the ladder's ICC(1) keeps it,
@@ -216,7 +219,7 @@ bool BlatterPattyn::user_gave_fill_levels() const {
       "-" + m_params.options_prefix + (ranks == 1 ? "" : "sub_") + "pc_factor_levels";
   PetscBool given = PETSC_FALSE;
   NUNATAK_PETSC(PetscOptionsHasName(nullptr, nullptr, option.c_str(), &given));
-  return given && !options_set_by_default().count(option);
+  return given && !bp_driver::options_set_by_default().count(option);
 }
 
 void BlatterPattyn::set_sia_initial_guess() {
@@ -391,6 +394,20 @@ BPSolveReport BlatterPattyn::solve() {
   // coarse grids' basis functions straddle them: Greenland cropped to 97 x
   // 173 nodes, or at 32 km): there, GMRES/ICC from the start.
   if (m_default_multigrid && has_ice_free_columns()) switch_multigrid_to_incomplete_cholesky();
+  // The column multigrid (bp_column_multigrid.cpp) where the user asks for
+  // it (-bp_column_multigrid 1) and GMRES/ICC(0) is the default: on a 200 x
+  // 200 x 9 marine ice sheet with shelves, 11 Newton steps in 35 s where
+  // ICC(0) and the ladder found no solution in 15 minutes. Not the default:
+  // on a coarse 30 x 30 sheet (tests/test_bp_column_multigrid.cpp) it still
+  // needs up to 50 Krylov iterations per Newton step, and on Aletsch it is
+  // slower than ICC(0).
+  if (m_default_linear_solver && m_incomplete_cholesky && m_incomplete_cholesky_fill == 0) {
+    const bool wanted = column_multigrid_option() == 1;
+    if (wanted && !m_column_multigrid)
+      use_column_multigrid();
+    else if (!wanted && m_column_multigrid)
+      use_incomplete_cholesky(0);
+  }
   // Stress-velocity Newton where GMRES/ICC is the default, i.e. on grids
   // with ice margins or that do not coarsen by 2: Greenland at 16 km takes 8
   // Newton steps instead of 14, Aletsch 8 instead of 9 (docs/blatter_pattyn.md).

@@ -255,6 +255,13 @@ private:
   /// iterations per solve: the default (fill 0) where the grid does not
   /// coarsen by 2 or the ice has margins; fill 1 on the ladder.
   void use_incomplete_cholesky(int fill);
+  /// GMRES + two-level column multigrid (bp_column_multigrid.cpp): ICC(0)
+  /// smoothing, a coarse space of depth-constant columns solved by Cholesky.
+  void use_column_multigrid();
+  /// (Re)fills the column multigrid's prolongation for the current fixed dofs.
+  void update_column_prolongation();
+  /// -bp_column_multigrid: 1 (use it), 0 or -1 (not given).
+  int column_multigrid_option() const;
   /// True if the user set the incomplete factorisation's levels of fill.
   bool user_gave_fill_levels() const;
   /// Collective: (re)creates the Jacobian matrix with the problem's sparsity
@@ -311,14 +318,16 @@ private:
   int m_coarser_grids_allowed = 0;    ///< grid sequencing depth left (-bp_grid_sequence)
   double m_grid_sequence_rtol = 1e-4; ///< coarser grids' Newton tolerance (-bp_grid_sequence_rtol)
   bool m_coarse_stage = false;        ///< a grid-sequencing stage: no robustness ladder
-  bool m_default_linear_solver = false; ///< a default linear solver in use (no user choice)
-  bool m_default_multigrid = false;     ///< the default geometric multigrid in use
-  bool m_incomplete_cholesky = false;   ///< the default GMRES/ICC in use
-  int m_incomplete_cholesky_fill = 0;   ///< its levels of fill
-  int m_stress_velocity_option = -1;    ///< -bp_stress_velocity_newton: 0, 1 or -1 (not given)
-  bool m_stress_velocity = false;       ///< Newton's matrix: stress-velocity linearisation
-  std::string m_default_solver_name;    ///< its name, for the report
-  double m_reg2 = 0;                    ///< requested strain-rate regularisation squared, a^-2
+  bool m_default_linear_solver = false;  ///< a default linear solver in use (no user choice)
+  bool m_default_multigrid = false;      ///< the default geometric multigrid in use
+  bool m_incomplete_cholesky = false;    ///< the default GMRES/ICC in use
+  int m_incomplete_cholesky_fill = 0;    ///< its levels of fill
+  bool m_column_multigrid = false;       ///< the default column multigrid in use
+  core::MatHandle m_column_prolongation; ///< its prolongation (columns -> nodes)
+  int m_stress_velocity_option = -1;     ///< -bp_stress_velocity_newton: 0, 1 or -1 (not given)
+  bool m_stress_velocity = false;        ///< Newton's matrix: stress-velocity linearisation
+  std::string m_default_solver_name;     ///< its name, for the report
+  double m_reg2 = 0;                     ///< requested strain-rate regularisation squared, a^-2
   FaceFluxes m_fluxes;
   ColumnFluxLimits m_limits; ///< of the last update's fluxes
   /// SNES step tolerance of the next solve: 0, or transient_step_tolerance
