@@ -142,6 +142,7 @@ struct DriverOptions {
   PetscReal grid_sequence_rtol = 1e-4;
   PetscBool stress_velocity = PETSC_FALSE;
   PetscBool stress_velocity_set = PETSC_FALSE;
+  PetscBool column_multigrid = PETSC_FALSE; ///< read where used (column_multigrid_option)
 };
 
 PetscErrorCode register_options(MPI_Comm comm, const char* prefix, DriverOptions* o) {
@@ -154,6 +155,10 @@ PetscErrorCode register_options(MPI_Comm comm, const char* prefix, DriverOptions
   PetscCall(PetscOptionsReal("-grid_sequence_rtol",
                              "relative tolerance of the Newton solves on the coarser grids", "",
                              o->grid_sequence_rtol, &o->grid_sequence_rtol, nullptr));
+  PetscCall(PetscOptionsBool("-column_multigrid",
+                             "where GMRES/ICC(0) is the default linear solver, add a coarse space "
+                             "of depth-constant columns (for ice shelves; docs/blatter_pattyn.md)",
+                             "", o->column_multigrid, &o->column_multigrid, nullptr));
   PetscCall(PetscOptionsBool("-stress_velocity_newton",
                              "Newton's matrix from the stress-velocity linearisation of Glen's law "
                              "(default: where GMRES/ICC is the linear solver)",

@@ -28,13 +28,17 @@
 // on Aletsch and on the marine ice sheet: ICC(0) is not a convergent
 // Richardson smoother there (the spectrum of M^-1 K reaches past 2).
 //
-// Opt-in, -bp_column_multigrid 1 (bp_solve.cpp says why it is not the default).
+// Where it is used (bp_solve.cpp): the robustness ladder's rung after a
+// stalled ICC(0) under floating ice, or from the start with
+// -bp_column_multigrid 1.
 
 #include "bp_driver.hpp"
 #include "nunatak/core/error.hpp"
 #include "nunatak/core/parallel_grid.hpp"
 
 #include <petscdmda.h>
+
+#include <utility>
 
 namespace nunatak::solver {
 
@@ -74,6 +78,33 @@ int BlatterPattyn::column_multigrid_option() const {
   NUNATAK_PETSC(PetscOptionsGetBool(nullptr, m_params.options_prefix.c_str(), "-column_multigrid",
                                     &value, &given));
   return given ? int(value) : -1;
+}
+
+bool BlatterPattyn::has_free_slip_ice() const {
+  // A column of ice that slides freely (beta^2 = 0, bed free) whose four
+  // neighbours (within the grid) do too: floating ice, not an isolated zero
+  // of a friction field (ISMIP-HOM D's beta^2 = 1000 (1 + sin) Pa a/m).
+  const core::BPPatch& p = m_problem->patch();
+  const auto slides_freely = [&p](int j, int i) {
+    const size_t c = p.column(j, i);
+    return p.thickness[c] >= p.constants.minimum_thickness && !p.bed_fixed[c] && p.beta2[c] == 0.0;
+  };
+  int free_slip = 0;
+  for (int j = p.ys; j < p.ys + p.ym && !free_slip; ++j)
+    for (int i = p.xs; i < p.xs + p.xm && !free_slip; ++i) {
+      if (!slides_freely(j, i)) continue;
+      bool neighbours = true;
+      for (const auto& [dj, di] : {std::pair{0, 1}, {0, -1}, {1, 0}, {-1, 0}}) {
+        const int jn = j + dj, in = i + di;
+        // The patch's ghost columns hold the neighbours on other ranks (and
+        // across periodic edges); outside its box, past the grid's edge, there is none.
+        if (jn < 0 || in < 0 || jn >= p.ny || in >= p.nx) continue;
+        neighbours = neighbours && slides_freely(jn, in);
+      }
+      free_slip = neighbours ? 1 : 0;
+    }
+  MPI_Allreduce(MPI_IN_PLACE, &free_slip, 1, MPI_INT, MPI_MAX, m_grid->comm());
+  return free_slip != 0;
 }
 
 void BlatterPattyn::use_column_multigrid() {

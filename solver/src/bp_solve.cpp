@@ -394,18 +394,17 @@ BPSolveReport BlatterPattyn::solve() {
   // coarse grids' basis functions straddle them: Greenland cropped to 97 x
   // 173 nodes, or at 32 km): there, GMRES/ICC from the start.
   if (m_default_multigrid && has_ice_free_columns()) switch_multigrid_to_incomplete_cholesky();
-  // The column multigrid (bp_column_multigrid.cpp) where the user asks for
-  // it (-bp_column_multigrid 1) and GMRES/ICC(0) is the default: on a 200 x
-  // 200 x 9 marine ice sheet with shelves, 11 Newton steps in 35 s where
-  // ICC(0) and the ladder found no solution in 15 minutes. Not the default:
-  // on a coarse 30 x 30 sheet (tests/test_bp_column_multigrid.cpp) it still
-  // needs up to 50 Krylov iterations per Newton step, and on Aletsch it is
-  // slower than ICC(0).
+  // The column multigrid (bp_column_multigrid.cpp) from the start where the
+  // user asks for it (-bp_column_multigrid 1) and GMRES/ICC(0) is the
+  // default. Not the default itself: on Greenland with its shelves kept it
+  // takes 23 Newton steps and 15 s against ICC(0)'s 13 and 9 s, and on
+  // Aletsch 16 s against 14 s (docs/blatter_pattyn.md). One that the ladder
+  // chose stays while ice floats, then gives way to ICC(0) again.
   if (m_default_linear_solver && m_incomplete_cholesky && m_incomplete_cholesky_fill == 0) {
-    const bool wanted = column_multigrid_option() == 1;
-    if (wanted && !m_column_multigrid)
+    const int option = column_multigrid_option();
+    if (option == 1 && !m_column_multigrid)
       use_column_multigrid();
-    else if (!wanted && m_column_multigrid)
+    else if (option != 1 && m_column_multigrid && (option == 0 || !has_free_slip_ice()))
       use_incomplete_cholesky(0);
   }
   // Stress-velocity Newton where GMRES/ICC is the default, i.e. on grids
@@ -474,6 +473,20 @@ BPSolveReport BlatterPattyn::solve() {
       switch_multigrid_to_incomplete_cholesky();
       use_newton_linearisation(m_stress_velocity_option != 0);
       r.switched_to_icc = true;
+      set_sia_initial_guess();
+      attempt();
+      if (!r.converged) r.stalled_solver += " and " + m_default_solver_name;
+    }
+    if (!r.converged && m_default_linear_solver && m_incomplete_cholesky &&
+        m_incomplete_cholesky_fill == 0 && !m_column_multigrid && column_multigrid_option() != 0 &&
+        has_free_slip_ice()) {
+      // A stalled ICC(0) under floating ice gives way to the column
+      // multigrid, from the shallow-ice velocity: ICC(0) damps the shelves'
+      // long membrane modes by about a cell per iteration (a 200 x 200 x 9
+      // marine ice sheet at 16 km: no solution after 15 minutes through the
+      // other rungs; 61 s through this one). Where it stalls too, ICC(1).
+      use_column_multigrid();
+      r.switched_to_column_multigrid = true;
       set_sia_initial_guess();
       attempt();
       if (!r.converged) r.stalled_solver += " and " + m_default_solver_name;
@@ -555,7 +568,8 @@ std::string BlatterPattyn::last_solve_summary() const {
                 r.krylov_iterations, r.initial_residual, r.final_residual, r.reason.c_str(),
                 r.continuation_stages > 0 ? ", after regularisation continuation" : "");
   std::string summary = text;
-  if ((r.switched_to_icc || r.switched_to_fill) && !r.switched_to_gamg && !r.switched_to_lu)
+  if ((r.switched_to_icc || r.switched_to_fill || r.switched_to_column_multigrid) &&
+      !r.switched_to_gamg && !r.switched_to_lu)
     summary += "; " + r.stalled_solver + " stalled, solved with " + m_default_solver_name;
   if (r.switched_to_gamg) summary += "; " + r.stalled_solver + " stalled, solved with FGMRES/GAMG";
   if (r.switched_to_lu) summary += "; " + r.stalled_solver + " stalled, solved with LU";

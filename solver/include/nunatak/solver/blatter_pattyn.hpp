@@ -129,6 +129,8 @@ struct BPSolveReport {
   int continuation_stages = 0;   ///< robustness ladder stages used (0: plain Newton converged)
   bool switched_to_icc = false;  ///< the ladder replaced geometric multigrid by GMRES/ICC
   bool switched_to_fill = false; ///< the ladder gave a stalled ICC(0) a level of fill
+  /// the ladder gave a stalled ICC(0) under floating ice the column multigrid
+  bool switched_to_column_multigrid = false;
   bool switched_to_gamg = false; ///< the ladder replaced the default by FGMRES/GAMG
   bool switched_to_lu = false;   ///< the ladder replaced the default by LU (small grids)
   std::string stalled_solver;    ///< the default linear solver(s) the ladder replaced
@@ -255,13 +257,17 @@ private:
   /// iterations per solve: the default (fill 0) where the grid does not
   /// coarsen by 2 or the ice has margins; fill 1 on the ladder.
   void use_incomplete_cholesky(int fill);
-  /// GMRES + two-level column multigrid (bp_column_multigrid.cpp): ICC(0)
-  /// smoothing, a coarse space of depth-constant columns solved by Cholesky.
+  /// GMRES + the two-level column multigrid (bp_column_multigrid.cpp): ICC(0)
+  /// plus a coarse space of depth-constant columns solved by Cholesky.
   void use_column_multigrid();
   /// (Re)fills the column multigrid's prolongation for the current fixed dofs.
   void update_column_prolongation();
-  /// -bp_column_multigrid: 1 (use it), 0 or -1 (not given).
+  /// -bp_column_multigrid: 1 (from the start), 0 (never) or -1 (not given:
+  /// the ladder's rung where ICC(0) stalls under floating ice).
   int column_multigrid_option() const;
+  /// Collective: true where some ice column and its four neighbours slide
+  /// freely (floating ice).
+  bool has_free_slip_ice() const;
   /// True if the user set the incomplete factorisation's levels of fill.
   bool user_gave_fill_levels() const;
   /// Collective: (re)creates the Jacobian matrix with the problem's sparsity
@@ -322,7 +328,7 @@ private:
   bool m_default_multigrid = false;      ///< the default geometric multigrid in use
   bool m_incomplete_cholesky = false;    ///< the default GMRES/ICC in use
   int m_incomplete_cholesky_fill = 0;    ///< its levels of fill
-  bool m_column_multigrid = false;       ///< the default column multigrid in use
+  bool m_column_multigrid = false;       ///< the column multigrid in use
   core::MatHandle m_column_prolongation; ///< its prolongation (columns -> nodes)
   int m_stress_velocity_option = -1;     ///< -bp_stress_velocity_newton: 0, 1 or -1 (not given)
   bool m_stress_velocity = false;        ///< Newton's matrix: stress-velocity linearisation
