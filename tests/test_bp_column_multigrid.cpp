@@ -8,12 +8,15 @@
 #include "nunatak/core/floatation.hpp"
 #include "nunatak/solver/blatter_pattyn.hpp"
 
+#include "vec_difference.hpp"
+
 #include <gtest/gtest.h>
 
 #include <Kokkos_Core.hpp>
 
 #include <petscksp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -81,18 +84,6 @@ MarineSheet make_sheet(const std::string& prefix, bool frozen_bed = false) {
   MarineSheet s{grid, std::make_unique<solver::BlatterPattyn>(grid, p)};
   s.bp->set_geometry(thk, base, &beta2, &fixed);
   return s;
-}
-
-/// max |a - b| / max |b| over two solution vectors.
-double relative_difference(Vec a, Vec b) {
-  Vec d = nullptr;
-  VecDuplicate(a, &d);
-  VecWAXPY(d, -1.0, b, a);
-  PetscReal diff = 0, ref = 0;
-  VecNorm(d, NORM_INFINITY, &diff);
-  VecNorm(b, NORM_INFINITY, &ref);
-  VecDestroy(&d);
-  return diff / ref;
 }
 
 /// The LU solution of the sheet (tight: 1e-10 of the driving stress), made once.
