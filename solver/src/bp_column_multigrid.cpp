@@ -25,8 +25,8 @@
 // on several ranks). B is symmetric positive definite and fixed, so GMRES
 // (not FGMRES) is the outer Krylov method. The multiplicative cycle (one
 // Richardson step of ICC(0) before and after the coarse correction) stalled
-// on Aletsch and on the marine ice sheet: ICC(0) is not a convergent
-// Richardson smoother there (the spectrum of M^-1 K reaches past 2).
+// on Aletsch and on the marine ice sheet: ICC(0) need not be a convergent
+// Richardson smoother (it is not where the spectrum of M^-1 K reaches past 2).
 //
 // Where it is used (bp_solve.cpp): the robustness ladder's rung after a
 // stalled ICC(0) under floating ice, or from the start with
@@ -144,12 +144,10 @@ void BlatterPattyn::use_column_multigrid() {
     NUNATAK_PETSC(PCFactorSetMatOrderingType(smoother_pc, MATORDERINGRCM));
   } else {
     NUNATAK_PETSC(PCSetType(smoother_pc, PCBJACOBI));
+    // The same block defaults as the geometric multigrid's smoother (the
+    // options database is shared by solvers of one prefix).
     bp_driver::set_default_options(prefix + "mg_levels_sub_",
-                                   {{"pc_type", "icc"},
-                                    {"pc_factor_levels", "0"},
-                                    {"pc_factor_shift_type", "none"},
-                                    {"pc_factor_mat_ordering_type", "rcm"}},
-                                   true);
+                                   {{"pc_type", "icc"}, {"pc_factor_shift_type", "none"}});
   }
   KSP coarse = nullptr;
   PC coarse_pc = nullptr;
