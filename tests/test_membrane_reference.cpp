@@ -9,7 +9,8 @@
 // viscosity fixed, points the same way); a `membrane` network with zero
 // weights returns the reference; the shipped model loads and keeps a uniform
 // slab near Glen's shallow-ice velocity; the conjugate gradients'
-// preconditioners (Jacobi, multigrid) agree.
+// preconditioners (Jacobi, multigrid) agree, and so do the Picard updates'
+// CPU loops and LibTorch operations.
 #include "nunatak/core/error.hpp"
 #include "nunatak/emulator/membrane_reference.hpp"
 #include "nunatak/emulator/network.hpp"
@@ -324,6 +325,71 @@ TEST(MembraneReference, ThePreconditionersGiveTheSameReferenceAndGradient) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("'ilu'"), std::string::npos) << e.what();
   }
+}
+
+// The glen Picard updates in plain loops on the CPU (MembraneOptions::cpu_loops,
+// the default) give the numbers of the LibTorch operations that other devices
+// use: the same Picard iterations, and the velocity, the viscosity and the
+// thickness gradient to rounding, on a glacier with every kind of column: a
+// no-slip third, sliding with a frictionless spot, a floating tongue with a
+// marine front, ice-free columns, and a hardness that varies with depth and
+// from column to column.
+TEST(MembraneReference, TheCpuLoopsGiveTheLibTorchOperationsNumbers) {
+  const int nx = 36, ny = 20, nz = 6;
+  const BPConstants c;
+  std::vector<double> H(size_t(nx * ny)), b(H.size()), beta2(H.size()), B(H.size() * nz);
+  for (int j = 0; j < ny; ++j)
+    for (int i = 0; i < nx; ++i) {
+      const size_t k = size_t(j * nx + i);
+      const double x = double(i) / (nx - 1), y = (j + 0.5) / ny - 0.5;
+      const bool ice = i < nx - 3 && std::abs(y) < 0.42;
+      b[k] = 400.0 - 1400.0 * x + 60.0 * std::cos(7.0 * y);
+      H[k] = ice ? 200.0 + 700.0 * (1 - x) * (1 - 4 * y * y) : 0.0;
+      beta2[k] =
+          (std::abs(x - 0.45) < 0.08 && std::abs(y) < 0.15) ? 0.0 : 500.0 + 300.0 * std::sin(5 * x);
+      for (int z = 0; z < nz; ++z)
+        B[k * nz + size_t(z)] = std::pow(softness, -1.0 / 3.0) * (1.3 - 0.5 * z / (nz - 1.0)) *
+                                (1 + 0.1 * std::sin(1.7 * i + j));
+    }
+  core::BPPatch base =
+      core::make_bp_patch(nx, ny, 2000.0, 2000.0, uniform_levels(nz), H, b, beta2, B, c, true);
+  for (int j = 0; j < ny; ++j)
+    for (int i = 0; i < nx / 3; ++i) base.bed_fixed[size_t(j * nx + i)] = 1;
+  int floating = 0;
+  for (size_t k = 0; k < H.size(); ++k)
+    floating += H[k] > 0 && H[k] < c.water_ratio * (c.sea_level - b[k]);
+  ASSERT_GT(floating, 20);
+  const torch::Tensor weights =
+      torch::sin(torch::arange(double(nx * ny * 2), torch::kFloat64)).view({ny, nx, 2});
+  torch::Tensor u[2], eta[2], gradient[2];
+  MembraneReport report[2];
+  for (int loops = 0; loops < 2; ++loops) {
+    MembraneOptions o = tight("glen");
+    o.tolerance = 1e-10;
+    o.picard_tolerance = 1e-8;
+    o.cpu_loops = loops == 1;
+    TorchBPPatch p = make_torch_bp_patch(base);
+    cache_membrane(p, o, &report[loops]);
+    u[loops] = p.membrane.detach();
+    eta[loops] = p.membrane_viscosity.detach();
+    TorchBPPatch q = make_torch_bp_patch(base);
+    q.thickness = q.thickness.clone().requires_grad_(true);
+    gradient[loops] =
+        torch::autograd::grad({(membrane_velocity(q, o) * weights).sum()}, {q.thickness})[0];
+    ASSERT_TRUE(report[loops].converged) << loops;
+  }
+  std::printf("%d Picard iterations, %d and %d CG iterations\n", report[1].picard,
+              report[0].iterations, report[1].iterations);
+  EXPECT_GT(report[1].picard, 5);
+  EXPECT_EQ(report[1].picard, report[0].picard);
+  EXPECT_NEAR(report[1].iterations, report[0].iterations, 2);
+  const auto relative = [](const torch::Tensor& a, const torch::Tensor& ref) {
+    return (a - ref).abs().max().item<double>() / ref.abs().max().item<double>();
+  };
+  EXPECT_GT(u[0].abs().max().item<double>(), 10.0);
+  EXPECT_LT(relative(u[1], u[0]), 1e-9);
+  EXPECT_LT(relative(eta[1], eta[0]), 1e-9);
+  EXPECT_LT(relative(gradient[1], gradient[0]), 1e-8);
 }
 
 // A first guess near the answer (the solution for a 2 % thinner glacier, as

@@ -74,6 +74,7 @@
 
 #include "nunatak/emulator/membrane_reference.hpp"
 
+#include "glen_update_cpu.hpp"
 #include "grid_ops.hpp"
 #include "nunatak/core/error.hpp"
 #include "stencil_multigrid.hpp"
@@ -123,6 +124,7 @@ struct System {
   torch::Tensor friction; ///< [N]: lumped no-slip friction area / (rho g) of each column
   torch::Tensor sliding;  ///< [E, 4 points]: sliding friction weight / (rho g) at each Gauss point
   torch::Tensor free;     ///< [N]: 1 on icy columns (unknowns), 0 where ubar = 0
+  torch::Tensor area;     ///< [N]: lumped area of each column (its elements' dx dy / 4), m^2
   torch::Tensor rhs;      ///< [N, 2]: b
   ElementTables tables;
   int64_t ny = 0, nx = 0; ///< the grid of the N = ny nx columns
@@ -526,11 +528,11 @@ torch::Tensor glen_update(const TorchBPPatch& p, const Geometry& g, const Levels
   return eta * torch::pow(updated / eta, relaxation);
 }
 
-/// The system of `p` with the coefficients `columns`, differentiable with
-/// respect to the geometry and parameters that they and `g` carry.
-System build_system(const TorchBPPatch& p, const Geometry& g, const Columns& columns) {
+/// The parts of the system of `p` that the viscosity does not change (all
+/// but k, friction and sliding: set_coefficients), differentiable with
+/// respect to the geometry that `g` carries.
+System system_geometry(const TorchBPPatch& p, const Geometry& g) {
   const core::BPConstants& c = p.constants;
-  const double rho_g = c.rho_g;
   const torch::Tensor &H = g.H, &b = g.b, &s = g.s;
   System sys;
   sys.tables = element_tables(p.dx, p.dy, p.thickness.device());
@@ -539,33 +541,20 @@ System build_system(const TorchBPPatch& p, const Geometry& g, const Columns& col
   const ElementTables& t = sys.tables;
   const int64_t E = p.element_columns.size(0), N = int64_t(p.nx) * p.ny;
   sys.columns = p.element_columns.reshape({E * 4});
-  const torch::Tensor k_col = (2 * columns.eta_H / rho_g).reshape({N});
-  sys.k = k_col.index_select(0, sys.columns).view({E, 4}).mean(1);
-  // Lumped area of each column: sum over its elements of dx dy / 4.
-  const torch::Tensor area =
-      torch::zeros({N}, k_col.options())
-          .index_add(0, sys.columns, torch::full({E * 4}, t.weight, k_col.options()));
+  const auto o = g.H.options();
+  sys.area = torch::zeros({N}, o).index_add(0, sys.columns, torch::full({E * 4}, t.weight, o));
   // Unknowns: the icy columns of some element (not, e.g., the ghost columns
   // of a periodic patch, which no element reaches: they stay at 0).
-  sys.free = g.icy.reshape({N}) * area.gt(0).to(k_col.dtype());
-  sys.friction = (columns.lumped / rho_g).reshape({N}) * area;
-  sys.sliding = (columns.sliding / rho_g)
-                    .reshape({N})
-                    .index_select(0, sys.columns)
-                    .view({E, 4})
-                    .matmul(t.phi) *
-                t.weight;
+  sys.free = g.icy.reshape({N}) * sys.area.gt(0).to(o.dtype());
   // Driving: -sum over points of phi_c H grad s, H and s bilinear in each element.
   const torch::Tensor He = H.reshape({N}).index_select(0, sys.columns).view({E, 4});
   const torch::Tensor se = s.reshape({N}).index_select(0, sys.columns).view({E, 4});
   const torch::Tensor Hq = He.matmul(t.phi); // [E, 4 points]
   const torch::Tensor gx = Hq * se.matmul(t.dphi_dx) * t.weight;
   const torch::Tensor gy = Hq * se.matmul(t.dphi_dy) * t.weight;
-  torch::Tensor rhs =
-      torch::zeros({N, 2}, k_col.options())
-          .index_add(
-              0, sys.columns,
-              -torch::stack({gx.matmul(t.phi.t()), gy.matmul(t.phi.t())}, 2).view({E * 4, 2}));
+  torch::Tensor rhs = torch::zeros({N, 2}, o).index_add(
+      0, sys.columns,
+      -torch::stack({gx.matmul(t.phi.t()), gy.matmul(t.phi.t())}, 2).view({E * 4, 2}));
   // Marine fronts: the depth-integrated pressure difference on each face's columns.
   const int64_t faces = p.front_columns.size(0);
   if (faces > 0) {
@@ -583,6 +572,67 @@ System build_system(const TorchBPPatch& p, const Geometry& g, const Columns& col
   }
   sys.rhs = rhs * sys.free.unsqueeze(1);
   return sys;
+}
+
+/// Sets the coefficients of `sys` (system_geometry) that the columns' eta_H,
+/// lumped and sliding friction make: k, friction and sliding.
+void set_coefficients(System& sys, const TorchBPPatch& p, const Columns& columns) {
+  const double rho_g = p.constants.rho_g;
+  const int64_t E = sys.columns.size(0) / 4, N = int64_t(p.nx) * p.ny;
+  const ElementTables& t = sys.tables;
+  sys.k =
+      (2 * columns.eta_H / rho_g).reshape({N}).index_select(0, sys.columns).view({E, 4}).mean(1);
+  sys.friction = (columns.lumped / rho_g).reshape({N}) * sys.area;
+  sys.sliding = (columns.sliding / rho_g)
+                    .reshape({N})
+                    .index_select(0, sys.columns)
+                    .view({E, 4})
+                    .matmul(t.phi) *
+                t.weight;
+}
+
+/// The system of `p` with the coefficients `columns`, differentiable with
+/// respect to the geometry and parameters that they and `g` carry.
+System build_system(const TorchBPPatch& p, const Geometry& g, const Columns& columns) {
+  System sys = system_geometry(p, g);
+  set_coefficients(sys, p, columns);
+  return sys;
+}
+
+/// The data of the CPU loops' Picard updates (glen_update_cpu.hpp) of `p`.
+detail::GlenColumnData glen_column_data(const TorchBPPatch& p, const Geometry& g,
+                                        const Levels& lv) {
+  const int64_t N = int64_t(p.nx) * p.ny;
+  const auto column = [&](const torch::Tensor& t) {
+    return t.detach().to(torch::kCPU, torch::kFloat64).reshape({N}).contiguous();
+  };
+  const auto host = [](const torch::Tensor& t) {
+    const torch::Tensor c = t.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+    return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+  };
+  const ElementTables t = element_tables(p.dx, p.dy, torch::kCPU);
+  detail::GlenColumnData d;
+  d.corners = g.corners.detach().to(torch::kCPU).contiguous();
+  d.phi = t.phi.contiguous();
+  d.dphi_dx = t.dphi_dx.contiguous();
+  d.dphi_dy = t.dphi_dy.contiguous();
+  d.icy = column(g.icy);
+  d.bed_free = column(g.bed_free);
+  d.H = column(g.H);
+  d.H_min = column(g.H_min);
+  d.beta2 = column(g.beta2);
+  d.sx = column(icy_difference(g.s, g.icy, 1, p.dx));
+  d.sy = column(icy_difference(g.s, g.icy, 0, p.dy));
+  d.Hx = column(icy_difference(g.H, g.icy, 1, p.dx));
+  d.Hy = column(icy_difference(g.H, g.icy, 0, p.dy));
+  d.log_half_hardness = torch::log(0.5 * lv.hardness.detach().to(torch::kCPU, torch::kFloat64))
+                            .reshape({N, -1})
+                            .contiguous();
+  d.zeta = host(lv.zeta);
+  d.weight = host(lv.weight);
+  d.glen_exponent = p.constants.glen_exponent;
+  d.regularisation2 = p.constants.regularisation2;
+  return d;
 }
 
 /// The implicit-differentiation step: forward, a zero of the residual's
@@ -696,12 +746,29 @@ torch::Tensor solve_membrane(const TorchBPPatch& patch, const MembraneOptions& o
     } else {
       eta = eta.detach().unsqueeze(2).expand({patch.ny, patch.nx, L}).contiguous();
     }
+    // The Picard updates: plain loops on the CPU, LibTorch operations elsewhere.
+    const bool loops = options.cpu_loops && g.H.device().is_cpu();
+    const detail::GlenColumnData data =
+        loops ? glen_column_data(patch, g, lv) : detail::GlenColumnData{};
+    const System fixed = system_geometry(patch, g);
     double relaxation = 1.5, last_change = HUGE_VAL;
     for (int k = 0; k < options.picard_iterations; ++k) {
       const torch::Tensor before = x, ubar = x.view({patch.ny, patch.nx, 2});
-      const torch::Tensor S = slope_factor(patch, g, lv, ubar);
-      eta = glen_update(patch, g, lv, ubar, eta, S, relaxation);
-      solve(build_system(patch, g, glen_columns(g, lv, eta, S)));
+      Columns columns;
+      if (loops) {
+        const detail::GlenCoefficients c = detail::glen_update_cpu(data, x, eta, relaxation);
+        eta = c.eta.view({patch.ny, patch.nx, L});
+        columns.eta_H = c.eta_H;
+        columns.lumped = c.lumped;
+        columns.sliding = c.sliding;
+      } else {
+        const torch::Tensor S = slope_factor(patch, g, lv, ubar);
+        eta = glen_update(patch, g, lv, ubar, eta, S, relaxation);
+        columns = glen_columns(g, lv, eta, S);
+      }
+      System sys = fixed;
+      set_coefficients(sys, patch, columns);
+      solve(sys);
       total.picard = k + 1;
       const double change = (x - before).abs().max().item<double>();
       if (change <= options.picard_tolerance * x.abs().max().item<double>()) break;

@@ -11,9 +11,10 @@
 // multigrid (the V-cycle from the first solve) and auto (the default:
 // Jacobi, then multigrid once a solve takes 200 iterations).
 //
-//   membrane_reference_timing [--first K] [--repetitions R] [FILE.nc ...]
+//   membrane_reference_timing [--first K] [--repetitions R] [--no-ismip] [FILE.nc ...]
 //
-// --first K: the first K samples of each data set (default 3).
+// --first K: the first K samples of each data set (default 3); --no-ismip:
+// the files' geometries only.
 
 #include "ismip_a_patch.hpp"
 #include "nunatak/emulator/bp_energy.hpp"
@@ -98,16 +99,19 @@ void compare(const std::string& name, const core::BPPatch& patch, int repetition
 
 int main(int argc, char** argv) {
   int first = 3, repetitions = 3;
+  bool ismip = true;
   std::vector<std::string> files;
   for (int a = 1; a < argc; ++a) {
     const std::string arg = argv[a];
     if ((arg == "--first" || arg == "--repetitions") && a + 1 < argc)
       (arg == "--first" ? first : repetitions) = std::max(1, std::atoi(argv[++a]));
+    else if (arg == "--no-ismip")
+      ismip = false;
     else if (!arg.empty() && arg[0] != '-')
       files.push_back(arg);
     else {
       std::fprintf(stderr, "usage: membrane_reference_timing [--first K] [--repetitions R] "
-                           "[FILE.nc ...]\n");
+                           "[--no-ismip] [FILE.nc ...]\n");
       return 2;
     }
   }
@@ -121,7 +125,7 @@ int main(int argc, char** argv) {
               "precond.", "Picard", "CG", "builds", "solve ms", "deriv. ms", "x solve", "x deriv.",
               "max diff");
   for (int n : {32, 64, 128})
-    compare("ISMIP-HOM A 10 km", bench::ismip_a_patch(n, n, 9), repetitions);
+    if (ismip) compare("ISMIP-HOM A 10 km", bench::ismip_a_patch(n, n, 9), repetitions);
   try {
     for (const std::string& file : files) {
       const io::EmulatorDataset d = io::read_emulator_samples(file);

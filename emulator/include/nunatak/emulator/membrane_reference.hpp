@@ -58,6 +58,11 @@ struct MembraneOptions {
   /// previous time step's TorchBPPatch::membrane_viscosity); undefined: the
   /// linear one.
   torch::Tensor initial_viscosity;
+  /// glen, on the CPU: each Picard update in plain loops
+  /// (glen_update_cpu.hpp), several times faster than the LibTorch
+  /// operations that other devices use, with the same numbers to rounding.
+  /// false: the LibTorch operations (for tests and benchmarks).
+  bool cpu_loops = true;
 };
 
 /// What one solve did (for tests and benchmarks).
