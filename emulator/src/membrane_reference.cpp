@@ -252,6 +252,11 @@ private:
   std::shared_ptr<detail::StencilMultigrid> m_cycle;
 };
 
+/// The dot product of two fields of the same shape, without a temporary.
+double field_dot(const torch::Tensor& a, const torch::Tensor& b) {
+  return torch::dot(a.reshape({-1}), b.reshape({-1})).item<double>();
+}
+
 /// Solves A x = b (b [N, 2]) by conjugate gradients preconditioned by
 /// `precondition`, from `initial` ([N, 2]; undefined: 0), to
 /// options.tolerance relative to the preconditioned norm of b. A is applied
@@ -269,20 +274,18 @@ torch::Tensor conjugate_gradients(const System& s, const torch::Tensor& rhs,
   // Fields [1, 2, N] (the stencil's layout).
   const auto field = [](const torch::Tensor& x) { return x.t().unsqueeze(0).contiguous(); };
   const torch::Tensor free = s.free, b = field(rhs) * free;
-  const auto norm_of_b = [&] {
-    return std::sqrt(std::max((b * precondition(b)).sum().item<double>(), 0.0));
-  };
+  const auto norm_of_b = [&] { return std::sqrt(std::max(field_dot(b, precondition(b)), 0.0)); };
   double start = norm_of_b();
   torch::Tensor x = initial.defined() ? field(initial) * free : torch::zeros_like(b);
   torch::Tensor r = initial.defined() ? (b - A(x)) * free : b.clone();
   torch::Tensor z = precondition(r), p = z.clone();
-  double rz = (r * z).sum().item<double>();
+  double rz = field_dot(r, z);
   out.residual = start > 0 ? std::sqrt(std::max(rz, 0.0)) / start : 0.0;
   out.converged = start == 0 || out.residual <= options.tolerance;
   if (start == 0) x = torch::zeros_like(b);
   for (int it = 0; it < options.max_iterations && !out.converged; ++it) {
     const torch::Tensor Ap = A(p);
-    const double pAp = (p * Ap).sum().item<double>();
+    const double pAp = field_dot(p, Ap);
     if (!(pAp > 0)) break; // breakdown: keep the last iterate
     const double alpha = rz / pAp;
     x.add_(p, alpha);
@@ -291,17 +294,17 @@ torch::Tensor conjugate_gradients(const System& s, const torch::Tensor& rhs,
     if (precondition.escalate(s, stencil, out.iterations, out)) { // restart
       start = norm_of_b();
       z = precondition(r);
-      rz = (r * z).sum().item<double>();
+      rz = field_dot(r, z);
       p = z.clone();
       out.residual = std::sqrt(std::max(rz, 0.0)) / start;
       out.converged = out.residual <= options.tolerance;
       continue;
     }
     z = precondition(r);
-    const double rz_new = (r * z).sum().item<double>();
+    const double rz_new = field_dot(r, z);
     out.residual = std::sqrt(std::max(rz_new, 0.0)) / start;
     out.converged = out.residual <= options.tolerance;
-    p = z + (rz_new / rz) * p;
+    p.mul_(rz_new / rz).add_(z); // in place: no temporaries on the larger grids
     rz = rz_new;
   }
   precondition.finished(out.iterations);
