@@ -276,6 +276,7 @@ TEST(MembraneReference, ThePreconditionersGiveTheSameReferenceAndGradient) {
     MembraneOptions o = tight("glen");
     o.tolerance = 1e-10;
     o.picard_tolerance = 1e-6;
+    o.picard_forcing = 0; // every solve to the tolerance: the preconditioners' own difference
     o.preconditioner = preconditioner;
     TorchBPPatch p = make_torch_bp_patch(base);
     p.thickness = p.thickness.clone().requires_grad_(true);
@@ -327,14 +328,11 @@ TEST(MembraneReference, ThePreconditionersGiveTheSameReferenceAndGradient) {
   }
 }
 
-// The glen Picard updates in plain loops on the CPU (MembraneOptions::cpu_loops,
-// the default) give the numbers of the LibTorch operations that other devices
-// use: the same Picard iterations, and the velocity, the viscosity and the
-// thickness gradient to rounding, on a glacier with every kind of column: a
-// no-slip third, sliding with a frictionless spot, a floating tongue with a
-// marine front, ice-free columns, and a hardness that varies with depth and
-// from column to column.
-TEST(MembraneReference, TheCpuLoopsGiveTheLibTorchOperationsNumbers) {
+// A glacier with every kind of column: a no-slip third, sliding with a
+// frictionless spot, a floating tongue with a marine front, ice-free
+// columns, and a hardness that varies with depth and from column to column
+// (36 x 20 columns of 2 km, 6 levels).
+core::BPPatch mixed_glacier() {
   const int nx = 36, ny = 20, nz = 6;
   const BPConstants c;
   std::vector<double> H(size_t(nx * ny)), b(H.size()), beta2(H.size()), B(H.size() * nz);
@@ -355,9 +353,21 @@ TEST(MembraneReference, TheCpuLoopsGiveTheLibTorchOperationsNumbers) {
       core::make_bp_patch(nx, ny, 2000.0, 2000.0, uniform_levels(nz), H, b, beta2, B, c, true);
   for (int j = 0; j < ny; ++j)
     for (int i = 0; i < nx / 3; ++i) base.bed_fixed[size_t(j * nx + i)] = 1;
+  return base;
+}
+
+// The glen Picard updates in plain loops on the CPU (MembraneOptions::cpu_loops,
+// the default) give the numbers of the LibTorch operations that other devices
+// use: the same Picard iterations, and the velocity, the viscosity and the
+// thickness gradient to rounding, on mixed_glacier.
+TEST(MembraneReference, TheCpuLoopsGiveTheLibTorchOperationsNumbers) {
+  const core::BPPatch base = mixed_glacier();
+  const int nx = base.nx, ny = base.ny;
+  const BPConstants c;
   int floating = 0;
-  for (size_t k = 0; k < H.size(); ++k)
-    floating += H[k] > 0 && H[k] < c.water_ratio * (c.sea_level - b[k]);
+  for (size_t k = 0; k < base.thickness.size(); ++k)
+    floating +=
+        base.thickness[k] > 0 && base.thickness[k] < c.water_ratio * (c.sea_level - base.bed[k]);
   ASSERT_GT(floating, 20);
   const torch::Tensor weights =
       torch::sin(torch::arange(double(nx * ny * 2), torch::kFloat64)).view({ny, nx, 2});
@@ -390,6 +400,43 @@ TEST(MembraneReference, TheCpuLoopsGiveTheLibTorchOperationsNumbers) {
   EXPECT_LT(relative(u[1], u[0]), 1e-9);
   EXPECT_LT(relative(eta[1], eta[0]), 1e-9);
   EXPECT_LT(relative(gradient[1], gradient[0]), 1e-8);
+}
+
+// Inexact Picard iterations (MembraneOptions::picard_forcing, 0.1 by
+// default: each solve reduces its residual tenfold, the last goes to the
+// tolerance) take the Picard iterations of exact ones, a third of their
+// conjugate-gradient iterations or fewer, and reach their answer and
+// gradient within the Picard tolerance's reach, on mixed_glacier.
+TEST(MembraneReference, InexactPicardSolvesReachTheExactAnswerInFewerIterations) {
+  const core::BPPatch base = mixed_glacier();
+  const torch::Tensor weights =
+      torch::sin(torch::arange(double(base.nx * base.ny * 2), torch::kFloat64))
+          .view({base.ny, base.nx, 2});
+  torch::Tensor u[2], gradient[2];
+  MembraneReport report[2];
+  for (int inexact = 0; inexact < 2; ++inexact) {
+    MembraneOptions o = tight("glen");
+    o.tolerance = 1e-10;
+    o.picard_tolerance = 1e-8;
+    o.picard_forcing = inexact ? 0.1 : 0.0;
+    TorchBPPatch p = make_torch_bp_patch(base);
+    p.thickness = p.thickness.clone().requires_grad_(true);
+    u[inexact] = membrane_velocity(p, o, &report[inexact]);
+    gradient[inexact] = torch::autograd::grad({(u[inexact] * weights).sum()}, {p.thickness})[0];
+    u[inexact] = u[inexact].detach();
+    ASSERT_TRUE(report[inexact].converged) << inexact;
+  }
+  std::printf("exact: %d Picard, %d CG; inexact: %d Picard, %d CG\n", report[0].picard,
+              report[0].iterations, report[1].picard, report[1].iterations);
+  EXPECT_NEAR(report[1].picard, report[0].picard, 2);
+  EXPECT_LT(3 * report[1].iterations, report[0].iterations);
+  const auto relative = [](const torch::Tensor& a, const torch::Tensor& ref) {
+    return (a - ref).abs().max().item<double>() / ref.abs().max().item<double>();
+  };
+  std::printf("velocity %.1e, gradient %.1e apart (relative to the largest)\n",
+              relative(u[1], u[0]), relative(gradient[1], gradient[0]));
+  EXPECT_LT(relative(u[1], u[0]), 1e-7);
+  EXPECT_LT(relative(gradient[1], gradient[0]), 1e-6);
 }
 
 // A first guess near the answer (the solution for a 2 % thinner glacier, as

@@ -259,11 +259,14 @@ double field_dot(const torch::Tensor& a, const torch::Tensor& b) {
 
 /// Solves A x = b (b [N, 2]) by conjugate gradients preconditioned by
 /// `precondition`, from `initial` ([N, 2]; undefined: 0), to
-/// options.tolerance relative to the preconditioned norm of b. A is applied
-/// through its stencil (assemble_stencil).
+/// options.tolerance relative to the preconditioned norm of b, or, if
+/// `reduction` > 0 and that is looser, to `reduction` times the starting
+/// residual (an inexact solve). A is applied through its stencil
+/// (assemble_stencil).
 torch::Tensor conjugate_gradients(const System& s, const torch::Tensor& rhs,
                                   const MembraneOptions& options, Preconditioner& precondition,
-                                  MembraneReport* report, const torch::Tensor& initial = {}) {
+                                  MembraneReport* report, const torch::Tensor& initial = {},
+                                  double reduction = 0) {
   const torch::NoGradGuard no_grad;
   MembraneReport out;
   const torch::Tensor stencil = assemble_stencil(s);
@@ -281,7 +284,8 @@ torch::Tensor conjugate_gradients(const System& s, const torch::Tensor& rhs,
   torch::Tensor z = precondition(r), p = z.clone();
   double rz = field_dot(r, z);
   out.residual = start > 0 ? std::sqrt(std::max(rz, 0.0)) / start : 0.0;
-  out.converged = start == 0 || out.residual <= options.tolerance;
+  const double target = std::max(options.tolerance, reduction * out.residual);
+  out.converged = start == 0 || out.residual <= target;
   if (start == 0) x = torch::zeros_like(b);
   for (int it = 0; it < options.max_iterations && !out.converged; ++it) {
     const torch::Tensor Ap = A(p);
@@ -297,13 +301,13 @@ torch::Tensor conjugate_gradients(const System& s, const torch::Tensor& rhs,
       rz = field_dot(r, z);
       p = z.clone();
       out.residual = std::sqrt(std::max(rz, 0.0)) / start;
-      out.converged = out.residual <= options.tolerance;
+      out.converged = out.residual <= target;
       continue;
     }
     z = precondition(r);
     const double rz_new = field_dot(r, z);
     out.residual = std::sqrt(std::max(rz_new, 0.0)) / start;
-    out.converged = out.residual <= options.tolerance;
+    out.converged = out.residual <= target;
     p.mul_(rz_new / rz).add_(z); // in place: no temporaries on the larger grids
     rz = rz_new;
   }
@@ -721,9 +725,9 @@ torch::Tensor solve_membrane(const TorchBPPatch& patch, const MembraneOptions& o
   }
   MembraneReport total;
   Preconditioner preconditioner(options.preconditioner);
-  const auto solve = [&](const System& sys) {
+  const auto solve = [&](const System& sys, double reduction) {
     MembraneReport one;
-    x = conjugate_gradients(sys, sys.rhs, options, preconditioner, &one, x);
+    x = conjugate_gradients(sys, sys.rhs, options, preconditioner, &one, x, reduction);
     total.iterations += one.iterations;
     total.multigrid_builds += one.multigrid_builds;
     total.residual = one.residual;
@@ -734,10 +738,10 @@ torch::Tensor solve_membrane(const TorchBPPatch& patch, const MembraneOptions& o
   System live;
   if (!glen) {
     live = build_system(patch, g, linear);
-    solve(detached(live));
+    solve(detached(live), 0);
   } else {
     const torch::NoGradGuard no_grad;
-    if (!x.defined()) solve(build_system(patch, g, linear));
+    if (!x.defined()) solve(build_system(patch, g, linear), 0);
     const Levels lv = levels(patch);
     const int64_t L = lv.weight.size(0);
     if (options.initial_viscosity.defined()) {
@@ -755,6 +759,8 @@ torch::Tensor solve_membrane(const TorchBPPatch& patch, const MembraneOptions& o
         loops ? glen_column_data(patch, g, lv) : detail::GlenColumnData{};
     const System fixed = system_geometry(patch, g);
     double relaxation = 1.5, last_change = HUGE_VAL;
+    bool exact = true; // the last solve went to the tolerance
+    System sys = fixed;
     for (int k = 0; k < options.picard_iterations; ++k) {
       const torch::Tensor before = x, ubar = x.view({patch.ny, patch.nx, 2});
       Columns columns;
@@ -769,16 +775,23 @@ torch::Tensor solve_membrane(const TorchBPPatch& patch, const MembraneOptions& o
         eta = glen_update(patch, g, lv, ubar, eta, S, relaxation);
         columns = glen_columns(g, lv, eta, S);
       }
-      System sys = fixed;
       set_coefficients(sys, patch, columns);
-      solve(sys);
+      // Inexact Picard: the solve reduces its residual by picard_forcing only.
+      solve(sys, options.picard_forcing);
+      exact = total.residual <= options.tolerance;
       total.picard = k + 1;
-      const double change = (x - before).abs().max().item<double>();
+      double change = (x - before).abs().max().item<double>();
+      if (change <= options.picard_tolerance * x.abs().max().item<double>() && !exact) {
+        solve(sys, 0); // converged only on a solve to the tolerance
+        exact = true;
+        change = (x - before).abs().max().item<double>();
+      }
       if (change <= options.picard_tolerance * x.abs().max().item<double>()) break;
       // Oscillating: relax less (down to half a step).
       if (change > last_change) relaxation = std::max(0.5, 0.75 * relaxation);
       last_change = change;
     }
+    if (!exact) solve(sys, 0); // the answer solves its system (the derivatives assume it)
     // The last system, its viscosity held fixed, carries the derivatives.
     const torch::AutoGradMode grad(true);
     const torch::Tensor S = slope_factor(patch, g, lv, x.view({patch.ny, patch.nx, 2}));

@@ -41,6 +41,11 @@ struct MembraneOptions {
   int picard_iterations = 40;
   /// glen: stop when max |ubar_k - ubar_(k-1)| <= this times max |ubar_k|.
   double picard_tolerance = 1e-3;
+  /// glen: inexact Picard iterations. Each Picard iteration's solve stops
+  /// once its residual has fallen by this factor (or to `tolerance`); the
+  /// Picard iterations stop only after a solve to `tolerance`. 0: every
+  /// solve to `tolerance`.
+  double picard_forcing = 0.1;
   int max_iterations = 2000; ///< conjugate-gradient iterations at most
   /// On the preconditioned residual, relative to that of ubar = 0 (so that a
   /// good first guess stops early).
