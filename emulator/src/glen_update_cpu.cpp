@@ -4,6 +4,8 @@
 
 #include "glen_update_cpu.hpp"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -65,43 +67,47 @@ GlenCoefficients glen_update_cpu(const GlenColumnData& d, const torch::Tensor& u
   const double* log_half_B = d.log_half_hardness.data_ptr<double>();
   const double n_glen = d.glen_exponent, power = (1 - n_glen) / (2 * n_glen);
   const double r = relaxation;
-  std::vector<double> S(static_cast<size_t>(L));
   // The friction on ubar for F2 (effective_friction in membrane_reference.cpp).
   const auto friction = [&](int64_t n, double F2, double& slide, double& lump) {
     const double slides = 1 - icy[n] + bed_free[n];
     slide = slides * beta2[n] / (1 + beta2[n] * F2);
     lump = (1 - slides) / F2 + 1e-6 / F2;
   };
-  for (int64_t n = 0; n < N; ++n) {
-    const double un = u[2 * n], vn = u[2 * n + 1];
-    const double speed = std::sqrt(un * un + vn * vn + 1e-30);
-    const double* eta_n = eta_old + n * L;
-    double F2 = 0;
-    for (int64_t l = 0; l < L; ++l) {
-      const double z = d.zeta[size_t(l)];
-      const double zx = sx[n] - z * Hx[n], zy = sy[n] - z * Hy[n];
-      const double along = (zx * un + zy * vn) / speed;
-      S[size_t(l)] = 1 + zx * zx + zy * zy + 3 * along * along;
-      F2 += d.weight[size_t(l)] * z * z / (eta_n[l] * S[size_t(l)]);
+  // Columns in parallel on LibTorch's threads (each writes its own
+  // outputs: the same numbers on any number of threads).
+  at::parallel_for(0, N, 4096, [&](int64_t first, int64_t last) {
+    std::vector<double> S(static_cast<size_t>(L));
+    for (int64_t n = first; n < last; ++n) {
+      const double un = u[2 * n], vn = u[2 * n + 1];
+      const double speed = std::sqrt(un * un + vn * vn + 1e-30);
+      const double* eta_n = eta_old + n * L;
+      double F2 = 0;
+      for (int64_t l = 0; l < L; ++l) {
+        const double z = d.zeta[size_t(l)];
+        const double zx = sx[n] - z * Hx[n], zy = sy[n] - z * Hy[n];
+        const double along = (zx * un + zy * vn) / speed;
+        S[size_t(l)] = 1 + zx * zx + zy * zy + 3 * along * along;
+        F2 += d.weight[size_t(l)] * z * z / (eta_n[l] * S[size_t(l)]);
+      }
+      double slide = 0, lump = 0;
+      friction(n, H_min[n] * F2, slide, lump);
+      const double tau_b = (slide + lump) * speed;
+      double F2_new = 0, integral = 0;
+      for (int64_t l = 0; l < L; ++l) {
+        const double z = d.zeta[size_t(l)], Sl = S[size_t(l)];
+        const double shear = tau_b * z / (eta_n[l] * Sl);
+        const double e2 = em2[size_t(n)] + 0.25 * Sl * shear * shear + d.regularisation2;
+        // eta (B/2 e2^power / eta)^r, in logarithms: three functions, not four.
+        const double e = std::exp((1 - r) * std::log(eta_n[l]) +
+                                  r * (log_half_B[n * L + l] + power * std::log(e2)));
+        eta_new[n * L + l] = e;
+        F2_new += d.weight[size_t(l)] * z * z / (e * Sl);
+        integral += d.weight[size_t(l)] * e;
+      }
+      eta_H[n] = H[n] * integral;
+      friction(n, H_min[n] * F2_new, sliding[n], lumped[n]);
     }
-    double slide = 0, lump = 0;
-    friction(n, H_min[n] * F2, slide, lump);
-    const double tau_b = (slide + lump) * speed;
-    double F2_new = 0, integral = 0;
-    for (int64_t l = 0; l < L; ++l) {
-      const double z = d.zeta[size_t(l)], Sl = S[size_t(l)];
-      const double shear = tau_b * z / (eta_n[l] * Sl);
-      const double e2 = em2[size_t(n)] + 0.25 * Sl * shear * shear + d.regularisation2;
-      // eta (B/2 e2^power / eta)^r, in logarithms: three functions, not four.
-      const double e = std::exp((1 - r) * std::log(eta_n[l]) +
-                                r * (log_half_B[n * L + l] + power * std::log(e2)));
-      eta_new[n * L + l] = e;
-      F2_new += d.weight[size_t(l)] * z * z / (e * Sl);
-      integral += d.weight[size_t(l)] * e;
-    }
-    eta_H[n] = H[n] * integral;
-    friction(n, H_min[n] * F2_new, sliding[n], lumped[n]);
-  }
+  });
   return out;
 }
 

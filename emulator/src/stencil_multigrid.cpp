@@ -5,9 +5,11 @@
 
 #include "nunatak/core/error.hpp"
 
-#include <torch/types.h>
+#include <ATen/Parallel.h>
 #include <torch/nn/functional/padding.h>
+#include <torch/types.h>
 
+#include <algorithm>
 #include <string>
 
 namespace nunatak::emulator::detail {
@@ -137,12 +139,18 @@ torch::Tensor apply_stencil(const torch::Tensor& stencil, const torch::Tensor& x
       yu[n] = fu;
       yv[n] = fv;
     };
-    for (int64_t j = 0; j < ny; ++j) {
-      const bool edge_row = j == 0 || j == ny - 1;
-      node(j, 0, true);
-      for (int64_t i = 1; i + 1 < nx; ++i) node(j, i, edge_row);
-      if (nx > 1) node(j, nx - 1, true);
-    }
+    // Rows in parallel on LibTorch's threads (each node writes its own
+    // output: the same numbers on any number of threads); the coarse
+    // levels' small grids stay on one.
+    at::parallel_for(0, ny, std::max<int64_t>(1, 16384 / std::max<int64_t>(nx, 1)),
+                     [&](int64_t first, int64_t last) {
+                       for (int64_t j = first; j < last; ++j) {
+                         const bool edge_row = j == 0 || j == ny - 1;
+                         node(j, 0, true);
+                         for (int64_t i = 1; i + 1 < nx; ++i) node(j, i, edge_row);
+                         if (nx > 1) node(j, nx - 1, true);
+                       }
+                     });
   }
   return y;
 }

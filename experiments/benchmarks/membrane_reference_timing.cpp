@@ -11,10 +11,11 @@
 // multigrid (the V-cycle from the first solve) and auto (the default:
 // Jacobi, then multigrid once a solve takes 200 iterations).
 //
-//   membrane_reference_timing [--first K] [--repetitions R] [--no-ismip] [FILE.nc ...]
+//   membrane_reference_timing [--first K] [--repetitions R] [--threads T] [--no-ismip]
+//                             [FILE.nc ...]
 //
-// --first K: the first K samples of each data set (default 3); --no-ismip:
-// the files' geometries only.
+// --first K: the first K samples of each data set (default 3); --threads T:
+// LibTorch's threads (default 1); --no-ismip: the files' geometries only.
 
 #include "ismip_a_patch.hpp"
 #include "nunatak/emulator/bp_energy.hpp"
@@ -98,29 +99,31 @@ void compare(const std::string& name, const core::BPPatch& patch, int repetition
 } // namespace
 
 int main(int argc, char** argv) {
-  int first = 3, repetitions = 3;
+  int first = 3, repetitions = 3, threads = 1;
   bool ismip = true;
   std::vector<std::string> files;
   for (int a = 1; a < argc; ++a) {
     const std::string arg = argv[a];
-    if ((arg == "--first" || arg == "--repetitions") && a + 1 < argc)
-      (arg == "--first" ? first : repetitions) = std::max(1, std::atoi(argv[++a]));
+    if ((arg == "--first" || arg == "--repetitions" || arg == "--threads") && a + 1 < argc)
+      (arg == "--first"     ? first
+       : arg == "--threads" ? threads
+                            : repetitions) = std::max(1, std::atoi(argv[++a]));
     else if (arg == "--no-ismip")
       ismip = false;
     else if (!arg.empty() && arg[0] != '-')
       files.push_back(arg);
     else {
       std::fprintf(stderr, "usage: membrane_reference_timing [--first K] [--repetitions R] "
-                           "[--no-ismip] [FILE.nc ...]\n");
+                           "[--threads T] [--no-ismip] [FILE.nc ...]\n");
       return 2;
     }
   }
-  torch::set_num_threads(1);
-  std::printf("glen membrane reference, one thread, median of %d runs: Picard iterations, "
+  torch::set_num_threads(threads);
+  std::printf("glen membrane reference, %d thread(s), median of %d runs: Picard iterations, "
               "conjugate-gradient iterations, V-cycle hierarchies built, ms of the solve and of "
               "its derivative, both against Jacobi's, and the largest difference from Jacobi's "
               "answer relative to the largest speed\n",
-              repetitions);
+              threads, repetitions);
   std::printf("%-22s %-11s %-10s %7s %6s %7s %10s %10s %8s %8s %9s\n", "geometry", "grid",
               "precond.", "Picard", "CG", "builds", "solve ms", "deriv. ms", "x solve", "x deriv.",
               "max diff");
