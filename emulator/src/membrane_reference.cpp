@@ -43,7 +43,10 @@
 /// last ubar (over-relaxed in log space, eta (eta_new/eta)^1.5, since the
 /// map contracts by about (n-1)/n; less, down to 0.5, once the change
 /// grows), then one solve, until ubar changes by less than
-/// picard_tolerance. It drops from Blatter-Pattyn only the
+/// picard_tolerance. The solves are inexact (each cuts its residual by
+/// MembraneOptions::picard_forcing) until then, and the last one goes to
+/// the tolerance. On the CPU each update is one loop (glen_update_cpu.hpp),
+/// elsewhere LibTorch operations. It drops from Blatter-Pattyn only the
 /// vertical variation of the horizontal velocity inside the membrane
 /// stresses and the vertical resistive stresses.
 ///
@@ -757,10 +760,9 @@ torch::Tensor solve_membrane(const TorchBPPatch& patch, const MembraneOptions& o
     const bool loops = options.cpu_loops && g.H.device().is_cpu();
     const detail::GlenColumnData data =
         loops ? glen_column_data(patch, g, lv) : detail::GlenColumnData{};
-    const System fixed = system_geometry(patch, g);
+    System sys = system_geometry(patch, g); // the coefficients: each iteration's
     double relaxation = 1.5, last_change = HUGE_VAL;
     bool exact = true; // the last solve went to the tolerance
-    System sys = fixed;
     for (int k = 0; k < options.picard_iterations; ++k) {
       const torch::Tensor before = x, ubar = x.view({patch.ny, patch.nx, 2});
       Columns columns;
