@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -133,6 +134,67 @@ TEST(BlatterPattynTransient, StepSolvesTakeTheStepToleranceAndAgreeWithATightSol
     for (size_t n = 0; n < a.size(); ++n) {
       largest = std::max(largest, std::abs(b[n]));
       difference = std::max(difference, std::abs(a[n] - b[n]));
+    }
+    EXPECT_GT(largest, 0.0);
+    EXPECT_LT(difference / largest, 1e-6);
+  }
+}
+
+TEST(BlatterPattynTransient, WarmStartedStepSolvesTakeFullNewtonSteps) {
+  // A step's solve from the last step's velocity takes full Newton steps
+  // (no line search: one residual per Newton step, against about two) and hands the
+  // stress-velocity Newton its critical-point search back; it reaches the
+  // answer of a solve with that search (-bp_snes_linesearch_type cp) from
+  // the same start.
+  const auto line_search = [](const model::TransientModel& m) {
+    const auto& bp = dynamic_cast<const solver::BlatterPattyn&>(m.stress_balance());
+    SNESLineSearch ls = nullptr;
+    EXPECT_EQ(SNESGetLineSearch(bp.snes(), &ls), 0);
+    SNESLineSearchType type = nullptr;
+    EXPECT_EQ(SNESLineSearchGetType(ls, &type), 0);
+    return std::string(type ? type : "");
+  };
+  const auto report = [](const model::TransientModel& m) {
+    return dynamic_cast<const solver::BlatterPattyn&>(m.stress_balance()).last_report();
+  };
+  std::vector<double> speed[2];
+  int newton[2] = {0, 0}, residuals[2] = {0, 0};
+  for (int searched = 0; searched < 2; ++searched) {
+    if (searched) {
+      ASSERT_EQ(PetscOptionsSetValue(nullptr, "-bp_snes_linesearch_type", "cp"), 0);
+    }
+    auto cap = make_cap("bp", 50.0);
+    cap->step(1e9 * core::seconds_per_year); // the first solve: a cold start
+    cap->step(1e9 * core::seconds_per_year); // warm-started from the first
+    if (searched) {
+      ASSERT_EQ(PetscOptionsClearValue(nullptr, "-bp_snes_linesearch_type"), 0);
+    }
+    const solver::BPSolveReport r = report(*cap);
+    EXPECT_TRUE(r.converged);
+    EXPECT_FALSE(r.retried_with_line_search);
+    EXPECT_EQ(line_search(*cap), "cp") << searched;
+    newton[searched] = r.newton_iterations;
+    PetscInt evaluations = 0;
+    ASSERT_EQ(
+        SNESGetNumberFunctionEvals(
+            dynamic_cast<const solver::BlatterPattyn&>(cap->stress_balance()).snes(), &evaluations),
+        0);
+    residuals[searched] = int(evaluations);
+    speed[searched] =
+        cap->state().thk.grid().gather_to_zero(cap->stress_balance().velocities({}).velsurf_mag);
+  }
+  std::printf("second step's solve: %d Newton steps and %d residuals with full steps, %d and "
+              "%d with cp\n",
+              newton[0], residuals[0], newton[1], residuals[1]);
+  EXPECT_GT(newton[0], 0);
+  EXPECT_LE(residuals[0], newton[0] + 1); // one per Newton step (and the first)
+  EXPECT_LT(residuals[0], residuals[1]);
+  EXPECT_LE(newton[0], newton[1] + 2);
+  if (!speed[0].empty()) {
+    double largest = 0.0, difference = 0.0;
+    for (size_t n = 0; n < speed[0].size(); ++n) {
+      largest = std::max(largest, std::abs(speed[1][n]));
+      difference = std::max(difference, std::abs(speed[0][n] - speed[1][n]));
     }
     EXPECT_GT(largest, 0.0);
     EXPECT_LT(difference / largest, 1e-6);

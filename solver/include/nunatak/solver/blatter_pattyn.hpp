@@ -134,6 +134,9 @@ struct BPSolveReport {
   bool switched_to_gamg = false; ///< the ladder replaced the default by FGMRES/GAMG
   bool switched_to_lu = false;   ///< the ladder replaced the default by LU (small grids)
   std::string stalled_solver;    ///< the default linear solver(s) the ladder replaced
+  /// A transient step's full Newton steps failed; solved again from the same
+  /// start with the critical-point line search.
+  bool retried_with_line_search = false;
   /// Newton's matrix was the stress-velocity linearisation (BPProblem::update_dual_stress).
   bool stress_velocity = false;
   /// Grid sequencing (cold starts on grids that coarsen by 2): coarser grids
@@ -288,6 +291,8 @@ private:
   /// linear solver's line search: bt for multigrid, l2 otherwise). A line
   /// search the user chose is kept.
   void use_newton_linearisation(bool stress_velocity);
+  /// Sets the SNES line search's type (SNESLINESEARCHCP, ...).
+  void set_line_search(const char* type);
   /// Depth-averaged velocity and upwind face fluxes of thickness `thk` (after a solve).
   void update_fluxes(const core::Field2D& thk, const core::Field2D& usurf);
   /// The rank's ghosted column velocities `x` ([y][x][z][c], m/a) as a box of the 2-D grid.
