@@ -1,7 +1,8 @@
 // Solver strategy of the Blatter-Pattyn driver: the default linear solver
 // (geometric multigrid where the grid coarsens by 2 and ice covers every
 // column, GMRES/incomplete Cholesky elsewhere) and Newton's linearisation (the
-// stress-velocity one with GMRES/ICC), grid sequencing on cold starts
+// stress-velocity one with GMRES/ICC; full Newton steps in a transient step's
+// warm-started solve, the critical-point line search otherwise), grid sequencing on cold starts
 // (coarser DMDAs from DMCoarsen, whose hook attaches their geometry), the
 // shallow-ice first guess, and the robustness ladder (GAMG, then
 // regularisation continuation) when Newton fails.
