@@ -31,13 +31,13 @@ namespace nunatak::emulator::detail {
 /// What the updates of one membrane solve share; tensors double, on the CPU,
 /// contiguous. Columns n = j nx + i of the [ny, nx] grid, levels l.
 struct GlenColumnData {
-  torch::Tensor corners;               ///< [E * 4] int64: the ice-filled elements' corner columns
-  torch::Tensor phi, dphi_dx, dphi_dy; ///< [4 corners, 4 points]: the element tables (1, 1/m)
-  torch::Tensor icy, bed_free;         ///< [N] 0 or 1
-  torch::Tensor H, H_min, beta2;       ///< [N] m, m, Pa a/m
-  torch::Tensor sx, sy, Hx, Hy;        ///< [N] slopes of s and H between icy columns
-  torch::Tensor log_half_hardness;     ///< [N, L] log(B/2), B at the levels in Pa a^(1/n)
-  std::vector<double> zeta, weight;    ///< [L] depth below the surface / H, and sigma weights
+  torch::Tensor corners;            ///< [E * 4] int64: the ice-filled elements' corner columns
+  torch::Tensor dphi_dx, dphi_dy;   ///< [4 corners, 4 points]: the element tables' derivatives, 1/m
+  torch::Tensor icy, bed_free;      ///< [N] 0 or 1
+  torch::Tensor H, H_min, beta2;    ///< [N] m, m, Pa a/m
+  torch::Tensor sx, sy, Hx, Hy;     ///< [N] slopes of s and H between icy columns
+  torch::Tensor log_half_hardness;  ///< [N, L] log(B/2), B at the levels in Pa a^(1/n)
+  std::vector<double> zeta, weight; ///< [L] depth below the surface / H, and sigma weights
   double glen_exponent = 3, regularisation2 = 0;
 };
 

@@ -616,14 +616,9 @@ detail::GlenColumnData glen_column_data(const TorchBPPatch& p, const Geometry& g
   const auto column = [&](const torch::Tensor& t) {
     return t.detach().to(torch::kCPU, torch::kFloat64).reshape({N}).contiguous();
   };
-  const auto host = [](const torch::Tensor& t) {
-    const torch::Tensor c = t.detach().to(torch::kCPU, torch::kFloat64).contiguous();
-    return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
-  };
   const ElementTables t = element_tables(p.dx, p.dy, torch::kCPU);
   detail::GlenColumnData d;
   d.corners = g.corners.detach().to(torch::kCPU).contiguous();
-  d.phi = t.phi.contiguous();
   d.dphi_dx = t.dphi_dx.contiguous();
   d.dphi_dy = t.dphi_dy.contiguous();
   d.icy = column(g.icy);
@@ -638,8 +633,8 @@ detail::GlenColumnData glen_column_data(const TorchBPPatch& p, const Geometry& g
   d.log_half_hardness = torch::log(0.5 * lv.hardness.detach().to(torch::kCPU, torch::kFloat64))
                             .reshape({N, -1})
                             .contiguous();
-  d.zeta = host(lv.zeta);
-  d.weight = host(lv.weight);
+  d.zeta = to_vector(lv.zeta);
+  d.weight = to_vector(lv.weight);
   d.glen_exponent = p.constants.glen_exponent;
   d.regularisation2 = p.constants.regularisation2;
   return d;

@@ -118,10 +118,7 @@ void BlatterPattyn::use_column_multigrid() {
   KSP ksp = nullptr;
   NUNATAK_PETSC(SNESGetKSP(m_snes, &ksp));
   // At most 150 Krylov iterations per solve, as for ICC alone, or -bp_ksp_max_it.
-  PetscBool user_max_it = PETSC_FALSE;
-  NUNATAK_PETSC(
-      PetscOptionsHasName(nullptr, m_params.options_prefix.c_str(), "-ksp_max_it", &user_max_it));
-  if (!user_max_it)
+  if (!user_gave("-ksp_max_it"))
     NUNATAK_PETSC(KSPSetTolerances(ksp, PETSC_DEFAULT, PETSC_DEFAULT, PETSC_DEFAULT, 150));
   bp_driver::use_linear_solver(m_snes, KSPGMRES, PCNONE); // set afresh: no old levels
   PC pc = bp_driver::use_linear_solver(m_snes, KSPGMRES, PCMG);

@@ -271,22 +271,13 @@ void BlatterPattyn::switch_multigrid_to_incomplete_cholesky() {
   // at every Newton step (multigrid's lag of 2 doubles ICC's Krylov count).
   m_default_multigrid = false;
   use_incomplete_cholesky(0);
-  PetscBool user_line_search = PETSC_FALSE; // a line search the user chose is kept
-  NUNATAK_PETSC(PetscOptionsHasName(nullptr, m_params.options_prefix.c_str(),
-                                    "-snes_linesearch_type", &user_line_search));
-  if (!user_line_search) set_line_search(SNESLINESEARCHL2);
-  PetscBool user_lag = PETSC_FALSE;
-  NUNATAK_PETSC(PetscOptionsHasName(nullptr, m_params.options_prefix.c_str(),
-                                    "-snes_lag_preconditioner", &user_lag));
-  if (!user_lag) NUNATAK_PETSC(SNESSetLagPreconditioner(m_snes, 1));
+  if (!user_gave("-snes_linesearch_type")) set_line_search(SNESLINESEARCHL2); // else the user's
+  if (!user_gave("-snes_lag_preconditioner")) NUNATAK_PETSC(SNESSetLagPreconditioner(m_snes, 1));
 }
 
 void BlatterPattyn::use_newton_linearisation(bool stress_velocity) {
   m_stress_velocity = stress_velocity;
-  PetscBool user_line_search = PETSC_FALSE;
-  NUNATAK_PETSC(PetscOptionsHasName(nullptr, m_params.options_prefix.c_str(),
-                                    "-snes_linesearch_type", &user_line_search));
-  if (user_line_search) return;
+  if (user_gave("-snes_linesearch_type")) return;
   // The stress-velocity matrix is symmetric positive definite, so its step
   // descends the energy: the critical-point search (the energy's minimum
   // along the step) suits it; with the exact Hessian it takes more Newton
@@ -294,6 +285,12 @@ void BlatterPattyn::use_newton_linearisation(bool stress_velocity) {
   set_line_search(stress_velocity       ? SNESLINESEARCHCP
                   : m_default_multigrid ? SNESLINESEARCHBT
                                         : SNESLINESEARCHL2);
+}
+
+bool BlatterPattyn::user_gave(const char* option) const {
+  PetscBool given = PETSC_FALSE;
+  NUNATAK_PETSC(PetscOptionsHasName(nullptr, m_params.options_prefix.c_str(), option, &given));
+  return given == PETSC_TRUE;
 }
 
 void BlatterPattyn::set_line_search(const char* type) {
@@ -359,11 +356,6 @@ BPSolveReport BlatterPattyn::solve() {
   // above the round-off floor of a large ice sheet. Step tolerance: 0 (off),
   // or in a transient step's solve (update() of inputs that are not a
   // diagnosis) transient_step_tolerance. -bp_snes_atol and -bp_snes_stol win.
-  const auto user_gave = [this](const char* option) {
-    PetscBool given = PETSC_FALSE;
-    NUNATAK_PETSC(PetscOptionsHasName(nullptr, m_params.options_prefix.c_str(), option, &given));
-    return bool(given);
-  };
   {
     PetscReal atol, rtol, stol;
     PetscInt maxit, maxf;

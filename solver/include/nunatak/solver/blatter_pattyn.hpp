@@ -293,6 +293,9 @@ private:
   void use_newton_linearisation(bool stress_velocity);
   /// Sets the SNES line search's type (SNESLINESEARCHCP, ...).
   void set_line_search(const char* type);
+  /// True if PETSc's database holds `option` ("-snes_linesearch_type") under
+  /// this solver's prefix: the user's choice, which the defaults keep.
+  bool user_gave(const char* option) const;
   /// Depth-averaged velocity and upwind face fluxes of thickness `thk` (after a solve).
   void update_fluxes(const core::Field2D& thk, const core::Field2D& usurf);
   /// The rank's ghosted column velocities `x` ([y][x][z][c], m/a) as a box of the 2-D grid.
