@@ -29,6 +29,8 @@
 #include <filesystem>
 #include <numeric>
 #include <sstream>
+#include <tuple>
+#include <utility>
 
 namespace nunatak::app {
 
@@ -267,6 +269,7 @@ struct SampleError {
   double sia_surface = 0, sia_depth_average = 0;           ///< the shallow-ice baseline's errors
   double membrane_surface = 0, membrane_depth_average = 0; ///< the membrane baseline's errors
   double glen_surface = 0, glen_depth_average = 0;         ///< the glen membrane baseline's errors
+  double gauss_surface = 0, gauss_depth_average = 0;       ///< the glen_gauss baseline's errors
 };
 
 double percentile(std::vector<double> v, double p) {
@@ -398,24 +401,31 @@ void add_eval_command(CLI::App& emulator_cmd, Context& context) {
       e.membrane_surface = relative_error(membrane.select(2, nz - 1), star.select(2, nz - 1), icy);
       e.membrane_depth_average = relative_error(depth_average(membrane, dataset.sigma),
                                                 depth_average(star, dataset.sigma), icy);
-      emulator::MembraneOptions glen;
-      glen.viscosity = "glen";
-      emulator::TorchBPPatch glen_patch = p64;
+      // The glen references' errors (surface, depth average).
       emulator::MembraneReport glen_report;
-      emulator::cache_membrane(glen_patch, glen, &glen_report);
-      const torch::Tensor nonlinear = emulator::membrane_velocity_3d(glen_patch, glen);
-      e.glen_surface = relative_error(nonlinear.select(2, nz - 1), star.select(2, nz - 1), icy);
-      e.glen_depth_average = relative_error(depth_average(nonlinear, dataset.sigma),
-                                            depth_average(star, dataset.sigma), icy);
+      const auto glen_errors = [&](const std::string& viscosity, emulator::MembraneReport* report) {
+        emulator::MembraneOptions glen;
+        glen.viscosity = viscosity;
+        emulator::TorchBPPatch glen_patch = p64;
+        emulator::cache_membrane(glen_patch, glen, report);
+        const torch::Tensor nonlinear = emulator::membrane_velocity_3d(glen_patch, glen);
+        return std::pair<double, double>{
+            relative_error(nonlinear.select(2, nz - 1), star.select(2, nz - 1), icy),
+            relative_error(depth_average(nonlinear, dataset.sigma),
+                           depth_average(star, dataset.sigma), icy)};
+      };
+      std::tie(e.glen_surface, e.glen_depth_average) = glen_errors("glen", &glen_report);
+      std::tie(e.gauss_surface, e.gauss_depth_average) = glen_errors("glen_gauss", nullptr);
       e.seconds = seconds;
       e.solver_seconds = s.solve_seconds;
       if (!std::isfinite(e.surface)) continue; // no ice in motion
       spdlog::debug("sample {} ({}, {}x{}, dx {:.0f} m): surface error {:.1f} %, SIA {:.1f} %, "
                     "linear membrane {:.1f} %, glen membrane {:.1f} % ({} Picard, {} CG "
-                    "iterations)",
+                    "iterations), glen_gauss {:.1f} %",
                     s.index, s.source ? "patch" : "synthetic", s.patch.nx, s.patch.ny, s.patch.dx,
                     100 * e.surface, 100 * e.sia_surface, 100 * e.membrane_surface,
-                    100 * e.glen_surface, glen_report.picard, glen_report.iterations);
+                    100 * e.glen_surface, glen_report.picard, glen_report.iterations,
+                    100 * e.gauss_surface);
       errors.push_back(e);
       surface_pairs.push_back(torch::stack({u.select(2, nz - 1), star.select(2, nz - 1)}));
     }
@@ -451,6 +461,10 @@ void add_eval_command(CLI::App& emulator_cmd, Context& context) {
     spdlog::info("the glen membrane reference (DIVA, membrane_reference.hpp), for comparison:");
     summary("glen membrane surface", &SampleError::glen_surface);
     summary("glen membrane depth-averaged", &SampleError::glen_depth_average);
+    spdlog::info("the glen_gauss membrane reference (no-slip shear at the Gauss points), for "
+                 "comparison:");
+    summary("glen_gauss surface", &SampleError::gauss_surface);
+    summary("glen_gauss depth-averaged", &SampleError::gauss_depth_average);
     double emulator_time = 0, solver_time = 0;
     for (const auto& e : errors) {
       emulator_time += e.seconds;

@@ -50,6 +50,17 @@
 /// vertical variation of the horizontal velocity inside the membrane
 /// stresses and the vertical resistive stresses.
 ///
+/// Viscosity "glen_gauss": glen, except on the elements whose four corner
+/// columns are frozen to the bed, where the column shear (F2, the basal
+/// stress, the viscosity's own Picard state) and the membrane coefficient
+/// are taken at the element's 2 x 2 Gauss points, each with its own
+/// bilinear velocity, thickness, slopes and hardness, as the solver
+/// integrates them (gauss_shear.hpp): the no-slip friction becomes a
+/// consistent matrix sum_q phi_c phi_d / F2_q, and the membrane coefficient
+/// 2 H sum_l w_l eta_l p_l^2 of the point's profile p. Where the surface
+/// slope changes from cell to cell under thick ice, the lumped column shear
+/// smooths the solver's flow out (tests/test_membrane_vs_bp.cpp).
+///
 /// Discretisation: bilinear (Q1) elements on the solver's integrated
 /// ice-filled elements (TorchBPPatch::element_columns), 2 x 2 Gauss points,
 /// element coefficient the mean of its corners'. Two choices follow the
@@ -77,6 +88,7 @@
 
 #include "nunatak/emulator/membrane_reference.hpp"
 
+#include "gauss_shear.hpp"
 #include "glen_update_cpu.hpp"
 #include "grid_ops.hpp"
 #include "nunatak/core/error.hpp"
@@ -601,6 +613,26 @@ void set_coefficients(System& sys, const TorchBPPatch& p, const Columns& columns
                 t.weight;
 }
 
+/// glen_gauss: the no-slip elements' coefficients at their Gauss points
+/// (gauss_shear.hpp) in place of their corners': the element's membrane
+/// coefficient, its shear as a consistent friction matrix, and each
+/// corner's lumped no-slip friction on the rest of its area only (its
+/// 1e-6/F2 regulariser, on all of it).
+void apply_gauss_shear(System& sys, const detail::GaussShear& gs,
+                       const detail::GaussShearCoefficients& c, const Columns& columns,
+                       const torch::Tensor& no_slip, double rho_g) {
+  const int64_t M = gs.elements.size(0), N = sys.free.size(0);
+  if (M == 0) return;
+  const double area = sys.tables.weight;
+  sys.k = sys.k.index_copy(0, gs.elements, c.membrane / rho_g);
+  sys.sliding = sys.sliding.index_copy(0, gs.elements, c.stiffness * (area / rho_g));
+  const torch::Tensor handled =
+      torch::zeros({N}, sys.free.options())
+          .index_add(0, gs.corners, torch::full({M * 4}, area, sys.free.options()));
+  const torch::Tensor shear = columns.lumped.reshape({N}) / (1 + 1e-6) * no_slip; // 1/F2
+  sys.friction = sys.friction - shear / rho_g * handled;
+}
+
 /// The system of `p` with the coefficients `columns`, differentiable with
 /// respect to the geometry and parameters that they and `g` carry.
 System build_system(const TorchBPPatch& p, const Geometry& g, const Columns& columns) {
@@ -688,16 +720,17 @@ bool geometry_requires_grad(const TorchBPPatch& p) {
 } // namespace
 
 const std::vector<std::string>& membrane_viscosities() {
-  static const std::vector<std::string> names{"linear", "glen"};
+  static const std::vector<std::string> names{"linear", "glen", "glen_gauss"};
   return names;
 }
 
 namespace {
 
 bool is_glen(const MembraneOptions& options) {
-  if (options.viscosity == "glen") return true;
+  if (options.viscosity == "glen" || options.viscosity == "glen_gauss") return true;
   if (options.viscosity == "linear") return false;
-  throw Error("membrane reference: unknown viscosity '" + options.viscosity + "' (linear or glen)");
+  throw Error("membrane reference: unknown viscosity '" + options.viscosity +
+              "' (linear, glen or glen_gauss)");
 }
 
 /// membrane_velocity, with the glen viscosity of its last system in
@@ -756,6 +789,18 @@ torch::Tensor solve_membrane(const TorchBPPatch& patch, const MembraneOptions& o
     const detail::GlenColumnData data =
         loops ? glen_column_data(patch, g, lv) : detail::GlenColumnData{};
     System sys = system_geometry(patch, g); // the coefficients: each iteration's
+    // glen_gauss: the no-slip elements at their Gauss points.
+    const bool gauss = options.viscosity == "glen_gauss";
+    const torch::Tensor no_slip = (g.icy * (1 - g.bed_free)).reshape({-1});
+    detail::GaussShear gs;
+    if (gauss) {
+      const int64_t N = int64_t(patch.nx) * patch.ny;
+      const ElementTables& t = sys.tables;
+      gs = detail::gauss_shear(patch.element_columns, no_slip, g.H.reshape({N}), g.s.reshape({N}),
+                               patch.constants.minimum_thickness, 0.5 * lv.hardness.reshape({N, L}),
+                               eta.reshape({N, L}), t.phi, t.dphi_dx, t.dphi_dy, lv.zeta, lv.weight,
+                               patch.constants.glen_exponent, patch.constants.regularisation2);
+    }
     double relaxation = 1.5, last_change = HUGE_VAL;
     bool exact = true; // the last solve went to the tolerance
     for (int k = 0; k < options.picard_iterations; ++k) {
@@ -773,6 +818,9 @@ torch::Tensor solve_membrane(const TorchBPPatch& patch, const MembraneOptions& o
         columns = glen_columns(g, lv, eta, S);
       }
       set_coefficients(sys, patch, columns);
+      if (gauss)
+        apply_gauss_shear(sys, gs, detail::gauss_shear_update(gs, x, relaxation, loops), columns,
+                          no_slip, patch.constants.rho_g);
       // Inexact Picard: the solve reduces its residual by picard_forcing only.
       solve(sys, options.picard_forcing);
       exact = total.residual <= options.tolerance;
@@ -792,7 +840,11 @@ torch::Tensor solve_membrane(const TorchBPPatch& patch, const MembraneOptions& o
     // The last system, its viscosity held fixed, carries the derivatives.
     const torch::AutoGradMode grad(true);
     const torch::Tensor S = slope_factor(patch, g, lv, x.view({patch.ny, patch.nx, 2}));
-    live = build_system(patch, g, glen_columns(g, lv, eta, S));
+    const Columns columns = glen_columns(g, lv, eta, S);
+    live = build_system(patch, g, columns);
+    if (gauss)
+      apply_gauss_shear(live, gs, detail::gauss_shear_coefficients(gs, x), columns, no_slip,
+                        patch.constants.rho_g);
     if (viscosity) *viscosity = eta;
   }
   if (report) *report = total;

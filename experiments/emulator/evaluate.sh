@@ -33,6 +33,6 @@ for m in $MODELS; do
            $OUT/fixtures/ismip_*.nc; do
     echo "--- $d"
     $NUNATAK emulator eval $m $d --maps 2 --maps-prefix ${m%.pt}_$(basename ${d%.nc}) 2>&1 |
-      grep -E "surface velocity|depth-averaged|membrane surface|time:"
+      grep -E "surface velocity|depth-averaged|membrane surface|gauss surface|time:"
   done
 done

@@ -227,10 +227,11 @@ std::vector<KeySpec> build_schema() {
           {"constant", "shallow_ice", "flow_aligned", "log_speed", "membrane"}),
       str("emulator.training.membrane_viscosity", "linear",
           "emulator training: the membrane reference's viscosity (its inputs and the membrane "
-          "scaling): linear (Newtonian, from the smoothed driving stress; one solve) or glen "
+          "scaling): linear (Newtonian, from the smoothed driving stress; one solve), glen "
           "(Glen's law at every level, the depth-integrated viscosity approximation; Picard "
-          "iterations)",
-          {"linear", "glen"}),
+          "iterations) or glen_gauss (glen, with the shear and membrane viscosity of no-slip "
+          "elements at their Gauss points, as the solver integrates them)",
+          {"linear", "glen", "glen_gauss"}),
       integer("emulator.training.epochs", "20",
               "emulator training: passes over the training samples", 1, 1000000),
       integer("emulator.training.batch_size", "4",

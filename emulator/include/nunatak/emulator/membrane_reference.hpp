@@ -28,13 +28,16 @@
 
 namespace nunatak::emulator {
 
-/// The membrane viscosities: "linear" (Newtonian, one solve) and "glen"
-/// (Glen's law at every level, the depth-integrated viscosity approximation).
+/// The membrane viscosities: "linear" (Newtonian, one solve), "glen"
+/// (Glen's law at every level, the depth-integrated viscosity approximation)
+/// and "glen_gauss" (glen, with the shear and membrane viscosity of the
+/// elements frozen to the bed at their Gauss points, as the solver
+/// integrates them).
 const std::vector<std::string>& membrane_viscosities();
 
 /// Options of the membrane solve.
 struct MembraneOptions {
-  /// "linear" or "glen" (membrane_viscosities()).
+  /// "linear", "glen" or "glen_gauss" (membrane_viscosities()).
   std::string viscosity = "linear";
   /// glen: Picard iterations at most (each one conjugate-gradient solve,
   /// started from the last), after the linear solve that starts them.

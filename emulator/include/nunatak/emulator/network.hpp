@@ -67,7 +67,7 @@ struct EmulatorMetadata {
   /// direction, the along-channel added to its vertical profile, so that
   /// zero outputs give the reference itself (emulator_output_scalings()).
   std::string output_scaling = "constant";
-  /// The membrane reference's viscosity, "linear" or "glen"
+  /// The membrane reference's viscosity, "linear", "glen" or "glen_gauss"
   /// (membrane_viscosities()): the one its membrane inputs and scaling use.
   std::string membrane_viscosity = "linear";
   double glen_exponent = 3.0;        ///< n
