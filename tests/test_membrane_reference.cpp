@@ -561,16 +561,16 @@ TEST(MembraneReference, AZeroMembraneNetworkReturnsTheReference) {
 }
 
 // The model shipped under experiments/emulator/ (docs/emulator.md, "A
-// trained model") loads, corrects the glen reference, and on a uniform slab
+// trained model") loads, corrects the glen_gauss reference, and on a uniform slab
 // on an incline (where the reference is the solver's slab, within 1 % of
 // Glen's shallow-ice velocity at this slope on 8 layers) stays within 10 %
 // of that surface speed at every level of an interior column.
 TEST(MembraneReference, TheShippedModelKeepsAUniformSlabNearGlensVelocity) {
   const Emulator model =
-      Emulator::load(std::string(NUNATAK_SOURCE_DIR) + "/experiments/emulator/cnn_glen_data.pt");
+      Emulator::load(std::string(NUNATAK_SOURCE_DIR) + "/experiments/emulator/cnn_gauss_data.pt");
   const EmulatorMetadata& meta = model.metadata();
   EXPECT_EQ(meta.output_scaling, "membrane");
-  EXPECT_EQ(meta.membrane_viscosity, "glen");
+  EXPECT_EQ(meta.membrane_viscosity, "glen_gauss");
   const int nx = 20, ny = 14, nz = int(meta.sigma.size());
   const double dx = 1000.0, H0 = 800.0, slope = 0.01;
   std::vector<double> H(size_t(nx * ny), H0), b(H.size()), friction(H.size(), 1000.0);

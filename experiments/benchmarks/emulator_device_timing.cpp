@@ -10,7 +10,7 @@
 // set's patch sizes (48 x 48 x 9 and 128 x 128 x 9): samples per second.
 // Inference and training time do not depend on the weights, so the networks
 // are untrained; the geometry is a synthetic glacier at the grid's size.
-// With MODEL.pt (e.g. the shipped experiments/emulator/cnn_glen_data.pt), the
+// With MODEL.pt (e.g. the shipped experiments/emulator/cnn_gauss_data.pt), the
 // inference of that model too, on the grids with its number of levels: with
 // the membrane output scaling this includes the membrane reference (Picard
 // iterations of preconditioned conjugate gradients), most of its cost.

@@ -9,10 +9,10 @@
 #   sh experiments/benchmarks/emulator_vs_bp.sh
 #
 # NUNATAK (default build/bin/nunatak) and MODEL (default the shipped
-# experiments/emulator/cnn_glen_data.pt) may be set in the environment.
+# experiments/emulator/cnn_gauss_data.pt) may be set in the environment.
 set -e
 NUNATAK=${NUNATAK:-build/bin/nunatak}
-MODEL=${MODEL:-experiments/emulator/cnn_glen_data.pt}
+MODEL=${MODEL:-experiments/emulator/cnn_gauss_data.pt}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT

@@ -12,10 +12,12 @@
 // Jacobi, then multigrid once a solve takes 200 iterations).
 //
 //   membrane_reference_timing [--first K] [--repetitions R] [--threads T] [--no-ismip]
-//                             [FILE.nc ...]
+//                             [--viscosity glen|glen_gauss] [FILE.nc ...]
 //
 // --first K: the first K samples of each data set (default 3); --threads T:
-// LibTorch's threads (default 1); --no-ismip: the files' geometries only.
+// LibTorch's threads (default 1); --no-ismip: the files' geometries only;
+// --viscosity: the reference (default glen; glen_gauss takes the no-slip
+// elements' shear at their Gauss points).
 
 #include "ismip_a_patch.hpp"
 #include "nunatak/emulator/bp_energy.hpp"
@@ -46,13 +48,13 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-/// The glen reference of `patch` with `preconditioner`: the median wall time
-/// of `repetitions` solves, and of the backward pass of sum(|ubar|^2) with
-/// respect to the thickness.
-Timing time_reference(const core::BPPatch& patch, const std::string& preconditioner,
-                      int repetitions) {
+/// The reference `viscosity` of `patch` with `preconditioner`: the median
+/// wall time of `repetitions` solves, and of the backward pass of
+/// sum(|ubar|^2) with respect to the thickness.
+Timing time_reference(const core::BPPatch& patch, const std::string& viscosity,
+                      const std::string& preconditioner, int repetitions) {
   emulator::MembraneOptions o;
-  o.viscosity = "glen";
+  o.viscosity = viscosity;
   o.preconditioner = preconditioner;
   Timing out;
   std::vector<double> forward, backward;
@@ -78,12 +80,13 @@ Timing time_reference(const core::BPPatch& patch, const std::string& preconditio
   return out;
 }
 
-void compare(const std::string& name, const core::BPPatch& patch, int repetitions) {
+void compare(const std::string& name, const core::BPPatch& patch, const std::string& viscosity,
+             int repetitions) {
   char grid[32];
   std::snprintf(grid, sizeof grid, "%dx%dx%d", patch.xm, patch.ym, patch.nz);
   Timing jacobi;
   for (const std::string preconditioner : {"jacobi", "multigrid", "auto"}) {
-    const Timing t = time_reference(patch, preconditioner, repetitions);
+    const Timing t = time_reference(patch, viscosity, preconditioner, repetitions);
     if (preconditioner == "jacobi") jacobi = t;
     const double scale = jacobi.ubar.abs().max().item<double>();
     const double difference =
@@ -101,6 +104,7 @@ void compare(const std::string& name, const core::BPPatch& patch, int repetition
 int main(int argc, char** argv) {
   int first = 3, repetitions = 3, threads = 1;
   bool ismip = true;
+  std::string viscosity = "glen";
   std::vector<std::string> files;
   for (int a = 1; a < argc; ++a) {
     const std::string arg = argv[a];
@@ -110,32 +114,34 @@ int main(int argc, char** argv) {
                             : repetitions) = std::max(1, std::atoi(argv[++a]));
     else if (arg == "--no-ismip")
       ismip = false;
+    else if (arg == "--viscosity" && a + 1 < argc)
+      viscosity = argv[++a];
     else if (!arg.empty() && arg[0] != '-')
       files.push_back(arg);
     else {
       std::fprintf(stderr, "usage: membrane_reference_timing [--first K] [--repetitions R] "
-                           "[--threads T] [--no-ismip] [FILE.nc ...]\n");
+                           "[--threads T] [--no-ismip] [--viscosity V] [FILE.nc ...]\n");
       return 2;
     }
   }
   torch::set_num_threads(threads);
-  std::printf("glen membrane reference, %d thread(s), median of %d runs: Picard iterations, "
+  std::printf("%s membrane reference, %d thread(s), median of %d runs: Picard iterations, "
               "conjugate-gradient iterations, V-cycle hierarchies built, ms of the solve and of "
               "its derivative, both against Jacobi's, and the largest difference from Jacobi's "
               "answer relative to the largest speed\n",
-              threads, repetitions);
+              viscosity.c_str(), threads, repetitions);
   std::printf("%-22s %-11s %-10s %7s %6s %7s %10s %10s %8s %8s %9s\n", "geometry", "grid",
               "precond.", "Picard", "CG", "builds", "solve ms", "deriv. ms", "x solve", "x deriv.",
               "max diff");
   for (int n : {32, 64, 128})
-    if (ismip) compare("ISMIP-HOM A 10 km", bench::ismip_a_patch(n, n, 9), repetitions);
+    if (ismip) compare("ISMIP-HOM A 10 km", bench::ismip_a_patch(n, n, 9), viscosity, repetitions);
   try {
     for (const std::string& file : files) {
       const io::EmulatorDataset d = io::read_emulator_samples(file);
       const std::string base = file.substr(file.find_last_of('/') + 1);
       for (size_t k = 0; k < d.samples.size() && int(k) < first; ++k)
         compare(base.substr(0, 16) + (d.samples.size() > 1 ? " #" + std::to_string(k) : ""),
-                d.samples[k].patch, repetitions);
+                d.samples[k].patch, viscosity, repetitions);
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "membrane_reference_timing: %s\n", e.what());

@@ -36,7 +36,7 @@ jobs="$(nproc)"
     echo "no GoogleTest here: the tests were not built"
   fi
   echo "## emulator_device_timing (all CPU threads)"
-  model=experiments/emulator/cnn_glen_data.pt
+  model=experiments/emulator/cnn_gauss_data.pt
   timeout 300 "$build/bin/emulator_device_timing" 20 "$model"
   echo "## emulator_device_timing (1 CPU thread)"
   OMP_NUM_THREADS=1 timeout 200 "$build/bin/emulator_device_timing" 5 "$model"
