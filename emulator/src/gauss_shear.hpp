@@ -29,10 +29,10 @@
 ///
 /// Why: a node's velocity in the solver is shared by the elements around
 /// it, but the shear that resists it is integrated at their points. On
-/// ice as thick as a tenth of a 16 km cell, whose surface slope changes
-/// from cell to cell, the lumped column shear smooths the flow out: 12 %
-/// too slow on a random 100 m roughness, 32 % at 200 m, against 1 % here
-/// (docs/emulator.md, "Eighth round").
+/// ice as thick as a sixteenth of a 16 km cell, whose surface jumps by up to
+/// 200 m from one column to the next, the lumped column shear smooths the
+/// flow out: 40 % too slow on average, against 2 % here
+/// (tests/test_membrane_vs_bp.cpp; docs/emulator.md, "Eighth round").
 ///
 /// The CPU update is one loop over the points; other devices use LibTorch
 /// operations with the same numbers (tests/test_membrane_reference.cpp).
