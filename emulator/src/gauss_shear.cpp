@@ -179,6 +179,8 @@ GaussShear gauss_shear(const torch::Tensor& element_corners, const torch::Tensor
   gs.elements = torch::nonzero(corner_no_slip.view({E, 4}).sum(1) > 3.5).reshape({-1});
   const int64_t M = gs.elements.size(0);
   gs.corners = element_corners.index_select(0, gs.elements).reshape({M * 4});
+  gs.elements_around =
+      torch::zeros_like(no_slip).index_add(0, gs.corners, torch::ones({M * 4}, no_slip.options()));
   gs.phi = phi;
   gs.dphi_dx = dphi_dx;
   gs.dphi_dy = dphi_dy;

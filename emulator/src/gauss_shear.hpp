@@ -45,6 +45,7 @@ namespace nunatak::emulator::detail {
 struct GaussShear {
   torch::Tensor elements;          ///< [M] int64: the elements, rows of the patch's element_columns
   torch::Tensor corners;           ///< [M * 4] int64: their corner columns
+  torch::Tensor elements_around;   ///< [N] how many of the elements each column is a corner of
   torch::Tensor phi;               ///< [4 corners, 4 points]: the bilinear functions at the points
   torch::Tensor dphi_dx, dphi_dy;  ///< [4, 4]: their derivatives, 1/m
   torch::Tensor H;                 ///< [M, 4] thickness at the points, floored at H_min, m

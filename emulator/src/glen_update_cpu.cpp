@@ -71,7 +71,7 @@ GlenCoefficients glen_update_cpu(const GlenColumnData& d, const torch::Tensor& u
   const auto friction = [&](int64_t n, double F2, double& slide, double& lump) {
     const double slides = 1 - icy[n] + bed_free[n];
     slide = slides * beta2[n] / (1 + beta2[n] * F2);
-    lump = (1 - slides) / F2 + 1e-6 / F2;
+    lump = (1 - slides) / F2 + definite_share / F2;
   };
   // Columns in parallel on LibTorch's threads (each writes its own
   // outputs: the same numbers on any number of threads).

@@ -28,6 +28,11 @@
 
 namespace nunatak::emulator::detail {
 
+/// The share of 1/F2 lumped on every column on top of its friction, so that
+/// the membrane system stays definite under floating ice and frictionless
+/// beds (effective_friction in membrane_reference.cpp).
+constexpr double definite_share = 1e-6;
+
 /// What the updates of one membrane solve share; tensors double, on the CPU,
 /// contiguous. Columns n = j nx + i of the [ny, nx] grid, levels l.
 struct GlenColumnData {

@@ -394,7 +394,7 @@ struct Columns {
 void effective_friction(const Geometry& g, const torch::Tensor& F2, Columns& out) {
   const torch::Tensor slides = 1 - g.icy + g.bed_free; // 0 on icy no-slip columns only
   out.sliding = slides * g.beta2 / (1 + g.beta2 * F2);
-  out.lumped = (1 - slides) / F2 + 1e-6 / F2;
+  out.lumped = (1 - slides) / F2 + detail::definite_share / F2;
   out.beta_e = out.sliding + out.lumped;
 }
 
@@ -617,20 +617,18 @@ void set_coefficients(System& sys, const TorchBPPatch& p, const Columns& columns
 /// (gauss_shear.hpp) in place of their corners': the element's membrane
 /// coefficient, its shear as a consistent friction matrix, and each
 /// corner's lumped no-slip friction on the rest of its area only (its
-/// 1e-6/F2 regulariser, on all of it).
+/// definite_share/F2, on all of it).
 void apply_gauss_shear(System& sys, const detail::GaussShear& gs,
                        const detail::GaussShearCoefficients& c, const Columns& columns,
                        const torch::Tensor& no_slip, double rho_g) {
-  const int64_t M = gs.elements.size(0), N = sys.free.size(0);
-  if (M == 0) return;
+  const int64_t N = sys.free.size(0);
+  if (gs.elements.size(0) == 0) return;
   const double area = sys.tables.weight;
   sys.k = sys.k.index_copy(0, gs.elements, c.membrane / rho_g);
   sys.sliding = sys.sliding.index_copy(0, gs.elements, c.stiffness * (area / rho_g));
-  const torch::Tensor handled =
-      torch::zeros({N}, sys.free.options())
-          .index_add(0, gs.corners, torch::full({M * 4}, area, sys.free.options()));
-  const torch::Tensor shear = columns.lumped.reshape({N}) / (1 + 1e-6) * no_slip; // 1/F2
-  sys.friction = sys.friction - shear / rho_g * handled;
+  // 1/F2 of the no-slip columns (their lumped is (1 + definite_share)/F2).
+  const torch::Tensor shear = columns.lumped.reshape({N}) / (1 + detail::definite_share) * no_slip;
+  sys.friction = sys.friction - shear * gs.elements_around * (area / rho_g);
 }
 
 /// The system of `p` with the coefficients `columns`, differentiable with
@@ -791,9 +789,10 @@ torch::Tensor solve_membrane(const TorchBPPatch& patch, const MembraneOptions& o
     System sys = system_geometry(patch, g); // the coefficients: each iteration's
     // glen_gauss: the no-slip elements at their Gauss points.
     const bool gauss = options.viscosity == "glen_gauss";
-    const torch::Tensor no_slip = (g.icy * (1 - g.bed_free)).reshape({-1});
+    torch::Tensor no_slip; // [N] 1 on icy columns frozen to the bed
     detail::GaussShear gs;
     if (gauss) {
+      no_slip = (g.icy * (1 - g.bed_free)).reshape({-1});
       const int64_t N = int64_t(patch.nx) * patch.ny;
       const ElementTables& t = sys.tables;
       gs = detail::gauss_shear(patch.element_columns, no_slip, g.H.reshape({N}), g.s.reshape({N}),
