@@ -140,7 +140,10 @@ struct System {
   torch::Tensor sliding;  ///< [E, 4 points]: sliding friction weight / (rho g) at each Gauss point
   torch::Tensor free;     ///< [N]: 1 on icy columns (unknowns), 0 where ubar = 0
   torch::Tensor area;     ///< [N]: lumped area of each column (its elements' dx dy / 4), m^2
-  torch::Tensor rhs;      ///< [N, 2]: b
+  torch::Tensor rhs;      ///< [N, 2]: b, the driving plus the fronts' push
+  torch::Tensor driving;  ///< [N, 2]: the driving part of b
+  torch::Tensor front_columns; ///< [F * 2]: the columns of the marine-front faces
+  torch::Tensor front_push;    ///< [F * 2, nz, 2]: their push per unit profile at each level
   ElementTables tables;
   int64_t ny = 0, nx = 0; ///< the grid of the N = ny nx columns
 };
@@ -550,12 +553,73 @@ torch::Tensor glen_update(const TorchBPPatch& p, const Geometry& g, const Levels
   return eta * torch::pow(updated / eta, relaxation);
 }
 
+/// The marine fronts' push on ubar, per unit of the columns' velocity
+/// profile (sys.front_columns, sys.front_push; empty without fronts): the
+/// solver's front condition (bp_energy.cpp) integrated as the solver
+/// integrates it, 3 Gauss points along each face with the thickness and
+/// surface linear between its two columns, 2 points in each layer's pieces
+/// above and below sea level, against the velocity u = profile(sigma) ubar
+/// of each column (linear between the levels). With a uniform profile on a
+/// face of one thickness, each column gets half the face's length times the
+/// depth-integrated pressure difference H^2/2 - (rho_w/rho_i)
+/// [(z_sl - b)_+^2 - (z_sl - s)_+^2]/2; on a cliff whose thickness halves
+/// along the face, the thick column gets 30 % less than that, and a column
+/// frozen to its bed, whose velocity is near 0 where the pressure is
+/// largest, about 17 % less again.
+void set_front_push(System& sys, const TorchBPPatch& p, const Geometry& g) {
+  const int64_t F = p.front_columns.size(0), N = int64_t(p.nx) * p.ny, nz = p.nz, K = nz - 1;
+  const auto o = g.H.options();
+  sys.front_columns = p.front_columns.reshape({F * 2});
+  if (F == 0) {
+    sys.front_push = torch::zeros({0, nz, 2}, o);
+    return;
+  }
+  const double a = std::sqrt(0.6), z_sl = p.constants.sea_level;
+  const torch::Tensor along = torch::tensor({-a, 0.0, a}, o);
+  const torch::Tensor phi = torch::stack({0.5 * (1 - along), 0.5 * (1 + along)}); // [2, 3]
+  const torch::Tensor weight = torch::tensor({5.0 / 9, 8.0 / 9, 5.0 / 9}, o);
+  const auto at_points = [&](const torch::Tensor& f) { // [F, 3]
+    return f.reshape({N}).index_select(0, sys.front_columns).view({F, 2}).matmul(phi);
+  };
+  const torch::Tensor Hq = at_points(g.H).unsqueeze(2), bq = at_points(g.b).unsqueeze(2);
+  const torch::Tensor sq = at_points(g.s).unsqueeze(2);
+  const torch::Tensor sigma = p.sigma.to(o).view({1, 1, nz});
+  const torch::Tensor z = bq + sigma * Hq; // [F, 3, nz]
+  const torch::Tensor z_lo = z.narrow(2, 0, K), z_hi = z.narrow(2, 1, K);
+  // Sea level in each layer's coordinate t in [-1, 1], clamped: the pieces
+  // [-1, cut] and [cut, 1], 2 Gauss points each; index [F, 3, K, piece, point].
+  const torch::Tensor cut =
+      torch::clamp(-1.0 + 2.0 * (z_sl - z_lo) / torch::clamp_min(z_hi - z_lo, 1e-12), -1.0, 1.0);
+  const torch::Tensor lo = torch::stack({torch::full_like(cut, -1.0), cut}, -1);
+  const torch::Tensor hi = torch::stack({cut, torch::full_like(cut, 1.0)}, -1);
+  const torch::Tensor points = torch::tensor({-1 / std::sqrt(3.0), 1 / std::sqrt(3.0)}, o);
+  const torch::Tensor mid = (0.5 * (lo + hi)).unsqueeze(-1), half = (0.5 * (hi - lo)).unsqueeze(-1);
+  const torch::Tensor t = mid + half * points;
+  const auto expand = [](const torch::Tensor& v) { return v.unsqueeze(-1).unsqueeze(-1); };
+  const torch::Tensor zt = expand(z_lo) * 0.5 * (1 - t) + expand(z_hi) * 0.5 * (1 + t);
+  const torch::Tensor pressure =
+      (expand(sq) - zt) - p.constants.water_ratio * torch::relu(z_sl - zt);
+  // dz = (z_hi - z_lo)/2 dt, each piece's points weighted by its half length.
+  const torch::Tensor dz = expand(0.5 * (z_hi - z_lo)) * half;
+  const torch::Tensor bottom = (pressure * dz * 0.5 * (1 - t)).sum({-2, -1}); // [F, 3, K]
+  const torch::Tensor top = (pressure * dz * 0.5 * (1 + t)).sum({-2, -1});
+  const torch::Tensor zero = torch::zeros({F, 3, 1}, o);
+  const torch::Tensor level =
+      torch::cat({bottom, zero}, 2) + torch::cat({zero, top}, 2); // [F, 3, nz]
+  // Along the face: (length/2) w_q phi_j(q), onto each of its two columns j.
+  const torch::Tensor half_length = 0.5 * p.front_length.to(o).view({F, 1, 1, 1});
+  const torch::Tensor per_column =
+      (half_length * (phi * weight).view({1, 2, 3, 1}) * level.unsqueeze(1)).sum(2); // [F, 2, nz]
+  sys.front_push =
+      (per_column.unsqueeze(3) * p.front_normal.to(o).view({F, 1, 1, 2})).reshape({F * 2, nz, 2});
+}
+
 /// The parts of the system of `p` that the viscosity does not change (all
-/// but k, friction and sliding: set_coefficients), differentiable with
-/// respect to the geometry that `g` carries.
+/// but k, friction, sliding and the fronts' share of the right-hand side:
+/// set_coefficients), differentiable with respect to the geometry that `g`
+/// carries.
 System system_geometry(const TorchBPPatch& p, const Geometry& g) {
-  const core::BPConstants& c = p.constants;
-  const torch::Tensor &H = g.H, &b = g.b, &s = g.s;
+  const torch::Tensor &H = g.H, &s = g.s;
   System sys;
   sys.tables = element_tables(p.dx, p.dy, p.thickness.device());
   sys.ny = p.ny;
@@ -577,27 +641,16 @@ System system_geometry(const TorchBPPatch& p, const Geometry& g) {
   torch::Tensor rhs = torch::zeros({N, 2}, o).index_add(
       0, sys.columns,
       -torch::stack({gx.matmul(t.phi.t()), gy.matmul(t.phi.t())}, 2).view({E * 4, 2}));
-  // Marine fronts: the depth-integrated pressure difference on each face's columns.
-  const int64_t faces = p.front_columns.size(0);
-  if (faces > 0) {
-    const double z_sl = c.sea_level;
-    const torch::Tensor force =
-        0.5 * H * H -
-        0.5 * c.water_ratio * (torch::relu(z_sl - b).pow(2) - torch::relu(z_sl - s).pow(2));
-    const torch::Tensor cols = p.front_columns.reshape({faces * 2});
-    const torch::Tensor fc = force.reshape({N}).index_select(0, cols).view({faces, 2});
-    const torch::Tensor half_length =
-        0.5 * p.front_length.to(torch::kFloat64).unsqueeze(1); // [F, 1]
-    const torch::Tensor push = (fc * half_length).unsqueeze(2) *
-                               p.front_normal.to(torch::kFloat64).unsqueeze(1); // [F, 2 columns, 2]
-    rhs = rhs.index_add(0, cols, push.view({faces * 2, 2}));
-  }
-  sys.rhs = rhs * sys.free.unsqueeze(1);
+  sys.driving = rhs;
+  set_front_push(sys, p, g);
+  sys.rhs = rhs * sys.free.unsqueeze(1); // until set_coefficients adds the fronts
   return sys;
 }
 
 /// Sets the coefficients of `sys` (system_geometry) that the columns' eta_H,
-/// lumped and sliding friction make: k, friction and sliding.
+/// lumped and sliding friction make (k, friction and sliding), and the
+/// right-hand side, whose fronts push against the columns' profile (a
+/// uniform one where `columns` has none).
 void set_coefficients(System& sys, const TorchBPPatch& p, const Columns& columns) {
   const double rho_g = p.constants.rho_g;
   const int64_t E = sys.columns.size(0) / 4, N = int64_t(p.nx) * p.ny;
@@ -611,6 +664,16 @@ void set_coefficients(System& sys, const TorchBPPatch& p, const Columns& columns
                     .view({E, 4})
                     .matmul(t.phi) *
                 t.weight;
+  sys.rhs = sys.driving;
+  if (sys.front_columns.size(0) > 0) {
+    const torch::Tensor profile =
+        columns.profile.defined()
+            ? columns.profile.reshape({N, p.nz}).index_select(0, sys.front_columns)
+            : torch::ones({sys.front_columns.size(0), p.nz}, sys.driving.options());
+    sys.rhs =
+        sys.rhs.index_add(0, sys.front_columns, (sys.front_push * profile.unsqueeze(2)).sum(1));
+  }
+  sys.rhs = sys.rhs * sys.free.unsqueeze(1);
 }
 
 /// glen_gauss: the no-slip elements' coefficients at their Gauss points
@@ -811,6 +874,8 @@ torch::Tensor solve_membrane(const TorchBPPatch& patch, const MembraneOptions& o
         columns.eta_H = c.eta_H;
         columns.lumped = c.lumped;
         columns.sliding = c.sliding;
+        if (patch.front_columns.size(0) > 0) // the fronts push against the profile
+          columns.profile = glen_columns(g, lv, eta, slope_factor(patch, g, lv, ubar)).profile;
       } else {
         const torch::Tensor S = slope_factor(patch, g, lv, ubar);
         eta = glen_update(patch, g, lv, ubar, eta, S, relaxation);
