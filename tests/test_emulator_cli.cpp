@@ -350,6 +350,7 @@ TEST_F(EmulatorTraining, GradientFidelityAgainstTheSolversFiniteDifferences) {
   EXPECT_CONTAINS(a.err, "| zero.pt | 0.000 | 100 % |");
   EXPECT_CONTAINS(a.err, "| membrane baseline |");
   EXPECT_CONTAINS(a.err, "| glen membrane baseline |");
+  EXPECT_CONTAINS(a.err, "| glen_gauss membrane baseline |");
   const std::string resolve = gradient_line_from(a.err, "re-solve ");
   ASSERT_FALSE(resolve.empty()) << a.err;
   EXPECT_LT(std::stod(resolve.substr(9)), 1e-5) << resolve;

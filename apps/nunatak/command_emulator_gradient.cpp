@@ -6,9 +6,9 @@
 // the solver's by central differences of Blatter-Pattyn solves (H0 +- step H0
 // at one column, the ice base held, each solve warm-started from the solution
 // at H0, Newton to a relative residual of 1e-10), against each model's
-// by back-propagation through the network, and the three baselines': the
-// shallow-ice velocity and the membrane reference, linear and glen (their
-// adjoints; glen's holds its viscosity fixed).
+// by back-propagation through the network, and the four baselines': the
+// shallow-ice velocity and the membrane reference, linear, glen and
+// glen_gauss (their adjoints; the glen ones hold their viscosity fixed).
 // Printed per sample and as medians: the cosine similarity and the relative
 // error |g - g_solver| / |g_solver| over the columns.
 
@@ -106,7 +106,7 @@ void add_gradient_command(CLI::App& emulator_cmd, Context& context) {
       "Gradient fidelity: dJ/d(thickness) of J = sum |u_s|^2 (surface velocity over the ice) "
       "through each model against the solver's (central differences of Blatter-Pattyn solves) "
       "at interior columns of data-set samples: cosine similarity and relative error, beside "
-      "the shallow-ice and membrane (linear, glen) baselines");
+      "the shallow-ice and membrane (linear, glen, glen_gauss) baselines");
   struct Options {
     std::string dataset, which = "validation";
     std::vector<std::string> models;
@@ -114,7 +114,10 @@ void add_gradient_command(CLI::App& emulator_cmd, Context& context) {
     double step = 0.01;
   };
   auto o = std::make_shared<Options>();
-  cmd->add_option("DATASET", o->dataset, "data set (`nunatak emulator dataset`)")->required();
+  cmd->add_option("DATASET", o->dataset,
+                  "data set (`nunatak emulator dataset`), or a Blatter-Pattyn fixture "
+                  "(`--bp-fixture`; one sample: --samples all)")
+      ->required();
   cmd->add_option("MODEL", o->models, "model files (`nunatak emulator train`)")->required();
   cmd->add_option("--samples", o->which, "which samples: all, validation or training")
       ->check(CLI::IsMember({"all", "validation", "training"}));
@@ -132,7 +135,7 @@ void add_gradient_command(CLI::App& emulator_cmd, Context& context) {
     for (const auto& m : o->models) files.read(m, "MODEL");
     model::prepare_files(files, runtime.comm());
     if (runtime.rank() != 0) return;
-    const io::EmulatorDataset dataset = io::read_emulator_dataset(o->dataset);
+    const io::EmulatorDataset dataset = io::read_emulator_samples(o->dataset);
     std::vector<emulator::Emulator> nets;
     for (const auto& m : o->models) {
       nets.push_back(emulator::Emulator::load(m));
@@ -142,11 +145,12 @@ void add_gradient_command(CLI::App& emulator_cmd, Context& context) {
       NUNATAK_PETSC(
           PetscOptionsSetValue(nullptr, fmt::format("-{}{}", fd_prefix, key).c_str(), value));
     // Per model, then the shallow-ice and membrane baselines (last).
-    const size_t baselines = 3, rows = nets.size() + baselines;
+    const size_t baselines = 4, rows = nets.size() + baselines;
     const char* const baseline_names[] = {"shallow-ice baseline", "membrane baseline",
-                                          "glen membrane baseline"};
-    emulator::MembraneOptions glen;
+                                          "glen membrane baseline", "glen_gauss membrane baseline"};
+    emulator::MembraneOptions glen, glen_gauss;
     glen.viscosity = "glen";
+    glen_gauss.viscosity = "glen_gauss";
     std::vector<std::vector<double>> cosines(rows), errors(rows);
     int done = 0;
     for (const io::EmulatorSample& s : dataset.samples) {
@@ -194,6 +198,7 @@ void add_gradient_command(CLI::App& emulator_cmd, Context& context) {
               if (m == nets.size()) return emulator::shallow_ice_velocity(p);
               if (m == nets.size() + 1) return emulator::membrane_velocity_3d(p);
               if (m == nets.size() + 2) return emulator::membrane_velocity_3d(p, glen);
+              if (m == nets.size() + 3) return emulator::membrane_velocity_3d(p, glen_gauss);
               nets[m].to(p.options());
               return nets[m].velocity(p);
             });
@@ -204,7 +209,8 @@ void add_gradient_command(CLI::App& emulator_cmd, Context& context) {
                             m < nets.size()        ? "model"
                             : m == nets.size()     ? "SIA"
                             : m == nets.size() + 1 ? "membrane"
-                                                   : "glen",
+                            : m == nets.size() + 2 ? "glen"
+                                                   : "glen_gauss",
                             f.cosine, 100 * f.relative_error);
       }
       spdlog::info("{}", line);

@@ -8,10 +8,13 @@
 ///
 /// with eta_H the depth integral of the viscosity, ubar = 0 on ice-free
 /// columns (as the solver fixes them), no force on the patch's edges and land
-/// margins, and at marine fronts the depth-integrated pressure difference of
-/// the Blatter-Pattyn front condition, F = H^2/2 - (rho_w/rho_i)
-/// [(z_sl - b)_+^2 - (z_sl - s)_+^2]/2 (times rho g), pushing along the
-/// outward normal. Units: m, m/a, Pa, a. In both variants the basal friction
+/// margins, and at marine fronts the push of the Blatter-Pattyn front
+/// condition along the outward normal, the pressure difference
+/// rho g [(s - z) - (rho_w/rho_i)(z_sl - z)_+] integrated over each face as
+/// the solver integrates it and against each column's velocity profile
+/// (set_front_push; on a face of one thickness and a uniform profile,
+/// H^2/2 - (rho_w/rho_i) [(z_sl - b)_+^2 - (z_sl - s)_+^2]/2 times rho g
+/// per unit length). Units: m, m/a, Pa, a. In both variants the basal friction
 /// acts on ubar through the column's shear, in series:
 ///   beta_e^2 = beta^2 / (1 + beta^2 F2),  F2 = int_b^s (1/eta) ((s - z)/H)^2 dz,
 /// 1/F2 under no slip, 0 under floating ice or a frictionless bed (plus 1e-6

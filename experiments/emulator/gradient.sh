@@ -2,7 +2,8 @@
 # The emulator's gradient fidelity (docs/emulator.md, "Gradient fidelity"):
 # for J = sum |u_s|^2 over the ice, dJ/d(thickness) at interior columns of
 # held-out samples (8 synthetic glaciers x 24 columns, 3 Aletsch patches x
-# 12), through each model given on the command line (default: the three
+# 12) and of Greenland at 16 km (24 columns; its BP fixture, made by
+# evaluate.sh), through each model given on the command line (default: the three
 # training modes) against the solver's (central differences of Blatter-Pattyn
 # solves), beside the shallow-ice and membrane baselines. Run from the
 # repository root after evaluate.sh has made the held-out sets:
@@ -13,7 +14,7 @@ NUNATAK=${NUNATAK:-build/bin/nunatak}
 OUT=output/emulator
 MODELS=${*:-"$OUT/physics.pt $OUT/data.pt $OUT/hybrid.pt"}
 # The Aletsch patches' solves are slower (100-200 m spacing): fewer of them.
-for set in "heldout_synthetic 8 24" "heldout_aletsch 3 12"; do
+for set in "heldout_synthetic 8 24" "heldout_aletsch 3 12" "fixtures/greenland 1 24"; do
   set -- $set
   echo "--- $OUT/$1.nc"
   $NUNATAK emulator gradient $OUT/$1.nc $MODELS --samples all --max-samples $2 --cells $3 2>&1 |

@@ -138,6 +138,11 @@ std::vector<KeySpec> build_schema() {
           {"sia", "bp", "emulator"}),
       str("emulator.model", "",
           "emulator: the model file (a LibTorch archive with its metadata, docs/emulator.md)"),
+      str("emulator.output", "network",
+          "emulator: the velocity returned: network (the model's network) or reference (the "
+          "model's membrane reference alone, without the network that corrects or reads it; no "
+          "retraining)",
+          {"network", "reference"}),
       str("emulator.device", "cpu",
           "emulator: where the network runs (auto: cuda when there is one)",
           {"cpu", "cuda", "auto"}),

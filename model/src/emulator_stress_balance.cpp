@@ -1,7 +1,9 @@
 // The emulator as a stress balance (emulator_stress_balance.hpp): gather the
 // inputs on rank 0, build the Blatter-Pattyn patch of the whole grid, run the
-// network, broadcast the column velocities, and make fluxes and output fields
-// from them as the solver does. Optionally (rank 0, every K or M updates):
+// network (or, with emulator.output: reference, the membrane reference it
+// corrects, alone), broadcast the column velocities, and make fluxes and
+// output fields from them as the solver does. Optionally (rank 0, every K or
+// M updates):
 // retrain the network on the current geometry, and check it against a
 // Blatter-Pattyn solve started from its velocity.
 
@@ -58,6 +60,15 @@ public:
       // (Emulator::load rejects names this code does not know).
       emulator::check_compatible(m_model->metadata(), run, params.emulator_model);
     });
+    if (reference_only()) {
+      if (!emulator::uses_membrane(m_model->metadata()))
+        throw Error("emulator.output: reference needs a model that corrects or reads the "
+                    "membrane reference (output_scaling: membrane, or a membrane input); '" +
+                    params.emulator_model + "' uses no membrane reference");
+      if (params.emulator_retrain_every > 0)
+        throw Error("emulator.retrain_every: retraining changes the network, which "
+                    "emulator.output: reference does not use (set emulator.output: network)");
+    }
     const std::string& device = params.emulator_device;
     const bool cuda = device == "cuda" || (device == "auto" && torch::cuda::is_available());
     if (cuda && !torch::cuda::is_available())
@@ -68,6 +79,9 @@ public:
   }
 
   std::string name() const override { return "emulator"; }
+
+  /// emulator.output: reference, the model's membrane reference without its network.
+  bool reference_only() const { return m_params.emulator_output == "reference"; }
 
   void update(const StressBalanceInputs& in) override {
     const auto start = std::chrono::steady_clock::now();
@@ -107,10 +121,12 @@ public:
 
   std::string last_solve_summary() const override {
     char text[192];
-    std::snprintf(text, sizeof text, "network %s, %d levels, %.1f ms (%s, %s precision)",
-                  m_model->metadata().architecture.c_str(), int(m_model->metadata().sigma.size()),
-                  m_seconds * 1e3, m_device.is_cuda() ? "cuda" : "cpu",
-                  m_params.emulator_precision.c_str());
+    const std::string what = reference_only()
+                                 ? m_model->metadata().membrane_viscosity + " membrane reference"
+                                 : "network " + m_model->metadata().architecture;
+    std::snprintf(text, sizeof text, "%s, %d levels, %.1f ms (%s, %s precision)", what.c_str(),
+                  int(m_model->metadata().sigma.size()), m_seconds * 1e3,
+                  m_device.is_cuda() ? "cuda" : "cpu", m_params.emulator_precision.c_str());
     std::string summary = text;
     if (std::isfinite(m_check)) {
       std::snprintf(text, sizeof text, ", solver check: %.2f %% from Blatter-Pattyn",
@@ -209,7 +225,10 @@ private:
     if (due(m_params.emulator_retrain_every)) retrain(tp);
     {
       const torch::NoGradGuard no_grad;
-      m_velocity = emulator::to_vector(m_model->velocity(tp));
+      m_velocity = emulator::to_vector(
+          reference_only()
+              ? emulator::membrane_velocity_3d(tp, emulator::membrane_options(m_model->metadata()))
+              : m_model->velocity(tp));
     }
     if (due(m_params.emulator_solver_check_every)) solver_check(patch, tp);
   }

@@ -354,6 +354,7 @@ Simulation::Simulation(const io::Config& config, MPI_Comm comm, std::string comm
   params.stress.sea_level = params.transport.floatation.sea_level;
   params.stress.sea_water_density = params.transport.floatation.sea_water_density;
   params.stress.emulator_model = config.get_string("emulator.model");
+  params.stress.emulator_output = config.get_string("emulator.output");
   params.stress.emulator_device = config.get_string("emulator.device");
   params.stress.emulator_precision = config.get_string("emulator.precision");
   params.stress.emulator_retrain_every = int(config.get_int("emulator.retrain_every"));

@@ -96,6 +96,7 @@ struct StressBalanceParams {
   double sea_level = 0.0;                       ///< m
   double sea_water_density = 1028.0;            ///< kg m^-3
   std::string emulator_model;                   ///< emulator: the model file
+  std::string emulator_output = "network";      ///< emulator: network or reference
   std::string emulator_device = "cpu";          ///< emulator: cpu, cuda or auto
   std::string emulator_precision = "single";    ///< emulator: single or double
   int emulator_retrain_every = 0;               ///< emulator: retrain every K updates (0: never)
