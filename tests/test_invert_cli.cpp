@@ -165,6 +165,24 @@ TEST(InvertCli, EmulatorModeRunsTheShippedModelAndChecksWithTheSolver) {
       run_nunatak(dir, "invert input_invert.yaml --set inversion.forward=emulator");
   EXPECT_NE(wrong.status, 0);
   EXPECT_CONTAINS(wrong.err, "cnn_glen_data.pt");
+  // emulator.output: reference: the model's membrane reference alone, by its
+  // adjoint; it lowers the cost too, and is for the emulator mode only.
+  const Result reference = run_nunatak(
+      dir, "invert input_invert.yaml --set inversion.forward=emulator --set bp.levels=9 "
+           "--set inversion.iterations=20 --set emulator.output=reference "
+           "--set output.file=reference.nc");
+  ASSERT_EQ(reference.status, 0) << reference.err;
+  EXPECT_CONTAINS(reference.err + reference.out,
+                  "with the emulator's membrane reference forward model, adam");
+  const std::vector<double> reference_cost = read_variable(dir.file("reference.nc"), "cost_total");
+  EXPECT_LT(reference_cost.back(), 0.5 * reference_cost.front());
+  EXPECT_NE(reference_cost.back(), cost.back()); // not the network's inversion
+  const Result hybrid =
+      run_nunatak(dir, "invert input_invert.yaml --set inversion.forward=hybrid --set bp.levels=9 "
+                       "--set emulator.output=reference --set output.file=bad.nc");
+  EXPECT_NE(hybrid.status, 0);
+  EXPECT_CONTAINS(hybrid.err, "emulator.output: reference is for inversion.forward: emulator");
+  EXPECT_FALSE(std::filesystem::exists(dir.file("bad.nc")));
 }
 
 // The velocity-scaled first guess, and the validation split: the test

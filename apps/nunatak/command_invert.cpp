@@ -124,8 +124,16 @@ void run_inversion(const io::Config& config, const std::string& command_line) {
   std::optional<emulator::Emulator> model;
   std::unique_ptr<inversion::ForwardModel> forward;
   if (setup.forward != "solver") model.emplace(load_emulator(config, first));
+  const bool reference_only = config.get_string("emulator.output") == "reference";
+  if (reference_only && setup.forward != "emulator")
+    throw Error("emulator.output: reference is for inversion.forward: emulator (the " +
+                setup.forward + " forward model does not run the emulator's network alone)");
+  if (reference_only && !emulator::uses_membrane(model->metadata()))
+    throw Error("emulator.output: reference needs a model that corrects or reads the membrane "
+                "reference; '" +
+                config.get_string("emulator.model") + "' uses no membrane reference");
   if (setup.forward == "emulator")
-    forward = std::make_unique<inversion::EmulatorForward>(*model);
+    forward = std::make_unique<inversion::EmulatorForward>(*model, reference_only);
   else if (setup.forward == "solver")
     forward = std::make_unique<model::SolverForward>(inversion.current_patch(),
                                                      setup.ocean_pressure, small_grid);

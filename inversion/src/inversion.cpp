@@ -138,6 +138,8 @@ torch::Tensor EmulatorForward::velocity(const emulator::TorchBPPatch& patch) {
       if (p.membrane_viscosity.defined()) m_viscosity = p.membrane_viscosity.detach();
     }
   }
+  if (m_reference_only)
+    return emulator::membrane_velocity_3d(p, emulator::membrane_options(m_model.metadata()));
   return m_model.velocity(p);
 }
 

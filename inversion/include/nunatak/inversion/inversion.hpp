@@ -152,13 +152,20 @@ public:
 /// derivative (membrane_reference.hpp).
 class EmulatorForward final : public ForwardModel {
 public:
-  /// Keeps a reference to `model`, which must outlive this.
-  explicit EmulatorForward(emulator::Emulator& model) : m_model(model) {}
-  std::string name() const override { return "emulator"; }
+  /// Keeps a reference to `model`, which must outlive this. With
+  /// `reference_only` (emulator.output: reference), the velocity is the
+  /// model's membrane reference without its network, differentiated by the
+  /// reference's adjoint.
+  explicit EmulatorForward(emulator::Emulator& model, bool reference_only = false)
+      : m_model(model), m_reference_only(reference_only) {}
+  std::string name() const override {
+    return m_reference_only ? "emulator's membrane reference" : "emulator";
+  }
   torch::Tensor velocity(const emulator::TorchBPPatch& patch) override;
 
 private:
   emulator::Emulator& m_model;
+  bool m_reference_only = false;
   torch::Tensor m_membrane,
       m_viscosity; ///< the last call's membrane solution (the next first guess)
 };
