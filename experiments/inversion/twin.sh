@@ -74,7 +74,8 @@ for lines in ${LINES:-1 3 6}; do
       --set inversion.forward=$forward --set output.file="$out/inverted_${lines}_$forward.nc" \
       ${INVERT_SET:-} > "$log" 2>&1
     truth=$(sed -n "s/.*twin's truth, not used): RMS \([0-9.]*\) m (first guess \([0-9.]*\) m).*/\2 -> \1/p" "$log")
-    fwd=$(sed -n "s/.*with the $forward's velocity: surface velocity RMS misfit \([0-9.]*\) m\/a.*/\1/p" "$log")
+    fwd=$(grep -v "Blatter-Pattyn's velocity" "$log" |
+      sed -n "s/.*with the .*'s velocity: surface velocity RMS misfit \([0-9.]*\) m\/a.*/\1/p")
     bp=$(sed -n "s/.*with Blatter-Pattyn's velocity: surface velocity RMS misfit \([0-9.]*\) m\/a.*/\1/p" "$log")
     steps=$(sed -n "s/.*inversion: \([0-9]*\) steps.*in \([0-9.]*\) s;.*/\1/p" "$log")
     secs=$(sed -n "s/.*inversion: \([0-9]*\) steps.*in \([0-9.]*\) s;.*/\2/p" "$log")
