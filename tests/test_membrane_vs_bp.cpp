@@ -25,6 +25,7 @@
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <string>
 #include <vector>
 
 using namespace nunatak;
@@ -54,18 +55,25 @@ struct Comparison {
   double spot_reference = 0;
 };
 
+/// The reference with `viscosity`, converged tightly (the comparisons are of
+/// the discretisations, not of the iterations).
+emulator::MembraneOptions converged(const std::string& viscosity) {
+  emulator::MembraneOptions o;
+  o.viscosity = viscosity;
+  o.tolerance = 1e-10;
+  o.picard_tolerance = 1e-6;
+  o.picard_iterations = 200;
+  return o;
+}
+
 Comparison compare(const std::vector<std::pair<int, int>>& slippery, double slope = 0.01) {
   const core::BPPatch patch = slab(slippery, slope);
   model::SampleSolver solver(patch, true);
   const std::vector<double> u = solver.solve(patch.thickness);
   const emulator::TorchBPPatch p = emulator::make_torch_bp_patch(patch);
   const torch::Tensor bp = emulator::velocity_tensor(p, u).select(2, nz - 1);
-  emulator::MembraneOptions glen;
-  glen.viscosity = "glen";
-  glen.tolerance = 1e-10;
-  glen.picard_tolerance = 1e-6;
-  glen.picard_iterations = 200;
-  const torch::Tensor reference = emulator::membrane_velocity_3d(p, glen).select(2, nz - 1);
+  const torch::Tensor reference =
+      emulator::membrane_velocity_3d(p, converged("glen")).select(2, nz - 1);
   const auto speed = [](const torch::Tensor& v) { return v.pow(2).sum(-1).sqrt(); };
   Comparison c;
   c.relative_l2 = ((reference - bp).pow(2).sum() / bp.pow(2).sum()).sqrt().item<double>();
@@ -132,11 +140,7 @@ TEST(MembraneAgainstSolver, AFrozenRoughSheetFollowsTheSolverWithGaussPointShear
   const auto speed = [](const torch::Tensor& v) { return v.pow(2).sum(-1).sqrt(); };
   double error[2], mean_ratio[2];
   for (int gauss = 0; gauss < 2; ++gauss) {
-    emulator::MembraneOptions o;
-    o.viscosity = gauss ? "glen_gauss" : "glen";
-    o.tolerance = 1e-10;
-    o.picard_tolerance = 1e-6;
-    o.picard_iterations = 200;
+    const emulator::MembraneOptions o = converged(gauss ? "glen_gauss" : "glen");
     const torch::Tensor reference = emulator::membrane_velocity_3d(p, o).select(2, rz - 1);
     error[gauss] = ((reference - bp).pow(2).sum() / bp.pow(2).sum()).sqrt().item<double>();
     mean_ratio[gauss] = (speed(reference).mean() / speed(bp).mean()).item<double>();
@@ -188,12 +192,8 @@ TEST(MembraneAgainstSolver, AFrozenMarineCliffIsPushedAsTheSolverPushesIt) {
   const emulator::TorchBPPatch p = emulator::make_torch_bp_patch(patch);
   const torch::Tensor bp = emulator::velocity_tensor(p, u).select(2, rz - 1);
   const auto speed = [](const torch::Tensor& v) { return v.pow(2).sum(-1).sqrt(); };
-  emulator::MembraneOptions o;
-  o.viscosity = "glen_gauss";
-  o.tolerance = 1e-10;
-  o.picard_tolerance = 1e-6;
-  o.picard_iterations = 200;
-  const torch::Tensor reference = emulator::membrane_velocity_3d(p, o).select(2, rz - 1);
+  const torch::Tensor reference =
+      emulator::membrane_velocity_3d(p, converged("glen_gauss")).select(2, rz - 1);
   const double error = ((reference - bp).pow(2).sum() / bp.pow(2).sum()).sqrt().item<double>();
   const double fastest = speed(bp).max().item<double>();
   const double mean_ratio = (speed(reference).mean() / speed(bp).mean()).item<double>();
