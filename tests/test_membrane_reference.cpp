@@ -376,6 +376,11 @@ TEST(MembraneReference, TheCpuLoopsGiveTheLibTorchOperationsNumbers) {
     floating +=
         base.thickness[k] > 0 && base.thickness[k] < c.water_ratio * (c.sea_level - base.bed[k]);
   ASSERT_GT(floating, 20);
+  // ... and marine fronts, whose push takes the columns' velocity profile
+  // (computed in the loops too).
+  int front_columns = 0;
+  for (const auto f : base.front_faces) front_columns += f != 0;
+  ASSERT_GT(front_columns, 5);
   const torch::Tensor weights =
       torch::sin(torch::arange(double(nx * ny * 2), torch::kFloat64)).view({ny, nx, 2});
   torch::Tensor glen_velocity;

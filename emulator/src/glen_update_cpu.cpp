@@ -47,7 +47,7 @@ std::vector<double> membrane_strain_rate2(const GlenColumnData& d, const double*
 } // namespace
 
 GlenCoefficients glen_update_cpu(const GlenColumnData& d, const torch::Tensor& ubar,
-                                 const torch::Tensor& eta, double relaxation) {
+                                 const torch::Tensor& eta, double relaxation, bool with_profile) {
   const int64_t N = d.icy.size(0), L = int64_t(d.zeta.size());
   const torch::Tensor uc = ubar.contiguous(), ec = eta.contiguous();
   const double* u = uc.data_ptr<double>();
@@ -59,6 +59,8 @@ GlenCoefficients glen_update_cpu(const GlenColumnData& d, const torch::Tensor& u
   double* eta_new = out.eta.data_ptr<double>();
   double *eta_H = out.eta_H.data_ptr<double>(), *sliding = out.sliding.data_ptr<double>(),
          *lumped = out.lumped.data_ptr<double>();
+  if (with_profile) out.profile = torch::empty({N, L + 1}, o);
+  double* profile = with_profile ? out.profile.data_ptr<double>() : nullptr;
   const double *icy = d.icy.data_ptr<double>(), *bed_free = d.bed_free.data_ptr<double>();
   const double *H = d.H.data_ptr<double>(), *H_min = d.H_min.data_ptr<double>();
   const double* beta2 = d.beta2.data_ptr<double>();
@@ -106,6 +108,14 @@ GlenCoefficients glen_update_cpu(const GlenColumnData& d, const torch::Tensor& u
       }
       eta_H[n] = H[n] * integral;
       friction(n, H_min[n] * F2_new, sliding[n], lumped[n]);
+      if (profile) {
+        const double beta_e = sliding[n] + lumped[n];
+        double* p = profile + n * (L + 1);
+        p[0] = 1 - std::min(beta_e * H_min[n] * F2_new, 1.0);
+        for (int64_t l = 0; l < L; ++l)
+          p[l + 1] = p[l] + beta_e * H_min[n] * d.weight[size_t(l)] * d.zeta[size_t(l)] /
+                                (eta_new[n * L + l] * S[size_t(l)]);
+      }
     }
   });
   return out;

@@ -20,7 +20,10 @@
 ///   - eta_l' = eta_l (B_l/2 (e_m^2 + S_l shear_l^2/4 + e_0^2)^((1-n)/(2n)) /
 ///     eta_l)^r, r the relaxation;
 ///   - the system's coefficients of eta': eta_H = H sum_l w_l eta_l', and
-///     the sliding and lumped parts of beta_e(eta').
+///     the sliding and lumped parts of beta_e(eta');
+///   - on request, the velocity profile of eta' at the L + 1 levels (for
+///     the marine fronts' push): (1 - f) + beta_e H_min sum_{l below}
+///     w_l zeta_l / (S_l eta_l'), f = min(beta_e F2, 1) (glen_columns).
 
 #include <torch/types.h>
 
@@ -52,10 +55,13 @@ struct GlenCoefficients {
   torch::Tensor eta_H;   ///< [N] Pa a m
   torch::Tensor sliding; ///< [N] the sliding part of beta_e, Pa a/m
   torch::Tensor lumped;  ///< [N] the no-slip part of beta_e, Pa a/m
+  torch::Tensor profile; ///< [N, L + 1] u(sigma) / ubar at the levels (if asked for)
 };
 
-/// One relaxed Picard update for ubar ([N, 2] m/a) and eta ([N, L]).
+/// One relaxed Picard update for ubar ([N, 2] m/a) and eta ([N, L]); the
+/// profile too if `with_profile`.
 GlenCoefficients glen_update_cpu(const GlenColumnData& data, const torch::Tensor& ubar,
-                                 const torch::Tensor& eta, double relaxation);
+                                 const torch::Tensor& eta, double relaxation,
+                                 bool with_profile = false);
 
 } // namespace nunatak::emulator::detail

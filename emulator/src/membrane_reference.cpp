@@ -872,13 +872,15 @@ torch::Tensor solve_membrane(const TorchBPPatch& patch, const MembraneOptions& o
       const torch::Tensor before = x, ubar = x.view({patch.ny, patch.nx, 2});
       Columns columns;
       if (loops) {
-        const detail::GlenCoefficients c = detail::glen_update_cpu(data, x, eta, relaxation);
+        // The fronts push against the profile.
+        const bool fronts = patch.front_columns.size(0) > 0;
+        const detail::GlenCoefficients c =
+            detail::glen_update_cpu(data, x, eta, relaxation, fronts);
         eta = c.eta.view({patch.ny, patch.nx, L});
         columns.eta_H = c.eta_H;
         columns.lumped = c.lumped;
         columns.sliding = c.sliding;
-        if (patch.front_columns.size(0) > 0) // the fronts push against the profile
-          columns.profile = glen_columns(g, lv, eta, slope_factor(patch, g, lv, ubar)).profile;
+        if (fronts) columns.profile = c.profile.view({patch.ny, patch.nx, L + 1});
       } else {
         const torch::Tensor S = slope_factor(patch, g, lv, ubar);
         eta = glen_update(patch, g, lv, ubar, eta, S, relaxation);
