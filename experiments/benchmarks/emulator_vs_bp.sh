@@ -8,11 +8,14 @@
 #
 #   sh experiments/benchmarks/emulator_vs_bp.sh
 #
-# NUNATAK (default build/bin/nunatak) and MODEL (default the shipped
-# experiments/emulator/cnn_gauss_data.pt) may be set in the environment.
+# NUNATAK (default build/bin/nunatak), MODEL (default the shipped
+# experiments/emulator/cnn_gauss_data.pt) and OUTPUT (emulator.output:
+# network, the default, or reference, the model's membrane reference alone)
+# may be set in the environment.
 set -e
 NUNATAK=${NUNATAK:-build/bin/nunatak}
 MODEL=${MODEL:-experiments/emulator/cnn_gauss_data.pt}
+OUTPUT=${OUTPUT:-network}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
@@ -30,7 +33,8 @@ bp() { # CONFIG RANKS
 
 emulator() { # CONFIG THREADS
   OMP_NUM_THREADS=$2 "$NUNATAK" solve "$1" --set stress_balance.model=emulator \
-    --set emulator.model="$MODEL" --set output.file="$OUT/emulator.nc" 2>&1 | seconds
+    --set emulator.model="$MODEL" --set emulator.output="$OUTPUT" \
+    --set output.file="$OUT/emulator.nc" 2>&1 | seconds
 }
 
 printf '%-26s %9s %9s %12s %12s %9s %9s\n' "experiment" "BP 1 (s)" "BP 2 (s)" \
