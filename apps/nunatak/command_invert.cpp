@@ -128,10 +128,8 @@ void run_inversion(const io::Config& config, const std::string& command_line) {
   if (reference_only && setup.forward != "emulator")
     throw Error("emulator.output: reference is for inversion.forward: emulator (the " +
                 setup.forward + " forward model does not run the emulator's network alone)");
-  if (reference_only && !emulator::uses_membrane(model->metadata()))
-    throw Error("emulator.output: reference needs a model that corrects or reads the membrane "
-                "reference; '" +
-                config.get_string("emulator.model") + "' uses no membrane reference");
+  if (reference_only)
+    emulator::check_has_membrane_reference(model->metadata(), config.get_string("emulator.model"));
   if (setup.forward == "emulator")
     forward = std::make_unique<inversion::EmulatorForward>(*model, reference_only);
   else if (setup.forward == "solver")

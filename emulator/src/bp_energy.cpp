@@ -58,6 +58,8 @@
 
 #include "nunatak/emulator/bp_energy.hpp"
 
+#include "front_pressure.hpp"
+
 #include "nunatak/core/error.hpp"
 
 #include <torch/csrc/autograd/autograd.h>
@@ -280,37 +282,46 @@ torch::Tensor front_term(const TorchBPPatch& p, const Elements& e) {
       e.velocity.index_select(1, p.front_columns.reshape({-1})).reshape({2, F, 2, nz});
   const auto normal = p.front_normal.t().reshape({2, F, 1, 1});
   const auto un_nodes = (u_faces * normal).sum(0);
-  // At the 3 points along the face: [F, 3, nz] -> [F, 3, K] at the bottom and top of each layer.
+  // At the 3 points along the face: [F, 3, nz].
   const auto along = [&](const torch::Tensor& nodes) {
     return torch::matmul(nodes.transpose(1, 2), p.front_phi).transpose(1, 2);
   };
-  const auto z_all = along(z_nodes), un_all = along(un_nodes);
-  const auto z_lo = z_all.narrow(2, 0, nz - 1), z_hi = z_all.narrow(2, 1, nz - 1);
-  const auto u_lo = un_all.narrow(2, 0, nz - 1), u_hi = un_all.narrow(2, 1, nz - 1);
   const auto s = torch::matmul(s_nodes, p.front_phi).unsqueeze(-1); // [F, 3, 1]
-  const double z_sl = p.constants.sea_level;
-  // Sea level in the layer's zeta coordinate, clamped to [-1, 1]: pieces
-  // [-1, cut] and [cut, 1], each with 2-point Gauss; index [F, 3, K, piece, point].
-  const auto cut = torch::clamp(-1.0 + 2.0 * (z_sl - z_lo) / (z_hi - z_lo), -1.0, 1.0);
-  const auto lo = torch::stack({torch::full_like(cut, -1.0), cut}, -1);
-  const auto hi = torch::stack({cut, torch::full_like(cut, 1.0)}, -1);
-  const auto mid = (0.5 * (lo + hi)).unsqueeze(-1), half = (0.5 * (hi - lo)).unsqueeze(-1);
-  const auto zeta = mid + half * p.vertical_points; // [F, 3, K, 2, 2]
-  const auto bottom = 0.5 * (1.0 - zeta), top = 0.5 * (1.0 + zeta);
-  const auto expand = [](const torch::Tensor& t) { return t.unsqueeze(-1).unsqueeze(-1); };
-  const auto z = expand(z_lo) * bottom + expand(z_hi) * top;
-  const auto un = expand(u_lo) * bottom + expand(u_hi) * top;
-  // p = (s - z) - (rho_w/rho_i) max(z_sl - z, 0)
-  const auto pressure = (expand(s) - z) - p.constants.water_ratio * torch::relu(z_sl - z);
-  // dA = (length/2) z_zeta w_q half, z_zeta = (z_hi - z_lo)/2
-  const auto z_zeta = 0.5 * (z_hi - z_lo);
-  const auto dA = expand(0.5 * p.front_length.reshape({F, 1, 1}) * z_zeta *
-                         p.front_weights.reshape({1, 3, 1})) *
-                  half;
-  return -(pressure * un * dA).sum();
+  const auto W = detail::front_level_weights(along(z_nodes), s, p.front_length, p.front_weights,
+                                             p.vertical_points, p.constants.sea_level,
+                                             p.constants.water_ratio);
+  return -(W * along(un_nodes)).sum();
 }
 
 } // namespace
+
+torch::Tensor detail::front_level_weights(const torch::Tensor& z, const torch::Tensor& s,
+                                          const torch::Tensor& length, const torch::Tensor& weights,
+                                          const torch::Tensor& points, double sea_level,
+                                          double water_ratio) {
+  const int64_t F = z.size(0), nz = z.size(2), K = nz - 1;
+  const auto z_lo = z.narrow(2, 0, K), z_hi = z.narrow(2, 1, K); // [F, 3, K]
+  // Sea level in the layer's zeta coordinate, clamped to [-1, 1]: pieces
+  // [-1, cut] and [cut, 1], each with 2-point Gauss; index [F, 3, K, piece, point].
+  const auto cut = torch::clamp(-1.0 + 2.0 * (sea_level - z_lo) / (z_hi - z_lo), -1.0, 1.0);
+  const auto lo = torch::stack({torch::full_like(cut, -1.0), cut}, -1);
+  const auto hi = torch::stack({cut, torch::full_like(cut, 1.0)}, -1);
+  const auto mid = (0.5 * (lo + hi)).unsqueeze(-1), half = (0.5 * (hi - lo)).unsqueeze(-1);
+  const auto zeta = mid + half * points; // [F, 3, K, 2, 2]
+  const auto bottom = 0.5 * (1.0 - zeta), top = 0.5 * (1.0 + zeta);
+  const auto expand = [](const torch::Tensor& t) { return t.unsqueeze(-1).unsqueeze(-1); };
+  const auto zq = expand(z_lo) * bottom + expand(z_hi) * top;
+  // p = (s - z) - (rho_w/rho_i) max(z_sl - z, 0)
+  const auto pressure = (expand(s) - zq) - water_ratio * torch::relu(sea_level - zq);
+  // dA = (length/2) w_q z_zeta half, z_zeta = (z_hi - z_lo)/2
+  const auto dA =
+      expand(0.5 * length.reshape({F, 1, 1}) * 0.5 * (z_hi - z_lo) * weights.reshape({1, 3, 1})) *
+      half;
+  // Onto the layer's bottom level and its top level.
+  const auto zero = torch::zeros_like(z.narrow(2, 0, 1));
+  return torch::cat({(pressure * dA * bottom).sum({-2, -1}), zero}, 2) +
+         torch::cat({zero, (pressure * dA * top).sum({-2, -1})}, 2);
+}
 
 TorchBPPatch make_torch_bp_patch(const core::BPPatch& patch, torch::Dtype dtype,
                                  torch::Device device) {

@@ -91,6 +91,7 @@
 
 #include "nunatak/emulator/membrane_reference.hpp"
 
+#include "front_pressure.hpp"
 #include "gauss_shear.hpp"
 #include "glen_update_cpu.hpp"
 #include "grid_ops.hpp"
@@ -558,10 +559,10 @@ torch::Tensor glen_update(const TorchBPPatch& p, const Geometry& g, const Levels
 
 /// The marine fronts' push on ubar, per unit of the columns' velocity
 /// profile (sys.front_columns, sys.front_push; empty without fronts): the
-/// solver's front condition (bp_energy.cpp) integrated as the solver
-/// integrates it, 3 Gauss points along each face with the thickness and
+/// solver's front condition integrated with the shared energy's quadrature
+/// (front_pressure.hpp: 3 Gauss points along each face, the thickness and
 /// surface linear between its two columns, 2 points in each layer's pieces
-/// above and below sea level, against the velocity u = profile(sigma) ubar
+/// above and below sea level), against the velocity u = profile(sigma) ubar
 /// of each column (linear between the levels). With a uniform profile on a
 /// face of one thickness, each column gets half the face's length times the
 /// depth-integrated pressure difference H^2/2 - (rho_w/rho_i)
@@ -570,49 +571,24 @@ torch::Tensor glen_update(const TorchBPPatch& p, const Geometry& g, const Levels
 /// frozen to its bed, whose velocity is near 0 where the pressure is
 /// largest, about 17 % less again.
 void set_front_push(System& sys, const TorchBPPatch& p, const Geometry& g) {
-  const int64_t F = p.front_columns.size(0), N = int64_t(p.nx) * p.ny, nz = p.nz, K = nz - 1;
+  const int64_t F = p.front_columns.size(0), N = int64_t(p.nx) * p.ny, nz = p.nz;
   const auto o = g.H.options();
   sys.front_columns = p.front_columns.reshape({F * 2});
   if (F == 0) {
     sys.front_push = torch::zeros({0, nz, 2}, o);
     return;
   }
-  const double a = std::sqrt(0.6), z_sl = p.constants.sea_level;
-  const torch::Tensor along = torch::tensor({-a, 0.0, a}, o);
-  const torch::Tensor phi = torch::stack({0.5 * (1 - along), 0.5 * (1 + along)}); // [2, 3]
-  const torch::Tensor weight = torch::tensor({5.0 / 9, 8.0 / 9, 5.0 / 9}, o);
-  const auto at_points = [&](const torch::Tensor& f) { // [F, 3]
-    return f.reshape({N}).index_select(0, sys.front_columns).view({F, 2}).matmul(phi);
+  const torch::Tensor phi = p.front_phi.to(o);         // [2 columns, 3 points]
+  const auto at_points = [&](const torch::Tensor& f) { // [F, 3, 1]
+    return f.reshape({N}).index_select(0, sys.front_columns).view({F, 2}).matmul(phi).unsqueeze(2);
   };
-  const torch::Tensor Hq = at_points(g.H).unsqueeze(2), bq = at_points(g.b).unsqueeze(2);
-  const torch::Tensor sq = at_points(g.s).unsqueeze(2);
-  const torch::Tensor sigma = p.sigma.to(o).view({1, 1, nz});
-  const torch::Tensor z = bq + sigma * Hq; // [F, 3, nz]
-  const torch::Tensor z_lo = z.narrow(2, 0, K), z_hi = z.narrow(2, 1, K);
-  // Sea level in each layer's coordinate t in [-1, 1], clamped: the pieces
-  // [-1, cut] and [cut, 1], 2 Gauss points each; index [F, 3, K, piece, point].
-  const torch::Tensor cut =
-      torch::clamp(-1.0 + 2.0 * (z_sl - z_lo) / torch::clamp_min(z_hi - z_lo, 1e-12), -1.0, 1.0);
-  const torch::Tensor lo = torch::stack({torch::full_like(cut, -1.0), cut}, -1);
-  const torch::Tensor hi = torch::stack({cut, torch::full_like(cut, 1.0)}, -1);
-  const torch::Tensor points = torch::tensor({-1 / std::sqrt(3.0), 1 / std::sqrt(3.0)}, o);
-  const torch::Tensor mid = (0.5 * (lo + hi)).unsqueeze(-1), half = (0.5 * (hi - lo)).unsqueeze(-1);
-  const torch::Tensor t = mid + half * points;
-  const auto expand = [](const torch::Tensor& v) { return v.unsqueeze(-1).unsqueeze(-1); };
-  const torch::Tensor zt = expand(z_lo) * 0.5 * (1 - t) + expand(z_hi) * 0.5 * (1 + t);
-  const torch::Tensor pressure =
-      (expand(sq) - zt) - p.constants.water_ratio * torch::relu(z_sl - zt);
-  // dz = (z_hi - z_lo)/2 dt, each piece's points weighted by its half length.
-  const torch::Tensor dz = expand(0.5 * (z_hi - z_lo)) * half;
-  const torch::Tensor bottom = (pressure * dz * 0.5 * (1 - t)).sum({-2, -1}); // [F, 3, K]
-  const torch::Tensor top = (pressure * dz * 0.5 * (1 + t)).sum({-2, -1});
-  const torch::Tensor zero = torch::zeros({F, 3, 1}, o);
-  const torch::Tensor level =
-      torch::cat({bottom, zero}, 2) + torch::cat({zero, top}, 2); // [F, 3, nz]
-  // Along the face: (length/2) w_q phi_j(q), onto each of its two columns j.
-  const torch::Tensor half_length = 0.5 * p.front_length.to(o).view({F, 1, 1, 1});
-  const torch::Tensor per_column =
-      (half_length * (phi * weight).view({1, 2, 3, 1}) * level.unsqueeze(1)).sum(2); // [F, 2, nz]
+  // The levels z_b + sigma max(H, H_min), as the solver's nodes.
+  const torch::Tensor z = at_points(g.b) + p.sigma.to(o).view({1, 1, nz}) * at_points(g.H_min);
+  const torch::Tensor level = detail::front_level_weights(
+      z, at_points(g.s), p.front_length.to(o), p.front_weights.to(o), p.vertical_points.to(o),
+      p.constants.sea_level, p.constants.water_ratio); // [F, 3, nz]
+  // Onto each of the face's two columns j: phi_j at the points.
+  const torch::Tensor per_column = (phi.view({1, 2, 3, 1}) * level.unsqueeze(1)).sum(2);
   sys.front_push =
       (per_column.unsqueeze(3) * p.front_normal.to(o).view({F, 1, 1, 2})).reshape({F * 2, nz, 2});
 }

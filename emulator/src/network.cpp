@@ -520,6 +520,13 @@ bool uses_membrane(const EmulatorMetadata& m) {
          });
 }
 
+void check_has_membrane_reference(const EmulatorMetadata& m, const std::string& source) {
+  if (!uses_membrane(m))
+    throw Error("emulator.output: reference needs a model that corrects or reads the membrane "
+                "reference (output_scaling: membrane, or a membrane input); '" +
+                source + "' uses no membrane reference");
+}
+
 torch::Tensor Emulator::velocity(const TorchBPPatch& patch) {
   if (int(m_metadata.sigma.size()) != patch.nz)
     throw Error("emulator: the model has " + std::to_string(m_metadata.sigma.size()) +

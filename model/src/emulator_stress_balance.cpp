@@ -61,10 +61,7 @@ public:
       emulator::check_compatible(m_model->metadata(), run, params.emulator_model);
     });
     if (reference_only()) {
-      if (!emulator::uses_membrane(m_model->metadata()))
-        throw Error("emulator.output: reference needs a model that corrects or reads the "
-                    "membrane reference (output_scaling: membrane, or a membrane input); '" +
-                    params.emulator_model + "' uses no membrane reference");
+      emulator::check_has_membrane_reference(m_model->metadata(), params.emulator_model);
       if (params.emulator_retrain_every > 0)
         throw Error("emulator.retrain_every: retraining changes the network, which "
                     "emulator.output: reference does not use (set emulator.output: network)");

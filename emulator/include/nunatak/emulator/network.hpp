@@ -100,6 +100,11 @@ MembraneOptions membrane_options(const EmulatorMetadata& metadata);
 /// its output scaling or one of its inputs.
 bool uses_membrane(const EmulatorMetadata& metadata);
 
+/// For emulator.output: reference (the membrane reference without the
+/// network): throws nunatak::Error naming the model file `source` when the
+/// model does not use the membrane reference.
+void check_has_membrane_reference(const EmulatorMetadata& metadata, const std::string& source);
+
 /// The network's output channels: 2 nz, plus 1 (g) for log_speed and membrane.
 int emulator_output_channels(const EmulatorMetadata& metadata);
 
