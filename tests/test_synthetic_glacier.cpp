@@ -249,6 +249,69 @@ TEST(SyntheticGlacier, RangesOverManySeeds) {
   EXPECT_LT(worst_share, 0.2);
 }
 
+// Calving fronts: the same glacier drawn without and with the cut (the cut
+// has its own random stream). The ocean takes only cells of the glacier whose
+// bed lies below sea level, at most the drawn share, keeps the thickness of
+// the others bit for bit, and leaves cliffs: the ice along the new marine
+// front is thicker than the edge of an uncut profile ever is.
+TEST(SyntheticGlacier, CalvingFrontsLeaveCliffsAtTheSea) {
+  SyntheticGlacierParams uncut, cut;
+  uncut.marine_probability = cut.marine_probability = 1.0;
+  uncut.calving_probability = 0.0;
+  cut.calving_probability = 1.0;
+  int calving = 0;
+  std::vector<double> cliff_ratios; // thickest front cell / sqrt(k dx / 2)
+  for (std::uint64_t seed = 0; seed < 40; ++seed) {
+    const SyntheticGlacier a = core::make_synthetic_glacier(uncut, seed);
+    const SyntheticGlacier b = core::make_synthetic_glacier(cut, seed);
+    SCOPED_TRACE("seed " + std::to_string(seed) + ": " + b.description);
+    EXPECT_FALSE(a.calving_front);
+    ASSERT_TRUE(same_bits(a.topg, b.topg));
+    if (!b.calving_front) {
+      EXPECT_EQ(a.outline, b.outline);
+      continue;
+    }
+    ++calving;
+    long long cells = 0, removed = 0;
+    for (std::size_t c = 0; c < a.outline.size(); ++c) {
+      cells += a.outline[c];
+      if (a.outline[c] && !b.outline[c]) {
+        ++removed;
+        EXPECT_LT(b.topg[c], b.sea_level);
+        EXPECT_EQ(b.thk[c], 0.0);
+      }
+      EXPECT_LE(b.outline[c], a.outline[c]);
+      if (b.outline[c]) {
+        EXPECT_EQ(a.thk[c], b.thk[c]);
+      }
+    }
+    EXPECT_GT(removed, 0);
+    EXPECT_LE(double(removed), cut.calving_fraction_max * double(cells) + 0.5);
+    // The thickest ice along the new front (glacier cells next to a removed one).
+    const auto at = [&b](int j, int i) {
+      return std::size_t(j) * std::size_t(b.nx) + std::size_t(i);
+    };
+    double cliff = 0.0;
+    for (int j = 1; j + 1 < b.ny; ++j)
+      for (int i = 1; i + 1 < b.nx; ++i) {
+        if (!b.outline[at(j, i)]) continue;
+        for (const auto& [jj, ii] : {std::pair{j, i - 1}, {j, i + 1}, {j - 1, i}, {j + 1, i}})
+          if (a.outline[at(jj, ii)] && !b.outline[at(jj, ii)])
+            cliff = std::max(cliff, b.thk[at(j, i)]);
+      }
+    const double k = 2.0 * b.yield_stress / (cut.ice_density * cut.gravity);
+    cliff_ratios.push_back(cliff / std::sqrt(k * 0.5 * b.dx));
+  }
+  ASSERT_GE(calving, 10) << "of 40 marine glaciers";
+  std::sort(cliff_ratios.begin(), cliff_ratios.end());
+  const double median = cliff_ratios[cliff_ratios.size() / 2];
+  std::printf("%d of 40 marine glaciers calve; thickest cliff / thickest uncut edge: median %.1f, "
+              "range %.1f .. %.1f\n",
+              calving, median, cliff_ratios.front(), cliff_ratios.back());
+  EXPECT_GT(cliff_ratios.front(), 1.5);
+  EXPECT_GT(median, 3.0);
+}
+
 // Ice thickness scales with dx times the domain size: tens to hundreds of
 // metres on 50-100 m grids, up to the 3000 m cap on ice-sheet grids.
 TEST(SyntheticGlacier, ThicknessScalesWithTheDomain) {

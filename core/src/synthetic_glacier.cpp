@@ -224,6 +224,38 @@ double top_fraction_threshold(const std::vector<double>& field,
   return values[std::size_t(std::max(0LL, n - count))];
 }
 
+/// The ocean at coast level z (m, <= sea level): the cells reachable from the
+/// domain's edge through 4-neighbour steps over cells whose bed lies below z
+/// (1), else 0.
+std::vector<std::uint8_t> ocean_below(int nx, int ny, const std::vector<double>& bed, double z) {
+  const auto at = [nx](int j, int i) { return std::size_t(j) * std::size_t(nx) + std::size_t(i); };
+  std::vector<std::uint8_t> ocean(bed.size(), 0);
+  std::vector<std::pair<int, int>> stack;
+  const auto visit = [&](int j, int i) {
+    if (j < 0 || i < 0 || j >= ny || i >= nx) return;
+    const std::size_t c = at(j, i);
+    if (ocean[c] || !(bed[c] < z)) return;
+    ocean[c] = 1;
+    stack.emplace_back(j, i);
+  };
+  for (int i = 0; i < nx; ++i) visit(0, i), visit(ny - 1, i);
+  for (int j = 0; j < ny; ++j) visit(j, 0), visit(j, nx - 1);
+  while (!stack.empty()) {
+    const auto [j, i] = stack.back();
+    stack.pop_back();
+    visit(j, i - 1), visit(j, i + 1), visit(j - 1, i), visit(j + 1, i);
+  }
+  return ocean;
+}
+
+/// The number of the glacier's cells in `ocean`.
+long long glacier_cells_in(const std::vector<std::uint8_t>& outline,
+                           const std::vector<std::uint8_t>& ocean) {
+  long long count = 0;
+  for (std::size_t c = 0; c < outline.size(); ++c) count += outline[c] && ocean[c];
+  return count;
+}
+
 } // namespace
 
 // ---------------------------------------------------------------------------
@@ -408,6 +440,9 @@ void SyntheticGlacierParams::check() const {
   probability("marine_probability", marine_probability);
   range("marine_fraction", marine_fraction_min, marine_fraction_max, false);
   if (marine_fraction_max >= 1.0) fail("marine_fraction_max must be below 1");
+  probability("calving_probability", calving_probability);
+  range("calving_fraction", calving_fraction_min, calving_fraction_max, false);
+  if (calving_fraction_max >= 1.0) fail("calving_fraction_max must be below 1");
   probability("valley_probability", valley_probability);
   probability("vialov_probability", vialov_probability);
   range("yield_stress", yield_stress_min, yield_stress_max, true);
@@ -445,7 +480,7 @@ SyntheticGlacier make_synthetic_glacier(const SyntheticGlacierParams& p, std::ui
   p.check();
   // One stream per part of the glacier.
   Random grid_random(seed, 1), shape_random(seed, 2), bed_random(seed, 3), friction_random(seed, 4),
-      softness_random(seed, 5);
+      softness_random(seed, 5), calving_random(seed, 6);
   SyntheticGlacier g;
   std::string text;
 
@@ -646,6 +681,34 @@ SyntheticGlacier make_synthetic_glacier(const SyntheticGlacierParams& p, std::ui
   text += std::string(g.profile_kind == ProfileKind::plastic ? ", plastic" : ", Vialov") +
           format(" tau %.0f kPa", g.yield_stress / 1000.0) + ", H max " +
           length_text(*std::max_element(g.thk.begin(), g.thk.end()));
+
+  // Calving fronts: the ocean (connected to the domain's edge below a coast
+  // level z <= 0) takes a share of the glacier, which ends there in a cliff
+  // of the thickness the profile gave it.
+  if (g.marine && calving_random.bernoulli(p.calving_probability)) {
+    const long long cells = std::count(g.outline.begin(), g.outline.end(), std::uint8_t(1));
+    const double share = calving_random.uniform(p.calving_fraction_min, p.calving_fraction_max);
+    const long long target = std::max(1LL, static_cast<long long>(std::floor(share * cells + 0.5)));
+    double lo = *std::min_element(g.topg.begin(), g.topg.end()), hi = g.sea_level;
+    if (glacier_cells_in(g.outline, ocean_below(nx, ny, g.topg, hi)) > target) {
+      // The highest coast below which the ocean takes at most `target` cells
+      // (the cut grows with z): bisection.
+      for (int it = 0; it < 60; ++it) {
+        const double mid = 0.5 * (lo + hi);
+        (glacier_cells_in(g.outline, ocean_below(nx, ny, g.topg, mid)) > target ? hi : lo) = mid;
+      }
+      hi = lo;
+    }
+    const std::vector<std::uint8_t> ocean = ocean_below(nx, ny, g.topg, hi);
+    const long long cut = glacier_cells_in(g.outline, ocean);
+    if (cut > 0 && cut < cells) {
+      for (std::size_t c = 0; c < n; ++c)
+        if (ocean[c]) g.outline[c] = 0, g.thk[c] = 0.0;
+      g.calving_front = true;
+      text += format(", calving front (ocean below %.0f m", hi) +
+              format(" takes %.0f %% of the ice)", 100.0 * double(cut) / double(cells));
+    }
+  }
 
   // Basal friction.
   const double L_half = std::max(2.0 * dx, 0.5 * L);

@@ -188,6 +188,10 @@ std::vector<KeySpec> build_schema() {
            "emulator dataset: probability of a vertical softness profile (the network sees the "
            "column-mean hardness only, so the default is none)",
            0.0, 1.0),
+      real("emulator.dataset.calving_probability", "0", "",
+           "emulator dataset: probability that a marine synthetic glacier ends in calving "
+           "cliffs (the ocean takes 5-40 % of it below a coast level)",
+           0.0, 1.0),
       str("emulator.dataset.patch_config", "\"\"",
           "emulator dataset: a nunatak configuration whose input geometry (after its thickness "
           "estimate) patches are cut from, e.g. experiments/aletsch/aletsch_bp_diagnostic.yaml; "

@@ -54,6 +54,7 @@ SampleInputs synthetic_inputs(const EmulatorDatasetSpec& spec, int k) {
   params.dx_min = spec.dx_min;
   params.dx_max = spec.dx_max;
   params.softness_profile_probability = spec.softness_profile_probability;
+  params.calving_probability = spec.calving_probability;
   params.minimum_thickness = spec.minimum_thickness;
   core::Random seeds(std::uint64_t(spec.seed), std::uint64_t(k));
   const core::SyntheticGlacier g = core::make_synthetic_glacier(params, seeds.next());
@@ -246,6 +247,7 @@ EmulatorDatasetSpec emulator_dataset_spec(const io::Config& config) {
   s.dx_min = config.get_real(d + "dx_min");
   s.dx_max = config.get_real(d + "dx_max");
   s.softness_profile_probability = config.get_real(d + "softness_profile_probability");
+  s.calving_probability = config.get_real(d + "calving_probability");
   s.patch_config = config.get_string(d + "patch_config");
   s.patch_samples = int(config.get_int(d + "patch_samples"));
   s.patch_x_min = config.get_real(d + "patch_x_min");

@@ -38,6 +38,13 @@
 ///   and up to 3000 m at ice-sheet scales; at dx <= 200 m, 95 % of the
 ///   glacier's surface slopes lie below about 0.3 (the plastic profile of
 ///   thin ice is steep: |grad H| = tau / (rho g H)).
+/// - Calving fronts (marine glaciers, p = 0 by default): the ocean is the cells
+///   connected to the domain's edge through cells whose bed lies below a
+///   coast level z <= 0, z the highest level at which it takes at most a
+///   share ~ U[0.05, 0.4] of the glacier's cells (bisection); the ice there
+///   is removed and the glacier ends in cliffs of the thickness its profile
+///   gave it, as tidewater glaciers and the fjord fronts of ice sheets do at
+///   coarse spacing. Nothing is cut if the ocean cannot reach the glacier.
 /// - Friction: beta^2 = beta0 exp(s G), beta0 ~ LU[1e2, 1e5] Pa (m/a)^-1,
 ///   s ~ U[0, 1], G a unit random field (clamped to [1e2, 1e5]); fast-sliding
 ///   patches (p = 0.5: the top fraction ~ U[0.05, 0.3] of the glacier's cells
@@ -128,6 +135,9 @@ struct SyntheticGlacierParams {
   double marine_probability = 0.25;        ///< part of the domain below sea level
   double marine_fraction_min = 0.1;        ///< fraction of the domain below sea level,
   double marine_fraction_max = 0.5;        ///< uniform in [min, max]
+  double calving_probability = 0.0;        ///< a marine glacier ends in calving cliffs
+  double calving_fraction_min = 0.05;      ///< share of the glacier's cells the ocean takes,
+  double calving_fraction_max = 0.4;       ///< uniform in [min, max] (a target)
 
   // Outline and thickness
   double valley_probability = 0.4;  ///< valley glacier, else an elliptic ice cap
@@ -197,6 +207,7 @@ struct SyntheticGlacier {
   std::vector<std::uint8_t> outline; ///< 1 on the glacier (H >= H_min), 0 elsewhere
   bool no_slip = false;              ///< the bed is fixed (no sliding) in every column
   bool marine = false;               ///< part of the domain has its bed below sea level
+  bool calving_front = false;        ///< the ocean cut the glacier: cliffs at marine fronts
   double sea_level = 0.0;            ///< m
   double yield_stress = 0.0;         ///< tau of the thickness profile, Pa
   OutlineKind outline_kind = OutlineKind::ellipse;

@@ -42,6 +42,8 @@ struct EmulatorDatasetSpec {
   int cells_min = 32, cells_max = 48; ///< columns along x or y
   double dx_min = 50, dx_max = 20000; ///< m
   double softness_profile_probability = 0;
+  /// Probability that a marine synthetic glacier ends in calving cliffs.
+  double calving_probability = 0;
   std::string patch_config;                ///< configuration of the real geometry patches come from
   int patch_samples = 0;                   ///< patches
   double patch_x_min = 0, patch_x_max = 1; ///< x range of the patches, fractions of the extent
