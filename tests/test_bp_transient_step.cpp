@@ -219,3 +219,44 @@ TEST(BlatterPattynTransient, SlabRelaxationFactorJoinsItsLimits) {
     previous = g;
   }
 }
+
+TEST(BlatterPattynTransient, TheStepToleranceDoesNotStopAStalledSolve) {
+  // Newton's steps shrink where it stalls as where it converges: the step
+  // tolerance counts only once the residual is below 1e5 times the absolute
+  // tolerance (1e-3 of the residual at zero velocity). With a step tolerance
+  // of 0.5, PETSc's own test would stop the first solve after its first
+  // Newton step, far above that; the solve goes on and agrees with one
+  // without the step tolerance.
+  std::vector<double> speed[2];
+  for (int loose = 0; loose < 2; ++loose) {
+    if (loose) {
+      ASSERT_EQ(PetscOptionsSetValue(nullptr, "-bp_snes_stol", "0.5"), 0);
+    }
+    auto cap = make_cap("bp", 1e4);
+    cap->step(1e9 * core::seconds_per_year);
+    if (loose) {
+      ASSERT_EQ(PetscOptionsClearValue(nullptr, "-bp_snes_stol"), 0);
+    }
+    const auto& bp = dynamic_cast<const solver::BlatterPattyn&>(cap->stress_balance());
+    const solver::BPSolveReport r = bp.last_report();
+    PetscReal atol, rtol, stol;
+    PetscInt maxit, maxf;
+    ASSERT_EQ(SNESGetTolerances(bp.snes(), &atol, &rtol, &stol, &maxit, &maxf), 0);
+    std::printf("step tolerance %g: %d Newton steps, residual %.3g = %.3g x the absolute "
+                "tolerance (%s)\n",
+                double(stol), r.newton_iterations, r.final_residual,
+                r.final_residual / double(atol), r.reason.c_str());
+    EXPECT_TRUE(r.converged);
+    EXPECT_GT(r.newton_iterations, 1);
+    EXPECT_LE(r.final_residual, 1e5 * double(atol));
+    speed[loose] = cap->state().thk.grid().gather_to_zero(bp.velocities({}).velsurf_mag);
+  }
+  if (!speed[0].empty()) {
+    double largest = 0.0, difference = 0.0;
+    for (size_t n = 0; n < speed[0].size(); ++n) {
+      largest = std::max(largest, std::abs(speed[0][n]));
+      difference = std::max(difference, std::abs(speed[0][n] - speed[1][n]));
+    }
+    EXPECT_LT(difference / largest, 1e-2);
+  }
+}
