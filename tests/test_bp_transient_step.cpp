@@ -222,11 +222,11 @@ TEST(BlatterPattynTransient, SlabRelaxationFactorJoinsItsLimits) {
 
 TEST(BlatterPattynTransient, TheStepToleranceDoesNotStopAStalledSolve) {
   // Newton's steps shrink where it stalls as where it converges: the step
-  // tolerance counts only once the residual is below 1e5 times the absolute
-  // tolerance (1e-3 of the residual at zero velocity). With a step tolerance
-  // of 0.5, PETSc's own test would stop the first solve after its first
-  // Newton step, far above that; the solve goes on and agrees with one
-  // without the step tolerance.
+  // tolerance counts only once the residual is below
+  // step_tolerance_residual_factor times the absolute tolerance. With a step
+  // tolerance of 0.5, PETSc's own test stops the first solve after 3 Newton
+  // steps at 2.8e6 times it, 17 % from the answer; the solve goes on and
+  // agrees with one at the default step tolerance.
   std::vector<double> speed[2];
   for (int loose = 0; loose < 2; ++loose) {
     if (loose) {
@@ -248,7 +248,7 @@ TEST(BlatterPattynTransient, TheStepToleranceDoesNotStopAStalledSolve) {
                 r.final_residual / double(atol), r.reason.c_str());
     EXPECT_TRUE(r.converged);
     EXPECT_GT(r.newton_iterations, 1);
-    EXPECT_LE(r.final_residual, 1e5 * double(atol));
+    EXPECT_LE(r.final_residual, solver::step_tolerance_residual_factor * double(atol));
     speed[loose] = cap->state().thk.grid().gather_to_zero(bp.velocities({}).velsurf_mag);
   }
   if (!speed[0].empty()) {

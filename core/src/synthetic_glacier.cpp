@@ -689,23 +689,25 @@ SyntheticGlacier make_synthetic_glacier(const SyntheticGlacierParams& p, std::ui
     const long long cells = std::count(g.outline.begin(), g.outline.end(), std::uint8_t(1));
     const double share = calving_random.uniform(p.calving_fraction_min, p.calving_fraction_max);
     const long long target = std::max(1LL, static_cast<long long>(std::floor(share * cells + 0.5)));
-    double lo = *std::min_element(g.topg.begin(), g.topg.end()), hi = g.sea_level;
-    if (glacier_cells_in(g.outline, ocean_below(nx, ny, g.topg, hi)) > target) {
-      // The highest coast below which the ocean takes at most `target` cells
-      // (the cut grows with z): bisection.
+    // The coast: sea level, or, where the ocean would take more than `target`
+    // cells there, the highest level at which it takes at most that many
+    // (the cut grows with the level): bisection.
+    double coast = g.sea_level;
+    if (glacier_cells_in(g.outline, ocean_below(nx, ny, g.topg, coast)) > target) {
+      double lo = *std::min_element(g.topg.begin(), g.topg.end()), hi = coast;
       for (int it = 0; it < 60; ++it) {
         const double mid = 0.5 * (lo + hi);
         (glacier_cells_in(g.outline, ocean_below(nx, ny, g.topg, mid)) > target ? hi : lo) = mid;
       }
-      hi = lo;
+      coast = lo;
     }
-    const std::vector<std::uint8_t> ocean = ocean_below(nx, ny, g.topg, hi);
+    const std::vector<std::uint8_t> ocean = ocean_below(nx, ny, g.topg, coast);
     const long long cut = glacier_cells_in(g.outline, ocean);
     if (cut > 0 && cut < cells) {
       for (std::size_t c = 0; c < n; ++c)
         if (ocean[c]) g.outline[c] = 0, g.thk[c] = 0.0;
       g.calving_front = true;
-      text += format(", calving front (ocean below %.0f m", hi) +
+      text += format(", calving front (ocean below %.0f m", coast) +
               format(" takes %.0f %% of the ice)", 100.0 * double(cut) / double(cells));
     }
   }

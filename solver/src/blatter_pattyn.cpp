@@ -37,14 +37,9 @@ PetscErrorCode petsc_error(const std::exception& e) {
                     PETSC_ERR_LIB, PETSC_ERROR_INITIAL, "%s", e.what());
 }
 
-/// PETSc's default convergence test, except that the step tolerance
-/// (transient steps' solves) counts only once the residual is below 1e5
-/// times the absolute tolerance, i.e. 1e-3 of the residual at zero velocity
-/// (the driving stress): where Newton stalls its steps shrink too, and a
-/// stalled solve must not pass as a step's velocity. On the 15-year Greenland
-/// run the step tolerance stops at 16-15,500 times the absolute tolerance; the
-/// stalled shelf run of docs/blatter_pattyn.md at 5.9e5. (With -bp_snes_atol 0:
-/// the default test.)
+/// PETSc's default convergence test, except that the step tolerance counts
+/// only once the residual is below step_tolerance_residual_factor times the
+/// absolute tolerance (with -bp_snes_atol 0: the default test).
 PetscErrorCode converged_unless_stalled(SNES snes, PetscInt it, PetscReal xnorm, PetscReal snorm,
                                         PetscReal fnorm, SNESConvergedReason* reason, void* ctx) {
   PetscCall(SNESConvergedDefault(snes, it, xnorm, snorm, fnorm, reason, ctx));
@@ -52,7 +47,8 @@ PetscErrorCode converged_unless_stalled(SNES snes, PetscInt it, PetscReal xnorm,
     PetscReal atol, rtol, stol;
     PetscInt maxit, maxf;
     PetscCall(SNESGetTolerances(snes, &atol, &rtol, &stol, &maxit, &maxf));
-    if (atol > 0 && fnorm > 1e5 * atol) *reason = SNES_CONVERGED_ITERATING;
+    if (atol > 0 && fnorm > step_tolerance_residual_factor * atol)
+      *reason = SNES_CONVERGED_ITERATING;
   }
   return 0;
 }

@@ -89,6 +89,14 @@ struct Pattern;
 /// fields) and direct solve() calls keep the absolute tolerance alone.
 constexpr double transient_step_tolerance = 1e-5;
 
+/// A step tolerance (transient_step_tolerance, or -bp_snes_stol) ends a
+/// solve only once its residual is below this times the absolute tolerance
+/// (with the default relative tolerance 1e-8: 1e-3 of the residual at zero
+/// velocity), so that a stalled Newton, whose steps shrink too, does not pass.
+/// Greenland's 15-year run stops at 16-15,500 times the absolute tolerance;
+/// the stalled shelf run of docs/blatter_pattyn.md at 5.9e5.
+constexpr double step_tolerance_residual_factor = 1e5;
+
 /// Parameters of the Blatter-Pattyn solver.
 struct BPParams {
   FlowLaw flow;                             ///< n, A (SI), E, rho, g
