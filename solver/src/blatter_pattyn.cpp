@@ -298,7 +298,6 @@ void BlatterPattyn::create_jacobian_matrix() {
   NUNATAK_PETSC(MatSetLocalToGlobalMapping(matrix, ltog, ltog));
   NUNATAK_PETSC(MatSetDM(matrix, m_dm));
   std::vector<PetscInt> rows, cols;
-  m_problem->hessian_pattern(rows, cols);
   m_hessian_values.clear();
   m_coo_slots.clear();
   m_coo_values.clear();
@@ -307,17 +306,31 @@ void BlatterPattyn::create_jacobian_matrix() {
   NUNATAK_PETSC(PetscObjectTypeCompare(reinterpret_cast<PetscObject>(static_cast<Mat>(matrix)),
                                        MATSEQAIJ, &seqaij));
   if (seqaij) {
-    // One rank, AIJ: the CSR pattern made here (bp_csr.hpp), and
-    // jacobian_local writes the values into the matrix's array.
+    // One rank, AIJ: the CSR pattern made here, and jacobian_local writes
+    // the values into the matrix's array. Where the box's dofs are their own
+    // global indices (not periodic), the pattern comes in order
+    // (hessian_csr_pattern: on Greenland at 16 km, whose margin moves at
+    // every step of a transient run, a third of bp_csr's time); else the
+    // slots are mapped and sorted (bp_csr.hpp).
+    auto pattern = std::make_unique<bp_csr::Pattern>();
     const PetscInt* global = nullptr;
     NUNATAK_PETSC(ISLocalToGlobalMappingGetIndices(ltog, &global));
-    for (std::size_t e = 0; e < cols.size(); ++e)
-      if (cols[e] >= 0) {
-        rows[e] = global[rows[e]];
-        cols[e] = global[cols[e]];
-      }
+    bool identity = PetscInt(p.size()) == local && p.ex0 == 0 && p.ey0 == 0 && p.ex1 == p.nx - 1 &&
+                    p.ey1 == p.ny - 1;
+    for (PetscInt l = 0; identity && l < local; ++l) identity = global[l] == l;
+    if (identity) {
+      m_problem->hessian_csr_pattern(pattern->row_start, pattern->columns, pattern->position);
+      pattern->entries = pattern->columns.size();
+    } else {
+      m_problem->hessian_pattern(rows, cols);
+      for (std::size_t e = 0; e < cols.size(); ++e)
+        if (cols[e] >= 0) {
+          rows[e] = global[rows[e]];
+          cols[e] = global[cols[e]];
+        }
+      *pattern = bp_csr::make_pattern(local, rows, cols);
+    }
     NUNATAK_PETSC(ISLocalToGlobalMappingRestoreIndices(ltog, &global));
-    auto pattern = std::make_unique<bp_csr::Pattern>(bp_csr::make_pattern(local, rows, cols));
     NUNATAK_PETSC(MatSeqAIJSetPreallocationCSR(matrix, pattern->row_start.data(),
                                                pattern->columns.data(), nullptr));
     pattern->row_start = {}; // PETSc keeps its own copy
@@ -325,6 +338,7 @@ void BlatterPattyn::create_jacobian_matrix() {
     m_csr = std::move(pattern);
     m_hessian_values.shrink_to_fit();
   } else {
+    m_problem->hessian_pattern(rows, cols);
     m_hessian_values.assign(rows.size(), 0.0);
     // Several ranks (or another matrix type): PETSc's COO assembly. Where
     // fewer than half of the 108 slots per node are nonzeros (an ice sheet's

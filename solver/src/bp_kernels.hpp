@@ -353,20 +353,52 @@ KOKKOS_FORCEINLINE_FUNCTION void element_hessian(const KernelData& m, const X& x
       }
     }
     // The element Hessian is symmetric: node pairs b >= a here, the lower
-    // triangle is mirrored below.
+    // triangle is mirrored below. Rows 2a (u_a) and 2a + 1 (v_a) gain, over
+    // the columns (2b, 2b + 1) of the nodes b >= a, combinations of vectors
+    // interleaved like the columns (gradient g = (X, Y, Z)):
+    //   K_uu = c1 (2 X_a X_b + Y_a Y_b/2 + Z_a Z_b/2),  K_uv = c1 (X_a Y_b + Y_a X_b/2),
+    //   K_vu = c1 (Y_a X_b + X_a Y_b/2),  K_vv = c1 (X_a X_b/2 + 2 Y_a Y_b + Z_a Z_b/2),
+    // plus the rank-one term h (t_a g_b + g_a t_b) in (gu, gv) and (tu, tv):
+    // contiguous axpys that the compiler vectorises.
+    double x_coef_u[16], y_coef_u[16], z_coef_u[16], y_coef_v[16], z_coef_v[16], g_pair[16],
+        t_pair[16];
+    const double c1_half = 0.5 * c1;
+    for (int b = 0; b < 8; ++b) {
+      const double* gb = p.grad[b];
+      x_coef_u[2 * b] = 2.0 * c1 * gb[0];
+      x_coef_u[2 * b + 1] = c1 * gb[1];
+      y_coef_u[2 * b] = c1_half * gb[1]; // also x_coef_v
+      y_coef_u[2 * b + 1] = c1_half * gb[0];
+      z_coef_u[2 * b] = c1_half * gb[2];
+      z_coef_u[2 * b + 1] = 0.0;
+      y_coef_v[2 * b] = c1 * gb[0];
+      y_coef_v[2 * b + 1] = 2.0 * c1 * gb[1];
+      z_coef_v[2 * b] = 0.0;
+      z_coef_v[2 * b + 1] = c1_half * gb[2];
+      g_pair[2 * b] = gu[b];
+      g_pair[2 * b + 1] = gv[b];
+      t_pair[2 * b] = tu[b];
+      t_pair[2 * b + 1] = tv[b];
+    }
+    const double h = 0.5 * c2;
     for (int a = 0; a < 8; ++a) {
-      const double* ga = p.grad[a];
-      for (int b = a; b < 8; ++b) {
-        const double* gb = p.grad[b];
-        const double uu = 2 * ga[0] * gb[0] + 0.5 * ga[1] * gb[1] + 0.5 * ga[2] * gb[2];
-        const double vv = 2 * ga[1] * gb[1] + 0.5 * ga[0] * gb[0] + 0.5 * ga[2] * gb[2];
-        const double uv = ga[0] * gb[1] + 0.5 * ga[1] * gb[0];
-        const double vu = ga[1] * gb[0] + 0.5 * ga[0] * gb[1];
-        const double h = 0.5 * c2;
-        K[(a * 2 + 0) * 16 + b * 2 + 0] += c1 * uu + h * (tu[a] * gu[b] + gu[a] * tu[b]);
-        K[(a * 2 + 0) * 16 + b * 2 + 1] += c1 * uv + h * (tu[a] * gv[b] + gu[a] * tv[b]);
-        K[(a * 2 + 1) * 16 + b * 2 + 0] += c1 * vu + h * (tv[a] * gu[b] + gv[a] * tu[b]);
-        K[(a * 2 + 1) * 16 + b * 2 + 1] += c1 * vv + h * (tv[a] * gv[b] + gv[a] * tv[b]);
+      const double xa = p.grad[a][0], ya = p.grad[a][1], za = p.grad[a][2];
+      double* row_u = K + (2 * a) * 16;
+      double* row_v = row_u + 16;
+      if (m.dual_stress) {
+        const double tu_a = h * tu[a], gu_a = h * gu[a], tv_a = h * tv[a], gv_a = h * gv[a];
+        for (int t = 2 * a; t < 16; ++t) {
+          row_u[t] += xa * x_coef_u[t] + ya * y_coef_u[t] + za * z_coef_u[t] + tu_a * g_pair[t] +
+                      gu_a * t_pair[t];
+          row_v[t] += xa * y_coef_u[t] + ya * y_coef_v[t] + za * z_coef_v[t] + tv_a * g_pair[t] +
+                      gv_a * t_pair[t];
+        }
+      } else {
+        const double gu_a = c2 * gu[a], gv_a = c2 * gv[a];
+        for (int t = 2 * a; t < 16; ++t) {
+          row_u[t] += xa * x_coef_u[t] + ya * y_coef_u[t] + za * z_coef_u[t] + gu_a * g_pair[t];
+          row_v[t] += xa * y_coef_u[t] + ya * y_coef_v[t] + za * z_coef_v[t] + gv_a * g_pair[t];
+        }
       }
     }
   }

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 namespace nunatak::solver {
 
@@ -230,17 +231,23 @@ std::size_t BPProblem::hessian_index(int j, int i, int k, int c, int dj, int di,
   return m_impl->kernel.coo_index(j, i, k, c, dj, di, dk, c2);
 }
 
-template <class Int>
-void BPProblem::hessian_pattern(std::vector<Int>& rows, std::vector<Int>& cols) const {
-  const core::BPPatch& p = m_impl->patch;
-  const KernelData& m = m_impl->kernel;
-  rows.assign(hessian_size(), -1);
-  cols.assign(hessian_size(), -1);
+namespace {
+
+/// Visits every Hessian slot in index order, visit(slot, row, column):
+/// nodes of the box [ey0, ey1] x [ex0, ex1] in [y][x][z] order, then the
+/// component c, the neighbour offset (dj, di, dk) and its component c2, so
+/// that rows (box dofs, [y][x][z][c]) never decrease and, within a row,
+/// columns increase. column is -1 where the slot is unused (see
+/// BPProblem::hessian_pattern for which entries are used).
+template <class Visit>
+void visit_hessian_slots(const core::BPPatch& p, const KernelData& m, const Visit& visit) {
   // True if an element e in [lo, hi) holds nodes a and b (e and e + 1) along one direction.
   const auto share = [](int a, int b, int lo, int hi) {
     return std::max(std::max(a, b) - 1, lo) <= std::min(std::min(a, b), hi - 1);
   };
-  const auto dof = [&](int j, int i, int k, int c) { return Int(p.node(j, i, k) * 2 + size_t(c)); };
+  const auto dof = [&](int j, int i, int k, int c) {
+    return std::int64_t(p.node(j, i, k) * 2 + size_t(c));
+  };
   // True if a filled element (lowest corner in [ey0, ey1) x [ex0, ex1)) holds
   // columns (j, i) and (j2, i2): only filled elements are integrated.
   const auto filled_element_holds = [&](int j, int i, int j2, int i2) {
@@ -262,28 +269,80 @@ void BPProblem::hessian_pattern(std::vector<Int>& rows, std::vector<Int>& cols) 
           coupled[dj + 1][di + 1] = share(j, j + dj, p.ey0, p.ey1) &&
                                     share(i, i + di, p.ex0, p.ex1) &&
                                     filled_element_holds(j, i, j + dj, i + di);
-      for (int k = 0; k < p.nz; ++k)
-        for (int c = 0; c < 2; ++c)
-          for (int dj = -1; dj <= 1; ++dj)
-            for (int di = -1; di <= 1; ++di)
-              for (int dk = -1; dk <= 1; ++dk)
-                for (int c2 = 0; c2 < 2; ++c2) {
-                  const std::size_t e = m.coo_index(j, i, k, c, dj, di, dk, c2);
-                  const int j2 = j + dj, i2 = i + di, k2 = k + dk;
-                  const bool diagonal = dj == 0 && di == 0 && dk == 0 && c2 == c;
-                  // Rows and columns of fixed nodes are 0 off the diagonal.
-                  const bool entry =
-                      (diagonal && owned) || (k2 >= 0 && k2 < p.nz && coupled[dj + 1][di + 1] &&
-                                              !p.fixed(j, i, k) && !p.fixed(j2, i2, k2));
-                  rows[e] = dof(j, i, k, c);
-                  cols[e] = entry ? dof(j2, i2, k2, c2) : -1;
-                }
+      for (int k = 0; k < p.nz; ++k) {
+        // Whether node (j, i, k) couples with its neighbour n = 9 (dj + 1) +
+        // 3 (di + 1) + dk + 1: rows and columns of fixed nodes are 0 (off
+        // the diagonal).
+        bool couples[27];
+        const bool free_row = !p.fixed(j, i, k);
+        for (int n = 0; n < 27; ++n) {
+          const int dj = n / 9 - 1, di = (n / 3) % 3 - 1, k2 = k + n % 3 - 1;
+          couples[n] = free_row && k2 >= 0 && k2 < p.nz && coupled[dj + 1][di + 1] &&
+                       !p.fixed(j + dj, i + di, k2);
+        }
+        for (int c = 0; c < 2; ++c) {
+          const std::int64_t row = dof(j, i, k, c);
+          for (int n = 0; n < 27; ++n) {
+            const int dj = n / 9 - 1, di = (n / 3) % 3 - 1, dk = n % 3 - 1;
+            const std::size_t e = m.coo_index(j, i, k, c, dj, di, dk, 0);
+            for (int c2 = 0; c2 < 2; ++c2) {
+              const bool diagonal = n == 13 && c2 == c;
+              visit(e + std::size_t(c2), row,
+                    (diagonal && owned) || couples[n] ? dof(j + dj, i + di, k + dk, c2)
+                                                      : std::int64_t(-1));
+            }
+          }
+        }
+      }
     }
+}
+
+} // namespace
+
+template <class Int>
+void BPProblem::hessian_pattern(std::vector<Int>& rows, std::vector<Int>& cols) const {
+  rows.assign(hessian_size(), -1);
+  cols.assign(hessian_size(), -1);
+  visit_hessian_slots(m_impl->patch, m_impl->kernel,
+                      [&](std::size_t slot, std::int64_t row, std::int64_t column) {
+                        rows[slot] = Int(row);
+                        cols[slot] = Int(column);
+                      });
+}
+
+template <class Int>
+void BPProblem::hessian_csr_pattern(std::vector<Int>& row_start, std::vector<Int>& columns,
+                                    std::vector<std::int32_t>& position) const {
+  const core::BPPatch& p = m_impl->patch;
+  if (p.ey0 != 0 || p.ex0 != 0 || p.ey1 != p.ny - 1 || p.ex1 != p.nx - 1)
+    throw Error("internal: hessian_csr_pattern needs a patch whose elements span its box");
+  row_start.assign(p.size() + 1, 0);
+  columns.clear();
+  columns.reserve(hessian_size()); // untouched pages cost no memory
+  position.resize(hessian_size());
+  // Slots come row by row with increasing columns (visit_hessian_slots), and
+  // on such a patch no two slots name the same entry: append, no sort.
+  visit_hessian_slots(m_impl->patch, m_impl->kernel,
+                      [&](std::size_t slot, std::int64_t row, std::int64_t column) {
+                        if (column < 0) {
+                          position[slot] = -1;
+                        } else {
+                          position[slot] = std::int32_t(columns.size());
+                          columns.push_back(Int(column));
+                        }
+                        row_start[std::size_t(row) + 1] = Int(columns.size());
+                      });
 }
 
 template void BPProblem::hessian_pattern(std::vector<int>&, std::vector<int>&) const;
 template void BPProblem::hessian_pattern(std::vector<long>&, std::vector<long>&) const;
 template void BPProblem::hessian_pattern(std::vector<long long>&, std::vector<long long>&) const;
+template void BPProblem::hessian_csr_pattern(std::vector<int>&, std::vector<int>&,
+                                             std::vector<std::int32_t>&) const;
+template void BPProblem::hessian_csr_pattern(std::vector<long>&, std::vector<long>&,
+                                             std::vector<std::int32_t>&) const;
+template void BPProblem::hessian_csr_pattern(std::vector<long long>&, std::vector<long long>&,
+                                             std::vector<std::int32_t>&) const;
 
 namespace {
 

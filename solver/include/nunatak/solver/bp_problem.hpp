@@ -80,6 +80,15 @@ public:
   std::size_t hessian_size() const;
   template <class Int>
   void hessian_pattern(std::vector<Int>& rows, std::vector<Int>& cols) const;
+  /// The same pattern in compressed rows over the box's dofs ([y][x][z][c]),
+  /// for a patch whose elements span its box (one rank, not periodic):
+  /// row_start (size() + 1 offsets), each row's columns in increasing order,
+  /// and per slot the index of its entry in `columns` (-1 where unused). What
+  /// bp_csr::make_pattern makes of hessian_pattern there, without its sort.
+  /// Throws nunatak::Error on another patch.
+  template <class Int>
+  void hessian_csr_pattern(std::vector<Int>& row_start, std::vector<Int>& columns,
+                           std::vector<std::int32_t>& position) const;
   /// Position in the COO arrays of the entry (row: node (j, i, k) component
   /// c; column: the node offset by (dj, di, dk) in {-1, 0, 1}, component c2).
   std::size_t hessian_index(int j, int i, int k, int c, int dj, int di, int dk, int c2) const;
