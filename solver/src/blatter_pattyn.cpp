@@ -37,6 +37,18 @@ PetscErrorCode petsc_error(const std::exception& e) {
                     PETSC_ERR_LIB, PETSC_ERROR_INITIAL, "%s", e.what());
 }
 
+/// The arrays of a one-rank AIJ matrix that uses them in place
+/// (MatCreateSeqAIJWithArrays), freed with the matrix.
+struct CsrArrays {
+  std::vector<PetscInt> row_start, columns;
+  std::vector<PetscScalar> values;
+};
+
+PetscErrorCode destroy_csr_arrays(void* arrays) {
+  delete static_cast<CsrArrays*>(arrays);
+  return 0;
+}
+
 /// PETSc's default convergence test, except that the step tolerance counts
 /// only once the residual is below step_tolerance_residual_factor times the
 /// absolute tolerance (with -bp_snes_atol 0: the default test).
@@ -280,6 +292,7 @@ void BlatterPattyn::create_jacobian_matrix() {
   int unchanged = m_matrix && key == m_pattern_key ? 1 : 0;
   MPI_Allreduce(MPI_IN_PLACE, &unchanged, 1, MPI_INT, MPI_MIN, m_grid->comm());
   if (unchanged) return;
+  const core::LogEventScope timer(core::log_event("BPMatrixPattern"));
   core::BorrowedVec v(m_dm, core::BorrowedVec::global);
   PetscInt local = 0;
   NUNATAK_PETSC(VecGetLocalSize(v, &local));
@@ -331,10 +344,30 @@ void BlatterPattyn::create_jacobian_matrix() {
       *pattern = bp_csr::make_pattern(local, rows, cols);
     }
     NUNATAK_PETSC(ISLocalToGlobalMappingRestoreIndices(ltog, &global));
-    NUNATAK_PETSC(MatSeqAIJSetPreallocationCSR(matrix, pattern->row_start.data(),
-                                               pattern->columns.data(), nullptr));
-    pattern->row_start = {}; // PETSc keeps its own copy
-    pattern->columns = {};
+    // The matrix uses the pattern's arrays in place: no copy, and no
+    // insertion row by row (MatSeqAIJSetPreallocationCSR took 1.9 s of
+    // ISMIP-HOM A at 128 x 128 x 33). They live in a container composed
+    // with the matrix, freed with it.
+    auto arrays = std::make_unique<CsrArrays>();
+    arrays->row_start = std::move(pattern->row_start);
+    arrays->columns = std::move(pattern->columns);
+    arrays->values.assign(pattern->entries, 0.0);
+    NUNATAK_PETSC(MatCreateSeqAIJWithArrays(m_grid->comm(), local, local, arrays->row_start.data(),
+                                            arrays->columns.data(), arrays->values.data(),
+                                            matrix.out()));
+    NUNATAK_PETSC(MatSetBlockSize(matrix, 2));
+    NUNATAK_PETSC(MatSetLocalToGlobalMapping(matrix, ltog, ltog));
+    NUNATAK_PETSC(MatSetDM(matrix, m_dm));
+    {
+      PetscContainer container = nullptr;
+      NUNATAK_PETSC(PetscContainerCreate(m_grid->comm(), &container));
+      NUNATAK_PETSC(PetscContainerSetPointer(container, arrays.release()));
+      NUNATAK_PETSC(PetscContainerSetUserDestroy(container, destroy_csr_arrays));
+      NUNATAK_PETSC(PetscObjectCompose(reinterpret_cast<PetscObject>(static_cast<Mat>(matrix)),
+                                       "nunatak_csr_arrays",
+                                       reinterpret_cast<PetscObject>(container)));
+      NUNATAK_PETSC(PetscContainerDestroy(&container));
+    }
     m_csr = std::move(pattern);
     m_hessian_values.shrink_to_fit();
   } else {
