@@ -64,11 +64,11 @@ TEST(BPCsr, InOrderPatternIsTheSortedPatternOfTheSlots) {
       solver::bp_csr::make_pattern(PetscInt(patch.size()), rows, columns);
 
   std::vector<PetscInt> row_start, in_order;
-  std::vector<std::int32_t> position;
-  problem.hessian_csr_pattern(row_start, in_order, position);
+  std::vector<std::uint8_t> offset;
+  problem.hessian_csr_pattern(row_start, in_order, offset);
   EXPECT_EQ(row_start, sorted.row_start);
   EXPECT_EQ(in_order, sorted.columns);
-  EXPECT_EQ(position, sorted.position);
+  EXPECT_EQ(offset, sorted.offset);
   // Sorted and unique within each row, and every owned dof has its diagonal.
   for (std::size_t r = 0; r + 1 < row_start.size(); ++r) {
     const auto first = in_order.begin() + row_start[r], last = in_order.begin() + row_start[r + 1];
@@ -88,6 +88,8 @@ TEST(BPCsr, SlotsNamingOneEntryShareItsPosition) {
   const solver::bp_csr::Pattern p = solver::bp_csr::make_pattern(3, rows, columns);
   EXPECT_EQ(p.row_start, (std::vector<PetscInt>{0, 1, 3, 4}));
   EXPECT_EQ(p.columns, (std::vector<PetscInt>{0, 0, 2, 2}));
-  EXPECT_EQ(p.position, (std::vector<std::int32_t>{0, 2, 3, 2, -1, 1}));
+  // Per slot, the entry's index within its row (entries 0, 2, 3, 2, -, 1).
+  const std::uint8_t unused = solver::hessian_unused_slot;
+  EXPECT_EQ(p.offset, (std::vector<std::uint8_t>{0, 1, 0, 1, unused, 0}));
   EXPECT_EQ(p.entries, 4u);
 }

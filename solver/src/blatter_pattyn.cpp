@@ -16,6 +16,7 @@
 #include <petscdmda.h>
 
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 namespace nunatak::solver {
@@ -332,7 +333,7 @@ void BlatterPattyn::create_jacobian_matrix() {
                     p.ey1 == p.ny - 1;
     for (PetscInt l = 0; identity && l < local; ++l) identity = global[l] == l;
     if (identity) {
-      m_problem->hessian_csr_pattern(pattern->row_start, pattern->columns, pattern->position);
+      m_problem->hessian_csr_pattern(pattern->row_start, pattern->columns, pattern->offset);
       pattern->entries = pattern->columns.size();
     } else {
       m_problem->hessian_pattern(rows, cols);
@@ -343,6 +344,12 @@ void BlatterPattyn::create_jacobian_matrix() {
         }
       *pattern = bp_csr::make_pattern(local, rows, cols);
     }
+    if (pattern->entries > std::size_t(std::numeric_limits<std::int32_t>::max()))
+      throw Error("internal: the Jacobian has too many entries for 32-bit positions");
+    // Where each box dof's matrix row starts (hessian_compressed).
+    m_csr_row_base.resize(p.size());
+    for (std::size_t l = 0; l < p.size(); ++l)
+      m_csr_row_base[l] = std::int32_t(pattern->row_start[std::size_t(global[l])]);
     NUNATAK_PETSC(ISLocalToGlobalMappingRestoreIndices(ltog, &global));
     // The matrix uses the pattern's arrays in place: no copy, and no
     // insertion row by row (MatSeqAIJSetPreallocationCSR took 1.9 s of
@@ -447,14 +454,16 @@ void BlatterPattyn::residual_local(const double* x, double* f) const {
 
 void BlatterPattyn::jacobian_local(const double* x, Mat P) const {
   const core::BPPatch& p = m_problem->patch();
-  // d on the diagonal of the fixed dofs of owned columns, through `add(slot, d)`.
+  // d on the diagonal of the fixed dofs of owned columns, through
+  // `add(row, slot, d)` (row: the box dof).
   const auto add_fixed_diagonal = [&](const auto& add) {
     for (int j = p.ys; j < p.ys + p.ym; ++j)
       for (int i = p.xs; i < p.xs + p.xm; ++i)
         for (int k = 0; k < p.nz; ++k)
           if (p.fixed(j, i, k))
             for (int c = 0; c < 2; ++c)
-              add(m_problem->hessian_index(j, i, k, c, 0, 0, 0, c),
+              add(p.node(j, i, k) * 2 + std::size_t(c),
+                  m_problem->hessian_index(j, i, k, c, 0, 0, 0, c),
                   m_problem->dirichlet_scale(j, i));
   };
   if (m_csr) {
@@ -462,8 +471,11 @@ void BlatterPattyn::jacobian_local(const double* x, Mat P) const {
     if (P != m_matrix) throw Error("internal: bp Jacobian into a matrix of another pattern");
     PetscScalar* csr = nullptr;
     NUNATAK_PETSC(MatSeqAIJGetArrayWrite(P, &csr));
-    m_problem->hessian_compressed(x, m_csr->position.data(), csr, m_csr->entries);
-    add_fixed_diagonal([&](std::size_t slot, double d) { csr[m_csr->position[slot]] += d; });
+    m_problem->hessian_compressed(x, m_csr_row_base.data(), m_csr->offset.data(), csr,
+                                  m_csr->entries);
+    add_fixed_diagonal([&](std::size_t row, std::size_t slot, double d) {
+      csr[m_csr_row_base[row] + m_csr->offset[slot]] += d;
+    });
     NUNATAK_PETSC(MatSeqAIJRestoreArrayWrite(P, &csr));
     NUNATAK_PETSC(MatAssemblyBegin(P, MAT_FINAL_ASSEMBLY));
     NUNATAK_PETSC(MatAssemblyEnd(P, MAT_FINAL_ASSEMBLY));
@@ -472,7 +484,7 @@ void BlatterPattyn::jacobian_local(const double* x, Mat P) const {
   // The values buffer is scratch space of a const operation.
   std::vector<double>& values = const_cast<std::vector<double>&>(m_hessian_values);
   m_problem->hessian(x, values.data());
-  add_fixed_diagonal([&](std::size_t slot, double d) { values[slot] += d; });
+  add_fixed_diagonal([&](std::size_t, std::size_t slot, double d) { values[slot] += d; });
   if (m_coo_slots.empty()) {
     NUNATAK_PETSC(MatSetValuesCOO(P, values.data(), INSERT_VALUES));
     return;

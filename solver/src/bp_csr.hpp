@@ -8,6 +8,8 @@
 /// sorted. Slots that name the same entry (periodic ghosts) share a position
 /// and are summed (BPProblem::hessian_compressed).
 
+#include "nunatak/solver/bp_problem.hpp"
+
 #include <petscsys.h>
 
 #include <cstdint>
@@ -15,18 +17,24 @@
 
 namespace nunatak::solver::bp_csr {
 
+/// Marks a slot that names no entry in Pattern::offset.
+constexpr std::uint8_t unused_slot = hessian_unused_slot;
+
 /// A CSR pattern and where each slot's value goes.
 struct Pattern {
   std::vector<PetscInt> row_start; ///< rows + 1 offsets into `columns`
   std::vector<PetscInt> columns;   ///< sorted and unique within each row
-  /// Per slot, the index of its entry in the CSR values; -1 for unused slots.
-  std::vector<std::int32_t> position;
+  /// Per slot, its entry's index within its row (the entry is row_start[row]
+  /// + offset: one byte per slot, a row has at most 54 entries), or
+  /// unused_slot.
+  std::vector<std::uint8_t> offset;
   std::size_t entries = 0; ///< nonzeros (columns.size(), kept when `columns` is released)
 };
 
 /// The pattern of a `rows` x `rows` matrix from each slot's global row and
 /// column (`columns[s] < 0`: slot s is unused). Throws nunatak::Error if an
-/// index is out of range or the entries overflow 32-bit positions.
+/// index is out of range, the entries overflow 32-bit positions or a row
+/// has more entries than a byte can count.
 Pattern make_pattern(PetscInt rows, const std::vector<PetscInt>& slot_rows,
                      const std::vector<PetscInt>& slot_columns);
 

@@ -312,43 +312,44 @@ void BPProblem::hessian_pattern(std::vector<Int>& rows, std::vector<Int>& cols) 
 
 template <class Int>
 void BPProblem::hessian_csr_pattern(std::vector<Int>& row_start, std::vector<Int>& columns,
-                                    std::vector<std::int32_t>& position) const {
+                                    std::vector<std::uint8_t>& offset) const {
   const core::BPPatch& p = m_impl->patch;
   if (p.ey0 != 0 || p.ex0 != 0 || p.ey1 != p.ny - 1 || p.ex1 != p.nx - 1)
     throw Error("internal: hessian_csr_pattern needs a patch whose elements span its box");
   row_start.assign(p.size() + 1, 0);
   columns.clear();
   columns.reserve(hessian_size()); // untouched pages cost no memory
-  position.resize(hessian_size());
+  offset.resize(hessian_size());
   // Slots come row by row with increasing columns (visit_hessian_slots), and
   // on such a patch no two slots name the same entry: append, no sort.
-  visit_hessian_slots(m_impl->patch, m_impl->kernel,
-                      [&](std::size_t slot, std::int64_t row, std::int64_t column) {
-                        if (column < 0) {
-                          position[slot] = -1;
-                        } else {
-                          position[slot] = std::int32_t(columns.size());
-                          columns.push_back(Int(column));
-                        }
-                        row_start[std::size_t(row) + 1] = Int(columns.size());
-                      });
+  // row_start[row + 1] follows the row's end; row_start[row] is final.
+  visit_hessian_slots(
+      m_impl->patch, m_impl->kernel, [&](std::size_t slot, std::int64_t row, std::int64_t column) {
+        if (column < 0) {
+          offset[slot] = hessian_unused_slot;
+        } else {
+          offset[slot] = std::uint8_t(Int(columns.size()) - row_start[std::size_t(row)]);
+          columns.push_back(Int(column));
+        }
+        row_start[std::size_t(row) + 1] = Int(columns.size());
+      });
 }
 
 template void BPProblem::hessian_pattern(std::vector<int>&, std::vector<int>&) const;
 template void BPProblem::hessian_pattern(std::vector<long>&, std::vector<long>&) const;
 template void BPProblem::hessian_pattern(std::vector<long long>&, std::vector<long long>&) const;
 template void BPProblem::hessian_csr_pattern(std::vector<int>&, std::vector<int>&,
-                                             std::vector<std::int32_t>&) const;
+                                             std::vector<std::uint8_t>&) const;
 template void BPProblem::hessian_csr_pattern(std::vector<long>&, std::vector<long>&,
-                                             std::vector<std::int32_t>&) const;
+                                             std::vector<std::uint8_t>&) const;
 template void BPProblem::hessian_csr_pattern(std::vector<long long>&, std::vector<long long>&,
-                                             std::vector<std::int32_t>&) const;
+                                             std::vector<std::uint8_t>&) const;
 
 namespace {
 
 /// Adds the element Hessians of the filled elements to the slots they touch:
-/// add(slot, value) with slot = coo_index(node a, component c, offset to node
-/// b, component c2).
+/// add(row, slot, value) with slot = coo_index(node a, component c, offset to
+/// node b, component c2) and row = node a's box dof (node index * 2 + c).
 template <class Add>
 void add_element_hessians(const KernelData& m, const double* x_data, const Add& add) {
   const bp::ConstNodeView x(x_data, m.ny, m.nx, m.nz, 2);
@@ -359,13 +360,17 @@ void add_element_hessians(const KernelData& m, const double* x_data, const Add& 
         bp::element_hessian(m, x, j, i, k, K);
         for (int a = 0; a < 8; ++a) {
           const int ja = j + bp::node_dj(a), ia = i + bp::node_di(a), ka = k + bp::node_dk(a);
+          const std::size_t node =
+              (std::size_t(ja) * std::size_t(m.nx) + std::size_t(ia)) * std::size_t(m.nz) +
+              std::size_t(ka);
           for (int b = 0; b < 8; ++b) {
             const int dj = bp::node_dj(b) - bp::node_dj(a), di = bp::node_di(b) - bp::node_di(a),
                       dk = bp::node_dk(b) - bp::node_dk(a);
             for (int c = 0; c < 2; ++c) {
-              const std::size_t row = m.coo_index(ja, ia, ka, c, dj, di, dk, 0);
-              add(row, K[(a * 2 + c) * 16 + b * 2]);
-              add(row + 1, K[(a * 2 + c) * 16 + b * 2 + 1]);
+              const std::size_t slot = m.coo_index(ja, ia, ka, c, dj, di, dk, 0);
+              const std::size_t row = node * 2 + std::size_t(c);
+              add(row, slot, K[(a * 2 + c) * 16 + b * 2]);
+              add(row, slot + 1, K[(a * 2 + c) * 16 + b * 2 + 1]);
             }
           }
         }
@@ -405,24 +410,28 @@ void BPProblem::hessian(const double* x_data, double* values_data) const {
       values_data, hessian_size());
   Kokkos::deep_copy(values, 0.0);
   add_element_hessians(
-      m, x_data,
-      KOKKOS_LAMBDA(std::size_t slot, double v) { Kokkos::atomic_add(&values(slot), v); });
+      m, x_data, KOKKOS_LAMBDA(std::size_t, std::size_t slot, double v) {
+        Kokkos::atomic_add(&values(slot), v);
+      });
 }
 
-void BPProblem::hessian_compressed(const double* x_data, const std::int32_t* position,
-                                   double* values_data, std::size_t entries) const {
+void BPProblem::hessian_compressed(const double* x_data, const std::int32_t* row_base,
+                                   const std::uint8_t* offset, double* values_data,
+                                   std::size_t entries) const {
   const KernelData m = m_impl->kernel;
-  const Kokkos::View<double*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> values(
-      values_data, entries);
-  const Kokkos::View<const std::int32_t*, Kokkos::HostSpace,
-                     Kokkos::MemoryTraits<Kokkos::Unmanaged>>
-      where(position, hessian_size());
+  using Unmanaged = Kokkos::MemoryTraits<Kokkos::Unmanaged>;
+  const Kokkos::View<double*, Kokkos::HostSpace, Unmanaged> values(values_data, entries);
+  const Kokkos::View<const std::int32_t*, Kokkos::HostSpace, Unmanaged> base(
+      row_base, std::size_t(m.nx) * std::size_t(m.ny) * std::size_t(m.nz) * 2);
+  const Kokkos::View<const std::uint8_t*, Kokkos::HostSpace, Unmanaged> within(offset,
+                                                                               hessian_size());
   Kokkos::deep_copy(values, 0.0);
-  // Unused slots (-1) receive only zeros: rows and columns of fixed nodes,
-  // which element_hessian zeroes.
+  // Unused slots receive only zeros: rows and columns of fixed nodes, which
+  // element_hessian zeroes.
   add_element_hessians(
-      m, x_data, KOKKOS_LAMBDA(std::size_t slot, double v) {
-        if (where(slot) >= 0) Kokkos::atomic_add(&values(where(slot)), v);
+      m, x_data, KOKKOS_LAMBDA(std::size_t row, std::size_t slot, double v) {
+        if (within(slot) != hessian_unused_slot)
+          Kokkos::atomic_add(&values(std::size_t(base(row)) + within(slot)), v);
       });
 }
 

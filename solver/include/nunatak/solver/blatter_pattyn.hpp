@@ -325,8 +325,9 @@ private:
   /// gathered values.
   std::vector<std::size_t> m_coo_slots;
   std::vector<double> m_coo_values;
-  /// One rank, AIJ: the CSR position of each slot (bp_csr.hpp); null: COO assembly.
+  /// One rank, AIJ: each slot's offset within its CSR row (bp_csr.hpp); null: COO assembly.
   std::unique_ptr<bp_csr::Pattern> m_csr;
+  std::vector<std::int32_t> m_csr_row_base; ///< per box dof: where its matrix row starts
   /// element_filled, node_free and bed_fixed of the patch m_matrix's pattern was made for.
   std::vector<std::uint8_t> m_pattern_key;
   std::shared_ptr<const Columns> m_columns;

@@ -39,6 +39,9 @@ namespace nunatak::solver {
 /// gains -int f.(u, v) dV); for manufactured-solution tests.
 using BodyForce = std::function<std::array<double, 2>(double x, double y, double z)>;
 
+/// Marks, in a compressed Hessian's per-slot offsets, a slot that names no entry.
+inline constexpr std::uint8_t hessian_unused_slot = 255;
+
 /// The discrete Blatter-Pattyn problem on one patch (see the file comment).
 class BPProblem {
 public:
@@ -83,24 +86,26 @@ public:
   /// The same pattern in compressed rows over the box's dofs ([y][x][z][c]),
   /// for a patch whose elements span its box (one rank, not periodic):
   /// row_start (size() + 1 offsets), each row's columns in increasing order,
-  /// and per slot the index of its entry in `columns` (-1 where unused). What
-  /// bp_csr::make_pattern makes of hessian_pattern there, without its sort.
-  /// Throws nunatak::Error on another patch.
+  /// and per slot its entry's index within its row (hessian_unused_slot where
+  /// unused). What bp_csr::make_pattern makes of hessian_pattern there,
+  /// without its sort. Throws nunatak::Error on another patch.
   template <class Int>
   void hessian_csr_pattern(std::vector<Int>& row_start, std::vector<Int>& columns,
-                           std::vector<std::int32_t>& position) const;
+                           std::vector<std::uint8_t>& offset) const;
   /// Position in the COO arrays of the entry (row: node (j, i, k) component
   /// c; column: the node offset by (dj, di, dk) in {-1, 0, 1}, component c2).
   std::size_t hessian_index(int j, int i, int k, int c, int dj, int di, int dk, int c2) const;
   /// The Hessian of energy() at `x` into `values` (hessian_size() values,
   /// overwritten; rows and columns of fixed nodes are 0).
   void hessian(const double* x, double* values) const;
-  /// The same Hessian summed straight into compressed storage: slot s
-  /// (hessian_index) adds to values[position[s]], skipped where position[s]
-  /// is -1; `values` (`entries` long) is zeroed first. For a CSR matrix whose
-  /// positions come from hessian_pattern (bp_csr.hpp).
-  void hessian_compressed(const double* x, const std::int32_t* position, double* values,
-                          std::size_t entries) const;
+  /// The same Hessian summed straight into compressed-row storage: slot s
+  /// (hessian_index), whose row is the box dof r (node(j, i, k) * 2 + c),
+  /// adds to values[row_base[r] + offset[s]], skipped where offset[s] is
+  /// hessian_unused_slot; `values` (`entries` long) is zeroed first. For a
+  /// CSR matrix whose pattern comes from hessian_pattern (bp_csr.hpp) or
+  /// hessian_csr_pattern, row_base[r] being the start of r's matrix row.
+  void hessian_compressed(const double* x, const std::int32_t* row_base, const std::uint8_t* offset,
+                          double* values, std::size_t entries) const;
 
   /// Stress-velocity Newton (Isaac, Stadler and Ghattas 2015; Rudi, Shih and
   /// Stadler 2020): a dual stress kept at every quadrature point, in whose
