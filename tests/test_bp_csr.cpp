@@ -1,9 +1,11 @@
-// The Blatter-Pattyn Jacobian's compressed-row pattern: the in-order builder
+// Shortcuts of the Blatter-Pattyn problem, each against the long way: the
+// in-order builder of the Jacobian's compressed-row pattern
 // (BPProblem::hessian_csr_pattern, what one rank uses when the grid is not
 // periodic) gives the pattern that bp_csr::make_pattern sorts out of the
 // Hessian's slots, on an ice cap with ice-free land, a floating margin and a
-// bed that slides in part; and make_pattern merges slots that name the same
-// entry (periodic ghosts).
+// bed that slides in part; make_pattern merges slots that name the same
+// entry (periodic ghosts); and the gradient at rest (the loads, which set
+// the solver's absolute tolerance) is the gradient at zero velocity.
 #include "bp_csr.hpp"
 #include "nunatak/core/bp_patch.hpp"
 #include "nunatak/core/runtime.hpp"
@@ -12,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <vector>
 
@@ -92,4 +95,25 @@ TEST(BPCsr, SlotsNamingOneEntryShareItsPosition) {
   const std::uint8_t unused = solver::hessian_unused_slot;
   EXPECT_EQ(p.offset, (std::vector<std::uint8_t>{0, 1, 0, 1, unused, 0}));
   EXPECT_EQ(p.entries, 4u);
+}
+
+TEST(BPProblem, GradientAtRestIsTheGradientAtZeroVelocity) {
+  const core::Runtime runtime;
+  solver::BPProblem problem(ice_cap_patch());
+  // A body force too, so that every load term is there (driving stress,
+  // front pressure, body force).
+  problem.set_body_force(
+      [](double x, double y, double z) {
+        return std::array<double, 2>{1e-3 * std::sin(1e-4 * x + 1e-3 * z),
+                                     2e-3 * std::cos(1e-4 * y)};
+      },
+      0.0, 0.0);
+  const std::size_t n = problem.patch().size();
+  std::vector<double> at_zero(n), at_rest(n, 7.0);
+  problem.gradient(std::vector<double>(n, 0.0).data(), at_zero.data());
+  problem.gradient_at_rest(at_rest.data());
+  EXPECT_EQ(at_rest, at_zero);
+  // Not trivially: the loads are there, and the front pushes.
+  EXPECT_GT(*std::max_element(at_zero.begin(), at_zero.end()), 0.0);
+  EXPECT_LT(*std::min_element(at_zero.begin(), at_zero.end()), 0.0);
 }

@@ -2,12 +2,13 @@
 // Kokkos kernels behind every residual and Jacobian of a Newton solve) on
 // ISMIP-HOM A's geometry, no slip and with sliding (a benchmark, not a test):
 //   bp_kernel_timing [nx ny nz [repetitions]]
-// prints, per evaluation, the fastest wall time over the repetitions of the
+// prints, per evaluation, the fastest wall time over the repetitions of: the
 // Jacobian's CSR pattern (sorted from the Hessian's slots, and built in
-// order: what a transient run redoes whenever the ice mask changes), of the residual (energy
-// gradient), of the Jacobian summed into CSR storage (what every Newton step assembles), of the
-// stress-velocity Newton's dual update and of its Jacobian, in ms and in ns per element, and the
-// ratio Jacobian / residual.
+// order: what a transient run redoes whenever the ice mask changes); the
+// residual (energy gradient) and the residual at rest (its loads alone: the
+// solver's absolute tolerance); the Jacobian summed into CSR storage (what
+// every Newton step assembles); the stress-velocity Newton's dual update and
+// its Jacobian. In ms and in ns per element, with the ratio Jacobian / residual.
 #include "ismip_a_patch.hpp"
 
 #include "bp_csr.hpp"
@@ -85,6 +86,7 @@ void time_case(const char* name, const core::BPPatch& patch, int repetitions) {
   });
   const double residual =
       seconds_per_call(repetitions, [&] { problem.gradient(x.data(), g.data()); });
+  const double at_rest = seconds_per_call(repetitions, [&] { problem.gradient_at_rest(g.data()); });
   const auto jacobian = [&] {
     problem.hessian_compressed(x.data(), row_base.data(), pattern.offset.data(), values.data(),
                                pattern.entries);
@@ -104,6 +106,7 @@ void time_case(const char* name, const core::BPPatch& patch, int repetitions) {
   line("Jacobian pattern (slots, sorted)", sorted_pattern);
   line("Jacobian pattern (in order)", in_order_pattern);
   line("residual (energy gradient)", residual);
+  line("residual at rest (the loads)", at_rest);
   line("Jacobian (Newton, CSR)", newton);
   line("dual-stress update", dual);
   line("Jacobian (stress-velocity Newton)", dual_newton);

@@ -545,6 +545,17 @@ void BlatterPattyn::residual(Vec x, Vec f) const {
   NUNATAK_PETSC(DMLocalToGlobal(m_dm, fl, ADD_VALUES, f));
 }
 
+void BlatterPattyn::residual_at_rest(Vec f) const {
+  // At x = 0 the fixed dofs' rows d (u - 0) are 0 too.
+  core::BorrowedVec fl(m_dm, core::BorrowedVec::local);
+  {
+    const core::VecWriteArray fa(fl);
+    m_problem->gradient_at_rest(fa.data());
+  }
+  NUNATAK_PETSC(VecSet(f, 0.0));
+  NUNATAK_PETSC(DMLocalToGlobal(m_dm, fl, ADD_VALUES, f));
+}
+
 void BlatterPattyn::jacobian(Vec x, Mat J) const {
   core::BorrowedVec xl(m_dm, core::BorrowedVec::local);
   NUNATAK_PETSC(DMGlobalToLocal(m_dm, x, INSERT_VALUES, xl));

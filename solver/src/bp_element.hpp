@@ -41,6 +41,15 @@ KOKKOS_INLINE_FUNCTION void shape(double xi, double eta, double zeta, double phi
   }
 }
 
+/// The quadrature weight det J alone, as physical_gradients returns it (the
+/// same sum, so the same bits).
+KOKKOS_INLINE_FUNCTION double element_weight(const double dphi[8][3], const double z[8], double dx,
+                                             double dy) {
+  double z_zeta = 0;
+  for (int a = 0; a < 8; ++a) z_zeta += z[a] * dphi[a][2];
+  return 0.25 * dx * dy * z_zeta;
+}
+
 /// Physical gradients of the shape functions and the quadrature weight
 /// (det J) for an element of size dx x dy with node elevations z[8]:
 /// x and y are affine in (xi, eta); z = sum z_a phi_a.

@@ -10,6 +10,7 @@
 #include <Kokkos_Core.hpp>
 
 #include <cstddef>
+#include <type_traits>
 
 namespace nunatak::solver::bp {
 
@@ -87,6 +88,13 @@ struct KernelData {
   KOKKOS_INLINE_FUNCTION std::size_t body_force_index(int j, int i, int k, int q) const {
     return element_index(j, i, k) * 16 + std::size_t(q) * 2;
   }
+};
+
+/// A velocity field that is 0 everywhere, for the gradient at rest
+/// (BPProblem::gradient_at_rest): element_gradient then skips the terms that
+/// vanish there.
+struct ZeroVelocity {
+  KOKKOS_INLINE_FUNCTION double operator()(int, int, int, int) const { return 0.0; }
 };
 
 /// Element-local data gathered from the patch.
@@ -260,17 +268,25 @@ template <class X>
 KOKKOS_FORCEINLINE_FUNCTION void element_gradient(const KernelData& m, const X& x, int j, int i,
                                                   int k, ElementData& e, double ru[8],
                                                   double rv[8]) {
+  // At rest (X = ZeroVelocity) the viscous and friction terms are exactly 0
+  // and are skipped: the loads alone, the same bits as at x = 0.
+  constexpr bool at_rest = std::is_same_v<X, ZeroVelocity>;
   gather(m, x, j, i, k, e);
   for (int a = 0; a < 8; ++a) ru[a] = rv[a] = 0.0;
   for (int q = 0; q < 8; ++q) {
     QuadraturePoint p;
-    evaluate_point(m, e, q, p);
+    if constexpr (at_rest) {
+      p.xi = gauss(q & 1);
+      p.eta = gauss((q >> 1) & 1);
+      double dphi[8][3];
+      shape(p.xi, p.eta, gauss(q >> 2), p.phi, dphi);
+      p.w = element_weight(dphi, e.z, m.dx, m.dy);
+    } else {
+      evaluate_point(m, e, q, p);
+    }
     const double w = p.w;
-    const double *du = p.du, *dv = p.dv;
-    const double eta2 = 2.0 * viscosity(p.rheology, strain_rate2(du, dv)) * m.inv_rho_g;
     double ds[2];
     surface_gradient(e.s, p.xi, p.eta, m.dx, m.dy, ds);
-    const double shear = 0.5 * (du[1] + dv[0]);
     // The load per unit volume (divided by rho g): surface slope minus body force.
     double load[2] = {ds[0], ds[1]};
     if (m.has_body_force) {
@@ -278,15 +294,26 @@ KOKKOS_FORCEINLINE_FUNCTION void element_gradient(const KernelData& m, const X& 
       load[0] -= m.body_force_q(b) * m.inv_rho_g;
       load[1] -= m.body_force_q(b + 1) * m.inv_rho_g;
     }
-    for (int a = 0; a < 8; ++a) {
-      const double* g = p.grad[a];
-      ru[a] += w * (eta2 * ((2 * du[0] + dv[1]) * g[0] + shear * g[1] + 0.5 * du[2] * g[2]) +
-                    load[0] * p.phi[a]);
-      rv[a] += w * (eta2 * ((2 * dv[1] + du[0]) * g[1] + shear * g[0] + 0.5 * dv[2] * g[2]) +
-                    load[1] * p.phi[a]);
+    if constexpr (at_rest) {
+      for (int a = 0; a < 8; ++a) {
+        ru[a] += w * (load[0] * p.phi[a]);
+        rv[a] += w * (load[1] * p.phi[a]);
+      }
+      continue;
+    } else {
+      const double *du = p.du, *dv = p.dv;
+      const double eta2 = 2.0 * viscosity(p.rheology, strain_rate2(du, dv)) * m.inv_rho_g;
+      const double shear = 0.5 * (du[1] + dv[0]);
+      for (int a = 0; a < 8; ++a) {
+        const double* g = p.grad[a];
+        ru[a] += w * (eta2 * ((2 * du[0] + dv[1]) * g[0] + shear * g[1] + 0.5 * du[2] * g[2]) +
+                      load[0] * p.phi[a]);
+        rv[a] += w * (eta2 * ((2 * dv[1] + du[0]) * g[1] + shear * g[0] + 0.5 * dv[2] * g[2]) +
+                      load[1] * p.phi[a]);
+      }
     }
   }
-  if (k == 0 && m.sliding) {
+  if (!at_rest && k == 0 && m.sliding) {
     for (int q = 0; q < 4; ++q) {
       BasalPoint b;
       evaluate_basal_point(e, q, b);

@@ -201,13 +201,16 @@ double BPProblem::energy(const double* x_data) const {
   return sum;
 }
 
-void BPProblem::gradient(const double* x_data, double* g_data) const {
-  const KernelData m = m_impl->kernel;
-  const bp::ConstNodeView x(x_data, m.ny, m.nx, m.nz, 2);
+namespace {
+
+/// Sums the element gradients of the filled elements at `x` (node values, or
+/// bp::ZeroVelocity) into `g_data` (the patch's nodes, overwritten).
+template <class X>
+void sum_element_gradients(const KernelData& m, const X& x, double* g_data, const char* label) {
   const bp::NodeView g(g_data, m.ny, m.nx, m.nz, 2);
   Kokkos::deep_copy(g, 0.0);
   Kokkos::parallel_for(
-      "bp::gradient", element_range(m), KOKKOS_LAMBDA(int j, int i, int k) {
+      label, element_range(m), KOKKOS_LAMBDA(int j, int i, int k) {
         if (!bp::element_is_filled(m, j, i)) return;
         bp::ElementData e;
         double ru[8], rv[8];
@@ -219,6 +222,17 @@ void BPProblem::gradient(const double* x_data, double* g_data) const {
           Kokkos::atomic_add(&g(ja, ia, ka, 1), rv[a]);
         }
       });
+}
+
+} // namespace
+
+void BPProblem::gradient(const double* x_data, double* g_data) const {
+  const KernelData m = m_impl->kernel;
+  sum_element_gradients(m, bp::ConstNodeView(x_data, m.ny, m.nx, m.nz, 2), g_data, "bp::gradient");
+}
+
+void BPProblem::gradient_at_rest(double* g_data) const {
+  sum_element_gradients(m_impl->kernel, bp::ZeroVelocity{}, g_data, "bp::gradient_at_rest");
 }
 
 std::size_t BPProblem::hessian_size() const {

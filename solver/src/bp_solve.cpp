@@ -361,11 +361,9 @@ BPSolveReport BlatterPattyn::solve() {
     PetscInt maxit, maxf;
     NUNATAK_PETSC(SNESGetTolerances(m_snes, &atol, &rtol, &stol, &maxit, &maxf));
     if (!user_gave("-snes_atol")) {
-      core::VecHandle zero, f0;
-      NUNATAK_PETSC(VecDuplicate(m_solution, zero.out()));
+      core::VecHandle f0;
       NUNATAK_PETSC(VecDuplicate(m_solution, f0.out()));
-      NUNATAK_PETSC(VecSet(zero, 0.0));
-      residual(zero, f0);
+      residual_at_rest(f0);
       PetscReal forcing = 0;
       NUNATAK_PETSC(VecNorm(f0, NORM_2, &forcing));
       atol = rtol * forcing;
