@@ -5,8 +5,10 @@
 /// unused), for a matrix on one rank: PETSc's COO preallocation sorts every
 /// slot (a third of the set-up time of ISMIP-HOM A at 64 x 64 x 17); here
 /// the slots are bucketed by row, and only each row's few dozen entries are
-/// sorted. Slots that name the same entry (periodic ghosts) share a position
-/// and are summed (BPProblem::hessian_compressed).
+/// sorted (where they are not already). Slots that name the same entry
+/// (periodic ghosts) get the same offset in the same row and are summed
+/// (BPProblem::hessian_compressed). Non-periodic grids skip all this:
+/// BPProblem::hessian_csr_pattern builds the same pattern in order.
 
 #include "nunatak/solver/bp_problem.hpp"
 
