@@ -1,7 +1,8 @@
 # Installation and the exported CMake package: after `cmake --install build
 # --prefix P`, another project finds nunatak with
 #   find_package(nunatak REQUIRED)   # CMAKE_PREFIX_PATH=P
-#   target_link_libraries(app PRIVATE nunatak::model)   # or core, io, solver, inversion, emulator
+#   target_link_libraries(app PRIVATE nunatak::model)   # or core, io, solver, inversion, emulator,
+#                                                        # model_ml (the LibTorch parts of model)
 # tests/consumer is such a project; the test `consumer_project` builds it
 # against a fresh installation.
 include(GNUInstallDirs)
@@ -36,8 +37,9 @@ if(NUNATAK_ENABLE_EMULATOR)
   set_target_properties(nunatak_torch PROPERTIES EXPORT_NAME torch)
   set_target_properties(nunatak_gradient_inversion PROPERTIES EXPORT_NAME gradient_inversion)
   set_target_properties(nunatak_superres PROPERTIES EXPORT_NAME superres)
+  set_target_properties(nunatak_model_ml PROPERTIES EXPORT_NAME model_ml)
   list(APPEND nunatak_installed nunatak_emulator nunatak_torch nunatak_gradient_inversion
-                                nunatak_superres)
+                                nunatak_superres nunatak_model_ml)
   list(APPEND nunatak_installed_headers emulator superres)
 endif()
 
@@ -47,6 +49,10 @@ install(TARGETS ${nunatak_installed}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS nunatak RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# The program's LibTorch plugin, where the program looks for it (apps/nunatak).
+if(TARGET nunatak_ml)
+  install(TARGETS nunatak_ml LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+endif()
 foreach(library ${nunatak_installed_headers})
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${library}/include/
           DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})

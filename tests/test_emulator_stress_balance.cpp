@@ -3,7 +3,8 @@
 // solve` (velocity downhill, exactly 0 off the ice, the time in ms) and a
 // short `nunatak run` whose mass budget closes to round-off; 2 ranks give the
 // same output as 1; a missing or mismatched model file is one error;
-// emulator.output: reference gives the membrane reference alone.
+// emulator.output: reference gives the membrane reference alone; the program
+// loads LibTorch only for the emulator.
 // This program does not start MPI itself: it runs nunatak under mpiexec.
 #include "cli_support.hpp"
 #include "nunatak/emulator/membrane_reference.hpp"
@@ -273,4 +274,44 @@ TEST(EmulatorStressBalance, TheMembraneReferenceAloneOnRequest) {
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("uses no membrane reference"), std::string::npos) << r.err;
   EXPECT_FALSE(std::filesystem::exists(dir.file("bad.nc")));
+}
+
+// The nunatak program loads LibTorch (its plugin, libnunatak_ml.so) only for
+// a command that needs it (model/ml_components.hpp): the dynamic loader's
+// own log (LD_DEBUG=files) lists LibTorch for an emulator solve and not for
+// a shallow-ice one. Without the plugin, the shallow-ice solve still runs,
+// and the emulator solve and `invert` are one error naming the plugin, with
+// no output written.
+TEST(EmulatorStressBalance, LibTorchIsLoadedOnlyWhenACommandNeedsIt) {
+  TempDir dir;
+  write_cap_run(dir);
+  const std::string sia = "solve input.yaml --set stress_balance.model=sia";
+  Result r = run_shell(dir, "LD_DEBUG=files " + std::string(NUNATAK_BINARY) + " " + sia);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err.find("libtorch"), std::string::npos);
+  EXPECT_EQ(r.err.find("libnunatak_ml"), std::string::npos);
+  std::filesystem::remove(dir.file("out.nc"));
+  r = run_shell(dir, "LD_DEBUG=files " + std::string(NUNATAK_BINARY) + " solve input.yaml");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("libnunatak_ml"), std::string::npos);
+  EXPECT_NE(r.err.find("libtorch"), std::string::npos);
+  std::filesystem::remove(dir.file("out.nc"));
+  std::filesystem::remove(dir.file("out_velsurf_mag.png"));
+
+  TempDir bare;
+  write_cap(bare.file("input_cap.nc"));
+  write_text(bare.file("input.yaml"), config);
+  const std::string without = "NUNATAK_ML_PLUGIN=/nonexistent/libnunatak_ml.so ";
+  r = run_shell(bare, without + NUNATAK_BINARY + " solve input.yaml");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("/nonexistent/libnunatak_ml.so"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(bare.file("out.nc")));
+  r = run_shell(bare, without + NUNATAK_BINARY + " invert input.yaml");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("cannot load nunatak's LibTorch plugin '/nonexistent/libnunatak_ml.so'"),
+            std::string::npos)
+      << r.err;
+  r = run_shell(bare, without + NUNATAK_BINARY + " " + sia);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(bare.file("out.nc")));
 }

@@ -74,9 +74,6 @@ void add_emulator_command(CLI::App& app, Context& context) {
       "emulator", "The Blatter-Pattyn emulator: make its data set, train it, evaluate it");
   emulator->require_subcommand(1);
   add_dataset_command(*emulator, context);
-#ifdef NUNATAK_HAVE_EMULATOR
-  add_emulator_training_commands(*emulator, context);
-#endif
 }
 
 } // namespace nunatak::app

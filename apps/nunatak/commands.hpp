@@ -61,6 +61,13 @@ void add_solve_command(CLI::App& app, Context& context);
 void add_emulator_command(CLI::App& app, Context& context);
 /// `observe`: synthetic observations for twin experiments (command_observe.cpp).
 void add_observe_command(CLI::App& app, Context& context);
+/// Loads nunatak's LibTorch plugin (model/ml_components.hpp) if it is not
+/// loaded and adds its subcommands (`emulator train|eval|gradient`, `invert`,
+/// `superres`) to `cli`, which has the `emulator` command already. Throws
+/// nunatak::Error naming the plugin if it cannot be loaded.
+void add_ml_commands(CLI::App& cli, Context& context);
+
+/// The LibTorch subcommands (in the plugin, libnunatak_ml.so):
 /// `emulator train`, `eval` and `gradient` (command_emulator_train.cpp,
 /// command_emulator_gradient.cpp; LibTorch).
 void add_emulator_training_commands(CLI::App& emulator, Context& context);
@@ -70,3 +77,6 @@ void add_invert_command(CLI::App& app, Context& context);
 void add_superres_command(CLI::App& app, Context& context);
 
 } // namespace nunatak::app
+
+/// The plugin's entry point for add_ml_commands (apps/nunatak/ml_plugin.cpp).
+extern "C" void nunatak_ml_add_commands(CLI::App* cli, nunatak::app::Context* context);

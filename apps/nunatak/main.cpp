@@ -9,56 +9,17 @@
 #include "nunatak/core/error.hpp"
 #include "nunatak/core/error_report.hpp"
 #include "nunatak/core/version.hpp"
+#include "nunatak/model/ml_components.hpp"
 
 #include <mpi.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 
 namespace nunatak::app {
-
-std::string shell_quote(const std::string& arg) {
-  if (!arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                            "0123456789_-+=/.,:@%") == std::string::npos)
-    return arg;
-  std::string quoted = "'";
-  for (const char c : arg) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
-
-Context::Context(std::vector<std::string> argv, std::vector<std::string> petsc_options)
-    : m_argv(std::move(argv)), m_petsc_options(std::move(petsc_options)) {
-  for (size_t i = 0; i < m_argv.size(); ++i)
-    m_command_line += (i ? " " : "") + shell_quote(m_argv[i]);
-}
-
-std::string Context::restart_command(const std::string& checkpoint) const {
-  std::vector<std::string> args;
-  bool inserted = false;
-  for (size_t i = 0; i < m_argv.size(); ++i) {
-    const std::string& a = m_argv[i];
-    if (!inserted && a == "--") {
-      args.insert(args.end(), {"--restart", checkpoint});
-      inserted = true;
-    }
-    if (!inserted && a == "--restart") {
-      ++i; // and its value
-      continue;
-    }
-    if (!inserted && a.rfind("--restart=", 0) == 0) continue;
-    args.push_back(a);
-  }
-  if (!inserted) args.insert(args.end(), {"--restart", checkpoint});
-  std::string line;
-  for (size_t i = 0; i < args.size(); ++i) line += (i ? " " : "") + shell_quote(args[i]);
-  return line;
-}
-
-core::Runtime& Context::runtime() {
-  if (!m_runtime) m_runtime = std::make_unique<core::Runtime>(MPI_COMM_WORLD, m_petsc_options);
-  return *m_runtime;
-}
 
 namespace {
 
@@ -112,24 +73,84 @@ void report_unused_petsc_options(const Context& context) {
                list);
 }
 
-/// The subcommand named on the command line if it is not one of `cli`'s:
-/// the first argument that is neither an option nor an option's value.
-std::string unknown_subcommand(const CLI::App& cli, int argc, char** argv) {
+/// The positional arguments of the command line before "--" (the words that
+/// are neither options nor --log-level's value), in order.
+std::vector<std::string> command_words(int argc, char** argv) {
+  std::vector<std::string> words;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--log-level") {
       ++i;
       continue;
     }
-    if (!a.empty() && a[0] == '-') continue;
-    for (const auto* sub : cli.get_subcommands({}))
-      if (sub->check_name(a)) return "";
-    return a;
+    if (!a.empty() && a[0] != '-') words.push_back(a);
   }
-  return "";
+  return words;
 }
 
+/// The subcommand named on the command line if it is not one of `cli`'s:
+/// the first of command_words.
+std::string unknown_subcommand(const CLI::App& cli, int argc, char** argv) {
+  const std::vector<std::string> words = command_words(argc, argv);
+  if (words.empty()) return "";
+  for (const auto* sub : cli.get_subcommands({}))
+    if (sub->check_name(words[0])) return "";
+  return words[0];
+}
+
+/// Whether a command line needs the LibTorch subcommands (the plugin).
+enum class MlNeed {
+  none,     ///< the other subcommands: LibTorch is not loaded
+  listing,  ///< the program's own --help, or an unknown subcommand: to list them all
+  required, ///< `invert`, `superres`, `emulator` other than `emulator dataset`
+};
+
+MlNeed ml_need(int argc, char** argv) {
+  const std::vector<std::string> words = command_words(argc, argv);
+  if (words.empty()) {
+    for (int i = 1; i < argc; ++i)
+      if (std::string(argv[i]) == "-h" || std::string(argv[i]) == "--help") return MlNeed::listing;
+    return MlNeed::none;
+  }
+  static const std::vector<std::string> without_torch = {
+      "info", "config",   "plot",      "bootstrap", "verify",
+      "run",  "ensemble", "ismip-hom", "solve",     "observe"};
+  for (const auto& name : without_torch)
+    if (words[0] == name) return MlNeed::none;
+  if (words[0] == "emulator")
+    return words.size() >= 2 && words[1] == "dataset" ? MlNeed::none : MlNeed::required;
+  if (words[0] == "invert" || words[0] == "superres") return MlNeed::required;
+  return MlNeed::listing;
+}
+
+#ifdef NUNATAK_HAVE_EMULATOR
+/// The LibTorch plugin's file: $NUNATAK_ML_PLUGIN, else the first of the
+/// places it has relative to the program (build tree, installation) that
+/// exists, else the first of them (so that the error names it).
+std::string ml_plugin_path() {
+  if (const char* path = std::getenv("NUNATAK_ML_PLUGIN"); path && *path) return path;
+  std::error_code ec;
+  const std::filesystem::path program = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return NUNATAK_ML_PLUGIN_NAME;
+  std::string first;
+  for (const char* relative :
+       {NUNATAK_ML_PLUGIN_FROM_BUILD_BIN, NUNATAK_ML_PLUGIN_FROM_INSTALL_BIN}) {
+    const std::filesystem::path candidate =
+        (program.parent_path() / relative / NUNATAK_ML_PLUGIN_NAME).lexically_normal();
+    if (std::filesystem::exists(candidate, ec)) return candidate.string();
+    if (first.empty()) first = candidate.string();
+  }
+  return first;
+}
+#endif
+
 } // namespace
+
+void add_ml_commands(CLI::App& cli, Context& context) {
+  using AddCommands = void (*)(CLI::App*, Context*);
+  reinterpret_cast<AddCommands>(model::ml_plugin_symbol("nunatak_ml_add_commands"))(&cli, &context);
+}
+
 } // namespace nunatak::app
 
 int main(int argc, char** argv) {
@@ -176,8 +197,7 @@ int main(int argc, char** argv) {
   app::add_emulator_command(cli, context);
   app::add_observe_command(cli, context);
 #ifdef NUNATAK_HAVE_EMULATOR
-  app::add_invert_command(cli, context);
-  app::add_superres_command(cli, context);
+  model::set_ml_plugin_path(app::ml_plugin_path());
 #endif
   cli.parse_complete_callback(
       [&] { spdlog::set_level(quiet ? spdlog::level::warn : spdlog::level::from_str(log_level)); });
@@ -185,6 +205,16 @@ int main(int argc, char** argv) {
   int status = 0;
   try {
     // Every rank parses the same command line: these errors are shared.
+    // LibTorch is loaded only for the commands that need it; a help listing
+    // without it says why.
+    if (const app::MlNeed need = app::ml_need(own_argc, argv); need != app::MlNeed::none) {
+      try {
+        app::add_ml_commands(cli, context);
+      } catch (const Error& e) {
+        if (need == app::MlNeed::required) throw CollectiveError(e.what(), 0);
+        if (app::world_rank() == 0) spdlog::warn("{}", e.what());
+      }
+    }
     try {
       core::parse_petsc_options(petsc_options, "the PETSc options after '--'");
     } catch (const Error& e) {

@@ -8,6 +8,7 @@
 #include "nunatak/core/constants.hpp"
 #include "nunatak/core/error.hpp"
 #include "nunatak/io/config.hpp"
+#include "nunatak/model/ml_components.hpp"
 
 #include <Kokkos_Core.hpp>
 #include <fmt/format.h>
@@ -133,6 +134,10 @@ CoupledModel::CoupledModel(const std::string& config_file, MPI_Comm comm)
     throw Error("output.file '" + s.config.get_string("output.file") + "' (" + config_file +
                 ") is the output of another nunatak model in this process: give each its own");
   m_prefix = next_prefix();
+#ifdef NUNATAK_HAVE_EMULATOR
+  // The library links nunatak's LibTorch parts (stress_balance.model: emulator).
+  model::link_ml_components();
+#endif
   s.simulation = std::make_unique<model::Simulation>(
       s.config, comm, "nunatak coupled to a host program (" + config_file + ")", m_prefix);
   // What a command would log as warnings (inputs, floating ice), once.

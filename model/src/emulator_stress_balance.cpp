@@ -331,13 +331,11 @@ private:
 
 } // namespace
 
-void register_emulator_stress_balance() {
-  solver::register_stress_balance(
-      "emulator",
-      [](std::shared_ptr<const core::ParallelGrid> grid,
-         const StressBalanceParams& params) -> std::unique_ptr<solver::StressBalance> {
-        return std::make_unique<EmulatorStressBalance>(std::move(grid), params);
-      });
+solver::StressBalanceFactory emulator_stress_balance_factory() {
+  return [](std::shared_ptr<const core::ParallelGrid> grid,
+            const StressBalanceParams& params) -> std::unique_ptr<solver::StressBalance> {
+    return std::make_unique<EmulatorStressBalance>(std::move(grid), params);
+  };
 }
 
 } // namespace nunatak::model

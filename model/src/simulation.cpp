@@ -1,6 +1,6 @@
 #include "nunatak/model/simulation.hpp"
 
-#include "nunatak/model/emulator_stress_balance.hpp"
+#include "nunatak/model/ml_components.hpp"
 
 #include "nunatak/core/collective.hpp"
 #include "nunatak/core/constants.hpp"
@@ -361,7 +361,8 @@ Simulation::Simulation(const io::Config& config, MPI_Comm comm, std::string comm
   params.stress.emulator_retrain_steps = int(config.get_int("emulator.retrain_steps"));
   params.stress.emulator_retrain_learning_rate = config.get_real("emulator.retrain_learning_rate");
   params.stress.emulator_solver_check_every = int(config.get_int("emulator.solver_check_every"));
-  register_emulator_stress_balance();
+  // LibTorch (the plugin, in the nunatak program) only for the emulator.
+  if (config.get_string("stress_balance.model") == "emulator") register_emulator_stress_balance();
   params.max_dt = config.get_real("time.max_step") * year;
 
   params.stress.options_prefix = options_prefix;

@@ -28,10 +28,13 @@
 ///   StressBalance::last_solver_check (the time series'
 ///   emulator_solver_difference). The run keeps the network's velocity.
 
+#include "nunatak/solver/stress_balance.hpp"
+
 namespace nunatak::model {
 
-/// Makes "emulator" known to solver::make_stress_balance. Without LibTorch
-/// (NUNATAK_ENABLE_EMULATOR=OFF) it does nothing, and "emulator" stays unknown.
-void register_emulator_stress_balance();
+/// The factory of the emulator stress balance (nunatak::model_ml, LibTorch).
+/// Programs reach it through ml_components.hpp, which registers it as
+/// "emulator" when a configuration asks for it.
+solver::StressBalanceFactory emulator_stress_balance_factory();
 
 } // namespace nunatak::model
