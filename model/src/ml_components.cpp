@@ -73,10 +73,6 @@ void* ml_plugin_symbol(const std::string& name) {
   return symbol;
 }
 
-bool ml_plugin_loaded() {
-  return ml_state().plugin != nullptr;
-}
-
 const MlComponents& ml_components() {
   MlState& state = ml_state();
   if (!state.components) {

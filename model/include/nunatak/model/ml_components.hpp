@@ -42,9 +42,6 @@ void set_ml_plugin_path(std::string path);
 /// it comes from another build of nunatak, or it lacks `name`.
 void* ml_plugin_symbol(const std::string& name);
 
-/// True once the plugin is loaded.
-bool ml_plugin_loaded();
-
 /// The components: those provided, else the plugin's (loaded on first call).
 /// Throws nunatak::Error as ml_plugin_symbol does.
 const MlComponents& ml_components();
