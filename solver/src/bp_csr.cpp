@@ -39,7 +39,7 @@ Pattern make_pattern(PetscInt rows, const std::vector<PetscInt>& slot_rows,
   Pattern p;
   p.row_start.assign(std::size_t(rows) + 1, 0);
   p.columns.reserve(bucket.size());
-  p.offset.assign(slots, unused_slot);
+  p.offset.assign(slots, hessian_unused_slot);
   for (std::size_t r = 0; r < std::size_t(rows); ++r) {
     const auto first = bucket.begin() + std::ptrdiff_t(start[r]);
     const auto last = bucket.begin() + std::ptrdiff_t(start[r + 1]);
@@ -51,7 +51,7 @@ Pattern make_pattern(PetscInt rows, const std::vector<PetscInt>& slot_rows,
           std::uint8_t(PetscInt(p.columns.size()) - 1 - p.row_start[r]);
     }
     p.row_start[r + 1] = PetscInt(p.columns.size());
-    if (p.row_start[r + 1] - p.row_start[r] >= unused_slot)
+    if (p.row_start[r + 1] - p.row_start[r] >= hessian_unused_slot)
       throw Error("internal: a Jacobian row has " +
                   std::to_string(p.row_start[r + 1] - p.row_start[r]) + " entries");
   }

@@ -19,16 +19,13 @@
 
 namespace nunatak::solver::bp_csr {
 
-/// Marks a slot that names no entry in Pattern::offset.
-constexpr std::uint8_t unused_slot = hessian_unused_slot;
-
 /// A CSR pattern and where each slot's value goes.
 struct Pattern {
   std::vector<PetscInt> row_start; ///< rows + 1 offsets into `columns`
   std::vector<PetscInt> columns;   ///< sorted and unique within each row
   /// Per slot, its entry's index within its row (the entry is row_start[row]
   /// + offset: one byte per slot, a row has at most 54 entries), or
-  /// unused_slot.
+  /// hessian_unused_slot (bp_problem.hpp).
   std::vector<std::uint8_t> offset;
   std::size_t entries = 0; ///< nonzeros (columns.size(), kept when `columns` is released)
 };
