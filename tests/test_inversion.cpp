@@ -14,6 +14,7 @@
 #include "nunatak/emulator/network.hpp"
 #include "nunatak/inversion/inversion.hpp"
 #include "nunatak/model/inversion_forward.hpp"
+#include "nunatak/model/sample_solver.hpp"
 
 #include <gtest/gtest.h>
 #include <petscsys.h>

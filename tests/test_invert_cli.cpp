@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -136,14 +137,23 @@ TEST(InvertCli, SolverTwinRecoversTheThicknessAtOneAndTwoRanks) {
   EXPECT_TRUE(std::filesystem::exists(dir.file("inverted_cost.png")));
   EXPECT_TRUE(std::filesystem::exists(dir.file("inverted_thk.png")));
 
-  // Two ranks: the same thickness (rank 0 inverts, the other waits).
+  // Two ranks: rank 0 inverts, the solves and adjoint solves run on both.
+  // The decomposition changes the solver's round-off and its preconditioner
+  // (block Jacobi), so the 60 steps end elsewhere by much less than the
+  // inversion's own error (17 m).
   const std::vector<double> thk1 = read_variable(out, "thk");
   std::filesystem::remove(out);
   const Result two =
       run_shell(dir, std::string(NUNATAK_MPIEXEC) + " --allow-run-as-root --oversubscribe -n 2 " +
                          NUNATAK_BINARY + " invert input_invert.yaml");
   ASSERT_EQ(two.status, 0) << two.err;
-  EXPECT_EQ(read_variable(out, "thk"), thk1);
+  EXPECT_CONTAINS(two.err + two.out, "Blatter-Pattyn solves on 2 ranks");
+  const std::vector<double> thk2 = read_variable(out, "thk");
+  ASSERT_EQ(thk2.size(), thk1.size());
+  double largest = 0;
+  for (size_t c = 0; c < thk1.size(); ++c) largest = std::max(largest, std::abs(thk2[c] - thk1[c]));
+  std::printf("2 ranks against 1: largest thickness difference %.3g m\n", largest);
+  EXPECT_LT(largest, 1.0);
 }
 
 TEST(InvertCli, EmulatorModeRunsTheShippedModelAndChecksWithTheSolver) {

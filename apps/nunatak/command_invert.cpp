@@ -2,7 +2,9 @@
 // friction, surface) from observed surface velocity and radar thickness,
 // through the emulator, the solver's adjoint, or both (docs/inversion.md).
 // The final state is always re-solved with Blatter-Pattyn and both velocity
-// misfits are printed. Runs on rank 0 (other ranks wait).
+// misfits are printed. Rank 0 runs the inversion; on several ranks its
+// Blatter-Pattyn solves (solver and hybrid modes, the final check) run on all
+// of them (model/solver_team.hpp).
 
 #include "commands.hpp"
 #include "progress.hpp"
@@ -15,8 +17,8 @@
 #include "nunatak/io/quicklook.hpp"
 #include "nunatak/model/inversion_forward.hpp"
 #include "nunatak/model/inversion_setup.hpp"
-#include "nunatak/model/sample_solver.hpp"
 #include "nunatak/model/simulation.hpp"
+#include "nunatak/model/solver_team.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -105,7 +107,9 @@ void log_misfits(const char* what, const inversion::MisfitSummary& m) {
                                    : std::string());
 }
 
-void run_inversion(const io::Config& config, const std::string& command_line) {
+/// The inversion, on rank 0; `team`: the ranks its BP solves run on.
+void run_inversion(const io::Config& config, const std::string& command_line,
+                   model::SolverTeam& team) {
   const auto start = std::chrono::steady_clock::now();
   const auto elapsed = [](std::chrono::steady_clock::time_point from) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - from).count();
@@ -133,17 +137,19 @@ void run_inversion(const io::Config& config, const std::string& command_line) {
   if (setup.forward == "emulator")
     forward = std::make_unique<inversion::EmulatorForward>(*model, reference_only);
   else if (setup.forward == "solver")
-    forward = std::make_unique<model::SolverForward>(inversion.current_patch(),
-                                                     setup.ocean_pressure, small_grid);
+    forward = std::make_unique<model::SolverForward>(
+        inversion.current_patch(), setup.ocean_pressure, small_grid, "invert_", &team);
   else
     forward = std::make_unique<model::HybridForward>(
-        *model, inversion.current_patch(), setup.ocean_pressure, small_grid, setup.hybrid);
+        *model, inversion.current_patch(), setup.ocean_pressure, small_grid, setup.hybrid, &team);
   std::string controls;
   for (const auto& c : options.controls) controls += (controls.empty() ? "" : ", ") + c;
   spdlog::info("inverting for {} on {} x {} columns ({} levels) with the {} forward model, {} "
-               "(at most {} steps)",
+               "(at most {} steps){}",
                controls, first.nx, first.ny, first.nz, forward->name(), options.optimizer,
-               options.iterations);
+               options.iterations,
+               team.size() > 1 ? fmt::format("; Blatter-Pattyn solves on {} ranks", team.size())
+                               : std::string());
 
   const std::vector<double> first_thickness = inversion.thickness();
   std::vector<inversion::Inversion::Step> history;
@@ -177,7 +183,8 @@ void run_inversion(const io::Config& config, const std::string& command_line) {
         emulator::to_vector(forward->velocity(inversion.patch()).to(torch::kCPU, torch::kFloat64));
   }
   const auto check_start = std::chrono::steady_clock::now();
-  model::SampleSolver check(final_patch, setup.ocean_pressure, "invert_check_", small_grid);
+  model::TeamSampleSolver check(&team, final_patch, setup.ocean_pressure, "invert_check_",
+                                small_grid);
   check.set_velocity(u_forward);
   const std::vector<double> u_bp = check.solve(thk);
   const double check_seconds = elapsed(check_start);
@@ -369,7 +376,18 @@ void add_invert_command(CLI::App& app, Context& context) {
                 "the cost picture of output.file", "output.file");
     model::prepare_files(files, runtime.comm());
     model::insert_petsc_options(config.get_string("petsc.options"));
-    io::on_rank_zero(runtime.comm(), [&] { run_inversion(config, context.command_line()); });
+    // Rank 0 inverts; the others join its Blatter-Pattyn solves until it finishes.
+    model::SolverTeam team(runtime.comm());
+    if (!team.leader()) team.serve();
+    io::on_rank_zero(runtime.comm(), [&] {
+      try {
+        run_inversion(config, context.command_line(), team);
+      } catch (...) {
+        team.finish();
+        throw;
+      }
+      team.finish();
+    });
   });
 }
 

@@ -79,16 +79,6 @@ void copy_owned_to_global(const LocalBox& b, const double* ghosted, Vec global) 
           ghosted[size_t(j + b.ys - b.gys) * b.gxm + size_t(i + b.xs - b.gxs)];
 }
 
-/// The natural-ordering vector and the scatter to rank 0.
-struct NaturalToZero {
-  VecHandle natural, on_zero;
-  PetscHandle<VecScatter> scatter;
-  explicit NaturalToZero(DM dm) {
-    NUNATAK_PETSC(DMDACreateNaturalVector(dm, natural.out()));
-    NUNATAK_PETSC(VecScatterCreateToZero(natural, scatter.out(), on_zero.out()));
-  }
-};
-
 void check_same_grid(const ParallelGrid& grid, const Field2D& field) {
   if (&field.grid() != &grid)
     throw Error("field '" + field.info().name + "' lives on another grid");
@@ -129,39 +119,75 @@ std::vector<double> ParallelGrid::gather_to_zero(const Field2D& field) const {
   auto host = host_view(field);
   BorrowedVec global(m_dm, BorrowedVec::global);
   copy_owned_to_global(m_box, host.data(), global);
-  NaturalToZero nat(m_dm);
-  NUNATAK_PETSC(DMDAGlobalToNaturalBegin(m_dm, global, INSERT_VALUES, nat.natural));
-  NUNATAK_PETSC(DMDAGlobalToNaturalEnd(m_dm, global, INSERT_VALUES, nat.natural));
+  return dmda_gather_to_zero(m_dm, global);
+}
+
+void ParallelGrid::scatter_from_zero(const std::vector<double>& global_data, Field2D& field) const {
+  check_same_grid(*this, field);
+  BorrowedVec global(m_dm, BorrowedVec::global);
+  dmda_scatter_from_zero(m_dm, global_data, global, "field '" + field.info().name + "'");
+  copy_from_global(global, field);
+}
+
+namespace {
+
+/// The natural-ordering vector of a DMDA and the scatter to rank 0.
+struct NaturalToZero {
+  VecHandle natural, on_zero;
+  PetscHandle<VecScatter> scatter;
+  explicit NaturalToZero(DM dm) {
+    NUNATAK_PETSC(DMDACreateNaturalVector(dm, natural.out()));
+    NUNATAK_PETSC(VecScatterCreateToZero(natural, scatter.out(), on_zero.out()));
+  }
+};
+
+int rank_of(DM dm) {
+  int rank = 0;
+  MPI_Comm_rank(PetscObjectComm(reinterpret_cast<PetscObject>(dm)), &rank);
+  return rank;
+}
+
+} // namespace
+
+std::vector<double> dmda_gather_to_zero(DM dm, Vec global) {
+  NaturalToZero nat(dm);
+  NUNATAK_PETSC(DMDAGlobalToNaturalBegin(dm, global, INSERT_VALUES, nat.natural));
+  NUNATAK_PETSC(DMDAGlobalToNaturalEnd(dm, global, INSERT_VALUES, nat.natural));
   NUNATAK_PETSC(
       VecScatterBegin(nat.scatter, nat.natural, nat.on_zero, INSERT_VALUES, SCATTER_FORWARD));
   NUNATAK_PETSC(
       VecScatterEnd(nat.scatter, nat.natural, nat.on_zero, INSERT_VALUES, SCATTER_FORWARD));
   std::vector<double> result;
-  if (m_rank == 0) {
+  if (rank_of(dm) == 0) {
+    PetscInt n = 0;
+    NUNATAK_PETSC(VecGetSize(nat.natural, &n));
     const VecReadArray a(nat.on_zero);
-    result.assign(a.data(), a.data() + m_grid.size());
+    result.assign(a.data(), a.data() + n);
   }
   return result;
 }
 
-void ParallelGrid::scatter_from_zero(const std::vector<double>& global_data, Field2D& field) const {
-  check_same_grid(*this, field);
-  int ok = (m_rank != 0 || static_cast<long long>(global_data.size()) == m_grid.size()) ? 1 : 0;
-  MPI_Bcast(&ok, 1, MPI_INT, 0, m_comm);
-  if (!ok) throw Error("scatter of field '" + field.info().name + "': wrong number of values");
-  NaturalToZero nat(m_dm);
-  if (m_rank == 0) {
+void dmda_scatter_from_zero(DM dm, const std::vector<double>& values, Vec global,
+                            const std::string& what) {
+  NaturalToZero nat(dm);
+  PetscInt n = 0;
+  NUNATAK_PETSC(VecGetSize(nat.natural, &n));
+  const int rank = rank_of(dm);
+  int ok = (rank != 0 || static_cast<PetscInt>(values.size()) == n) ? 1 : 0;
+  MPI_Bcast(&ok, 1, MPI_INT, 0, PetscObjectComm(reinterpret_cast<PetscObject>(dm)));
+  if (!ok)
+    throw Error("scatter of " + what + ": " + std::to_string(values.size()) + " values, the grid " +
+                std::to_string(n));
+  if (rank == 0) {
     const VecWriteArray a(nat.on_zero);
-    std::copy(global_data.begin(), global_data.end(), a.data());
+    std::copy(values.begin(), values.end(), a.data());
   }
   NUNATAK_PETSC(
       VecScatterBegin(nat.scatter, nat.on_zero, nat.natural, INSERT_VALUES, SCATTER_REVERSE));
   NUNATAK_PETSC(
       VecScatterEnd(nat.scatter, nat.on_zero, nat.natural, INSERT_VALUES, SCATTER_REVERSE));
-  BorrowedVec global(m_dm, BorrowedVec::global);
-  NUNATAK_PETSC(DMDANaturalToGlobalBegin(m_dm, nat.natural, INSERT_VALUES, global));
-  NUNATAK_PETSC(DMDANaturalToGlobalEnd(m_dm, nat.natural, INSERT_VALUES, global));
-  copy_from_global(global, field);
+  NUNATAK_PETSC(DMDANaturalToGlobalBegin(dm, nat.natural, INSERT_VALUES, global));
+  NUNATAK_PETSC(DMDANaturalToGlobalEnd(dm, nat.natural, INSERT_VALUES, global));
 }
 
 namespace {

@@ -15,7 +15,9 @@
 # the steps and the inversion's time. Environment: NUNATAK (the program),
 # MODEL (the emulator), INVERT_SET (extra --set options of every inversion,
 # e.g. "--set inversion.velocity.sigma=20"), FORWARDS (the forward modes to
-# run, default "solver emulator hybrid"), LINES (default "1 3 6").
+# run, default "solver emulator hybrid"), LINES (default "1 3 6"), LAUNCH (a
+# launcher for the inversions, e.g. "mpirun -n 2": rank 0 inverts, every rank
+# joins its Blatter-Pattyn solves).
 set -eu
 NUNATAK=${NUNATAK:-build/bin/nunatak}
 MODEL=${MODEL:-experiments/emulator/cnn_glen_data.pt}
@@ -70,7 +72,8 @@ for lines in ${LINES:-1 3 6}; do
     $observe_extra > "$out/observe_$lines.log" 2>&1
   for forward in ${FORWARDS:-solver emulator hybrid}; do
     log="$out/invert_${lines}_$forward.log"
-    "$NUNATAK" invert "$out/twin.yaml" --set input.observations.file="$(realpath "$out/obs_$lines.nc")" \
+    # shellcheck disable=SC2086
+    ${LAUNCH:-} "$NUNATAK" invert "$out/twin.yaml" --set input.observations.file="$(realpath "$out/obs_$lines.nc")" \
       --set inversion.forward=$forward --set output.file="$out/inverted_${lines}_$forward.nc" \
       ${INVERT_SET:-} > "$log" 2>&1
     truth=$(sed -n "s/.*twin's truth, not used): RMS \([0-9.]*\) m (first guess \([0-9.]*\) m).*/\2 -> \1/p" "$log")

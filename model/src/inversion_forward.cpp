@@ -74,9 +74,9 @@ double surface_difference(const core::BPPatch& p, const std::vector<double>& a,
 }
 
 SolverForward::SolverForward(const core::BPPatch& patch, bool ocean_pressure, bool small_grid,
-                             const std::string& options_prefix)
+                             const std::string& options_prefix, SolverTeam* team)
     : m_patch(patch), m_torch(emulator::make_torch_bp_patch(patch)),
-      m_solver(patch, ocean_pressure, options_prefix, small_grid) {}
+      m_solver(team, patch, ocean_pressure, options_prefix, small_grid) {}
 
 SolverForward::~SolverForward() = default;
 
@@ -140,14 +140,15 @@ struct HybridForward::Impl {
   emulator::LossBalance balance;
 
   Impl(emulator::Emulator& m, const core::BPPatch& p, bool ocean_pressure, bool small_grid,
-       const HybridOptions& o)
+       const HybridOptions& o, SolverTeam* team)
       : model(m), emulator_forward(m), patch(p),
-        solver(p, ocean_pressure, small_grid, "invert_hybrid_"), options(o) {}
+        solver(p, ocean_pressure, small_grid, "invert_hybrid_", team), options(o) {}
 };
 
 HybridForward::HybridForward(emulator::Emulator& model, const core::BPPatch& patch,
-                             bool ocean_pressure, bool small_grid, const HybridOptions& options)
-    : m_impl(std::make_unique<Impl>(model, patch, ocean_pressure, small_grid, options)) {
+                             bool ocean_pressure, bool small_grid, const HybridOptions& options,
+                             SolverTeam* team)
+    : m_impl(std::make_unique<Impl>(model, patch, ocean_pressure, small_grid, options, team)) {
   if (options.every < 1 || options.steps < 0 || !(options.learning_rate > 0) ||
       !(options.anchor >= 0))
     throw Error("inversion.hybrid: every >= 1, steps >= 0, learning_rate > 0 and anchor >= 0");

@@ -15,7 +15,7 @@
 namespace nunatak::model {
 
 SampleSolver::SampleSolver(const core::BPPatch& patch, bool ocean_pressure,
-                           const std::string& options_prefix, bool small_grid)
+                           const std::string& options_prefix, bool small_grid, MPI_Comm comm)
     : m_patch(patch), m_prefix(options_prefix) {
   m_patch.check("sample solver");
   const core::BPConstants& c = patch.constants;
@@ -31,7 +31,7 @@ SampleSolver::SampleSolver(const core::BPPatch& patch, bool ocean_pressure,
   p.sea_water_density = c.water_ratio * c.rho_g / 9.81;
   p.options_prefix = options_prefix;
   p.direct_fallback = small_grid; // small grids: LU where GMRES/ILU stalls
-  m_grid = core::ParallelGrid::create(PETSC_COMM_SELF,
+  m_grid = core::ParallelGrid::create(comm,
                                       core::Grid(patch.nx, patch.ny, patch.dx, patch.dy, 0.0, 0.0));
   const auto& grid = m_grid;
   m_solver = std::make_unique<solver::BlatterPattyn>(grid, p);
@@ -55,12 +55,8 @@ SampleSolver::SampleSolver(const core::BPPatch& patch, bool ocean_pressure,
 SampleSolver::~SampleSolver() = default;
 
 void SampleSolver::set_velocity(const std::vector<double>& velocity) {
-  if (velocity.size() != m_patch.size())
-    throw Error("sample solver: the initial velocity has " + std::to_string(velocity.size()) +
-                " values, the problem " + std::to_string(m_patch.size()));
-  // One rank owns the whole grid: the vector is [y][x][z][c], as `velocity`.
-  const core::VecWriteArray x(m_solver->solution());
-  std::copy(velocity.begin(), velocity.end(), x.data());
+  core::dmda_scatter_from_zero(m_solver->dm(), velocity, m_solver->solution(),
+                               "the sample solver's initial velocity");
 }
 
 std::vector<double> SampleSolver::solve(const std::vector<double>& thickness) {
@@ -70,11 +66,6 @@ std::vector<double> SampleSolver::solve(const std::vector<double>& thickness) {
 std::vector<double> SampleSolver::solve(const std::vector<double>& thickness,
                                         const std::vector<double>& base_elevation,
                                         const std::vector<double>& beta2_values) {
-  const size_t columns = size_t(m_patch.nx) * size_t(m_patch.ny);
-  if (thickness.size() != columns || base_elevation.size() != columns ||
-      beta2_values.size() != columns)
-    throw Error("sample solver: thickness, base and beta2 need " + std::to_string(columns) +
-                " values each");
   const auto& grid = m_grid;
   const auto field = [&](const char* name, const std::vector<double>& values) {
     core::Field2D f(grid, core::FieldInfo{name, name, "", "", "", {}, ""});
@@ -90,53 +81,82 @@ std::vector<double> SampleSolver::solve(const std::vector<double>& thickness,
   m_krylov = report.krylov_iterations;
   if (!report.converged)
     throw Error("sample solver: Newton did not converge (" + report.reason + ")");
-  return m_solver->patch_state().velocity;
+  return core::dmda_gather_to_zero(m_solver->dm(), m_solver->solution());
 }
 
 std::vector<double> SampleSolver::adjoint(const std::vector<double>& rhs) {
-  if (rhs.size() != m_patch.size())
-    throw Error("sample solver: the adjoint's right-hand side has " + std::to_string(rhs.size()) +
-                " values, the problem " + std::to_string(m_patch.size()));
-  // The Hessian at the solution (the last Newton matrix is one step behind).
-  Mat K = m_solver->matrix();
-  m_solver->jacobian(m_solver->solution(), K);
-  core::VecHandle b, x;
-  NUNATAK_PETSC(VecDuplicate(m_solver->solution(), b.out()));
-  NUNATAK_PETSC(VecDuplicate(m_solver->solution(), x.out()));
-  {
-    // One rank owns the whole grid: the vector is [y][x][z][c]; fixed rows get 0.
-    const core::VecWriteArray values(b);
+  // The right-hand side with 0 at fixed nodes (on rank 0, in natural order).
+  std::vector<double> b_values = rhs;
+  if (m_grid->rank() == 0 && rhs.size() == m_patch.size())
     for (int j = 0; j < m_patch.ny; ++j)
       for (int i = 0; i < m_patch.nx; ++i)
         for (int k = 0; k < m_patch.nz; ++k)
-          for (size_t c = 0; c < 2; ++c) {
-            const size_t n = 2 * m_patch.node(j, i, k) + c;
-            values.data()[n] = m_patch.fixed(j, i, k) ? 0.0 : rhs[n];
+          if (m_patch.fixed(j, i, k)) {
+            const size_t n = 2 * m_patch.node(j, i, k);
+            b_values[n] = b_values[n + 1] = 0.0;
           }
-  }
-  const auto solve_with = [&](const char* pc_type) {
-    core::KSPHandle ksp;
-    NUNATAK_PETSC(KSPCreate(PETSC_COMM_SELF, ksp.out()));
-    NUNATAK_PETSC(KSPSetOperators(ksp, K, K));
-    NUNATAK_PETSC(KSPSetOptionsPrefix(ksp, (m_prefix + "adjoint_").c_str()));
-    NUNATAK_PETSC(KSPSetType(ksp, KSPGMRES));
-    NUNATAK_PETSC(KSPGMRESSetRestart(ksp, 200));
-    NUNATAK_PETSC(KSPSetTolerances(ksp, 1e-10, 1e-300, PETSC_DEFAULT, 2000));
-    PC pc;
-    NUNATAK_PETSC(KSPGetPC(ksp, &pc));
-    NUNATAK_PETSC(PCSetType(pc, pc_type));
-    if (std::string(pc_type) == PCLU) NUNATAK_PETSC(PCFactorSetMatOrderingType(pc, MATORDERINGND));
-    NUNATAK_PETSC(KSPSetFromOptions(ksp));
-    NUNATAK_PETSC(VecSet(x, 0.0));
-    NUNATAK_PETSC(KSPSolve(ksp, b, x));
+  core::VecHandle b, x;
+  NUNATAK_PETSC(VecDuplicate(m_solver->solution(), b.out()));
+  NUNATAK_PETSC(VecDuplicate(m_solver->solution(), x.out()));
+  core::dmda_scatter_from_zero(m_solver->dm(), b_values, b, "the adjoint's right-hand side");
+  // The Hessian at the solution (the last Newton matrix is one step behind).
+  Mat K = m_solver->matrix();
+  m_solver->jacobian(m_solver->solution(), K);
+  const auto converged = [](KSP ksp) {
     KSPConvergedReason reason;
     NUNATAK_PETSC(KSPGetConvergedReason(ksp, &reason));
     return reason > 0;
   };
-  if (!solve_with(PCILU) && !solve_with(PCLU))
-    throw Error("sample solver: the adjoint solve did not converge (GMRES with ILU(0), then LU)");
-  const core::VecReadArray values(x);
-  return std::vector<double>(values.data(), values.data() + rhs.size());
+  // First the forward solves' own Krylov method and preconditioner (on real
+  // grids GMRES/ICC(0) on the RCM ordering, multigrid where the grid
+  // coarsens by 2), set up again on K, to a relative residual of 1e-10.
+  // GMRES/ILU(0) in the natural ordering, tried first until 2026-12-01,
+  // stalls on Aletsch at 100 m and fell through to LU (docs/inversion.md).
+  const auto solve_as_forward = [&] {
+    // Eisenstat-Walker's tolerances (a hook before each solve) are off for it.
+    SNES snes = m_solver->snes();
+    PetscBool eisenstat_walker = PETSC_FALSE;
+    NUNATAK_PETSC(SNESKSPGetUseEW(snes, &eisenstat_walker));
+    NUNATAK_PETSC(SNESKSPSetUseEW(snes, PETSC_FALSE));
+    KSP ksp = nullptr;
+    NUNATAK_PETSC(SNESGetKSP(snes, &ksp));
+    PetscReal rtol = 0, atol = 0, dtol = 0;
+    PetscInt max_it = 0;
+    NUNATAK_PETSC(KSPGetTolerances(ksp, &rtol, &atol, &dtol, &max_it));
+    PetscBool reuse = PETSC_FALSE;
+    NUNATAK_PETSC(KSPGetReusePreconditioner(ksp, &reuse));
+    NUNATAK_PETSC(KSPSetReusePreconditioner(ksp, PETSC_FALSE));
+    NUNATAK_PETSC(KSPSetOperators(ksp, K, K));
+    NUNATAK_PETSC(KSPSetTolerances(ksp, 1e-10, 1e-300, PETSC_DEFAULT, 2000));
+    NUNATAK_PETSC(VecSet(x, 0.0));
+    NUNATAK_PETSC(KSPSolve(ksp, b, x));
+    const bool ok = converged(ksp);
+    NUNATAK_PETSC(KSPSetTolerances(ksp, rtol, atol, dtol, max_it));
+    NUNATAK_PETSC(KSPSetReusePreconditioner(ksp, reuse));
+    NUNATAK_PETSC(SNESKSPSetUseEW(snes, eisenstat_walker));
+    return ok;
+  };
+  // Then a direct solve: sparse LU on one rank; on several, LU of the whole
+  // matrix on each (PCREDUNDANT).
+  const bool one_rank = m_grid->size() == 1;
+  const auto solve_direct = [&] {
+    core::KSPHandle ksp;
+    NUNATAK_PETSC(KSPCreate(m_grid->comm(), ksp.out()));
+    NUNATAK_PETSC(KSPSetOperators(ksp, K, K));
+    NUNATAK_PETSC(KSPSetOptionsPrefix(ksp, (m_prefix + "adjoint_").c_str()));
+    NUNATAK_PETSC(KSPSetType(ksp, KSPPREONLY));
+    PC pc;
+    NUNATAK_PETSC(KSPGetPC(ksp, &pc));
+    NUNATAK_PETSC(PCSetType(pc, one_rank ? PCLU : PCREDUNDANT));
+    if (one_rank) NUNATAK_PETSC(PCFactorSetMatOrderingType(pc, MATORDERINGND));
+    NUNATAK_PETSC(KSPSetFromOptions(ksp));
+    NUNATAK_PETSC(KSPSolve(ksp, b, x));
+    return converged(ksp);
+  };
+  if (!solve_as_forward() && !solve_direct())
+    throw Error("sample solver: the adjoint solve did not converge (the forward solves' linear "
+                "solver, then LU)");
+  return core::dmda_gather_to_zero(m_solver->dm(), x);
 }
 
 } // namespace nunatak::model

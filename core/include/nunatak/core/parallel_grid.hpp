@@ -13,6 +13,7 @@
 #include <mpi.h>
 
 #include <memory>
+#include <string>
 #include <vector>
 
 // PETSc's DM handle, declared as petscdm.h declares it, so that this header
@@ -92,5 +93,14 @@ private:
   DM m_dm = nullptr;
   LocalBox m_box;
 };
+
+/// Collective on `dm`'s communicator: the global vector `global` of a DMDA (2-D
+/// or 3-D, any dof) in natural ordering, on rank 0 (empty elsewhere).
+std::vector<double> dmda_gather_to_zero(DM dm, Vec global);
+/// Collective: sets the global vector `global` of a DMDA from `values` in
+/// natural ordering, read on rank 0 only. Throws nunatak::Error on every rank,
+/// naming `what`, if rank 0's `values` do not have the grid's size.
+void dmda_scatter_from_zero(DM dm, const std::vector<double>& values, Vec global,
+                            const std::string& what);
 
 } // namespace nunatak::core

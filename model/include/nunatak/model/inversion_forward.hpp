@@ -19,10 +19,11 @@
 ///   mu sum |w - w0|^2 / sum |w0|^2, so that the network learns the geometry
 ///   being inverted without forgetting the rest.
 ///
-/// Both run on one rank (PETSC_COMM_SELF) on the whole grid.
+/// Both keep the controls on one rank; their BP solves run there, or on every
+/// rank of a SolverTeam when given one (solver_team.hpp).
 
 #include "nunatak/inversion/inversion.hpp"
-#include "nunatak/model/sample_solver.hpp"
+#include "nunatak/model/solver_team.hpp"
 
 #include <memory>
 #include <string>
@@ -36,8 +37,9 @@ public:
   /// A solver for the problem of `patch` (its masks, hardness, constants and
   /// bed_fixed; thickness, base and beta^2 come with each call).
   /// `small_grid`: SampleSolver's choice of fallback (LU for small grids).
+  /// `team`: the ranks its solves run on (null: this rank alone).
   SolverForward(const core::BPPatch& patch, bool ocean_pressure, bool small_grid,
-                const std::string& options_prefix = "invert_");
+                const std::string& options_prefix = "invert_", SolverTeam* team = nullptr);
   ~SolverForward() override;
   std::string name() const override { return "solver"; }
   torch::Tensor velocity(const emulator::TorchBPPatch& patch) override;
@@ -62,7 +64,7 @@ public:
 private:
   core::BPPatch m_patch;
   emulator::TorchBPPatch m_torch; ///< double, CPU: the energy for the adjoint's products
-  SampleSolver m_solver;
+  TeamSampleSolver m_solver;
   int m_solves = 0, m_adjoints = 0, m_newton = 0;
 };
 
@@ -77,9 +79,10 @@ struct HybridOptions {
 /// Emulator steps, checked and retrained against BP solves (see the file comment).
 class HybridForward final : public inversion::ForwardModel {
 public:
-  /// Keeps a reference to `model` (retrained in place), which must outlive this.
+  /// Keeps a reference to `model` (retrained in place), which must outlive
+  /// this. `team`: the ranks its solver checks run on (null: this rank alone).
   HybridForward(emulator::Emulator& model, const core::BPPatch& patch, bool ocean_pressure,
-                bool small_grid, const HybridOptions& options);
+                bool small_grid, const HybridOptions& options, SolverTeam* team = nullptr);
   ~HybridForward() override;
   std::string name() const override { return "hybrid"; }
   torch::Tensor velocity(const emulator::TorchBPPatch& patch) override;

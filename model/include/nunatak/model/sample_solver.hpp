@@ -1,9 +1,13 @@
 #pragma once
 /// \file sample_solver.hpp
 /// The Blatter-Pattyn solver on one stored problem (a sample of an emulator
-/// data set, or any whole-grid core::BPPatch), on PETSC_COMM_SELF, re-solved
-/// for other thicknesses from its previous solution. Used to measure the
-/// emulator's gradients against the solver's (finite differences of solves).
+/// data set, or any whole-grid core::BPPatch), re-solved for other
+/// thicknesses from its previous solution. Used to measure the emulator's
+/// gradients against the solver's (finite differences of solves) and by the
+/// inversion. On PETSC_COMM_SELF by default; on a communicator of several
+/// ranks the grid is distributed over them, every call is collective, the
+/// arrays given are read on rank 0 only and the results are returned on
+/// rank 0 only (empty elsewhere), in the whole-grid layouts below.
 ///
 /// The problem keeps the patch's ice base z_b, friction beta^2, bed_fixed
 /// mask and hardness B (Pa a^(1/n), as softness A = B^-n, enhancement 1);
@@ -12,6 +16,8 @@
 /// regularisation, sea level and water density.
 
 #include "nunatak/core/bp_patch.hpp"
+
+#include <mpi.h>
 
 #include <memory>
 #include <string>
@@ -31,13 +37,14 @@ namespace nunatak::model {
 /// (solve with three arrays) and solves the adjoint problem.
 class SampleSolver {
 public:
-  /// Builds the solver for `patch` (one rank, the whole grid, no ghosts) with
-  /// the calving-front condition when `ocean_pressure`. PETSc options with
-  /// `options_prefix` (e.g. -bpfd_snes_rtol) set its tolerances.
+  /// Builds the solver for `patch` (the whole grid, no ghosts, on every rank
+  /// of `comm`) with the calving-front condition when `ocean_pressure`. PETSc
+  /// options with `options_prefix` (e.g. -bpfd_snes_rtol) set its tolerances.
   /// `small_grid`: solver::BPParams::direct_fallback (ILU, then sparse LU;
   /// for data-set samples), else the solver's multigrid ladder (whole ice sheets).
   SampleSolver(const core::BPPatch& patch, bool ocean_pressure,
-               const std::string& options_prefix = "bp_", bool small_grid = true);
+               const std::string& options_prefix = "bp_", bool small_grid = true,
+               MPI_Comm comm = MPI_COMM_SELF);
   ~SampleSolver();
   SampleSolver(const SampleSolver&) = delete;
   SampleSolver& operator=(const SampleSolver&) = delete;
@@ -54,10 +61,12 @@ public:
   /// The adjoint of the last solve: lambda with K lambda = rhs, K the
   /// Hessian of the energy at the solution (the Newton matrix: symmetric on
   /// the free nodes, identity rows at fixed ones), rhs [y][x][z][c] (its
-  /// values at fixed nodes are ignored: lambda is 0 there). GMRES with
-  /// ILU(0) to a relative residual of 1e-10 (PETSc options with the prefix
-  /// OPTIONS_PREFIX adjoint_, e.g. -bp_adjoint_pc_type lu), sparse LU if that
-  /// fails. Throws nunatak::Error if neither converges.
+  /// values at fixed nodes are ignored: lambda is 0 there). The forward
+  /// solves' Krylov method and preconditioner (the solver's choice for the
+  /// grid, or the user's -OPTIONS_PREFIX options), set up on K, to a relative
+  /// residual of 1e-10; sparse LU if that fails (on several ranks LU of the
+  /// whole matrix on each, PCREDUNDANT; options prefix OPTIONS_PREFIX
+  /// adjoint_). Throws nunatak::Error if neither converges.
   std::vector<double> adjoint(const std::vector<double>& rhs);
   /// Newton and Krylov iterations of the last solve.
   int newton_iterations() const { return m_newton; }
