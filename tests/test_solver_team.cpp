@@ -6,6 +6,7 @@
 
 #include "nunatak/core/bp_patch.hpp"
 #include "nunatak/core/error.hpp"
+#include "nunatak/core/parallel_grid.hpp"
 #include "nunatak/model/sample_solver.hpp"
 #include "nunatak/model/solver_team.hpp"
 
@@ -97,6 +98,36 @@ TEST(SampleSolver, OnEveryRankItSolvesAsOnOne) {
   double fastest = 0;
   for (double v : u1) fastest = std::max(fastest, std::abs(v));
   EXPECT_GT(fastest, 50.0);
+}
+
+TEST(SampleSolver, SplitsTheIceNotTheGrid) {
+  // 20 x 40 columns, ice on the last 10 rows only (a tenth of the weight elsewhere).
+  constexpr int wide = 20, tall = 40;
+  std::vector<double> H(size_t(wide * tall), 0.0), b(H.size(), 100.0), beta2(H.size(), 1e3);
+  for (int j = 30; j < tall; ++j)
+    for (int i = 0; i < wide; ++i) H[size_t(j * wide + i)] = 300.0;
+  const std::vector<double> sigma = {0.0, 0.5, 1.0};
+  const core::BPPatch patch =
+      core::make_bp_patch(wide, tall, 1000.0, 1000.0, sigma, H, b, beta2,
+                          std::vector<double>(H.size() * 3, 1e8), core::BPConstants{}, true, false);
+  EXPECT_TRUE(model::ice_balanced_decomposition(patch, 1).ownership_y.empty());
+  // Two ranks: boxes of 20 x ~34 and 20 x ~6 rows, not 20 x 20 each (30
+  // ice-free rows weigh 60, each ice row 20: half of 260 is reached at 33.5).
+  const core::DecompositionOptions two = model::ice_balanced_decomposition(patch, 2);
+  EXPECT_EQ(two.ownership_x, std::vector<int>({wide}));
+  ASSERT_EQ(two.ownership_y.size(), 2u);
+  EXPECT_GE(two.ownership_y[0], 33);
+  EXPECT_LE(two.ownership_y[0], 34);
+  EXPECT_EQ(two.ownership_y[0] + two.ownership_y[1], tall);
+  // Four ranks: every box at least 2 cells wide, all cells owned.
+  const core::DecompositionOptions four = model::ice_balanced_decomposition(patch, 4);
+  ASSERT_EQ(four.ownership_x.size() * four.ownership_y.size(), 4u);
+  int rows = 0;
+  for (int r : four.ownership_y) {
+    EXPECT_GE(r, 2);
+    rows += r;
+  }
+  EXPECT_EQ(rows, tall);
 }
 
 TEST(SolverTeam, RankZeroLeadsAndEveryRankSolves) {

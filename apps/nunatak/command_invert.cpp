@@ -377,16 +377,8 @@ void add_invert_command(CLI::App& app, Context& context) {
     model::prepare_files(files, runtime.comm());
     model::insert_petsc_options(config.get_string("petsc.options"));
     // Rank 0 inverts; the others join its Blatter-Pattyn solves until it finishes.
-    model::SolverTeam team(runtime.comm());
-    if (!team.leader()) team.serve();
-    io::on_rank_zero(runtime.comm(), [&] {
-      try {
-        run_inversion(config, context.command_line(), team);
-      } catch (...) {
-        team.finish();
-        throw;
-      }
-      team.finish();
+    model::lead_on_rank_zero(runtime.comm(), [&](model::SolverTeam& team) {
+      run_inversion(config, context.command_line(), team);
     });
   });
 }

@@ -5,6 +5,7 @@
 // noise, written as uvelsurfobs, vvelsurfobs and thkobs on the input grid.
 // Radar lines run along x, at rows evenly spaced in y over the outline's
 // extent. Keys observe.* (seeded: the same file from the same config).
+// Rank 0 makes them; under mpirun the solve runs on every rank.
 
 #include "commands.hpp"
 
@@ -13,8 +14,8 @@
 #include "nunatak/io/model_inputs.hpp"
 #include "nunatak/io/output_file.hpp"
 #include "nunatak/model/configured_patch.hpp"
-#include "nunatak/model/sample_solver.hpp"
 #include "nunatak/model/simulation.hpp"
+#include "nunatak/model/solver_team.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -26,8 +27,9 @@ namespace nunatak::app {
 
 namespace {
 
+/// The observations, on rank 0; `team`: the ranks the solve runs on.
 void make_observations(const io::Config& config, const std::string& output,
-                       const std::string& command_line) {
+                       const std::string& command_line, model::SolverTeam& team) {
   const io::InputArrays in = io::read_input_arrays(config);
   if (!in.thk || !in.usurf)
     throw Error("observe: the geometry '" + in.geometry_file +
@@ -42,8 +44,8 @@ void make_observations(const io::Config& config, const std::string& output,
   const core::BPPatch patch = model::configured_bp_patch(
       config, grid, H, in.usurf->values, in.softness ? &*in.softness : nullptr, 0.0);
   const auto start = std::chrono::steady_clock::now();
-  model::SampleSolver solver(patch, config.get_bool("bp.ocean_pressure"), "observe_",
-                             columns <= 10000);
+  model::TeamSampleSolver solver(&team, patch, config.get_bool("bp.ocean_pressure"), "observe_",
+                                 columns <= 10000);
   const std::vector<double> u = solver.solve(H);
   spdlog::info("Blatter-Pattyn solve at the true thickness: {} Newton iterations, {:.1f} s",
                solver.newton_iterations(),
@@ -149,8 +151,10 @@ void add_observe_command(CLI::App& app, Context& context) {
     files.write(o->output, "--output");
     model::prepare_files(files, runtime.comm());
     model::insert_petsc_options(config.get_string("petsc.options"));
-    io::on_rank_zero(runtime.comm(),
-                     [&] { make_observations(config, o->output, context.command_line()); });
+    // Rank 0 makes the observations; the solve runs on every rank.
+    model::lead_on_rank_zero(runtime.comm(), [&](model::SolverTeam& team) {
+      make_observations(config, o->output, context.command_line(), team);
+    });
   });
 }
 

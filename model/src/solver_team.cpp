@@ -3,6 +3,7 @@
 #include "nunatak/model/solver_team.hpp"
 
 #include "nunatak/core/error.hpp"
+#include "nunatak/io/output_file.hpp"
 #include "nunatak/model/sample_solver.hpp"
 
 #include <chrono>
@@ -202,6 +203,20 @@ std::vector<double> TeamSampleSolver::solve(const std::vector<double>& thickness
 std::vector<double> TeamSampleSolver::adjoint(const std::vector<double>& rhs) {
   if (m_team) m_team->send({order_adjoint, m_id, 0});
   return m_solver->adjoint(rhs);
+}
+
+void lead_on_rank_zero(MPI_Comm comm, const std::function<void(SolverTeam&)>& work) {
+  SolverTeam team(comm);
+  if (!team.leader()) team.serve();
+  io::on_rank_zero(comm, [&] {
+    try {
+      work(team);
+    } catch (...) {
+      team.finish();
+      throw;
+    }
+    team.finish();
+  });
 }
 
 int TeamSampleSolver::newton_iterations() const {

@@ -25,7 +25,8 @@
 
 namespace nunatak::core {
 class ParallelGrid;
-}
+struct DecompositionOptions;
+} // namespace nunatak::core
 namespace nunatak::solver {
 class BlatterPattyn;
 }
@@ -79,5 +80,14 @@ private:
   std::unique_ptr<solver::BlatterPattyn> m_solver;
   int m_newton = 0, m_krylov = 0;
 };
+
+/// How SampleSolver splits `patch`'s grid over `ranks` ranks: boxes with
+/// about equal numbers of ice columns (an ice-free column, all its nodes
+/// fixed, counts a tenth), at least 2 cells wide. PETSc's even split of the
+/// grid gives one rank most of a valley glacier (Aletsch: twice the other's
+/// flops). The process grid is the one closest to square boxes, and each
+/// axis is split by the ice's marginal counts. Empty (PETSc decides) for
+/// one rank or a grid too small to split so.
+core::DecompositionOptions ice_balanced_decomposition(const core::BPPatch& patch, int ranks);
 
 } // namespace nunatak::model

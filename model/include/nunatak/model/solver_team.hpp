@@ -18,6 +18,7 @@
 
 #include <mpi.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -90,6 +91,12 @@ private:
   int m_id = 0;
   std::unique_ptr<SampleSolver> m_solver;
 };
+
+/// Runs `work` on rank 0 of `comm` with a team of all its ranks, the others
+/// serving the team's solves until `work` returns or throws; if it throws,
+/// every rank throws the same nunatak::CollectiveError (io::on_rank_zero).
+/// Collective.
+void lead_on_rank_zero(MPI_Comm comm, const std::function<void(SolverTeam&)>& work);
 
 /// Collective on `comm`: `patch` on every rank as it is on rank 0.
 void broadcast_patch(core::BPPatch& patch, MPI_Comm comm);
