@@ -9,8 +9,11 @@
 #
 #   sh experiments/inversion/aletsch_validation.sh [OUTDIR]
 #
-# Environment: NUNATAK (the program). About 4 minutes per row and half on
-# this machine (the final Blatter-Pattyn check is most of it).
+# Environment: NUNATAK (the program), ROWS (the settings to run, by name;
+# default all), EXTRA (--set options for every row, e.g. "--set
+# inversion.forward=solver"), TAG (appended to the rows' names and files).
+# About 4 minutes per row and half on this machine with the emulator (the
+# final Blatter-Pattyn check is most of it); about 30 in solver mode.
 set -eu
 NUNATAK=${NUNATAK:-build/bin/nunatak}
 out=${1:-output/inversion/aletsch_validation}
@@ -19,12 +22,14 @@ config=experiments/inversion/aletsch_emulator.yaml
 echo "| setting | half | first guess: validation RMS (m) | inverted: radar RMS used / validation (m) | inversion time (s) |"
 echo "|---|---|---|---|---|"
 while read -r name sets; do
+  case " ${ROWS:-$name} " in *" $name "*) ;; *) continue ;; esac
+  name="$name${TAG:-}"
   for parity in 0 1; do
     log="$out/${name}_$parity.log"
     # shellcheck disable=SC2086
     "$NUNATAK" invert "$config" --set inversion.radar.validation_block_size=4000 \
       --set inversion.radar.validation_parity=$parity --set output.file="$out/${name}_$parity.nc" \
-      --set output.quicklook=[thk_change] $sets > "$log" 2>&1
+      --set output.quicklook=[thk_change] $sets ${EXTRA:-} > "$log" 2>&1
     first=$(sed -n 's/.*first guess: radar RMS [0-9.]* m on the cells used, \([0-9.]*\) m on the held-out cells.*/\1/p' "$log")
     used=$(sed -n "s/.*with Blatter-Pattyn's velocity: .*radar RMS \([0-9.]*\) m (bias [-+0-9.]* m) on [0-9]* cells used, held out: RMS \([0-9.]*\) m.*/\1 \/ \2/p" "$log")
     secs=$(sed -n 's/.*inversion: [0-9]* steps.* in \([0-9.]*\) s;.*/\1/p' "$log")

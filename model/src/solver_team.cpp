@@ -152,7 +152,7 @@ void SolverTeam::serve() {
       default:
         throw Error("solver team: unknown order " + std::to_string(order.what));
       }
-    } catch (const Error&) {
+    } catch (const std::exception&) {
       // The same failure reached rank 0, which decides what to do next.
     }
   }
