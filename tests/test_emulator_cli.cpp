@@ -354,8 +354,17 @@ TEST_F(EmulatorTraining, GradientFidelityAgainstTheSolversFiniteDifferences) {
   const std::string resolve = gradient_line_from(a.err, "re-solve ");
   ASSERT_FALSE(resolve.empty()) << a.err;
   EXPECT_LT(std::stod(resolve.substr(9)), 1e-5) << resolve;
+  // The solver's adjoint is its differences' gradient (to their O(step^2)
+  // truncation), and the zero network scores 0 and 100 % against it too.
+  const std::string key = "against the differences cos ";
+  const std::string adjoint = gradient_line_from(a.err, key);
+  ASSERT_FALSE(adjoint.empty()) << a.err;
+  EXPECT_GT(std::stod(adjoint.substr(key.size())), 0.9999) << adjoint;
+  const std::string adjoint_error = gradient_line_from(a.err, "err ");
+  EXPECT_LT(std::stod(adjoint_error.substr(4)), 1.0) << adjoint_error;
+  EXPECT_CONTAINS(a.err, "| zero.pt | 0.000 | 100 % | 0.000 | 100 % |");
   // Another step: the same finite-difference gradient (the baseline's scores agree).
-  const Result b = run_nunatak(dir, command + " --step 0.002");
+  const Result b = run_nunatak(dir, command + " --step 0.01");
   ASSERT_EQ(b.status, 0) << b.err;
   const std::string sia = gradient_line_from(a.err, "SIA cos");
   EXPECT_FALSE(sia.empty());

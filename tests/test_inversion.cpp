@@ -20,6 +20,7 @@
 #include <petscsys.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -191,6 +192,68 @@ TEST(Inversion, SolverTwinRecoversTheThickness) {
               history.front().terms.velocity_rms, history.back().terms.velocity_rms);
   EXPECT_LT(after, 0.1 * before);
   EXPECT_LT(history.back().terms.velocity_rms, 0.05 * history.front().terms.velocity_rms);
+}
+
+namespace {
+
+/// The solver, failing (nunatak::Error) at the evaluations listed: as a
+/// Blatter-Pattyn solve that does not converge at a trial state.
+class FailingForward final : public inversion::ForwardModel {
+public:
+  FailingForward(model::SolverForward& solver, std::vector<int> failing)
+      : m_solver(solver), m_failing(std::move(failing)) {}
+  std::string name() const override { return "failing solver"; }
+  torch::Tensor velocity(const emulator::TorchBPPatch& patch) override {
+    if (std::find(m_failing.begin(), m_failing.end(), ++m_calls) != m_failing.end())
+      throw Error("sample solver: Newton did not converge (DIVERGED_MAX_IT)");
+    return m_solver.velocity(patch);
+  }
+
+private:
+  model::SolverForward& m_solver;
+  std::vector<int> m_failing;
+  int m_calls = 0;
+};
+
+} // namespace
+
+// A failed solve at a trial state does not end (or lose) the inversion: the
+// controls go back to the last state and L-BFGS starts afresh; two failures
+// in a row stop it there, with the state before them.
+TEST(Inversion, AFailedSolveAtATrialStateGoesBackAndGoesOn) {
+  tight_solves();
+  const core::BPPatch truth = glacier();
+  model::SampleSolver s(truth, true, "invert_");
+  const std::vector<double> u_true = s.solve(truth.thickness);
+  inversion::InversionOptions options = quiet_options();
+  options.iterations = 12;
+  {
+    inversion::Inversion inv(glacier(0.7), observe(truth, u_true, 5), options);
+    model::SolverForward solver(inv.current_patch(), true, true);
+    FailingForward forward(solver, {4});
+    const double before = thickness_rms(truth, inv.thickness());
+    const auto history = inv.run(forward);
+    int restarts = 0;
+    for (const auto& step : history)
+      restarts += step.note.find("the optimiser restarted") != std::string::npos ? 1 : 0;
+    EXPECT_EQ(restarts, 1);
+    EXPECT_EQ(history.back().iteration, options.iterations); // it went on to the end
+    EXPECT_LT(thickness_rms(truth, inv.thickness()), 0.5 * before);
+  }
+  {
+    inversion::Inversion inv(glacier(0.7), observe(truth, u_true, 5), options);
+    model::SolverForward solver(inv.current_patch(), true, true);
+    FailingForward forward(solver, {6, 7}); // two steps in a row; the last state solves
+    const auto history = inv.run(forward);
+    ASSERT_GE(history.size(), 3u);
+    const inversion::Inversion::Step& stopped = history[history.size() - 2];
+    EXPECT_NE(stopped.note.find("again, stopped at the last state"), std::string::npos)
+        << stopped.note;
+    EXPECT_LT(history.back().iteration, options.iterations);
+    // The final state is the last good one: finite, and no worse than the start.
+    EXPECT_TRUE(std::isfinite(history.back().terms.total));
+    EXPECT_LT(history.back().terms.total, history.front().terms.total);
+  }
 }
 
 TEST(Inversion, EmulatorTwinRecoversTheThickness) {

@@ -5,7 +5,8 @@
 # 12) and of Greenland at 16 km (24 columns; its BP fixture, made by
 # evaluate.sh), through each model given on the command line (default: the three
 # training modes) against the solver's (central differences of Blatter-Pattyn
-# solves), beside the shallow-ice and membrane baselines. Run from the
+# solves), and at every interior column against the solver's adjoint, beside
+# the shallow-ice and membrane baselines. Run from the
 # repository root after evaluate.sh has made the held-out sets:
 #
 #   sh experiments/emulator/gradient.sh [MODEL.pt ...]
@@ -18,5 +19,5 @@ for set in "heldout_synthetic 8 24" "heldout_aletsch 3 12" "fixtures/greenland 1
   set -- $set
   echo "--- $OUT/$1.nc"
   $NUNATAK emulator gradient $OUT/$1.nc $MODELS --samples all --max-samples $2 --cells $3 2>&1 |
-    grep -E "sample|\|"
+    grep -E "sample|adjoint|\|"
 done

@@ -524,6 +524,7 @@ std::vector<Inversion::Step> Inversion::run(ForwardModel& forward,
   CostTerms first_terms; // the first evaluation of a step is at the current state
   bool first_seen = false;
   std::string note;
+  int failures = 0; // forward failures in a row
   for (int it = 0; it <= o.iterations; ++it) {
     const std::string said = forward.before_iteration(it, detached_patch());
     if (!said.empty()) {
@@ -546,12 +547,36 @@ std::vector<Inversion::Step> Inversion::run(ForwardModel& forward,
     };
     std::vector<torch::Tensor> saved;
     for (const auto& c : controls()) saved.push_back(c.detach().clone());
-    if (o.optimizer == "adam") {
-      closure();
-      optimizer->step();
-    } else {
-      optimizer->step(closure);
+    std::string failure;
+    try {
+      if (o.optimizer == "adam") {
+        closure();
+        optimizer->step();
+      } else {
+        optimizer->step(closure);
+      }
+    } catch (const Error& e) {
+      // The forward model failed at a trial state (a Blatter-Pattyn solve
+      // that did not converge after a long L-BFGS step, 30 minutes into an
+      // Aletsch run): back to the last state; the first time, with a fresh
+      // optimiser (its curvature pairs led there), the second in a row, stop.
+      failure = e.what();
     }
+    if (!failure.empty()) {
+      const torch::NoGradGuard no_grad;
+      const std::vector<torch::Tensor> c = controls();
+      for (size_t k = 0; k < c.size(); ++k) c[k].copy_(saved[k]);
+      const bool stop = ++failures >= 2;
+      history.push_back({it, evaluations, seconds(), first_terms,
+                         "the forward model failed at a trial state (" + failure + "): " +
+                             (stop ? "again, stopped at the last state"
+                                   : "back to the last state, the optimiser restarted")});
+      if (progress) progress(history.back());
+      if (stop) break;
+      make_optimizer();
+      continue;
+    }
+    failures = 0;
     bool finite = true;
     for (const auto& c : controls()) finite = finite && torch::isfinite(c).all().item<bool>();
     if (!finite) {

@@ -87,9 +87,18 @@ torch::Tensor SolverForward::velocity(const emulator::TorchBPPatch& patch) {
 std::vector<double> SolverForward::solve(const std::vector<double>& thickness,
                                          const std::vector<double>& base,
                                          const std::vector<double>& beta2) {
-  std::vector<double> u = m_solver.solve(thickness, base, beta2);
+  std::vector<double> u;
+  try {
+    u = m_solver.solve(thickness, base, beta2);
+  } catch (const Error&) {
+    // The next solve starts from the last converged velocity, not from the
+    // failed iterate.
+    if (!m_last_solution.empty()) m_solver.set_velocity(m_last_solution);
+    throw;
+  }
   ++m_solves;
   m_newton += m_solver.newton_iterations();
+  m_last_solution = u;
   return u;
 }
 

@@ -205,6 +205,10 @@ public:
   };
   /// Runs the optimiser from the current controls; `progress` is called after
   /// every step. Returns the history (the state before the first step first).
+  /// Where the forward model throws nunatak::Error during a step (a solve
+  /// that does not converge at a trial state), the controls go back to the
+  /// last state and the optimiser starts afresh; a second failure in a row
+  /// ends the run there. Either is said in that step's note.
   std::vector<Step> run(ForwardModel& forward,
                         const std::function<void(const Step&)>& progress = {});
 

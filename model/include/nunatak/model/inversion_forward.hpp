@@ -50,6 +50,8 @@ public:
   int newton_iterations() const { return m_newton; }
 
   /// For the autograd function: a solve at (thickness, base, beta2), [y][x].
+  /// Throws nunatak::Error if it does not converge; the next solve then
+  /// starts from the last converged velocity.
   std::vector<double> solve(const std::vector<double>& thickness, const std::vector<double>& base,
                             const std::vector<double>& beta2);
   /// For the autograd function: (dR/dm)^T lambda for the state of a solve,
@@ -65,6 +67,7 @@ private:
   core::BPPatch m_patch;
   emulator::TorchBPPatch m_torch; ///< double, CPU: the energy for the adjoint's products
   TeamSampleSolver m_solver;
+  std::vector<double> m_last_solution; ///< of the last converged solve
   int m_solves = 0, m_adjoints = 0, m_newton = 0;
 };
 
