@@ -547,6 +547,7 @@ std::vector<Inversion::Step> Inversion::run(ForwardModel& forward,
     };
     std::vector<torch::Tensor> saved;
     for (const auto& c : controls()) saved.push_back(c.detach().clone());
+    bool failed = false;
     std::string failure;
     try {
       if (o.optimizer == "adam") {
@@ -560,9 +561,10 @@ std::vector<Inversion::Step> Inversion::run(ForwardModel& forward,
       // that did not converge after a long L-BFGS step, 30 minutes into an
       // Aletsch run): back to the last state; the first time, with a fresh
       // optimiser (its curvature pairs led there), the second in a row, stop.
+      failed = true;
       failure = e.what();
     }
-    if (!failure.empty()) {
+    if (failed) {
       const torch::NoGradGuard no_grad;
       const std::vector<torch::Tensor> c = controls();
       for (size_t k = 0; k < c.size(); ++k) c[k].copy_(saved[k]);
