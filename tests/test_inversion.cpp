@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 using namespace nunatak;
@@ -174,11 +175,21 @@ TEST(Inversion, SolverGradientEqualsFiniteDifferencesOfTheCost) {
               worst);
 }
 
-TEST(Inversion, SolverTwinRecoversTheThickness) {
+namespace {
+
+/// The solver twins' truth (tight solves) and its velocity.
+std::pair<core::BPPatch, std::vector<double>> solver_truth() {
   tight_solves();
-  const core::BPPatch truth = glacier();
+  core::BPPatch truth = glacier();
   model::SampleSolver s(truth, true, "invert_");
-  const std::vector<double> u_true = s.solve(truth.thickness);
+  std::vector<double> u = s.solve(truth.thickness);
+  return {std::move(truth), std::move(u)};
+}
+
+} // namespace
+
+TEST(Inversion, SolverTwinRecoversTheThickness) {
+  const auto [truth, u_true] = solver_truth();
   inversion::InversionOptions options = quiet_options();
   options.iterations = 40;
   inversion::Inversion inv(glacier(0.7), observe(truth, u_true, 5), options);
@@ -221,10 +232,7 @@ private:
 // controls go back to the last state and L-BFGS starts afresh; two failures
 // in a row stop it there, with the state before them.
 TEST(Inversion, AFailedSolveAtATrialStateGoesBackAndGoesOn) {
-  tight_solves();
-  const core::BPPatch truth = glacier();
-  model::SampleSolver s(truth, true, "invert_");
-  const std::vector<double> u_true = s.solve(truth.thickness);
+  const auto [truth, u_true] = solver_truth();
   inversion::InversionOptions options = quiet_options();
   options.iterations = 12;
   {
