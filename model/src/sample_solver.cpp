@@ -10,7 +10,6 @@
 #include "nunatak/core/petsc_handle.hpp"
 #include "nunatak/solver/blatter_pattyn.hpp"
 
-#include <algorithm>
 #include <cmath>
 
 namespace nunatak::model {

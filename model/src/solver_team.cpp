@@ -84,6 +84,8 @@ SolverTeam::~SolverTeam() {
 }
 
 void SolverTeam::send(const Order& order) {
+  // Non-blocking on this side too: MPI matches a non-blocking collective
+  // (the serving ranks' MPI_Ibcast) only with non-blocking ones.
   int message[3] = {order.what, order.solver, order.flags};
   MPI_Request request;
   MPI_Ibcast(message, 3, MPI_INT, 0, m_comm, &request);
