@@ -637,3 +637,37 @@ TEST(PlasticThicknessInputs, BadInputIsOneClearError) {
   EXPECT_CONTAINS(plastic::read_error(dir.file("ok.nc"), {"thickness_estimate.shape_factor=0"}),
                   "thickness_estimate.shape_factor");
 }
+
+// parallel.decomposition: ice splits the grid by ice columns, even by cells.
+TEST(ModelInputs, GridSplitByTheIce) {
+  // 40 x 6 cells, ice on the last 8 columns only.
+  TempDir dir;
+  TestFile f = test::grid_file(40, 6, dx, dx);
+  test::add_field(f, "thk", "m", [](int i, int) { return i >= 32 ? 400.0 : 0.0; });
+  test::add_field(f, "topg", "m", [](int i, int) { return 100.0 + i; });
+  test::write_test_file(dir.file("g.nc"), f);
+  const auto ice_columns = [](const model::ModelInputs& in) {
+    const core::LocalBox& b = in.grid->box();
+    return b.xs + b.xm > 32 ? std::min(b.xs + b.xm, 40) - std::max(b.xs, 32) : 0;
+  };
+  const model::ModelInputs by_ice = read(dir.file("g.nc"));
+  const model::ModelInputs even = read(dir.file("g.nc"), {"parallel.decomposition=even"});
+  int size = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  if (size == 2) {
+    // Ice: 32 * 0.1 + 8 = 11.2 per row, half reached at 32 + 2 columns.
+    EXPECT_EQ(ice_columns(by_ice), root() ? 2 : 6);
+    EXPECT_EQ(ice_columns(even), root() ? 0 : 8);
+  } else {
+    EXPECT_EQ(ice_columns(by_ice), 8);
+  }
+  // The fields are the same whatever the split.
+  EXPECT_EQ(all(by_ice.geometry.thk), all(even.geometry.thk));
+  io::Config c;
+  try {
+    c.set_override("parallel.decomposition=cells");
+    ADD_FAILURE() << "an unknown decomposition was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("parallel.decomposition"), std::string::npos) << e.what();
+  }
+}

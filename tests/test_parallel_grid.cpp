@@ -112,3 +112,43 @@ TEST(ParallelGrid, GatherScatterAndReductions) {
         EXPECT_EQ(v(b.lj(j), b.li(i)), f(i, j));
       }
 }
+
+TEST(ParallelGrid, WeightBalancedSplitFollowsTheWork) {
+  // 30 x 12 cells, all the work in the last 10 columns (the rest weighs 0.1).
+  const int nx = 30, ny = 12;
+  std::vector<double> weight(size_t(nx * ny), 0.1);
+  for (int j = 0; j < ny; ++j)
+    for (int i = 20; i < nx; ++i) weight[size_t(j * nx + i)] = 1.0;
+  EXPECT_TRUE(weight_balanced_decomposition(nx, ny, weight, 1).ownership_x.empty());
+  // Uniform work: PETSc's even split.
+  EXPECT_TRUE(weight_balanced_decomposition(nx, ny, std::vector<double>(weight.size(), 2.0), 2)
+                  .ownership_x.empty());
+  // Two ranks split x (the longer axis): columns weigh 1.2 and 12, half of
+  // 144 is reached at 20 + 4 columns, not at 15.
+  const DecompositionOptions two = weight_balanced_decomposition(nx, ny, weight, 2);
+  EXPECT_EQ(two.ownership_y, std::vector<int>({ny}));
+  ASSERT_EQ(two.ownership_x.size(), 2u);
+  EXPECT_EQ(two.ownership_x[0], 24);
+  EXPECT_EQ(two.ownership_x[1], 6);
+  // Six ranks: 3 x 2 boxes, every box at least 2 cells wide, every cell owned.
+  const DecompositionOptions six = weight_balanced_decomposition(nx, ny, weight, 6);
+  ASSERT_EQ(six.ownership_x.size() * six.ownership_y.size(), 6u);
+  int cells = 0;
+  for (int w : six.ownership_x) {
+    EXPECT_GE(w, 2);
+    cells += w;
+  }
+  EXPECT_EQ(cells, nx);
+  EXPECT_THROW(weight_balanced_decomposition(nx, ny, std::vector<double>(5, 1.0), 2),
+               nunatak::Error);
+  // The split is a valid DMDA on this communicator's ranks.
+  int size = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  const auto grid = ParallelGrid::create(MPI_COMM_WORLD, Grid(nx, ny, 1.0, 1.0, 0.0, 0.0),
+                                         weight_balanced_decomposition(nx, ny, weight, size));
+  double work = 0;
+  const LocalBox& b = grid->box();
+  for (int j = b.ys; j < b.ys + b.ym; ++j)
+    for (int i = b.xs; i < b.xs + b.xm; ++i) work += weight[size_t(j * nx + i)];
+  EXPECT_NEAR(work, 144.0 / size, 144.0 / size * 0.1);
+}

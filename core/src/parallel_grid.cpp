@@ -13,6 +13,70 @@
 
 namespace nunatak::core {
 
+namespace {
+
+/// Splits cells 0..n-1 with `weight`s into `parts` runs of at least
+/// `min_cells` cells each and about equal total weight; returns their lengths.
+std::vector<int> balanced_runs(const std::vector<double>& weight, int parts, int min_cells) {
+  const int n = int(weight.size());
+  double total = 0;
+  for (double w : weight) total += w;
+  std::vector<int> lengths;
+  int start = 0;
+  double cumulative = 0;
+  for (int r = 0; r < parts - 1; ++r) {
+    const double target = total * (r + 1) / parts;
+    int end = start + min_cells; // exclusive
+    for (int c = start; c < end; ++c) cumulative += weight[size_t(c)];
+    const int last_end = n - (parts - 1 - r) * min_cells; // room for the later runs
+    while (end < last_end && cumulative + 0.5 * weight[size_t(end)] < target)
+      cumulative += weight[size_t(end++)];
+    lengths.push_back(end - start);
+    start = end;
+  }
+  lengths.push_back(n - start);
+  return lengths;
+}
+
+} // namespace
+
+DecompositionOptions weight_balanced_decomposition(int nx, int ny,
+                                                   const std::vector<double>& column_weight,
+                                                   int ranks, int min_cells) {
+  DecompositionOptions options;
+  if (ranks < 2) return options;
+  if (column_weight.size() != size_t(nx) * size_t(ny))
+    throw Error("weight_balanced_decomposition: " + std::to_string(column_weight.size()) +
+                " weights for a grid of " + std::to_string(nx) + " x " + std::to_string(ny));
+  if (std::all_of(column_weight.begin(), column_weight.end(),
+                  [&](double w) { return w == column_weight.front(); }))
+    return options; // uniform work: PETSc's even split is as good
+  int best_m = 1;
+  double best_mismatch = std::numeric_limits<double>::max();
+  for (int m = 1; m <= ranks; ++m) {
+    if (ranks % m != 0) continue;
+    const int n = ranks / m;
+    if (nx < min_cells * m || ny < min_cells * n) continue;
+    const double mismatch = std::abs(std::log((double(nx) / m) / (double(ny) / n)));
+    if (mismatch < best_mismatch) {
+      best_mismatch = mismatch;
+      best_m = m;
+    }
+  }
+  if (best_mismatch == std::numeric_limits<double>::max())
+    return options; // too small: PETSc's choice (and its error)
+  std::vector<double> along_x(size_t(nx), 0.0), along_y(size_t(ny), 0.0);
+  for (int j = 0; j < ny; ++j)
+    for (int i = 0; i < nx; ++i) {
+      const double w = column_weight[size_t(j) * size_t(nx) + size_t(i)];
+      along_x[size_t(i)] += w;
+      along_y[size_t(j)] += w;
+    }
+  options.ownership_x = balanced_runs(along_x, best_m, min_cells);
+  options.ownership_y = balanced_runs(along_y, ranks / best_m, min_cells);
+  return options;
+}
+
 std::shared_ptr<const ParallelGrid> ParallelGrid::create(MPI_Comm comm, const Grid& grid,
                                                          const DecompositionOptions& options) {
   return std::shared_ptr<const ParallelGrid>(new ParallelGrid(comm, grid, options));

@@ -418,6 +418,11 @@ std::vector<KeySpec> build_schema() {
        {},
        {},
        {}},
+      str("parallel.decomposition", "ice",
+          "how the grid is split over MPI ranks: ice (boxes with about equal numbers of ice "
+          "columns, an ice-free column counting a tenth, from the input thickness) or even "
+          "(PETSc's equal numbers of cells)",
+          {"ice", "even"}),
       str("petsc.options", "\"\"",
           "extra PETSc options for the solvers, e.g. '-bp_pc_type gamg -bp_ksp_type fgmres'; an "
           "option also given in the PETSC_OPTIONS environment variable keeps that value"),

@@ -729,9 +729,25 @@ InputArrays read_input_arrays(const Config& config) {
   return in;
 }
 
+namespace {
+
+/// `parallel.decomposition`: the ice-balanced split of the grid (from the
+/// thickness every rank has read) or PETSc's even one.
+core::DecompositionOptions decomposition(const InputArrays& arrays, const Config& config,
+                                         MPI_Comm comm) {
+  int ranks = 1;
+  MPI_Comm_size(comm, &ranks);
+  if (ranks < 2 || config.get_string("parallel.decomposition") != "ice" || !arrays.thk) return {};
+  std::vector<double> weight(arrays.thk->values.size());
+  for (size_t k = 0; k < weight.size(); ++k) weight[k] = arrays.thk->values[k] > 0 ? 1.0 : 0.1;
+  return core::weight_balanced_decomposition(arrays.grid.nx(), arrays.grid.ny(), weight, ranks);
+}
+
+} // namespace
+
 ModelInputs distribute_inputs(const InputArrays& arrays, const Config& config, MPI_Comm comm) {
   ModelInputs in;
-  in.grid = core::ParallelGrid::create(comm, arrays.grid);
+  in.grid = core::ParallelGrid::create(comm, arrays.grid, decomposition(arrays, config, comm));
   in.notes = arrays.notes;
   auto add = [&](std::optional<core::Field2D>& slot, const std::string& name,
                  const std::optional<InputArray>& a) {

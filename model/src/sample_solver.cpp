@@ -14,59 +14,13 @@
 
 namespace nunatak::model {
 
-namespace {
-
-/// Splits cells 0..n-1 with `weight`s into `parts` runs of at least
-/// `min_cells` cells each and about equal total weight; returns their lengths.
-std::vector<int> balanced_runs(const std::vector<double>& weight, int parts, int min_cells) {
-  const int n = int(weight.size());
-  double total = 0;
-  for (double w : weight) total += w;
-  std::vector<int> lengths;
-  int start = 0;
-  double cumulative = 0;
-  for (int r = 0; r < parts - 1; ++r) {
-    const double target = total * (r + 1) / parts;
-    int end = start + min_cells; // exclusive
-    for (int c = start; c < end; ++c) cumulative += weight[size_t(c)];
-    const int last_end = n - (parts - 1 - r) * min_cells; // room for the later runs
-    while (end < last_end && cumulative + 0.5 * weight[size_t(end)] < target)
-      cumulative += weight[size_t(end++)];
-    lengths.push_back(end - start);
-    start = end;
-  }
-  lengths.push_back(n - start);
-  return lengths;
-}
-
-} // namespace
-
 core::DecompositionOptions ice_balanced_decomposition(const core::BPPatch& patch, int ranks) {
-  core::DecompositionOptions options;
-  if (ranks < 2) return options;
-  int best_m = 1;
-  double best_mismatch = 1e300;
-  for (int m = 1; m <= ranks; ++m) {
-    if (ranks % m != 0) continue;
-    const int n = ranks / m;
-    if (patch.nx < 2 * m || patch.ny < 2 * n) continue;
-    const double mismatch = std::abs(std::log((double(patch.nx) / m) / (double(patch.ny) / n)));
-    if (mismatch < best_mismatch) {
-      best_mismatch = mismatch;
-      best_m = m;
-    }
-  }
-  if (best_mismatch == 1e300) return options; // too small: PETSc's choice (and its error)
-  std::vector<double> along_x(size_t(patch.nx), 0.0), along_y(size_t(patch.ny), 0.0);
+  std::vector<double> weight(size_t(patch.nx) * size_t(patch.ny));
   for (int j = 0; j < patch.ny; ++j)
-    for (int i = 0; i < patch.nx; ++i) {
-      const double w = patch.node_free[patch.column(j, i)] ? 1.0 : 0.1;
-      along_x[size_t(i)] += w;
-      along_y[size_t(j)] += w;
-    }
-  options.ownership_x = balanced_runs(along_x, best_m, 2);
-  options.ownership_y = balanced_runs(along_y, ranks / best_m, 2);
-  return options;
+    for (int i = 0; i < patch.nx; ++i)
+      weight[size_t(j) * size_t(patch.nx) + size_t(i)] =
+          patch.node_free[patch.column(j, i)] ? 1.0 : 0.1;
+  return core::weight_balanced_decomposition(patch.nx, patch.ny, weight, ranks);
 }
 
 SampleSolver::SampleSolver(const core::BPPatch& patch, bool ocean_pressure,

@@ -45,6 +45,16 @@ struct DecompositionOptions {
   std::vector<int> ownership_x, ownership_y;
 };
 
+/// A split of an nx x ny grid over `ranks` ranks into boxes of about equal
+/// total `column_weight` (row-major [y][x], the work of each column), each at
+/// least `min_cells` cells wide. The process grid is the factorisation of
+/// `ranks` closest to square boxes; each axis is split by the weights'
+/// marginal sums. Empty (PETSc's even split) for one rank, for uniform
+/// weights, or for a grid too small to split so.
+DecompositionOptions weight_balanced_decomposition(int nx, int ny,
+                                                   const std::vector<double>& column_weight,
+                                                   int ranks, int min_cells = 2);
+
 /// The grid, its communicator and the PETSc DMDA that distributes it.
 /// Create with `ParallelGrid::create`; fields keep it alive via shared_ptr.
 class ParallelGrid : public std::enable_shared_from_this<ParallelGrid> {
