@@ -2,6 +2,7 @@
 // reductions; run at 1 and 2 MPI ranks.
 #include "nunatak/core/error.hpp"
 #include "nunatak/core/field.hpp"
+#include "nunatak/core/petsc_handle.hpp"
 
 #include <gtest/gtest.h>
 
@@ -151,4 +152,32 @@ TEST(ParallelGrid, WeightBalancedSplitFollowsTheWork) {
   for (int j = b.ys; j < b.ys + b.ym; ++j)
     for (int i = b.xs; i < b.xs + b.xm; ++i) work += weight[size_t(j * nx + i)];
   EXPECT_NEAR(work, 144.0 / size, 144.0 / size * 0.1);
+}
+
+TEST(PetscArrays, KernelsReadOnlyMemoryTheyCanReach) {
+  // This build's Kokkos runs on the host: host vectors pass, device memory
+  // is one error that names the array and the way out.
+  EXPECT_NO_THROW(check_kernel_memory(PETSC_MEMTYPE_HOST, "the velocity"));
+  try {
+    check_kernel_memory(PETSC_MEMTYPE_DEVICE, "the velocity");
+    ADD_FAILURE() << "device memory passed to host kernels";
+  } catch (const nunatak::Error& e) {
+    const std::string text = e.what();
+    EXPECT_NE(text.find("the velocity"), std::string::npos) << text;
+    EXPECT_NE(text.find("-bp_dm_vec_type standard"), std::string::npos) << text;
+  }
+  // A standard vector's array comes back where it is, with its values.
+  Vec v = nullptr;
+  ASSERT_EQ(VecCreateSeq(PETSC_COMM_SELF, 3, &v), 0);
+  ASSERT_EQ(VecSet(v, 2.5), 0);
+  {
+    const VecKernelWriteArray w(v, "a test vector");
+    w.data()[1] = 4.0;
+  }
+  {
+    const VecKernelReadArray r(v, "a test vector");
+    EXPECT_EQ(r.data()[0], 2.5);
+    EXPECT_EQ(r.data()[1], 4.0);
+  }
+  VecDestroy(&v);
 }

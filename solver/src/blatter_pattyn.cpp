@@ -13,6 +13,7 @@
 #include "nunatak/core/parallel_grid.hpp"
 #include "nunatak/core/petsc_log.hpp"
 
+#include <Kokkos_Core.hpp>
 #include <petscdmda.h>
 
 #include <cmath>
@@ -22,14 +23,6 @@
 namespace nunatak::solver {
 
 namespace {
-
-/// The first value of a 3-D, dof-2 DMDA local array as DMDAVecGetArray hands
-/// it to local callbacks (a[k][j][i dof + c], ghost offsets): the local
-/// vector's memory, [y][x][z][c] in nunatak's map-plane terms.
-template <class T>
-T* local_base(void* array, const DMDALocalInfo* info) {
-  return &static_cast<T***>(array)[info->gzs][info->gys][info->gxs * info->dof];
-}
 
 /// Puts a C++ exception into PETSc's error stack (its message reaches the
 /// NUNATAK_PETSC that catches the failed PETSc call) and returns the code.
@@ -68,14 +61,19 @@ PetscErrorCode converged_unless_stalled(SNES snes, PetscInt it, PetscReal xnorm,
 
 } // namespace
 
-/// The SNES callbacks: DMDA local functions that find their solver on the DMDA.
+/// The SNES callbacks: DM local functions (DMSNESSetFunctionLocal) that find
+/// their solver on the DM. PETSc hands them ghosted local vectors, [y][x][z][c]
+/// in nunatak's map-plane terms; their arrays are read where PETSc keeps them
+/// (VecGetArrayAndMemType: device memory for a device vector type), so the
+/// kernels never go through the host.
 struct BPCallbacks {
-  static PetscErrorCode residual(DMDALocalInfo* info, void* x, void* f, void*) {
+  static PetscErrorCode residual(DM dm, Vec x, Vec f, void*) {
     try {
       static const PetscLogEvent event = core::log_event("BPResidual");
       const core::LogEventScope scope(event);
-      bp_driver::solver_of(info->da).residual_local(local_base<const double>(x, info),
-                                                    local_base<double>(f, info));
+      const core::VecKernelReadArray xa(x, "the Blatter-Pattyn velocity");
+      const core::VecKernelWriteArray fa(f, "the Blatter-Pattyn residual");
+      bp_driver::solver_of(dm).residual_local(xa.data(), fa.data());
       return 0;
     } catch (const std::exception& e) {
       return petsc_error(e);
@@ -91,11 +89,12 @@ struct BPCallbacks {
       return petsc_error(e);
     }
   }
-  static PetscErrorCode jacobian(DMDALocalInfo* info, void* x, Mat, Mat P, void*) {
+  static PetscErrorCode jacobian(DM dm, Vec x, Mat, Mat P, void*) {
     try {
       static const PetscLogEvent event = core::log_event("BPJacobian");
       const core::LogEventScope scope(event);
-      bp_driver::solver_of(info->da).jacobian_local(local_base<const double>(x, info), P);
+      const core::VecKernelReadArray xa(x, "the Blatter-Pattyn velocity");
+      bp_driver::solver_of(dm).jacobian_local(xa.data(), P);
       return 0;
     } catch (const std::exception& e) {
       return petsc_error(e);
@@ -244,8 +243,10 @@ void BlatterPattyn::set_up() {
   NUNATAK_PETSC(VecSet(m_solution, 0.0));
 
   bp_driver::attach_solver(m_dm, this);
-  NUNATAK_PETSC(DMDASNESSetFunctionLocal(m_dm, ADD_VALUES, BPCallbacks::residual, nullptr));
-  NUNATAK_PETSC(DMDASNESSetJacobianLocal(m_dm, BPCallbacks::jacobian, nullptr));
+  // Local callbacks: PETSc zeroes the local residual, and adds it up over
+  // the ranks (ADD_VALUES) after the callback.
+  NUNATAK_PETSC(DMSNESSetFunctionLocal(m_dm, BPCallbacks::residual, nullptr));
+  NUNATAK_PETSC(DMSNESSetJacobianLocal(m_dm, BPCallbacks::jacobian, nullptr));
 
   NUNATAK_PETSC(SNESCreate(m_grid->comm(), m_snes.out()));
   NUNATAK_PETSC(SNESSetOptionsPrefix(m_snes, p.options_prefix.c_str()));
@@ -312,14 +313,18 @@ void BlatterPattyn::create_jacobian_matrix() {
   NUNATAK_PETSC(MatSetLocalToGlobalMapping(matrix, ltog, ltog));
   NUNATAK_PETSC(MatSetDM(matrix, m_dm));
   std::vector<PetscInt> rows, cols;
-  m_hessian_values.clear();
-  m_coo_slots.clear();
-  m_coo_values.clear();
+  m_hessian_values = {};
+  m_coo_slots = {};
+  m_coo_values = {};
   m_csr.reset();
   PetscBool seqaij = PETSC_FALSE;
   NUNATAK_PETSC(PetscObjectTypeCompare(reinterpret_cast<PetscObject>(static_cast<Mat>(matrix)),
                                        MATSEQAIJ, &seqaij));
-  if (seqaij) {
+  // The CSR path writes the host matrix's values from the kernels: only
+  // where they run on the host.
+  constexpr bool host_kernels =
+      Kokkos::SpaceAccessibility<Kokkos::DefaultExecutionSpace, Kokkos::HostSpace>::accessible;
+  if (seqaij && host_kernels) {
     // One rank, AIJ: the CSR pattern made here, and jacobian_local writes
     // the values into the matrix's array. Where the box's dofs are their own
     // global indices (not periodic), the pattern comes in order
@@ -376,10 +381,9 @@ void BlatterPattyn::create_jacobian_matrix() {
       NUNATAK_PETSC(PetscContainerDestroy(&container));
     }
     m_csr = std::move(pattern);
-    m_hessian_values.shrink_to_fit();
   } else {
     m_problem->hessian_pattern(rows, cols);
-    m_hessian_values.assign(rows.size(), 0.0);
+    m_hessian_values = Kokkos::View<double*>("bp::hessian_values", rows.size());
     // Several ranks (or another matrix type): PETSc's COO assembly. Where
     // fewer than half of the 108 slots per node are nonzeros (an ice sheet's
     // margins and ice-free land, a DMDA before set_geometry), PETSc is given
@@ -389,16 +393,19 @@ void BlatterPattyn::create_jacobian_matrix() {
     std::size_t nonzeros = 0;
     for (const PetscInt c : cols) nonzeros += c >= 0 ? 1 : 0;
     if (2 * nonzeros < cols.size()) {
-      m_coo_slots.reserve(nonzeros);
+      m_coo_slots = Kokkos::View<std::size_t*>("bp::coo_slots", nonzeros);
+      const auto slots = Kokkos::create_mirror_view(m_coo_slots);
+      std::size_t n = 0;
       for (std::size_t e = 0; e < cols.size(); ++e)
         if (cols[e] >= 0) {
-          rows[m_coo_slots.size()] = rows[e];
-          cols[m_coo_slots.size()] = cols[e];
-          m_coo_slots.push_back(e);
+          rows[n] = rows[e];
+          cols[n] = cols[e];
+          slots(n++) = e;
         }
+      Kokkos::deep_copy(m_coo_slots, slots);
       rows.resize(nonzeros);
       cols.resize(nonzeros);
-      m_coo_values.assign(nonzeros, 0.0);
+      m_coo_values = Kokkos::View<double*>("bp::coo_values", nonzeros);
     }
     NUNATAK_PETSC(
         MatSetPreallocationCOOLocal(matrix, PetscCount(rows.size()), rows.data(), cols.data()));
@@ -441,21 +448,13 @@ void BlatterPattyn::read_options() {
 void BlatterPattyn::residual_local(const double* x, double* f) const {
   m_problem->gradient(x, f);
   // Fixed dofs of owned columns: d (u - 0), d scaled like the viscous diagonal.
-  const core::BPPatch& p = m_problem->patch();
-  for (int j = p.ys; j < p.ys + p.ym; ++j)
-    for (int i = p.xs; i < p.xs + p.xm; ++i)
-      for (int k = 0; k < p.nz; ++k)
-        if (p.fixed(j, i, k)) {
-          const size_t n = p.node(j, i, k) * 2;
-          f[n] += m_problem->dirichlet_scale(j, i) * x[n];
-          f[n + 1] += m_problem->dirichlet_scale(j, i) * x[n + 1];
-        }
+  m_problem->add_fixed_rows(x, f);
 }
 
 void BlatterPattyn::jacobian_local(const double* x, Mat P) const {
   const core::BPPatch& p = m_problem->patch();
-  // d on the diagonal of the fixed dofs of owned columns, through
-  // `add(row, slot, d)` (row: the box dof).
+  // The host CSR path: d on the diagonal of the fixed dofs of owned columns,
+  // through `add(row, slot, d)` (row: the box dof).
   const auto add_fixed_diagonal = [&](const auto& add) {
     for (int j = p.ys; j < p.ys + p.ym; ++j)
       for (int i = p.xs; i < p.xs + p.xm; ++i)
@@ -481,16 +480,21 @@ void BlatterPattyn::jacobian_local(const double* x, Mat P) const {
     NUNATAK_PETSC(MatAssemblyEnd(P, MAT_FINAL_ASSEMBLY));
     return;
   }
-  // The values buffer is scratch space of a const operation.
-  std::vector<double>& values = const_cast<std::vector<double>&>(m_hessian_values);
+  // COO: the slots (scratch space of a const operation) and, where the
+  // matrix holds only the nonzeros, their values gathered, all in the
+  // kernels' memory.
+  const Kokkos::View<double*> values = m_hessian_values;
   m_problem->hessian(x, values.data());
-  add_fixed_diagonal([&](std::size_t, std::size_t slot, double d) { values[slot] += d; });
-  if (m_coo_slots.empty()) {
+  m_problem->add_fixed_diagonal(values.data());
+  if (m_coo_slots.extent(0) == 0) {
     NUNATAK_PETSC(MatSetValuesCOO(P, values.data(), INSERT_VALUES));
     return;
   }
-  std::vector<double>& nonzeros = const_cast<std::vector<double>&>(m_coo_values);
-  for (std::size_t n = 0; n < m_coo_slots.size(); ++n) nonzeros[n] = values[m_coo_slots[n]];
+  const Kokkos::View<const std::size_t*> slots = m_coo_slots;
+  const Kokkos::View<double*> nonzeros = m_coo_values;
+  Kokkos::parallel_for(
+      "bp::coo_gather", Kokkos::RangePolicy<>(0, nonzeros.extent(0)),
+      KOKKOS_LAMBDA(std::size_t n) { nonzeros(n) = values(slots(n)); });
   NUNATAK_PETSC(MatSetValuesCOO(P, nonzeros.data(), INSERT_VALUES));
 }
 
@@ -514,7 +518,8 @@ void BlatterPattyn::update_dual_stress(SNES snes, int step) {
   PetscReal step_length = 1.0;
   NUNATAK_PETSC(SNESLineSearchGetLambda(line_search, &step_length));
   {
-    const core::VecReadArray previous(m_previous_local), now(current);
+    const core::VecKernelReadArray previous(m_previous_local, "the last Newton iterate"),
+        now(current, "the Newton iterate");
     m_problem->update_dual_stress(previous.data(), now.data(), step_length);
   }
   NUNATAK_PETSC(VecCopy(current, m_previous_local));
@@ -525,7 +530,7 @@ double BlatterPattyn::energy(Vec x) const {
   NUNATAK_PETSC(DMGlobalToLocal(m_dm, x, INSERT_VALUES, local));
   double mine = 0.0;
   {
-    const core::VecReadArray a(local);
+    const core::VecKernelReadArray a(local, "the Blatter-Pattyn velocity");
     mine = m_problem->energy(a.data());
   }
   double total = 0.0;
@@ -537,8 +542,8 @@ void BlatterPattyn::residual(Vec x, Vec f) const {
   core::BorrowedVec xl(m_dm, core::BorrowedVec::local), fl(m_dm, core::BorrowedVec::local);
   NUNATAK_PETSC(DMGlobalToLocal(m_dm, x, INSERT_VALUES, xl));
   {
-    const core::VecReadArray xa(xl);
-    const core::VecWriteArray fa(fl);
+    const core::VecKernelReadArray xa(xl, "the Blatter-Pattyn velocity");
+    const core::VecKernelWriteArray fa(fl, "the Blatter-Pattyn residual");
     residual_local(xa.data(), fa.data());
   }
   NUNATAK_PETSC(VecSet(f, 0.0));
@@ -549,7 +554,7 @@ void BlatterPattyn::residual_at_rest(Vec f) const {
   // At x = 0 the fixed dofs' rows d (u - 0) are 0 too.
   core::BorrowedVec fl(m_dm, core::BorrowedVec::local);
   {
-    const core::VecWriteArray fa(fl);
+    const core::VecKernelWriteArray fa(fl, "the Blatter-Pattyn residual");
     m_problem->gradient_at_rest(fa.data());
   }
   NUNATAK_PETSC(VecSet(f, 0.0));
@@ -559,20 +564,24 @@ void BlatterPattyn::residual_at_rest(Vec f) const {
 void BlatterPattyn::jacobian(Vec x, Mat J) const {
   core::BorrowedVec xl(m_dm, core::BorrowedVec::local);
   NUNATAK_PETSC(DMGlobalToLocal(m_dm, x, INSERT_VALUES, xl));
-  const core::VecReadArray xa(xl);
+  const core::VecKernelReadArray xa(xl, "the Blatter-Pattyn velocity");
   jacobian_local(xa.data(), J);
 }
 
 BPPatchState BlatterPattyn::patch_state() const {
   BPPatchState s;
   s.patch = m_problem->patch();
-  core::BorrowedVec local(m_dm, core::BorrowedVec::local);
+  core::BorrowedVec local(m_dm, core::BorrowedVec::local), gradient(m_dm, core::BorrowedVec::local);
   NUNATAK_PETSC(DMGlobalToLocal(m_dm, m_solution, INSERT_VALUES, local));
-  const core::VecReadArray a(local);
-  s.velocity.assign(a.data(), a.data() + s.patch.size());
-  s.energy = m_problem->energy(s.velocity.data());
-  s.gradient.assign(s.patch.size(), 0.0);
-  m_problem->gradient(s.velocity.data(), s.gradient.data());
+  {
+    const core::VecKernelReadArray x(local, "the Blatter-Pattyn velocity");
+    const core::VecKernelWriteArray g(gradient, "the Blatter-Pattyn gradient");
+    s.energy = m_problem->energy(x.data());
+    m_problem->gradient(x.data(), g.data());
+  }
+  const core::VecReadArray x(local), g(gradient);
+  s.velocity.assign(x.data(), x.data() + s.patch.size());
+  s.gradient.assign(g.data(), g.data() + s.patch.size());
   return s;
 }
 

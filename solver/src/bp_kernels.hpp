@@ -19,10 +19,14 @@ using FloatView1D = Kokkos::View<float*>;
 using View2D = Kokkos::View<double**, Kokkos::LayoutRight>;
 using View3D = Kokkos::View<double***, Kokkos::LayoutRight>;
 using Flags2D = Kokkos::View<int**, Kokkos::LayoutRight>;
-/// Unmanaged views of node arrays [y][x][z][c] (velocities, gradients).
-using NodeView = Kokkos::View<double****, Kokkos::LayoutRight, Kokkos::HostSpace,
+/// Where the kernels' arrays live: the memory of Kokkos' default execution
+/// space (the host in a Serial or OpenMP build, the card in a CUDA one).
+using KernelMemory = Kokkos::DefaultExecutionSpace::memory_space;
+/// Unmanaged views of node arrays [y][x][z][c] (velocities, gradients), in
+/// KernelMemory: PETSc's arrays as VecGetArrayAndMemType hands them out.
+using NodeView = Kokkos::View<double****, Kokkos::LayoutRight, KernelMemory,
                               Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
-using ConstNodeView = Kokkos::View<const double****, Kokkos::LayoutRight, Kokkos::HostSpace,
+using ConstNodeView = Kokkos::View<const double****, Kokkos::LayoutRight, KernelMemory,
                                    Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
 
 /// What the element kernels read: a patch (core::BPPatch) in Views.
@@ -46,6 +50,7 @@ struct KernelData {
   Flags2D bed_fixed{"bp::bed_fixed", 0, 0}; // column's bed node is fixed (no slip)
   Flags2D front_faces{"bp::front_faces", 0, 0};
   View1D sigma{"bp::sigma", 0};
+  View2D dirichlet{"bp::dirichlet", 0, 0}; // scale of the fixed rows (dirichlet_scale)
   // Hessian COO: 108 entries per node of the box [ey0, ey1] x [ex0, ex1] x levels.
   int coo_ni = 0; // nodes along x of that box
   // A body force tabulated at the volume quadrature points (Pa/m), for tests.

@@ -70,6 +70,7 @@ void load_patch(const core::BPPatch& p, KernelData& m, std::vector<double>& diri
     m.bed_fixed = bp::Flags2D("bp::bed_fixed", p.ny, p.nx);
     m.front_faces = bp::Flags2D("bp::front_faces", p.ny, p.nx);
     m.sigma = bp::View1D("bp::sigma", p.nz);
+    m.dirichlet = bp::View2D("bp::dirichlet", p.ny, p.nx);
   }
   std::vector<double> H_eff(p.thickness.size()), surface(p.thickness.size());
   for (std::size_t n = 0; n < p.thickness.size(); ++n) {
@@ -105,6 +106,7 @@ void load_patch(const core::BPPatch& p, KernelData& m, std::vector<double>& diri
       dirichlet_scale[p.column(j, i)] = 2.0 * bp::viscosity(r, 1e-6) / c.rho_g *
                                         (p.dx * p.dy / hz + p.dx * hz / p.dy + p.dy * hz / p.dx);
     }
+  copy_columns(p, dirichlet_scale, m.dirichlet);
 }
 
 /// Tabulates the body force at the volume quadrature points of the patch's
@@ -418,9 +420,42 @@ void BPProblem::clear_dual_stress() {
   m_impl->kernel.dual = bp::FloatView1D("bp::dual", 0);
 }
 
+namespace {
+
+/// The nodes of the owned columns, (j, i, k).
+Kokkos::MDRangePolicy<Kokkos::Rank<3>> owned_node_range(const KernelData& m) {
+  return Kokkos::MDRangePolicy<Kokkos::Rank<3>>({m.ys, m.xs, 0}, {m.ys + m.ym, m.xs + m.xm, m.nz});
+}
+
+} // namespace
+
+void BPProblem::add_fixed_rows(const double* x_data, double* f_data) const {
+  const KernelData m = m_impl->kernel;
+  const bp::ConstNodeView x(x_data, m.ny, m.nx, m.nz, 2);
+  const bp::NodeView f(f_data, m.ny, m.nx, m.nz, 2);
+  Kokkos::parallel_for(
+      "bp::fixed_rows", owned_node_range(m), KOKKOS_LAMBDA(int j, int i, int k) {
+        if (!m.fixed(j, i, k)) return;
+        f(j, i, k, 0) += m.dirichlet(j, i) * x(j, i, k, 0);
+        f(j, i, k, 1) += m.dirichlet(j, i) * x(j, i, k, 1);
+      });
+}
+
+void BPProblem::add_fixed_diagonal(double* values_data) const {
+  const KernelData m = m_impl->kernel;
+  const Kokkos::View<double*, bp::KernelMemory, Kokkos::MemoryTraits<Kokkos::Unmanaged>> values(
+      values_data, hessian_size());
+  Kokkos::parallel_for(
+      "bp::fixed_diagonal", owned_node_range(m), KOKKOS_LAMBDA(int j, int i, int k) {
+        if (!m.fixed(j, i, k)) return;
+        for (int c = 0; c < 2; ++c)
+          values(m.coo_index(j, i, k, c, 0, 0, 0, c)) += m.dirichlet(j, i);
+      });
+}
+
 void BPProblem::hessian(const double* x_data, double* values_data) const {
   const KernelData m = m_impl->kernel;
-  const Kokkos::View<double*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> values(
+  const Kokkos::View<double*, bp::KernelMemory, Kokkos::MemoryTraits<Kokkos::Unmanaged>> values(
       values_data, hessian_size());
   Kokkos::deep_copy(values, 0.0);
   add_element_hessians(

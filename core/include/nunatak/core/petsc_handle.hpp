@@ -160,4 +160,61 @@ private:
   PetscScalar* m_array = nullptr;
 };
 
+/// Throws nunatak::Error, naming `what`, unless memory of PETSc type `type`
+/// is reachable from Kokkos' default execution space (host memory from a
+/// host space, device memory from a device space): a vector type that does
+/// not match the Kokkos build (e.g. -bp_dm_vec_type kokkos with a CUDA PETSc
+/// and a Serial Kokkos) is one clear error, not a kernel reading the wrong
+/// memory.
+void check_kernel_memory(PetscMemType type, const char* what);
+
+/// Read access to a vector's array where PETSc keeps it (VecGetArrayReadAndMemType:
+/// device memory for a device vector, no copy to the host), for kernels in
+/// Kokkos' default execution space, for the lifetime of this object.
+class VecKernelReadArray {
+public:
+  VecKernelReadArray(Vec v, const char* what) : m_vec(v) {
+    PetscMemType type = PETSC_MEMTYPE_HOST;
+    NUNATAK_PETSC(VecGetArrayReadAndMemType(v, &m_array, &type));
+    try {
+      check_kernel_memory(type, what);
+    } catch (...) {
+      (void)VecRestoreArrayReadAndMemType(v, &m_array);
+      throw;
+    }
+  }
+  ~VecKernelReadArray() { (void)VecRestoreArrayReadAndMemType(m_vec, &m_array); }
+  VecKernelReadArray(const VecKernelReadArray&) = delete;
+  VecKernelReadArray& operator=(const VecKernelReadArray&) = delete;
+  const PetscScalar* data() const { return m_array; }
+
+private:
+  Vec m_vec;
+  const PetscScalar* m_array = nullptr;
+};
+
+/// Read-write access to a vector's array where PETSc keeps it
+/// (VecGetArrayAndMemType), for kernels in Kokkos' default execution space.
+class VecKernelWriteArray {
+public:
+  VecKernelWriteArray(Vec v, const char* what) : m_vec(v) {
+    PetscMemType type = PETSC_MEMTYPE_HOST;
+    NUNATAK_PETSC(VecGetArrayAndMemType(v, &m_array, &type));
+    try {
+      check_kernel_memory(type, what);
+    } catch (...) {
+      (void)VecRestoreArrayAndMemType(v, &m_array);
+      throw;
+    }
+  }
+  ~VecKernelWriteArray() { (void)VecRestoreArrayAndMemType(m_vec, &m_array); }
+  VecKernelWriteArray(const VecKernelWriteArray&) = delete;
+  VecKernelWriteArray& operator=(const VecKernelWriteArray&) = delete;
+  PetscScalar* data() const { return m_array; }
+
+private:
+  Vec m_vec;
+  PetscScalar* m_array = nullptr;
+};
+
 } // namespace nunatak::core

@@ -249,7 +249,8 @@ public:
 
 private:
   friend struct BPCallbacks;
-  /// The residual on this rank's patch from local (ghosted) arrays: the
+  /// The residual on this rank's patch from local (ghosted) arrays in the
+  /// kernels' memory (VecKernelReadArray, VecKernelWriteArray): the
   /// problem's gradient plus d u at owned fixed dofs (added to neighbours'
   /// rows by the caller's local-to-global ADD).
   void residual_local(const double* x, double* f) const;
@@ -322,12 +323,14 @@ private:
   core::VecHandle m_solution;
   core::VecHandle m_previous_local; ///< stress-velocity Newton: the last iterate (ghosted)
   std::unique_ptr<BPProblem> m_problem;
-  std::vector<double> m_hessian_values; ///< COO assembly: the Jacobian's 108 slots per node
+  /// COO assembly: the Jacobian's 108 slots per node, in the kernels' memory
+  /// (MatSetValuesCOO takes them from there: device memory for a device matrix).
+  Kokkos::View<double*> m_hessian_values;
   /// COO assembly where the matrix was given only the nonzeros: their slots
   /// in m_hessian_values (empty where it was given every slot), and the
   /// gathered values.
-  std::vector<std::size_t> m_coo_slots;
-  std::vector<double> m_coo_values;
+  Kokkos::View<std::size_t*> m_coo_slots;
+  Kokkos::View<double*> m_coo_values;
   /// One rank, AIJ: each slot's offset within its CSR row (bp_csr.hpp); null: COO assembly.
   std::unique_ptr<bp_csr::Pattern> m_csr;
   std::vector<std::int32_t> m_csr_row_base; ///< per box dof: where its matrix row starts

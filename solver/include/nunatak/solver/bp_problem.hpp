@@ -64,6 +64,11 @@ public:
   void set_body_force(BodyForce force, double x_first, double y_first);
   const BodyForce& body_force() const;
 
+  /// The arrays below (velocities, gradients, Hessian values) are in the
+  /// memory of Kokkos' default execution space (bp::KernelMemory: the host
+  /// in a Serial or OpenMP build), as VecGetArrayAndMemType hands out
+  /// PETSc's; hessian_compressed's are on the host.
+  ///
   /// This patch's energy (its elements only) at velocities `x` (patch.size()
   /// values, [y][x][z][c], m/a), divided by rho g (so in m^4 a^-1).
   double energy(const double* x) const;
@@ -102,6 +107,11 @@ public:
   /// The Hessian of energy() at `x` into `values` (hessian_size() values,
   /// overwritten; rows and columns of fixed nodes are 0).
   void hessian(const double* x, double* values) const;
+  /// Adds the fixed rows d (u - 0) of the owned columns (d: dirichlet_scale)
+  /// to a gradient `f` at `x`: the solver's residual there.
+  void add_fixed_rows(const double* x, double* f) const;
+  /// Adds their diagonal d to hessian() `values`: the solver's Jacobian.
+  void add_fixed_diagonal(double* values) const;
   /// The same Hessian summed straight into compressed-row storage: slot s
   /// (hessian_index), whose row is the box dof r (node(j, i, k) * 2 + c),
   /// adds to values[row_base[r] + offset[s]], skipped where offset[s] is
