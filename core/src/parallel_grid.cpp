@@ -4,6 +4,7 @@
 #include "nunatak/core/field.hpp"
 #include "nunatak/core/petsc_handle.hpp"
 
+#include <Kokkos_Core.hpp>
 #include <petscdmda.h>
 
 #include <algorithm>
@@ -101,6 +102,11 @@ ParallelGrid::ParallelGrid(MPI_Comm comm, const Grid& grid, const DecompositionO
                                given ? PetscInt(lx.size()) : PETSC_DECIDE,
                                given ? PetscInt(ly.size()) : PETSC_DECIDE, 1, options.stencil_width,
                                given ? lx.data() : nullptr, given ? ly.data() : nullptr, &m_dm));
+    // The fields' kernels copy to and from this DMDA's vectors in their own
+    // memory (copy_owned_to_global): where they run on a device, so must the
+    // vectors (a PETSc built with Kokkos). Host kernels keep PETSc's default.
+    if (!Kokkos::SpaceAccessibility<Kokkos::DefaultExecutionSpace, Kokkos::HostSpace>::accessible)
+      NUNATAK_PETSC(DMSetVecType(m_dm, VECKOKKOS));
     NUNATAK_PETSC(DMSetUp(m_dm));
   } catch (const Error& e) {
     // PETSc's "Partition in y direction is too fine! 3 4" names neither the
@@ -126,21 +132,35 @@ ParallelGrid::~ParallelGrid() {
 
 namespace {
 
-/// A host copy of a field's data (the View itself when it is host memory).
-auto host_view(const Field2D& field) {
-  auto host = Kokkos::create_mirror_view(field.view());
-  Kokkos::deep_copy(host, field.view());
-  return host;
+/// An unmanaged [y][x] view of a vector's array in the kernels' memory.
+using ArrayView2D =
+    Kokkos::View<double**, Kokkos::LayoutRight, Kokkos::DefaultExecutionSpace::memory_space,
+                 Kokkos::MemoryTraits<Kokkos::Unmanaged>>;
+
+/// Copies the owned cells of `field` into a DMDA global vector, in the
+/// kernels' memory (VecGetArrayAndMemType: a device vector stays on the
+/// device). (DMLocalToGlobal with INSERT_VALUES is not supported on
+/// periodic DMDAs.)
+void copy_owned_to_global(const LocalBox& b, const Field2D& field, Vec global) {
+  const VecKernelWriteArray g(global,
+                              ("the global vector of field '" + field.info().name + "'").c_str());
+  const ArrayView2D owned(g.data(), size_t(b.ym), size_t(b.xm));
+  const View2D view = field.view();
+  const int dj = b.ys - b.gys, di = b.xs - b.gxs;
+  Kokkos::parallel_for(
+      "grid::owned_to_global", Kokkos::MDRangePolicy<Kokkos::Rank<2>>({0, 0}, {b.ym, b.xm}),
+      KOKKOS_LAMBDA(int j, int i) { owned(j, i) = view(j + dj, i + di); });
 }
 
-/// Copies the owned cells of a ghosted-box array into a DMDA global vector.
-/// (DMLocalToGlobal with INSERT_VALUES is not supported on periodic DMDAs.)
-void copy_owned_to_global(const LocalBox& b, const double* ghosted, Vec global) {
-  const VecWriteArray g(global);
-  for (int j = 0; j < b.ym; ++j)
-    for (int i = 0; i < b.xm; ++i)
-      g.data()[size_t(j) * b.xm + i] =
-          ghosted[size_t(j + b.ys - b.gys) * b.gxm + size_t(i + b.xs - b.gxs)];
+/// Sets `field` (owned cells and ghosts) from a DMDA local vector.
+void copy_local_to_field(const LocalBox& b, Vec local, Field2D& field) {
+  const VecKernelReadArray l(local,
+                             ("the local vector of field '" + field.info().name + "'").c_str());
+  const Kokkos::View<const double**, Kokkos::LayoutRight,
+                     Kokkos::DefaultExecutionSpace::memory_space,
+                     Kokkos::MemoryTraits<Kokkos::Unmanaged>>
+      ghosted(l.data(), size_t(b.gym), size_t(b.gxm));
+  Kokkos::deep_copy(field.view(), ghosted);
 }
 
 void check_same_grid(const ParallelGrid& grid, const Field2D& field) {
@@ -152,37 +172,27 @@ void check_same_grid(const ParallelGrid& grid, const Field2D& field) {
 
 void ParallelGrid::copy_to_global(const Field2D& field, Vec global) const {
   check_same_grid(*this, field);
-  const auto host = host_view(field);
-  copy_owned_to_global(m_box, host.data(), global);
+  copy_owned_to_global(m_box, field, global);
 }
 
 void ParallelGrid::copy_from_global(Vec global, Field2D& field) const {
   check_same_grid(*this, field);
-  auto host = host_view(field);
-  {
-    PlacedLocalVec local(m_dm, host.data());
-    NUNATAK_PETSC(DMGlobalToLocal(m_dm, global, INSERT_VALUES, local));
-  }
-  Kokkos::deep_copy(field.view(), host);
+  BorrowedVec local(m_dm, BorrowedVec::local);
+  NUNATAK_PETSC(DMGlobalToLocal(m_dm, global, INSERT_VALUES, local));
+  copy_local_to_field(m_box, local, field);
 }
 
 void ParallelGrid::update_ghosts(Field2D& field) const {
   check_same_grid(*this, field);
-  auto host = host_view(field);
-  {
-    BorrowedVec global(m_dm, BorrowedVec::global);
-    copy_owned_to_global(m_box, host.data(), global);
-    PlacedLocalVec local(m_dm, host.data());
-    NUNATAK_PETSC(DMGlobalToLocal(m_dm, global, INSERT_VALUES, local));
-  }
-  Kokkos::deep_copy(field.view(), host);
+  BorrowedVec global(m_dm, BorrowedVec::global);
+  copy_owned_to_global(m_box, field, global);
+  copy_from_global(global, field);
 }
 
 std::vector<double> ParallelGrid::gather_to_zero(const Field2D& field) const {
   check_same_grid(*this, field);
-  auto host = host_view(field);
   BorrowedVec global(m_dm, BorrowedVec::global);
-  copy_owned_to_global(m_box, host.data(), global);
+  copy_owned_to_global(m_box, field, global);
   return dmda_gather_to_zero(m_dm, global);
 }
 
