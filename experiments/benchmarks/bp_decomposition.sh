@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # How the grid's split over MPI ranks (parallel.decomposition) changes the
 # Blatter-Pattyn diagnostic solve on the real grids: Greenland at 16 km
-# (106 x 181 columns, ice on 51 % of them) and Aletsch at 100 m (199 x 264,
+# (106 x 181 columns, ice on 40 % of them) and Aletsch at 100 m (199 x 264,
 # ice on 16 %), on 1 rank and on 2 ranks with PETSc's even split of the cells
 # (`even`) and with boxes of about equal numbers of ice columns (`ice`, the
 # default).
