@@ -226,12 +226,40 @@ private:
   int m_calls = 0;
 };
 
+/// A forward model that fails at states more than `reach` metres of
+/// thickness (anywhere) from the last state it solved, as a warm-started
+/// Newton solve fails after a step too long; records the longest step asked.
+class ShortReachForward final : public inversion::ForwardModel {
+public:
+  ShortReachForward(model::SolverForward& solver, double reach)
+      : m_solver(solver), m_reach(reach) {}
+  std::string name() const override { return "short-reach solver"; }
+  torch::Tensor velocity(const emulator::TorchBPPatch& patch) override {
+    const torch::Tensor H = patch.thickness.detach().to(torch::kFloat64);
+    if (m_last.defined()) {
+      const double jump = (H - m_last).abs().max().item<double>();
+      longest = std::max(longest, jump);
+      if (jump > m_reach) throw Error("sample solver: Newton did not converge (DIVERGED_MAX_IT)");
+    }
+    m_last = H.clone();
+    return m_solver.velocity(patch);
+  }
+  double longest = 0;
+
+private:
+  model::SolverForward& m_solver;
+  double m_reach;
+  torch::Tensor m_last;
+};
+
 } // namespace
 
-// A failed solve at a trial state does not end (or lose) the inversion: the
-// controls go back to the last state and L-BFGS starts afresh; two failures
-// in a row stop it there, with the state before them.
-TEST(Inversion, AFailedSolveAtATrialStateGoesBackAndGoesOn) {
+// A solve that fails where a step starts (here the fourth call, the first
+// of the second step; trial states are the line search's, below) does not
+// end (or lose) the inversion: the controls go back to the last state and
+// L-BFGS starts afresh; two failures in a row stop it there, with the state
+// before them.
+TEST(Inversion, AFailedSolveWhereAStepStartsGoesBackAndGoesOn) {
   const auto [truth, u_true] = solver_truth();
   inversion::InversionOptions options = quiet_options();
   options.iterations = 12;
@@ -262,6 +290,39 @@ TEST(Inversion, AFailedSolveAtATrialStateGoesBackAndGoesOn) {
     EXPECT_TRUE(std::isfinite(history.back().terms.total));
     EXPECT_LT(history.back().terms.total, history.front().terms.total);
   }
+}
+
+// A trial state of L-BFGS's line search that the forward model cannot solve
+// is a step too long, not the end of the step: the search steps back
+// towards the start and the run goes on.
+TEST(Inversion, AnUnsolvedTrialStateMakesTheLineSearchStepBack) {
+  const auto [truth, u_true] = solver_truth();
+  inversion::InversionOptions options = quiet_options();
+  options.iterations = 1;
+  // How long is the first trial step? (No limit on the reach.)
+  double first_step = 0;
+  {
+    inversion::Inversion inv(glacier(0.7), observe(truth, u_true, 5), options);
+    model::SolverForward solver(inv.current_patch(), true, true);
+    ShortReachForward probe(solver, 1e30);
+    inv.run(probe);
+    first_step = probe.longest;
+  }
+  ASSERT_GT(first_step, 1.0);
+  // A reach of a third of it: the first trial fails.
+  options.iterations = 8;
+  inversion::Inversion inv(glacier(0.7), observe(truth, u_true, 5), options);
+  model::SolverForward solver(inv.current_patch(), true, true);
+  ShortReachForward forward(solver, first_step / 3);
+  const double before = thickness_rms(truth, inv.thickness());
+  const auto history = inv.run(forward);
+  ASSERT_GE(history.size(), 2u);
+  EXPECT_NE(history.front().note.find("not solved"), std::string::npos) << history.front().note;
+  EXPECT_NE(history.front().note.find("the line search stepped back"), std::string::npos);
+  for (const auto& step : history)
+    EXPECT_EQ(step.note.find("restarted"), std::string::npos) << step.note;
+  EXPECT_EQ(history.back().iteration, options.iterations); // it went on to the end
+  EXPECT_LT(thickness_rms(truth, inv.thickness()), 0.8 * before);
 }
 
 TEST(Inversion, EmulatorTwinRecoversTheThickness) {

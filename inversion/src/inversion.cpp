@@ -533,10 +533,26 @@ std::vector<Inversion::Step> Inversion::run(ForwardModel& forward,
     }
     if (it == o.iterations) break;
     first_seen = false;
+    int unsolved = 0; // L-BFGS trial states of this step the forward model could not solve
+    std::string unsolved_why;
     auto closure = [&]() -> torch::Tensor {
       optimizer->zero_grad();
       CostTerms terms;
-      const torch::Tensor J = cost(forward.velocity(patch()), &terms);
+      torch::Tensor J;
+      try {
+        J = cost(forward.velocity(patch()), &terms);
+      } catch (const Error& e) {
+        if (!first_seen || o.optimizer != "lbfgs") throw;
+        // A trial state of L-BFGS's line search that the forward model
+        // cannot solve (a Blatter-Pattyn solve after a long step): a cost
+        // above the step's start and no gradient, so that the strong-Wolfe
+        // search steps back towards the start instead of ending the step
+        // (the first trial of a friction inversion on Aletsch).
+        ++evaluations;
+        ++unsolved;
+        unsolved_why = e.what();
+        return torch::tensor(10.0 * std::abs(first_terms.total) + 1.0, torch::kFloat64);
+      }
       J.backward();
       ++evaluations;
       if (!first_seen) {
@@ -557,10 +573,11 @@ std::vector<Inversion::Step> Inversion::run(ForwardModel& forward,
         optimizer->step(closure);
       }
     } catch (const Error& e) {
-      // The forward model failed at a trial state (a Blatter-Pattyn solve
-      // that did not converge after a long L-BFGS step, 30 minutes into an
-      // Aletsch run): back to the last state; the first time, with a fresh
-      // optimiser (its curvature pairs led there), the second in a row, stop.
+      // The forward model failed where no line search can step back (at
+      // the state a step starts from, or any of Adam's; trial states of
+      // L-BFGS's line search are the closure's, above): back to the last
+      // state; the first time, with a fresh optimiser (its curvature pairs
+      // led there), the second in a row, stop.
       failed = true;
       failure = e.what();
     }
@@ -570,7 +587,7 @@ std::vector<Inversion::Step> Inversion::run(ForwardModel& forward,
       for (size_t k = 0; k < c.size(); ++k) c[k].copy_(saved[k]);
       const bool stop = ++failures >= 2;
       history.push_back({it, evaluations, seconds(), first_terms,
-                         "the forward model failed at a trial state (" + failure + "): " +
+                         "the forward model failed (" + failure + "): " +
                              (stop ? "again, stopped at the last state"
                                    : "back to the last state, the optimiser restarted")});
       if (progress) progress(history.back());
@@ -592,6 +609,11 @@ std::vector<Inversion::Step> Inversion::run(ForwardModel& forward,
       break;
     }
     project();
+    if (unsolved > 0) {
+      if (!note.empty()) note += "; ";
+      note += std::to_string(unsolved) + " trial state(s) not solved (" + unsolved_why +
+              "): the line search stepped back";
+    }
     history.push_back({it, evaluations, seconds(), first_terms, note});
     note.clear();
     if (progress) progress(history.back());
