@@ -277,6 +277,11 @@ void BlatterPattyn::switch_multigrid_to_incomplete_cholesky() {
 
 void BlatterPattyn::use_newton_linearisation(bool stress_velocity) {
   m_stress_velocity = stress_velocity;
+  // The exact Hessian from here on: the dual stress of a stress-velocity
+  // attempt must go, or the Hessian keeps its last (stale) direction, which
+  // the exact-Hessian rungs of the robustness ladder then used (Aletsch
+  // sliding everywhere failed on every rung; docs/blatter_pattyn.md).
+  if (!stress_velocity) m_problem->clear_dual_stress();
   if (user_gave("-snes_linesearch_type")) return;
   // The stress-velocity matrix is symmetric positive definite, so its step
   // descends the energy: the critical-point search (the energy's minimum
