@@ -547,7 +547,7 @@ std::vector<Inversion::Step> Inversion::run(ForwardModel& forward,
         // cannot solve (a Blatter-Pattyn solve after a long step): a cost
         // above the step's start and no gradient, so that the strong-Wolfe
         // search steps back towards the start instead of ending the step
-        // (the first trial of a friction inversion on Aletsch).
+        // (and a fresh L-BFGS trying the same step again).
         ++evaluations;
         ++unsolved;
         unsolved_why = e.what();
