@@ -256,13 +256,15 @@ TEST_F(EmulatorTraining, ValidationErrorFallsAndTheSeedReproducesTheModel) {
   for (const char* f :
        {"a/model.pt", "a/model_history.nc", "a/model_history.png", "a/model_checkpoint.pt"})
     EXPECT_TRUE(fs::exists(dir.file(f))) << f;
-  // The loss curves: 10 epochs; the training misfit falls, and the best
-  // validation error is below the first epoch's (a tiny network, 160 steps).
+  // The loss curves: 10 epochs; the training misfit falls by 10 % or more,
+  // and the best validation error is below the first epoch's (a tiny
+  // network, 160 steps: how far it gets depends on its draw; with every
+  // channel, 16-40 % over seeds 1-3).
   const io::NcFile history = io::NcFile::open(dir.file("a/model_history.nc"));
   const std::vector<double> error = history.read_all(history.variable("validation_error"));
   const std::vector<double> data = history.read_all(history.variable("train_data"));
   ASSERT_EQ(error.size(), 10u);
-  EXPECT_LT(data.back(), 0.8 * data.front());
+  EXPECT_LT(data.back(), 0.9 * data.front());
   EXPECT_LT(*std::min_element(error.begin(), error.end()), 0.95 * error.front());
   const std::vector<double> lr = history.read_all(history.variable("learning_rate"));
   EXPECT_DOUBLE_EQ(lr.front(), 3e-3);
@@ -306,6 +308,7 @@ TEST_F(EmulatorTraining, ValidationErrorFallsAndTheSeedReproducesTheModel) {
       emulator::Emulator::load(dir.file("m/model.pt")).metadata();
   EXPECT_EQ(trained_meta.output_scaling, "membrane");
   EXPECT_EQ(trained_meta.membrane_viscosity, "glen");
+  EXPECT_EQ(trained_meta.inputs, emulator::emulator_input_names()); // every channel by default
   const Result evaluated = run_nunatak(dir, "emulator eval m/model.pt " + data_dir->file("d.nc") +
                                                 " --samples validation --maps 0");
   ASSERT_EQ(evaluated.status, 0) << evaluated.err;
@@ -394,8 +397,25 @@ TEST_F(EmulatorTraining, ResumeAfterAKillGivesTheStraightRunsModel) {
 
 TEST_F(EmulatorTraining, MismatchesAreOneError) {
   TempDir dir;
-  ASSERT_EQ(run_shell(dir, train_command("m/model.pt", "--set emulator.training.epochs=1")).status,
+  // emulator.training.inputs picks the channels (the model records them).
+  ASSERT_EQ(run_shell(dir, train_command("m/model.pt",
+                                         "--set emulator.training.epochs=1 --set "
+                                         "'emulator.training.inputs=[thickness, surface_slope_x, "
+                                         "surface_slope_y, icy]'"))
+                .status,
             0);
+  EXPECT_EQ(emulator::Emulator::load(dir.file("m/model.pt")).metadata().inputs,
+            (std::vector<std::string>{"thickness", "surface_slope_x", "surface_slope_y", "icy"}));
+  for (const char* inputs : {"[thickness, speed]", "[icy, icy]"}) {
+    const Result bad = run_shell(
+        dir, train_command("u/model.pt",
+                           "--set 'emulator.training.inputs=" + std::string(inputs) + "'"));
+    EXPECT_NE(bad.status, 0);
+    EXPECT_CONTAINS(bad.err, "emulator.training.inputs: ");
+    EXPECT_CONTAINS(bad.err, std::string(inputs)[1] == 't' ? "unknown channel 'speed'"
+                                                           : "channel 'icy' listed twice");
+    EXPECT_FALSE(fs::exists(dir.file("u/model.pt")));
+  }
   // A data set with other levels than the model's.
   write_text(dir.file("input_d9.yaml"), "emulator.dataset:\n  file: d9.nc\n  samples: 1\n"
                                         "  cells_min: 16\n  cells_max: 16\nbp.levels: 9\n");

@@ -19,6 +19,7 @@
 #include "nunatak/model/simulation.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <netcdf.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
@@ -137,6 +138,24 @@ std::string training_text(const io::Config& config) {
   return text.str();
 }
 
+/// emulator.training.inputs: the channels listed, or every channel this
+/// version computes when the list is empty. Throws nunatak::Error naming the
+/// configuration file, the key and the first unknown or repeated channel.
+std::vector<std::string> training_inputs(const io::Config& config, const std::string& source) {
+  const std::string key = "emulator.training.inputs";
+  const auto& known = emulator::emulator_input_names();
+  const std::vector<std::string>& listed = config.get_list(key);
+  if (listed.empty()) return known;
+  for (size_t k = 0; k < listed.size(); ++k) {
+    if (std::find(known.begin(), known.end(), listed[k]) == known.end())
+      throw Error(fmt::format("{}: {}: unknown channel '{}' (known: {})", source, key, listed[k],
+                              fmt::join(known, ", ")));
+    if (std::find(listed.begin(), listed.begin() + long(k), listed[k]) != listed.begin() + long(k))
+      throw Error(fmt::format("{}: {}: channel '{}' listed twice", source, key, listed[k]));
+  }
+  return listed;
+}
+
 void add_train_command(CLI::App& emulator_cmd, Context& context) {
   auto* cmd = emulator_cmd.add_subcommand(
       "train", "Train the emulator on a data set (keys emulator.training.*): Adam with a cosine "
@@ -162,6 +181,7 @@ void add_train_command(CLI::App& emulator_cmd, Context& context) {
     const std::string model_path = config.get_string(t + "model");
     const std::string stem = stem_of(model_path);
     const std::string checkpoint = stem + "_checkpoint.pt";
+    const std::vector<std::string> inputs = training_inputs(config, o->config_file);
     core::Runtime& runtime = context.runtime();
     io::FilePlan files;
     files.read(o->config_file, "CONFIG");
@@ -190,6 +210,9 @@ void add_train_command(CLI::App& emulator_cmd, Context& context) {
     emulator::EmulatorMetadata meta = emulator::emulator_metadata_for(
         training.front().patch, config.get_string(t + "architecture"),
         int(config.get_int(t + "width")), int(config.get_int(t + "depth")));
+    meta.inputs = inputs;
+    meta.input_mean.assign(inputs.size(), 0.0);
+    meta.input_std.assign(inputs.size(), 1.0);
     meta.output_scaling = config.get_string(t + "output_scaling");
     meta.membrane_viscosity = config.get_string(t + "membrane_viscosity");
     meta.training = training_text(config);
@@ -202,7 +225,10 @@ void add_train_command(CLI::App& emulator_cmd, Context& context) {
     if (emulator::uses_membrane(meta)) {
       // The samples' geometry is fixed: solve each one's membrane reference once.
       for (auto* set : {&training, &validation})
-        for (auto& s : *set) emulator::cache_membrane(s.patch, emulator::membrane_options(meta));
+        for (auto& s : *set) {
+          emulator::cache_membrane(s.patch, emulator::membrane_options(meta));
+          emulator::cache_membrane_imbalance(s.patch, emulator::membrane_options(meta));
+        }
     }
     {
       std::vector<emulator::TorchBPPatch> patches;

@@ -105,7 +105,9 @@ const std::vector<std::string>& emulator_input_names() {
                                                  "log10_deformation_speed",
                                                  "log10_sliding_speed",
                                                  "log10_membrane_speed",
-                                                 "membrane_deformation_share"};
+                                                 "membrane_deformation_share",
+                                                 "membrane_imbalance_along",
+                                                 "membrane_imbalance_across"};
   return names;
 }
 
@@ -423,6 +425,7 @@ torch::Tensor Emulator::raw_inputs(const TorchBPPatch& p) const {
   const torch::Tensor free_bed = p.free_nodes.select(2, 0);
   const torch::Tensor icy = p.free_nodes.select(2, p.nz - 1);
   std::optional<std::pair<torch::Tensor, torch::Tensor>> speeds; // computed once, if asked for
+  torch::Tensor imbalance;                                       // likewise
   const MembraneOptions membrane = membrane_options(m_metadata);
   const auto channel = [&](const std::string& name) -> torch::Tensor {
     if (name == "thickness") return H;
@@ -449,6 +452,10 @@ torch::Tensor Emulator::raw_inputs(const TorchBPPatch& p) const {
                  torch::sqrt(membrane_velocity(p, membrane).pow(2).sum(2) + 1e-24), 1e-6)) *
              icy;
     if (name == "membrane_deformation_share") return membrane_deformation_share(p, membrane) * icy;
+    if (name == "membrane_imbalance_along" || name == "membrane_imbalance_across") {
+      if (!imbalance.defined()) imbalance = membrane_imbalance(p, membrane);
+      return imbalance.select(2, name == "membrane_imbalance_along" ? 0 : 1);
+    }
     throw Error("emulator: unknown input channel '" + name + "'");
   };
   std::vector<torch::Tensor> channels;

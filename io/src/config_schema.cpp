@@ -241,6 +241,11 @@ std::vector<KeySpec> build_schema() {
           "iterations) or glen_gauss (glen, with the shear and membrane viscosity of no-slip "
           "elements at their Gauss points, as the solver integrates them)",
           {"linear", "glen", "glen_gauss"}),
+      list("emulator.training.inputs", "[]",
+           "emulator training: the network's input channels, by name (docs/emulator.md, "
+           "\"The network\"); empty: every channel this version computes. A model file "
+           "records its own, so configurations that list them train the same network after "
+           "channels are added"),
       integer("emulator.training.epochs", "20",
               "emulator training: passes over the training samples", 1, 1000000),
       integer("emulator.training.batch_size", "4",

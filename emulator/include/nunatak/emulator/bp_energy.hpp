@@ -73,6 +73,9 @@ struct TorchBPPatch {
   /// With it, for the glen viscosity: that viscosity at the refined levels,
   /// [ny, nx, L] Pa a (fill both with cache_membrane).
   torch::Tensor membrane_viscosity;
+  /// Optional cache of membrane_imbalance(patch, options), [ny, nx, 2]
+  /// (cache_membrane_imbalance): for a fixed geometry, held fixed.
+  torch::Tensor membrane_imbalance;
 
   /// Dtype and device of the patch's tensors.
   torch::TensorOptions options() const { return thickness.options(); }

@@ -118,4 +118,24 @@ torch::Tensor membrane_velocity_3d(const TorchBPPatch& patch, const MembraneOpti
 /// The vertical shape of membrane_velocity_3d, [ny, nx, nz], of mean 1 over the depth.
 torch::Tensor membrane_profile(const TorchBPPatch& patch, const MembraneOptions& options = {});
 
+/// How far the membrane reference is from the Blatter-Pattyn balance, per
+/// column, [ny, nx, 2] (dimensionless): the BP energy's gradient dE/du at
+/// membrane_velocity_3d, summed over each column's nodes (the column's net
+/// force: its membrane, shear, basal, driving and front forces together),
+/// divided by the column's driving force F (that sum for the driving term
+/// alone; + 1 % of its mean over the ice, so that flat divides do not
+/// divide by 0), its
+/// components along and across the reference's direction, the sign such that
+/// a positive `along` means the reference is too slow, each mapped by asinh.
+/// 0 where the reference is BP's discrete solution (and off the ice).
+/// Differentiable with respect to the geometry (double back-propagation of
+/// the energy) when grad mode is on; held fixed if patch.membrane_imbalance
+/// is defined (cache_membrane_imbalance).
+torch::Tensor membrane_imbalance(const TorchBPPatch& patch, const MembraneOptions& options = {});
+
+/// Computes membrane_imbalance once (detached) into patch.membrane_imbalance,
+/// for a geometry that does not change (training samples); call after
+/// cache_membrane.
+void cache_membrane_imbalance(TorchBPPatch& patch, const MembraneOptions& options = {});
+
 } // namespace nunatak::emulator

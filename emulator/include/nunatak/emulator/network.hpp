@@ -14,7 +14,10 @@
 ///   (1 where the column's nodes are unknowns); log10(H / dx); log10 of the
 ///   local shallow-ice deformation and sliding speeds (m/a, floored at 1e-6);
 ///   log10 of the speed of the membrane reference and its deformation
-///   share (membrane_reference.hpp), the non-local inputs.
+///   share (membrane_reference.hpp), the non-local inputs; the reference's
+///   force imbalance under the BP energy along and across its direction
+///   (membrane_imbalance): where the reference already balances BP's
+///   forces, and how far it is off where it does not.
 /// A model lists its own channels (EmulatorMetadata::inputs), so a model
 /// trained on fewer of them still runs.
 /// Each channel is normalised, (x - mean) / std, with statistics stored in
