@@ -194,14 +194,11 @@ TEST(MembraneReference, GlenFloatingSlabSpreadsAtGlensRate) {
   EXPECT_NEAR(profile[2][5][nz - 1].item<double>(), 1.0, 1e-5);
 }
 
-// A bumpy glacier with a sliding patch: the adjoint gradient of J = sum w .
-// ubar with respect to the thickness equals central differences of solves
-// (linear), or points their way (glen, glen_gauss: the adjoint holds the
-// viscosity fixed). glen_gauss runs on the glacier frozen to its bed, where
-// its no-slip elements take their shear at the Gauss points.
-TEST(MembraneReference, ThicknessGradientMatchesFiniteDifferences) {
-  const int nx = 12, ny = 9, nz = 3;
-  const double dx = 400.0;
+// A bumpy glacier with a sliding patch: 12 x 9 columns of 400 m, 3 levels,
+// ice-free edges.
+constexpr int bumpy_nx = 12, bumpy_ny = 9, bumpy_nz = 3;
+core::BPPatch bumpy_glacier(bool no_slip = false) {
+  const int nx = bumpy_nx, ny = bumpy_ny;
   std::vector<double> H(size_t(nx * ny)), b(H.size()), beta2(H.size());
   for (int j = 0; j < ny; ++j)
     for (int i = 0; i < nx; ++i) {
@@ -211,15 +208,37 @@ TEST(MembraneReference, ThicknessGradientMatchesFiniteDifferences) {
       b[k] = 1500.0 - 30.0 * i + 20.0 * std::cos(0.9 * j);
       beta2[k] = (i > 4 && i < 8 && j > 3) ? 50.0 : 2000.0;
     }
-  const auto glacier = [&](bool no_slip) {
-    return core::make_bp_patch(nx, ny, dx, dx, uniform_levels(nz), H, b, beta2,
-                               uniform_hardness(H.size(), nz), BPConstants(), true, no_slip);
-  };
+  return core::make_bp_patch(nx, ny, 400.0, 400.0, uniform_levels(bumpy_nz), H, b, beta2,
+                             uniform_hardness(H.size(), bumpy_nz), BPConstants(), true, no_slip);
+}
+
+/// Central difference of `objective` along the thickness of column (j, i)
+/// of `base`, step h (m).
+template <class Objective>
+double thickness_difference(const core::BPPatch& base, int j, int i, double h,
+                            const Objective& objective) {
+  double J[2];
+  for (int side = 0; side < 2; ++side) {
+    TorchBPPatch q = make_torch_bp_patch(base);
+    q.thickness = q.thickness.clone();
+    q.thickness[j][i] += side ? h : -h;
+    J[side] = objective(q).template item<double>();
+  }
+  return (J[1] - J[0]) / (2 * h);
+}
+
+// A bumpy glacier with a sliding patch: the adjoint gradient of J = sum w .
+// ubar with respect to the thickness equals central differences of solves
+// (linear), or points their way (glen, glen_gauss: the adjoint holds the
+// viscosity fixed). glen_gauss runs on the glacier frozen to its bed, where
+// its no-slip elements take their shear at the Gauss points.
+TEST(MembraneReference, ThicknessGradientMatchesFiniteDifferences) {
+  const int nx = bumpy_nx, ny = bumpy_ny;
   const torch::Tensor weights =
       torch::sin(torch::arange(double(nx * ny * 2), torch::kFloat64)).view({ny, nx, 2});
   for (const std::string viscosity : {"linear", "glen", "glen_gauss"}) {
     SCOPED_TRACE(viscosity);
-    const core::BPPatch base_patch = glacier(viscosity == "glen_gauss");
+    const core::BPPatch base_patch = bumpy_glacier(viscosity == "glen_gauss");
     const auto objective = [&](const TorchBPPatch& p) {
       return (membrane_velocity(p, tight(viscosity)) * weights).sum();
     };
@@ -229,15 +248,9 @@ TEST(MembraneReference, ThicknessGradientMatchesFiniteDifferences) {
     double dot = 0, ad2 = 0, fd2 = 0;
     for (const auto& [j, i] : std::vector<std::pair<int, int>>{
              {2, 3}, {4, 6}, {6, 8}, {7, 2}, {3, 9}, {5, 4}, {1, 5}, {6, 5}}) {
-      const double h = 1e-3 * H[size_t(j * nx + i)];
-      double J[2];
-      for (int side = 0; side < 2; ++side) {
-        TorchBPPatch q = make_torch_bp_patch(base_patch);
-        q.thickness = q.thickness.clone();
-        q.thickness[j][i] += side ? h : -h;
-        J[side] = objective(q).item<double>();
-      }
-      const double fd = (J[1] - J[0]) / (2 * h), ad = gradient[j][i].item<double>();
+      const double fd = thickness_difference(
+          base_patch, j, i, 1e-3 * base_patch.thickness[size_t(j * nx + i)], objective);
+      const double ad = gradient[j][i].item<double>();
       if (viscosity == "linear") {
         EXPECT_NEAR(ad, fd, 1e-3 * std::abs(fd) + 1e-9) << "column " << j << ", " << i;
       }
@@ -303,19 +316,8 @@ TEST(MembraneReference, ImbalanceVanishesWhereTheReferenceBalancesBPAndSignsItsE
     cache_membrane_imbalance(p, o);
     EXPECT_TRUE(torch::equal(membrane_imbalance(p, o), p.membrane_imbalance));
   }
-  const int nx = 12, ny = 9, nz = 3;
-  const double dx = 400.0;
-  std::vector<double> H(size_t(nx * ny)), b(H.size()), beta2(H.size());
-  for (int j = 0; j < ny; ++j)
-    for (int i = 0; i < nx; ++i) {
-      const size_t k = size_t(j * nx + i);
-      const bool edge = i == 0 || i == nx - 1 || j == 0 || j == ny - 1;
-      H[k] = edge ? 0.0 : 300.0 + 60.0 * std::sin(0.7 * i) * std::cos(0.5 * j);
-      b[k] = 1500.0 - 30.0 * i + 20.0 * std::cos(0.9 * j);
-      beta2[k] = (i > 4 && i < 8 && j > 3) ? 50.0 : 2000.0;
-    }
-  const core::BPPatch base = core::make_bp_patch(nx, ny, dx, dx, uniform_levels(nz), H, b, beta2,
-                                                 uniform_hardness(H.size(), nz), BPConstants());
+  const int nx = bumpy_nx, ny = bumpy_ny;
+  const core::BPPatch base = bumpy_glacier();
   const torch::Tensor weights =
       torch::cos(torch::arange(double(nx * ny * 2), torch::kFloat64)).view({ny, nx, 2});
   const auto objective = [&](const TorchBPPatch& p) {
@@ -328,15 +330,9 @@ TEST(MembraneReference, ImbalanceVanishesWhereTheReferenceBalancesBPAndSignsItsE
   const torch::Tensor gradient = torch::autograd::grad({value}, {p.thickness})[0];
   for (const auto& [j, i] :
        std::vector<std::pair<int, int>>{{2, 3}, {4, 6}, {6, 8}, {7, 2}, {3, 9}, {5, 4}}) {
-    const double h = 1e-4 * H[size_t(j * nx + i)];
-    double J[2];
-    for (int side = 0; side < 2; ++side) {
-      TorchBPPatch q = make_torch_bp_patch(base);
-      q.thickness = q.thickness.clone();
-      q.thickness[j][i] += side ? h : -h;
-      J[side] = objective(q).item<double>();
-    }
-    const double fd = (J[1] - J[0]) / (2 * h), ad = gradient[j][i].item<double>();
+    const double fd =
+        thickness_difference(base, j, i, 1e-4 * base.thickness[size_t(j * nx + i)], objective);
+    const double ad = gradient[j][i].item<double>();
     EXPECT_NEAR(ad, fd, 1e-4 * std::abs(fd) + 1e-9) << "column " << j << ", " << i;
   }
 }
