@@ -223,11 +223,16 @@ void add_train_command(CLI::App& emulator_cmd, Context& context) {
         std::string("nunatak ") + nunatak::version + " (git " + nunatak::git_revision + ")";
     emulator::Emulator net(meta, std::uint64_t(config.get_int(t + "seed")));
     if (emulator::uses_membrane(meta)) {
-      // The samples' geometry is fixed: solve each one's membrane reference once.
+      // The samples' geometry is fixed: solve each one's membrane reference
+      // (and, if read, its imbalance) once.
+      const bool imbalance =
+          std::find(inputs.begin(), inputs.end(), "membrane_imbalance_along") != inputs.end() ||
+          std::find(inputs.begin(), inputs.end(), "membrane_imbalance_across") != inputs.end();
       for (auto* set : {&training, &validation})
         for (auto& s : *set) {
           emulator::cache_membrane(s.patch, emulator::membrane_options(meta));
-          emulator::cache_membrane_imbalance(s.patch, emulator::membrane_options(meta));
+          if (imbalance)
+            emulator::cache_membrane_imbalance(s.patch, emulator::membrane_options(meta));
         }
     }
     {

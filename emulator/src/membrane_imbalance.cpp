@@ -13,8 +13,9 @@
 /// (about H grad s dx dy), its driving force. So
 ///   a = R . d / F,  b = R . d_perp / F,  F = |R_drive| + 0.01 mean_ice |R_drive|
 /// (d = the reference's direction, d_perp its left normal) are fractions of
-/// the driving force (the floor keeps flat divides finite). The channels are asinh(-a) and
-/// asinh(-b): of order 1 and signed; asinh(-a) > 0 where the energy falls as the column speeds up.
+/// the driving force (the floor keeps flat divides finite). The channels
+/// are asinh(-a) and asinh(-b): of order 1 and signed; asinh(-a) > 0 where
+/// the energy falls as the column speeds up.
 
 #include "nunatak/emulator/membrane_reference.hpp"
 

@@ -123,14 +123,14 @@ torch::Tensor membrane_profile(const TorchBPPatch& patch, const MembraneOptions&
 /// membrane_velocity_3d, summed over each column's nodes (the column's net
 /// force: its membrane, shear, basal, driving and front forces together),
 /// divided by the column's driving force F (that sum for the driving term
-/// alone; + 1 % of its mean over the ice, so that flat divides do not
-/// divide by 0), its
-/// components along and across the reference's direction, the sign such that
-/// a positive `along` means the reference is too slow, each mapped by asinh.
-/// 0 where the reference is BP's discrete solution (and off the ice).
-/// Differentiable with respect to the geometry (double back-propagation of
-/// the energy) when grad mode is on; held fixed if patch.membrane_imbalance
-/// is defined (cache_membrane_imbalance).
+/// alone, plus 1 % of its mean over the ice so that flat divides stay
+/// finite); its components along and across the reference's direction,
+/// signed so that a positive `along` means the reference is too slow, each
+/// mapped by asinh. 0 where the reference is BP's discrete solution (and
+/// off the ice). Differentiable with respect to the geometry (double
+/// back-propagation of the energy) where the geometry or the reference
+/// requires grad; otherwise detached. Returns patch.membrane_imbalance if
+/// it is defined (cache_membrane_imbalance).
 torch::Tensor membrane_imbalance(const TorchBPPatch& patch, const MembraneOptions& options = {});
 
 /// Computes membrane_imbalance once (detached) into patch.membrane_imbalance,
