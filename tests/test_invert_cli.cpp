@@ -193,6 +193,12 @@ TEST(InvertCli, EmulatorModeRunsTheShippedModelAndChecksWithTheSolver) {
   EXPECT_NE(hybrid.status, 0);
   EXPECT_CONTAINS(hybrid.err, "emulator.output: reference is for inversion.forward: emulator");
   EXPECT_FALSE(std::filesystem::exists(dir.file("bad.nc")));
+  // The refinement (solve and run only) has no derivatives.
+  const Result refined = run_nunatak(
+      dir, "invert input_invert.yaml --set emulator.refine_steps=2 --set output.file=bad.nc");
+  EXPECT_NE(refined.status, 0);
+  EXPECT_CONTAINS(refined.err, "emulator.refine_steps is for solve and run");
+  EXPECT_FALSE(std::filesystem::exists(dir.file("bad.nc")));
 }
 
 // The velocity-scaled first guess, and the validation split: the test

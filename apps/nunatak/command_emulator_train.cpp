@@ -301,6 +301,7 @@ struct SampleError {
   double membrane_surface = 0, membrane_depth_average = 0; ///< the membrane baseline's errors
   double glen_surface = 0, glen_depth_average = 0;         ///< the glen membrane baseline's errors
   double gauss_surface = 0, gauss_depth_average = 0;       ///< the glen_gauss baseline's errors
+  double refined_surface = 0, refined_depth_average = 0;   ///< glen_gauss refined (--refine)
 };
 
 double percentile(std::vector<double> v, double p) {
@@ -372,6 +373,7 @@ void add_eval_command(CLI::App& emulator_cmd, Context& context) {
   struct Options {
     std::string model, dataset, which = "all", precision = "single", maps_prefix;
     int maps = 3;
+    int refine = 0;
   };
   auto o = std::make_shared<Options>();
   cmd->add_option("MODEL", o->model, "model file (`nunatak emulator train`)")->required();
@@ -384,6 +386,11 @@ void add_eval_command(CLI::App& emulator_cmd, Context& context) {
   cmd->add_option("--precision", o->precision, "precision of the network (as emulator.precision)")
       ->check(CLI::IsMember({"single", "double"}));
   cmd->add_option("--maps", o->maps, "error maps (PNG) of this many worst samples")
+      ->check(CLI::Range(0, 1000));
+  cmd->add_option("--refine", o->refine,
+                  "defect-correction steps towards the Blatter-Pattyn balance after the network "
+                  "(as emulator.refine_steps; timed with it), and the glen_gauss reference refined "
+                  "as many for comparison")
       ->check(CLI::Range(0, 1000));
   cmd->add_option("--maps-prefix", o->maps_prefix,
                   "path prefix of the maps (default: MODEL's folder and stem, then _eval_)");
@@ -413,7 +420,18 @@ void add_eval_command(CLI::App& emulator_cmd, Context& context) {
       const torch::NoGradGuard no_grad;
       net.velocity(p); // warm-up (allocations), not timed
       const auto start = std::chrono::steady_clock::now();
-      const torch::Tensor u = net.velocity(p).to(torch::kFloat64);
+      torch::Tensor u;
+      if (o->refine > 0) {
+        // One membrane solve, shared by the network and the refinement (as
+        // the stress balance shares it).
+        emulator::TorchBPPatch solved = p;
+        const emulator::MembraneOptions options = emulator::membrane_options(net.metadata());
+        emulator::cache_membrane(solved, options);
+        u = emulator::refine_velocity(solved, net.velocity(solved), options, o->refine);
+      } else {
+        u = net.velocity(p);
+      }
+      u = u.to(torch::kFloat64);
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       const emulator::TorchBPPatch p64 = emulator::make_torch_bp_patch(s.patch);
@@ -447,6 +465,18 @@ void add_eval_command(CLI::App& emulator_cmd, Context& context) {
       };
       std::tie(e.glen_surface, e.glen_depth_average) = glen_errors("glen", &glen_report);
       std::tie(e.gauss_surface, e.gauss_depth_average) = glen_errors("glen_gauss", nullptr);
+      if (o->refine > 0) {
+        // The glen_gauss reference refined as the network's output is.
+        emulator::MembraneOptions gauss;
+        gauss.viscosity = "glen_gauss";
+        emulator::TorchBPPatch gauss_patch = p64;
+        emulator::cache_membrane(gauss_patch, gauss);
+        const torch::Tensor refined = emulator::refine_velocity(
+            gauss_patch, emulator::membrane_velocity_3d(gauss_patch, gauss), gauss, o->refine);
+        e.refined_surface = relative_error(refined.select(2, nz - 1), star.select(2, nz - 1), icy);
+        e.refined_depth_average = relative_error(depth_average(refined, dataset.sigma),
+                                                 depth_average(star, dataset.sigma), icy);
+      }
       e.seconds = seconds;
       e.solver_seconds = s.solve_seconds;
       if (!std::isfinite(e.surface)) continue; // no ice in motion
@@ -496,6 +526,13 @@ void add_eval_command(CLI::App& emulator_cmd, Context& context) {
                  "comparison:");
     summary("glen_gauss surface", &SampleError::gauss_surface);
     summary("glen_gauss depth-averaged", &SampleError::gauss_depth_average);
+    if (o->refine > 0) {
+      spdlog::info("the glen_gauss reference refined {} steps (emulator.refine_steps), for "
+                   "comparison:",
+                   o->refine);
+      summary("refined surface", &SampleError::refined_surface);
+      summary("refined depth-averaged", &SampleError::refined_depth_average);
+    }
     double emulator_time = 0, solver_time = 0;
     for (const auto& e : errors) {
       emulator_time += e.seconds;

@@ -134,6 +134,10 @@ void run_inversion(const io::Config& config, const std::string& command_line,
                 setup.forward + " forward model does not run the emulator's network alone)");
   if (reference_only)
     emulator::check_has_membrane_reference(model->metadata(), config.get_string("emulator.model"));
+  if (config.get_int("emulator.refine_steps") > 0)
+    throw Error("emulator.refine_steps is for solve and run: the inversion differentiates the "
+                "network itself, and the refinement has no derivatives (set it to 0, or use "
+                "inversion.forward: solver for the Blatter-Pattyn velocity itself)");
   if (setup.forward == "emulator")
     forward = std::make_unique<inversion::EmulatorForward>(*model, reference_only);
   else if (setup.forward == "solver")

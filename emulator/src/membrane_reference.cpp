@@ -88,6 +88,25 @@
 /// (ImplicitSolve). For glen, A is the last Picard system with its
 /// viscosity held fixed: the derivative omits the viscosity's own change,
 /// so it is approximate (tests/test_membrane_reference.cpp).
+///
+/// Refinement (refine_velocity): defect correction of any 3-D velocity u
+/// towards the discrete Blatter-Pattyn balance dE/du = 0 (E the shared
+/// energy, bp_energy.hpp, divided by rho g: dE/du in m^3), a two-level
+/// method with this file's system as its coarse level. Each step:
+///   1. coarse correction: the force along each column's profile q (the
+///      reference's u(sigma)/ubar, of mean 1), f = -sum_k q_k dE/du_k; the
+///      last Picard system A (viscosity held fixed) solved, A dubar = f;
+///      the direction q dubar;
+///   2. column smoother: per column and component, the tridiagonal T of the
+///      Picard form of the vertical shear, sum_l eta_l dA (du)(dv) /
+///      (rho g H dsigma_l), plus beta^2 dA / (rho g) on a sliding base,
+///      plus the node's quadrature share of A's diagonal; the direction
+///      -T^-1 dE/du (0 at fixed nodes);
+/// each followed by a line search on E along its direction: Armijo
+/// backtracking from a full step, and, where E still falls at the full
+/// step, secant steps on the directional derivative while E falls (far
+/// from the balance A's viscosity makes the step too short). E is convex,
+/// so no step raises it. Double precision; no derivatives.
 
 #include "nunatak/emulator/membrane_reference.hpp"
 
@@ -965,6 +984,221 @@ torch::Tensor membrane_velocity_3d(const TorchBPPatch& patch, const MembraneOpti
   const TorchBPPatch& p = solve ? solved : patch;
   return membrane_velocity(p, options).unsqueeze(2) * membrane_profile(p, options).unsqueeze(3) *
          p.free_nodes.unsqueeze(3);
+}
+
+} // namespace nunatak::emulator
+
+namespace nunatak::emulator {
+
+namespace {
+/// The last Picard system of the cached membrane reference of `p` (its
+/// viscosity held fixed) and its columns, without derivatives.
+System reference_system(const TorchBPPatch& p, const MembraneOptions& options, Columns* out,
+                        torch::Tensor* viscosity) {
+  const torch::NoGradGuard no_grad;
+  const Geometry g = geometry(p);
+  const Levels lv = levels(p);
+  const int64_t L = lv.weight.size(0), N = int64_t(p.nx) * p.ny;
+  if (!is_glen(options)) {
+    torch::Tensor eta;
+    *out = linear_columns(p, g, &eta);
+    *viscosity = eta.unsqueeze(2).expand({p.ny, p.nx, L});
+    return build_system(p, g, *out);
+  }
+  const torch::Tensor eta = p.membrane_viscosity.detach().to(torch::kFloat64);
+  *viscosity = eta;
+  const torch::Tensor x = p.membrane.detach().to(torch::kFloat64).reshape({N, 2});
+  *out = glen_columns(g, lv, eta, slope_factor(p, g, lv, x.view({p.ny, p.nx, 2})));
+  System sys = build_system(p, g, *out);
+  if (options.viscosity == "glen_gauss") {
+    const torch::Tensor no_slip = (g.icy * (1 - g.bed_free)).reshape({-1});
+    const detail::GaussShear gs = detail::gauss_shear(
+        p.element_columns, no_slip, g.H.reshape({N}), g.s.reshape({N}),
+        p.constants.minimum_thickness, 0.5 * lv.hardness.reshape({N, L}), eta.reshape({N, L}),
+        sys.tables.phi, sys.tables.dphi_dx, sys.tables.dphi_dy, lv.zeta, lv.weight,
+        p.constants.glen_exponent, p.constants.regularisation2);
+    apply_gauss_shear(sys, gs, detail::gauss_shear_coefficients(gs, x), *out, no_slip,
+                      p.constants.rho_g);
+  }
+  return sys;
+}
+
+/// The column smoother's matrices: per column and velocity component, the
+/// tridiagonal [N, nz, 2] (sub, diagonal, super; rows of fixed nodes the
+/// identity) of the Picard form of the BP energy's vertical shear,
+/// sum over layers of eta_l area (du)(dv) / (dz_l rho g), plus the basal
+/// friction beta^2 area / (rho g) where the bed slides, plus each node's
+/// share (its vertical quadrature weight) of the membrane reference's
+/// diagonal A_ii, which stands for the coupling to the neighbours and makes
+/// a floating column's matrix definite.
+struct ColumnMatrices {
+  torch::Tensor lower, diagonal, upper;
+};
+
+ColumnMatrices column_matrices(const TorchBPPatch& p, const System& sys,
+                               const torch::Tensor& viscosity) {
+  const Geometry g = geometry(p);
+  const int64_t N = int64_t(p.nx) * p.ny, nz = p.nz, L = nz - 1;
+  const torch::Tensor sigma = p.sigma.to(torch::kFloat64);
+  const torch::Tensor dsigma = sigma.narrow(0, 1, L) - sigma.narrow(0, 0, L); // [L]
+  const double rho_g = p.constants.rho_g;
+  const torch::Tensor area = sys.area.view({N, 1});
+  const torch::Tensor c = viscosity.reshape({N, L}) * area /
+                          (g.H_min.reshape({N, 1}) * dsigma.view({1, L}) * rho_g); // [N, L]
+  const torch::Tensor zero = torch::zeros({N, 1}, c.options());
+  torch::Tensor diagonal = torch::cat({c, zero}, 1) + torch::cat({zero, c}, 1); // [N, nz]
+  const torch::Tensor free = p.free_nodes.to(torch::kFloat64).reshape({N, nz});
+  // Friction on a sliding base (the patch's fixed bed nodes are identity rows below).
+  diagonal.select(1, 0).add_(g.beta2.reshape({N}) * sys.area / rho_g);
+  // The membrane diagonal shared over the nodes by their quadrature weights.
+  const torch::Tensor w = 0.5 * (torch::cat({dsigma, torch::zeros({1}, dsigma.options())}) +
+                                 torch::cat({torch::zeros({1}, dsigma.options()), dsigma}));
+  const torch::Tensor a = detail::stencil_diagonal(assemble_stencil(sys)).t(); // [N, 2]
+  torch::Tensor d = diagonal.unsqueeze(2) + w.view({1, nz, 1}) * a.view({N, 1, 2});
+  d = d * free.unsqueeze(2) + (1 - free.unsqueeze(2));
+  const torch::Tensor off = -torch::cat({c, zero}, 1).unsqueeze(2).expand({N, nz, 2}); // (k, k+1)
+  ColumnMatrices m;
+  m.upper = off * free.unsqueeze(2);
+  m.lower = torch::cat({torch::zeros({N, 1, 2}, c.options()), off.narrow(1, 0, L)}, 1) *
+            free.unsqueeze(2);
+  m.diagonal = d;
+  return m;
+}
+
+/// Solves the column systems of `m` for `rhs` [N, nz, 2] (Thomas' algorithm,
+/// all columns at once).
+torch::Tensor solve_columns(const ColumnMatrices& m, const torch::Tensor& rhs) {
+  const int64_t nz = rhs.size(1);
+  std::vector<torch::Tensor> cp(static_cast<size_t>(nz)), dp(static_cast<size_t>(nz));
+  cp[0] = m.upper.select(1, 0) / m.diagonal.select(1, 0);
+  dp[0] = rhs.select(1, 0) / m.diagonal.select(1, 0);
+  for (int64_t k = 1; k < nz; ++k) {
+    const torch::Tensor a = m.lower.select(1, k);
+    const torch::Tensor denominator = m.diagonal.select(1, k) - a * cp[size_t(k - 1)];
+    cp[size_t(k)] = m.upper.select(1, k) / denominator;
+    dp[size_t(k)] = (rhs.select(1, k) - a * dp[size_t(k - 1)]) / denominator;
+  }
+  std::vector<torch::Tensor> x(static_cast<size_t>(nz));
+  x[size_t(nz - 1)] = dp[size_t(nz - 1)];
+  for (int64_t k = nz - 2; k >= 0; --k)
+    x[size_t(k)] = dp[size_t(k)] - cp[size_t(k)] * x[size_t(k + 1)];
+  return torch::stack(x, 1);
+}
+} // namespace
+
+namespace {
+/// `patch` with every floating-point tensor in double precision (the energy's
+/// line search compares values that single precision cannot tell apart).
+TorchBPPatch in_double(TorchBPPatch p) {
+  for (torch::Tensor* t :
+       {&p.thickness, &p.bed, &p.beta2, &p.hardness, &p.sigma, &p.free_nodes, &p.front_normal,
+        &p.front_length, &p.volume_phi, &p.volume_dphi, &p.surface_grad, &p.basal_phi, &p.front_phi,
+        &p.front_weights, &p.vertical_points, &p.membrane, &p.membrane_viscosity,
+        &p.membrane_imbalance})
+    if (t->defined() && t->is_floating_point()) *t = t->detach().to(torch::kFloat64);
+  return p;
+}
+} // namespace
+
+torch::Tensor refine_velocity(const TorchBPPatch& patch, const torch::Tensor& velocity,
+                              const MembraneOptions& options, int steps, double relaxation,
+                              std::vector<double>* residuals) {
+  if (steps <= 0) return velocity;
+  const torch::NoGradGuard no_grad;
+  TorchBPPatch p = in_double(patch);
+  if (!p.membrane.defined() || (is_glen(options) && !p.membrane_viscosity.defined()))
+    cache_membrane(p, options);
+  Columns columns;
+  torch::Tensor viscosity;
+  const System sys = reference_system(p, options, &columns, &viscosity);
+  const ColumnMatrices columns_matrix = column_matrices(p, sys, viscosity);
+  const int64_t N = int64_t(p.nx) * p.ny;
+  const torch::Tensor q =
+      columns.profile.to(torch::kFloat64) * p.free_nodes.to(torch::kFloat64); // [ny, nx, nz]
+  torch::Tensor u = velocity.detach().to(torch::kFloat64);
+  Preconditioner preconditioner(options.preconditioner);
+  // The energy at v, and its gradient (m^3) if `r` is given.
+  const auto energy = [&](const torch::Tensor& v, torch::Tensor* r) {
+    if (!r) return bp_energy(p, v).item<double>();
+    const torch::AutoGradMode enable(true);
+    torch::Tensor x = v.detach().requires_grad_(true);
+    const torch::Tensor e = bp_energy(p, x);
+    *r = torch::autograd::grad({e}, {x})[0].detach();
+    return e.item<double>();
+  };
+  torch::Tensor r; // the gradient at u
+  double e0 = energy(u, &r);
+  // A step along the descent direction d of the convex energy: from
+  // alpha = `relaxation`, backtracked until the energy falls enough (Armijo);
+  // while the energy still falls at the step's end, secant steps on the
+  // directional derivative carry it further (far from the balance, where
+  // the reference's viscosity makes the step too short), as long as the
+  // energy falls. The trials at full length also give the gradient at the
+  // new u.
+  const auto descend = [&](const torch::Tensor& d) {
+    const double slope = (r * d).sum().item<double>();
+    if (!(slope < 0)) return false;
+    double alpha = relaxation;
+    for (int t = 0; t < 12; ++t, alpha *= 0.5) {
+      torch::Tensor g;
+      const double e = energy(u + alpha * d, t == 0 ? &g : nullptr);
+      if (e > e0 + 1e-4 * alpha * slope) continue;
+      if (t > 0) {
+        u = u + alpha * d;
+        e0 = energy(u, &r);
+        return true;
+      }
+      double best_alpha = alpha, best_e = e, previous_alpha = 0, previous_slope = slope;
+      torch::Tensor best_g = g;
+      for (int secant = 0; secant < 6; ++secant) {
+        const double end_slope = (best_g * d).sum().item<double>();
+        // Worth it only while the energy still falls at half the rate it
+        // started with (a quadratic's best step would be 2 or more).
+        if (!(end_slope < 0.5 * slope) || !(end_slope > previous_slope)) break;
+        double next = std::min(best_alpha + (best_alpha - previous_alpha) * end_slope /
+                                                (previous_slope - end_slope),
+                               1000.0 * relaxation);
+        bool better = false;
+        for (int half = 0; half < 4 && !better; ++half, next = 0.5 * (best_alpha + next)) {
+          const double e_next = energy(u + next * d, &g);
+          if (e_next < best_e) {
+            previous_alpha = best_alpha;
+            previous_slope = end_slope;
+            best_alpha = next;
+            best_e = e_next;
+            best_g = g;
+            better = true;
+          }
+        }
+        if (!better) break;
+      }
+      u = u + best_alpha * d;
+      e0 = best_e;
+      r = best_g;
+      return true;
+    }
+    return false;
+  };
+  for (int k = 0; k < steps; ++k) {
+    // The coarse correction: the force on each column along its profile,
+    // -sum_k q_k dE/du_k ([N, 2], m^3), through the reference's system.
+    const torch::Tensor force = -(r * q.unsqueeze(3)).sum(2).reshape({N, 2});
+    if (residuals)
+      residuals->push_back(
+          torch::sqrt((force * sys.free.unsqueeze(1)).pow(2).sum()).item<double>());
+    const torch::Tensor coarse =
+        conjugate_gradients(sys, force, options, preconditioner, nullptr, {}, 0)
+            .view({p.ny, p.nx, 1, 2}) *
+        q.unsqueeze(3);
+    // The column smoother: each column's own shear, through its tridiagonal.
+    const auto smoother = [&] {
+      return solve_columns(columns_matrix, -r.reshape({N, p.nz, 2})).view({p.ny, p.nx, p.nz, 2}) *
+             p.free_nodes.to(torch::kFloat64).unsqueeze(3);
+    };
+    const bool moved = descend(coarse);
+    if (!descend(smoother()) && !moved) break;
+  }
+  return u.to(velocity.options());
 }
 
 } // namespace nunatak::emulator

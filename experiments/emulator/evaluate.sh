@@ -9,6 +9,7 @@
 # Run from the repository root after `nunatak emulator dataset` and `train`:
 #
 #   sh experiments/emulator/evaluate.sh [MODEL.pt ...]
+#   REFINE=2 sh experiments/emulator/evaluate.sh MODEL.pt   # with 2 refinement steps
 set -e
 NUNATAK=${NUNATAK:-build/bin/nunatak}
 OUT=output/emulator
@@ -27,12 +28,15 @@ for e in A B C D; do
   done
 done
 MODELS=${*:-"$OUT/physics.pt $OUT/data.pt $OUT/hybrid.pt"}
+REFINE=${REFINE:-0}
+SUFFIX=$([ "$REFINE" -gt 0 ] && echo "_refine$REFINE" || true)
 for m in $MODELS; do
   echo "=== $m"
   for d in $OUT/heldout_synthetic.nc $OUT/heldout_aletsch.nc $OUT/fixtures/greenland.nc \
            $OUT/fixtures/ismip_*.nc; do
     echo "--- $d"
-    $NUNATAK emulator eval $m $d --maps 2 --maps-prefix ${m%.pt}_$(basename ${d%.nc}) 2>&1 |
-      grep -E "surface velocity|depth-averaged|membrane surface|gauss surface|time:"
+    $NUNATAK emulator eval $m $d --maps 2 --refine $REFINE \
+      --maps-prefix ${m%.pt}${SUFFIX}_$(basename ${d%.nc}) 2>&1 |
+      grep -E "surface velocity|depth-averaged|membrane surface|gauss surface|refined surface|time:"
   done
 done

@@ -158,6 +158,12 @@ std::vector<KeySpec> build_schema() {
       integer("emulator.retrain_steps", "10", "emulator: Adam steps per retraining", 1, 1000000),
       real("emulator.retrain_learning_rate", "1e-4", "",
            "emulator: Adam's learning rate when retraining", 1e-12, 1.0),
+      integer("emulator.refine_steps", "0",
+              "emulator: after the network (or reference), this many defect-correction steps "
+              "towards the Blatter-Pattyn balance: the BP energy's gradient projected on the "
+              "columns' profiles, the membrane reference's system solved for the correction, and "
+              "a line search on the energy (docs/emulator.md, \"Refinement\"); 0: none",
+              0, 1000),
       integer("emulator.solver_check_every", "0",
               "emulator: every this many stress-balance updates, solve Blatter-Pattyn from the "
               "emulator's velocity and write their relative difference to the time series "

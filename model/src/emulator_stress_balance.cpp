@@ -222,10 +222,14 @@ private:
     if (due(m_params.emulator_retrain_every)) retrain(tp);
     {
       const torch::NoGradGuard no_grad;
-      m_velocity = emulator::to_vector(
+      torch::Tensor u =
           reference_only()
               ? emulator::membrane_velocity_3d(tp, emulator::membrane_options(m_model->metadata()))
-              : m_model->velocity(tp));
+              : m_model->velocity(tp);
+      if (m_params.emulator_refine_steps > 0)
+        u = emulator::refine_velocity(tp, u, emulator::membrane_options(m_model->metadata()),
+                                      m_params.emulator_refine_steps);
+      m_velocity = emulator::to_vector(u);
     }
     if (due(m_params.emulator_solver_check_every)) solver_check(patch, tp);
   }

@@ -139,3 +139,19 @@ torch::Tensor membrane_imbalance(const TorchBPPatch& patch, const MembraneOption
 void cache_membrane_imbalance(TorchBPPatch& patch, const MembraneOptions& options = {});
 
 } // namespace nunatak::emulator
+
+namespace nunatak::emulator {
+/// Defect correction of a 3-D velocity [ny, nx, nz, 2] (m/a) towards the
+/// Blatter-Pattyn balance, `steps` times (membrane_reference.cpp): the BP
+/// energy's gradient at u projected on each column's membrane profile and
+/// solved with the membrane reference's last system (a correction of ubar
+/// along the profile), then each column's shear smoothed through its
+/// tridiagonal; each with a line search on the energy from `relaxation`
+/// times the full step, so that the energy never rises. Uses the patch's
+/// cached reference (cache_membrane) or solves it with `options`. In double
+/// precision, returned in the velocity's dtype; no derivatives. `residuals`,
+/// if given, gets the projected force's norm (m^3) before each step.
+torch::Tensor refine_velocity(const TorchBPPatch& patch, const torch::Tensor& velocity,
+                              const MembraneOptions& options, int steps, double relaxation = 1.0,
+                              std::vector<double>* residuals = nullptr);
+} // namespace nunatak::emulator
