@@ -1130,11 +1130,12 @@ torch::Tensor refine_velocity(const TorchBPPatch& patch, const torch::Tensor& ve
   double e0 = energy(u, &r);
   // A step along the descent direction d of the convex energy: from
   // alpha = `relaxation`, backtracked until the energy falls enough (Armijo);
-  // while the energy still falls at the step's end, secant steps on the
-  // directional derivative carry it further (far from the balance, where
-  // the reference's viscosity makes the step too short), as long as the
-  // energy falls. The trials at full length also give the gradient at the
-  // new u.
+  // where the energy still falls at the full step's end at half its
+  // starting rate or more, secant steps on the directional derivative carry
+  // it further (far from the balance, where the reference's viscosity makes
+  // the step too short), as long as the energy falls. The trials at full
+  // length also give the gradient at the new u (dE/du is 0 at fixed nodes:
+  // bp_energy masks the velocity).
   const auto descend = [&](const torch::Tensor& d) {
     const double slope = (r * d).sum().item<double>();
     if (!(slope < 0)) return false;
