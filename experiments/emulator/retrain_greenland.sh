@@ -5,7 +5,9 @@
 # MODEL as the stress balance and a Blatter-Pattyn check every 4 steps:
 #   fixed      the network as trained;
 #   retrain    10 Adam steps on the current geometry at every step (lr 1e-4);
-#   retrain_x  20 Adam steps at every step, lr 1e-3.
+#   retrain_x  20 Adam steps at every step, lr 1e-3;
+#   refined    no retraining, the network refined by two steps towards the
+#              Blatter-Pattyn balance at every step (emulator.refine_steps: 2).
 # Prints each run's checks (emulator_solver_difference) and wall time.
 #   sh experiments/emulator/retrain_greenland.sh MODEL.pt
 set -e
@@ -27,6 +29,7 @@ run() {
   echo
 }
 run fixed
+run refined --set emulator.refine_steps=2
 run retrain --set emulator.retrain_every=1 --set emulator.retrain_steps=10
 run retrain_x --set emulator.retrain_every=1 --set emulator.retrain_steps=20 \
   --set emulator.retrain_learning_rate=1e-3
