@@ -16,6 +16,10 @@
 /// field or the uniform Weertman coefficient); hardness B = (E A)^(-1/n) from
 /// the softness field's column mean or the flow law's A.
 ///
+/// emulator.refine_steps > 0: at every update, after the network (or the
+/// reference alone), that many refinement steps towards the Blatter-Pattyn
+/// balance by the shared energy (emulator::refine_velocity).
+///
 /// Optional, on rank 0, in updates that advance the model (not in those that
 /// only diagnose the velocity for an output), counted from the first:
 /// - every emulator.retrain_every updates, emulator.retrain_steps Adam steps
