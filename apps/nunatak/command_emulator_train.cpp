@@ -452,11 +452,14 @@ void add_eval_command(CLI::App& emulator_cmd, Context& context) {
                                                 depth_average(star, dataset.sigma), icy);
       // The glen references' errors (surface, depth average).
       emulator::MembraneReport glen_report;
+      // The patch with the reference cached, for the refined baseline.
+      emulator::TorchBPPatch gauss_patch;
       const auto glen_errors = [&](const std::string& viscosity, emulator::MembraneReport* report) {
         emulator::MembraneOptions glen;
         glen.viscosity = viscosity;
         emulator::TorchBPPatch glen_patch = p64;
         emulator::cache_membrane(glen_patch, glen, report);
+        if (viscosity == "glen_gauss") gauss_patch = glen_patch;
         const torch::Tensor nonlinear = emulator::membrane_velocity_3d(glen_patch, glen);
         return std::pair<double, double>{
             relative_error(nonlinear.select(2, nz - 1), star.select(2, nz - 1), icy),
@@ -469,8 +472,6 @@ void add_eval_command(CLI::App& emulator_cmd, Context& context) {
         // The glen_gauss reference refined as the network's output is.
         emulator::MembraneOptions gauss;
         gauss.viscosity = "glen_gauss";
-        emulator::TorchBPPatch gauss_patch = p64;
-        emulator::cache_membrane(gauss_patch, gauss);
         const torch::Tensor refined = emulator::refine_velocity(
             gauss_patch, emulator::membrane_velocity_3d(gauss_patch, gauss), gauss, o->refine);
         e.refined_surface = relative_error(refined.select(2, nz - 1), star.select(2, nz - 1), icy);

@@ -95,7 +95,7 @@
 /// method with this file's system as its coarse level. Each step:
 ///   1. coarse correction: the force along each column's profile q (the
 ///      reference's u(sigma)/ubar, of mean 1), f = -sum_k q_k dE/du_k; the
-///      last Picard system A (viscosity held fixed) solved, A dubar = f;
+///      reference's system A at its cached viscosity solved, A dubar = f;
 ///      the direction q dubar;
 ///   2. column smoother: per column and component, the tridiagonal T of the
 ///      Picard form of the vertical shear, sum_l eta_l dA (du)(dv) /
@@ -991,8 +991,12 @@ torch::Tensor membrane_velocity_3d(const TorchBPPatch& patch, const MembraneOpti
 namespace nunatak::emulator {
 
 namespace {
-/// The last Picard system of the cached membrane reference of `p` (its
-/// viscosity held fixed) and its columns, without derivatives.
+/// The system of the cached membrane reference of `p` at its cached column
+/// viscosity, and its columns, without derivatives. For glen_gauss the
+/// no-slip elements' Gauss-point viscosity starts again from the columns'
+/// (the Picard iterations' own is not cached), so the system is close to
+/// the last Picard system, not equal to it: a preconditioner, which the
+/// line search makes safe.
 System reference_system(const TorchBPPatch& p, const MembraneOptions& options, Columns* out,
                         torch::Tensor* viscosity) {
   const torch::NoGradGuard no_grad;
