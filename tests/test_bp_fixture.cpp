@@ -54,6 +54,7 @@ BPPatch fixture_patch() {
   p.ex1 = 6;
   p.ey0 = 0;
   p.ey1 = 4;
+  p.period_x = 9;                       // periodic along x only (global columns 0 .. 8)
   p.bed_fixed[3] = p.bed_fixed[10] = 1; // a frozen bed in two columns
   p.check("fixture patch");
   return p;
@@ -91,6 +92,12 @@ TEST(BPFixture, RoundTripKeepsEveryValueAndTheTorchEnergy) {
   EXPECT_EQ(b.sigma, a.sigma);
   EXPECT_EQ(std::vector<int>({b.xs, b.ys, b.xm, b.ym, b.ex0, b.ex1, b.ey0, b.ey1}),
             std::vector<int>({a.xs, a.ys, a.xm, a.ym, a.ex0, a.ex1, a.ey0, a.ey1}));
+  EXPECT_EQ(b.period_x, 9);
+  EXPECT_EQ(b.period_y, 0);
+  // Global columns 3 .. 9 with 4 .. 8 owned: 9 is column 0, another rank's,
+  // so no column is tied (ties are within a box).
+  const std::vector<std::int64_t> partner = nunatak::core::periodic_partner_columns(b);
+  for (size_t c = 0; c < partner.size(); ++c) EXPECT_EQ(partner[c], std::int64_t(c));
   EXPECT_EQ(b.thickness, a.thickness);
   EXPECT_EQ(b.bed, a.bed);
   EXPECT_EQ(b.beta2, a.beta2);

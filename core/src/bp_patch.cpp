@@ -49,6 +49,8 @@ void BPPatch::check(const std::string& what) const {
   };
   inside(xs, xs + xm, nx, "of owned columns along x");
   inside(ys, ys + ym, ny, "of owned columns along y");
+  if (period_x < 0 || period_y < 0)
+    throw Error(where + "the periods must be 0 (not periodic) or a number of columns");
   inside(ex0, ex1, nx - 1, "of elements along x");
   inside(ey0, ey1, ny - 1, "of elements along y");
   for (std::size_t c = 0; c < columns; ++c) {
@@ -64,6 +66,22 @@ void BPPatch::check(const std::string& what) const {
                     std::to_string(k));
     }
   }
+}
+
+std::vector<std::int64_t> periodic_partner_columns(const BPPatch& patch) {
+  // The owned box index of the periodic image of box index i, else i itself.
+  const auto partner = [](int i, int origin, int period, int owned0, int owned) {
+    if (period <= 0) return i;
+    const int image = ((origin + i) % period + period) % period - origin;
+    return image >= owned0 && image < owned0 + owned ? image : i;
+  };
+  std::vector<std::int64_t> result(std::size_t(patch.nx) * std::size_t(patch.ny));
+  for (int j = 0; j < patch.ny; ++j)
+    for (int i = 0; i < patch.nx; ++i)
+      result[patch.column(j, i)] =
+          std::int64_t(patch.column(partner(j, patch.j0, patch.period_y, patch.ys, patch.ym),
+                                    partner(i, patch.i0, patch.period_x, patch.xs, patch.xm)));
+  return result;
 }
 
 void bp_element_flags(int nx, int ny, const double* thickness, const double* bed,

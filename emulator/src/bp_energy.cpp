@@ -389,6 +389,12 @@ TorchBPPatch make_torch_bp_patch(const core::BPPatch& patch, torch::Dtype dtype,
   t.front_columns = from_host(fronts, {F, 2}, torch::kInt64, index);
   t.front_normal = from_host(normals, {F, 2}, f64, o);
   t.front_length = from_host(lengths, {F}, f64, o);
+  const std::vector<int64_t> partner = core::periodic_partner_columns(patch);
+  for (size_t c = 0; c < partner.size(); ++c)
+    if (partner[c] != int64_t(c)) {
+      t.column_partner = from_host(partner, {t.ny * t.nx}, torch::kInt64, index);
+      break;
+    }
   make_tables(t);
   return t;
 }

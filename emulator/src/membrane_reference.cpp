@@ -106,7 +106,12 @@
 /// backtracking from a full step, and, where E still falls at the full
 /// step, secant steps on the directional derivative while E falls (far
 /// from the balance A's viscosity makes the step too short). E is convex,
-/// so no step raises it. Double precision; no derivatives.
+/// so no step raises it. Double precision; no derivatives. On a periodic
+/// patch (TorchBPPatch::column_partner) the ghost columns are kept equal to
+/// their partners, so that E is the periodic problem's energy: gradients
+/// are folded onto the partners, A becomes fold A spread (ColumnTie), a
+/// ghost's column matrices are added into its partner's, and every
+/// direction is spread back.
 
 #include "nunatak/emulator/membrane_reference.hpp"
 
@@ -298,31 +303,65 @@ double field_dot(const torch::Tensor& a, const torch::Tensor& b) {
   return torch::dot(a.reshape({-1}), b.reshape({-1})).item<double>();
 }
 
+/// The periodic tie of a patch's columns (TorchBPPatch::column_partner):
+/// the unknowns are the partner columns' values; spread copies them to the
+/// ghosts, fold adds a ghost's entries (gradients, forces, matrix rows) into
+/// its partner's. Both are the identity on a patch without periodic ghosts.
+/// For A symmetric positive definite on the columns, fold A spread is, on the
+/// partners, the periodic problem's matrix.
+struct ColumnTie {
+  torch::Tensor partner; ///< [N] int64, or undefined (no tie)
+
+  /// x with its entries along `dim` (columns) added into their partners' (0 at ghosts).
+  torch::Tensor fold(const torch::Tensor& x, int64_t dim) const {
+    return partner.defined() ? torch::zeros_like(x).index_add(dim, partner, x) : x;
+  }
+  /// x with each column's entries along `dim` taken from its partner.
+  torch::Tensor spread(const torch::Tensor& x, int64_t dim) const {
+    return partner.defined() ? x.index_select(dim, partner) : x;
+  }
+  /// A 0/1 mask along `dim` folded: 1 at a partner where any of its columns is 1.
+  torch::Tensor fold_mask(const torch::Tensor& mask, int64_t dim) const {
+    return partner.defined() ? fold(mask, dim).clamp_max(1.0) : mask;
+  }
+};
+
 /// Solves A x = b (b [N, 2]) by conjugate gradients preconditioned by
 /// `precondition`, from `initial` ([N, 2]; undefined: 0), to
 /// options.tolerance relative to the preconditioned norm of b, or, if
 /// `reduction` > 0 and that is looser, to `reduction` times the starting
 /// residual (an inexact solve). A is applied through its stencil
-/// (assemble_stencil).
+/// (assemble_stencil). With `tie` (periodic ghosts), the unknowns are the
+/// partner columns': A becomes fold A spread and the preconditioner M fold M
+/// spread (both symmetric positive definite), and rhs must be folded; x is
+/// returned on the partners (0 at the ghosts: spread it).
 torch::Tensor conjugate_gradients(const System& s, const torch::Tensor& rhs,
                                   const MembraneOptions& options, Preconditioner& precondition,
                                   MembraneReport* report, const torch::Tensor& initial = {},
-                                  double reduction = 0) {
+                                  double reduction = 0, const ColumnTie& tie = {}) {
   const torch::NoGradGuard no_grad;
   MembraneReport out;
   const torch::Tensor stencil = assemble_stencil(s);
+  // Fields [1, 2, N] (the stencil's layout). The stencil's rows of fixed
+  // columns are the identity: masked before they are folded.
+  const torch::Tensor free = tie.fold_mask(s.free, 0);
   const auto A = [&](const torch::Tensor& x) {
-    return detail::apply_stencil(stencil, x, s.ny, s.nx);
+    if (!tie.partner.defined()) return detail::apply_stencil(stencil, x, s.ny, s.nx);
+    return tie.fold(detail::apply_stencil(stencil, tie.spread(x, 2), s.ny, s.nx) * s.free, 2) *
+           free;
   };
   precondition.prepare(s, stencil, out);
-  // Fields [1, 2, N] (the stencil's layout).
+  const auto M = [&](const torch::Tensor& r) {
+    if (!tie.partner.defined()) return precondition(r);
+    return tie.fold(precondition(tie.spread(r, 2)) * s.free, 2) * free;
+  };
   const auto field = [](const torch::Tensor& x) { return x.t().unsqueeze(0).contiguous(); };
-  const torch::Tensor free = s.free, b = field(rhs) * free;
-  const auto norm_of_b = [&] { return std::sqrt(std::max(field_dot(b, precondition(b)), 0.0)); };
+  const torch::Tensor b = field(rhs) * free;
+  const auto norm_of_b = [&] { return std::sqrt(std::max(field_dot(b, M(b)), 0.0)); };
   double start = norm_of_b();
   torch::Tensor x = initial.defined() ? field(initial) * free : torch::zeros_like(b);
   torch::Tensor r = initial.defined() ? (b - A(x)) * free : b.clone();
-  torch::Tensor z = precondition(r), p = z.clone();
+  torch::Tensor z = M(r), p = z.clone();
   double rz = field_dot(r, z);
   out.residual = start > 0 ? std::sqrt(std::max(rz, 0.0)) / start : 0.0;
   const double target = std::max(options.tolerance, reduction * out.residual);
@@ -338,14 +377,14 @@ torch::Tensor conjugate_gradients(const System& s, const torch::Tensor& rhs,
     out.iterations = it + 1;
     if (precondition.escalate(s, stencil, out.iterations, out)) { // restart
       start = norm_of_b();
-      z = precondition(r);
+      z = M(r);
       rz = field_dot(r, z);
       p = z.clone();
       out.residual = std::sqrt(std::max(rz, 0.0)) / start;
       out.converged = out.residual <= target;
       continue;
     }
-    z = precondition(r);
+    z = M(r);
     const double rz_new = field_dot(r, z);
     out.residual = std::sqrt(std::max(rz_new, 0.0)) / start;
     out.converged = out.residual <= target;
@@ -1040,7 +1079,7 @@ struct ColumnMatrices {
 };
 
 ColumnMatrices column_matrices(const TorchBPPatch& p, const System& sys,
-                               const torch::Tensor& viscosity) {
+                               const torch::Tensor& viscosity, const ColumnTie& tie) {
   const Geometry g = geometry(p);
   const int64_t N = int64_t(p.nx) * p.ny, nz = p.nz, L = nz - 1;
   const torch::Tensor sigma = p.sigma.to(torch::kFloat64);
@@ -1051,16 +1090,22 @@ ColumnMatrices column_matrices(const TorchBPPatch& p, const System& sys,
                           (g.H_min.reshape({N, 1}) * dsigma.view({1, L}) * rho_g); // [N, L]
   const torch::Tensor zero = torch::zeros({N, 1}, c.options());
   torch::Tensor diagonal = torch::cat({c, zero}, 1) + torch::cat({zero, c}, 1); // [N, nz]
-  const torch::Tensor free = p.free_nodes.to(torch::kFloat64).reshape({N, nz});
+  // Free nodes: those of some element (a periodic patch's unreached ghost
+  // columns are not), folded onto the partners.
+  const torch::Tensor free = tie.fold_mask(p.free_nodes.to(torch::kFloat64).reshape({N, nz}) *
+                                               sys.area.gt(0).to(torch::kFloat64).view({N, 1}),
+                                           0);
   // Friction on a sliding base (the patch's fixed bed nodes are identity rows below).
   diagonal.select(1, 0).add_(g.beta2.reshape({N}) * sys.area / rho_g);
   // The membrane diagonal shared over the nodes by their quadrature weights.
   const torch::Tensor w = 0.5 * (torch::cat({dsigma, torch::zeros({1}, dsigma.options())}) +
                                  torch::cat({torch::zeros({1}, dsigma.options()), dsigma}));
   const torch::Tensor a = detail::stencil_diagonal(assemble_stencil(sys)).t(); // [N, 2]
-  torch::Tensor d = diagonal.unsqueeze(2) + w.view({1, nz, 1}) * a.view({N, 1, 2});
+  // A ghost column's rows are added into its partner's.
+  torch::Tensor d = tie.fold(diagonal.unsqueeze(2) + w.view({1, nz, 1}) * a.view({N, 1, 2}), 0);
   d = d * free.unsqueeze(2) + (1 - free.unsqueeze(2));
-  const torch::Tensor off = -torch::cat({c, zero}, 1).unsqueeze(2).expand({N, nz, 2}); // (k, k+1)
+  const torch::Tensor off =
+      tie.fold(-torch::cat({c, zero}, 1).unsqueeze(2).expand({N, nz, 2}), 0); // (k, k+1)
   ColumnMatrices m;
   m.upper = off * free.unsqueeze(2);
   m.lower = torch::cat({torch::zeros({N, 1, 2}, c.options()), off.narrow(1, 0, L)}, 1) *
@@ -1115,11 +1160,21 @@ torch::Tensor refine_velocity(const TorchBPPatch& patch, const torch::Tensor& ve
   Columns columns;
   torch::Tensor viscosity;
   const System sys = reference_system(p, options, &columns, &viscosity);
-  const ColumnMatrices columns_matrix = column_matrices(p, sys, viscosity);
+  // A periodic patch's ghost columns hold their partners' values throughout,
+  // so that E is the periodic problem's energy; the directions are built on
+  // the partners (gradients folded) and spread.
+  const ColumnTie tie{p.column_partner};
+  const ColumnMatrices columns_matrix = column_matrices(p, sys, viscosity, tie);
   const int64_t N = int64_t(p.nx) * p.ny;
-  const torch::Tensor q =
-      columns.profile.to(torch::kFloat64) * p.free_nodes.to(torch::kFloat64); // [ny, nx, nz]
-  torch::Tensor u = velocity.detach().to(torch::kFloat64);
+  const auto spread = [&](const torch::Tensor& x) {
+    return tie.spread(x.reshape({N, p.nz, -1}), 0).view(x.sizes());
+  };
+  const auto fold = [&](const torch::Tensor& x) {
+    return tie.fold(x.reshape({N, p.nz, -1}), 0).view(x.sizes());
+  };
+  const torch::Tensor q = spread(columns.profile.to(torch::kFloat64) *
+                                 p.free_nodes.to(torch::kFloat64)); // [ny, nx, nz]
+  torch::Tensor u = spread(velocity.detach().to(torch::kFloat64));
   Preconditioner preconditioner(options.preconditioner);
   // The energy at v, and its gradient (m^3) if `r` is given.
   const auto energy = [&](const torch::Tensor& v, torch::Tensor* r) {
@@ -1187,18 +1242,20 @@ torch::Tensor refine_velocity(const TorchBPPatch& patch, const torch::Tensor& ve
   for (int k = 0; k < steps; ++k) {
     // The coarse correction: the force on each column along its profile,
     // -sum_k q_k dE/du_k ([N, 2], m^3), through the reference's system.
-    const torch::Tensor force = -(r * q.unsqueeze(3)).sum(2).reshape({N, 2});
+    const torch::Tensor force = -(fold(r) * q.unsqueeze(3)).sum(2).reshape({N, 2});
     if (residuals)
       residuals->push_back(
-          torch::sqrt((force * sys.free.unsqueeze(1)).pow(2).sum()).item<double>());
+          torch::sqrt((force * tie.fold_mask(sys.free, 0).unsqueeze(1)).pow(2).sum())
+              .item<double>());
     const torch::Tensor coarse =
-        conjugate_gradients(sys, force, options, preconditioner, nullptr, {}, 0)
-            .view({p.ny, p.nx, 1, 2}) *
-        q.unsqueeze(3);
+        spread(conjugate_gradients(sys, force, options, preconditioner, nullptr, {}, 0, tie)
+                   .view({p.ny, p.nx, 1, 2}) *
+               q.unsqueeze(3));
     // The column smoother: each column's own shear, through its tridiagonal.
     const auto smoother = [&] {
-      return solve_columns(columns_matrix, -r.reshape({N, p.nz, 2})).view({p.ny, p.nx, p.nz, 2}) *
-             p.free_nodes.to(torch::kFloat64).unsqueeze(3);
+      return spread(solve_columns(columns_matrix, -fold(r).reshape({N, p.nz, 2}))
+                        .view({p.ny, p.nx, p.nz, 2}) *
+                    p.free_nodes.to(torch::kFloat64).unsqueeze(3));
     };
     const bool moved = descend(coarse);
     if (!descend(smoother()) && !moved) break;

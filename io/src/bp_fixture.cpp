@@ -27,6 +27,12 @@ std::vector<std::pair<const char*, int core::BPPatch::*>> box_attributes() {
           {"ey1", &core::BPPatch::ey1}};
 }
 
+/// The periods of a periodic grid (0: not periodic; optional in a file: a
+/// fixture written before them is not periodic).
+std::vector<std::pair<const char*, int core::BPPatch::*>> period_attributes() {
+  return {{"period_x", &core::BPPatch::period_x}, {"period_y", &core::BPPatch::period_y}};
+}
+
 std::vector<double> as_doubles(const std::vector<std::uint8_t>& flags) {
   return std::vector<double>(flags.begin(), flags.end());
 }
@@ -44,6 +50,8 @@ void write_file(NcFile& f, const BPFixture& x) {
   f.put_attribute(NC_GLOBAL, "dx", std::vector<double>{p.dx});
   f.put_attribute(NC_GLOBAL, "dy", std::vector<double>{p.dy});
   for (const auto& [name, member] : box_attributes())
+    f.put_attribute(NC_GLOBAL, name, std::vector<int>{p.*member});
+  for (const auto& [name, member] : period_attributes())
     f.put_attribute(NC_GLOBAL, name, std::vector<int>{p.*member});
   for (const auto& [name, member] : bp_constant_attributes())
     f.put_attribute(NC_GLOBAL, name, std::vector<double>{p.constants.*member});
@@ -170,6 +178,7 @@ BPFixture read_bp_fixture(const std::string& path) {
   p.dx = r.number("dx");
   p.dy = r.number("dy");
   for (const auto& [name, member] : box_attributes()) p.*member = r.integer(name);
+  for (const auto& [name, member] : period_attributes()) p.*member = r.optional_integer(name, 0);
   for (const auto& [name, member] : bp_constant_attributes()) p.constants.*member = r.number(name);
   x.description = r.text("description");
 

@@ -50,6 +50,10 @@ public:
       fail("global attribute '" + name + "' is not an integer");
     return int(value);
   }
+  /// The global attribute `name`, one integer, or `fallback` if it is missing.
+  int optional_integer(const std::string& name, int fallback) const {
+    return m_file.number_attribute(NC_GLOBAL, name) ? integer(name) : fallback;
+  }
   /// The global text attribute `name` (an error if it is missing).
   std::string text(const std::string& name) const {
     auto value = m_file.text_attribute(NC_GLOBAL, name);

@@ -99,6 +99,8 @@ core::BPPatch BlatterPattyn::make_patch(const Columns& columns) const {
   patch.ex1 = patch.ex0 + m_xm - ((!m_periodic_x && m_xs + m_xm == m_mx) ? 1 : 0);
   patch.ey0 = patch.ys;
   patch.ey1 = patch.ey0 + m_ym - ((!m_periodic_y && m_ys + m_ym == m_my) ? 1 : 0);
+  patch.period_x = m_periodic_x ? m_mx : 0;
+  patch.period_y = m_periodic_y ? m_my : 0;
   const size_t columns_3d = size_t(m_gxm) * size_t(m_gym);
   patch.thickness.resize(columns_3d);
   patch.bed.resize(columns_3d);

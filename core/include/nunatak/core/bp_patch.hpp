@@ -66,6 +66,11 @@ struct BPPatch {
   int xs = 0, ys = 0, xm = 0, ym = 0;
   /// Elements integrated: lowest corners (j, i) in [ey0, ey1) x [ex0, ex1), every layer.
   int ex0 = 0, ex1 = 0, ey0 = 0, ey1 = 0;
+  /// Columns of the global grid along x and y where it is periodic (ISMIP-HOM),
+  /// 0 where it is not: box column i is then the same column as global column
+  /// (i0 + i) mod period_x. Ghost columns of a periodic patch are copies of
+  /// their partners; periodic_partner_columns ties them.
+  int period_x = 0, period_y = 0;
 
   std::vector<double> thickness; ///< H, [y][x], m
   std::vector<double> bed;       ///< z_b, [y][x], m (including an imposed trend)
@@ -99,6 +104,12 @@ struct BPPatch {
   /// 0 to 1, or a value is not finite (thickness negative, hardness not positive).
   void check(const std::string& what) const;
 };
+
+/// For each column of `patch`, [y][x], the index of the column that holds its
+/// values: itself, or, for a column whose periodic image (BPPatch::period_x,
+/// period_y) is an owned column of the box, that owned column. Identity on a
+/// non-periodic patch.
+std::vector<std::int64_t> periodic_partner_columns(const BPPatch& patch);
 
 /// Element flags on a box of nx x ny columns ([y][x] arrays): filled[j][i] = 1
 /// where the four corner columns (j..j+1, i..i+1) have H >= H_min; wet[j][i] =

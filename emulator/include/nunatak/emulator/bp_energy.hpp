@@ -56,6 +56,13 @@ struct TorchBPPatch {
   torch::Tensor front_columns;
   torch::Tensor front_normal; ///< [F, 2]: outward unit normal (n_x, n_y) of each front face
   torch::Tensor front_length; ///< [F]: length of each front face along the map plane, m
+  /// [ny nx] (int64): the column that holds each column's values on a
+  /// periodic grid (core::periodic_partner_columns: ghost columns point at
+  /// their owned images); undefined on a patch with no periodic ghosts. The
+  /// energy does not use it (it integrates each element once, so a velocity
+  /// whose ghosts equal their partners gets the periodic problem's energy);
+  /// refine_velocity keeps the ghosts tied with it.
+  torch::Tensor column_partner;
 
   // Quadrature tables (fixed; see the file comment of bp_energy.cpp), [..., node, point].
   torch::Tensor volume_phi;    ///< [8 nodes, 8 points]: Q1 functions at the 2x2x2 Gauss points

@@ -24,6 +24,7 @@
 /// Global attributes: `nunatak_fixture` = "bp_patch", `nunatak_fixture_version`
 /// = 2 (version 1 had a global `no_slip` instead of `bed_fixed`), `description`; the box: `dx`,
 /// `dy` (m), `i0`, `j0`, `xs`, `ys`, `xm`, `ym`, `ex0`, `ex1`, `ey0`, `ey1` (see core::BPPatch);
+/// the periods `period_x`, `period_y` (0 when not periodic; read as 0 when missing);
 /// the constants, named as core::BPConstants' members: `glen_exponent`, `regularisation2`,
 /// `friction_exponent`, `friction_regularisation2`,
 /// `rho_g`, `minimum_thickness`, `sea_level`, `water_ratio`. Every number is
