@@ -313,6 +313,9 @@ TEST(EmulatorStressBalance, RefinementBringsTheNetworkToTheSolver) {
   ASSERT_EQ(r.status, 0) << r.err;
   r = run_nunatak(dir, solve + "--set emulator.refine_steps=3 --set output.file=refined.nc");
   ASSERT_EQ(r.status, 0) << r.err;
+  r = run_nunatak(dir, solve + "--set emulator.refine_steps=3 --set emulator.refine_method=newton "
+                               "--set output.file=newton.nc");
+  ASSERT_EQ(r.status, 0) << r.err;
   r = run_nunatak(dir, "solve input.yaml --set stress_balance.model=bp --set bp.levels=5 "
                        "--set output.file=bp.nc");
   ASSERT_EQ(r.status, 0) << r.err;
@@ -326,14 +329,17 @@ TEST(EmulatorStressBalance, RefinementBringsTheNetworkToTheSolver) {
     }
     return std::sqrt(squared / norm);
   };
-  const double network = error("network.nc"), refined = error("refined.nc");
-  std::printf("surface speed against the solver's: network %.2f %%, refined %.2f %%\n",
-              100 * network, 100 * refined);
+  const double network = error("network.nc"), refined = error("refined.nc"),
+               newton = error("newton.nc");
+  std::printf("surface speed against the solver's: network %.2f %%, refined %.2f %%, "
+              "newton %.2f %%\n",
+              100 * network, 100 * refined, 100 * newton);
   // This untrained network is 140 times too fast (its head's weights):
   // three steps bring it to about twice the solver's speed (14395 % ->
   // 118 %), secant steps along each direction doing most of it.
   EXPECT_GT(network, 10.0);
   EXPECT_LT(refined, 0.02 * network);
+  EXPECT_LT(newton, 0.02 * network);
 }
 
 // The nunatak program loads LibTorch (its plugin, libnunatak_ml.so) only for

@@ -236,22 +236,23 @@ double surface_error(const torch::Tensor& u, const torch::Tensor& bp) {
       .item<double>();
 }
 
-/// Errors against `bp` of `start` and of its refinements by 1 .. steps steps.
-/// `restrict` picks the columns compared (default: all).
+/// Errors against `bp` of `start` and of its refinements by 1 .. steps steps
+/// of `method`. `restrict` picks the columns compared (default: all).
 template <typename Restrict = torch::Tensor (*)(const torch::Tensor&)>
 std::vector<double> refinement_errors(
     const emulator::TorchBPPatch& p, const torch::Tensor& start, const emulator::MembraneOptions& o,
-    const torch::Tensor& bp, int steps, const char* what,
+    const torch::Tensor& bp, int steps, const std::string& what,
+    emulator::RefineMethod method = emulator::RefineMethod::defect_correction,
     Restrict restrict = [](const torch::Tensor& u) { return u; }) {
   std::vector<double> errors{surface_error(restrict(start), bp)};
   std::vector<double> energies{emulator::bp_energy(p, start).item<double>()};
   torch::Tensor u = start;
   for (int k = 0; k < steps; ++k) {
-    u = emulator::refine_velocity(p, u, o, 1);
+    u = emulator::refine_velocity(p, u, o, 1, 1.0, nullptr, method);
     errors.push_back(surface_error(restrict(u), bp));
     energies.push_back(emulator::bp_energy(p, u).item<double>());
   }
-  std::printf("%s:", what);
+  std::printf("%s:", what.c_str());
   for (double e : errors) std::printf(" %.3f %%", 100 * e);
   std::printf("\n");
   for (size_t k = 1; k < energies.size(); ++k) EXPECT_LE(energies[k], energies[k - 1]) << what;
@@ -289,10 +290,18 @@ TEST(MembraneAgainstSolver, RefinementClosesOnTheSolver) {
   const torch::Tensor bp = emulator::velocity_tensor(p, solver.solve(patch.thickness));
   for (const std::string viscosity : {"glen", "glen_gauss"}) {
     const emulator::MembraneOptions o = converged(viscosity);
-    const std::vector<double> e = refinement_errors(p, emulator::membrane_velocity_3d(p, o), o, bp,
-                                                    4, ("rough sheet, " + viscosity).c_str());
+    const torch::Tensor start = emulator::membrane_velocity_3d(p, o);
+    const std::vector<double> e =
+        refinement_errors(p, start, o, bp, 4, "rough sheet, " + viscosity);
     EXPECT_LT(e.back(), (viscosity == "glen" ? 0.55 : 0.35) * e.front()) << viscosity;
     for (size_t k = 1; k < e.size(); ++k) EXPECT_LT(e[k], e[k - 1]) << viscosity;
+    // Newton: conjugate gradients on the energy's Hessian, preconditioned
+    // by both parts, close in on the solver's solution much faster.
+    const std::vector<double> newton =
+        refinement_errors(p, start, o, bp, 4, "rough sheet, " + viscosity + ", newton",
+                          emulator::RefineMethod::newton);
+    for (size_t k = 1; k < newton.size(); ++k) EXPECT_LT(newton[k], newton[k - 1]) << viscosity;
+    EXPECT_LT(newton.back(), 0.5 * e.back()) << viscosity;
   }
 }
 
@@ -342,14 +351,24 @@ TEST(MembraneAgainstSolver, RefinementTiesPeriodicGhostsToTheirPartners) {
     return u.narrow(0, f.patch.ys, f.patch.ym).narrow(1, f.patch.xs, f.patch.xm);
   };
   const std::vector<double> tied =
-      refinement_errors(p, start, o, owned(bp), 8, "ISMIP-HOM B, L = 10 km, tied", owned);
+      refinement_errors(p, start, o, owned(bp), 8, "ISMIP-HOM B, L = 10 km, tied",
+                        emulator::RefineMethod::defect_correction, owned);
   for (size_t k = 1; k < tied.size(); ++k) EXPECT_LT(tied[k], tied[k - 1]);
   const torch::Tensor u = emulator::refine_velocity(p, start, o, 1);
   EXPECT_TRUE(torch::equal(u.select(1, 25), u.select(1, 1))); // east ghosts: their partners
   EXPECT_TRUE(torch::equal(u.select(1, 0), u.select(1, 24))); // west ghosts
+  // Newton, tied, where the defect correction crawls.
+  const std::vector<double> newton =
+      refinement_errors(p, start, o, owned(bp), 4, "ISMIP-HOM B, L = 10 km, tied, newton",
+                        emulator::RefineMethod::newton, owned);
+  const torch::Tensor v =
+      emulator::refine_velocity(p, start, o, 1, 1.0, nullptr, emulator::RefineMethod::newton);
+  EXPECT_TRUE(torch::equal(v.select(1, 25), v.select(1, 1)));
+  EXPECT_LT(newton.back(), tied[4]);
   p.column_partner = torch::Tensor();
   const std::vector<double> free_edges =
-      refinement_errors(p, start, o, owned(bp), 8, "ISMIP-HOM B, L = 10 km, untied", owned);
+      refinement_errors(p, start, o, owned(bp), 8, "ISMIP-HOM B, L = 10 km, untied",
+                        emulator::RefineMethod::defect_correction, owned);
   EXPECT_GT(tied.front(), 0.5);
   EXPECT_LT(tied.back(), 0.07);
   EXPECT_GT(free_edges.back(), 0.4);

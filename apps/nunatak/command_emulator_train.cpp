@@ -374,6 +374,7 @@ void add_eval_command(CLI::App& emulator_cmd, Context& context) {
     std::string model, dataset, which = "all", precision = "single", maps_prefix;
     int maps = 3;
     int refine = 0;
+    std::string refine_method = "defect";
   };
   auto o = std::make_shared<Options>();
   cmd->add_option("MODEL", o->model, "model file (`nunatak emulator train`)")->required();
@@ -392,6 +393,9 @@ void add_eval_command(CLI::App& emulator_cmd, Context& context) {
                   "(as emulator.refine_steps; timed with it), and the glen_gauss reference refined "
                   "as many for comparison")
       ->check(CLI::Range(0, 1000));
+  cmd->add_option("--refine-method", o->refine_method,
+                  "how each refinement step is taken (as emulator.refine_method)")
+      ->check(CLI::IsMember({"defect", "newton"}));
   cmd->add_option("--maps-prefix", o->maps_prefix,
                   "path prefix of the maps (default: MODEL's folder and stem, then _eval_)");
   cmd->callback([o, &context] {
@@ -427,7 +431,8 @@ void add_eval_command(CLI::App& emulator_cmd, Context& context) {
         emulator::TorchBPPatch solved = p;
         const emulator::MembraneOptions options = emulator::membrane_options(net.metadata());
         emulator::cache_membrane(solved, options);
-        u = emulator::refine_velocity(solved, net.velocity(solved), options, o->refine);
+        u = emulator::refine_velocity(solved, net.velocity(solved), options, o->refine, 1.0,
+                                      nullptr, emulator::refine_method(o->refine_method));
       } else {
         u = net.velocity(p);
       }
@@ -473,7 +478,8 @@ void add_eval_command(CLI::App& emulator_cmd, Context& context) {
         emulator::MembraneOptions gauss;
         gauss.viscosity = "glen_gauss";
         const torch::Tensor refined = emulator::refine_velocity(
-            gauss_patch, emulator::membrane_velocity_3d(gauss_patch, gauss), gauss, o->refine);
+            gauss_patch, emulator::membrane_velocity_3d(gauss_patch, gauss), gauss, o->refine, 1.0,
+            nullptr, emulator::refine_method(o->refine_method));
         e.refined_surface = relative_error(refined.select(2, nz - 1), star.select(2, nz - 1), icy);
         e.refined_depth_average = relative_error(depth_average(refined, dataset.sigma),
                                                  depth_average(star, dataset.sigma), icy);
@@ -528,9 +534,9 @@ void add_eval_command(CLI::App& emulator_cmd, Context& context) {
     summary("glen_gauss surface", &SampleError::gauss_surface);
     summary("glen_gauss depth-averaged", &SampleError::gauss_depth_average);
     if (o->refine > 0) {
-      spdlog::info("the glen_gauss reference refined {} steps (emulator.refine_steps), for "
+      spdlog::info("the glen_gauss reference refined {} steps ({}; emulator.refine_steps), for "
                    "comparison:",
-                   o->refine);
+                   o->refine, o->refine_method);
       summary("refined surface", &SampleError::refined_surface);
       summary("refined depth-averaged", &SampleError::refined_depth_average);
     }

@@ -106,7 +106,12 @@
 /// backtracking from a full step, and, where E still falls at the full
 /// step, secant steps on the directional derivative while E falls (far
 /// from the balance A's viscosity makes the step too short). E is convex,
-/// so no step raises it. Double precision; no derivatives. On a periodic
+/// so no step raises it. With RefineMethod::newton a step is instead one
+/// inexact Newton step: conjugate gradients on H d = -dE/du (H, E's
+/// Hessian, applied by double back-propagation) preconditioned by the two
+/// parts added (q A^-1 q^T + T^-1, symmetric positive definite), to a
+/// reduction of 0.3 of the preconditioned residual or 8 iterations, then
+/// one line search along d. Double precision; no derivatives. On a periodic
 /// patch (TorchBPPatch::column_partner) the ghost columns are kept equal to
 /// their partners, so that E is the periodic problem's energy: gradients
 /// are folded onto the partners, A becomes fold A spread (ColumnTie), a
@@ -1149,9 +1154,20 @@ TorchBPPatch in_double(TorchBPPatch p) {
 }
 } // namespace
 
+RefineMethod refine_method(const std::string& name) {
+  if (name == "defect") return RefineMethod::defect_correction;
+  if (name == "newton") return RefineMethod::newton;
+  throw Error("refinement: unknown method '" + name + "' (defect or newton)");
+}
+
 torch::Tensor refine_velocity(const TorchBPPatch& patch, const torch::Tensor& velocity,
                               const MembraneOptions& options, int steps, double relaxation,
-                              std::vector<double>* residuals) {
+                              std::vector<double>* residuals, RefineMethod method) {
+  // Newton's inner iterations: at most newton_iterations, until the
+  // preconditioned residual falls by newton_forcing (chosen on the data
+  // set's validation samples: 0.3 against 0.1 and 0.5; docs/emulator.md).
+  constexpr int newton_iterations = 8;
+  constexpr double newton_forcing = 0.3;
   if (steps <= 0) return velocity;
   const torch::NoGradGuard no_grad;
   TorchBPPatch p = in_double(patch);
@@ -1239,26 +1255,70 @@ torch::Tensor refine_velocity(const TorchBPPatch& patch, const torch::Tensor& ve
     }
     return false;
   };
+  const torch::Tensor free_columns = tie.fold_mask(sys.free, 0).unsqueeze(1);
+  const torch::Tensor free_nodes = p.free_nodes.to(torch::kFloat64).unsqueeze(3);
+  // The coarse correction for a (folded) force g [ny, nx, nz, 2] (m^3): the
+  // force along each column's profile, sum_k q_k g_k ([N, 2]), through the
+  // reference's system, spread along the profile.
+  const auto coarse = [&](const torch::Tensor& g) {
+    const torch::Tensor force = (g * q.unsqueeze(3)).sum(2).reshape({N, 2});
+    return spread(conjugate_gradients(sys, force, options, preconditioner, nullptr, {}, 0, tie)
+                      .view({p.ny, p.nx, 1, 2}) *
+                  q.unsqueeze(3));
+  };
+  // The column smoother for a folded force: each column's own shear,
+  // through its tridiagonal.
+  const auto smoother = [&](const torch::Tensor& g) {
+    return spread(
+        solve_columns(columns_matrix, g.reshape({N, p.nz, 2})).view({p.ny, p.nx, p.nz, 2}) *
+        free_nodes);
+  };
   for (int k = 0; k < steps; ++k) {
-    // The coarse correction: the force on each column along its profile,
-    // -sum_k q_k dE/du_k ([N, 2], m^3), through the reference's system.
-    const torch::Tensor force = -(fold(r) * q.unsqueeze(3)).sum(2).reshape({N, 2});
     if (residuals)
       residuals->push_back(
-          torch::sqrt((force * tie.fold_mask(sys.free, 0).unsqueeze(1)).pow(2).sum())
+          torch::sqrt(
+              ((fold(r) * q.unsqueeze(3)).sum(2).reshape({N, 2}) * free_columns).pow(2).sum())
               .item<double>());
-    const torch::Tensor coarse =
-        spread(conjugate_gradients(sys, force, options, preconditioner, nullptr, {}, 0, tie)
-                   .view({p.ny, p.nx, 1, 2}) *
-               q.unsqueeze(3));
-    // The column smoother: each column's own shear, through its tridiagonal.
-    const auto smoother = [&] {
-      return spread(solve_columns(columns_matrix, -fold(r).reshape({N, p.nz, 2}))
-                        .view({p.ny, p.nx, p.nz, 2}) *
-                    p.free_nodes.to(torch::kFloat64).unsqueeze(3));
+    if (method == RefineMethod::defect_correction) {
+      const bool moved = descend(coarse(-fold(r)));
+      if (!descend(smoother(-fold(r))) && !moved) break;
+      continue;
+    }
+    // Newton: H d = -g by conjugate gradients preconditioned by the sum of
+    // the two parts (symmetric positive definite), to a forcing of
+    // newton_forcing in the preconditioned norm or newton_iterations; the
+    // Hessian's products by double back-propagation from one graph.
+    const torch::Tensor x = u.detach().requires_grad_(true);
+    torch::Tensor gradient;
+    {
+      const torch::AutoGradMode enable(true);
+      gradient = torch::autograd::grad({bp_energy(p, x)}, {x}, {}, true, true)[0];
+    }
+    const auto hessian = [&](const torch::Tensor& d) {
+      const torch::AutoGradMode enable(true);
+      return fold(torch::autograd::grad({(gradient * d).sum()}, {x}, {}, true)[0].detach());
     };
-    const bool moved = descend(coarse);
-    if (!descend(smoother()) && !moved) break;
+    const auto precondition = [&](const torch::Tensor& g) { return coarse(g) + smoother(g); };
+    torch::Tensor res = -fold(r), z = precondition(res), direction = z;
+    torch::Tensor step = torch::zeros_like(u);
+    double rz = (res * z).sum().item<double>();
+    const double rz0 = rz;
+    for (int it = 0; it < newton_iterations && rz > newton_forcing * newton_forcing * rz0; ++it) {
+      const torch::Tensor Hd = hessian(direction);
+      const double dHd = (direction * Hd).sum().item<double>();
+      if (!(dHd > 0)) break; // E is convex: only round-off gets here
+      const double alpha = rz / dHd;
+      step.add_(direction, alpha);
+      const torch::Tensor previous = res;
+      res = res - alpha * Hd;
+      z = precondition(res);
+      const double rz_new = (res * z).sum().item<double>();
+      // Polak-Ribiere (the coarse solves' tolerance varies the preconditioner a little).
+      const double beta = std::max(((res - previous) * z).sum().item<double>() / rz, 0.0);
+      direction = z + beta * direction;
+      rz = rz_new;
+    }
+    if (!descend(step)) break;
   }
   return u.to(velocity.options());
 }

@@ -10,6 +10,7 @@
 #
 #   sh experiments/emulator/evaluate.sh [MODEL.pt ...]
 #   REFINE=2 sh experiments/emulator/evaluate.sh MODEL.pt   # with 2 refinement steps
+#   REFINE=2 REFINE_METHOD=newton sh experiments/emulator/evaluate.sh MODEL.pt
 set -e
 NUNATAK=${NUNATAK:-build/bin/nunatak}
 OUT=output/emulator
@@ -29,13 +30,15 @@ for e in A B C D; do
 done
 MODELS=${*:-"$OUT/physics.pt $OUT/data.pt $OUT/hybrid.pt"}
 REFINE=${REFINE:-0}
+REFINE_METHOD=${REFINE_METHOD:-defect}
 SUFFIX=$([ "$REFINE" -gt 0 ] && echo "_refine$REFINE" || true)
+[ "$REFINE_METHOD" = defect ] || SUFFIX=${SUFFIX}_$REFINE_METHOD
 for m in $MODELS; do
   echo "=== $m"
   for d in $OUT/heldout_synthetic.nc $OUT/heldout_aletsch.nc $OUT/fixtures/greenland.nc \
            $OUT/fixtures/ismip_*.nc; do
     echo "--- $d"
-    $NUNATAK emulator eval $m $d --maps 2 --refine $REFINE \
+    $NUNATAK emulator eval $m $d --maps 2 --refine $REFINE --refine-method $REFINE_METHOD \
       --maps-prefix ${m%.pt}${SUFFIX}_$(basename ${d%.nc}) 2>&1 |
       grep -E "surface velocity|depth-averaged|membrane surface|gauss surface|refined surface|time:"
   done

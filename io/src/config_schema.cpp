@@ -164,6 +164,12 @@ std::vector<KeySpec> build_schema() {
               "columns' profiles, the membrane reference's system solved for the correction, and "
               "a line search on the energy (docs/emulator.md, \"Refinement\"); 0: none",
               0, 1000),
+      str("emulator.refine_method", "defect",
+          "emulator: how each refinement step is taken: defect (the coarse correction, then the "
+          "column smoother, each with a line search; cheapest per step) or newton (conjugate "
+          "gradients on the BP energy's Hessian preconditioned by both, then one line search; "
+          "about twice the cost per step, and converges where defect crawls)",
+          {"defect", "newton"}),
       integer("emulator.solver_check_every", "0",
               "emulator: every this many stress-balance updates, solve Blatter-Pattyn from the "
               "emulator's velocity and write their relative difference to the time series "

@@ -228,7 +228,8 @@ private:
               : m_model->velocity(tp);
       if (m_params.emulator_refine_steps > 0)
         u = emulator::refine_velocity(tp, u, emulator::membrane_options(m_model->metadata()),
-                                      m_params.emulator_refine_steps);
+                                      m_params.emulator_refine_steps, 1.0, nullptr,
+                                      emulator::refine_method(m_params.emulator_refine_method));
       m_velocity = emulator::to_vector(u);
     }
     if (due(m_params.emulator_solver_check_every)) solver_check(patch, tp);

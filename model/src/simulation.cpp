@@ -362,6 +362,7 @@ Simulation::Simulation(const io::Config& config, MPI_Comm comm, std::string comm
   params.stress.emulator_retrain_learning_rate = config.get_real("emulator.retrain_learning_rate");
   params.stress.emulator_solver_check_every = int(config.get_int("emulator.solver_check_every"));
   params.stress.emulator_refine_steps = int(config.get_int("emulator.refine_steps"));
+  params.stress.emulator_refine_method = config.get_string("emulator.refine_method");
   // LibTorch (the plugin, in the nunatak program) only for the emulator.
   if (config.get_string("stress_balance.model") == "emulator") register_emulator_stress_balance();
   params.max_dt = config.get_real("time.max_step") * year;

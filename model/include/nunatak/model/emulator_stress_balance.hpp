@@ -18,7 +18,8 @@
 ///
 /// emulator.refine_steps > 0: at every update, after the network (or the
 /// reference alone), that many refinement steps towards the Blatter-Pattyn
-/// balance by the shared energy (emulator::refine_velocity).
+/// balance by the shared energy (emulator::refine_velocity), taken as
+/// emulator.refine_method says (defect or newton).
 ///
 /// Optional, on rank 0, in updates that advance the model (not in those that
 /// only diagnose the velocity for an output), counted from the first:

@@ -103,7 +103,8 @@ struct StressBalanceParams {
   int emulator_retrain_steps = 10;              ///< emulator: Adam steps per retraining
   double emulator_retrain_learning_rate = 1e-4; ///< emulator: Adam's, when retraining
   int emulator_solver_check_every = 0; ///< emulator: a BP check solve every M updates (0: never)
-  int emulator_refine_steps = 0;       ///< emulator: defect-correction steps towards BP (0: none)
+  int emulator_refine_steps = 0;       ///< emulator: refinement steps towards BP (0: none)
+  std::string emulator_refine_method = "defect"; ///< emulator: refinement by defect or newton
 };
 
 /// Makes a stress balance on a grid with the given parameters.
