@@ -1255,16 +1255,19 @@ torch::Tensor refine_velocity(const TorchBPPatch& patch, const torch::Tensor& ve
     }
     return false;
   };
-  const torch::Tensor free_columns = tie.fold_mask(sys.free, 0).unsqueeze(1);
   const torch::Tensor free_nodes = p.free_nodes.to(torch::kFloat64).unsqueeze(3);
-  // The coarse correction for a (folded) force g [ny, nx, nz, 2] (m^3): the
-  // force along each column's profile, sum_k q_k g_k ([N, 2]), through the
+  // A (folded) force g [ny, nx, nz, 2] (m^3) along each column's profile,
+  // sum_k q_k g_k ([N, 2]).
+  const auto column_force = [&](const torch::Tensor& g) {
+    return (g * q.unsqueeze(3)).sum(2).reshape({N, 2});
+  };
+  // The coarse correction for a folded force: its column force through the
   // reference's system, spread along the profile.
   const auto coarse = [&](const torch::Tensor& g) {
-    const torch::Tensor force = (g * q.unsqueeze(3)).sum(2).reshape({N, 2});
-    return spread(conjugate_gradients(sys, force, options, preconditioner, nullptr, {}, 0, tie)
-                      .view({p.ny, p.nx, 1, 2}) *
-                  q.unsqueeze(3));
+    return spread(
+        conjugate_gradients(sys, column_force(g), options, preconditioner, nullptr, {}, 0, tie)
+            .view({p.ny, p.nx, 1, 2}) *
+        q.unsqueeze(3));
   };
   // The column smoother for a folded force: each column's own shear,
   // through its tridiagonal.
@@ -1273,12 +1276,11 @@ torch::Tensor refine_velocity(const TorchBPPatch& patch, const torch::Tensor& ve
         solve_columns(columns_matrix, g.reshape({N, p.nz, 2})).view({p.ny, p.nx, p.nz, 2}) *
         free_nodes);
   };
+  const torch::Tensor free_columns = tie.fold_mask(sys.free, 0).unsqueeze(1);
   for (int k = 0; k < steps; ++k) {
     if (residuals)
       residuals->push_back(
-          torch::sqrt(
-              ((fold(r) * q.unsqueeze(3)).sum(2).reshape({N, 2}) * free_columns).pow(2).sum())
-              .item<double>());
+          torch::sqrt((column_force(fold(r)) * free_columns).pow(2).sum()).item<double>());
     if (method == RefineMethod::defect_correction) {
       const bool moved = descend(coarse(-fold(r)));
       if (!descend(smoother(-fold(r))) && !moved) break;
