@@ -9,6 +9,7 @@
 #include "cli_support.hpp"
 #include "nunatak/emulator/membrane_reference.hpp"
 #include "nunatak/emulator/network.hpp"
+#include "nunatak/emulator/refinement.hpp"
 #include "nunatak/io/netcdf_file.hpp"
 #include "test_files.hpp"
 

@@ -17,6 +17,7 @@
 #include "nunatak/core/bp_patch.hpp"
 #include "nunatak/emulator/bp_energy.hpp"
 #include "nunatak/emulator/membrane_reference.hpp"
+#include "nunatak/emulator/refinement.hpp"
 #include "nunatak/io/bp_fixture.hpp"
 #include "nunatak/model/ismip_hom.hpp"
 #include "nunatak/model/sample_solver.hpp"

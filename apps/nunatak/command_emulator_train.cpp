@@ -8,6 +8,7 @@
 #include "nunatak/core/version.hpp"
 #include "nunatak/emulator/membrane_reference.hpp"
 #include "nunatak/emulator/network.hpp"
+#include "nunatak/emulator/refinement.hpp"
 #include "nunatak/emulator/trainer.hpp"
 #include "nunatak/io/bp_fixture.hpp"
 #include "nunatak/io/config.hpp"

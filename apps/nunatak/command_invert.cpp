@@ -134,12 +134,19 @@ void run_inversion(const io::Config& config, const std::string& command_line,
                 setup.forward + " forward model does not run the emulator's network alone)");
   if (reference_only)
     emulator::check_has_membrane_reference(model->metadata(), config.get_string("emulator.model"));
-  if (config.get_int("emulator.refine_steps") > 0)
-    throw Error("emulator.refine_steps is for solve and run: the inversion differentiates the "
-                "network itself, and the refinement has no derivatives (set it to 0, or use "
-                "inversion.forward: solver for the Blatter-Pattyn velocity itself)");
+  const int refine_steps = int(config.get_int("emulator.refine_steps"));
+  if (refine_steps > 0 && setup.forward != "emulator")
+    throw Error("emulator.refine_steps is for inversion.forward: emulator (the " + setup.forward +
+                " forward model " +
+                (setup.forward == "solver" ? "solves Blatter-Pattyn itself"
+                                           : "retrains the network on Blatter-Pattyn solves") +
+                "; set it to 0)");
+  if (refine_steps > 0)
+    emulator::check_has_membrane_reference(model->metadata(), config.get_string("emulator.model"));
   if (setup.forward == "emulator")
-    forward = std::make_unique<inversion::EmulatorForward>(*model, reference_only);
+    forward = std::make_unique<inversion::EmulatorForward>(
+        *model, reference_only, refine_steps, config.get_string("emulator.refine_method"),
+        config.get_real("emulator.refine_adjoint_tolerance"));
   else if (setup.forward == "solver")
     forward = std::make_unique<model::SolverForward>(
         inversion.current_patch(), setup.ocean_pressure, small_grid, "invert_", &team);
@@ -171,6 +178,9 @@ void run_inversion(const io::Config& config, const std::string& command_line,
                "cost {:.4g} -> {:.4g}",
                last.iteration, last.evaluations, invert_seconds, history.front().terms.total,
                last.terms.total);
+  if (const auto* emulated = dynamic_cast<const inversion::EmulatorForward*>(forward.get()))
+    if (const std::string line = emulated->refinement_summary(); !line.empty())
+      spdlog::info("{}", line);
   const auto first_terms = history.front().terms.named(), last_terms = last.terms.named();
   for (size_t k = 0; k < last_terms.size(); ++k)
     if (last_terms[k].second != 0 || first_terms[k].second != 0)

@@ -89,34 +89,10 @@
 /// viscosity held fixed: the derivative omits the viscosity's own change,
 /// so it is approximate (tests/test_membrane_reference.cpp).
 ///
-/// Refinement (refine_velocity): defect correction of any 3-D velocity u
-/// towards the discrete Blatter-Pattyn balance dE/du = 0 (E the shared
-/// energy, bp_energy.hpp, divided by rho g: dE/du in m^3), a two-level
-/// method with this file's system as its coarse level. Each step:
-///   1. coarse correction: the force along each column's profile q (the
-///      reference's u(sigma)/ubar, of mean 1), f = -sum_k q_k dE/du_k; the
-///      reference's system A at its cached viscosity solved, A dubar = f;
-///      the direction q dubar;
-///   2. column smoother: per column and component, the tridiagonal T of the
-///      Picard form of the vertical shear, sum_l eta_l dA (du)(dv) /
-///      (rho g H dsigma_l), plus beta^2 dA / (rho g) on a sliding base,
-///      plus the node's quadrature share of A's diagonal; the direction
-///      -T^-1 dE/du (0 at fixed nodes);
-/// each followed by a line search on E along its direction: Armijo
-/// backtracking from a full step, and, where E still falls at the full
-/// step, secant steps on the directional derivative while E falls (far
-/// from the balance A's viscosity makes the step too short). E is convex,
-/// so no step raises it. With RefineMethod::newton a step is instead one
-/// inexact Newton step: conjugate gradients on H d = -dE/du (H, E's
-/// Hessian, applied by double back-propagation) preconditioned by the two
-/// parts added (q A^-1 q^T + T^-1, symmetric positive definite), to a
-/// reduction of 0.3 of the preconditioned residual or 8 iterations, then
-/// one line search along d. Double precision; no derivatives. On a periodic
-/// patch (TorchBPPatch::column_partner) the ghost columns are kept equal to
-/// their partners, so that E is the periodic problem's energy: gradients
-/// are folded onto the partners, A becomes fold A spread (ColumnTie), a
-/// ghost's column matrices are added into its partner's, and every
-/// direction is spread back.
+/// The refinement of a velocity towards the Blatter-Pattyn balance
+/// (refinement.cpp) takes this file's system as its coarse level:
+/// RefinementLevels (refinement_levels.hpp) holds it with the column
+/// smoother's tridiagonals.
 
 #include "nunatak/emulator/membrane_reference.hpp"
 
@@ -125,6 +101,7 @@
 #include "glen_update_cpu.hpp"
 #include "grid_ops.hpp"
 #include "nunatak/core/error.hpp"
+#include "refinement_levels.hpp"
 #include "stencil_multigrid.hpp"
 
 #include <torch/autograd.h>
@@ -1140,189 +1117,77 @@ torch::Tensor solve_columns(const ColumnMatrices& m, const torch::Tensor& rhs) {
 }
 } // namespace
 
-namespace {
-/// `patch` with every floating-point tensor in double precision (the energy's
-/// line search compares values that single precision cannot tell apart).
-TorchBPPatch in_double(TorchBPPatch p) {
-  for (torch::Tensor* t :
-       {&p.thickness, &p.bed, &p.beta2, &p.hardness, &p.sigma, &p.free_nodes, &p.front_normal,
-        &p.front_length, &p.volume_phi, &p.volume_dphi, &p.surface_grad, &p.basal_phi, &p.front_phi,
-        &p.front_weights, &p.vertical_points, &p.membrane, &p.membrane_viscosity,
-        &p.membrane_imbalance})
-    if (t->defined() && t->is_floating_point()) *t = t->detach().to(torch::kFloat64);
-  return p;
-}
-} // namespace
+namespace detail {
 
-RefineMethod refine_method(const std::string& name) {
-  if (name == "defect") return RefineMethod::defect_correction;
-  if (name == "newton") return RefineMethod::newton;
-  throw Error("refinement: unknown method '" + name + "' (defect or newton)");
-}
+struct RefinementLevels::Impl {
+  System sys;
+  ColumnTie tie;
+  ColumnMatrices columns;
+  Preconditioner preconditioner;
+  MembraneOptions options;
+  torch::Tensor q;            ///< [ny, nx, nz] each column's profile at free nodes (spread)
+  torch::Tensor free_nodes;   ///< [ny, nx, nz, 1]
+  torch::Tensor free_columns; ///< [N, 1] the coarse unknowns (folded)
+  int64_t ny = 0, nx = 0, nz = 0;
 
-torch::Tensor refine_velocity(const TorchBPPatch& patch, const torch::Tensor& velocity,
-                              const MembraneOptions& options, int steps, double relaxation,
-                              std::vector<double>* residuals, RefineMethod method) {
-  // Newton's inner iterations: at most newton_iterations, until the
-  // preconditioned residual falls by newton_forcing (chosen on the data
-  // set's validation samples: 0.3 against 0.1 and 0.5; docs/emulator.md).
-  constexpr int newton_iterations = 8;
-  constexpr double newton_forcing = 0.3;
-  if (steps <= 0) return velocity;
-  const torch::NoGradGuard no_grad;
-  TorchBPPatch p = in_double(patch);
-  if (!p.membrane.defined() || (is_glen(options) && !p.membrane_viscosity.defined()))
-    cache_membrane(p, options);
-  Columns columns;
-  torch::Tensor viscosity;
-  const System sys = reference_system(p, options, &columns, &viscosity);
-  // A periodic patch's ghost columns hold their partners' values throughout,
-  // so that E is the periodic problem's energy; the directions are built on
-  // the partners (gradients folded) and spread.
-  const ColumnTie tie{p.column_partner};
-  const ColumnMatrices columns_matrix = column_matrices(p, sys, viscosity, tie);
-  const int64_t N = int64_t(p.nx) * p.ny;
-  const auto spread = [&](const torch::Tensor& x) {
-    return tie.spread(x.reshape({N, p.nz, -1}), 0).view(x.sizes());
-  };
-  const auto fold = [&](const torch::Tensor& x) {
-    return tie.fold(x.reshape({N, p.nz, -1}), 0).view(x.sizes());
-  };
-  const torch::Tensor q = spread(columns.profile.to(torch::kFloat64) *
-                                 p.free_nodes.to(torch::kFloat64)); // [ny, nx, nz]
-  torch::Tensor u = spread(velocity.detach().to(torch::kFloat64));
-  Preconditioner preconditioner(options.preconditioner);
-  // The energy at v, and its gradient (m^3) if `r` is given.
-  const auto energy = [&](const torch::Tensor& v, torch::Tensor* r) {
-    if (!r) return bp_energy(p, v).item<double>();
-    const torch::AutoGradMode enable(true);
-    torch::Tensor x = v.detach().requires_grad_(true);
-    const torch::Tensor e = bp_energy(p, x);
-    *r = torch::autograd::grad({e}, {x})[0].detach();
-    return e.item<double>();
-  };
-  torch::Tensor r; // the gradient at u
-  double e0 = energy(u, &r);
-  // A step along the descent direction d of the convex energy: from
-  // alpha = `relaxation`, backtracked until the energy falls enough (Armijo);
-  // where the energy still falls at the full step's end at half its
-  // starting rate or more, secant steps on the directional derivative carry
-  // it further (far from the balance, where the reference's viscosity makes
-  // the step too short), as long as the energy falls. The trials at full
-  // length also give the gradient at the new u (dE/du is 0 at fixed nodes:
-  // bp_energy masks the velocity).
-  const auto descend = [&](const torch::Tensor& d) {
-    const double slope = (r * d).sum().item<double>();
-    if (!(slope < 0)) return false;
-    double alpha = relaxation;
-    for (int t = 0; t < 12; ++t, alpha *= 0.5) {
-      torch::Tensor g;
-      const double e = energy(u + alpha * d, t == 0 ? &g : nullptr);
-      if (e > e0 + 1e-4 * alpha * slope) continue;
-      if (t > 0) {
-        u = u + alpha * d;
-        e0 = energy(u, &r);
-        return true;
-      }
-      double best_alpha = alpha, best_e = e, previous_alpha = 0, previous_slope = slope;
-      torch::Tensor best_g = g;
-      for (int secant = 0; secant < 6; ++secant) {
-        const double end_slope = (best_g * d).sum().item<double>();
-        // Worth it only while the energy still falls at half the rate it
-        // started with (a quadratic's best step would be 2 or more).
-        if (!(end_slope < 0.5 * slope) || !(end_slope > previous_slope)) break;
-        double next = std::min(best_alpha + (best_alpha - previous_alpha) * end_slope /
-                                                (previous_slope - end_slope),
-                               1000.0 * relaxation);
-        bool better = false;
-        for (int half = 0; half < 4 && !better; ++half, next = 0.5 * (best_alpha + next)) {
-          const double e_next = energy(u + next * d, &g);
-          if (e_next < best_e) {
-            previous_alpha = best_alpha;
-            previous_slope = end_slope;
-            best_alpha = next;
-            best_e = e_next;
-            best_g = g;
-            better = true;
-          }
-        }
-        if (!better) break;
-      }
-      u = u + best_alpha * d;
-      e0 = best_e;
-      r = best_g;
-      return true;
-    }
-    return false;
-  };
-  const torch::Tensor free_nodes = p.free_nodes.to(torch::kFloat64).unsqueeze(3);
-  // A (folded) force g [ny, nx, nz, 2] (m^3) along each column's profile,
-  // sum_k q_k g_k ([N, 2]).
-  const auto column_force = [&](const torch::Tensor& g) {
-    return (g * q.unsqueeze(3)).sum(2).reshape({N, 2});
-  };
-  // The coarse correction for a folded force: its column force through the
-  // reference's system, spread along the profile.
-  const auto coarse = [&](const torch::Tensor& g) {
-    return spread(
-        conjugate_gradients(sys, column_force(g), options, preconditioner, nullptr, {}, 0, tie)
-            .view({p.ny, p.nx, 1, 2}) *
-        q.unsqueeze(3));
-  };
-  // The column smoother for a folded force: each column's own shear,
-  // through its tridiagonal.
-  const auto smoother = [&](const torch::Tensor& g) {
-    return spread(
-        solve_columns(columns_matrix, g.reshape({N, p.nz, 2})).view({p.ny, p.nx, p.nz, 2}) *
-        free_nodes);
-  };
-  const torch::Tensor free_columns = tie.fold_mask(sys.free, 0).unsqueeze(1);
-  for (int k = 0; k < steps; ++k) {
-    if (residuals)
-      residuals->push_back(
-          torch::sqrt((column_force(fold(r)) * free_columns).pow(2).sum()).item<double>());
-    if (method == RefineMethod::defect_correction) {
-      const bool moved = descend(coarse(-fold(r)));
-      if (!descend(smoother(-fold(r))) && !moved) break;
-      continue;
-    }
-    // Newton: H d = -g by conjugate gradients preconditioned by the sum of
-    // the two parts (symmetric positive definite), to a forcing of
-    // newton_forcing in the preconditioned norm or newton_iterations; the
-    // Hessian's products by double back-propagation from one graph.
-    const torch::Tensor x = u.detach().requires_grad_(true);
-    torch::Tensor gradient;
-    {
-      const torch::AutoGradMode enable(true);
-      gradient = torch::autograd::grad({bp_energy(p, x)}, {x}, {}, true, true)[0];
-    }
-    const auto hessian = [&](const torch::Tensor& d) {
-      const torch::AutoGradMode enable(true);
-      return fold(torch::autograd::grad({(gradient * d).sum()}, {x}, {}, true)[0].detach());
-    };
-    const auto precondition = [&](const torch::Tensor& g) { return coarse(g) + smoother(g); };
-    torch::Tensor res = -fold(r), z = precondition(res), direction = z;
-    torch::Tensor step = torch::zeros_like(u);
-    double rz = (res * z).sum().item<double>();
-    const double rz0 = rz;
-    for (int it = 0; it < newton_iterations && rz > newton_forcing * newton_forcing * rz0; ++it) {
-      const torch::Tensor Hd = hessian(direction);
-      const double dHd = (direction * Hd).sum().item<double>();
-      if (!(dHd > 0)) break; // E is convex: only round-off gets here
-      const double alpha = rz / dHd;
-      step.add_(direction, alpha);
-      const torch::Tensor previous = res;
-      res = res - alpha * Hd;
-      z = precondition(res);
-      const double rz_new = (res * z).sum().item<double>();
-      // Polak-Ribiere (the coarse solves' tolerance varies the preconditioner a little).
-      const double beta = std::max(((res - previous) * z).sum().item<double>() / rz, 0.0);
-      direction = z + beta * direction;
-      rz = rz_new;
-    }
-    if (!descend(step)) break;
+  Impl(TorchBPPatch& p, const MembraneOptions& o) : preconditioner(o.preconditioner), options(o) {
+    const torch::NoGradGuard no_grad;
+    if (!p.membrane.defined() || (is_glen(o) && !p.membrane_viscosity.defined()))
+      cache_membrane(p, o);
+    Columns c;
+    torch::Tensor viscosity;
+    sys = reference_system(p, o, &c, &viscosity);
+    tie = ColumnTie{p.column_partner};
+    columns = column_matrices(p, sys, viscosity, tie);
+    ny = p.ny;
+    nx = p.nx;
+    nz = p.nz;
+    free_nodes = p.free_nodes.to(torch::kFloat64).unsqueeze(3);
+    q = spread(c.profile.to(torch::kFloat64) * p.free_nodes.to(torch::kFloat64));
+    free_columns = tie.fold_mask(sys.free, 0).unsqueeze(1);
   }
-  return u.to(velocity.options());
+
+  torch::Tensor spread(const torch::Tensor& x) const {
+    return tie.spread(x.reshape({ny * nx, nz, -1}), 0).view(x.sizes());
+  }
+  /// A force's sum along each column's profile, [N, 2].
+  torch::Tensor column_force(const torch::Tensor& g) const {
+    return (g * q.unsqueeze(3)).sum(2).reshape({ny * nx, 2});
+  }
+};
+
+RefinementLevels::RefinementLevels(TorchBPPatch& patch, const MembraneOptions& options)
+    : m(std::make_unique<Impl>(patch, options)) {}
+
+RefinementLevels::~RefinementLevels() = default;
+
+torch::Tensor RefinementLevels::fold(const torch::Tensor& x) const {
+  return m->tie.fold(x.reshape({m->ny * m->nx, m->nz, -1}), 0).view(x.sizes());
 }
+
+torch::Tensor RefinementLevels::spread(const torch::Tensor& x) const {
+  return m->spread(x);
+}
+
+torch::Tensor RefinementLevels::coarse(const torch::Tensor& g) {
+  const torch::NoGradGuard no_grad;
+  return m->spread(conjugate_gradients(m->sys, m->column_force(g), m->options, m->preconditioner,
+                                       nullptr, {}, 0, m->tie)
+                       .view({m->ny, m->nx, 1, 2}) *
+                   m->q.unsqueeze(3));
+}
+
+torch::Tensor RefinementLevels::smoother(const torch::Tensor& g) const {
+  const torch::NoGradGuard no_grad;
+  return m->spread(solve_columns(m->columns, g.reshape({m->ny * m->nx, m->nz, 2}))
+                       .view({m->ny, m->nx, m->nz, 2}) *
+                   m->free_nodes);
+}
+
+double RefinementLevels::column_residual(const torch::Tensor& g) const {
+  return torch::sqrt((m->column_force(g) * m->free_columns).pow(2).sum()).item<double>();
+}
+
+} // namespace detail
 
 } // namespace nunatak::emulator

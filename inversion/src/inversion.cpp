@@ -6,6 +6,7 @@
 #include "nunatak/core/error.hpp"
 #include "nunatak/emulator/membrane_reference.hpp"
 #include "nunatak/emulator/network.hpp"
+#include "nunatak/emulator/refinement.hpp"
 
 #include <torch/autograd.h>
 #include <torch/nn/functional/pooling.h>
@@ -15,6 +16,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <optional>
 
 namespace nunatak::inversion {
 
@@ -118,9 +121,38 @@ std::vector<std::pair<std::string, double>> CostTerms::named() const {
           {"total", total}};
 }
 
+EmulatorForward::EmulatorForward(emulator::Emulator& model, bool reference_only, int refine_steps,
+                                 const std::string& refine_method, double adjoint_tolerance)
+    : m_model(model), m_reference_only(reference_only) {
+  if (refine_steps > 0)
+    m_refine = std::make_unique<emulator::DifferentiableRefinement>(
+        emulator::membrane_options(model.metadata()), refine_steps,
+        emulator::refine_method(refine_method), adjoint_tolerance);
+}
+
+EmulatorForward::~EmulatorForward() = default;
+
+std::string EmulatorForward::name() const {
+  const std::string base = m_reference_only ? "emulator's membrane reference" : "emulator";
+  return m_refine ? base + ", refined" : base;
+}
+
+std::string EmulatorForward::refinement_summary() const {
+  if (!m_refine || m_refine->last_adjoint().solves == 0) return "";
+  const emulator::DifferentiableRefinement::AdjointReport& r = m_refine->last_adjoint();
+  char line[160];
+  std::snprintf(line, sizeof line,
+                "refinement: %lld adjoints, %.1f Hessian products each (the last to %.1e)",
+                r.solves, double(r.total_iterations) / double(r.solves), r.reduction);
+  return line;
+}
+
 torch::Tensor EmulatorForward::velocity(const emulator::TorchBPPatch& patch) {
   emulator::TorchBPPatch p = patch;
   m_model.to(p.options());
+  // Refined, the network's own derivatives do not enter: no graph for them.
+  std::optional<torch::NoGradGuard> no_grad;
+  if (m_refine) no_grad.emplace();
   if (emulator::uses_membrane(m_model.metadata())) {
     // Warm start from the last call: the geometry changes little between
     // evaluations, so the Picard iterations and conjugate gradients are few.
@@ -138,9 +170,13 @@ torch::Tensor EmulatorForward::velocity(const emulator::TorchBPPatch& patch) {
       if (p.membrane_viscosity.defined()) m_viscosity = p.membrane_viscosity.detach();
     }
   }
-  if (m_reference_only)
-    return emulator::membrane_velocity_3d(p, emulator::membrane_options(m_model.metadata()));
-  return m_model.velocity(p);
+  const torch::Tensor u =
+      m_reference_only
+          ? emulator::membrane_velocity_3d(p, emulator::membrane_options(m_model.metadata()))
+          : m_model.velocity(p);
+  if (!m_refine) return u;
+  no_grad.reset();
+  return (*m_refine)(p, u);
 }
 
 struct Inversion::State {

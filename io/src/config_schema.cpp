@@ -159,10 +159,11 @@ std::vector<KeySpec> build_schema() {
       real("emulator.retrain_learning_rate", "1e-4", "",
            "emulator: Adam's learning rate when retraining", 1e-12, 1.0),
       integer("emulator.refine_steps", "0",
-              "emulator: after the network (or reference), this many defect-correction steps "
+              "emulator: after the network (or reference), this many refinement steps "
               "towards the Blatter-Pattyn balance: the BP energy's gradient projected on the "
               "columns' profiles, the membrane reference's system solved for the correction, and "
-              "a line search on the energy (docs/emulator.md, \"Refinement\"); 0: none",
+              "a line search on the energy (docs/emulator.md, \"Refinement\"); in invert "
+              "(inversion.forward: emulator) differentiated as the balance's adjoint; 0: none",
               0, 1000),
       str("emulator.refine_method", "defect",
           "emulator: how each refinement step is taken: defect (the coarse correction, then the "
@@ -170,6 +171,11 @@ std::vector<KeySpec> build_schema() {
           "gradients on the BP energy's Hessian preconditioned by both, then one line search; "
           "about twice the cost per step, and converges where defect crawls)",
           {"defect", "newton"}),
+      real("emulator.refine_adjoint_tolerance", "1e-2", "",
+           "invert, inversion.forward: emulator with emulator.refine_steps: the refinement's "
+           "adjoint (the Blatter-Pattyn balance's, by conjugate gradients on the energy's "
+           "Hessian) stops at this preconditioned residual, relative to the gradient's",
+           1e-12, 1.0),
       integer("emulator.solver_check_every", "0",
               "emulator: every this many stress-balance updates, solve Blatter-Pattyn from the "
               "emulator's velocity and write their relative difference to the time series "

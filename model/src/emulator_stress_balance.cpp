@@ -16,6 +16,7 @@
 #include "nunatak/core/parallel_grid.hpp"
 #include "nunatak/emulator/membrane_reference.hpp"
 #include "nunatak/emulator/network.hpp"
+#include "nunatak/emulator/refinement.hpp"
 #include "nunatak/emulator/trainer.hpp"
 #include "nunatak/model/inversion_forward.hpp"
 #include "nunatak/model/sample_solver.hpp"

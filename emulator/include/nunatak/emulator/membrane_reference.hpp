@@ -139,38 +139,3 @@ torch::Tensor membrane_imbalance(const TorchBPPatch& patch, const MembraneOption
 void cache_membrane_imbalance(TorchBPPatch& patch, const MembraneOptions& options = {});
 
 } // namespace nunatak::emulator
-
-namespace nunatak::emulator {
-/// How refine_velocity takes a step.
-enum class RefineMethod {
-  /// The coarse correction, then the column smoother, each with its own
-  /// line search (cheapest per step; converges linearly).
-  defect_correction,
-  /// Inexact Newton: preconditioned conjugate gradients on the energy's
-  /// Hessian (products by double back-propagation), the two parts added as
-  /// the preconditioner, then one line search (about twice the cost per
-  /// step; converges where the defect correction crawls).
-  newton,
-};
-
-/// The method named `name` ("defect" or "newton"); throws nunatak::Error
-/// naming the value otherwise.
-RefineMethod refine_method(const std::string& name);
-
-/// Refinement of a 3-D velocity [ny, nx, nz, 2] (m/a) towards the
-/// Blatter-Pattyn balance, `steps` steps of `method` (membrane_reference.cpp).
-/// Its two parts: the BP energy's gradient at u projected on each column's
-/// membrane profile and solved with the membrane reference's last system (a
-/// correction of ubar along the profile), and each column's shear smoothed
-/// through its tridiagonal. Each line search on the energy starts from
-/// `relaxation` times the full step, so that the energy never rises. Uses
-/// the patch's cached reference (cache_membrane) or solves it with
-/// `options`. A periodic patch's ghost columns are kept equal to their
-/// partners (TorchBPPatch::column_partner). In double precision, returned in
-/// the velocity's dtype; no derivatives. `residuals`, if given, gets the
-/// projected force's norm (m^3) before each step.
-torch::Tensor refine_velocity(const TorchBPPatch& patch, const torch::Tensor& velocity,
-                              const MembraneOptions& options, int steps, double relaxation = 1.0,
-                              std::vector<double>* residuals = nullptr,
-                              RefineMethod method = RefineMethod::defect_correction);
-} // namespace nunatak::emulator

@@ -55,7 +55,8 @@
 
 namespace nunatak::emulator {
 class Emulator;
-}
+class DifferentiableRefinement;
+} // namespace nunatak::emulator
 
 namespace nunatak::inversion {
 
@@ -149,25 +150,34 @@ public:
 /// Gradients by autograd through an emulator (emulator/network.hpp). The
 /// membrane reference, when the model has one, is solved at every call from
 /// the previous call's solution, its Glen viscosity held fixed in the
-/// derivative (membrane_reference.hpp).
+/// derivative (membrane_reference.hpp). With refinement, the network's
+/// velocity is refined towards the Blatter-Pattyn balance and the gradient
+/// is that balance's adjoint through the shared energy (refinement.hpp).
 class EmulatorForward final : public ForwardModel {
 public:
   /// Keeps a reference to `model`, which must outlive this. With
   /// `reference_only` (emulator.output: reference), the velocity is the
   /// model's membrane reference without its network, differentiated by the
-  /// reference's adjoint.
-  explicit EmulatorForward(emulator::Emulator& model, bool reference_only = false)
-      : m_model(model), m_reference_only(reference_only) {}
-  std::string name() const override {
-    return m_reference_only ? "emulator's membrane reference" : "emulator";
-  }
+  /// reference's adjoint. With `refine_steps` > 0 (emulator.refine_steps),
+  /// that velocity is refined by that many steps of `refine_method`
+  /// (emulator.refine_method: defect or newton) and differentiated as the
+  /// energy's minimiser (emulator::DifferentiableRefinement), its adjoint
+  /// solved to `adjoint_tolerance`.
+  explicit EmulatorForward(emulator::Emulator& model, bool reference_only = false,
+                           int refine_steps = 0, const std::string& refine_method = "defect",
+                           double adjoint_tolerance = 1e-2);
+  ~EmulatorForward() override;
+  std::string name() const override;
   torch::Tensor velocity(const emulator::TorchBPPatch& patch) override;
+  /// A line on the refinement's adjoints so far ("" without refinement).
+  std::string refinement_summary() const;
 
 private:
   emulator::Emulator& m_model;
   bool m_reference_only = false;
   torch::Tensor m_membrane,
       m_viscosity; ///< the last call's membrane solution (the next first guess)
+  std::unique_ptr<emulator::DifferentiableRefinement> m_refine;
 };
 
 /// The problem: the first guess as a patch (its masks are the inversion's:
