@@ -11,6 +11,7 @@
 // slab near Glen's shallow-ice velocity; the conjugate gradients'
 // preconditioners (Jacobi, multigrid) agree, and so do the Picard updates'
 // CPU loops and LibTorch operations.
+#include "bumpy_glacier.hpp"
 #include "nunatak/core/error.hpp"
 #include "nunatak/emulator/membrane_reference.hpp"
 #include "nunatak/emulator/network.hpp"
@@ -196,20 +197,9 @@ TEST(MembraneReference, GlenFloatingSlabSpreadsAtGlensRate) {
 
 // A bumpy glacier with a sliding patch: 12 x 9 columns of 400 m, 3 levels,
 // ice-free edges.
-constexpr int bumpy_nx = 12, bumpy_ny = 9, bumpy_nz = 3;
+constexpr int bumpy_nx = test::bumpy_nx, bumpy_ny = test::bumpy_ny, bumpy_nz = 3;
 core::BPPatch bumpy_glacier(bool no_slip = false) {
-  const int nx = bumpy_nx, ny = bumpy_ny;
-  std::vector<double> H(size_t(nx * ny)), b(H.size()), beta2(H.size());
-  for (int j = 0; j < ny; ++j)
-    for (int i = 0; i < nx; ++i) {
-      const size_t k = size_t(j * nx + i);
-      const bool edge = i == 0 || i == nx - 1 || j == 0 || j == ny - 1;
-      H[k] = edge ? 0.0 : 300.0 + 60.0 * std::sin(0.7 * i) * std::cos(0.5 * j);
-      b[k] = 1500.0 - 30.0 * i + 20.0 * std::cos(0.9 * j);
-      beta2[k] = (i > 4 && i < 8 && j > 3) ? 50.0 : 2000.0;
-    }
-  return core::make_bp_patch(nx, ny, 400.0, 400.0, uniform_levels(bumpy_nz), H, b, beta2,
-                             uniform_hardness(H.size(), bumpy_nz), BPConstants(), true, no_slip);
+  return test::bumpy_glacier(bumpy_nz, no_slip);
 }
 
 /// Central difference of `objective` along the thickness of column (j, i)

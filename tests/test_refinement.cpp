@@ -5,6 +5,7 @@
 // central differences of the refined velocity (refine_velocity to
 // convergence); it does not depend on the velocity the refinement starts
 // from; and a backward pass after a later call is refused.
+#include "bumpy_glacier.hpp"
 #include "nunatak/core/error.hpp"
 #include "nunatak/emulator/refinement.hpp"
 
@@ -21,26 +22,11 @@ using namespace nunatak::emulator;
 
 namespace {
 
-constexpr int nx = 12, ny = 9, nz = 4;
+constexpr int nx = test::bumpy_nx, ny = test::bumpy_ny, nz = 4;
 constexpr int converged_steps = 14; // Newton steps: to round-off on this glacier
 
-/// A valley glacier of 300 +- 60 m on a sloping, undulating bed, ice-free
-/// edges, and a slippery patch (beta^2 = 50 against 2000 Pa a/m).
 core::BPPatch bumpy_glacier() {
-  std::vector<double> H(size_t(nx * ny)), b(H.size()), beta2(H.size());
-  for (int j = 0; j < ny; ++j)
-    for (int i = 0; i < nx; ++i) {
-      const size_t k = size_t(j * nx + i);
-      const bool edge = i == 0 || i == nx - 1 || j == 0 || j == ny - 1;
-      H[k] = edge ? 0.0 : 300.0 + 60.0 * std::sin(0.7 * i) * std::cos(0.5 * j);
-      b[k] = 1500.0 - 30.0 * i + 20.0 * std::cos(0.9 * j);
-      beta2[k] = (i > 4 && i < 8 && j > 3) ? 50.0 : 2000.0;
-    }
-  std::vector<double> sigma(static_cast<size_t>(nz));
-  const std::vector<double> hardness(H.size() * size_t(nz), std::pow(1e-16, -1 / 3.0));
-  for (int k = 0; k < nz; ++k) sigma[size_t(k)] = double(k) / (nz - 1);
-  return core::make_bp_patch(nx, ny, 400.0, 400.0, sigma, H, b, beta2, hardness,
-                             core::BPConstants(), true, false);
+  return test::bumpy_glacier(nz);
 }
 
 MembraneOptions glen() {
