@@ -4,7 +4,8 @@
 // and the friction, by the adjoint of the energy's minimiser, equals
 // central differences of the refined velocity (refine_velocity to
 // convergence); it does not depend on the velocity the refinement starts
-// from; and a backward pass after a later call is refused.
+// from; a backward pass after a later call is refused; and a call starts
+// from the last call's refined velocity where that is nearer the balance.
 #include "bumpy_glacier.hpp"
 #include "nunatak/core/error.hpp"
 #include "nunatak/emulator/refinement.hpp"
@@ -115,9 +116,9 @@ TEST(Refinement, GradientDoesNotDependOnTheStartAndOnlyTheLastCallDifferentiates
     cache_membrane(p, glen());
   }
   const torch::Tensor reference = membrane_velocity_3d(p, glen()).detach();
-  DifferentiableRefinement refine(glen(), converged_steps, RefineMethod::newton, 1e-10, 500);
   std::vector<torch::Tensor> gradients;
   for (const double factor : {1.0, 0.5, 2.0}) {
+    DifferentiableRefinement refine(glen(), converged_steps, RefineMethod::newton, 1e-10, 500);
     const torch::Tensor J =
         (refine(p, factor * reference).select(2, nz - 1) * surface_weights()).sum();
     gradients.push_back(torch::autograd::grad({J}, {p.thickness})[0]);
@@ -126,8 +127,32 @@ TEST(Refinement, GradientDoesNotDependOnTheStartAndOnlyTheLastCallDifferentiates
     EXPECT_LT((gradients[size_t(k)] - gradients[0]).norm().item<double>(),
               1e-5 * gradients[0].norm().item<double>());
   // The second call's state replaces the first's.
+  DifferentiableRefinement refine(glen(), 1, RefineMethod::newton);
   const torch::Tensor first = refine(p, reference).sum();
   const torch::Tensor second = refine(p, reference).sum();
   (void)second;
   EXPECT_THROW(torch::autograd::grad({first}, {p.thickness}), std::exception);
+}
+
+// One Newton step per call from a start twice too fast: the second call
+// starts from the first's refined velocity (its energy is lower) and ends
+// nearer the balance; a start nearer than that is taken as given.
+TEST(Refinement, ACallStartsFromTheLastOneWhereItsEnergyIsLower) {
+  TorchBPPatch p = make_torch_bp_patch(bumpy_glacier());
+  cache_membrane(p, glen());
+  const torch::Tensor reference = membrane_velocity_3d(p, glen()).detach();
+  const torch::Tensor balance =
+      refine_velocity(p, reference, glen(), converged_steps, 1.0, nullptr, RefineMethod::newton);
+  const auto distance = [&](const torch::Tensor& u) {
+    return ((u - balance).norm() / balance.norm()).item<double>();
+  };
+  DifferentiableRefinement refine(glen(), 1, RefineMethod::newton);
+  const double once = distance(refine(p, 2 * reference));
+  const double twice = distance(refine(p, 2 * reference));
+  std::printf("from twice the reference: %.3f %% after one call, %.3f %% after two\n", 100 * once,
+              100 * twice);
+  EXPECT_EQ(refine.warm_starts(), 1);
+  EXPECT_LT(twice, 0.5 * once);
+  refine(p, balance);
+  EXPECT_EQ(refine.warm_starts(), 1);
 }

@@ -256,10 +256,11 @@ struct DifferentiableRefinement::State {
   RefineMethod method = RefineMethod::defect_correction;
   double adjoint_tolerance = 1e-2;
   int adjoint_iterations = 200;
-  long long calls = 0;  ///< forward passes so far
-  TorchBPPatch patch;   ///< the last call's, double precision, detached
-  torch::Tensor u;      ///< its refined velocity (double)
-  torch::Tensor lambda; ///< the last adjoint (a warm start), or undefined
+  long long calls = 0;       ///< forward passes so far
+  long long warm_starts = 0; ///< of them, those started from the last call's velocity
+  TorchBPPatch patch;        ///< the last call's, double precision, detached
+  torch::Tensor u;           ///< its refined velocity (double)
+  torch::Tensor lambda;      ///< the last adjoint (a warm start), or undefined
   std::unique_ptr<detail::RefinementLevels> levels; ///< the last call's
   AdjointReport report;
 };
@@ -276,7 +277,17 @@ struct RefineFunction : public torch::autograd::Function<RefineFunction> {
     DifferentiableRefinement::State& s = *state;
     s.patch = in_double(*patch);
     s.levels = std::make_unique<detail::RefinementLevels>(s.patch, s.options);
-    s.u = refine(s.patch, *s.levels, velocity, s.steps, 1.0, nullptr, s.method);
+    // The start: the velocity given, or the last call's refined velocity
+    // where it has the lower energy on this patch (E is convex: the nearer
+    // the balance; between the nearby states of an inversion the refinement
+    // then goes on where it stopped).
+    torch::Tensor start = velocity.detach().to(torch::kFloat64);
+    if (s.u.defined() && s.u.sizes() == start.sizes() &&
+        bp_energy(s.patch, s.u).item<double>() < bp_energy(s.patch, start).item<double>()) {
+      start = s.u;
+      ++s.warm_starts;
+    }
+    s.u = refine(s.patch, *s.levels, start, s.steps, 1.0, nullptr, s.method);
     ++s.calls;
     ctx->saved_data["state"] = static_cast<int64_t>(reinterpret_cast<intptr_t>(state));
     ctx->saved_data["call"] = static_cast<int64_t>(s.calls);
@@ -355,6 +366,10 @@ torch::Tensor DifferentiableRefinement::operator()(const TorchBPPatch& patch,
 
 const DifferentiableRefinement::AdjointReport& DifferentiableRefinement::last_adjoint() const {
   return m_state->report;
+}
+
+long long DifferentiableRefinement::warm_starts() const {
+  return m_state->warm_starts;
 }
 
 } // namespace nunatak::emulator

@@ -140,10 +140,12 @@ std::string EmulatorForward::name() const {
 std::string EmulatorForward::refinement_summary() const {
   if (!m_refine || m_refine->last_adjoint().solves == 0) return "";
   const emulator::DifferentiableRefinement::AdjointReport& r = m_refine->last_adjoint();
-  char line[160];
+  char line[200];
   std::snprintf(line, sizeof line,
-                "refinement: %lld adjoints, %.1f Hessian products each (the last to %.1e)",
-                r.solves, double(r.total_iterations) / double(r.solves), r.reduction);
+                "refinement: %lld adjoints, %.1f Hessian products each (the last to %.1e); %lld "
+                "of the refinements started from the last one's velocity",
+                r.solves, double(r.total_iterations) / double(r.solves), r.reduction,
+                m_refine->warm_starts());
   return line;
 }
 

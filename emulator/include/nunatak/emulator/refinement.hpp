@@ -60,16 +60,16 @@ torch::Tensor refine_velocity(const TorchBPPatch& patch, const torch::Tensor& ve
 /// The refinement as a differentiable function of the patch's thickness,
 /// bed and beta2, for gradient-based inversion. The forward pass is
 /// refine_velocity from the velocity given (detached: the network's own
-/// derivatives do not enter). The backward pass differentiates the
-/// energy's minimiser, not the steps taken (implicit differentiation, as
-/// the solver's adjoint does): with g = dJ/du at the refined u, it solves
-/// H lambda = g, H the energy's Hessian at u, by conjugate gradients
-/// preconditioned as the Newton steps are (warm-started from the last
-/// call's lambda), and returns -d/dtheta (dE/du . lambda). Exact where the
-/// refinement has converged; elsewhere the derivative of the Blatter-Pattyn
-/// solution taken at a nearby velocity. Each call's backward pass must come
-/// before the next call (it throws nunatak::Error otherwise); the object
-/// must outlive the backward pass.
+/// derivatives do not enter), or from the last call's refined velocity
+/// where that has the lower energy on this patch (so that over the nearby
+/// states of an inversion the refinement goes on where it stopped). The backward pass
+/// differentiates the energy's minimiser, not the steps taken (implicit differentiation, as the
+/// solver's adjoint does): with g = dJ/du at the refined u, it solves H lambda = g, H the energy's
+/// Hessian at u, by conjugate gradients preconditioned as the Newton steps are (warm-started from
+/// the last call's lambda), and returns -d/dtheta (dE/du . lambda). Exact where the refinement has
+/// converged; elsewhere the derivative of the Blatter-Pattyn solution taken at a nearby velocity.
+/// Each call's backward pass must come before the next call (it throws nunatak::Error otherwise);
+/// the object must outlive the backward pass.
 class DifferentiableRefinement {
 public:
   /// What the last backward pass did.
@@ -96,6 +96,8 @@ public:
 
   /// The last backward pass's report (and the totals so far).
   const AdjointReport& last_adjoint() const;
+  /// The calls so far that started from the last call's refined velocity.
+  long long warm_starts() const;
 
   struct State; ///< the last call's patch, velocity and adjoint (refinement.cpp)
 
