@@ -341,7 +341,8 @@ std::string gradient_line_from(const std::string& err, const std::string& key) {
 // Gradient fidelity: the solver's finite differences rebuild the stored
 // problem (a cold re-solve gives the stored solution back), do not depend on
 // the step, and a network whose weights are all 0 (zero gradient) scores
-// exactly cosine 0 and 100 % error.
+// exactly cosine 0 and 100 % error; refined towards the balance, it
+// points as the solver's gradient does.
 TEST_F(EmulatorTraining, GradientFidelityAgainstTheSolversFiniteDifferences) {
   TempDir dir;
   write_zero_model(dir.file("zero.pt"));
@@ -372,6 +373,19 @@ TEST_F(EmulatorTraining, GradientFidelityAgainstTheSolversFiniteDifferences) {
   const std::string sia = gradient_line_from(a.err, "SIA cos");
   EXPECT_FALSE(sia.empty());
   EXPECT_EQ(sia, gradient_line_from(b.err, "SIA cos"));
+  // Refined (--refine), a model's gradient is the BP balance's adjoint
+  // whatever its network says: the zero network, refined by four Newton
+  // steps from u = 0, scores as the solver's gradient.
+  const Result refined = run_nunatak(dir, command + " --refine 4 --refine-method newton");
+  ASSERT_EQ(refined.status, 0) << refined.err;
+  const std::string refined_key = "refined model cos ";
+  const std::string refined_line = gradient_line_from(refined.err, refined_key);
+  ASSERT_FALSE(refined_line.empty()) << refined.err;
+  std::printf("%s\n", refined_line.c_str());
+  EXPECT_GT(std::stod(refined_line.substr(refined_key.size())), 0.999) << refined_line;
+  // (16 % in magnitude: four steps from rest do not reach the balance.)
+  EXPECT_LT(std::stod(refined_line.substr(refined_line.find(" err ") + 5)), 25) << refined_line;
+  EXPECT_CONTAINS(refined.err, "| zero.pt, refined (4 newton steps) |");
   TempDir empty;
   expect_clean_failure(empty, "emulator gradient " + data_dir->file("d.nc") + " missing.pt",
                        "missing.pt");

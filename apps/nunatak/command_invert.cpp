@@ -141,8 +141,6 @@ void run_inversion(const io::Config& config, const std::string& command_line,
                 (setup.forward == "solver" ? "solves Blatter-Pattyn itself"
                                            : "retrains the network on Blatter-Pattyn solves") +
                 "; set it to 0)");
-  if (refine_steps > 0)
-    emulator::check_has_membrane_reference(model->metadata(), config.get_string("emulator.model"));
   if (setup.forward == "emulator")
     forward = std::make_unique<inversion::EmulatorForward>(
         *model, reference_only, refine_steps, config.get_string("emulator.refine_method"),

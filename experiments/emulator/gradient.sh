@@ -10,6 +10,9 @@
 # repository root after evaluate.sh has made the held-out sets:
 #
 #   sh experiments/emulator/gradient.sh [MODEL.pt ...]
+#   REFINE=2 REFINE_METHOD=newton sh experiments/emulator/gradient.sh MODEL.pt
+#     (each model refined towards the BP balance, its gradient that
+#     balance's adjoint: --refine, as invert's emulator.refine_steps)
 set -e
 NUNATAK=${NUNATAK:-build/bin/nunatak}
 OUT=output/emulator
@@ -18,6 +21,7 @@ MODELS=${*:-"$OUT/physics.pt $OUT/data.pt $OUT/hybrid.pt"}
 for set in "heldout_synthetic 8 24" "heldout_aletsch 3 12" "fixtures/greenland 1 24"; do
   set -- $set
   echo "--- $OUT/$1.nc"
-  $NUNATAK emulator gradient $OUT/$1.nc $MODELS --samples all --max-samples $2 --cells $3 2>&1 |
+  $NUNATAK emulator gradient $OUT/$1.nc $MODELS --samples all --max-samples $2 --cells $3 \
+    --refine "${REFINE:-0}" --refine-method "${REFINE_METHOD:-defect}" 2>&1 |
     grep -E "sample|adjoint|\|"
 done
