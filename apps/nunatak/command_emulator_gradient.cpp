@@ -146,14 +146,10 @@ void add_gradient_command(CLI::App& emulator_cmd, Context& context) {
   cmd->add_option("--step", o->step,
                   "relative thickness step of the central differences (H +- step H)")
       ->check(CLI::Range(1e-6, 0.2));
-  cmd->add_option("--refine", o->refine,
-                  "each model's velocity refined by this many steps towards the Blatter-Pattyn "
-                  "balance, its gradient the balance's adjoint (as invert with "
-                  "emulator.refine_steps)")
-      ->check(CLI::Range(0, 1000));
-  cmd->add_option("--refine-method", o->refine_method,
-                  "how each refinement step is taken (as emulator.refine_method)")
-      ->check(CLI::IsMember({"defect", "newton"}));
+  add_refine_options(cmd, o->refine, o->refine_method,
+                     "each model's velocity refined by this many steps towards the "
+                     "Blatter-Pattyn balance, its gradient the balance's adjoint (as invert "
+                     "with emulator.refine_steps)");
   cmd->callback([o, &context] {
     core::Runtime& runtime = context.runtime();
     io::FilePlan files;

@@ -352,6 +352,14 @@ torch::Tensor owned_columns(const core::BPPatch& p) {
 
 } // namespace
 
+void add_refine_options(CLI::App* cmd, int& steps, std::string& method,
+                        const std::string& steps_help) {
+  cmd->add_option("--refine", steps, steps_help)->check(CLI::Range(0, 1000));
+  cmd->add_option("--refine-method", method,
+                  "how each refinement step is taken (as emulator.refine_method)")
+      ->check(CLI::IsMember({"defect", "newton"}));
+}
+
 void check_model_fits(const emulator::Emulator& net, const io::EmulatorDataset& dataset,
                       const std::string& model_path) {
   emulator::EmulatorMetadata run = net.metadata();
@@ -389,14 +397,10 @@ void add_eval_command(CLI::App& emulator_cmd, Context& context) {
       ->check(CLI::IsMember({"single", "double"}));
   cmd->add_option("--maps", o->maps, "error maps (PNG) of this many worst samples")
       ->check(CLI::Range(0, 1000));
-  cmd->add_option("--refine", o->refine,
-                  "defect-correction steps towards the Blatter-Pattyn balance after the network "
-                  "(as emulator.refine_steps; timed with it), and the glen_gauss reference refined "
-                  "as many for comparison")
-      ->check(CLI::Range(0, 1000));
-  cmd->add_option("--refine-method", o->refine_method,
-                  "how each refinement step is taken (as emulator.refine_method)")
-      ->check(CLI::IsMember({"defect", "newton"}));
+  add_refine_options(cmd, o->refine, o->refine_method,
+                     "defect-correction steps towards the Blatter-Pattyn balance after the "
+                     "network (as emulator.refine_steps; timed with it), and the glen_gauss "
+                     "reference refined as many for comparison");
   cmd->add_option("--maps-prefix", o->maps_prefix,
                   "path prefix of the maps (default: MODEL's folder and stem, then _eval_)");
   cmd->callback([o, &context] {

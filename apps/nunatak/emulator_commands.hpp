@@ -17,6 +17,11 @@ namespace nunatak::app {
 void check_model_fits(const emulator::Emulator& net, const io::EmulatorDataset& dataset,
                       const std::string& model_path);
 
+/// Adds --refine (into `steps`, 0 .. 1000, described by `steps_help`) and
+/// --refine-method (into `method`: defect or newton) to `cmd`.
+void add_refine_options(CLI::App* cmd, int& steps, std::string& method,
+                        const std::string& steps_help);
+
 /// `nunatak emulator gradient` (command_emulator_gradient.cpp).
 void add_gradient_command(CLI::App& emulator, Context& context);
 
