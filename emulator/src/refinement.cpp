@@ -24,7 +24,9 @@
 /// Hessian, applied by double back-propagation) preconditioned by the two
 /// parts added (M = q A^-1 q^T + T^-1, symmetric positive definite), to a
 /// reduction of 0.3 of the preconditioned residual or 8 iterations, then
-/// one line search along d. Double precision. On a periodic patch
+/// one line search along d. Double precision, but for the Hessian products
+/// of conjugate gradients that stop at a reduction of 1e-4 or more: single
+/// precision there (single_precision_reduction). On a periodic patch
 /// (TorchBPPatch::column_partner) the ghost columns are kept equal to their
 /// partners, so that E is the periodic problem's energy: gradients are
 /// folded onto the partners, A becomes fold A spread, a ghost's column
@@ -57,17 +59,29 @@ namespace nunatak::emulator {
 
 namespace {
 
-/// `patch` with every floating-point tensor in double precision (the energy's
-/// line search compares values that single precision cannot tell apart).
-TorchBPPatch in_double(TorchBPPatch p) {
+/// `patch` with every floating-point tensor detached and of `type`.
+TorchBPPatch in_precision(TorchBPPatch p, torch::ScalarType type) {
   for (torch::Tensor* t :
        {&p.thickness, &p.bed, &p.beta2, &p.hardness, &p.sigma, &p.free_nodes, &p.front_normal,
         &p.front_length, &p.volume_phi, &p.volume_dphi, &p.surface_grad, &p.basal_phi, &p.front_phi,
         &p.front_weights, &p.vertical_points, &p.membrane, &p.membrane_viscosity,
         &p.membrane_imbalance})
-    if (t->defined() && t->is_floating_point()) *t = t->detach().to(torch::kFloat64);
+    if (t->defined() && t->is_floating_point()) *t = t->detach().to(type);
   return p;
 }
+
+/// `patch` in double precision (the energy's line search compares values
+/// that single precision cannot tell apart).
+TorchBPPatch in_double(TorchBPPatch p) {
+  return in_precision(std::move(p), torch::kFloat64);
+}
+
+/// Hessian products for conjugate gradients that stop at a preconditioned
+/// residual reduction of at least this are made in single precision (their
+/// relative round-off, about 1e-7 per term, is far below it; twice as fast
+/// on a CPU): every Newton step (forcing 0.3) and the adjoint at its default
+/// tolerance (1e-2). Tighter adjoints use double precision.
+constexpr double single_precision_reduction = 1e-4;
 
 /// What hessian_solve did.
 struct HessianSolve {
@@ -118,8 +132,9 @@ HessianSolve hessian_solve(const std::function<torch::Tensor(const torch::Tensor
   return out;
 }
 
-/// The energy's Hessian products at u for `patch` (double precision), by
-/// double back-propagation from one graph, folded; directions must be spread.
+/// The energy's Hessian products at u for `patch`, by double
+/// back-propagation from one graph in the patch's precision, folded;
+/// directions (double, spread) in and products (double) out.
 struct EnergyHessian {
   torch::Tensor x, gradient;
   const detail::RefinementLevels* levels = nullptr;
@@ -128,12 +143,14 @@ struct EnergyHessian {
                 const detail::RefinementLevels& l)
       : levels(&l) {
     const torch::AutoGradMode enable(true);
-    x = u.detach().requires_grad_(true);
+    x = u.detach().to(patch.thickness.scalar_type()).requires_grad_(true);
     gradient = torch::autograd::grad({bp_energy(patch, x)}, {x}, {}, true, true)[0];
   }
   torch::Tensor operator()(const torch::Tensor& d) const {
     const torch::AutoGradMode enable(true);
-    return levels->fold(torch::autograd::grad({(gradient * d).sum()}, {x}, {}, true)[0].detach());
+    const torch::Tensor product =
+        torch::autograd::grad({(gradient * d.to(x.scalar_type())).sum()}, {x}, {}, true)[0];
+    return levels->fold(product.detach().to(torch::kFloat64));
   }
 };
 
@@ -169,6 +186,9 @@ torch::Tensor refine(const TorchBPPatch& p, detail::RefinementLevels& levels,
   };
   torch::Tensor r; // the gradient at u
   double e0 = energy(u, &r);
+  static_assert(newton_forcing >= single_precision_reduction);
+  const TorchBPPatch single =
+      method == RefineMethod::newton ? in_precision(p, torch::kFloat32) : TorchBPPatch();
   // A step along the descent direction d of the convex energy: from
   // alpha = `relaxation`, backtracked until the energy falls enough (Armijo);
   // where the energy still falls at the full step's end at half its
@@ -231,7 +251,7 @@ torch::Tensor refine(const TorchBPPatch& p, detail::RefinementLevels& levels,
     }
     // Newton: H d = -g to a forcing of newton_forcing in the preconditioned
     // norm, or newton_iterations.
-    const EnergyHessian hessian(p, u, levels);
+    const EnergyHessian hessian(single, u, levels);
     const HessianSolve step =
         hessian_solve(hessian, levels, force, newton_forcing, newton_iterations);
     if (!descend(step.x)) break;
@@ -308,7 +328,9 @@ struct RefineFunction : public torch::autograd::Function<RefineFunction> {
     detail::RefinementLevels& levels = *s.levels;
     const torch::Tensor free = p.free_nodes.to(torch::kFloat64).unsqueeze(3);
     const torch::Tensor g = levels.fold(grad_outputs[0].detach().to(torch::kFloat64) * free);
-    const EnergyHessian hessian(p, s.u, levels);
+    const EnergyHessian hessian(
+        s.adjoint_tolerance >= single_precision_reduction ? in_precision(p, torch::kFloat32) : p,
+        s.u, levels);
     // The last adjoint starts this one where the patch has the same shape.
     const torch::Tensor warm =
         s.lambda.defined() && s.lambda.sizes() == g.sizes() ? s.lambda : torch::Tensor();

@@ -49,9 +49,9 @@ RefineMethod refine_method(const std::string& name);
 /// `relaxation` times the full step, so that the energy never rises. Uses
 /// the patch's cached reference (cache_membrane) or solves it with
 /// `options`. A periodic patch's ghost columns are kept equal to their
-/// partners (TorchBPPatch::column_partner). In double precision, returned in
-/// the velocity's dtype; no derivatives. `residuals`, if given, gets the
-/// projected force's norm (m^3) before each step.
+/// partners (TorchBPPatch::column_partner). In double precision (a Newton
+/// step's Hessian products in single), returned in the velocity's dtype; no derivatives.
+/// `residuals`, if given, gets the projected force's norm (m^3) before each step.
 torch::Tensor refine_velocity(const TorchBPPatch& patch, const torch::Tensor& velocity,
                               const MembraneOptions& options, int steps, double relaxation = 1.0,
                               std::vector<double>* residuals = nullptr,
@@ -66,7 +66,8 @@ torch::Tensor refine_velocity(const TorchBPPatch& patch, const torch::Tensor& ve
 /// differentiates the energy's minimiser, not the steps taken (implicit differentiation, as the
 /// solver's adjoint does): with g = dJ/du at the refined u, it solves H lambda = g, H the energy's
 /// Hessian at u, by conjugate gradients preconditioned as the Newton steps are (warm-started from
-/// the last call's lambda), and returns -d/dtheta (dE/du . lambda). Exact where the refinement has
+/// the last call's lambda; H's products in single precision for adjoint tolerances of 1e-4 or
+/// more, in double below), and returns -d/dtheta (dE/du . lambda). Exact where the refinement has
 /// converged; elsewhere the derivative of the Blatter-Pattyn solution taken at a nearby velocity.
 /// Each call's backward pass must come before the next call (it throws nunatak::Error otherwise);
 /// the object must outlive the backward pass.
