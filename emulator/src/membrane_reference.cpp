@@ -1169,10 +1169,10 @@ torch::Tensor RefinementLevels::spread(const torch::Tensor& x) const {
   return m->spread(x);
 }
 
-torch::Tensor RefinementLevels::coarse(const torch::Tensor& g) {
+torch::Tensor RefinementLevels::coarse(const torch::Tensor& g, double reduction) {
   const torch::NoGradGuard no_grad;
   return m->spread(conjugate_gradients(m->sys, m->column_force(g), m->options, m->preconditioner,
-                                       nullptr, {}, 0, m->tie)
+                                       nullptr, {}, reduction, m->tie)
                        .view({m->ny, m->nx, 1, 2}) *
                    m->q.unsqueeze(3));
 }

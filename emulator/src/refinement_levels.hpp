@@ -36,8 +36,10 @@ public:
   torch::Tensor fold(const torch::Tensor& x) const;
   /// x [ny, nx, nz, 2] with each ghost column's entries taken from its partner.
   torch::Tensor spread(const torch::Tensor& x) const;
-  /// The coarse correction (m/a) for a folded force g (m^3).
-  torch::Tensor coarse(const torch::Tensor& g);
+  /// The coarse correction (m/a) for a folded force g (m^3), its conjugate
+  /// gradients stopped at the reference's tolerance or, if larger, at a
+  /// preconditioned residual of `reduction` times that of 0.
+  torch::Tensor coarse(const torch::Tensor& g, double reduction = 0);
   /// The column smoother's direction (m/a) for a folded force g (m^3).
   torch::Tensor smoother(const torch::Tensor& g) const;
   /// The norm (m^3) of g's column forces over the free columns.
