@@ -157,11 +157,12 @@ TEST(Refinement, ACallStartsFromTheLastOneWhereItsEnergyIsLower) {
   EXPECT_EQ(refine.warm_starts(), 1);
 }
 
-// The adjoint at its default tolerance (1e-2), whose Hessian products are in
-// single precision, against the tight one in double precision: the gradient
-// agrees to the order of the tolerance (measured: 0.9 % for thickness, 2.4 %
-// for beta2; the same digits with double-precision products at 1e-2), in a
-// sixth of the products.
+// The adjoint at its default tolerance (1e-2), a loose solve (Hessian
+// products in single precision, coarse solves to 1e-2), against the tight
+// one in double precision: the gradient agrees to the order of the
+// tolerance (measured: 0.8 % for thickness, 2.2 % for beta2; with double
+// products and exact coarse solves at 1e-2, 0.9 and 2.4 %), in a sixth of
+// the products.
 TEST(Refinement, DefaultAdjointInSinglePrecisionMatchesTheTightOne) {
   TorchBPPatch p = make_torch_bp_patch(bumpy_glacier());
   p.thickness = p.thickness.clone().requires_grad_(true);
