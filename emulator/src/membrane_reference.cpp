@@ -96,6 +96,7 @@
 
 #include "nunatak/emulator/membrane_reference.hpp"
 
+#include "column_tie.hpp"
 #include "front_pressure.hpp"
 #include "gauss_shear.hpp"
 #include "glen_update_cpu.hpp"
@@ -109,12 +110,15 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace nunatak::emulator {
 
 namespace {
+
+using detail::ColumnTie;
 
 /// The tabulated bilinear functions of an element at its 2 x 2 Gauss points:
 /// phi[c][q], d/dx and d/dy (1/m); corner c = 2 dj + di, point q = 2 b + a.
@@ -221,7 +225,9 @@ torch::Tensor assemble_stencil(const System& s) {
 ///     16 km) and a number that grows with the grid where they dominate
 ///     (narrow cells under thick ice: 80 per solve on ISMIP-HOM A at 32 x 32
 ///     columns, 330 at 128 x 128). The V-cycle pays from about 200
-///     (membrane_reference_timing, docs/emulator.md).
+///     (membrane_reference_timing, docs/emulator.md). On a tie with a
+///     torus (column_tie.hpp: the refinement's coarse solves on a periodic
+///     patch) auto starts with the V-cycle, which then runs on the torus.
 class Preconditioner {
 public:
   static constexpr int switch_iterations = 200;
@@ -234,17 +240,34 @@ public:
     m_multigrid = mode == "multigrid";
   }
 
-  /// Prepares the solves with the system of `stencil` (assemble_stencil).
-  void prepare(const System& s, const torch::Tensor& stencil, MembraneReport& report) {
+  /// Prepares the solves with the system of `stencil` (assemble_stencil),
+  /// whose columns are tied by `tie` (conjugate_gradients).
+  void prepare(const System& s, const torch::Tensor& stencil, MembraneReport& report,
+               const ColumnTie& tie) {
+    const bool same_tie = tie.partner.defined() == m_tie.partner.defined() &&
+                          (!tie.partner.defined() || tie.partner.is_same(m_tie.partner));
+    m_tie = tie;
+    if (!same_tie) m_tie_has_torus = detail::find_torus(tie, s.ny, s.nx).has_value();
+    // auto on a torus: the V-cycle from the start (Jacobi took 50-150
+    // iterations per solve of ISMIP-HOM's at L = 20 and 80 km, and the
+    // V-cycle 2: 1.0-1.8 times faster in all but one of the eight).
+    if (m_mode == "auto" && m_tie_has_torus) m_multigrid = true;
     if (!m_multigrid)
       m_inverse_diagonal = 1.0 / detail::stencil_diagonal(stencil);
-    else if (!m_cycle || m_stale)
+    else if (!m_cycle || m_stale || !same_tie)
       build(s, stencil, report);
   }
 
-  /// z = M^-1 r for r [1, 2, N].
+  /// Whether operator() takes and returns folded fields (a V-cycle on the
+  /// tie's torus) rather than fields on the whole patch.
+  bool folded() const { return m_multigrid && m_torus.has_value(); }
+
+  /// z = M^-1 r for r [1, 2, N] (folded if folded(): 0 at the ghosts).
   torch::Tensor operator()(const torch::Tensor& r) const {
-    return m_multigrid ? (*m_cycle)(r) : r * m_inverse_diagonal;
+    if (!m_multigrid) return r * m_inverse_diagonal;
+    if (!m_torus) return (*m_cycle)(r);
+    const torch::Tensor z = (*m_cycle)(r.index_select(2, m_torus->nodes));
+    return torch::zeros_like(r).index_copy(2, m_torus->nodes, z);
   }
 
   /// After `iterations` iterations of a solve: true if the preconditioner
@@ -267,16 +290,32 @@ public:
   }
 
 private:
+  /// The V-cycle for the system, on the tie's torus where it has one (its
+  /// ghosts wrap around the owned box): the V-cycle of the whole patch
+  /// would treat the box's periodic edges as margins, and took about 120
+  /// conjugate-gradient iterations per solve on ISMIP-HOM's 32 x 32 columns.
   void build(const System& s, const torch::Tensor& stencil, MembraneReport& report) {
-    m_cycle = std::make_shared<detail::StencilMultigrid>(stencil, s.free, s.ny, s.nx);
+    m_torus = detail::find_torus(m_tie, s.ny, s.nx);
+    if (m_torus) {
+      const torch::Tensor box_free =
+          m_tie.fold_mask(s.free, 0).index_select(0, m_torus->nodes).gt(0).to(s.free.options());
+      m_cycle = std::make_shared<detail::StencilMultigrid>(
+          detail::torus_stencil(stencil, s.free, m_tie, s.ny, s.nx, *m_torus), box_free,
+          m_torus->ny, m_torus->nx, detail::MultigridOptions{}, m_torus->wrap);
+    } else {
+      m_cycle = std::make_shared<detail::StencilMultigrid>(stencil, s.free, s.ny, s.nx);
+    }
     m_stale = false;
     ++report.multigrid_builds;
   }
 
   std::string m_mode;
   bool m_multigrid = false, m_stale = false;
-  int m_switched_at = 0; ///< the iteration of this solve at which auto switched
+  bool m_tie_has_torus = false; ///< m_tie has a torus (find_torus)
+  int m_switched_at = 0;        ///< the iteration of this solve at which auto switched
   torch::Tensor m_inverse_diagonal;
+  ColumnTie m_tie;                      ///< the tie of the solves being prepared
+  std::optional<detail::Torus> m_torus; ///< its torus, if the V-cycle runs on it
   std::shared_ptr<detail::StencilMultigrid> m_cycle;
 };
 
@@ -285,29 +324,6 @@ double field_dot(const torch::Tensor& a, const torch::Tensor& b) {
   return torch::dot(a.reshape({-1}), b.reshape({-1})).item<double>();
 }
 
-/// The periodic tie of a patch's columns (TorchBPPatch::column_partner):
-/// the unknowns are the partner columns' values; spread copies them to the
-/// ghosts, fold adds a ghost's entries (gradients, forces, matrix rows) into
-/// its partner's. Both are the identity on a patch without periodic ghosts.
-/// For A symmetric positive definite on the columns, fold A spread is, on the
-/// partners, the periodic problem's matrix.
-struct ColumnTie {
-  torch::Tensor partner; ///< [N] int64, or undefined (no tie)
-
-  /// x with its entries along `dim` (columns) added into their partners' (0 at ghosts).
-  torch::Tensor fold(const torch::Tensor& x, int64_t dim) const {
-    return partner.defined() ? torch::zeros_like(x).index_add(dim, partner, x) : x;
-  }
-  /// x with each column's entries along `dim` taken from its partner.
-  torch::Tensor spread(const torch::Tensor& x, int64_t dim) const {
-    return partner.defined() ? x.index_select(dim, partner) : x;
-  }
-  /// A 0/1 mask along `dim` folded: 1 at a partner where any of its columns is 1.
-  torch::Tensor fold_mask(const torch::Tensor& mask, int64_t dim) const {
-    return partner.defined() ? fold(mask, dim).clamp_max(1.0) : mask;
-  }
-};
-
 /// Solves A x = b (b [N, 2]) by conjugate gradients preconditioned by
 /// `precondition`, from `initial` ([N, 2]; undefined: 0), to
 /// options.tolerance relative to the preconditioned norm of b, or, if
@@ -315,8 +331,9 @@ struct ColumnTie {
 /// residual (an inexact solve). A is applied through its stencil
 /// (assemble_stencil). With `tie` (periodic ghosts), the unknowns are the
 /// partner columns': A becomes fold A spread and the preconditioner M fold M
-/// spread (both symmetric positive definite), and rhs must be folded; x is
-/// returned on the partners (0 at the ghosts: spread it).
+/// spread (both symmetric positive definite), or the V-cycle of fold A spread
+/// on the tie's torus where it has one (Preconditioner), and rhs must be
+/// folded; x is returned on the partners (0 at the ghosts: spread it).
 torch::Tensor conjugate_gradients(const System& s, const torch::Tensor& rhs,
                                   const MembraneOptions& options, Preconditioner& precondition,
                                   MembraneReport* report, const torch::Tensor& initial = {},
@@ -332,9 +349,10 @@ torch::Tensor conjugate_gradients(const System& s, const torch::Tensor& rhs,
     return tie.fold(detail::apply_stencil(stencil, tie.spread(x, 2), s.ny, s.nx) * s.free, 2) *
            free;
   };
-  precondition.prepare(s, stencil, out);
+  precondition.prepare(s, stencil, out, tie);
   const auto M = [&](const torch::Tensor& r) {
     if (!tie.partner.defined()) return precondition(r);
+    if (precondition.folded()) return precondition(r) * free;
     return tie.fold(precondition(tie.spread(r, 2)) * s.free, 2) * free;
   };
   const auto field = [](const torch::Tensor& x) { return x.t().unsqueeze(0).contiguous(); };

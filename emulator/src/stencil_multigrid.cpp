@@ -18,17 +18,26 @@ namespace {
 
 namespace F = torch::nn::functional;
 
+/// The index along a direction of n nodes of the neighbour at i + d: wrapped
+/// around where the direction is periodic, -1 outside the grid elsewhere.
+int64_t neighbour_index(int64_t i, int64_t d, int64_t n, bool periodic) {
+  const int64_t k = i + d;
+  if (k >= 0 && k < n) return k;
+  return periodic ? ((k % n) + n) % n : -1;
+}
+
 /// The flat index of each node's neighbour at each 3 x 3 offset o = 3 ky + kx
 /// (neighbour (j + ky - 1, i + kx - 1)), -1 outside the grid: [9, N], int64, CPU.
-torch::Tensor neighbours(int64_t ny, int64_t nx) {
+torch::Tensor neighbours(int64_t ny, int64_t nx, GridWrap wrap) {
   const int64_t N = ny * nx;
   torch::Tensor out = torch::empty({9, N}, torch::kInt64);
   int64_t* p = out.data_ptr<int64_t>();
   for (int64_t o = 0; o < 9; ++o)
     for (int64_t j = 0; j < ny; ++j)
       for (int64_t i = 0; i < nx; ++i) {
-        const int64_t jj = j + o / 3 - 1, ii = i + o % 3 - 1;
-        p[o * N + j * nx + i] = (jj >= 0 && jj < ny && ii >= 0 && ii < nx) ? jj * nx + ii : -1;
+        const int64_t jj = neighbour_index(j, o / 3 - 1, ny, wrap.y);
+        const int64_t ii = neighbour_index(i, o % 3 - 1, nx, wrap.x);
+        p[o * N + j * nx + i] = (jj >= 0 && ii >= 0) ? jj * nx + ii : -1;
       }
   return out;
 }
@@ -55,32 +64,80 @@ torch::Tensor coarsen(const torch::Tensor& fine, int64_t dim) {
 }
 
 /// The size of the coarse grid along a fine one of n nodes: every other
-/// node, the last one padded in when n is even.
-int64_t coarse_size(int64_t n) {
+/// node, the last one padded in when n is even; on a periodic direction, n/2
+/// for even n, and n itself for odd n (that direction is not coarsened).
+int64_t coarse_size(int64_t n, bool periodic) {
+  if (periodic) return n % 2 == 0 ? n / 2 : n;
   return n / 2 + 1;
+}
+
+/// Periodic linear interpolation along `dim` from n points to 2 n: the
+/// coarse values at the even places, the mean of the two coarse neighbours
+/// (the last with the first) at the odd ones.
+torch::Tensor refine_periodic(const torch::Tensor& coarse, int64_t dim) {
+  const torch::Tensor next = torch::roll(coarse, -1, dim);
+  return torch::stack({coarse, 0.5 * (coarse + next)}, dim + 1).flatten(dim, dim + 1);
+}
+
+/// The transpose of refine_periodic: from 2 n points along `dim` to n.
+torch::Tensor coarsen_periodic(const torch::Tensor& fine, int64_t dim) {
+  const int64_t m = fine.size(dim);
+  const torch::Tensor even = fine.slice(dim, 0, m, 2), odd = fine.slice(dim, 1, m, 2);
+  return even + 0.5 * (odd + torch::roll(odd, 1, dim));
+}
+
+/// Interpolation along `dim` to `fine_n` points (refine, or refine_periodic
+/// on a periodic direction; the identity on one that is not coarsened).
+torch::Tensor refine_along(const torch::Tensor& coarse, int64_t dim, int64_t fine_n,
+                           bool periodic) {
+  if (coarse.size(dim) == fine_n) return coarse;
+  return periodic ? refine_periodic(coarse, dim) : refine(coarse, dim).narrow(dim, 0, fine_n);
+}
+
+/// The transpose of refine_along: from the fine points along `dim` to `coarse_n`.
+torch::Tensor coarsen_along(const torch::Tensor& fine, int64_t dim, int64_t coarse_n,
+                            bool periodic) {
+  const int64_t m = fine.size(dim);
+  if (m == coarse_n) return fine;
+  if (periodic) return coarsen_periodic(fine, dim);
+  std::vector<int64_t> pad(size_t(2 * fine.dim()), 0); // last dimension first
+  pad[size_t(2 * (fine.dim() - 1 - dim) + 1)] = 2 * coarse_n - 1 - m;
+  return coarsen(F::pad(fine, F::PadFuncOptions(pad)), dim);
 }
 
 /// P^T r: the restriction of the fields r [B, 2, fine ny fine nx] (masked
 /// by the fine free nodes) to the coarse grid, [B, 2, ny nx].
 torch::Tensor restrict_field(const torch::Tensor& r, const torch::Tensor& fine_free,
-                             int64_t fine_ny, int64_t fine_nx, int64_t ny, int64_t nx) {
+                             int64_t fine_ny, int64_t fine_nx, int64_t ny, int64_t nx,
+                             GridWrap wrap) {
   const int64_t B = r.size(0);
-  const torch::Tensor padded =
-      F::pad((r * fine_free).view({B, 2, fine_ny, fine_nx}),
-             F::PadFuncOptions({0, 2 * nx - 1 - fine_nx, 0, 2 * ny - 1 - fine_ny}));
-  return coarsen(coarsen(padded, 2), 3).reshape({B, 2, ny * nx});
+  const torch::Tensor fine = (r * fine_free).view({B, 2, fine_ny, fine_nx});
+  return coarsen_along(coarsen_along(fine, 2, ny, wrap.y), 3, nx, wrap.x).reshape({B, 2, ny * nx});
 }
 
 /// P x: the bilinear interpolation of the fields x [B, 2, ny nx] on the
 /// coarse grid to the fine grid, 0 on its fixed nodes.
 torch::Tensor prolong_field(const torch::Tensor& x, const torch::Tensor& fine_free, int64_t fine_ny,
-                            int64_t fine_nx, int64_t ny, int64_t nx) {
+                            int64_t fine_nx, int64_t ny, int64_t nx, GridWrap wrap) {
   const int64_t B = x.size(0);
-  return refine(refine(x.view({B, 2, ny, nx}), 2), 3)
-             .narrow(2, 0, fine_ny)
-             .narrow(3, 0, fine_nx)
+  return refine_along(refine_along(x.view({B, 2, ny, nx}), 2, fine_ny, wrap.y), 3, fine_nx, wrap.x)
              .reshape({B, 2, fine_ny * fine_nx}) *
          fine_free;
+}
+
+/// x [B, 2, ny, nx] with one node more on each side of each direction: the
+/// nodes from the other side on a periodic direction, zeros elsewhere.
+torch::Tensor pad_grid(const torch::Tensor& x, GridWrap wrap) {
+  torch::Tensor out = x;
+  for (const auto& [dim, periodic] : {std::pair<int64_t, bool>{2, wrap.y}, {3, wrap.x}}) {
+    const int64_t n = out.size(dim);
+    const torch::Tensor before =
+        periodic ? out.narrow(dim, n - 1, 1) : torch::zeros_like(out.narrow(dim, 0, 1));
+    const torch::Tensor after =
+        periodic ? out.narrow(dim, 0, 1) : torch::zeros_like(out.narrow(dim, 0, 1));
+    out = torch::cat({before, out, after}, dim);
+  }
+  return out;
 }
 
 } // namespace
@@ -91,11 +148,11 @@ torch::Tensor stencil_diagonal(const torch::Tensor& stencil) {
 }
 
 torch::Tensor apply_stencil_ops(const torch::Tensor& stencil, const torch::Tensor& x, int64_t ny,
-                                int64_t nx) {
+                                int64_t nx, GridWrap wrap) {
   // One fused multiply-add per offset and component pair on shifted views
-  // of the zero-padded fields (several times faster than unfolding them).
+  // of the padded fields (several times faster than unfolding them).
   const int64_t B = x.size(0);
-  const torch::Tensor padded = F::pad(x.view({B, 2, ny, nx}), F::PadFuncOptions({1, 1, 1, 1}));
+  const torch::Tensor padded = pad_grid(x.view({B, 2, ny, nx}), wrap);
   const torch::Tensor s = stencil.permute({1, 2, 3, 0}).reshape({9, 2, 2, ny, nx});
   torch::Tensor y = torch::zeros({B, 2, ny, nx}, x.options());
   for (int64_t o = 0; o < 9; ++o) {
@@ -109,10 +166,10 @@ torch::Tensor apply_stencil_ops(const torch::Tensor& stencil, const torch::Tenso
 }
 
 torch::Tensor apply_stencil(const torch::Tensor& stencil, const torch::Tensor& x, int64_t ny,
-                            int64_t nx) {
+                            int64_t nx, GridWrap wrap) {
   if (!x.device().is_cpu() || x.scalar_type() != torch::kFloat64 ||
       stencil.scalar_type() != torch::kFloat64)
-    return apply_stencil_ops(stencil, x, ny, nx);
+    return apply_stencil_ops(stencil, x, ny, nx, wrap);
   // On the CPU, one loop: the 36 operations per node of the torch version
   // are each too small to pay for their dispatch on the grids used here.
   const int64_t B = x.size(0), N = ny * nx;
@@ -124,14 +181,19 @@ torch::Tensor apply_stencil(const torch::Tensor& stencil, const torch::Tensor& x
     const double* v = u + N;
     double* yu = y.data_ptr<double>() + batch * 2 * N;
     double* yv = yu + N;
-    // Node (j, i); `edge`: some of its neighbours are outside the grid.
+    // Node (j, i); `edge`: some of its neighbours are outside the grid (or
+    // wrap around it).
     const auto node = [&](int64_t j, int64_t i, bool edge) {
       const int64_t n = j * nx + i;
       const double* sn = S + n * 36; // S[n][o][a][b] at sn[4 o + 2 a + b]
       double fu = 0, fv = 0;
       for (int64_t o = 0; o < 9; ++o) {
-        const int64_t jj = j + o / 3 - 1, ii = i + o % 3 - 1;
-        if (edge && (jj < 0 || jj >= ny || ii < 0 || ii >= nx)) continue;
+        int64_t jj = j + o / 3 - 1, ii = i + o % 3 - 1;
+        if (edge) {
+          jj = neighbour_index(j, o / 3 - 1, ny, wrap.y);
+          ii = neighbour_index(i, o % 3 - 1, nx, wrap.x);
+          if (jj < 0 || ii < 0) continue;
+        }
         const int64_t m = jj * nx + ii;
         fu += sn[4 * o] * u[m] + sn[4 * o + 1] * v[m];
         fv += sn[4 * o + 2] * u[m] + sn[4 * o + 3] * v[m];
@@ -240,19 +302,36 @@ torch::Tensor assemble_q1_stencil(const torch::Tensor& corners, const torch::Ten
   return stencil;
 }
 
+namespace {
+
+/// The number of colours along a direction of n nodes for probing: 3 (so
+/// that a node's three neighbours differ), on a periodic direction the
+/// smallest divisor of n from 3 on (so that they differ across the wrap
+/// too), or n itself if n <= 3.
+int64_t probe_colours(int64_t n, bool periodic) {
+  if (!periodic) return 3;
+  if (n <= 3) return n;
+  int64_t c = 3;
+  while (n % c != 0) ++c;
+  return c;
+}
+
+} // namespace
+
 torch::Tensor probe_stencil(const GridOperator& op, const torch::Tensor& free, int64_t ny,
-                            int64_t nx) {
+                            int64_t nx, GridWrap wrap) {
   const int64_t N = ny * nx;
-  const auto colour = [](int64_t j, int64_t i) { return (j % 3) * 3 + i % 3; };
+  const int64_t cy = probe_colours(ny, wrap.y), cx = probe_colours(nx, wrap.x), C = cy * cx;
+  const auto colour = [&](int64_t j, int64_t i) { return (j % cy) * cx + i % cx; };
   // Probe 2 c + b: component b on the free nodes of colour c.
   const torch::Tensor node = torch::arange(N, torch::kInt64);
-  const torch::Tensor node_colour = node.div(nx, "floor") % 3 * 3 + node % nx % 3;
+  const torch::Tensor node_colour = node.div(nx, "floor") % cy * cx + node % nx % cx;
   const torch::Tensor masks =
-      node_colour.view({1, N}).eq(torch::arange(9, torch::kInt64).view({9, 1})).to(free.options()) *
-      free; // [9, N]
+      node_colour.view({1, N}).eq(torch::arange(C, torch::kInt64).view({C, 1})).to(free.options()) *
+      free; // [C, N]
   const torch::Tensor probes =
-      (masks.view({9, 1, 1, N}) * torch::eye(2, free.options()).view({1, 2, 2, 1}))
-          .view({18, 2, N});
+      (masks.view({C, 1, 1, N}) * torch::eye(2, free.options()).view({1, 2, 2, 1}))
+          .view({2 * C, 2, N});
   // Row n's coupling with its neighbour m is in the response to m's colour.
   const torch::Tensor responses = op(probes).to(torch::kCPU, torch::kFloat64).contiguous();
   const torch::Tensor free_cpu = free.to(torch::kCPU, torch::kFloat64).contiguous();
@@ -267,9 +346,17 @@ torch::Tensor probe_stencil(const GridOperator& op, const torch::Tensor& free, i
         S[n * 36 + 16] = S[n * 36 + 19] = 1.0;
         continue;
       }
+      // On a periodic direction of one or two nodes several offsets reach
+      // the same node: its whole coupling goes to the first of them.
+      int64_t seen[9];
+      int64_t seen_count = 0;
       for (int64_t o = 0; o < 9; ++o) {
-        const int64_t jj = j + o / 3 - 1, ii = i + o % 3 - 1;
-        if (jj < 0 || jj >= ny || ii < 0 || ii >= nx) continue;
+        const int64_t jj = neighbour_index(j, o / 3 - 1, ny, wrap.y);
+        const int64_t ii = neighbour_index(i, o % 3 - 1, nx, wrap.x);
+        if (jj < 0 || ii < 0) continue;
+        const int64_t m = jj * nx + ii;
+        if (std::find(seen, seen + seen_count, m) != seen + seen_count) continue;
+        seen[seen_count++] = m;
         const int64_t c = colour(jj, ii);
         for (int64_t a = 0; a < 2; ++a)
           for (int64_t b = 0; b < 2; ++b)
@@ -280,8 +367,9 @@ torch::Tensor probe_stencil(const GridOperator& op, const torch::Tensor& free, i
 }
 
 StencilMultigrid::StencilMultigrid(const torch::Tensor& stencil, const torch::Tensor& free,
-                                   int64_t ny, int64_t nx, const MultigridOptions& options)
-    : m_options(options) {
+                                   int64_t ny, int64_t nx, const MultigridOptions& options,
+                                   GridWrap wrap)
+    : m_options(options), m_wrap(wrap) {
   if (options.smoothing_degree < 1 || !(options.smoothing_lower > 0 && options.smoothing_lower < 1))
     throw Error("multigrid: the smoothing degree must be >= 1 and its lower end in (0, 1)");
   const auto make_level = [](int64_t ly, int64_t lx, const torch::Tensor& level_stencil,
@@ -298,32 +386,33 @@ StencilMultigrid::StencilMultigrid(const torch::Tensor& stencil, const torch::Te
   m_levels.push_back(make_level(ny, nx, stencil, free));
   // Coarsen while the grid is large and still shrinks.
   while (m_levels.back().ny * m_levels.back().nx > options.coarsest_nodes &&
-         coarse_size(m_levels.back().ny) * coarse_size(m_levels.back().nx) <
+         coarse_size(m_levels.back().ny, wrap.y) * coarse_size(m_levels.back().nx, wrap.x) <
              m_levels.back().ny * m_levels.back().nx) {
     const size_t f = m_levels.size() - 1;
     Level coarse;
-    coarse.ny = coarse_size(m_levels[f].ny);
-    coarse.nx = coarse_size(m_levels[f].nx);
+    coarse.ny = coarse_size(m_levels[f].ny, wrap.y);
+    coarse.nx = coarse_size(m_levels[f].nx, wrap.x);
     const Level& fine = m_levels[f];
     // Coarse unknowns: the nodes whose interpolation reaches a fine unknown.
-    const torch::Tensor coarse_free = restrict_field(fine.free.expand({1, 2, -1}), fine.free,
-                                                     fine.ny, fine.nx, coarse.ny, coarse.nx)[0][0]
-                                          .gt(0)
-                                          .to(free.options());
+    const torch::Tensor coarse_free =
+        restrict_field(fine.free.expand({1, 2, -1}), fine.free, fine.ny, fine.nx, coarse.ny,
+                       coarse.nx, wrap)[0][0]
+            .gt(0)
+            .to(free.options());
     const GridOperator galerkin = [&](const torch::Tensor& xc) {
       const torch::Tensor fine_x =
-          prolong_field(xc, fine.free, fine.ny, fine.nx, coarse.ny, coarse.nx);
-      return restrict_field(apply_stencil(fine.stencil, fine_x, fine.ny, fine.nx), fine.free,
-                            fine.ny, fine.nx, coarse.ny, coarse.nx);
+          prolong_field(xc, fine.free, fine.ny, fine.nx, coarse.ny, coarse.nx, wrap);
+      return restrict_field(apply_stencil(fine.stencil, fine_x, fine.ny, fine.nx, wrap), fine.free,
+                            fine.ny, fine.nx, coarse.ny, coarse.nx, wrap);
     };
     m_levels.push_back(make_level(coarse.ny, coarse.nx,
-                                  probe_stencil(galerkin, coarse_free, coarse.ny, coarse.nx),
+                                  probe_stencil(galerkin, coarse_free, coarse.ny, coarse.nx, wrap),
                                   coarse_free));
   }
   // The coarsest grid's dense matrix, row a N + n, column b N + m.
   const Level& last = m_levels.back();
   const int64_t N = last.ny * last.nx;
-  const torch::Tensor index = neighbours(last.ny, last.nx).to(free.device());
+  const torch::Tensor index = neighbours(last.ny, last.nx, wrap).to(free.device());
   const torch::Tensor valid = index.ge(0);
   const torch::Tensor rows = torch::arange(N, index.options()).expand({9, N});
   torch::Tensor dense = torch::zeros({2 * N, 2 * N}, free.options());
@@ -344,14 +433,14 @@ torch::Tensor StencilMultigrid::smooth(const Level& l, const torch::Tensor& b,
   // Chebyshev iteration for D^-1 A on [lower, 1] (Saad, Iterative Methods, alg. 12.1).
   const double upper = 1.0, lower = m_options.smoothing_lower;
   const double theta = 0.5 * (upper + lower), delta = 0.5 * (upper - lower), sigma = theta / delta;
-  torch::Tensor r = x.defined() ? b - apply_stencil(l.stencil, x, l.ny, l.nx) : b;
+  torch::Tensor r = x.defined() ? b - apply_stencil(l.stencil, x, l.ny, l.nx, m_wrap) : b;
   if (!x.defined()) x = torch::zeros_like(b);
   double rho = 1 / sigma;
   torch::Tensor d = r * l.inverse_diagonal / theta;
   for (int k = 0; k < m_options.smoothing_degree; ++k) {
     x = x + d;
     if (k + 1 == m_options.smoothing_degree) break;
-    r = r - apply_stencil(l.stencil, d, l.ny, l.nx);
+    r = r - apply_stencil(l.stencil, d, l.ny, l.nx, m_wrap);
     const double rho_next = 1 / (2 * sigma - rho);
     d = rho_next * rho * d + (2 * rho_next / delta) * r * l.inverse_diagonal;
     rho = rho_next;
@@ -369,10 +458,12 @@ torch::Tensor StencilMultigrid::cycle(size_t level, const torch::Tensor& r) cons
   }
   const Level &fine = m_levels[level], &coarse = m_levels[level + 1];
   torch::Tensor x = smooth(fine, r, torch::Tensor());
-  const torch::Tensor residual = r - apply_stencil(fine.stencil, x, fine.ny, fine.nx);
+  const torch::Tensor residual = r - apply_stencil(fine.stencil, x, fine.ny, fine.nx, m_wrap);
   const torch::Tensor rc =
-      restrict_field(residual, fine.free, fine.ny, fine.nx, coarse.ny, coarse.nx) * coarse.free;
-  x = x + prolong_field(cycle(level + 1, rc), fine.free, fine.ny, fine.nx, coarse.ny, coarse.nx);
+      restrict_field(residual, fine.free, fine.ny, fine.nx, coarse.ny, coarse.nx, m_wrap) *
+      coarse.free;
+  x = x + prolong_field(cycle(level + 1, rc), fine.free, fine.ny, fine.nx, coarse.ny, coarse.nx,
+                        m_wrap);
   return smooth(fine, r, x);
 }
 

@@ -13,8 +13,8 @@
 ///   offset, a and b the components: each node's 36 numbers together). The
 ///   finest one is given (membrane_reference.cpp assembles it from its
 ///   elements); the coarse ones are found by probing the Galerkin operator
-///   with 9 x 2 coloured vectors (probe_stencil), exact for any operator of
-///   that reach.
+///   with 9 x 2 coloured vectors (probe_stencil; more on a periodic grid,
+///   GridWrap), exact for any operator of that reach.
 /// - Coarse grids keep every other node (nc = n/2 + 1: a grid of even size
 ///   is padded by one fixed node); interpolation P is bilinear and zero on
 ///   the fine grid's fixed nodes, restriction is its transpose, and the
@@ -40,6 +40,17 @@
 
 namespace nunatak::emulator::detail {
 
+/// The directions along which a grid is periodic (a torus where both are):
+/// there the last node's neighbour is the first, the stencils wrap around,
+/// and the coarse grids keep every other node (n/2 of n nodes; a periodic
+/// direction of odd size is not coarsened). Probing uses as many colours
+/// along a periodic direction as its smallest divisor from 3 on (n itself
+/// for n <= 3); where a direction has one or two nodes, several offsets of a
+/// stencil reach the same node, and their couplings add up.
+struct GridWrap {
+  bool y = false, x = false;
+};
+
 /// A linear operator on a batch of fields [B, 2, N] (N = ny nx nodes,
 /// row-major), each field mapped on its own.
 using GridOperator = std::function<torch::Tensor(const torch::Tensor&)>;
@@ -52,24 +63,26 @@ struct MultigridOptions {
 };
 
 /// The stencil S [N, 9, 2, 2] of `op` on an ny x nx grid, probed with one
-/// batch of 18 coloured vectors: (op x)[a][n] = sum over b and the 3 x 3
-/// offsets o = 3 (dj + 1) + (di + 1) of S[n][o][a][b] x[b][n + (dj, di)].
+/// batch of 18 coloured vectors (more along periodic directions, GridWrap):
+/// (op x)[a][n] = sum over b and the 3 x 3 offsets o = 3 (dj + 1) + (di + 1)
+/// of S[n][o][a][b] x[b][n + (dj, di)] (n + (dj, di) wrapped around along
+/// the periodic directions).
 /// Rows and columns of nodes with free = 0 ([N], 0 or 1) become the identity.
 torch::Tensor probe_stencil(const GridOperator& op, const torch::Tensor& free, int64_t ny,
-                            int64_t nx);
+                            int64_t nx, GridWrap wrap = {});
 
 /// The stencil S applied to the fields x [B, 2, N] on an ny x nx grid: a
 /// loop over the nodes for double precision on the CPU, else
 /// apply_stencil_ops.
 torch::Tensor apply_stencil(const torch::Tensor& stencil, const torch::Tensor& x, int64_t ny,
-                            int64_t nx);
+                            int64_t nx, GridWrap wrap = {});
 
 /// The stencil's diagonal, [2, N]: each node's coupling with itself, per component.
 torch::Tensor stencil_diagonal(const torch::Tensor& stencil);
 
 /// apply_stencil in LibTorch operations (any device and dtype).
 torch::Tensor apply_stencil_ops(const torch::Tensor& stencil, const torch::Tensor& x, int64_t ny,
-                                int64_t nx);
+                                int64_t nx, GridWrap wrap = {});
 
 /// The stencil [N, 9, 2, 2] of a bilinear-element operator on the N nodes
 /// of a grid nx columns wide: element e (corner c = 2 dj + di at node
@@ -95,9 +108,9 @@ class StencilMultigrid {
 public:
   /// Builds the hierarchy for the operator of `stencil` ([N, 9, 2, 2], as
   /// probe_stencil returns it) on an ny x nx grid with the fixed nodes
-  /// free = 0 ([N]).
+  /// free = 0 ([N]), periodic along `wrap`.
   StencilMultigrid(const torch::Tensor& stencil, const torch::Tensor& free, int64_t ny, int64_t nx,
-                   const MultigridOptions& options = {});
+                   const MultigridOptions& options = {}, GridWrap wrap = {});
 
   /// One V-cycle from 0 for the right-hand sides r [B, 2, N]: an
   /// approximation of A^-1 r, 0 on fixed nodes.
@@ -117,6 +130,7 @@ private:
   torch::Tensor smooth(const Level& level, const torch::Tensor& r, torch::Tensor x) const;
 
   MultigridOptions m_options;
+  GridWrap m_wrap;
   std::vector<Level> m_levels;
   torch::Tensor m_coarsest_factor;  ///< [2 N, 2 N]: the last level's Cholesky factor, or
   torch::Tensor m_coarsest_inverse; ///< its inverse where Cholesky fails
