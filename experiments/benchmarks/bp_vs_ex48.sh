@@ -34,7 +34,7 @@
 # each grid-sequence level); nunatak: on the finest grid, its built-in rtol 1e-8 relative to
 # the initial residual or the absolute tolerance 1e-8 of the residual at zero velocity (the
 # driving stress; this one stops it here), i.e. the same absolute level as without grid
-# sequencing; its coarser grids stop at 1e-4 (-bp_grid_sequence_rtol).
+# sequencing; its coarser grids stop at 1e-2 (-bp_grid_sequence_rtol; 1e-4 until 2026-12-02).
 # ex48's reference solver (issue text): -ksp_type fgmres -pc_type mg -pc_mg_type full
 # -mg_levels_ksp_type gmres -mg_levels_ksp_max_it 1 -mg_levels_pc_type icc -thi_mat_type sbaij
 # (coarse levels re-discretised by ex48; 3 levels for 64x64x17 from -M 16 -P 5
