@@ -9,6 +9,7 @@
 // 10^4) the torus's V-cycle converges in a count that barely grows from 32
 // x 32 to 128 x 128 nodes, where the patch's V-cycle, folded as the
 // refinement used it before, takes several times as many iterations.
+#include "cg_iterations.hpp"
 #include "column_tie.hpp"
 #include "stencil_multigrid.hpp"
 
@@ -21,6 +22,7 @@
 #include <vector>
 
 using namespace nunatak::emulator::detail;
+using nunatak::test::cg_iterations;
 
 namespace {
 
@@ -96,26 +98,6 @@ Patch periodic_patch(int64_t ny, int64_t nx) {
     for (int64_t i = 0; i < p.px; ++i) partner.push_back(image(j, ny) * px + image(i, nx));
   p.tie.partner = torch::tensor(partner, torch::kInt64);
   return p;
-}
-
-/// Conjugate gradients for A x = b (b [1, 2, N]) to a relative residual of
-/// 1e-8; returns the iteration count.
-int cg_iterations(const GridOperator& A, const GridOperator& M, const torch::Tensor& b) {
-  torch::Tensor x = torch::zeros_like(b), r = b.clone(), z = M(r), p = z.clone();
-  double rz = (r * z).sum().item<double>();
-  const double start = b.norm().item<double>();
-  for (int it = 1; it <= 5000; ++it) {
-    const torch::Tensor Ap = A(p);
-    const double alpha = rz / (p * Ap).sum().item<double>();
-    x = x + alpha * p;
-    r = r - alpha * Ap;
-    if (r.norm().item<double>() <= 1e-8 * start) return it;
-    z = M(r);
-    const double rz_new = (r * z).sum().item<double>();
-    p = z + (rz_new / rz) * p;
-    rz = rz_new;
-  }
-  return 5000;
 }
 
 } // namespace

@@ -10,6 +10,7 @@
 // rectangle), it converges in 12-16 iterations on grids from 33 x 48 to
 // 130 x 191 nodes (2 more per doubling), where the diagonal's count doubles
 // with the grid (106 to 485).
+#include "cg_iterations.hpp"
 #include "stencil_multigrid.hpp"
 
 #include <gtest/gtest.h>
@@ -19,6 +20,7 @@
 #include <functional>
 
 using namespace nunatak::emulator::detail;
+using nunatak::test::cg_iterations;
 
 namespace {
 
@@ -86,26 +88,6 @@ torch::Tensor diffusion_stencil(const torch::Tensor& free, int64_t ny, int64_t n
         }
     }
   return consistent(S, free, ny, nx);
-}
-
-/// Conjugate gradients for A x = b (b [1, 2, N]) to a relative residual of
-/// 1e-8; returns the iteration count.
-int cg_iterations(const GridOperator& A, const GridOperator& M, const torch::Tensor& b) {
-  torch::Tensor x = torch::zeros_like(b), r = b.clone(), z = M(r), p = z.clone();
-  double rz = (r * z).sum().item<double>();
-  const double start = b.norm().item<double>();
-  for (int it = 1; it <= 5000; ++it) {
-    const torch::Tensor Ap = A(p);
-    const double alpha = rz / (p * Ap).sum().item<double>();
-    x = x + alpha * p;
-    r = r - alpha * Ap;
-    if (r.norm().item<double>() <= 1e-8 * start) return it;
-    z = M(r);
-    const double rz_new = (r * z).sum().item<double>();
-    p = z + (rz_new / rz) * p;
-    rz = rz_new;
-  }
-  return 5000;
 }
 
 } // namespace
