@@ -247,11 +247,11 @@ public:
     const bool same_tie = tie.partner.defined() == m_tie.partner.defined() &&
                           (!tie.partner.defined() || tie.partner.is_same(m_tie.partner));
     m_tie = tie;
-    if (!same_tie) m_tie_has_torus = detail::find_torus(tie, s.ny, s.nx).has_value();
+    if (!same_tie) m_tie_torus = detail::find_torus(tie, s.ny, s.nx);
     // auto on a torus: the V-cycle from the start (Jacobi took 50-150
     // iterations per solve of ISMIP-HOM's at L = 20 and 80 km, and the
     // V-cycle 2: 1.0-1.8 times faster in all but one of the eight).
-    if (m_mode == "auto" && m_tie_has_torus) m_multigrid = true;
+    if (m_mode == "auto" && m_tie_torus) m_multigrid = true;
     if (!m_multigrid)
       m_inverse_diagonal = 1.0 / detail::stencil_diagonal(stencil);
     else if (!m_cycle || m_stale || !same_tie)
@@ -260,14 +260,14 @@ public:
 
   /// Whether operator() takes and returns folded fields (a V-cycle on the
   /// tie's torus) rather than fields on the whole patch.
-  bool folded() const { return m_multigrid && m_torus.has_value(); }
+  bool folded() const { return m_multigrid && m_cycle_on_torus; }
 
   /// z = M^-1 r for r [1, 2, N] (folded if folded(): 0 at the ghosts).
   torch::Tensor operator()(const torch::Tensor& r) const {
     if (!m_multigrid) return r * m_inverse_diagonal;
-    if (!m_torus) return (*m_cycle)(r);
-    const torch::Tensor z = (*m_cycle)(r.index_select(2, m_torus->nodes));
-    return torch::zeros_like(r).index_copy(2, m_torus->nodes, z);
+    if (!m_cycle_on_torus) return (*m_cycle)(r);
+    const torch::Tensor z = (*m_cycle)(r.index_select(2, m_tie_torus->nodes));
+    return torch::zeros_like(r).index_copy(2, m_tie_torus->nodes, z);
   }
 
   /// After `iterations` iterations of a solve: true if the preconditioner
@@ -292,16 +292,18 @@ public:
 private:
   /// The V-cycle for the system, on the tie's torus where it has one (its
   /// ghosts wrap around the owned box): the V-cycle of the whole patch
-  /// would treat the box's periodic edges as margins, and took about 120
-  /// conjugate-gradient iterations per solve on ISMIP-HOM's 32 x 32 columns.
+  /// would treat the box's periodic edges as margins, and folded it took
+  /// about 120 conjugate-gradient iterations per solve on ISMIP-HOM's 32 x
+  /// 32 columns.
   void build(const System& s, const torch::Tensor& stencil, MembraneReport& report) {
-    m_torus = detail::find_torus(m_tie, s.ny, s.nx);
-    if (m_torus) {
+    m_cycle_on_torus = m_tie_torus.has_value();
+    if (m_cycle_on_torus) {
+      const detail::Torus& t = *m_tie_torus;
       const torch::Tensor box_free =
-          m_tie.fold_mask(s.free, 0).index_select(0, m_torus->nodes).gt(0).to(s.free.options());
+          m_tie.fold_mask(s.free, 0).index_select(0, t.nodes).gt(0).to(s.free.options());
       m_cycle = std::make_shared<detail::StencilMultigrid>(
-          detail::torus_stencil(stencil, s.free, m_tie, s.ny, s.nx, *m_torus), box_free,
-          m_torus->ny, m_torus->nx, detail::MultigridOptions{}, m_torus->wrap);
+          detail::torus_stencil(stencil, s.free, m_tie, s.ny, s.nx, t), box_free, t.ny, t.nx,
+          detail::MultigridOptions{}, t.wrap);
     } else {
       m_cycle = std::make_shared<detail::StencilMultigrid>(stencil, s.free, s.ny, s.nx);
     }
@@ -311,11 +313,11 @@ private:
 
   std::string m_mode;
   bool m_multigrid = false, m_stale = false;
-  bool m_tie_has_torus = false; ///< m_tie has a torus (find_torus)
-  int m_switched_at = 0;        ///< the iteration of this solve at which auto switched
+  bool m_cycle_on_torus = false; ///< m_cycle was built on m_tie_torus
+  int m_switched_at = 0;         ///< the iteration of this solve at which auto switched
   torch::Tensor m_inverse_diagonal;
-  ColumnTie m_tie;                      ///< the tie of the solves being prepared
-  std::optional<detail::Torus> m_torus; ///< its torus, if the V-cycle runs on it
+  ColumnTie m_tie;                          ///< the tie of the solves being prepared
+  std::optional<detail::Torus> m_tie_torus; ///< its torus (find_torus), if it has one
   std::shared_ptr<detail::StencilMultigrid> m_cycle;
 };
 
