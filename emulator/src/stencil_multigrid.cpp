@@ -86,20 +86,19 @@ torch::Tensor coarsen_periodic(const torch::Tensor& fine, int64_t dim) {
   return even + 0.5 * (odd + torch::roll(odd, 1, dim));
 }
 
-/// Interpolation along `dim` to `fine_n` points (refine, or refine_periodic
-/// on a periodic direction; the identity on one that is not coarsened).
+/// Interpolation along `dim` to `fine_n` points: refine, or on a periodic
+/// direction refine_periodic (the identity where it is not coarsened).
 torch::Tensor refine_along(const torch::Tensor& coarse, int64_t dim, int64_t fine_n,
                            bool periodic) {
-  if (coarse.size(dim) == fine_n) return coarse;
-  return periodic ? refine_periodic(coarse, dim) : refine(coarse, dim).narrow(dim, 0, fine_n);
+  if (!periodic) return refine(coarse, dim).narrow(dim, 0, fine_n);
+  return coarse.size(dim) == fine_n ? coarse : refine_periodic(coarse, dim);
 }
 
 /// The transpose of refine_along: from the fine points along `dim` to `coarse_n`.
 torch::Tensor coarsen_along(const torch::Tensor& fine, int64_t dim, int64_t coarse_n,
                             bool periodic) {
   const int64_t m = fine.size(dim);
-  if (m == coarse_n) return fine;
-  if (periodic) return coarsen_periodic(fine, dim);
+  if (periodic) return m == coarse_n ? fine : coarsen_periodic(fine, dim);
   std::vector<int64_t> pad(size_t(2 * fine.dim()), 0); // last dimension first
   pad[size_t(2 * (fine.dim() - 1 - dim) + 1)] = 2 * coarse_n - 1 - m;
   return coarsen(F::pad(fine, F::PadFuncOptions(pad)), dim);
