@@ -26,12 +26,13 @@
 /// reduction of 0.3 of the preconditioned residual or 8 iterations, then
 /// one line search along d. Double precision, but for the Hessian products
 /// of conjugate gradients that stop at a reduction of 1e-4 or more: single
-/// precision there, and their coarse solves to 1e-2 (loose_reduction).
-/// On a periodic patch (TorchBPPatch::column_partner) the ghost columns are
-/// kept equal to their partners, so that E is the periodic problem's
-/// energy: gradients are folded onto the partners, A becomes fold A
-/// spread, a ghost's column matrices are added into its partner's, and
-/// every direction is spread back.
+/// precision there, and their coarse solves to 1e-2 (loose_reduction,
+/// loose_coarse_reduction). On a periodic patch
+/// (TorchBPPatch::column_partner) the ghost columns are kept equal to their
+/// partners, so that E is the periodic problem's energy: gradients are
+/// folded onto the partners, A becomes fold A spread (its V-cycle on the
+/// patch's torus, column_tie.hpp), a ghost's column matrices are added into
+/// its partner's, and every direction is spread back.
 ///
 /// Derivatives (DifferentiableRefinement): at the balance, dE/du(u*(m), m)
 /// = 0 for the controls m (thickness, bed, beta2), so for a cost J(u*),
