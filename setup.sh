@@ -20,6 +20,12 @@ packages=(
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev libcairo2-dev fonts-dejavu-core
   libgtest-dev libgmock-dev libbenchmark-dev
   libpetsc3.18-dev-examples time
+  # OpenBLAS in place of the reference BLAS that Debian's LibTorch and PETSc
+  # load otherwise (update-alternatives picks it): LibTorch's convolutions
+  # are matrix products, 1.8-2.2 times faster with it (docs/emulator.md,
+  # "BLAS"). The serial build: LibTorch threads itself, and one thread's
+  # sums are reproducible.
+  libopenblas0-serial
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -5,11 +5,13 @@
 // lowers the energy on a tiny ISMIP-HOM A patch below that of the zero and the
 // shallow-ice velocities; training is bitwise reproducible with a seed.
 #include "nunatak/core/error.hpp"
+#include "nunatak/core/machine.hpp"
 #include "nunatak/emulator/network.hpp"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -313,3 +315,13 @@ TEST(ShallowIceBaseline, MatchesTheSlabProfile) {
 }
 
 } // namespace
+
+// The timings' BLAS (core/machine.hpp): LibTorch links one, so a torch
+// program has one loaded, named by its folder and file (the implementation
+// Debian's alternatives chose), not "none loaded" and not a full path.
+TEST(Machine, NamesTheBlasThatLibTorchLoaded) {
+  (void)torch::mm(torch::ones({4, 4}), torch::ones({4, 4})); // BLAS in use
+  const std::string blas = nunatak::core::blas_library();
+  EXPECT_NE(blas.find("blas"), std::string::npos) << blas;
+  EXPECT_EQ(std::count(blas.begin(), blas.end(), '/'), 1) << blas;
+}

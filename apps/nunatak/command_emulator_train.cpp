@@ -5,6 +5,7 @@
 #include "emulator_commands.hpp"
 
 #include "nunatak/core/error.hpp"
+#include "nunatak/core/machine.hpp"
 #include "nunatak/core/version.hpp"
 #include "nunatak/emulator/membrane_reference.hpp"
 #include "nunatak/emulator/network.hpp"
@@ -552,13 +553,14 @@ void add_eval_command(CLI::App& emulator_cmd, Context& context) {
     }
     if (std::isfinite(solver_time))
       spdlog::info("time: emulator {:.2f} ms per sample, solver {:.0f} ms per sample (from the "
-                   "data set): {:.0f} times faster ({} threads)",
+                   "data set): {:.0f} times faster ({} threads, BLAS {})",
                    1e3 * emulator_time / double(errors.size()),
                    1e3 * solver_time / double(errors.size()), solver_time / emulator_time,
-                   torch::get_num_threads());
+                   torch::get_num_threads(), core::blas_library());
     else
-      spdlog::info("time: emulator {:.2f} ms per sample ({} threads)",
-                   1e3 * emulator_time / double(errors.size()), torch::get_num_threads());
+      spdlog::info("time: emulator {:.2f} ms per sample ({} threads, BLAS {})",
+                   1e3 * emulator_time / double(errors.size()), torch::get_num_threads(),
+                   core::blas_library());
     std::vector<size_t> order(errors.size());
     std::iota(order.begin(), order.end(), size_t(0));
     std::sort(order.begin(), order.end(),

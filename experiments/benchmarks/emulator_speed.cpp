@@ -13,6 +13,7 @@
 
 #include "ismip_a_patch.hpp"
 #include "nunatak/core/bp_patch.hpp"
+#include "nunatak/core/machine.hpp"
 #include "nunatak/core/runtime.hpp"
 #include "nunatak/emulator/network.hpp"
 #include "nunatak/model/ismip_hom.hpp"
@@ -57,6 +58,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: emulator_speed [NX NY NZ ...]\n");
     return 2;
   }
+  // LibTorch's convolutions are matrix products: the BLAS sets their speed.
+  std::printf("BLAS: %s\n", core::blas_library().c_str());
   std::printf("%-12s %10s | %-22s %-7s %10s %10s %10s %10s\n", "grid", "BP (s)", "network", "type",
               "1 thr (ms)", "2 thr (ms)", "BP/1 thr", "BP/2 thr");
   for (size_t c = 0; c < sizes.size(); c += 3) {
