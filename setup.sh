@@ -22,7 +22,7 @@ packages=(
   libpetsc3.18-dev-examples time
   # OpenBLAS in place of the reference BLAS that Debian's LibTorch and PETSc
   # load otherwise (update-alternatives picks it): LibTorch's convolutions
-  # are matrix products, 1.8-2.2 times faster with it (docs/emulator.md,
+  # are matrix products, 1.5-3 times faster with it (docs/emulator.md,
   # "BLAS"). The serial build: LibTorch threads itself, and one thread's
   # sums are reproducible.
   libopenblas0-serial
