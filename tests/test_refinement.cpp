@@ -157,13 +157,13 @@ TEST(Refinement, ACallStartsFromTheLastOneWhereItsEnergyIsLower) {
   EXPECT_EQ(refine.warm_starts(), 1);
 }
 
-// The adjoint at its default tolerance (1e-2), a loose solve (Hessian
-// products in single precision, coarse solves to 1e-2), against the tight
-// one in double precision: the gradient agrees to the order of the
-// tolerance (measured: 0.8 % for thickness, 2.2 % for beta2; with double
-// products and exact coarse solves at 1e-2, 0.9 and 2.4 %), in a sixth of
-// the products.
-TEST(Refinement, DefaultAdjointInSinglePrecisionMatchesTheTightOne) {
+// The adjoint at its default tolerance (1e-2), a loose solve (coarse solves
+// to 1e-2; off the CPU, Hessian products in single precision), against the
+// tight one: the gradient agrees to the order of the tolerance (measured on
+// the CPU, with the hand-written products in double: 0.84 % for thickness,
+// 2.2 % for beta2; with single-precision products by autograd it was 0.8
+// and 2.2 %), in a sixth of the products.
+TEST(Refinement, DefaultLooseAdjointMatchesTheTightOne) {
   TorchBPPatch p = make_torch_bp_patch(bumpy_glacier());
   p.thickness = p.thickness.clone().requires_grad_(true);
   p.beta2 = p.beta2.clone().requires_grad_(true);
@@ -180,8 +180,7 @@ TEST(Refinement, DefaultAdjointInSinglePrecisionMatchesTheTightOne) {
     gradients.push_back(torch::autograd::grad({J}, {p.thickness, p.beta2}));
     products.push_back(refine.last_adjoint().iterations);
   }
-  std::printf("Hessian products: %d (1e-10, double), %d (1e-2, single)\n", products[0],
-              products[1]);
+  std::printf("Hessian products: %d (1e-10), %d (1e-2)\n", products[0], products[1]);
   EXPECT_LT(products[1], products[0] / 2);
   for (int field = 0; field < 2; ++field) {
     const torch::Tensor& tight = gradients[0][size_t(field)];

@@ -24,10 +24,12 @@
 /// Hessian, applied by double back-propagation) preconditioned by the two
 /// parts added (M = q A^-1 q^T + T^-1, symmetric positive definite), to a
 /// reduction of 0.3 of the preconditioned residual or 8 iterations, then
-/// one line search along d. Double precision, but for the Hessian products
-/// of conjugate gradients that stop at a reduction of 1e-4 or more: single
-/// precision there, and their coarse solves to 1e-2 (loose_reduction,
-/// loose_coarse_reduction). On a periodic patch
+/// one line search along d. Double precision. On the CPU the energy, its
+/// gradient and H's products are hand-written loops (bp_energy_cpu.hpp); on
+/// other devices LibTorch's, H's products by double back-propagation, in
+/// single precision for conjugate gradients
+/// that stop at a reduction of 1e-4 or more (loose_reduction), whose
+/// coarse solves also stop at 1e-2 (loose_coarse_reduction). On a periodic patch
 /// (TorchBPPatch::column_partner) the ghost columns are kept equal to their
 /// partners, so that E is the periodic problem's energy: gradients are
 /// folded onto the partners, A becomes fold A spread (its V-cycle on the
@@ -44,6 +46,7 @@
 
 #include "nunatak/emulator/refinement.hpp"
 
+#include "bp_energy_cpu.hpp"
 #include "nunatak/core/error.hpp"
 #include "refinement_levels.hpp"
 
@@ -79,12 +82,14 @@ TorchBPPatch in_double(TorchBPPatch p) {
 
 /// Conjugate gradients on H that stop at a preconditioned residual
 /// reduction of at least this (every Newton step, forcing 0.3, and the
-/// adjoint at its default tolerance, 1e-2) are loose solves: their Hessian
-/// products are made in single precision (relative round-off about 1e-7 per
-/// term, far below the reduction; about twice as fast on a CPU), and their
-/// preconditioner's coarse solves stop at loose_coarse_reduction. Tighter
+/// adjoint at its default tolerance, 1e-2) are loose solves: their
+/// preconditioner's coarse solves stop at loose_coarse_reduction, and off
+/// the CPU their Hessian products by autograd are made in single precision
+/// (relative round-off about 1e-7 per term, far below the reduction). Tighter
 /// adjoints keep double precision and coarse solves to the reference's
-/// tolerance.
+/// tolerance. (On the CPU, products by autograd in single precision were
+/// about twice as fast as in double; the hand-written loops in double are
+/// faster still, bp_energy_timing.)
 constexpr double loose_reduction = 1e-4;
 /// The coarse solves' reduction in loose solves, chosen on the data set's
 /// validation samples (two Newton steps: 1e-2 keeps the median error, 1.18 %,
@@ -142,27 +147,50 @@ HessianSolve hessian_solve(const std::function<torch::Tensor(const torch::Tensor
   return out;
 }
 
-/// The energy's Hessian products at u for `patch`, by double
-/// back-propagation from one graph in the patch's precision, folded;
-/// directions (double, spread) in and products (double) out.
+/// The energy's Hessian products at u for `patch` (double precision),
+/// folded; directions (double, spread) in and products (double) out. By
+/// the CPU loops where `loops` is given (bp_energy_cpu.hpp, double); else
+/// by double back-propagation from one graph of the gradient, built on
+/// `loose` (the patch in single precision) where given.
 struct EnergyHessian {
+  std::shared_ptr<const detail::BPEnergyHessianCpu> loops; ///< or null
   torch::Tensor x, gradient;
   const detail::RefinementLevels* levels = nullptr;
 
-  EnergyHessian(const TorchBPPatch& patch, const torch::Tensor& u,
+  EnergyHessian(const TorchBPPatch& patch, const TorchBPPatch* loose,
+                const detail::BPEnergyCpu* cpu, const torch::Tensor& u,
                 const detail::RefinementLevels& l)
       : levels(&l) {
+    if (cpu) {
+      loops = std::make_shared<const detail::BPEnergyHessianCpu>(cpu->hessian(u));
+      return;
+    }
+    const TorchBPPatch& graph = loose ? *loose : patch;
     const torch::AutoGradMode enable(true);
-    x = u.detach().to(patch.thickness.scalar_type()).requires_grad_(true);
-    gradient = torch::autograd::grad({bp_energy(patch, x)}, {x}, {}, true, true)[0];
+    x = u.detach().to(graph.thickness.scalar_type()).requires_grad_(true);
+    gradient = torch::autograd::grad({bp_energy(graph, x)}, {x}, {}, true, true)[0];
   }
   torch::Tensor operator()(const torch::Tensor& d) const {
+    if (loops) return levels->fold((*loops)(d));
     const torch::AutoGradMode enable(true);
     const torch::Tensor product =
         torch::autograd::grad({(gradient * d.to(x.scalar_type())).sum()}, {x}, {}, true)[0];
     return levels->fold(product.detach().to(torch::kFloat64));
   }
 };
+
+/// The CPU loops of the energy of `p` where it is on the CPU, else null.
+std::unique_ptr<const detail::BPEnergyCpu> cpu_energy(const TorchBPPatch& p) {
+  if (!p.thickness.device().is_cpu()) return nullptr;
+  return std::make_unique<const detail::BPEnergyCpu>(p);
+}
+
+/// The patch in single precision for loose Hessian products by autograd
+/// (off the CPU; see EnergyHessian), else an empty patch.
+TorchBPPatch loose_patch(const TorchBPPatch& p, bool loose) {
+  return loose && !p.thickness.device().is_cpu() ? in_precision(p, torch::kFloat32)
+                                                 : TorchBPPatch();
+}
 
 } // namespace
 
@@ -174,10 +202,11 @@ RefineMethod refine_method(const std::string& name) {
 
 namespace {
 
-/// refine_velocity on a patch already in double precision, with its levels.
+/// refine_velocity on a patch already in double precision, with its levels
+/// and, on the CPU, its energy's loops (`loops`; null elsewhere).
 torch::Tensor refine(const TorchBPPatch& p, detail::RefinementLevels& levels,
-                     const torch::Tensor& velocity, int steps, double relaxation,
-                     std::vector<double>* residuals, RefineMethod method) {
+                     const detail::BPEnergyCpu* loops, const torch::Tensor& velocity, int steps,
+                     double relaxation, std::vector<double>* residuals, RefineMethod method) {
   // Newton's inner iterations: at most newton_iterations, until the
   // preconditioned residual falls by newton_forcing (chosen on the data
   // set's validation samples: 0.3 against 0.1 and 0.5; docs/emulator.md).
@@ -187,6 +216,7 @@ torch::Tensor refine(const TorchBPPatch& p, detail::RefinementLevels& levels,
   torch::Tensor u = levels.spread(velocity.detach().to(torch::kFloat64));
   // The energy at v, and its gradient (m^3) if `r` is given.
   const auto energy = [&](const torch::Tensor& v, torch::Tensor* r) {
+    if (loops) return (*loops)(v, r);
     if (!r) return bp_energy(p, v).item<double>();
     const torch::AutoGradMode enable(true);
     torch::Tensor x = v.detach().requires_grad_(true);
@@ -197,8 +227,7 @@ torch::Tensor refine(const TorchBPPatch& p, detail::RefinementLevels& levels,
   torch::Tensor r; // the gradient at u
   double e0 = energy(u, &r);
   static_assert(newton_forcing >= loose_reduction);
-  const TorchBPPatch single =
-      method == RefineMethod::newton ? in_precision(p, torch::kFloat32) : TorchBPPatch();
+  const TorchBPPatch single = loose_patch(p, method == RefineMethod::newton);
   // A step along the descent direction d of the convex energy: from
   // alpha = `relaxation`, backtracked until the energy falls enough (Armijo);
   // where the energy still falls at the full step's end at half its
@@ -261,7 +290,8 @@ torch::Tensor refine(const TorchBPPatch& p, detail::RefinementLevels& levels,
     }
     // Newton: H d = -g to a forcing of newton_forcing in the preconditioned
     // norm, or newton_iterations.
-    const EnergyHessian hessian(single, u, levels);
+    const EnergyHessian hessian(p, single.thickness.defined() ? &single : nullptr, loops, u,
+                                levels);
     const HessianSolve step =
         hessian_solve(hessian, levels, force, newton_forcing, newton_iterations);
     if (!descend(step.x)) break;
@@ -277,7 +307,9 @@ torch::Tensor refine_velocity(const TorchBPPatch& patch, const torch::Tensor& ve
   if (steps <= 0) return velocity;
   TorchBPPatch p = in_double(patch);
   detail::RefinementLevels levels(p, options);
-  return refine(p, levels, velocity, steps, relaxation, residuals, method).to(velocity.options());
+  const auto loops = cpu_energy(p);
+  return refine(p, levels, loops.get(), velocity, steps, relaxation, residuals, method)
+      .to(velocity.options());
 }
 
 struct DifferentiableRefinement::State {
@@ -292,6 +324,7 @@ struct DifferentiableRefinement::State {
   torch::Tensor u;           ///< its refined velocity (double)
   torch::Tensor lambda;      ///< the last adjoint (a warm start), or undefined
   std::unique_ptr<detail::RefinementLevels> levels; ///< the last call's
+  std::unique_ptr<const detail::BPEnergyCpu> loops; ///< the last call's (CPU) or null
   AdjointReport report;
 };
 
@@ -307,6 +340,7 @@ struct RefineFunction : public torch::autograd::Function<RefineFunction> {
     DifferentiableRefinement::State& s = *state;
     s.patch = in_double(*patch);
     s.levels = std::make_unique<detail::RefinementLevels>(s.patch, s.options);
+    s.loops = cpu_energy(s.patch);
     // The start: the velocity given, or the last call's refined velocity
     // where it has the lower energy on this patch (E is convex: the nearer
     // the balance; between the nearby states of an inversion the refinement
@@ -317,7 +351,7 @@ struct RefineFunction : public torch::autograd::Function<RefineFunction> {
       start = s.u;
       ++s.warm_starts;
     }
-    s.u = refine(s.patch, *s.levels, start, s.steps, 1.0, nullptr, s.method);
+    s.u = refine(s.patch, *s.levels, s.loops.get(), start, s.steps, 1.0, nullptr, s.method);
     ++s.calls;
     ctx->saved_data["state"] = static_cast<int64_t>(reinterpret_cast<intptr_t>(state));
     ctx->saved_data["call"] = static_cast<int64_t>(s.calls);
@@ -338,8 +372,9 @@ struct RefineFunction : public torch::autograd::Function<RefineFunction> {
     detail::RefinementLevels& levels = *s.levels;
     const torch::Tensor free = p.free_nodes.to(torch::kFloat64).unsqueeze(3);
     const torch::Tensor g = levels.fold(grad_outputs[0].detach().to(torch::kFloat64) * free);
-    const EnergyHessian hessian(
-        s.adjoint_tolerance >= loose_reduction ? in_precision(p, torch::kFloat32) : p, s.u, levels);
+    const TorchBPPatch single = loose_patch(p, s.adjoint_tolerance >= loose_reduction);
+    const EnergyHessian hessian(p, single.thickness.defined() ? &single : nullptr, s.loops.get(),
+                                s.u, levels);
     // The last adjoint starts this one where the patch has the same shape.
     const torch::Tensor warm =
         s.lambda.defined() && s.lambda.sizes() == g.sizes() ? s.lambda : torch::Tensor();

@@ -4,7 +4,12 @@
 // prints the mean wall time of one energy + gradient evaluation in double and
 // single precision on the CPU (and on CUDA when LibTorch has it) and, in a
 // build with the solvers, the same evaluation by the solver's Kokkos element
-// loops (solver::BPProblem) on the same patch, with the ratio torch / solver.
+// loops (solver::BPProblem) on the same patch, with the ratio torch / solver,
+// and by the refinement's hand-written CPU loops (bp_energy_cpu.hpp); then
+// one Hessian-vector product as the refinement makes it: set up at one
+// velocity and applied to many directions, by double back-propagation in
+// double and single precision and by the CPU loops, with the set-up times.
+#include "bp_energy_cpu.hpp"
 #include "nunatak/emulator/bp_energy.hpp"
 #ifdef NUNATAK_WITH_SOLVER
 #include "nunatak/core/runtime.hpp"
@@ -12,13 +17,16 @@
 #endif
 
 #include <ATen/Parallel.h>
+#include <torch/csrc/autograd/autograd.h>
 #include <torch/cuda.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
+#include <utility>
 
 namespace {
 
@@ -77,6 +85,58 @@ double solver_seconds_per_evaluation(const BPPatch& patch, int repetitions) {
 }
 #endif
 
+/// Seconds of `work`, the mean over `repetitions` after one warm-up call.
+template <class F>
+double seconds_per_call(F&& work, int repetitions) {
+  work();
+  const auto start = std::chrono::steady_clock::now();
+  for (int r = 0; r < repetitions; ++r) work();
+  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+  return elapsed.count() / repetitions;
+}
+
+/// Set-up and product times (s) of the Hessian by double back-propagation
+/// at `dtype`: the graph of the gradient, then one product per direction.
+std::pair<double, double> autograd_hessian_seconds(const BPPatch& patch, torch::Dtype dtype,
+                                                   int repetitions) {
+  const auto p = emu::make_torch_bp_patch(patch, dtype);
+  const auto u0 = 50.0 * torch::ones({p.ny, p.nx, p.nz, 2}, p.options());
+  const auto d = torch::sin(torch::arange(double(u0.numel()), p.options())).view(u0.sizes());
+  torch::Tensor x, g;
+  const double setup = seconds_per_call(
+      [&] {
+        x = u0.detach().requires_grad_(true);
+        g = torch::autograd::grad({emu::bp_energy(p, x)}, {x}, {}, true, true)[0];
+      },
+      repetitions);
+  const double product = seconds_per_call(
+      [&] { (void)torch::autograd::grad({(g * d).sum()}, {x}, {}, true)[0]; }, repetitions);
+  return {setup, product};
+}
+
+/// Set-up and product times (s) of the hand-written CPU Hessian (double).
+std::pair<double, double> loop_hessian_seconds(const BPPatch& patch, int repetitions) {
+  const auto p = emu::make_torch_bp_patch(patch);
+  const emu::detail::BPEnergyCpu energy(p);
+  const auto u0 = 50.0 * torch::ones({p.ny, p.nx, p.nz, 2}, p.options());
+  const auto d = torch::sin(torch::arange(double(u0.numel()), p.options())).view(u0.sizes());
+  std::unique_ptr<emu::detail::BPEnergyHessianCpu> hessian;
+  const double setup = seconds_per_call(
+      [&] { hessian = std::make_unique<emu::detail::BPEnergyHessianCpu>(energy.hessian(u0)); },
+      repetitions);
+  const double product = seconds_per_call([&] { (void)(*hessian)(d); }, repetitions);
+  return {setup, product};
+}
+
+/// The CPU loops' energy + gradient (double), seconds per evaluation.
+double loop_seconds_per_evaluation(const BPPatch& patch, int repetitions) {
+  const auto p = emu::make_torch_bp_patch(patch);
+  const emu::detail::BPEnergyCpu energy(p);
+  const auto u = 50.0 * torch::ones({p.ny, p.nx, p.nz, 2}, p.options());
+  torch::Tensor gradient;
+  return seconds_per_call([&] { (void)energy(u, &gradient); }, repetitions);
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -103,6 +163,24 @@ int main(int argc, char** argv) {
     if (torch::cuda::is_available())
       std::printf("  cuda %s: %.3f ms\n", dtype == torch::kFloat64 ? "double" : "float ",
                   1e3 * seconds_per_evaluation(patch, dtype, torch::kCUDA, repetitions));
+  }
+  const double loops = loop_seconds_per_evaluation(patch, repetitions);
+  std::printf("  cpu loops double: %.2f ms", 1e3 * loops);
+#ifdef NUNATAK_WITH_SOLVER
+  std::printf("  (loops / solver %.2f)", loops / solver);
+#endif
+  std::printf("\n");
+  std::printf("bp energy Hessian-vector product (set-up once per velocity, then per product)\n");
+  const auto hessian = loop_hessian_seconds(patch, repetitions);
+  for (auto dtype : {torch::kFloat64, torch::kFloat32}) {
+    const auto graph = autograd_hessian_seconds(patch, dtype, repetitions);
+    std::printf("  autograd %s: set-up %.2f ms, product %.2f ms\n",
+                dtype == torch::kFloat64 ? "double" : "float ", 1e3 * graph.first,
+                1e3 * graph.second);
+    if (dtype == torch::kFloat32)
+      std::printf("  cpu loops double: set-up %.2f ms, product %.2f ms  (product: loops / autograd "
+                  "float %.2f)\n",
+                  1e3 * hessian.first, 1e3 * hessian.second, hessian.second / graph.second);
   }
   return 0;
 }
