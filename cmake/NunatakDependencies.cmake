@@ -8,6 +8,13 @@ if(NUNATAK_ENABLE_EMULATOR)
   find_package(Torch REQUIRED)
   add_library(nunatak_torch INTERFACE)
   target_link_libraries(nunatak_torch INTERFACE ${TORCH_LIBRARIES})
+  # at::parallel_for is inline: it runs its chunks on LibTorch's OpenMP
+  # threads only in code compiled with OpenMP, else all on the calling
+  # thread. Debian's LibTorch uses the system's libgomp, as this does.
+  find_package(OpenMP COMPONENTS CXX)
+  if(OpenMP_CXX_FOUND)
+    target_link_libraries(nunatak_torch INTERFACE OpenMP::OpenMP_CXX)
+  endif()
   add_library(nunatak::torch ALIAS nunatak_torch)
 endif()
 

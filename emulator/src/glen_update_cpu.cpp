@@ -55,7 +55,7 @@ GlenCoefficients glen_update_cpu(const GlenColumnData& d, const torch::Tensor& u
   const std::vector<double> em2 = membrane_strain_rate2(d, u, N);
   const auto o = torch::TensorOptions().dtype(torch::kFloat64);
   GlenCoefficients out{torch::empty({N, L}, o), torch::empty({N}, o), torch::empty({N}, o),
-                       torch::empty({N}, o)};
+                       torch::empty({N}, o), torch::Tensor()};
   double* eta_new = out.eta.data_ptr<double>();
   double *eta_H = out.eta_H.data_ptr<double>(), *sliding = out.sliding.data_ptr<double>(),
          *lumped = out.lumped.data_ptr<double>();
