@@ -21,20 +21,20 @@
 /// from the balance A's viscosity makes the step too short). E is convex,
 /// so no step raises it. With RefineMethod::newton a step is instead one
 /// inexact Newton step: conjugate gradients on H d = -dE/du (H, E's
-/// Hessian, applied by double back-propagation) preconditioned by the two
+/// Hessian, applied without a matrix) preconditioned by the two
 /// parts added (M = q A^-1 q^T + T^-1, symmetric positive definite), to a
 /// reduction of 0.3 of the preconditioned residual or 8 iterations, then
 /// one line search along d. Double precision. On the CPU the energy, its
-/// gradient and H's products are hand-written loops (bp_energy_cpu.hpp); on
-/// other devices LibTorch's, H's products by double back-propagation, in
-/// single precision for conjugate gradients
-/// that stop at a reduction of 1e-4 or more (loose_reduction), whose
-/// coarse solves also stop at 1e-2 (loose_coarse_reduction). On a periodic patch
-/// (TorchBPPatch::column_partner) the ghost columns are kept equal to their
-/// partners, so that E is the periodic problem's energy: gradients are
-/// folded onto the partners, A becomes fold A spread (its V-cycle on the
-/// patch's torus, column_tie.hpp), a ghost's column matrices are added into
-/// its partner's, and every direction is spread back.
+/// gradient and H's products are hand-written loops (bp_energy_cpu.hpp);
+/// on other devices they are LibTorch's, H's products by double
+/// back-propagation, in single precision for conjugate gradients that stop
+/// at a reduction of 1e-4 or more (loose_reduction). Those solves' coarse
+/// solves stop at 1e-2 on every device (loose_coarse_reduction). On a
+/// periodic patch (TorchBPPatch::column_partner) the ghost columns are kept
+/// equal to their partners, so that E is the periodic problem's energy:
+/// gradients are folded onto the partners, A becomes fold A spread (its
+/// V-cycle on the patch's torus, column_tie.hpp), a ghost's column matrices
+/// are added into its partner's, and every direction is spread back.
 ///
 /// Derivatives (DifferentiableRefinement): at the balance, dE/du(u*(m), m)
 /// = 0 for the controls m (thickness, bed, beta2), so for a cost J(u*),
@@ -149,7 +149,7 @@ HessianSolve hessian_solve(const std::function<torch::Tensor(const torch::Tensor
 
 /// The energy's Hessian products at u for `patch` (double precision),
 /// folded; directions (double, spread) in and products (double) out. By
-/// the CPU loops where `loops` is given (bp_energy_cpu.hpp, double); else
+/// the CPU loops where `cpu` is given (bp_energy_cpu.hpp, double); else
 /// by double back-propagation from one graph of the gradient, built on
 /// `loose` (the patch in single precision) where given.
 struct EnergyHessian {
