@@ -9,13 +9,17 @@
 #   sh experiments/benchmarks/emulator_vs_bp.sh
 #
 # NUNATAK (default build/bin/nunatak), MODEL (default the shipped
-# experiments/emulator/cnn_gauss_data.pt) and OUTPUT (emulator.output:
-# network, the default, or reference, the model's membrane reference alone)
-# may be set in the environment.
+# experiments/emulator/cnn_gauss_imbalance.pt), OUTPUT (emulator.output:
+# network, the default, or reference, the model's membrane reference alone),
+# REFINE_STEPS (emulator.refine_steps, default 0: the network's answer as it
+# is) and REFINE_METHOD (emulator.refine_method, default newton) may be set
+# in the environment.
 set -e
 NUNATAK=${NUNATAK:-build/bin/nunatak}
-MODEL=${MODEL:-experiments/emulator/cnn_gauss_data.pt}
+MODEL=${MODEL:-experiments/emulator/cnn_gauss_imbalance.pt}
 OUTPUT=${OUTPUT:-network}
+REFINE_STEPS=${REFINE_STEPS:-0}
+REFINE_METHOD=${REFINE_METHOD:-newton}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
@@ -34,9 +38,11 @@ bp() { # CONFIG RANKS
 emulator() { # CONFIG THREADS
   OMP_NUM_THREADS=$2 "$NUNATAK" solve "$1" --set stress_balance.model=emulator \
     --set emulator.model="$MODEL" --set emulator.output="$OUTPUT" \
+    --set emulator.refine_steps="$REFINE_STEPS" --set emulator.refine_method="$REFINE_METHOD" \
     --set output.file="$OUT/emulator.nc" 2>&1 | seconds
 }
 
+echo "emulator: $MODEL, output $OUTPUT, $REFINE_STEPS refinement step(s) ($REFINE_METHOD)"
 printf '%-26s %9s %9s %12s %12s %9s %9s\n' "experiment" "BP 1 (s)" "BP 2 (s)" \
   "emul. 1 (s)" "emul. 2 (s)" "BP/em. 1" "BP/em. 2"
 for config in experiments/greenland/greenland_bp_diagnostic.yaml \
@@ -46,5 +52,5 @@ for config in experiments/greenland/greenland_bp_diagnostic.yaml \
   e1=$(emulator "$config" 1)
   e2=$(emulator "$config" 2)
   awk -v name="$(basename "$config" .yaml)" -v b1="$b1" -v b2="$b2" -v e1="$e1" -v e2="$e2" \
-    'BEGIN { printf "%-26s %9.2f %9.2f %12.3f %12.3f %9.0f %9.0f\n", name, b1, b2, e1, e2, b1 / e1, b2 / e2 }'
+    'BEGIN { printf "%-26s %9.2f %9.2f %12.3f %12.3f %9.1f %9.1f\n", name, b1, b2, e1, e2, b1 / e1, b2 / e2 }'
 done
