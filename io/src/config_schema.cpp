@@ -169,7 +169,7 @@ std::vector<KeySpec> build_schema() {
           "emulator: how each refinement step is taken: defect (the coarse correction, then the "
           "column smoother, each with a line search; cheapest per step) or newton (conjugate "
           "gradients on the BP energy's Hessian preconditioned by both, then one line search; "
-          "about twice the cost per step, and converges where defect crawls)",
+          "two to three times the cost per step, and converges where defect crawls)",
           {"defect", "newton"}),
       real("emulator.refine_adjoint_tolerance", "1e-2", "",
            "invert, inversion.forward: emulator with emulator.refine_steps: the refinement's "
