@@ -91,6 +91,19 @@ void scatter_points(const double* dphi, const double* G, double sx, double sy, c
   }
 }
 
+/// A field's two components at bed point q of the element with corner
+/// columns `col`: the bilinear functions `basal` ([4 corners][4 points]) on
+/// the bottom nodes (level 0).
+void bed_point(const double* x, const int64_t* col, int64_t nz, const double* basal, int q,
+               double& u, double& v) {
+  u = v = 0;
+  for (int a = 0; a < 4; ++a) {
+    const double f = basal[4 * a + q];
+    u += x[2 * col[a] * nz] * f;
+    v += x[2 * col[a] * nz + 1] * f;
+  }
+}
+
 /// e2 (with reg2) from the six gradients at point q.
 double strain_rate2(const double g[6][8], int q, double reg2) {
   const double shear = g[2][q] + g[3][q];
@@ -231,12 +244,8 @@ double BPEnergyCpu::operator()(const torch::Tensor& u, torch::Tensor* gradient) 
       }
       if (!m_sliding) continue;
       for (int q = 0; q < 4; ++q) {
-        double uq = 0, vq = 0;
-        for (int a = 0; a < 4; ++a) {
-          const double f = m_basal[size_t(4 * a + q)];
-          uq += x[size_t(2 * col[a] * nz)] * f;
-          vq += x[size_t(2 * col[a] * nz + 1)] * f;
-        }
+        double uq, vq;
+        bed_point(x.data(), col, nz, m_basal.data(), q, uq, vq);
         const double m = uq * uq + vq * vq + r2, w = m_bed_weight[size_t(4 * e + q)];
         const double scaled = w * std::pow(m, 0.5 * (q_exp - 1.0)); // w m^((q-1)/2)
         energy += scaled * m / (q_exp + 1.0);
@@ -300,12 +309,8 @@ BPEnergyHessianCpu::BPEnergyHessianCpu(const BPEnergyCpu& energy, const torch::T
   for (int64_t e = 0; e < E.m_elements; ++e) {
     const int64_t* col = &E.m_corners[size_t(4 * e)];
     for (int q = 0; q < 4; ++q) {
-      double uq = 0, vq = 0;
-      for (int a = 0; a < 4; ++a) {
-        const double f = E.m_basal[size_t(4 * a + q)];
-        uq += x[size_t(2 * col[a] * nz)] * f;
-        vq += x[size_t(2 * col[a] * nz + 1)] * f;
-      }
+      double uq, vq;
+      bed_point(x.data(), col, nz, E.m_basal.data(), q, uq, vq);
       const double m = uq * uq + vq * vq + r2, w = E.m_bed_weight[size_t(4 * e + q)];
       double* out = &m_bed[size_t((e * 4 + q) * bed_fields)];
       out[0] = w * std::pow(m, 0.5 * (q_exp - 1.0));
@@ -354,11 +359,8 @@ torch::Tensor BPEnergyHessianCpu::operator()(const torch::Tensor& direction) con
       if (m_bed.empty()) continue;
       const double* B = &m_bed[size_t(e * 4 * bed_fields)];
       for (int q = 0; q < 4; ++q, B += bed_fields) {
-        double dq = 0, eq = 0;
-        for (int a = 0; a < 4; ++a) {
-          dq += d[size_t(2 * col[a] * nz)] * E.m_basal[size_t(4 * a + q)];
-          eq += d[size_t(2 * col[a] * nz + 1)] * E.m_basal[size_t(4 * a + q)];
-        }
+        double dq, eq;
+        bed_point(d.data(), col, nz, E.m_basal.data(), q, dq, eq);
         const double along = B[1] * (B[2] * dq + B[3] * eq);
         const double hu = B[0] * dq + along * B[2], hv = B[0] * eq + along * B[3];
         for (int a = 0; a < 4; ++a) {

@@ -151,13 +151,13 @@ HessianSolve hessian_solve(const std::function<torch::Tensor(const torch::Tensor
 /// folded; directions (double, spread) in and products (double) out. By
 /// the CPU loops where `cpu` is given (bp_energy_cpu.hpp, double); else
 /// by double back-propagation from one graph of the gradient, built on
-/// `loose` (the patch in single precision) where given.
+/// `loose` (the patch in single precision; loose_patch) where it is defined.
 struct EnergyHessian {
   std::shared_ptr<const detail::BPEnergyHessianCpu> loops; ///< or null
   torch::Tensor x, gradient;
   const detail::RefinementLevels* levels = nullptr;
 
-  EnergyHessian(const TorchBPPatch& patch, const TorchBPPatch* loose,
+  EnergyHessian(const TorchBPPatch& patch, const TorchBPPatch& loose,
                 const detail::BPEnergyCpu* cpu, const torch::Tensor& u,
                 const detail::RefinementLevels& l)
       : levels(&l) {
@@ -165,7 +165,7 @@ struct EnergyHessian {
       loops = std::make_shared<const detail::BPEnergyHessianCpu>(cpu->hessian(u));
       return;
     }
-    const TorchBPPatch& graph = loose ? *loose : patch;
+    const TorchBPPatch& graph = loose.thickness.defined() ? loose : patch;
     const torch::AutoGradMode enable(true);
     x = u.detach().to(graph.thickness.scalar_type()).requires_grad_(true);
     gradient = torch::autograd::grad({bp_energy(graph, x)}, {x}, {}, true, true)[0];
@@ -290,8 +290,7 @@ torch::Tensor refine(const TorchBPPatch& p, detail::RefinementLevels& levels,
     }
     // Newton: H d = -g to a forcing of newton_forcing in the preconditioned
     // norm, or newton_iterations.
-    const EnergyHessian hessian(p, single.thickness.defined() ? &single : nullptr, loops, u,
-                                levels);
+    const EnergyHessian hessian(p, single, loops, u, levels);
     const HessianSolve step =
         hessian_solve(hessian, levels, force, newton_forcing, newton_iterations);
     if (!descend(step.x)) break;
@@ -373,8 +372,7 @@ struct RefineFunction : public torch::autograd::Function<RefineFunction> {
     const torch::Tensor free = p.free_nodes.to(torch::kFloat64).unsqueeze(3);
     const torch::Tensor g = levels.fold(grad_outputs[0].detach().to(torch::kFloat64) * free);
     const TorchBPPatch single = loose_patch(p, s.adjoint_tolerance >= loose_reduction);
-    const EnergyHessian hessian(p, single.thickness.defined() ? &single : nullptr, s.loops.get(),
-                                s.u, levels);
+    const EnergyHessian hessian(p, single, s.loops.get(), s.u, levels);
     // The last adjoint starts this one where the patch has the same shape.
     const torch::Tensor warm =
         s.lambda.defined() && s.lambda.sizes() == g.sizes() ? s.lambda : torch::Tensor();
